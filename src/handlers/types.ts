@@ -7,6 +7,19 @@
  * it), or a {@link ReasonResult}: a code >= 0x80 refuses and stops the chain;
  * a code < 0x80 sets the acknowledgement's reason code (e.g. 0x10 "No
  * matching subscribers") and the chain goes on.
+ *
+ * Division of labour between the framework and handlers:
+ * - The framework owns every protocol duty that does not need application
+ *   state: CONNECT first and within connectTimeout, no second CONNECT, keepalive
+ *   at 1.5x, PINGRESP, max packet size in, client-id rules, inbound topic-alias
+ *   resolution, the inbound QoS 1/2 flow (PUBACK/PUBREC after the onPublish
+ *   chain, PUBCOMP on PUBREL, onPublish not run again for a QoS 2 packet id
+ *   still awaiting PUBREL), inbound receive maximum, and v5 reason codes on
+ *   every refusal it makes.
+ * - Handlers own application state: sessions, subscriptions, routing, retained
+ *   and will messages, outbound QoS 1/2 (packet ids, in-flight windows,
+ *   redelivery; the client's PUBACK/PUBREC/PUBCOMP arrive through onAck, and
+ *   the handler sends PUBREL itself), outbound topic aliases.
  */
 import type { PeerCertificate } from 'node:tls'
 import type {
