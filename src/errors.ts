@@ -43,6 +43,75 @@ export const errorTable = {
     message: 'Cannot write %s: the connection is destroyed',
     solve: 'Stop sending after close; listen for the close event.',
   },
+  MQTTD_ERR_CONFIG_READ: {
+    message: 'Cannot read config file %s: %s',
+    solve: 'Check the --config path and the file permissions.',
+  },
+  MQTTD_ERR_CONFIG_PARSE: {
+    message: 'Cannot parse config file %s: %s',
+    solve: 'The file must be valid YAML (.yaml/.yml) or JSON (.json); fix the syntax at the position given.',
+  },
+  MQTTD_ERR_CONFIG_INVALID: {
+    message: 'Invalid configuration%s:\n%s',
+    solve: 'Fix each listed key; `mqttd --print-config` shows the effective config with defaults.',
+  },
+  MQTTD_ERR_TLS_FILE: {
+    message: 'Cannot read TLS %s for listener %s: %s',
+    solve: 'Check the key/cert/ca paths of the listener (relative paths are relative to the config file).',
+  },
+  MQTTD_ERR_LISTEN: {
+    message: 'Cannot listen for listener %s on %s: %s',
+    solve: 'Choose a free port and an address of this host, or stop the process holding the port.',
+  },
+  MQTTD_ERR_HANDLER_LOAD: {
+    message: 'Cannot load handler module %s: %s',
+    solve: 'Check the path (relative to the config file) or install the package; the module must import cleanly.',
+  },
+  MQTTD_ERR_HANDLER_SHAPE: {
+    message: 'Handler module %s is not a valid handler: %s',
+    solve: "Default-export `defineHandler({ ...hooks })` or `defineHandler((options, worker) => hooks)` from 'mqttd'.",
+  },
+  MQTTD_ERR_HANDLER_INIT: {
+    message: 'Handler %s failed to initialise in a worker: %s',
+    solve: 'Fix the handler factory or its init() hook; the error is shown with it.',
+  },
+  MQTTD_ERR_WORKER_START: {
+    message: 'Workers did not become ready: %s',
+    solve: 'Look at the worker errors logged before this one; a handler init that never settles also causes this.',
+  },
+  MQTTD_ERR_HOOK_FAILED: {
+    message: 'Hook %s of handler %s failed: %s',
+    solve: 'Fix the handler; only the connection that ran the hook was closed.',
+    reasonCode: 0x83,
+  },
+  MQTTD_ERR_HOOK_TIMEOUT: {
+    message: 'Hook %s of handler %s did not settle within %s ms',
+    solve: 'Make the hook faster or raise limits.hookTimeoutMs.',
+    reasonCode: 0x83,
+  },
+  MQTTD_ERR_CONNECT_TIMEOUT: {
+    message: 'No CONNECT within %s ms',
+    solve: 'The client opened a connection but never sent CONNECT; raise limits.connectTimeoutMs for slow clients.',
+  },
+  MQTTD_ERR_KEEPALIVE_TIMEOUT: {
+    message: 'Nothing received within 1.5 x keepalive (%s s)',
+    solve: 'The client stopped sending PINGREQ; check its network or keepalive setting.',
+    reasonCode: 0x8d,
+  },
+  MQTTD_ERR_RECEIVE_MAXIMUM: {
+    message: 'The client exceeded the Receive Maximum of %s',
+    solve: 'The client sent more unacknowledged QoS 1/2 PUBLISH packets than the server allows; fix the client.',
+    reasonCode: 0x93,
+  },
+  MQTTD_ERR_TOPIC_ALIAS_INVALID: {
+    message: 'Invalid topic alias %s (Topic Alias Maximum %s)',
+    solve: 'The client used topic alias 0 or one above the Topic Alias Maximum sent in CONNACK; fix the client.',
+    reasonCode: 0x94,
+  },
+  MQTTD_ERR_CLI_USAGE: {
+    message: 'Invalid command line: %s',
+    solve: 'Run `mqttd --help` for the options.',
+  },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorTable
