@@ -1,0 +1,167 @@
+// The deploy/ examples cannot run here (no Docker engine, no cluster), so this test checks what
+// can drift silently: the numbers and names that one file repeats from another.
+import assert from 'node:assert/strict'
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { describe, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { parse, parseAllDocuments } from 'yaml'
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+const deploy = join(root, 'deploy')
+
+// Parsed YAML manifests are walked by known paths; the assertions are the type checks.
+// biome-ignore lint/suspicious/noExplicitAny: untyped YAML documents
+type Doc = Record<string, any>
+
+function readYaml(path: string): Doc {
+  return parse(readFileSync(path, 'utf8')) as Doc
+}
+
+function readYamlDocs(path: string): Doc[] {
+  return parseAllDocuments(readFileSync(path, 'utf8')).map((d) => {
+    assert.deepEqual(d.errors, [], `${path} parses`)
+    return d.toJS() as Doc
+  })
+}
+
+/** Parses a duration the way compose does ("15s", "1m30s"), in milliseconds. */
+function composeDurationMs(text: string): number {
+  let ms = 0
+  for (const [, n, unit] of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+    ms += Number(n) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h']
+  }
+  assert.ok(ms > 0, `duration ${text}`)
+  return ms
+}
+
+describe('deploy/kubernetes', () => {
+  const dir = join(deploy, 'kubernetes')
+  const docs = ['configmap.yaml', 'deployment.yaml', 'service.yaml'].flatMap((f) =>
+    readYamlDocs(join(dir, f)),
+  )
+  const byKind = (kind: string) => docs.filter((d) => d.kind === kind)
+  const configMap = byKind('ConfigMap')[0]!
+  const deployment = byKind('Deployment')[0]!
+  const pod = deployment.spec.template.spec
+  const container = pod.containers[0]
+  const config = parse(configMap.data['mqttd.yaml']) as Doc
+
+  /** A probe or Service port may name a container port; resolve it to the number. */
+  function containerPort(port: number | string): number {
+    if (typeof port === 'number') return port
+    const named = container.ports.find((p: Doc) => p.name === port)
+    assert.ok(named, `container port named ${port}`)
+    return named.containerPort
+  }
+
+  test('kustomization lists every manifest', () => {
+    const k = readYaml(join(dir, 'kustomization.yaml'))
+    assert.deepEqual([...k.resources].sort(), ['configmap.yaml', 'deployment.yaml', 'service.yaml'])
+  })
+
+  test('readiness and liveness probes hit the admin port of the ConfigMap config', () => {
+    assert.equal(config.admin.host, '0.0.0.0', 'admin must bind 0.0.0.0 to be probed from the kubelet')
+    assert.equal(container.readinessProbe.httpGet.path, '/readyz')
+    assert.equal(container.livenessProbe.httpGet.path, '/healthz')
+    assert.equal(containerPort(container.readinessProbe.httpGet.port), config.admin.port)
+    assert.equal(containerPort(container.livenessProbe.httpGet.port), config.admin.port)
+    const annotations = deployment.spec.template.metadata.annotations
+    assert.equal(Number(annotations['prometheus.io/port']), config.admin.port)
+  })
+
+  test('terminationGracePeriodSeconds is longer than shutdown.drainTimeoutMs', () => {
+    assert.ok(pod.terminationGracePeriodSeconds * 1000 > config.shutdown.drainTimeoutMs)
+  })
+
+  test('every listener is a container port and the Service exposes the MQTT ones', () => {
+    const declared = container.ports.map((p: Doc) => p.containerPort)
+    for (const l of config.listeners) {
+      assert.equal(l.host, '0.0.0.0', `listener ${l.name} binds 0.0.0.0`)
+      assert.ok(declared.includes(l.port), `listener ${l.name} port ${l.port} is a containerPort`)
+    }
+    const [mqtt, admin] = byKind('Service')
+    const targets = mqtt!.spec.ports.map((p: Doc) => containerPort(p.targetPort)).sort()
+    assert.deepEqual(targets, config.listeners.map((l: Doc) => l.port).sort())
+    assert.deepEqual(
+      admin!.spec.ports.map((p: Doc) => containerPort(p.targetPort)),
+      [config.admin.port],
+    )
+  })
+
+  test('selectors match the pod labels', () => {
+    const labels = deployment.spec.template.metadata.labels
+    assert.deepEqual(deployment.spec.selector.matchLabels, labels)
+    for (const s of byKind('Service')) {
+      for (const [k, v] of Object.entries(s.spec.selector)) assert.equal(labels[k], v)
+    }
+  })
+
+  test('the ConfigMap is mounted where the image reads its config', () => {
+    const mount = container.volumeMounts.find((m: Doc) => m.name === 'config')
+    assert.equal(mount.mountPath, '/etc/mqttd/mqttd.yaml')
+    assert.ok(container.args.includes(mount.mountPath))
+    const volume = pod.volumes.find((v: Doc) => v.name === 'config')
+    assert.equal(volume.configMap.name, configMap.metadata.name)
+    assert.ok(Object.hasOwn(configMap.data, mount.subPath))
+    assert.match(readFileSync(join(root, 'Dockerfile'), 'utf8'), /"\/etc\/mqttd\/mqttd\.yaml"/)
+  })
+})
+
+describe('deploy/compose', () => {
+  const dir = join(deploy, 'compose')
+  const compose = readYaml(join(dir, 'docker-compose.yml'))
+  const mqttdConfig = readYaml(join(dir, 'mqttd.yaml'))
+  const prometheus = readYaml(join(dir, 'prometheus.yml'))
+
+  test("Prometheus scrapes the mqttd service's admin port", () => {
+    const job = prometheus.scrape_configs.find((j: Doc) => j.job_name === 'mqttd')
+    assert.equal(job.metrics_path, '/metrics')
+    const [host, port] = job.static_configs[0].targets[0].split(':')
+    assert.ok(compose.services[host], `${host} is a compose service`)
+    assert.equal(Number(port), mqttdConfig.admin.port)
+    assert.equal(mqttdConfig.admin.host, '0.0.0.0')
+  })
+
+  test('published ports are the listener and admin ports', () => {
+    const published = compose.services.mqttd.ports.map((p: string) => Number(p.split(':')[1]))
+    const wanted = [...mqttdConfig.listeners.map((l: Doc) => l.port), mqttdConfig.admin.port]
+    assert.deepEqual(published.sort(), wanted.sort())
+  })
+
+  test('stop_grace_period is longer than shutdown.drainTimeoutMs', () => {
+    const grace = composeDurationMs(compose.services.mqttd.stop_grace_period)
+    assert.ok(grace > mqttdConfig.shutdown.drainTimeoutMs)
+  })
+
+  test('every bind-mounted file exists, Grafana dashboard included', () => {
+    for (const service of Object.values(compose.services) as Doc[]) {
+      for (const volume of service.volumes ?? []) {
+        const source = String(volume).split(':')[0]!
+        assert.ok(existsSync(resolve(dir, source)), `${source} exists`)
+      }
+    }
+    const grafana = compose.services.grafana.volumes.join('\n')
+    assert.match(grafana, /\.\.\/grafana\/mqttd\.json:/)
+    const datasources = readYaml(join(dir, 'grafana-provisioning/datasources/prometheus.yml'))
+    assert.equal(
+      datasources.datasources[0].url,
+      `http://prometheus:${compose.services.prometheus.ports[0].split(':')[1]}`,
+    )
+  })
+
+  test('the compose build uses the repository Dockerfile and mounts the config where it is read', () => {
+    assert.equal(resolve(dir, compose.services.mqttd.build.context), root)
+    assert.ok(existsSync(join(root, compose.services.mqttd.build.dockerfile)))
+    assert.ok(compose.services.mqttd.volumes.some((v: string) => v.includes(':/etc/mqttd/mqttd.yaml')))
+  })
+})
+
+test('the default container config binds every listener and the admin to 0.0.0.0', () => {
+  const config = readYaml(join(deploy, 'docker/mqttd.yaml'))
+  assert.equal(config.admin.host, '0.0.0.0')
+  assert.equal(config.admin.port, 9883)
+  for (const l of config.listeners) assert.equal(l.host, '0.0.0.0')
+  // docker stop's default grace is 10 s.
+  assert.ok(config.shutdown.drainTimeoutMs < 10_000)
+})
