@@ -112,6 +112,10 @@ export const errorTable = {
     message: 'Invalid command line: %s',
     solve: 'Run `mqttd --help` for the options.',
   },
+  MQTTD_ERR_BROKER_OPTIONS: {
+    message: 'Invalid broker options: %s',
+    solve: 'Fix the `broker:` section of the config; docs/broker-design.md lists each option, its type and default.',
+  },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorTable
