@@ -1,0 +1,11 @@
+/**
+ * `mqttd/connection`: the Connection alone (a typed, faster mqtt-connection).
+ * @module
+ */
+import { Connection } from './connection.ts'
+
+export type { ConnectionConstructor } from './connection.ts'
+export { generateStream, type ParseStream, parseStream } from './streams.ts'
+export type * from './types.ts'
+export { Connection }
+export default Connection

@@ -1,0 +1,47 @@
+// Typings for the parts of mqtt-packet's internals that packet-parser.ts builds on.
+// mqtt-packet ships types for its public API only; these follow its 9.0.x sources.
+
+declare module 'mqtt-packet/parser.js' {
+  import { EventEmitter } from 'node:events'
+
+  interface BufferListLike {
+    readonly length: number
+    readUInt8(offset: number): number
+  }
+
+  interface ParserSettings {
+    protocolVersion?: number
+    bridgeMode?: boolean
+  }
+
+  interface ParserPacket {
+    cmd: string | null
+    length: number
+    reasonCode?: number
+    [key: string]: unknown
+  }
+
+  class Parser extends EventEmitter {
+    settings: ParserSettings
+    packet: ParserPacket
+    error: Error | null
+    _list: BufferListLike
+    _pos: number
+    _stateCounter: number
+    parser(settings?: ParserSettings): this
+    parse(buf: Buffer): number
+    _parseLength(): boolean
+    _parseDisconnect(): unknown
+    _parseAuth(): unknown
+    _emitError(err: Error): void
+  }
+  export default Parser
+}
+
+declare module 'mqtt-packet/constants.js' {
+  const constants: {
+    MQTT5_DISCONNECT_CODES: Record<number, string>
+    MQTT5_AUTH_CODES: Record<number, string>
+  }
+  export default constants
+}

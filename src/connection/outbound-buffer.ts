@@ -1,0 +1,114 @@
+/** Size of one slab that small packet parts are copied into. */
+const SLAB_SIZE = 64 * 1024
+/** Parts at least this large are queued by reference instead of copied. */
+const COPY_LIMIT = 2048
+
+/**
+ * The "stream" mqtt-packet's `writeToStream` writes one packet into. It
+ * collects the packet's many small parts (header byte, length, topic, id, …)
+ * in a shared slab, so a whole batch of packets reaches the raw stream as one
+ * or a few writes, and it can drop a packet that failed half-way
+ * (`begin()`/`rollback()`), so invalid packets never leave partial bytes.
+ *
+ * It has no `cork()` on purpose: writeToStream would then schedule a
+ * `nextTick` per packet.
+ */
+export class OutboundBuffer {
+  /** Error reported by writeToStream (through `destroy(err)`) for the current packet. */
+  error: Error | null = null
+  #slab: Buffer = Buffer.allocUnsafeSlow(SLAB_SIZE)
+  #start = 0
+  #pos = 0
+  #chunks: Buffer[] = []
+  #queued = 0
+  #markSlab: Buffer = this.#slab
+  #markStart = 0
+  #markPos = 0
+  #markChunks = 0
+  #markQueued = 0
+
+  /** Bytes waiting to be flushed. */
+  get length(): number {
+    return this.#queued + this.#pos - this.#start
+  }
+
+  /** Marks the start of a packet. */
+  begin(): void {
+    this.error = null
+    this.#markSlab = this.#slab
+    this.#markStart = this.#start
+    this.#markPos = this.#pos
+    this.#markChunks = this.#chunks.length
+    this.#markQueued = this.#queued
+  }
+
+  /** Drops everything written since `begin()`. Bytes before the mark are never overwritten, so they stay valid. */
+  rollback(): void {
+    this.#slab = this.#markSlab
+    this.#start = this.#markStart
+    this.#pos = this.#markPos
+    this.#chunks.length = this.#markChunks
+    this.#queued = this.#markQueued
+  }
+
+  write(chunk: Buffer | string): boolean {
+    if (typeof chunk === 'string') {
+      const max = chunk.length * 3
+      if (max < COPY_LIMIT) {
+        this.#ensure(max)
+        this.#pos += this.#slab.write(chunk, this.#pos)
+        return true
+      }
+      chunk = Buffer.from(chunk)
+    }
+    const len = chunk.length
+    if (len >= COPY_LIMIT) {
+      this.#seal()
+      this.#chunks.push(chunk)
+      this.#queued += len
+      return true
+    }
+    this.#ensure(len)
+    const slab = this.#slab
+    let pos = this.#pos
+    // byte loop beats TypedArray#set for the 1–4 byte parts that dominate
+    if (len < 16) for (let i = 0; i < len; i++) slab[pos++] = chunk[i]!
+    else {
+      slab.set(chunk, pos)
+      pos += len
+    }
+    this.#pos = pos
+    return true
+  }
+
+  /** writeToStream reports invalid packets by destroying its stream. */
+  destroy(err?: Error): void {
+    if (err) this.error = err
+  }
+
+  /** Takes every pending byte as a list of buffers (usually one). */
+  take(): Buffer[] {
+    this.#seal()
+    const chunks = this.#chunks
+    this.#chunks = []
+    this.#queued = 0
+    return chunks
+  }
+
+  #ensure(n: number): void {
+    if (this.#pos + n > this.#slab.length) {
+      this.#seal()
+      this.#slab = Buffer.allocUnsafeSlow(SLAB_SIZE)
+      this.#start = 0
+      this.#pos = 0
+    }
+  }
+
+  #seal(): void {
+    if (this.#pos > this.#start) {
+      this.#chunks.push(this.#slab.subarray(this.#start, this.#pos))
+      this.#queued += this.#pos - this.#start
+      this.#start = this.#pos
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import constants from 'mqtt-packet/constants.js'
+import Parser from 'mqtt-packet/parser.js'
+import { mqttdError } from '../errors.ts'
+
+/** Bytes of the fixed header for a remaining length (1 type byte + 1..4 length bytes). */
+function fixedHeaderSize(remaining: number): number {
+  return remaining < 128 ? 2 : remaining < 16_384 ? 3 : remaining < 2_097_152 ? 4 : 5
+}
+
+/**
+ * mqtt-packet's parser with three corrections, made by overriding its state
+ * steps so the byte stream is never re-framed outside the parser:
+ *
+ * - A maximum packet size: the check runs right after the remaining length is
+ *   read, so an oversized packet fails before any of its body is buffered.
+ * - A v5 DISCONNECT or AUTH with remaining length 0 (or 1) means reason code
+ *   0x00 (or the one byte) and no properties. mqtt-packet reads past the packet
+ *   instead: it takes the next packet's bytes as reason code and properties
+ *   (DISCONNECT) or fails (AUTH `F0 00`).
+ *
+ * This builds on mqtt-packet 9.0.x internals (`_parseLength`, `_parseDisconnect`,
+ * `_parseAuth`, `packet`, `_list`, `settings`); test/connection/parser-fixes.test.ts
+ * fails if an upgrade changes them.
+ */
+export class PacketParser extends Parser {
+  #maxPacketSize: number
+
+  constructor(settings: { protocolVersion?: number }, maxPacketSize = Number.POSITIVE_INFINITY) {
+    super()
+    this.#maxPacketSize = maxPacketSize
+    this.parser(settings)
+  }
+
+  override _parseLength(): boolean {
+    if (!super._parseLength()) return false
+    const remaining = this.packet.length
+    // cheap pre-check first: the exact size needs the header length
+    if (remaining + 2 > this.#maxPacketSize) {
+      const size = remaining + fixedHeaderSize(remaining)
+      if (size > this.#maxPacketSize) {
+        this._emitError(mqttdError('MQTTD_ERR_PACKET_TOO_LARGE', size, this.#maxPacketSize))
+        return false
+      }
+    }
+    return true
+  }
+
+  override _parseDisconnect(): unknown {
+    if (this.settings.protocolVersion === 5 && this.packet.length < 2) {
+      // MQTT 5 §3.14.2.1: reason code 0x00 and property length may be omitted
+      return this.#shortReason(constants.MQTT5_DISCONNECT_CODES, 'disconnect')
+    }
+    return super._parseDisconnect()
+  }
+
+  override _parseAuth(): unknown {
+    if (this.settings.protocolVersion === 5 && this.packet.length < 2) {
+      // MQTT 5 §3.15.2.1: reason code 0x00 and property length may be omitted
+      return this.#shortReason(constants.MQTT5_AUTH_CODES, 'auth')
+    }
+    return super._parseAuth()
+  }
+
+  #shortReason(valid: Record<number, string>, name: string): boolean {
+    const code = this.packet.length === 1 ? this._list.readUInt8(0) : 0
+    if (valid[code] === undefined) {
+      this._emitError(new Error(`Invalid ${name} reason code`))
+      return false
+    }
+    this.packet.reasonCode = code
+    return true
+  }
+}
