@@ -1,0 +1,86 @@
+/**
+ * The main thread's metrics: what happens before a socket reaches a worker
+ * (accepts, refusals by limits and queue), worker restarts, build info, and
+ * the process-wide default metrics. Those are collected here only: each
+ * worker would report the same process figures again, N-fold.
+ */
+import { readFileSync } from 'node:fs'
+import { collectDefaultMetrics, Registry } from 'prom-client'
+import { type CounterChild, FastCounter, FastGauge } from './fast-metrics.ts'
+import { mainRejectReasons, metricSpecs } from './names.ts'
+
+export interface MainMetricsOptions {
+  /** Collect prom-client's process metrics (CPU, memory, event loop, GC) with prefix `mqttd_`. Default true. */
+  defaultMetrics?: boolean
+  /** Version label of `mqttd_build_info`; defaults to package.json's. */
+  version?: string
+}
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: unknown
+    }
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown'
+  } catch {
+    return 'unknown'
+  }
+}
+
+export class MainMetrics {
+  readonly registry: Registry
+  readonly #accepted: FastCounter
+  readonly #rejected: FastCounter
+  readonly #acceptedChildren = new Map<string, CounterChild>()
+  readonly #rejectedChildren = new Map<string, Map<string, CounterChild>>()
+  readonly #restarts: CounterChild
+  readonly #scrapeMisses: CounterChild
+
+  constructor(options: MainMetricsOptions = {}) {
+    const registry = new Registry()
+    this.registry = registry
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'mqttd_' })
+    new FastGauge(metricSpecs.buildInfo, registry)
+      .child(options.version ?? packageVersion(), process.versions.node)
+      .set(1)
+    this.#accepted = new FastCounter(metricSpecs.accepted, registry)
+    this.#rejected = new FastCounter(metricSpecs.rejected, registry)
+    this.#restarts = new FastCounter(metricSpecs.workerRestarts, registry).child()
+    this.#scrapeMisses = new FastCounter(metricSpecs.scrapeMisses, registry).child()
+  }
+
+  /** A socket was accepted on `listener` and handed to the pool. */
+  accepted(listener: string): void {
+    let child = this.#acceptedChildren.get(listener)
+    if (child === undefined) {
+      child = this.#accepted.child(listener)
+      this.#acceptedChildren.set(listener, child)
+    }
+    child.inc()
+  }
+
+  /** A socket was refused in the main thread: 'max_connections', 'rate_limited', 'queue_full'. */
+  rejected(listener: string, reason: string): void {
+    let byReason = this.#rejectedChildren.get(listener)
+    if (byReason === undefined) {
+      byReason = new Map(mainRejectReasons.map((r) => [r, this.#rejected.child(listener, r)]))
+      this.#rejectedChildren.set(listener, byReason)
+    }
+    let child = byReason.get(reason)
+    if (child === undefined) {
+      child = this.#rejected.child(listener, reason)
+      byReason.set(reason, child)
+    }
+    child.inc()
+  }
+
+  /** A worker thread died and the pool replaced it. */
+  workerRestarted(): void {
+    this.#restarts.inc()
+  }
+
+  /** `n` workers did not answer a scrape in time (their last snapshot was used). */
+  scrapeMissed(n = 1): void {
+    this.#scrapeMisses.inc(n)
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Pure helpers over `getMetricsAsJSON()` snapshots, used by the aggregator to
+ * keep dead workers' counters and to shape a merge for one exposition format.
+ */
+import type { MetricJSON, MetricValue } from './fast-metrics.ts'
+
+export type { MetricJSON, MetricValue }
+
+/** Whether a family only ever goes up, so a dead worker's last value must stay in the sum. */
+export function isCumulative(metric: MetricJSON): boolean {
+  return metric.type === 'counter' || metric.type === 'histogram'
+}
+
+function sampleKey(value: MetricValue): string {
+  const keys = Object.keys(value.labels).sort()
+  let key = value.metricName ?? ''
+  for (const k of keys) key += `\u0000${k}\u0001${String(value.labels[k])}`
+  return key
+}
+
+/**
+ * Adds the counters and histograms of `snapshot` into `retained` (a new array;
+ * neither input is changed). Gauges of `snapshot` are left out: a dead
+ * worker's open connections or utilization mean nothing any more.
+ */
+export function foldCumulative(
+  retained: readonly MetricJSON[],
+  snapshot: readonly MetricJSON[],
+): MetricJSON[] {
+  const byName = new Map<string, { metric: MetricJSON; samples: Map<string, MetricValue> }>()
+  const add = (metric: MetricJSON): void => {
+    if (!isCumulative(metric)) return
+    let entry = byName.get(metric.name)
+    if (entry === undefined) {
+      entry = { metric: { ...metric, values: [] }, samples: new Map() }
+      byName.set(metric.name, entry)
+    }
+    for (const v of metric.values) {
+      const key = sampleKey(v)
+      const sample = entry.samples.get(key)
+      if (sample === undefined) {
+        const copy: MetricValue = { value: v.value, labels: { ...v.labels } }
+        if (v.metricName !== undefined) copy.metricName = v.metricName
+        entry.samples.set(key, copy)
+        entry.metric.values.push(copy)
+      } else {
+        sample.value += v.value
+      }
+    }
+  }
+  for (const m of retained) add(m)
+  for (const m of snapshot) add(m)
+  return [...byName.values()].map((e) => e.metric)
+}
+
+/**
+ * The main thread's own families, made safe to merge: prom-client marks some
+ * default metrics `omit` (meant for a cluster master that has its own copy),
+ * which would drop them from the merge although main is their only source.
+ */
+export function mainForMerge(metrics: readonly MetricJSON[]): MetricJSON[] {
+  return metrics.map((m) => (m.aggregator === 'omit' ? { ...m, aggregator: 'first' } : m))
+}
+
+/**
+ * OpenMetrics names a counter family without `_total` and its sample with it.
+ * prom-client renames registered counters itself but not the wrappers that
+ * `AggregatorRegistry.aggregate` builds, so strip the suffix before merging.
+ */
+export function forOpenMetrics(metrics: readonly MetricJSON[]): MetricJSON[] {
+  return metrics.map((m) => (m.type === 'counter' ? { ...m, name: m.name.replace(/_total$/, '') } : m))
+}
