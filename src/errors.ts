@@ -116,6 +116,30 @@ export const errorTable = {
     message: 'Invalid broker options: %s',
     solve: 'Fix the `broker:` section of the config; docs/broker-design.md lists each option, its type and default.',
   },
+  MQTTD_ERR_ADMIN_UNAUTHORIZED: {
+    message: 'Missing or wrong bearer token',
+    solve: 'Send `Authorization: Bearer <admin.token>` with every admin request except /healthz.',
+  },
+  MQTTD_ERR_ADMIN_NOT_READY: {
+    message: 'Not ready: %s',
+    solve: 'Wait: the server is starting (listeners binding, workers loading) or draining for shutdown.',
+  },
+  MQTTD_ERR_ADMIN_CLIENT_NOT_FOUND: {
+    message: 'No connected client with id %s',
+    solve: 'List the connected clients with GET /connections?clientId=<id>; the client may have gone already.',
+  },
+  MQTTD_ERR_ADMIN_BAD_REQUEST: {
+    message: 'Bad request: %s',
+    solve: 'Check the query string and path against the route schema (GET /connections?limit=1..1000&cursor=&clientId=).',
+  },
+  MQTTD_ERR_ADMIN_ROUTE_NOT_FOUND: {
+    message: 'No admin route %s %s',
+    solve: 'The admin API serves /metrics, /healthz, /readyz, /workers, /connections and DELETE /connections/:clientId.',
+  },
+  MQTTD_ERR_ADMIN_BACKEND: {
+    message: 'Admin request failed: %s',
+    solve: 'A worker did not answer or failed; see the server log for the cause and retry.',
+  },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorTable
