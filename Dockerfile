@@ -17,8 +17,6 @@ RUN npm ci --omit=dev --omit=optional
 # --- Stage 2: runtime -----------------------------------------------------------------------
 FROM node:26-slim
 ENV NODE_ENV=production
-# Read by the HEALTHCHECK only; set it when your config moves the admin listener.
-ENV MQTTD_ADMIN_PORT=9883
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
@@ -26,15 +24,17 @@ COPY bin ./bin
 COPY src ./src
 COPY scripts/check-node.js ./scripts/check-node.js
 COPY deploy/docker/mqttd.yaml /etc/mqttd/mqttd.yaml
-# Handler modules under /etc/mqttd/handlers can `import { defineHandler } from 'mqttd'`: Node
-# resolves bare specifiers through the nearest node_modules, so link the app there.
-RUN mkdir -p /etc/mqttd/handlers /etc/mqttd/node_modules \
- && ln -s ../../../app /etc/mqttd/node_modules/mqttd
+# Handler modules under /etc/mqttd/handlers can import 'mqttd' and its dependencies (prom-client,
+# pino, mqtt-packet): Node resolves bare specifiers through the nearest node_modules folder.
+RUN mkdir -p /etc/mqttd/handlers \
+ && ln -s .. /app/node_modules/mqttd \
+ && ln -s ../../app/node_modules /etc/mqttd/node_modules
 USER node
 # 1883 MQTT/TCP, 8083 MQTT over WebSocket (/mqtt), 9883 admin (/healthz /readyz /metrics).
 # 8883 (MQTT/TLS) and 8084 (WSS) are the usual ports for TLS listeners you add in the config.
 EXPOSE 1883 8083 9883 8883 8084
-# No curl in slim images: Node's global fetch does the probe.
+# No curl in slim images: Node's global fetch does the probe. MQTTD_ADMIN_PORT, when you set it,
+# moves both the admin listener (it overrides admin.port) and this probe.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.MQTTD_ADMIN_PORT || 9883) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Exec form, no shell: SIGTERM from `docker stop` / Kubernetes reaches Node, which drains

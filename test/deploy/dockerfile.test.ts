@@ -126,8 +126,14 @@ describe('Dockerfile', () => {
         join(image.rootfs, 'etc/mqttd/handlers/deny-blocked.ts'),
         [
           "import { defineHandler } from 'mqttd'",
-          'export default defineHandler({',
-          "  onConnect (_ctx, packet) { if (packet.username === 'blocked') return { reasonCode: 0x86 } }",
+          "import { Counter } from 'prom-client'",
+          'export default defineHandler((_options, worker) => {',
+          "  const refused = new Counter({ name: 'test_refused_total', help: 'x', registers: [worker.metrics] })",
+          '  return {',
+          '    onConnect (_ctx, packet) {',
+          "      if (packet.username === 'blocked') { refused.inc(); return { reasonCode: 0x86 } }",
+          '    }',
+          '  }',
           '})',
         ].join('\n'),
       )
@@ -166,7 +172,7 @@ describe('Dockerfile', () => {
           () => null,
           (err: { code?: number }) => err.code,
         )
-      assert.equal(refused, 0x86, 'the mounted handler (importing mqttd) refused the client')
+      assert.equal(refused, 0x86, 'the mounted handler (importing mqttd and prom-client) refused the client')
 
       const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { reconnectPeriod: 0 })
       await client.subscribeAsync('docker/test', { qos: 1 })
