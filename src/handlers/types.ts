@@ -142,6 +142,8 @@ export interface WorkerContext {
   /** The worker's `threadId`; also the `workerId` of its connections' contexts. */
   readonly workerId: number
   readonly workerCount: number
+  /** Id of this server instance, shared by its workers: names per-instance BroadcastChannels. */
+  readonly instanceId: string
   readonly log: Logger
   readonly metrics: Registry
   /** The handler's `options` from the config, `{}` when none. */
