@@ -1,6 +1,8 @@
 import { Duplex } from 'node:stream'
 import { writeToStream } from 'mqtt-packet'
 import { MqttdError, mqttdError, mqttdErrorWithCause } from '../errors.ts'
+import { encodePuback, encodePublish } from './fast-encode.ts'
+import { parseFast } from './fast-path.ts'
 import { OutboundBuffer } from './outbound-buffer.ts'
 import { PacketParser } from './packet-parser.ts'
 import { generateStream, parseStream } from './streams.ts'
@@ -55,9 +57,39 @@ class ConnectionImpl extends Duplex {
   #bytesReceived = 0
   #bytesSent = 0
   #rawPaused = false
+  #maxPacketSize: number
+  #emitFast = (packet: Packet): boolean => {
+    this.#onPacket(packet)
+    return !this.#closed
+  }
+  /**
+   * The read loop. mqtt-packet's parser is only given whole packets the fast
+   * path does not handle (and the rest of a packet split across chunks), one
+   * packet at a time, so the fast path resumes right after each of them.
+   */
   #onData = (chunk: Buffer) => {
     this.#bytesReceived += chunk.length
-    this.#parser.parse(chunk)
+    const parser = this.#parser
+    const end = chunk.length
+    let off = 0
+    while (off < end) {
+      if (parser._stateCounter === 0 && parser._list.length === 0) {
+        off = parseFast(
+          chunk,
+          off,
+          this.#generateOptions.protocolVersion === 5,
+          this.#maxPacketSize,
+          this.#emitFast,
+        )
+        if (off === end || this.#closed) return
+      }
+      // the parser's packet: its fixed header byte by byte (≤ 5 bytes), then exactly the missing body
+      const take =
+        parser._stateCounter === 2 ? Math.min(parser.packet.length - parser._list.length, end - off) : 1
+      parser.parse(off === 0 && take === end ? chunk : chunk.subarray(off, off + take))
+      off += take
+      if (this.#closed) return
+    }
   }
 
   constructor(duplex: Duplex, opts?: ConnectionOptions | (() => void), cb?: () => void) {
@@ -72,7 +104,8 @@ class ConnectionImpl extends Duplex {
     this.#connectCb = cb
     this.#configuredVersion = opts?.protocolVersion
     this.#generateOptions = { protocolVersion: opts?.protocolVersion ?? 4 }
-    const parser = new PacketParser({ protocolVersion: opts?.protocolVersion ?? 4 }, opts?.maxPacketSize)
+    this.#maxPacketSize = opts?.maxPacketSize ?? Number.POSITIVE_INFINITY
+    const parser = new PacketParser({ protocolVersion: opts?.protocolVersion ?? 4 }, this.#maxPacketSize)
     this.#parser = parser
     parser.on('packet', (packet: Packet) => this.#onPacket(packet))
     parser.on('error', (err: Error) => this.#onParseError(err))
@@ -202,6 +235,24 @@ class ConnectionImpl extends Duplex {
   /** Returns null on success; the batch is flushed on the next tick or once it reaches the high-water mark. */
   #generate(cmd: PacketCmd, opts: object | null | undefined): MqttdError | null {
     if (this.#closed) return mqttdError('MQTTD_ERR_CONNECTION_DESTROYED', cmd)
+    const out = this.#out
+    const v5 = this.#generateOptions.protocolVersion === 5
+    const fast =
+      opts != null &&
+      (cmd === 'publish' ? encodePublish(out, opts, v5) : cmd === 'puback' && encodePuback(out, opts, v5))
+    if (!fast) {
+      const err = this.#generateSlow(cmd, opts)
+      if (err !== null) return err
+    }
+    if (out.length >= (this.stream.writableHighWaterMark || 16_384)) this.#flush()
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      process.nextTick(this.#flushTick)
+    }
+    return null
+  }
+
+  #generateSlow(cmd: PacketCmd, opts: object | null | undefined): MqttdError | null {
     // never mutate the caller's object: mqtt-packet needs `cmd` on the packet
     const packet = (
       opts == null ? { cmd } : (opts as { cmd?: unknown }).cmd === cmd ? opts : { ...opts, cmd }
@@ -219,11 +270,6 @@ class ConnectionImpl extends Duplex {
       out.rollback()
       const cause = out.error ?? new Error('invalid properties')
       return mqttdErrorWithCause('MQTTD_ERR_INVALID_PACKET', cause, cmd, cause.message)
-    }
-    if (out.length >= (this.stream.writableHighWaterMark || 16_384)) this.#flush()
-    else if (!this.#flushScheduled) {
-      this.#flushScheduled = true
-      process.nextTick(this.#flushTick)
     }
     return null
   }

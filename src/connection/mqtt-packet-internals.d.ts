@@ -45,3 +45,19 @@ declare module 'mqtt-packet/constants.js' {
   }
   export default constants
 }
+
+declare module 'mqtt-packet/packet.js' {
+  /** The class of every packet mqtt-packet's parser emits (fixed-header defaults set). */
+  class Packet {
+    cmd: string | null
+    retain: boolean
+    qos: number
+    dup: boolean
+    length: number
+    topic: string | null
+    payload: Buffer | null
+    messageId?: number
+    reasonCode?: number
+  }
+  export default Packet
+}

@@ -1,7 +1,7 @@
 /** Size of one slab that small packet parts are copied into. */
 const SLAB_SIZE = 64 * 1024
 /** Parts at least this large are queued by reference instead of copied. */
-const COPY_LIMIT = 2048
+export const COPY_LIMIT = 2048
 
 /**
  * The "stream" mqtt-packet's `writeToStream` writes one packet into. It
@@ -79,6 +79,29 @@ export class OutboundBuffer {
     }
     this.#pos = pos
     return true
+  }
+
+  /**
+   * Room for `n` contiguous bytes: returns the slab to write into from
+   * {@link OutboundBuffer.pos}; call `commit(newPos)` afterwards.
+   */
+  reserve(n: number): Buffer {
+    if (n > SLAB_SIZE) {
+      this.#seal()
+      this.#slab = Buffer.allocUnsafeSlow(n)
+      this.#start = 0
+      this.#pos = 0
+    } else this.#ensure(n)
+    return this.#slab
+  }
+
+  /** Where the next byte goes in the slab returned by `reserve()`. */
+  get pos(): number {
+    return this.#pos
+  }
+
+  commit(pos: number): void {
+    this.#pos = pos
   }
 
   /** writeToStream reports invalid packets by destroying its stream. */

@@ -1,0 +1,98 @@
+import { COPY_LIMIT, type OutboundBuffer } from './outbound-buffer.ts'
+
+const EMPTY = Buffer.alloc(0)
+const MAX_REMAINING = 268_435_455
+
+interface PublishFields {
+  topic?: unknown
+  payload?: unknown
+  qos?: unknown
+  messageId?: unknown
+  dup?: unknown
+  retain?: unknown
+  properties?: unknown
+}
+
+function isId(id: unknown): id is number {
+  return typeof id === 'number' && Number.isInteger(id) && id >= 0 && id <= 0xffff
+}
+
+/**
+ * Encodes the common PUBLISH (string topic, Buffer or string payload, no v5
+ * properties) straight into the outbound slab, byte for byte what mqtt-packet
+ * writes. Returns false, having written nothing, for anything else: the caller
+ * then uses mqtt-packet's writeToStream, which also produces its error.
+ */
+export function encodePublish(out: OutboundBuffer, o: PublishFields, v5: boolean): boolean {
+  const topic = o.topic
+  if (typeof topic !== 'string' || (v5 && o.properties !== undefined)) return false
+  const qos = o.qos ?? 0
+  if (qos !== 0 && qos !== 1 && qos !== 2) return false
+  const id = o.messageId
+  if (qos !== 0 && !isId(id)) return false
+  const payload = o.payload || EMPTY
+  let plen: number
+  if (Buffer.isBuffer(payload)) plen = payload.length
+  else if (typeof payload === 'string') plen = Buffer.byteLength(payload)
+  else return false
+  const tlen = Buffer.byteLength(topic)
+  if (tlen > 0xffff) return false
+  const fixed = 2 + tlen + (qos !== 0 ? 2 : 0) + (v5 ? 1 : 0)
+  const len = fixed + plen
+  if (len > MAX_REMAINING) return false
+  const inline = plen < COPY_LIMIT
+  const slab = out.reserve(5 + fixed + (inline ? plen : 0))
+  let p = out.pos
+  slab[p++] = 0x30 | (o.dup ? 8 : 0) | (qos << 1) | (o.retain ? 1 : 0)
+  let n = len
+  while (n > 127) {
+    slab[p++] = (n & 127) | 128
+    n >>>= 7
+  }
+  slab[p++] = n
+  slab[p++] = tlen >> 8
+  slab[p++] = tlen & 255
+  if (tlen === topic.length) {
+    // ASCII: a byte loop beats the native call for short topics
+    for (let i = 0; i < tlen; i++) slab[p++] = topic.charCodeAt(i)
+  } else p += slab.write(topic, p)
+  if (qos !== 0) {
+    slab[p++] = (id as number) >> 8
+    slab[p++] = (id as number) & 255
+  }
+  if (v5) slab[p++] = 0
+  if (inline) {
+    if (typeof payload === 'string') p += slab.write(payload, p)
+    else if (plen < 16) for (let i = 0; i < plen; i++) slab[p++] = payload[i]!
+    else {
+      slab.set(payload, p)
+      p += plen
+    }
+    out.commit(p)
+  } else {
+    out.commit(p)
+    out.write(payload)
+  }
+  return true
+}
+
+/**
+ * Encodes a PUBACK carrying only a message id (v5: with reason code 0 and no
+ * properties, which mqtt-packet writes as the 2-byte form). False otherwise.
+ */
+export function encodePuback(
+  out: OutboundBuffer,
+  o: { messageId?: unknown; reasonCode?: unknown; properties?: unknown },
+  v5: boolean,
+): boolean {
+  const id = o.messageId
+  if (!isId(id) || (v5 && (o.reasonCode !== 0 || o.properties !== undefined))) return false
+  const slab = out.reserve(4)
+  const p = out.pos
+  slab[p] = 0x40
+  slab[p + 1] = 2
+  slab[p + 2] = id >> 8
+  slab[p + 3] = id & 255
+  out.commit(p + 4)
+  return true
+}

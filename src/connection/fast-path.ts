@@ -1,0 +1,75 @@
+import Packet from 'mqtt-packet/packet.js'
+import type { Packet as AnyPacket } from './types.ts'
+
+/**
+ * Parses the packets that dominate traffic (PUBLISH without properties, and
+ * 2-byte PUBACK) straight from a chunk, at a packet boundary, into the same
+ * `Packet` objects mqtt-packet builds. mqtt-packet's parser copies every chunk
+ * into a BufferList and consumes it packet by packet; this skips that.
+ *
+ * It stops (returning the offset reached) at the first packet it does not
+ * handle, one that is incomplete, larger than `maxPacketSize` or in any way
+ * unusual: the caller hands the rest to mqtt-packet's parser, which then
+ * parses, rejects or buffers it exactly as it always does.
+ *
+ * `onPacket` returns false to stop (the connection was closed by a listener).
+ */
+export function parseFast(
+  chunk: Buffer,
+  start: number,
+  v5: boolean,
+  maxPacketSize: number,
+  onPacket: (packet: AnyPacket) => boolean,
+): number {
+  const end = chunk.length
+  let pos = start
+  while (pos + 2 <= end) {
+    const b0 = chunk[pos]!
+    const type = b0 >> 4
+    if (type !== 3 && b0 !== 0x40) return pos
+    // remaining length: only the 1- and 2-byte forms (packets up to 16 KiB)
+    let len = chunk[pos + 1]!
+    let body = pos + 2
+    if (len > 127) {
+      if (body >= end) return pos
+      const b2 = chunk[body]!
+      if (b2 > 127) return pos
+      len = (len & 127) + b2 * 128
+      body++
+    }
+    const packetEnd = body + len
+    if (packetEnd > end || packetEnd - pos > maxPacketSize) return pos
+    const packet = new Packet()
+    if (type === 3) {
+      const qos = (b0 >> 1) & 3
+      if (qos === 3 || len < 2) return pos
+      const topicEnd = body + 2 + ((chunk[body]! << 8) | chunk[body + 1]!)
+      let p = topicEnd
+      if (qos > 0) p += 2
+      // v5: only an empty property list (a single 0 byte) is handled here
+      if (v5) {
+        if (p >= packetEnd || chunk[p] !== 0) return pos
+        p++
+      }
+      if (p > packetEnd) return pos
+      packet.cmd = 'publish'
+      packet.retain = (b0 & 1) !== 0
+      packet.qos = qos
+      packet.dup = (b0 & 8) !== 0
+      packet.length = len
+      packet.topic = chunk.toString('utf8', body + 2, topicEnd)
+      if (qos > 0) packet.messageId = (chunk[topicEnd]! << 8) | chunk[topicEnd + 1]!
+      packet.payload = chunk.subarray(p, packetEnd)
+    } else {
+      if (len !== 2) return pos
+      packet.cmd = 'puback'
+      packet.length = 2
+      packet.messageId = (chunk[body]! << 8) | chunk[body + 1]!
+      // mqtt-packet: a v5 PUBACK without reason code means 0x00
+      if (v5) packet.reasonCode = 0
+    }
+    pos = packetEnd
+    if (!onPacket(packet as unknown as AnyPacket)) return pos
+  }
+  return pos
+}
