@@ -1,0 +1,55 @@
+/**
+ * The broker's options (the config's `broker:` section), validated and
+ * completed with defaults. Every cap here bounds memory per client or per
+ * worker; see docs/broker-design.md for what each one costs.
+ */
+import { type Static, Type } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import { mqttdError } from '../errors.ts'
+
+const UINT32_MAX = 0xffffffff
+
+export const brokerOptionsSchema = Type.Object(
+  {
+    /** Highest QoS the broker accepts and grants (v5 CONNACK Maximum QoS when below 2). */
+    maxQos: Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal(2)], { default: 2 }),
+    /** Whether retained messages are supported (v5 CONNACK Retain Available). */
+    retainAvailable: Type.Boolean({ default: true }),
+    /** Server-side cap on unacknowledged QoS 1/2 messages per client; the client's Receive Maximum lowers it. */
+    maxInflightMessages: Type.Integer({ minimum: 1, maximum: 65535, default: 100 }),
+    /** QoS 1/2 messages a session holds beyond the in-flight window (offline or slow); more are dropped. */
+    maxQueuedMessages: Type.Integer({ minimum: 0, default: 1000 }),
+    /** Writes waiting on a slow socket beyond which QoS 0 messages to that client are dropped. */
+    maxPendingWrites: Type.Integer({ minimum: 1, default: 1000 }),
+    retained: Type.Object(
+      {
+        maxMessages: Type.Integer({ minimum: 0, default: 100_000 }),
+        maxBytes: Type.Integer({ minimum: 0, default: 64 * 1024 * 1024 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /** Cap on the client's keep alive in seconds; 0 = no cap. Sent as v5 Server Keep Alive. */
+    maxKeepAlive: Type.Integer({ minimum: 0, maximum: 65535, default: 0 }),
+    /** Cap on the session expiry interval in seconds (also bounds v3.1.1 persistent sessions). */
+    maxSessionExpiryInterval: Type.Integer({ minimum: 0, maximum: UINT32_MAX, default: UINT32_MAX }),
+    /** Most sessions (online and offline) one worker holds; new ones beyond are refused with 0x97. */
+    maxSessionsPerWorker: Type.Integer({ minimum: 1, default: 1_000_000 }),
+    /** How long a reconnect waits for another worker to hand over the client's session. */
+    takeoverTimeoutMs: Type.Integer({ minimum: 1, default: 2000 }),
+    /** BroadcastChannel name prefix shared by the workers of one server; defaults from the instance id. */
+    channel: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+)
+
+export type BrokerOptions = Static<typeof brokerOptionsSchema>
+
+/** Validates `raw` and fills defaults; throws MQTTD_ERR_BROKER_OPTIONS listing every problem. */
+export function parseBrokerOptions(raw: Record<string, unknown> | undefined): BrokerOptions {
+  const value = Value.Default(brokerOptionsSchema, structuredClone(raw ?? {}))
+  if (!Value.Check(brokerOptionsSchema, value)) {
+    const problems = [...Value.Errors(brokerOptionsSchema, value)].map((e) => `${e.path || '/'} ${e.message}`)
+    throw mqttdError('MQTTD_ERR_BROKER_OPTIONS', problems.join('; '))
+  }
+  return value
+}

@@ -1,0 +1,37 @@
+/**
+ * Packet identifiers for the QoS 1/2 messages the server sends to one client:
+ * non-zero 16-bit values [MQTT-2.3.1-1], never reused while the message that
+ * holds one is unacknowledged [MQTT-2.3.1-2].
+ */
+export class PacketIdAllocator {
+  readonly #used = new Set<number>()
+  #next = 1
+
+  /** Number of identifiers in use. */
+  get size(): number {
+    return this.#used.size
+  }
+
+  /** A free identifier, or undefined when all 65535 are in use. */
+  allocate(): number | undefined {
+    if (this.#used.size >= 0xffff) return undefined
+    let id = this.#next
+    while (this.#used.has(id)) id = id === 0xffff ? 1 : id + 1
+    this.#used.add(id)
+    this.#next = id === 0xffff ? 1 : id + 1
+    return id
+  }
+
+  /** Marks `id` as used (when restoring a session's in-flight messages). */
+  reserve(id: number): void {
+    this.#used.add(id)
+  }
+
+  release(id: number): void {
+    this.#used.delete(id)
+  }
+
+  has(id: number): boolean {
+    return this.#used.has(id)
+  }
+}

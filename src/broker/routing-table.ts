@@ -1,0 +1,119 @@
+/**
+ * What this worker knows of the other workers' subscriptions: per filter,
+ * how many subscriptions each worker holds (plain and per share group). It is
+ * replicated from the deltas every worker broadcasts (see cluster.ts), and
+ * tells a publisher which workers a message must go to.
+ */
+import { parseFilter } from './topic.ts'
+import { TopicTrie } from './topic-trie.ts'
+
+interface RemoteEntry {
+  filter: string
+  workers: Map<number, number>
+  groups: Map<string, Map<number, number>>
+}
+
+/** Where a message goes: workers with plain subscribers, and per share group the chosen worker. */
+export interface RemoteTargets {
+  workers: Set<number>
+  /** [group, filter] → worker chosen for it, weighted by member count. */
+  shared: Map<number, [string, string][]>
+}
+
+function bump(map: Map<number, number>, worker: number, delta: number): void {
+  const n = (map.get(worker) ?? 0) + delta
+  if (n > 0) map.set(worker, n)
+  else map.delete(worker)
+}
+
+export class RoutingTable {
+  readonly #trie = new TopicTrie<RemoteEntry>()
+  /** worker → raw filter → count, to replace or drop one worker's share wholesale. */
+  readonly #byWorker = new Map<number, Map<string, number>>()
+
+  /** Applies a change of `delta` subscriptions of `worker` to raw filter `raw`. */
+  apply(worker: number, raw: string, delta: number): void {
+    const parsed = parseFilter(raw)
+    if (parsed === undefined || delta === 0) return
+    let filters = this.#byWorker.get(worker)
+    if (filters === undefined) {
+      filters = new Map()
+      this.#byWorker.set(worker, filters)
+    }
+    const total = (filters.get(raw) ?? 0) + delta
+    if (total > 0) filters.set(raw, total)
+    else filters.delete(raw)
+    const entry = this.#trie.getOrCreate(parsed.filter, () => ({
+      filter: parsed.filter,
+      workers: new Map(),
+      groups: new Map(),
+    }))
+    if (parsed.group === undefined) bump(entry.workers, worker, delta)
+    else {
+      let group = entry.groups.get(parsed.group)
+      if (group === undefined) {
+        group = new Map()
+        entry.groups.set(parsed.group, group)
+      }
+      bump(group, worker, delta)
+      if (group.size === 0) entry.groups.delete(parsed.group)
+    }
+    if (entry.workers.size === 0 && entry.groups.size === 0) this.#trie.delete(parsed.filter)
+  }
+
+  /** Replaces everything known of `worker` with `filters` (a snapshot it sent). */
+  replaceWorker(worker: number, filters: [string, number][]): void {
+    this.removeWorker(worker)
+    for (const [raw, count] of filters) this.apply(worker, raw, count)
+  }
+
+  removeWorker(worker: number): void {
+    const filters = this.#byWorker.get(worker)
+    if (filters === undefined) return
+    for (const [raw, count] of [...filters]) this.apply(worker, raw, -count)
+    this.#byWorker.delete(worker)
+  }
+
+  /** Number of workers with any subscription. */
+  get workerCount(): number {
+    return this.#byWorker.size
+  }
+
+  /**
+   * The workers `topic` must go to. For each share group, one worker is
+   * chosen at random weighted by its member count, with this worker's own
+   * `localMembers` in the draw; a draw won by this worker is left out.
+   */
+  targets(topic: string, localMembers: (filter: string, group: string) => number): RemoteTargets {
+    const result: RemoteTargets = { workers: new Set(), shared: new Map() }
+    this.#trie.match(topic, (entry) => {
+      for (const worker of entry.workers.keys()) result.workers.add(worker)
+      for (const [group, counts] of entry.groups) {
+        const local = localMembers(entry.filter, group)
+        let total = local
+        for (const n of counts.values()) total += n
+        let pick = Math.floor(Math.random() * total) - local
+        if (pick < 0) continue
+        for (const [worker, n] of counts) {
+          pick -= n
+          if (pick < 0) {
+            let list = result.shared.get(worker)
+            if (list === undefined) {
+              list = []
+              result.shared.set(worker, list)
+            }
+            list.push([group, entry.filter])
+            break
+          }
+        }
+      }
+    })
+    return result
+  }
+
+  /** Whether `worker` has a member in share group `group` of `filter`. */
+  hasGroupMember(filter: string, group: string): number[] {
+    const counts = this.#trie.get(filter)?.groups.get(group)
+    return counts === undefined ? [] : [...counts.keys()]
+  }
+}

@@ -1,0 +1,321 @@
+/**
+ * One client's session on the server side: its subscriptions and its outbound
+ * message state (in-flight QoS 1/2 messages by packet id, the queue behind
+ * the in-flight window, outbound topic aliases). A session outlives its
+ * connections when it is persistent; `attach` binds it to a live link.
+ */
+import type { Packet } from 'mqtt-packet'
+import type { BrokerMessage, QoS } from './message.ts'
+import { isExpired, toPublishPacket } from './message.ts'
+import { PacketIdAllocator } from './packet-ids.ts'
+import { fitsPacketSize } from './packet-size.ts'
+
+/** The live connection a session delivers to. */
+export interface SessionLink {
+  send(packet: Packet): Promise<boolean>
+  readonly protocolVersion: number
+  /** Unacknowledged QoS 1/2 messages allowed: min(client Receive Maximum, broker cap) [MQTT-3.3.4-9]. */
+  readonly receiveMaximum: number
+  /** Highest outbound topic alias the client accepts; 0 = none [MQTT-3.1.2-27]. */
+  readonly topicAliasMaximum: number
+  /** The client's Maximum Packet Size, when it set one [MQTT-3.1.2-24]. */
+  readonly maximumPacketSize: number | undefined
+}
+
+/** Options of one subscription, as granted. */
+export interface Subscription {
+  qos: QoS
+  /** No Local (v5). */
+  nl: boolean
+  /** Retain As Published (v5). */
+  rap: boolean
+  /** Retain Handling (v5): 0 send, 1 send if new, 2 never. */
+  rh: number
+  subscriptionId: number | undefined
+}
+
+/** A message waiting for, or holding, a packet id. */
+export interface Delivery {
+  message: BrokerMessage
+  qos: QoS
+  retain: boolean
+  subscriptionIds: number[] | undefined
+}
+
+interface InFlight extends Delivery {
+  /** 'publish': waiting for PUBACK/PUBREC; 'pubrel': PUBREL sent, waiting for PUBCOMP. */
+  state: 'publish' | 'pubrel'
+}
+
+export type DropReason = 'queue_full' | 'slow_consumer' | 'expired' | 'packet_too_large' | 'client_offline'
+
+export interface SessionLimits {
+  maxQueuedMessages: number
+  maxPendingWrites: number
+}
+
+/** What a session's state looks like when it moves to another worker. */
+export interface SessionSnapshot {
+  clientId: string
+  expiryInterval: number
+  subscriptions: [string, Subscription][]
+  inflight: [number, InFlight][]
+  queue: Delivery[]
+}
+
+export class Session {
+  readonly clientId: string
+  /** Seconds the session outlives its connection; 0xFFFFFFFF never expires. */
+  expiryInterval: number
+  /** Raw filter (including any `$share/group/` prefix) → options. */
+  readonly subscriptions = new Map<string, Subscription>()
+  readonly #limits: SessionLimits
+  readonly #onDrop: (reason: DropReason) => void
+  readonly #ids = new PacketIdAllocator()
+  readonly #inflight = new Map<number, InFlight>()
+  #queue: Delivery[] = []
+  #queueHead = 0
+  #link: SessionLink | undefined
+  #aliases = new Map<string, number>()
+  #pendingWrites = 0
+
+  constructor(
+    clientId: string,
+    expiryInterval: number,
+    limits: SessionLimits,
+    onDrop: (reason: DropReason) => void,
+  ) {
+    this.clientId = clientId
+    this.expiryInterval = expiryInterval
+    this.#limits = limits
+    this.#onDrop = onDrop
+  }
+
+  get online(): boolean {
+    return this.#link !== undefined
+  }
+
+  get inflightCount(): number {
+    return this.#inflight.size
+  }
+
+  get queuedCount(): number {
+    return this.#queue.length - this.#queueHead
+  }
+
+  /**
+   * Binds the session to a live connection and resends what was unacknowledged,
+   * PUBLISH with DUP and PUBREL, with their original packet ids [MQTT-4.4.0-1] [MQTT-3.3.1-1].
+   */
+  attach(link: SessionLink): void {
+    this.#link = link
+    this.#aliases = new Map()
+    this.#pendingWrites = 0
+    for (const [id, entry] of this.#inflight) {
+      if (entry.state === 'pubrel') this.#write({ cmd: 'pubrel', messageId: id })
+      else this.#sendPublish(id, entry, true)
+    }
+    this.#pump()
+  }
+
+  /** The connection went away: keep the state, stop sending. */
+  detach(): void {
+    this.#link = undefined
+  }
+
+  /**
+   * Hands a message to this session at the QoS it gets. QoS 0 goes out now or
+   * is dropped; QoS 1/2 goes out when the in-flight window has room, else waits
+   * in the bounded queue [MQTT-3.1.2-5]. Returns false when the message was dropped.
+   */
+  deliver(delivery: Delivery, now: number): boolean {
+    if (isExpired(delivery.message, now)) return this.#drop('expired')
+    const link = this.#link
+    if (delivery.qos === 0) {
+      if (link === undefined) return this.#drop('client_offline')
+      if (this.#pendingWrites >= this.#limits.maxPendingWrites) return this.#drop('slow_consumer')
+      this.#sendPublish(undefined, delivery, false)
+      return true
+    }
+    if (link !== undefined && this.queuedCount === 0 && this.#inflight.size < link.receiveMaximum) {
+      this.#sendInflight(delivery)
+      return true
+    }
+    if (this.queuedCount >= this.#limits.maxQueuedMessages) return this.#drop('queue_full')
+    this.#queue.push(delivery)
+    return true
+  }
+
+  #drop(reason: DropReason): false {
+    this.#onDrop(reason)
+    return false
+  }
+
+  /** PUBACK, PUBREC or PUBCOMP from the client for a message this session sent. */
+  acknowledge(cmd: 'puback' | 'pubrec' | 'pubcomp', messageId: number, reasonCode: number | undefined): void {
+    const entry = this.#inflight.get(messageId)
+    if (cmd === 'pubrec') {
+      if (entry === undefined || entry.state === 'pubrel') {
+        // v5: PUBREL 0x92 for an id we do not hold; a repeated PUBREC gets PUBREL again
+        if (entry === undefined && this.#link?.protocolVersion === 5) {
+          this.#write({ cmd: 'pubrel', messageId, reasonCode: 0x92 })
+        } else if (entry !== undefined) this.#write({ cmd: 'pubrel', messageId })
+        return
+      }
+      if (reasonCode !== undefined && reasonCode >= 0x80) {
+        // A PUBREC >= 0x80 acknowledges the message: never resent, id free again [MQTT-4.4.0-2]
+        this.#complete(messageId)
+        return
+      }
+      // Answer PUBREC with PUBREL and never resend that PUBLISH [MQTT-4.3.3-1]
+      entry.state = 'pubrel'
+      this.#write({ cmd: 'pubrel', messageId })
+      return
+    }
+    if (entry === undefined) return
+    if (cmd === 'puback' && entry.state === 'publish' && entry.qos === 1) this.#complete(messageId)
+    else if (cmd === 'pubcomp' && entry.state === 'pubrel') this.#complete(messageId)
+  }
+
+  #complete(messageId: number): void {
+    this.#inflight.delete(messageId)
+    this.#ids.release(messageId)
+    this.#pump()
+  }
+
+  #pump(): void {
+    const link = this.#link
+    if (link === undefined) return
+    const now = Date.now()
+    while (this.queuedCount > 0 && this.#inflight.size < link.receiveMaximum) {
+      const next = this.#queue[this.#queueHead]!
+      this.#queue[this.#queueHead++] = undefined as unknown as Delivery
+      if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
+        this.#queue = this.#queue.slice(this.#queueHead)
+        this.#queueHead = 0
+      }
+      if (isExpired(next.message, now)) this.#onDrop('expired')
+      else this.#sendInflight(next)
+    }
+    if (this.queuedCount === 0 && this.#queueHead > 0) {
+      this.#queue = []
+      this.#queueHead = 0
+    }
+  }
+
+  #sendInflight(delivery: Delivery): void {
+    const id = this.#ids.allocate()
+    if (id === undefined) {
+      this.#queue.push(delivery)
+      return
+    }
+    const entry: InFlight = { ...delivery, state: 'publish' }
+    this.#inflight.set(id, entry)
+    this.#sendPublish(id, entry, false)
+  }
+
+  #sendPublish(messageId: number | undefined, delivery: Delivery, dup: boolean): void {
+    const link = this.#link!
+    const now = Date.now()
+    let topicAlias: number | undefined
+    let aliasOnly = false
+    if (link.topicAliasMaximum > 0 && !dup) {
+      topicAlias = this.#aliases.get(delivery.message.topic)
+      aliasOnly = topicAlias !== undefined
+    }
+    const options = {
+      qos: delivery.qos,
+      retain: delivery.retain,
+      messageId,
+      dup,
+      subscriptionIds: delivery.subscriptionIds,
+      topicAlias,
+      aliasOnly,
+    }
+    let packet = toPublishPacket(delivery.message, link.protocolVersion, options, now)
+    if (!fitsPacketSize(packet, link.protocolVersion, link.maximumPacketSize)) {
+      // Never send a client more than its Maximum Packet Size: discard as if delivered [MQTT-3.1.2-25]
+      this.#discard(messageId)
+      return
+    }
+    if (
+      topicAlias === undefined &&
+      link.topicAliasMaximum > 0 &&
+      !dup &&
+      this.#aliases.size < link.topicAliasMaximum
+    ) {
+      // Aliases only when the client allows them, within its Topic Alias Maximum [MQTT-3.1.2-26] [MQTT-3.1.2-27]
+      topicAlias = this.#aliases.size + 1
+      const withAlias = toPublishPacket(
+        delivery.message,
+        link.protocolVersion,
+        { ...options, topicAlias },
+        now,
+      )
+      if (fitsPacketSize(withAlias, link.protocolVersion, link.maximumPacketSize)) {
+        this.#aliases.set(delivery.message.topic, topicAlias)
+        packet = withAlias
+      }
+    }
+    this.#write(packet).then((sent) => {
+      if (!sent) this.#discard(messageId)
+    })
+  }
+
+  #discard(messageId: number | undefined): void {
+    this.#onDrop('packet_too_large')
+    if (messageId !== undefined && this.#inflight.delete(messageId)) {
+      this.#ids.release(messageId)
+      this.#pump()
+    }
+  }
+
+  /** Resolves true when written; false when the link refused the packet (size); a dead link keeps state. */
+  #write(packet: Packet): Promise<boolean> {
+    const link = this.#link!
+    this.#pendingWrites++
+    return link.send(packet).then(
+      (sent) => {
+        if (this.#link === link) this.#pendingWrites--
+        return sent
+      },
+      () => {
+        if (this.#link === link) this.#pendingWrites--
+        return true
+      },
+    )
+  }
+
+  /** Drops queued and in-flight messages (clean start, or expiry). */
+  clear(): void {
+    this.#inflight.clear()
+    this.#queue = []
+    this.#queueHead = 0
+  }
+
+  snapshot(): SessionSnapshot {
+    return {
+      clientId: this.clientId,
+      expiryInterval: this.expiryInterval,
+      subscriptions: [...this.subscriptions],
+      inflight: [...this.#inflight],
+      queue: this.#queue.slice(this.#queueHead),
+    }
+  }
+
+  /** Rebuilds a session moved from another worker, packet ids included. */
+  static fromSnapshot(
+    snapshot: SessionSnapshot,
+    limits: SessionLimits,
+    onDrop: (reason: DropReason) => void,
+  ): Session {
+    const session = new Session(snapshot.clientId, snapshot.expiryInterval, limits, onDrop)
+    for (const [filter, sub] of snapshot.subscriptions) session.subscriptions.set(filter, sub)
+    for (const [id, entry] of snapshot.inflight) {
+      session.#inflight.set(id, entry)
+      session.#ids.reserve(id)
+    }
+    session.#queue = snapshot.queue
+    return session
+  }
+}

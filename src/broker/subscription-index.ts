@@ -1,0 +1,89 @@
+/**
+ * The subscriptions of this worker's sessions, indexed by filter. Shared
+ * subscriptions [MQTT-4.8.2-1] sit under their filter, grouped by share name.
+ */
+import type { Session, Subscription } from './session.ts'
+import type { ParsedFilter } from './topic.ts'
+import { TopicTrie } from './topic-trie.ts'
+
+export interface Subscriber {
+  session: Session
+  sub: Subscription
+}
+
+export interface SharedGroup {
+  members: Map<string, Subscriber>
+  /** Round-robin cursor over members. */
+  next: number
+}
+
+export interface FilterEntry {
+  filter: string
+  subscribers: Map<string, Subscriber>
+  groups: Map<string, SharedGroup>
+}
+
+export class SubscriptionIndex {
+  readonly #trie = new TopicTrie<FilterEntry>()
+
+  add(parsed: ParsedFilter, session: Session, sub: Subscription): void {
+    const entry = this.#trie.getOrCreate(parsed.filter, () => ({
+      filter: parsed.filter,
+      subscribers: new Map(),
+      groups: new Map(),
+    }))
+    const subscriber = { session, sub }
+    if (parsed.group === undefined) {
+      entry.subscribers.set(session.clientId, subscriber)
+      return
+    }
+    let group = entry.groups.get(parsed.group)
+    if (group === undefined) {
+      group = { members: new Map(), next: 0 }
+      entry.groups.set(parsed.group, group)
+    }
+    group.members.set(session.clientId, subscriber)
+  }
+
+  remove(parsed: ParsedFilter, clientId: string): boolean {
+    const entry = this.#trie.get(parsed.filter)
+    if (entry === undefined) return false
+    let removed: boolean
+    if (parsed.group === undefined) removed = entry.subscribers.delete(clientId)
+    else {
+      const group = entry.groups.get(parsed.group)
+      removed = group?.members.delete(clientId) ?? false
+      if (group !== undefined && group.members.size === 0) entry.groups.delete(parsed.group)
+    }
+    if (entry.subscribers.size === 0 && entry.groups.size === 0) this.#trie.delete(parsed.filter)
+    return removed
+  }
+
+  match(topic: string, visit: (entry: FilterEntry) => void): void {
+    this.#trie.match(topic, visit)
+  }
+
+  group(filter: string, group: string): SharedGroup | undefined {
+    return this.#trie.get(filter)?.groups.get(group)
+  }
+}
+
+/**
+ * Picks the next member of a share group, round-robin, preferring members
+ * that are online so a message does not wait in an offline session while
+ * another member could take it.
+ */
+export function pickMember(group: SharedGroup): Subscriber | undefined {
+  const members = [...group.members.values()]
+  if (members.length === 0) return undefined
+  const start = group.next % members.length
+  for (let i = 0; i < members.length; i++) {
+    const candidate = members[(start + i) % members.length]!
+    if (candidate.session.online) {
+      group.next = start + i + 1
+      return candidate
+    }
+  }
+  group.next = start + 1
+  return members[start]
+}
