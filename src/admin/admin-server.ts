@@ -1,0 +1,231 @@
+/**
+ * The admin API: a Fastify app on its own listener (default 127.0.0.1:9883),
+ * apart from the MQTT listeners so scrapes and probes never compete with
+ * client traffic for a port or a worker.
+ *
+ * With `token` set, every route except `/healthz` needs
+ * `Authorization: Bearer <token>`. Every error is JSON
+ * `{ statusCode, code, message }` with a stable MQTTD_ERR_ADMIN_* code.
+ */
+import type { AddressInfo } from 'node:net'
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+} from 'fastify'
+import type { Logger } from 'pino'
+import { type ErrorCode, MqttdError, mqttdError } from '../errors.ts'
+import { bearerChecker } from './auth.ts'
+import {
+  clientParamsSchema,
+  connectionsPageSchema,
+  connectionsQuerySchema,
+  errorSchema,
+  healthSchema,
+  readySchema,
+  workersSchema,
+} from './schemas.ts'
+import type { AdminBackend, ConnectionsQuery } from './types.ts'
+
+export interface AdminServerOptions {
+  /** Default 127.0.0.1. */
+  host?: string
+  /** Default 9883; 0 picks a free port. */
+  port?: number
+  /** Bearer token; when set, required on every route but /healthz. */
+  token?: string
+  backend: AdminBackend
+  logger?: Logger
+}
+
+export interface AdminServer {
+  app: FastifyInstance
+  /** The bound address (the real port when 0 was asked). */
+  address: { host: string; port: number }
+  close(): Promise<void>
+}
+
+const statusOf: Partial<Record<ErrorCode, number>> = {
+  MQTTD_ERR_ADMIN_UNAUTHORIZED: 401,
+  MQTTD_ERR_ADMIN_BAD_REQUEST: 400,
+  MQTTD_ERR_ADMIN_CLIENT_NOT_FOUND: 404,
+  MQTTD_ERR_ADMIN_ROUTE_NOT_FOUND: 404,
+  MQTTD_ERR_ADMIN_NOT_READY: 503,
+}
+
+function sendError(reply: FastifyReply, err: MqttdError): FastifyReply {
+  const statusCode = statusOf[err.code] ?? 500
+  return reply.code(statusCode).send({ statusCode, code: err.code, message: err.message })
+}
+
+const errors = { 400: errorSchema, 401: errorSchema, 404: errorSchema, 500: errorSchema, 503: errorSchema }
+
+declare module 'fastify' {
+  interface FastifySchema {
+    /** What the route does; served by `GET /`. */
+    description?: string
+  }
+  interface FastifyContextConfig {
+    /** Served without the bearer token. */
+    public?: boolean
+  }
+}
+
+/** Builds the admin app and starts listening. */
+export async function createAdminServer(options: AdminServerOptions): Promise<AdminServer> {
+  const { backend, token } = options
+  if (token !== undefined && !/^\S+$/.test(token)) {
+    throw mqttdError(
+      'MQTTD_ERR_CONFIG_INVALID',
+      '',
+      '- admin.token: must be a non-empty string without spaces',
+    )
+  }
+  const app = Fastify({
+    ...(options.logger === undefined
+      ? { logger: false }
+      : { loggerInstance: options.logger as FastifyBaseLogger }),
+    // Scrapes and probes every few seconds would drown the log.
+    disableRequestLogging: true,
+    // Keep-alive scrapers must not hold close() open.
+    forceCloseConnections: true,
+  })
+
+  const routes: { method: string; url: string; schema: unknown }[] = []
+  app.addHook('onRoute', (route) => {
+    if (route.method !== 'HEAD')
+      routes.push({ method: String(route.method), url: route.url, schema: route.schema })
+  })
+
+  if (token !== undefined) {
+    const check = bearerChecker(token)
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.routeOptions.config.public === true) return
+      if (check(request.headers.authorization)) return
+      reply.header('www-authenticate', 'Bearer realm="mqttd-admin"')
+      return sendError(reply, mqttdError('MQTTD_ERR_ADMIN_UNAUTHORIZED'))
+    })
+  }
+
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      reply,
+      mqttdError('MQTTD_ERR_ADMIN_ROUTE_NOT_FOUND', request.method, request.url.split('?')[0]),
+    ),
+  )
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err instanceof MqttdError) return sendError(reply, err)
+    if (err.validation !== undefined || (err.statusCode !== undefined && err.statusCode < 500)) {
+      return sendError(reply, mqttdError('MQTTD_ERR_ADMIN_BAD_REQUEST', err.message))
+    }
+    request.log.error({ err, url: request.url }, 'admin request failed')
+    return sendError(reply, mqttdError('MQTTD_ERR_ADMIN_BACKEND', err.message))
+  })
+
+  app.get(
+    '/healthz',
+    {
+      config: { public: true },
+      schema: { description: 'Liveness: 200 while the process serves.', response: { 200: healthSchema } },
+    },
+    async () => ({ status: 'ok' as const }),
+  )
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        description:
+          'Readiness: 200 when every listener is bound and every worker ready; 503 while starting or draining.',
+        response: { 200: readySchema, ...errors },
+      },
+    },
+    async (_request, reply) => {
+      if (!backend.isReady()) {
+        return sendError(reply, mqttdError('MQTTD_ERR_ADMIN_NOT_READY', 'starting up or draining'))
+      }
+      return { status: 'ready' as const }
+    },
+  )
+
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        description:
+          'Prometheus text exposition (0.0.4), or OpenMetrics 1.0 when Accept asks for application/openmetrics-text.',
+        response: { 401: errorSchema, 500: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const { body, contentType } = await backend.metrics(request.headers.accept)
+      return reply.type(contentType).send(body)
+    },
+  )
+
+  app.get(
+    '/workers',
+    {
+      schema: {
+        description: 'Per worker thread: load and restarts.',
+        response: { 200: workersSchema, ...errors },
+      },
+    },
+    async () => ({ workers: await backend.workers() }),
+  )
+
+  app.get<{ Querystring: ConnectionsQuery }>(
+    '/connections',
+    {
+      schema: {
+        description: 'Connected clients, a page at a time (pass nextCursor as cursor).',
+        querystring: connectionsQuerySchema,
+        response: { 200: connectionsPageSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const { limit, cursor, clientId } = request.query
+      const query: ConnectionsQuery = { limit }
+      if (cursor !== undefined) query.cursor = cursor
+      if (clientId !== undefined) query.clientId = clientId
+      return backend.connections(query)
+    },
+  )
+
+  app.delete<{ Params: { clientId: string } }>(
+    '/connections/:clientId',
+    {
+      schema: {
+        description: 'Disconnects the client (MQTT 5: DISCONNECT 0x98 "Administrative action").',
+        params: clientParamsSchema,
+        response: { 204: { type: 'null' }, ...errors },
+      },
+    },
+    async (request, reply) => {
+      if (!(await backend.kick(request.params.clientId))) {
+        return sendError(reply, mqttdError('MQTTD_ERR_ADMIN_CLIENT_NOT_FOUND', request.params.clientId))
+      }
+      return reply.code(204).send()
+    },
+  )
+
+  app.get('/', { schema: { description: 'This list: every admin route with its schemas.' } }, async () => ({
+    routes,
+  }))
+
+  const host = options.host ?? '127.0.0.1'
+  const port = options.port ?? 9883
+  try {
+    await app.listen({ host, port })
+  } catch (err) {
+    await app.close()
+    throw mqttdError('MQTTD_ERR_LISTEN', 'admin', `${host}:${port}`, (err as Error).message)
+  }
+  const bound = app.server.address() as AddressInfo
+  return {
+    app,
+    address: { host: bound.address, port: bound.port },
+    close: () => app.close(),
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * What the admin API needs from the running server. The admin server only
+ * speaks HTTP; the server (main thread) implements {@link AdminBackend} over
+ * its pool, listeners and the control channel.
+ */
+import type { Transport } from '../handlers/types.ts'
+
+/** One worker thread, as `GET /workers` shows it. */
+export interface WorkerInfo {
+  /** The server's stable slot/number for this worker. */
+  id: number
+  /** `threadId` of the worker thread (changes when the worker is replaced). */
+  threadId: number
+  /** Open client connections on this worker. */
+  connections: number
+  /** Event-loop utilization, 0..1, over the last measuring interval. */
+  eventLoopUtilization: number
+  /** How many times this worker slot was replaced after a crash. */
+  restarts: number
+}
+
+/** One connected client, as `GET /connections` shows it. */
+export interface ConnectionInfo {
+  clientId: string
+  /** `threadId` of the worker running the connection. */
+  workerId: number
+  transport: Transport
+  /** The `name` of the listener the client connected to. */
+  listener: string
+  remoteAddress: string | null
+  /** 3 = MQTT 3.1, 4 = 3.1.1, 5 = 5.0. */
+  protocolVersion: number
+  /** When CONNECT was accepted, as an ISO 8601 string. */
+  connectedSince: string
+  /** Keepalive in seconds (0 = none). */
+  keepalive: number
+  bytesIn: number
+  bytesOut: number
+}
+
+export interface ConnectionsQuery {
+  /** 1..1000. */
+  limit: number
+  /** The `nextCursor` of the previous page. */
+  cursor?: string
+  /** Only connections with exactly this client id. */
+  clientId?: string
+}
+
+export interface ConnectionsPage {
+  items: ConnectionInfo[]
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null
+}
+
+export interface MetricsBody {
+  body: string
+  contentType: string
+}
+
+/** The server side of the admin API. Errors thrown here become 500 JSON errors (or their own MQTTD_ERR_ADMIN_* status). */
+export interface AdminBackend {
+  /** Every listener bound and every worker ready, and not draining. */
+  isReady(): boolean
+  /** The aggregated exposition; `accept` is the scraper's Accept header. */
+  metrics(accept?: string): Promise<MetricsBody>
+  workers(): Promise<WorkerInfo[]>
+  connections(query: ConnectionsQuery): Promise<ConnectionsPage>
+  /** Disconnects the client (v5: DISCONNECT 0x98 "Administrative action"); false when no such client. */
+  kick(clientId: string): Promise<boolean>
+}
