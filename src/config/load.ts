@@ -1,0 +1,66 @@
+/**
+ * Reads a config file (YAML or JSON), applies environment overrides and
+ * validates. Without a file the embedded default applies (TCP 1883, WS 8083,
+ * admin 9883, all on loopback, the built-in broker).
+ */
+import { readFileSync } from 'node:fs'
+import { dirname, extname, resolve } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { mqttdError, mqttdErrorWithCause } from '../errors.ts'
+import { applyEnv } from './env.ts'
+import type { MqttdConfig } from './schema.ts'
+import { validateConfig } from './validate.ts'
+
+export interface LoadedConfig {
+  config: MqttdConfig
+  /** Absolute path of the file read, or null for the embedded default. */
+  file: string | null
+  /** Directory handler modules and TLS files are resolved from. */
+  baseDir: string
+  /** Environment overrides that were applied. */
+  env: string[]
+}
+
+/** Parses config text; `.json` as JSON, everything else as YAML (a superset of JSON). */
+export function parseConfigText(text: string, file: string): unknown {
+  try {
+    if (extname(file).toLowerCase() === '.json') return JSON.parse(text)
+    return parseYaml(text, { prettyErrors: true })
+  } catch (err) {
+    throw mqttdErrorWithCause('MQTTD_ERR_CONFIG_PARSE', err, file, (err as Error).message)
+  }
+}
+
+/**
+ * Loads the effective config from `file` (or the embedded default when
+ * absent), with `env` overrides.
+ * @throws MQTTD_ERR_CONFIG_READ, MQTTD_ERR_CONFIG_PARSE, MQTTD_ERR_CONFIG_INVALID
+ */
+export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let raw: unknown = {}
+  let path: string | null = null
+  if (file !== undefined) {
+    path = resolve(file)
+    let text: string
+    try {
+      text = readFileSync(path, 'utf8')
+    } catch (err) {
+      throw mqttdErrorWithCause('MQTTD_ERR_CONFIG_READ', err, path, (err as Error).message)
+    }
+    raw = parseConfigText(text, path)
+    if (raw === null || raw === undefined) raw = {}
+    if (typeof raw !== 'object' || Array.isArray(raw)) {
+      throw mqttdError(
+        'MQTTD_ERR_CONFIG_INVALID',
+        ` in ${path}`,
+        '(root): must be an object (a mapping of keys)',
+      )
+    }
+  }
+  const baseDir = path === null ? process.cwd() : dirname(path)
+  const { config, applied } = applyEnv(raw as Record<string, unknown>, env)
+  const source =
+    (path ?? 'the embedded default config') +
+    (applied.length > 0 ? ` (environment: ${applied.join(', ')})` : '')
+  return { config: validateConfig(config, { baseDir, source }), file: path, baseDir, env: applied }
+}

@@ -1,0 +1,197 @@
+/**
+ * The configuration schema: one TypeBox schema gives both the TypeScript
+ * type ({@link MqttdConfig}) and the runtime validation (ajv with
+ * `useDefaults`). Every key carries a `description` so a docs reference can be
+ * generated from this module alone.
+ */
+import { availableParallelism } from 'node:os'
+import { type Static, Type } from '@sinclair/typebox'
+
+const Port = Type.Integer({ minimum: 0, maximum: 65535, description: 'TCP port; 0 picks a free one.' })
+const Host = (fallback: string) =>
+  Type.String({ minLength: 1, default: fallback, description: 'Address to bind.' })
+const PemSource = Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }))], {
+  description: 'Path of a PEM file (relative to the config file), or a list of paths.',
+})
+
+export const listenerTypes = ['tcp', 'tls', 'ws', 'wss'] as const
+
+export const ListenerSchema = Type.Object(
+  {
+    name: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'Name in logs, metrics and hook contexts; default `<type>-<port>`.',
+      }),
+    ),
+    type: Type.Union(
+      listenerTypes.map((t) => Type.Literal(t)),
+      { description: 'tcp, tls (MQTT over TLS), ws (MQTT over WebSocket) or wss (over secure WebSocket).' },
+    ),
+    host: Host('127.0.0.1'),
+    port: Port,
+    key: Type.Optional(Type.String({ minLength: 1, description: 'tls/wss: private key PEM path.' })),
+    cert: Type.Optional(Type.String({ minLength: 1, description: 'tls/wss: certificate chain PEM path.' })),
+    ca: Type.Optional(PemSource),
+    requestCert: Type.Boolean({
+      default: false,
+      description: 'tls/wss: ask clients for a certificate (client-certificate authentication).',
+    }),
+    rejectUnauthorized: Type.Boolean({
+      default: true,
+      description: 'tls/wss with requestCert: refuse clients whose certificate does not verify against `ca`.',
+    }),
+    minVersion: Type.Union([Type.Literal('TLSv1.2'), Type.Literal('TLSv1.3')], {
+      default: 'TLSv1.2',
+      description: 'tls/wss: lowest TLS version accepted.',
+    }),
+    path: Type.String({ pattern: '^/', default: '/mqtt', description: 'ws/wss: URL path of the WebSocket.' }),
+    maxConnections: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'Open connections allowed on this listener.' }),
+    ),
+  },
+  { additionalProperties: false },
+)
+
+export const HandlerEntrySchema = Type.Union([
+  Type.String({ minLength: 1 }),
+  Type.Object(
+    {
+      module: Type.String({
+        minLength: 1,
+        description: 'Path relative to the config file, or a package name.',
+      }),
+      options: Type.Optional(
+        Type.Record(Type.String(), Type.Unknown(), { description: 'Given to the handler.' }),
+      ),
+    },
+    { additionalProperties: false },
+  ),
+])
+
+export const ConfigSchema = Type.Object(
+  {
+    workers: Type.Integer({
+      minimum: 1,
+      maximum: 1024,
+      default: availableParallelism(),
+      description: 'Worker threads serving connections; default: available parallelism.',
+    }),
+    listeners: Type.Array(ListenerSchema, {
+      minItems: 1,
+      default: [
+        { name: 'mqtt', type: 'tcp', host: '127.0.0.1', port: 1883 },
+        { name: 'ws', type: 'ws', host: '127.0.0.1', port: 8083, path: '/mqtt' },
+      ],
+      description: 'Sockets to accept MQTT clients on.',
+    }),
+    handlers: Type.Array(HandlerEntrySchema, {
+      default: [],
+      description: 'Handler modules, run in this order: a path or package name, or { module, options }.',
+    }),
+    broker: Type.Union([Type.Boolean(), Type.Record(Type.String(), Type.Unknown())], {
+      default: true,
+      description:
+        'Append the built-in broker after the handlers (true), leave it out (false), or its options.',
+    }),
+    admin: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true, description: 'Serve the admin HTTP API.' }),
+        host: Host('127.0.0.1'),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 9883 }),
+        token: Type.Optional(
+          Type.String({ minLength: 1, description: 'Bearer token required by the admin API.' }),
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    limits: Type.Object(
+      {
+        maxConnections: Type.Integer({
+          minimum: 1,
+          default: 100000,
+          description: 'Open connections, all listeners.',
+        }),
+        maxPacketSize: Type.Integer({
+          minimum: 16,
+          maximum: 268435460,
+          default: 1048576,
+          description: 'Largest packet accepted from a client, in bytes.',
+        }),
+        connectTimeoutMs: Type.Integer({
+          minimum: 1,
+          default: 10000,
+          description: 'Time allowed to send CONNECT.',
+        }),
+        maxKeepaliveSeconds: Type.Integer({
+          minimum: 0,
+          maximum: 65535,
+          default: 0,
+          description: 'Cap on the client keepalive (v5: Server Keep Alive); 0: no cap.',
+        }),
+        hookTimeoutMs: Type.Integer({ minimum: 1, default: 5000, description: 'Time a hook may take.' }),
+        receiveMaximum: Type.Integer({
+          minimum: 1,
+          maximum: 65535,
+          default: 100,
+          description: 'Unacknowledged QoS 1/2 PUBLISH packets a v5 client may send.',
+        }),
+        topicAliasMaximum: Type.Integer({
+          minimum: 0,
+          maximum: 65535,
+          default: 10,
+          description: 'Topic aliases a v5 client may use towards the server.',
+        }),
+        connectionRatePerAddress: Type.Integer({
+          minimum: 0,
+          default: 0,
+          description: 'New connections per second from one remote address; 0: unlimited.',
+        }),
+        handoffQueue: Type.Integer({
+          minimum: 0,
+          default: 1024,
+          description: 'Accepted sockets waiting for a worker before new ones are refused.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    shutdown: Type.Object(
+      {
+        drainTimeoutMs: Type.Integer({
+          minimum: 0,
+          default: 30000,
+          description: 'Time given to workers to disconnect clients on shutdown.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    log: Type.Object(
+      {
+        level: Type.Union(
+          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+          { default: 'info' },
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+)
+
+/** The configuration after validation, with every default filled in. */
+export type MqttdConfig = Static<typeof ConfigSchema>
+export type ListenerConfig = Static<typeof ListenerSchema>
+export type HandlerEntry = Static<typeof HandlerEntrySchema>
+export type ListenerType = (typeof listenerTypes)[number]
+
+type DeepPartial<T> = T extends readonly (infer U)[]
+  ? DeepPartial<U>[]
+  : T extends object
+    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    : T
+
+/** What a config file or `startServer()` may give: any key may be left to its default. */
+export type MqttdConfigInput = Omit<DeepPartial<MqttdConfig>, 'listeners' | 'handlers'> & {
+  listeners?: Array<Partial<ListenerConfig> & Pick<ListenerConfig, 'type' | 'port'>>
+  handlers?: HandlerEntry[]
+}

@@ -1,0 +1,167 @@
+/**
+ * Runs one hook across the loaded handlers, in config order, with the result
+ * semantics of the contract (see types.ts): `undefined` goes on, `{ stop }`
+ * ends the chain, a reason code >= 0x80 refuses and ends it, a lower code
+ * sets the acknowledgement's code and goes on, `{ continueAuth }` asks the
+ * client for another AUTH step. A hook that throws, rejects or outlives the
+ * hook timeout raises MQTTD_ERR_HOOK_FAILED / MQTTD_ERR_HOOK_TIMEOUT naming
+ * the hook and the handler.
+ */
+import { MqttdError, mqttdError, mqttdErrorWithCause } from '../errors.ts'
+import type { ContinueAuth, Handler, HookName, ReasonResult } from './types.ts'
+
+/** A handler ready to run: its hooks and the name used in logs and metrics. */
+export interface LoadedHandler {
+  name: string
+  handler: Handler
+}
+
+/** Observer of hook runs (metrics); optional so the chain stays testable alone. */
+export interface HookObserver {
+  observeHook(hook: HookName, module: string, seconds: number): void
+  hookError(hook: HookName, module: string): void
+}
+
+export interface ChainOutcome {
+  /** The last reason set by a handler; >= 0x80 means refused. */
+  reason: ReasonResult | undefined
+  continueAuth: ContinueAuth['continueAuth'] | undefined
+}
+
+/** A failed hook: which one, in which handler. */
+export class HookError extends MqttdError {
+  readonly hook: HookName
+  readonly handler: string
+  constructor(base: MqttdError, hook: HookName, handler: string) {
+    super(base.code, base.message, { cause: base.cause })
+    this.hook = hook
+    this.handler = handler
+  }
+}
+
+type AnyHook = (...args: unknown[]) => unknown
+
+interface Entry {
+  name: string
+  fn: AnyHook
+  handler: Handler
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+  )
+}
+
+export class HandlerChain {
+  readonly handlers: readonly LoadedHandler[]
+  readonly #byHook = new Map<HookName, Entry[]>()
+  readonly #timeoutMs: number
+  readonly #observer: HookObserver | undefined
+
+  constructor(handlers: readonly LoadedHandler[], options: { timeoutMs: number; observer?: HookObserver }) {
+    this.handlers = handlers
+    this.#timeoutMs = options.timeoutMs
+    this.#observer = options.observer
+    for (const { name, handler } of handlers) {
+      for (const [key, fn] of Object.entries(handler)) {
+        if (typeof fn !== 'function' || key === 'init' || key === 'shutdown') continue
+        const list = this.#byHook.get(key as HookName) ?? []
+        list.push({ name, fn: fn as AnyHook, handler })
+        this.#byHook.set(key as HookName, list)
+      }
+    }
+  }
+
+  /** Whether any handler implements `hook`. */
+  has(hook: HookName): boolean {
+    return this.#byHook.has(hook)
+  }
+
+  /** Runs a decision hook (onConnect, onAuth, onPublish, onSubscribe, onUnsubscribe). */
+  async decide(hook: HookName, ...args: unknown[]): Promise<ChainOutcome> {
+    const outcome: ChainOutcome = { reason: undefined, continueAuth: undefined }
+    const entries = this.#byHook.get(hook)
+    if (entries === undefined) return outcome
+    for (const entry of entries) {
+      const result = (await this.#call(hook, entry, args)) as Record<string, unknown> | undefined | null
+      if (result === undefined || result === null) continue
+      if (typeof result.continueAuth === 'object' && result.continueAuth !== null) {
+        outcome.continueAuth = result.continueAuth as ChainOutcome['continueAuth']
+        return outcome
+      }
+      if (typeof result.reasonCode === 'number') {
+        outcome.reason = result as unknown as ReasonResult
+        if (result.reasonCode >= 0x80 || result.stop === true) return outcome
+        continue
+      }
+      if (result.stop === true) return outcome
+    }
+    return outcome
+  }
+
+  /** Runs a notification hook on every handler that has it; the first failure is thrown. */
+  async notify(hook: HookName, ...args: unknown[]): Promise<void> {
+    const entries = this.#byHook.get(hook)
+    if (entries === undefined) return
+    for (const entry of entries) await this.#call(hook, entry, args)
+  }
+
+  /** Like {@link notify} but runs every handler even when one fails; returns the failures. */
+  async notifyAll(hook: HookName, ...args: unknown[]): Promise<HookError[]> {
+    const entries = this.#byHook.get(hook)
+    if (entries === undefined) return []
+    const failures: HookError[] = []
+    for (const entry of entries) {
+      try {
+        await this.#call(hook, entry, args)
+      } catch (err) {
+        failures.push(err as HookError)
+      }
+    }
+    return failures
+  }
+
+  async #call(hook: HookName, entry: Entry, args: unknown[]): Promise<unknown> {
+    const started = this.#observer === undefined ? 0 : performance.now()
+    try {
+      let value = entry.fn.apply(entry.handler, args)
+      if (isThenable(value)) value = await this.#withTimeout(hook, entry.name, value)
+      this.#observer?.observeHook(hook, entry.name, (performance.now() - started) / 1000)
+      return value
+    } catch (err) {
+      this.#observer?.hookError(hook, entry.name)
+      if (err instanceof HookError) throw err
+      const base =
+        err instanceof MqttdError && err.code === 'MQTTD_ERR_HOOK_TIMEOUT'
+          ? err
+          : mqttdErrorWithCause(
+              'MQTTD_ERR_HOOK_FAILED',
+              err,
+              hook,
+              entry.name,
+              (err as Error)?.message ?? String(err),
+            )
+      throw new HookError(base, hook, entry.name)
+    }
+  }
+
+  #withTimeout(hook: HookName, name: string, value: PromiseLike<unknown>): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(mqttdError('MQTTD_ERR_HOOK_TIMEOUT', hook, name, this.#timeoutMs)),
+        this.#timeoutMs,
+      )
+      value.then(
+        (v) => {
+          clearTimeout(timer)
+          resolve(v)
+        },
+        (e: unknown) => {
+          clearTimeout(timer)
+          reject(e)
+        },
+      )
+    })
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Loads handler modules named in the config: resolves a path or package
+ * name, imports it, checks the default export's shape, and (in a worker)
+ * turns a factory into hooks and runs `init`. The main thread loads every
+ * module once to validate before any worker starts, so a bad module stops
+ * start-up with an error that names it.
+ */
+import { createRequire } from 'node:module'
+import { basename, extname, isAbsolute, join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { mqttdError, mqttdErrorWithCause } from '../errors.ts'
+import type { LoadedHandler } from './chain.ts'
+import { type Handler, type HandlerDefinition, hookNames, type WorkerContext } from './types.ts'
+
+/** A handler entry after config validation: absolute path or package name, with options. */
+export interface HandlerSpec {
+  module: string
+  options?: Record<string, unknown>
+}
+
+const lifecycleKeys = ['init', 'shutdown'] as const
+const allowedKeys = new Set<string>(['name', ...lifecycleKeys, ...hookNames])
+
+/** The default name of a handler: file name without extension, or the package name. */
+export function defaultHandlerName(spec: string): string {
+  if (isAbsolute(spec) || spec.startsWith('file:')) {
+    const file = basename(spec)
+    const name = file.slice(0, file.length - extname(file).length)
+    return name === 'index' ? basename(join(spec, '..')) : name
+  }
+  return spec
+}
+
+/** Resolves a spec to an importable URL; package names resolve from `baseDir`. */
+export function resolveHandlerUrl(spec: string, baseDir: string): string {
+  if (spec.startsWith('file:')) return spec
+  if (isAbsolute(spec)) return pathToFileURL(spec).href
+  try {
+    return pathToFileURL(createRequire(join(baseDir, 'noop.js')).resolve(spec)).href
+  } catch {
+    return spec // ESM-only packages without a require condition: let import() resolve it
+  }
+}
+
+/** Checks a hooks object; returns the problems (empty when valid). */
+export function handlerProblems(handler: unknown): string[] {
+  if (typeof handler !== 'object' || handler === null || Array.isArray(handler)) {
+    return [`the default export must be a hooks object or a factory function, got ${describeValue(handler)}`]
+  }
+  const problems: string[] = []
+  for (const [key, value] of Object.entries(handler)) {
+    if (!allowedKeys.has(key)) {
+      problems.push(`unknown key "${key}" (allowed: name, init, shutdown, ${hookNames.join(', ')})`)
+    } else if (key === 'name') {
+      if (typeof value !== 'string' || value === '') problems.push('"name" must be a non-empty string')
+    } else if (typeof value !== 'function' && value !== undefined) {
+      problems.push(`"${key}" must be a function, got ${describeValue(value)}`)
+    }
+  }
+  return problems
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  return typeof value
+}
+
+/**
+ * Imports the module and checks its default export.
+ * @throws MQTTD_ERR_HANDLER_LOAD when it cannot be imported, MQTTD_ERR_HANDLER_SHAPE when the export is wrong
+ */
+export async function importHandler(spec: string, baseDir: string): Promise<HandlerDefinition> {
+  let mod: Record<string, unknown>
+  try {
+    mod = (await import(resolveHandlerUrl(spec, baseDir))) as Record<string, unknown>
+  } catch (err) {
+    throw mqttdErrorWithCause('MQTTD_ERR_HANDLER_LOAD', err, spec, (err as Error)?.message ?? String(err))
+  }
+  const definition = mod.default
+  if (definition === undefined) {
+    throw mqttdError(
+      'MQTTD_ERR_HANDLER_SHAPE',
+      spec,
+      'it has no default export (export default defineHandler(...))',
+    )
+  }
+  if (typeof definition === 'function') return definition as HandlerDefinition
+  const problems = handlerProblems(definition)
+  if (problems.length > 0) throw mqttdError('MQTTD_ERR_HANDLER_SHAPE', spec, problems.join('; '))
+  return definition as HandlerDefinition
+}
+
+/** Validates every module in the main thread (imports each once; factories are not called). */
+export async function validateHandlers(specs: readonly HandlerSpec[], baseDir: string): Promise<void> {
+  for (const spec of specs) await importHandler(spec.module, baseDir)
+}
+
+/**
+ * In a worker: imports each module, calls factories with their options, runs
+ * `init`, in config order.
+ * @throws MQTTD_ERR_HANDLER_LOAD, MQTTD_ERR_HANDLER_SHAPE, MQTTD_ERR_HANDLER_INIT
+ */
+export async function instantiateHandlers(
+  specs: readonly HandlerSpec[],
+  baseDir: string,
+  makeContext: (options: Record<string, unknown>) => WorkerContext,
+): Promise<Array<LoadedHandler & { context: WorkerContext }>> {
+  const loaded: Array<LoadedHandler & { context: WorkerContext }> = []
+  for (const spec of specs) {
+    const definition = await importHandler(spec.module, baseDir)
+    const context = makeContext(spec.options ?? {})
+    let handler: Handler
+    if (typeof definition === 'function') {
+      try {
+        handler = await definition(context.options, context)
+      } catch (err) {
+        throw mqttdErrorWithCause(
+          'MQTTD_ERR_HANDLER_INIT',
+          err,
+          spec.module,
+          (err as Error)?.message ?? String(err),
+        )
+      }
+      const problems = handlerProblems(handler)
+      if (problems.length > 0) {
+        throw mqttdError(
+          'MQTTD_ERR_HANDLER_SHAPE',
+          spec.module,
+          `the factory returned: ${problems.join('; ')}`,
+        )
+      }
+    } else {
+      handler = definition
+    }
+    const name = handler.name ?? defaultHandlerName(spec.module)
+    try {
+      await handler.init?.(context)
+    } catch (err) {
+      throw mqttdErrorWithCause('MQTTD_ERR_HANDLER_INIT', err, name, (err as Error)?.message ?? String(err))
+    }
+    loaded.push({ name, handler, context })
+  }
+  return loaded
+}

@@ -1,0 +1,279 @@
+/**
+ * The pooled server's main thread: listeners that accept with
+ * `pauseOnConnect` and hand each socket, unread, to a piscina worker in the
+ * same tick; admission limits; worker readiness; drain and close.
+ */
+import { randomUUID } from 'node:crypto'
+import { createServer, type Server, type Socket } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import pino, { type Logger } from 'pino'
+import { Piscina } from 'piscina'
+import type { MqttdConfig, MqttdConfigInput } from '../config/schema.ts'
+import { validateConfig } from '../config/validate.ts'
+import { ControlClient } from '../control/control-channel.ts'
+import { mqttdErrorWithCause } from '../errors.ts'
+import { validateHandlers } from '../handlers/loader.ts'
+import { MainMetrics } from '../metrics/main-metrics.ts'
+import { controlTypes, type WorkerData, type WorkerListener } from '../workers/worker-data.ts'
+import { handlerSpecs } from './handler-specs.ts'
+import { AdmissionControl } from './limits.ts'
+import { readTlsMaterial } from './tls-material.ts'
+import { waitForWorkers } from './worker-ready.ts'
+
+type RunOptions = NonNullable<Parameters<Piscina['run']>[1]>
+
+const workerFile = fileURLToPath(new URL('../workers/worker.ts', import.meta.url))
+
+export interface StartOptions {
+  logger?: Logger
+  /** Directory relative handler paths and TLS files resolve from; default: the current directory. */
+  baseDir?: string
+  /** Time allowed for the workers to load handlers and run `init`; default 30 s. */
+  startTimeoutMs?: number
+  /** Main-thread metrics to count into; default: a new registry. */
+  metrics?: MainMetrics
+  /**
+   * Called in the main thread for every accepted socket, just before it is
+   * transferred (tests assert that no byte was read: `socket.bytesRead === 0`).
+   */
+  onHandoff?: (socket: Socket, listener: string) => void
+}
+
+export interface BoundListener {
+  name: string
+  type: MqttdConfig['listeners'][number]['type']
+  host: string
+  port: number
+}
+
+export interface RunningServer {
+  readonly instanceId: string
+  readonly config: MqttdConfig
+  /** Listeners with their actual bound ports (port 0 in the config picks one). */
+  readonly listeners: BoundListener[]
+  /** The admin API's address, or null when it is disabled or not available. */
+  readonly admin: { host: string; port: number } | null
+  readonly metrics: MainMetrics
+  readonly control: ControlClient
+  readonly pool: Piscina
+  /** threadIds of the pool's current workers. */
+  workerThreadIds(): number[]
+  /** Stops accepting, tells every worker to disconnect its clients, waits up to the drain timeout. */
+  drain(): Promise<void>
+  /** Drains (if not done) and stops the workers. */
+  close(): Promise<void>
+}
+
+function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err)
+    server.once('error', onError)
+    server.listen({ host, port, backlog: 4096 }, () => {
+      server.off('error', onError)
+      const address = server.address()
+      resolve(typeof address === 'object' && address !== null ? address.port : port)
+    })
+  })
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))
+}
+
+/**
+ * Starts a server from a config (validated here; defaults filled).
+ * @throws MQTTD_ERR_CONFIG_INVALID, MQTTD_ERR_HANDLER_*, MQTTD_ERR_TLS_FILE, MQTTD_ERR_LISTEN, MQTTD_ERR_WORKER_START
+ */
+export async function startServer(
+  input: MqttdConfigInput | MqttdConfig,
+  options: StartOptions = {},
+): Promise<RunningServer> {
+  const baseDir = options.baseDir ?? process.cwd()
+  const config = validateConfig(input, { baseDir })
+  const log = options.logger ?? pino({ level: config.log.level })
+  const metrics = options.metrics ?? new MainMetrics()
+  const { specs, brokerMissing } = handlerSpecs(config)
+  if (brokerMissing) log.warn('the built-in broker is not available in this build; running without it')
+  await validateHandlers(specs, baseDir)
+
+  const workerListeners: WorkerListener[] = config.listeners.map((l) => {
+    const entry: WorkerListener = { name: l.name!, type: l.type, path: l.path }
+    if (l.type === 'tls' || l.type === 'wss') entry.tls = readTlsMaterial(l)
+    return entry
+  })
+  const instanceId = randomUUID()
+  const workerData: WorkerData = {
+    instanceId,
+    workerCount: config.workers,
+    baseDir,
+    handlers: specs,
+    listeners: workerListeners,
+    limits: config.limits,
+    logLevel: config.log.level,
+  }
+  const pool = new Piscina({
+    filename: workerFile,
+    minThreads: config.workers,
+    maxThreads: config.workers,
+    idleTimeout: Number.MAX_SAFE_INTEGER,
+    // a worker parked in Atomics.wait would stall its sockets
+    atomics: 'disabled',
+    concurrentTasksPerWorker: config.limits.maxConnections,
+    maxQueue: config.limits.handoffQueue,
+    workerData,
+  })
+  pool.on('error', (err: Error) => log.error({ err }, 'worker pool error'))
+  let started = false
+  pool.on('workerCreate', () => {
+    if (!started) return
+    metrics.workerRestarted()
+    log.warn('a worker thread was replaced')
+  })
+  pool.on('workerDestroy', () => {
+    if (started) log.warn('a worker thread exited')
+  })
+  const control = new ControlClient(instanceId)
+  const cleanup = async () => {
+    control.close()
+    await pool.destroy()
+  }
+  try {
+    await waitForWorkers(control, config.workers, options.startTimeoutMs ?? 30_000)
+  } catch (err) {
+    await cleanup()
+    throw err
+  }
+  started = true
+
+  const admission = new AdmissionControl({
+    maxConnections: config.limits.maxConnections,
+    perListener: new Map(
+      config.listeners.filter((l) => l.maxConnections !== undefined).map((l) => [l.name!, l.maxConnections!]),
+    ),
+    ratePerAddress: config.limits.connectionRatePerAddress,
+  })
+  const servers: Server[] = []
+  const bound: BoundListener[] = []
+  let accepting = true
+  let inFlight = 0
+  let idle: (() => void) | undefined
+
+  const handOff = (socket: Socket, name: string, type: BoundListener['type']) => {
+    const refusal = accepting ? admission.admit(name, socket.remoteAddress, Date.now()) : 'max_connections'
+    if (refusal !== null) {
+      socket.destroy()
+      metrics.rejected(name, refusal)
+      return
+    }
+    options.onHandoff?.(socket, name)
+    metrics.accepted(name)
+    inFlight++
+    // transfer in the same tick as the accept: the socket is paused and untouched
+    pool
+      .run(
+        { socket, listener: name, acceptedAt: performance.timeOrigin + performance.now() },
+        {
+          transferList: [socket] as unknown as RunOptions['transferList'],
+          name: type,
+        },
+      )
+      .catch((err: Error) => {
+        socket.destroy()
+        if (/queue/i.test(err.message)) metrics.rejected(name, 'queue_full')
+        else log.debug({ err, listener: name }, 'connection task failed')
+      })
+      .finally(() => {
+        admission.release(name)
+        inFlight--
+        if (inFlight === 0) idle?.()
+      })
+  }
+
+  try {
+    for (const listener of config.listeners) {
+      const server = createServer({ pauseOnConnect: true })
+      server.on('connection', (socket: Socket) => handOff(socket, listener.name!, listener.type))
+      server.on('error', (err) => log.error({ err, listener: listener.name }, 'listener error'))
+      let port: number
+      try {
+        port = await listen(server, listener.host, listener.port)
+      } catch (err) {
+        throw mqttdErrorWithCause(
+          'MQTTD_ERR_LISTEN',
+          err,
+          listener.name,
+          `${listener.host}:${listener.port}`,
+          (err as Error).message,
+        )
+      }
+      servers.push(server)
+      bound.push({ name: listener.name!, type: listener.type, host: listener.host, port })
+    }
+  } catch (err) {
+    await Promise.all(servers.map(closeServer))
+    await cleanup()
+    throw err
+  }
+
+  const admin = null // wired by startAdmin() once the admin module exists
+  log.info(
+    {
+      listeners: bound.map((l) => `${l.name} ${l.type}://${l.host}:${l.port}`),
+      workers: config.workers,
+      handlers: specs.map((s) => s.module),
+      admin,
+    },
+    `mqttd listening: ${bound.map((l) => `${l.type}://${l.host}:${l.port}`).join(', ')}; ${config.workers} workers`,
+  )
+
+  let draining: Promise<void> | undefined
+  let closing: Promise<void> | undefined
+  const drain = () => {
+    draining ??= (async () => {
+      accepting = false
+      await Promise.all(servers.map(closeServer))
+      const timeoutMs = config.shutdown.drainTimeoutMs
+      const result = await control.request<{ closed: number; destroyed: number }>(
+        controlTypes.drain,
+        { timeoutMs },
+        { expectedWorkers: pool.threads.length, timeoutMs: timeoutMs + 2000 },
+      )
+      // tasks settle once their connections closed; give them the same deadline
+      if (inFlight > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(timeoutMs, 2000))
+          idle = () => {
+            clearTimeout(timer)
+            resolve()
+          }
+        })
+      }
+      let closed = 0
+      for (const r of result.replies.values()) closed += r.closed + r.destroyed
+      log.info({ connections: closed, missingWorkers: result.missing, stillOpen: inFlight }, 'drained')
+    })()
+    return draining
+  }
+  const close = () => {
+    closing ??= (async () => {
+      await drain()
+      control.close()
+      await pool.destroy()
+      log.info('mqttd stopped')
+    })()
+    return closing
+  }
+
+  return {
+    instanceId,
+    config,
+    listeners: bound,
+    admin,
+    metrics,
+    control,
+    pool,
+    workerThreadIds: () => pool.threads.map((w) => w.threadId),
+    drain,
+    close,
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Bookkeeping of the client → server QoS 1/2 flow: topic aliases, the
+ * Receive Maximum window and the packet ids of QoS 2 messages awaiting
+ * PUBREL (exactly once: a re-sent PUBLISH with such an id is acknowledged
+ * again, never delivered again). Pure state, no I/O, so it is tested alone.
+ */
+
+export type AliasResult = { ok: true; topic: string } | { ok: false; reason: 'invalid' | 'unknown' }
+
+export class InboundFlow {
+  readonly #receiveMaximum: number
+  readonly #topicAliasMaximum: number
+  #aliases: Map<number, string> | undefined
+  /** QoS 1/2 PUBLISH packets received whose PUBACK/PUBREC is not yet sent. */
+  #pending = 0
+  readonly #awaitingRel = new Set<number>()
+
+  constructor(options: { receiveMaximum: number; topicAliasMaximum: number }) {
+    this.#receiveMaximum = options.receiveMaximum
+    this.#topicAliasMaximum = options.topicAliasMaximum
+  }
+
+  /**
+   * Resolves a v5 topic alias: a non-empty topic (re)binds the alias, an
+   * empty one uses it. Alias 0 or above the maximum is invalid [MQTT-3.3.2-9] [MQTT-3.3.2-10].
+   */
+  resolveAlias(alias: number, topic: string): AliasResult {
+    if (alias === 0 || alias > this.#topicAliasMaximum) return { ok: false, reason: 'invalid' }
+    this.#aliases ??= new Map()
+    if (topic !== '') {
+      this.#aliases.set(alias, topic)
+      return { ok: true, topic }
+    }
+    const known = this.#aliases.get(alias)
+    return known === undefined ? { ok: false, reason: 'unknown' } : { ok: true, topic: known }
+  }
+
+  /** A QoS 1/2 PUBLISH arrived (before it is processed). */
+  arrived(): void {
+    this.#pending++
+  }
+
+  /** Whether a QoS 2 id is still awaiting PUBREL: the PUBLISH is a re-send. */
+  isDuplicate(messageId: number): boolean {
+    return this.#awaitingRel.has(messageId)
+  }
+
+  /**
+   * Whether the client has more unacknowledged QoS 1/2 PUBLISH packets than
+   * the Receive Maximum allows [MQTT-3.3.4-9]. Call while processing one (it is counted).
+   */
+  exceeded(): boolean {
+    return this.#pending + this.#awaitingRel.size > this.#receiveMaximum
+  }
+
+  /** PUBACK (QoS 1) or a failing PUBREC (QoS 2) was sent: the message left the window. */
+  acknowledged(): void {
+    if (this.#pending > 0) this.#pending--
+  }
+
+  /** A successful PUBREC was sent for a QoS 2 message: it stays in the window until PUBREL. */
+  received(messageId: number): void {
+    this.acknowledged()
+    this.#awaitingRel.add(messageId)
+  }
+
+  /** PUBREL arrived; returns whether the id was awaiting it (else PUBCOMP 0x92). */
+  released(messageId: number): boolean {
+    return this.#awaitingRel.delete(messageId)
+  }
+
+  get inFlight(): number {
+    return this.#pending + this.#awaitingRel.size
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * The connections of one worker, for the admin API (list, kick) and drain.
+ */
+import type { Transport } from '../handlers/types.ts'
+import type { ConnectionRunner } from './connection-runner.ts'
+import { Reason } from './reason-codes.ts'
+
+/** One connection as the admin API shows it. */
+export interface ConnectionInfo {
+  clientId: string
+  workerId: number
+  transport: Transport
+  listener: string
+  remoteAddress: string | null
+  protocolVersion: number
+  connectedSince: string
+  keepalive: number
+  bytesIn: number
+  bytesOut: number
+}
+
+export class ConnectionRegistry {
+  readonly #runners = new Map<string, ConnectionRunner>()
+
+  add(runner: ConnectionRunner): void {
+    this.#runners.set(runner.ctx.id, runner)
+  }
+
+  delete(runner: ConnectionRunner): void {
+    this.#runners.delete(runner.ctx.id)
+  }
+
+  get size(): number {
+    return this.#runners.size
+  }
+
+  /**
+   * Connected clients in start order, a page at a time. `after` is the
+   * sequence number of the last connection of the previous page (ids are
+   * `<workerId>-<seq>`, so a page survives connections closing meanwhile).
+   */
+  list(query: { limit: number; after?: number; clientId?: string }): {
+    items: Array<ConnectionInfo & { seq: number }>
+    more: boolean
+  } {
+    const items: Array<ConnectionInfo & { seq: number }> = []
+    const after = query.after ?? -1
+    for (const [id, runner] of this.#runners) {
+      const seq = Number(id.slice(id.lastIndexOf('-') + 1))
+      if (seq <= after || runner.state !== 'connected') continue
+      if (query.clientId !== undefined && runner.ctx.clientId !== query.clientId) continue
+      if (items.length >= query.limit) return { items, more: true }
+      items.push({ seq, ...infoOf(runner) })
+    }
+    return { items, more: false }
+  }
+
+  /** Disconnects every connection of `clientId` (v5: DISCONNECT 0x98); returns how many. */
+  kick(clientId: string): number {
+    let n = 0
+    for (const runner of this.#runners.values()) {
+      if (runner.ctx.clientId !== clientId || runner.state !== 'connected') continue
+      runner.close(Reason.administrativeAction, 'Administrative action', 'administrative')
+      n++
+    }
+    return n
+  }
+
+  /**
+   * Closes every connection (v5: DISCONNECT 0x8B "Server shutting down";
+   * 3.x: closed) and resolves when all closed or after `timeoutMs`, when the
+   * rest are destroyed.
+   */
+  async drain(timeoutMs: number): Promise<{ closed: number; destroyed: number }> {
+    const runners = [...this.#runners.values()]
+    for (const runner of runners)
+      runner.close(Reason.serverShuttingDown, 'Server shutting down', 'server-shutdown')
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs)
+    })
+    const all = Promise.all(runners.map((r) => r.closed))
+    const outcome = await Promise.race([all, timedOut])
+    clearTimeout(timer)
+    if (outcome !== 'timeout') return { closed: runners.length, destroyed: 0 }
+    let destroyed = 0
+    for (const runner of runners) {
+      if (runner.state === 'closed') continue
+      runner.connection.destroy()
+      destroyed++
+    }
+    return { closed: runners.length - destroyed, destroyed }
+  }
+}
+
+function infoOf(runner: ConnectionRunner): ConnectionInfo {
+  const ctx = runner.ctx
+  return {
+    clientId: ctx.clientId,
+    workerId: ctx.workerId,
+    transport: ctx.transport,
+    listener: ctx.listener,
+    remoteAddress: ctx.remoteAddress ?? null,
+    protocolVersion: ctx.protocolVersion,
+    connectedSince: runner.connectedSince.toISOString(),
+    keepalive: ctx.connectPacket?.keepalive ?? 0,
+    bytesIn: runner.connection.bytesReceived,
+    bytesOut: runner.connection.bytesSent,
+  }
+}
