@@ -1,0 +1,436 @@
+/**
+ * One worker's broker: its sessions, the connections bound to them, the
+ * session directory (which worker holds which client id) and the hand-over
+ * of sessions between workers. Routing lives in router.ts; the hook adapters
+ * in index.ts.
+ */
+import type { IConnectPacket } from 'mqtt-packet'
+import type { CloseReason, HookContext } from '../handlers/types.ts'
+import { Cluster, type ClusterMessage, type Stamp } from './cluster.ts'
+import type { BrokerOptions } from './options.ts'
+import { Router } from './router.ts'
+import { type Delivery, Session, type SessionLimits, type SessionLink } from './session.ts'
+import { runAt } from './timers.ts'
+import { type Will, willFromConnect, willMessage } from './will.ts'
+
+const NEVER = 0xffffffff
+
+/** A live connection bound to a session. */
+export interface Binding {
+  readonly ctx: HookContext
+  readonly session: Session
+  readonly link: SessionLink
+  /** Cleared by DISCONNECT 0x00 [MQTT-3.14.4-3]. */
+  will: Will | undefined
+  connected: boolean
+  /** Set once the connection no longer owns the session (closed or taken over). */
+  detached: boolean
+}
+
+export interface BrokerDeps {
+  workerId: number
+  channel: string
+  options: BrokerOptions
+  drop: (reason: string) => void
+}
+
+type Given = Extract<ClusterMessage, { t: 'given' }>
+
+interface PendingTake {
+  clientId: string
+  resume: boolean
+  redirects: number
+  resolve: () => void
+  cancel: () => void
+}
+
+function newer(a: Stamp, b: Stamp): boolean {
+  return a.time > b.time || (a.time === b.time && a.worker > b.worker)
+}
+
+export class Broker {
+  readonly workerId: number
+  readonly options: BrokerOptions
+  readonly router: Router
+  readonly #cluster: Cluster
+  readonly #drop: (reason: string) => void
+  readonly #limits: SessionLimits
+  readonly #sessions = new Map<string, Session>()
+  readonly #bindings = new Map<string, Binding>()
+  readonly #byCtx = new WeakMap<HookContext, Binding>()
+  readonly #closedEarly = new WeakSet<HookContext>()
+  /** Which worker holds each client id's session, as last announced. */
+  readonly #directory = new Map<string, Stamp>()
+  readonly #takes = new Map<number, PendingTake>()
+  /** Deliveries forwarded for sessions still on their way to this worker. */
+  readonly #incoming = new Map<string, Delivery[]>()
+  readonly #expiryTimers = new Map<string, () => void>()
+  readonly #pendingWills = new Map<string, { will: Will; cancel: () => void }>()
+  readonly #pruner: NodeJS.Timeout
+  #nextReq = 0
+  #retainedRequested = false
+
+  constructor(deps: BrokerDeps) {
+    this.workerId = deps.workerId
+    this.options = deps.options
+    this.#drop = deps.drop
+    this.#limits = {
+      maxQueuedMessages: deps.options.maxQueuedMessages,
+      maxPendingWrites: deps.options.maxPendingWrites,
+    }
+    this.#cluster = new Cluster(deps.channel, deps.workerId, (m) => this.#onMessage(m))
+    this.router = new Router({
+      workerId: deps.workerId,
+      retained: deps.options.retained,
+      post: (m) => this.#cluster.post(m),
+      drop: deps.drop,
+      direct: (clientId, delivery) => this.#direct(clientId, delivery),
+      stubTtlMs: 60_000,
+    })
+    this.#pruner = setInterval(() => this.router.pruneStubs(Date.now()), 10_000)
+    this.#pruner.unref()
+    this.router.post({ t: 'hello', from: this.workerId })
+  }
+
+  get sessionCount(): number {
+    return this.#sessions.size
+  }
+
+  session(clientId: string): Session | undefined {
+    return this.#sessions.get(clientId)
+  }
+
+  binding(ctx: HookContext): Binding | undefined {
+    return this.#byCtx.get(ctx)
+  }
+
+  /**
+   * Binds a connecting client to its session: takes over a connection with the
+   * same client id here or on another worker [MQTT-3.1.4-2] [MQTT-3.1.4-3],
+   * resumes or discards the session per Clean Start [MQTT-3.1.2-4] [MQTT-3.1.2-5] [MQTT-3.1.2-6].
+   * Returns whether a session was present, or 'closed' / 'full'.
+   */
+  async connect(
+    ctx: HookContext,
+    packet: IConnectPacket,
+    link: SessionLink,
+    expiryInterval: number,
+  ): Promise<boolean | 'closed' | 'full'> {
+    const clientId = ctx.clientId
+    const clean = packet.clean ?? true
+    if (!this.#sessions.has(clientId)) {
+      const holder = this.#directory.get(clientId)
+      if (holder !== undefined && holder.worker !== this.workerId)
+        await this.#take(holder.worker, clientId, !clean)
+      if (this.#closedEarly.has(ctx)) return 'closed'
+    }
+    let session = this.#sessions.get(clientId)
+    const old = this.#bindings.get(clientId)
+    if (old !== undefined) this.#takeOver(old, clean)
+    else if (session !== undefined) this.#settleWill(clientId, clean)
+    this.#expiryTimers.get(clientId)?.()
+    this.#expiryTimers.delete(clientId)
+    if (session !== undefined && clean) {
+      this.#endSession(session, false)
+      session = undefined
+    }
+    const present = session !== undefined
+    if (session === undefined) {
+      if (this.#sessions.size >= this.options.maxSessionsPerWorker) return 'full'
+      session = new Session(clientId, expiryInterval, this.#limits, this.#drop)
+      this.#sessions.set(clientId, session)
+    }
+    session.expiryInterval = expiryInterval
+    const binding: Binding = {
+      ctx,
+      session,
+      link,
+      will: willFromConnect(packet),
+      connected: false,
+      detached: false,
+    }
+    this.#bindings.set(clientId, binding)
+    this.#byCtx.set(ctx, binding)
+    this.#claim(clientId)
+    return present
+  }
+
+  /** CONNACK was written: resend the unacknowledged and deliver what queued up. */
+  connected(ctx: HookContext): void {
+    const binding = this.#byCtx.get(ctx)
+    if (binding === undefined || binding.detached) return
+    binding.connected = true
+    binding.session.attach(binding.link)
+  }
+
+  /** DISCONNECT: 0x04 keeps the will, anything else from v3.1.1 or 0x00 drops it [MQTT-3.14.4-3]. */
+  disconnect(
+    ctx: HookContext,
+    reasonCode: number | undefined,
+    sessionExpiryInterval: number | undefined,
+  ): void {
+    const binding = this.#byCtx.get(ctx)
+    if (binding === undefined) return
+    if (ctx.protocolVersion < 5 || (reasonCode ?? 0) === 0x00) binding.will = undefined
+    if (sessionExpiryInterval !== undefined && binding.session.expiryInterval !== 0) {
+      // A session that was 0 cannot be made persistent at DISCONNECT [MQTT-3.14.2-2]
+      binding.session.expiryInterval = Math.min(sessionExpiryInterval, this.options.maxSessionExpiryInterval)
+    }
+  }
+
+  /** The connection closed: publish or schedule its will, keep or end its session. */
+  closed(ctx: HookContext, wasConnected: boolean): void {
+    const binding = this.#byCtx.get(ctx)
+    if (binding === undefined) {
+      this.#closedEarly.add(ctx)
+      return
+    }
+    if (binding.detached) return
+    this.#unbind(binding)
+    const { session } = binding
+    const will = wasConnected ? binding.will : undefined
+    if (session.expiryInterval === 0) {
+      if (will !== undefined) this.#publishWill(session.clientId, will)
+      this.#endSession(session, true)
+      return
+    }
+    // [MQTT-3.1.2-23] the session outlives the connection for its expiry interval
+    if (will !== undefined) {
+      if (will.delay === 0) this.#publishWill(session.clientId, will)
+      else {
+        const cancel = runAt(Date.now() + will.delay * 1000, () => {
+          this.#pendingWills.delete(session.clientId)
+          this.#publishWill(session.clientId, will)
+        })
+        this.#pendingWills.set(session.clientId, { will, cancel })
+      }
+    }
+    if (session.expiryInterval !== NEVER) {
+      const cancel = runAt(Date.now() + session.expiryInterval * 1000, () => {
+        this.#expiryTimers.delete(session.clientId)
+        if (this.#sessions.get(session.clientId) === session && !session.online)
+          this.#endSession(session, true)
+      })
+      this.#expiryTimers.set(session.clientId, cancel)
+    }
+  }
+
+  #unbind(binding: Binding): void {
+    binding.detached = true
+    binding.session.detach()
+    if (this.#bindings.get(binding.session.clientId) === binding)
+      this.#bindings.delete(binding.session.clientId)
+  }
+
+  /**
+   * Closes a connection whose client id connected again. Its will goes out now
+   * unless the new connection resumes the session within the will delay [MQTT-3.1.3-9].
+   */
+  #takeOver(old: Binding, sessionEnds: boolean): void {
+    this.#unbind(old)
+    const will = old.connected ? old.will : undefined
+    if (will !== undefined && (sessionEnds || will.delay === 0)) this.#publishWill(old.session.clientId, will)
+    old.ctx.close(0x8e, undefined, 'takeover' satisfies CloseReason)
+  }
+
+  /** An offline session is taken: a delayed will is dropped when it resumes [MQTT-3.1.3-9], sent when it ends. */
+  #settleWill(clientId: string, sessionEnds: boolean): void {
+    const pending = this.#pendingWills.get(clientId)
+    if (pending === undefined) return
+    pending.cancel()
+    this.#pendingWills.delete(clientId)
+    if (sessionEnds) this.#publishWill(clientId, pending.will)
+  }
+
+  #publishWill(clientId: string, will: Will): void {
+    this.router.publish(willMessage(will, clientId, Date.now()))
+  }
+
+  /** The session ends: its pending will goes out [MQTT-3.1.3-9], its subscriptions and messages go. */
+  #endSession(session: Session, release: boolean): void {
+    const clientId = session.clientId
+    this.#settleWill(clientId, true)
+    this.#expiryTimers.get(clientId)?.()
+    this.#expiryTimers.delete(clientId)
+    this.router.removeSession(session)
+    session.clear()
+    if (this.#sessions.get(clientId) === session) this.#sessions.delete(clientId)
+    if (this.#directory.get(clientId)?.worker === this.workerId) {
+      this.#directory.delete(clientId)
+      if (release) this.router.post({ t: 'released', from: this.workerId, clientId })
+    }
+  }
+
+  #claim(clientId: string): void {
+    const stamp = { time: Date.now(), worker: this.workerId }
+    this.#directory.set(clientId, stamp)
+    this.router.post({ t: 'held', from: this.workerId, clientId, stamp })
+  }
+
+  /** Asks `worker` for `clientId`'s session; resolves once it is installed here, refused, or timed out. */
+  #take(worker: number, clientId: string, resume: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const reqId = ++this.#nextReq
+      if (!this.#incoming.has(clientId)) this.#incoming.set(clientId, [])
+      const cancel = runAt(Date.now() + this.options.takeoverTimeoutMs, () => {
+        this.#takes.delete(reqId)
+        this.#incoming.delete(clientId)
+        resolve()
+      })
+      this.#takes.set(reqId, { clientId, resume, redirects: 0, resolve, cancel })
+      this.router.post({ t: 'take', from: this.workerId, to: worker, reqId, clientId, resume })
+    })
+  }
+
+  #onGiven(m: Given): void {
+    const pending = this.#takes.get(m.reqId)
+    if (pending === undefined) {
+      // Too late: the client went on with a new session; the stub on `from` expires by itself
+      return
+    }
+    if (m.redirect !== undefined && pending.redirects < 2) {
+      pending.redirects++
+      this.router.post({
+        t: 'take',
+        from: this.workerId,
+        to: m.redirect,
+        reqId: m.reqId,
+        clientId: m.clientId,
+        resume: pending.resume,
+      })
+      return
+    }
+    pending.cancel()
+    this.#takes.delete(m.reqId)
+    const buffered = this.#incoming.get(m.clientId) ?? []
+    this.#incoming.delete(m.clientId)
+    if (m.snapshot !== null && !this.#sessions.has(m.clientId)) {
+      const session = Session.fromSnapshot(m.snapshot, this.#limits, this.#drop)
+      this.#sessions.set(m.clientId, session)
+      this.router.addSession(session, m.from)
+      const now = Date.now()
+      for (const delivery of buffered) session.deliver(delivery, now)
+    }
+    pending.resolve()
+  }
+
+  /** Another worker wants a session held here. */
+  #onTake(m: Extract<ClusterMessage, { t: 'take' }>): void {
+    const session = this.#sessions.get(m.clientId)
+    if (session === undefined) {
+      const holder = this.#directory.get(m.clientId)
+      const redirect =
+        holder !== undefined && holder.worker !== this.workerId && holder.worker !== m.from
+          ? holder.worker
+          : undefined
+      this.router.post({
+        t: 'given',
+        from: this.workerId,
+        to: m.from,
+        reqId: m.reqId,
+        clientId: m.clientId,
+        snapshot: null,
+        ...(redirect === undefined ? {} : { redirect }),
+      })
+      return
+    }
+    const binding = this.#bindings.get(m.clientId)
+    if (binding !== undefined) this.#takeOver(binding, !m.resume)
+    else this.#settleWill(m.clientId, !m.resume)
+    this.#expiryTimers.get(m.clientId)?.()
+    this.#expiryTimers.delete(m.clientId)
+    this.#sessions.delete(m.clientId)
+    this.#directory.set(m.clientId, { time: Date.now(), worker: m.from })
+    let snapshot = null
+    if (m.resume) {
+      this.router.moveOut(session, m.from)
+      snapshot = session.snapshot()
+    } else this.router.removeSession(session)
+    this.router.post({
+      t: 'given',
+      from: this.workerId,
+      to: m.from,
+      reqId: m.reqId,
+      clientId: m.clientId,
+      snapshot,
+    })
+  }
+
+  #direct(clientId: string, delivery: Delivery): void {
+    const session = this.#sessions.get(clientId)
+    if (session !== undefined) session.deliver(delivery, Date.now())
+    else {
+      const buffer = this.#incoming.get(clientId)
+      if (buffer !== undefined && buffer.length < this.options.maxQueuedMessages) buffer.push(delivery)
+      else this.#drop('client_offline')
+    }
+  }
+
+  #onMessage(m: ClusterMessage): void {
+    this.router.onMessage(m)
+    switch (m.t) {
+      case 'hello': {
+        const { seq, filters } = this.router.syncState()
+        const sessions: [string, Stamp][] = []
+        for (const [clientId, stamp] of this.#directory)
+          if (stamp.worker === this.workerId) sessions.push([clientId, stamp])
+        this.router.post({ t: 'sync', from: this.workerId, to: m.from, seq, filters, sessions })
+        return
+      }
+      case 'sync':
+        for (const [clientId, stamp] of m.sessions) this.#learnHolder(clientId, stamp)
+        if (!this.#retainedRequested) {
+          this.#retainedRequested = true
+          this.router.post({ t: 'retain-sync-req', from: this.workerId, to: m.from })
+        }
+        return
+      case 'bye':
+        for (const [clientId, stamp] of this.#directory)
+          if (stamp.worker === m.from) this.#directory.delete(clientId)
+        return
+      case 'held':
+        this.#learnHolder(m.clientId, m.stamp)
+        return
+      case 'released':
+        if (this.#directory.get(m.clientId)?.worker === m.from) this.#directory.delete(m.clientId)
+        return
+      case 'take':
+        this.#onTake(m)
+        return
+      case 'given':
+        this.#onGiven(m)
+        return
+      case 'direct':
+        this.#direct(m.clientId, m.delivery)
+        return
+      default:
+        return
+    }
+  }
+
+  /**
+   * Another worker claims a client id. When two workers claimed it at once
+   * (neither saw the other's claim), the later claim wins and the older
+   * session here is closed as taken over.
+   */
+  #learnHolder(clientId: string, stamp: Stamp): void {
+    const known = this.#directory.get(clientId)
+    if (known !== undefined && !newer(stamp, known)) return
+    this.#directory.set(clientId, stamp)
+    const session = this.#sessions.get(clientId)
+    if (session === undefined || stamp.worker === this.workerId) return
+    const binding = this.#bindings.get(clientId)
+    if (binding !== undefined) this.#takeOver(binding, true)
+    this.#endSession(session, false)
+  }
+
+  /** The worker drains: tell the others to forget this worker's subscriptions and sessions. */
+  close(): void {
+    clearInterval(this.#pruner)
+    for (const cancel of this.#expiryTimers.values()) cancel()
+    for (const { cancel } of this.#pendingWills.values()) cancel()
+    for (const take of this.#takes.values()) take.cancel()
+    this.router.post({ t: 'bye', from: this.workerId })
+    this.#cluster.close()
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * mqttd's built-in broker, as a handler module: sessions, subscriptions,
+ * routing across worker threads, retained and will messages, outbound QoS 1/2.
+ * The server appends it after the user's handlers (config `broker: true`), so
+ * their refusals (CONNECT, PUBLISH, SUBSCRIBE filters) stand before it runs.
+ *
+ * Options: see options.ts (`broker:` in the config). Design and costs:
+ * docs/broker-design.md.
+ */
+import { workerData } from 'node:worker_threads'
+import type { IConnectPacket } from 'mqtt-packet'
+import { defineHandler } from '../handlers/define-handler.ts'
+import type { Handler, HookContext, HookResult, ReasonResult, WorkerContext } from '../handlers/types.ts'
+import { Broker } from './broker.ts'
+import { messageFromPublish } from './message.ts'
+import { dropCounter } from './metrics.ts'
+import { type BrokerOptions, parseBrokerOptions } from './options.ts'
+import type { SessionLink, Subscription } from './session.ts'
+import { isValidTopicName, parseFilter } from './topic.ts'
+
+const NEVER = 0xffffffff
+
+/** The channel the workers of one server share: from the options, else the server's instance id. */
+function channelName(options: BrokerOptions): string {
+  if (options.channel !== undefined) return options.channel
+  const instanceId = (workerData as { instanceId?: unknown } | null)?.instanceId
+  return `mqttd:${typeof instanceId === 'string' ? instanceId : process.pid}:broker`
+}
+
+/** A refusal, with its reason string only when the client did not opt out [MQTT-3.1.2-29]. */
+function refuse(ctx: HookContext, reasonCode: number, reasonString: string): ReasonResult {
+  const wants =
+    ctx.protocolVersion === 5 && ctx.connectPacket?.properties?.requestProblemInformation !== false
+  return wants ? { reasonCode, reasonString } : { reasonCode }
+}
+
+function linkFor(ctx: HookContext, packet: IConnectPacket, options: BrokerOptions): SessionLink {
+  const v5 = ctx.protocolVersion === 5
+  const props = packet.properties
+  return {
+    send: (p) => ctx.send(p),
+    protocolVersion: ctx.protocolVersion,
+    receiveMaximum: Math.min(v5 ? (props?.receiveMaximum ?? 65535) : 65535, options.maxInflightMessages),
+    topicAliasMaximum: v5 ? (props?.topicAliasMaximum ?? 0) : 0,
+    maximumPacketSize: v5 ? props?.maximumPacketSize : undefined,
+  }
+}
+
+/** Builds the broker for one worker thread. */
+export function createBrokerHandler(rawOptions: Record<string, unknown>, worker: WorkerContext): Handler {
+  const options = parseBrokerOptions(rawOptions)
+  const drop = dropCounter(worker.metrics)
+  const broker = new Broker({ workerId: worker.workerId, channel: channelName(options), options, drop })
+  // Which subscriptions of a SUBSCRIBE existed before it, for Retain Handling 1 [MQTT-3.3.1-10]
+  const existedBefore = new WeakMap<object, boolean[]>()
+
+  return {
+    name: 'broker',
+
+    async onConnect(ctx, packet) {
+      const v5 = ctx.protocolVersion === 5
+      const will = packet.will
+      if (will !== undefined) {
+        if ((will.qos ?? 0) > options.maxQos) return refuse(ctx, 0x9b, 'Will QoS not supported')
+        if (will.retain === true && !options.retainAvailable) return refuse(ctx, 0x9a, 'Retain not supported')
+        if (!isValidTopicName(will.topic)) return refuse(ctx, 0x90, 'Will topic invalid')
+      }
+      const clean = packet.clean ?? true
+      let expiry = v5 ? (packet.properties?.sessionExpiryInterval ?? 0) : clean ? 0 : NEVER
+      if (expiry > options.maxSessionExpiryInterval) {
+        expiry = options.maxSessionExpiryInterval
+        if (v5) ctx.connack.properties.sessionExpiryInterval = expiry
+      }
+      const present = await broker.connect(ctx, packet, linkFor(ctx, packet, options), expiry)
+      if (present === 'closed') return { stop: true }
+      if (present === 'full') return refuse(ctx, 0x97, 'Session quota exceeded on this worker')
+      // Session Present: 1 only when a session was resumed [MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3]
+      ctx.connack.sessionPresent = present
+      if (!v5) return undefined
+      const props = ctx.connack.properties
+      if (packet.clientId === '' && props.assignedClientIdentifier === undefined) {
+        props.assignedClientIdentifier = ctx.clientId
+      }
+      const cap = options.maxKeepAlive
+      const keepalive = packet.keepalive ?? 0
+      if (cap > 0 && (keepalive === 0 || keepalive > cap)) props.serverKeepAlive = cap
+      if (options.maxQos < 2) props.maximumQoS = options.maxQos
+      if (!options.retainAvailable) props.retainAvailable = false
+      return undefined
+    },
+
+    onConnected(ctx) {
+      broker.connected(ctx)
+    },
+
+    onPublish(ctx, packet): HookResult {
+      if (!isValidTopicName(packet.topic)) {
+        // Wildcards or U+0000 in a topic name [MQTT-3.3.2-2] [MQTT-4.7.3-2]: a protocol error
+        ctx.close(0x90, 'Topic name invalid', 'protocol-error')
+        return refuse(ctx, 0x90, 'Topic name invalid')
+      }
+      if (packet.qos > options.maxQos) {
+        ctx.close(0x9b, 'QoS not supported', 'protocol-error')
+        return refuse(ctx, 0x9b, 'QoS not supported')
+      }
+      if (packet.retain && !options.retainAvailable) {
+        ctx.close(0x9a, 'Retain not supported', 'protocol-error')
+        return refuse(ctx, 0x9a, 'Retain not supported')
+      }
+      const delivered = broker.router.publish(messageFromPublish(packet, ctx.clientId, Date.now()))
+      if (delivered === 0 && packet.qos > 0 && ctx.protocolVersion === 5) return { reasonCode: 0x10 }
+      return undefined
+    },
+
+    onSubscribe(ctx, packet, granted): HookResult {
+      const binding = broker.binding(ctx)
+      if (binding === undefined) return undefined
+      const v5 = ctx.protocolVersion === 5
+      const id = packet.properties?.subscriptionIdentifier
+      const subscriptionId = typeof id === 'number' ? id : undefined
+      const existed: boolean[] = []
+      for (let i = 0; i < packet.subscriptions.length; i++) {
+        const s = packet.subscriptions[i]!
+        existed.push(false)
+        // A refusal by an earlier handler stands
+        if (granted[i]! >= 0x80) continue
+        const parsed = parseFilter(s.topic)
+        if (parsed === undefined) {
+          // [MQTT-4.7.1-2] [MQTT-4.7.1-3] [MQTT-4.8.2-1] [MQTT-4.8.2-2]
+          granted[i] = v5 ? 0x8f : 0x80
+          continue
+        }
+        if (v5 && parsed.group !== undefined && s.nl === true) {
+          // No Local on a shared subscription is a protocol error [MQTT-3.8.3-4]
+          ctx.close(0x82, 'No Local on a shared subscription', 'protocol-error')
+          granted[i] = 0x80
+          continue
+        }
+        const qos = Math.min(granted[i]!, options.maxQos) as 0 | 1 | 2
+        granted[i] = qos
+        const sub: Subscription = {
+          qos,
+          nl: v5 && s.nl === true,
+          rap: v5 && s.rap === true,
+          rh: v5 ? (s.rh ?? 0) : 0,
+          subscriptionId,
+        }
+        existed[i] = broker.router.subscribe(binding.session, s.topic, parsed, sub)
+      }
+      existedBefore.set(packet, existed)
+      return undefined
+    },
+
+    onSubscribed(ctx, packet, granted) {
+      const binding = broker.binding(ctx)
+      if (binding === undefined) return
+      const existed = existedBefore.get(packet) ?? []
+      const now = Date.now()
+      for (let i = 0; i < packet.subscriptions.length; i++) {
+        if (granted[i]! >= 0x80) continue
+        const raw = packet.subscriptions[i]!.topic
+        const parsed = parseFilter(raw)
+        const sub = binding.session.subscriptions.get(raw)
+        // Retained messages are not sent for shared subscriptions (MQTT 5 §4.8.2)
+        if (parsed === undefined || parsed.group !== undefined || sub === undefined) continue
+        // Retain Handling: 0 always [MQTT-3.3.1-9], 1 only for a new subscription [MQTT-3.3.1-10], 2 never [MQTT-3.3.1-11]
+        if (sub.rh === 2 || (sub.rh === 1 && existed[i] === true)) continue
+        for (const message of broker.router.retained.match(parsed.filter, now)) {
+          // Sent because of a new subscription: RETAIN 1 [MQTT-3.3.1-6] [MQTT-3.3.1-8]
+          binding.session.deliver(
+            {
+              message,
+              qos: Math.min(message.qos, sub.qos) as 0 | 1 | 2,
+              retain: true,
+              subscriptionIds: sub.subscriptionId === undefined ? undefined : [sub.subscriptionId],
+            },
+            now,
+          )
+        }
+      }
+    },
+
+    onUnsubscribe(ctx, packet, reasonCodes): HookResult {
+      const binding = broker.binding(ctx)
+      if (binding === undefined) return undefined
+      const v5 = ctx.protocolVersion === 5
+      for (let i = 0; i < packet.unsubscriptions.length; i++) {
+        if (reasonCodes[i]! >= 0x80) continue
+        const raw = packet.unsubscriptions[i]!
+        if (parseFilter(raw) === undefined) {
+          if (v5) reasonCodes[i] = 0x8f
+        } else if (!broker.router.unsubscribe(binding.session, raw) && v5) reasonCodes[i] = 0x11
+      }
+      return undefined
+    },
+
+    onAck(ctx, packet) {
+      const binding = broker.binding(ctx)
+      if (binding === undefined || binding.detached) return
+      const reasonCode = (packet as { reasonCode?: number }).reasonCode
+      binding.session.acknowledge(packet.cmd, packet.messageId!, reasonCode)
+    },
+
+    onDisconnect(ctx, packet) {
+      broker.disconnect(ctx, packet.reasonCode, packet.properties?.sessionExpiryInterval)
+    },
+
+    onClose(ctx, info) {
+      broker.closed(ctx, info.wasConnected)
+    },
+
+    shutdown() {
+      broker.close()
+    },
+  }
+}
+
+export default defineHandler(createBrokerHandler)
