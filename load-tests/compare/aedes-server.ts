@@ -21,7 +21,8 @@ const { values } = parseArgs({
 if (!values.host.startsWith('127.')) throw new Error('aedes bench server binds loopback only')
 
 const broker = await Aedes.createBroker()
-const tcp = createServer(broker.handle)
+// Nagle off, like mqttd and mosquitto's set_tcp_nodelay in the comparison
+const tcp = createServer({ noDelay: true }, broker.handle)
 await new Promise<void>((resolve) => tcp.listen(Number(values.port), values.host, resolve))
 const tcpPort = (tcp.address() as { port: number }).port
 

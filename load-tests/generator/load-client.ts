@@ -1,10 +1,11 @@
 /**
  * A minimal MQTT client for load generation. Outbound traffic is pre-encoded
- * by the caller (see publish-template.ts); inbound packets are parsed with
- * mqtt-packet. QoS 1 deliveries are acknowledged in one write per chunk read.
+ * by the caller (see publish-template.ts); inbound packets are split by
+ * FrameReader without building packet objects. QoS 1 deliveries are acknowledged in one write per chunk read.
  */
 import type { Duplex } from 'node:stream'
 import mqttPacket from 'mqtt-packet'
+import { FrameReader, skipProperties } from './frame-reader.ts'
 import { openStream, type Target } from './transport.ts'
 
 export interface ConnectOptions {
@@ -16,18 +17,11 @@ export interface ConnectOptions {
   timeoutMs: number
 }
 
-interface PublishLike {
-  topic: string
-  payload: Buffer
-  qos: number
-  messageId?: number
-}
-
 export class LoadClient {
   readonly stream: Duplex
   readonly protocolVersion: 4 | 5
-  /** Called for every PUBLISH received (after its PUBACK is queued). */
-  onPublish: (packet: PublishLike) => void = () => {}
+  /** Called for every PUBLISH received (its PUBACK is queued); `payload` is only valid during the call. */
+  onPublish: (payload: Buffer, qos: number) => void = () => {}
   /** Called for every PUBACK received. */
   onPuback: (messageId: number) => void = () => {}
   /** Called once when the stream closes, with the reason if it was not ours. */
@@ -35,51 +29,64 @@ export class LoadClient {
   closed = false
   #closing = false
   #pendingSub: ((granted: number[]) => void) | null = null
-  #pendingConnack: ((p: mqttPacket.IConnackPacket) => void) | null = null
+  #pendingConnack: ((code: number) => void) | null = null
   #nextId = 1
 
   constructor(stream: Duplex, protocolVersion: 4 | 5) {
     this.stream = stream
     this.protocolVersion = protocolVersion
-    const parser = mqttPacket.parser({ protocolVersion })
+    const v5 = protocolVersion === 5
     const acks: number[] = []
-    parser.on('packet', (p) => {
-      switch (p.cmd) {
-        case 'publish':
-          if (p.qos === 1 && p.messageId !== undefined) acks.push(p.messageId)
-          this.onPublish(p as PublishLike)
+    const reader = new FrameReader((type, flags, buf, start, end) => {
+      switch (type) {
+        case 3: {
+          // PUBLISH: topic, [packet id], [v5 properties], payload
+          const qos = (flags >> 1) & 3
+          let pos = start + 2 + buf.readUInt16BE(start)
+          if (qos > 0) {
+            acks.push(buf.readUInt16BE(pos))
+            pos += 2
+          }
+          if (v5) pos = skipProperties(buf, pos)
+          this.onPublish(buf.subarray(pos, end), qos)
           break
-        case 'puback':
-          this.onPuback(p.messageId ?? 0)
+        }
+        case 4:
+          this.onPuback(buf.readUInt16BE(start))
           break
-        case 'connack':
-          this.#pendingConnack?.(p)
+        case 2:
+          this.#pendingConnack?.(end - start >= 2 ? buf[start + 1]! : 0x80)
           this.#pendingConnack = null
           break
-        case 'suback':
-          this.#pendingSub?.(p.granted as number[])
+        case 9: {
+          let pos = start + 2
+          if (v5) pos = skipProperties(buf, pos)
+          this.#pendingSub?.(Array.from(buf.subarray(pos, end)))
           this.#pendingSub = null
           break
+        }
       }
     })
-    let parseError: Error | null = null
-    parser.on('error', (err) => {
-      parseError = err
-      stream.destroy()
-    })
+    let failure: Error | null = null
     stream.on('data', (chunk: Buffer) => {
-      parser.parse(chunk)
+      try {
+        reader.push(chunk)
+      } catch (err) {
+        failure = err as Error
+        stream.destroy()
+        return
+      }
       if (acks.length > 0) {
         this.stream.write(pubackBytes(acks))
         acks.length = 0
       }
     })
     stream.on('error', (err) => {
-      parseError ??= err
+      failure ??= err
     })
     stream.on('close', () => {
       this.closed = true
-      this.onClose(this.#closing ? null : (parseError ?? new Error('connection closed by server')))
+      this.onClose(this.#closing ? null : (failure ?? new Error('connection closed by server')))
     })
   }
 
@@ -94,7 +101,7 @@ export class LoadClient {
     const t0 = performance.now()
     const stream = await openStream(target, opts.localAddress, opts.timeoutMs)
     const client = new LoadClient(stream, opts.protocolVersion)
-    const connack = await new Promise<mqttPacket.IConnackPacket>((resolve, reject) => {
+    const code = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(
         () => fail(new Error(`no CONNACK within ${opts.timeoutMs} ms`)),
         opts.timeoutMs,
@@ -105,9 +112,9 @@ export class LoadClient {
         stream.destroy()
         reject(err)
       }
-      client.#pendingConnack = (p) => {
+      client.#pendingConnack = (rc) => {
         clearTimeout(timer)
-        resolve(p)
+        resolve(rc)
       }
       client.onClose = (err) => fail(err ?? new Error('closed before CONNACK'))
       stream.write(
@@ -122,7 +129,6 @@ export class LoadClient {
       )
     })
     client.onClose = () => {}
-    const code = opts.protocolVersion === 5 ? connack.reasonCode : connack.returnCode
     if (code !== 0) {
       stream.destroy()
       throw new Error(`CONNACK refused with code ${code}`)

@@ -162,7 +162,9 @@ export function parseConfig(argv: string[]): Config {
     throw new Error('idle needs --server-pid to read the server RSS')
   // ~28k ephemeral ports per source address; leave headroom
   const defaultIps = Math.max(4, Math.ceil(connections / 20_000))
-  common.sourceIps = sourceAddresses(int('source-ips', values['source-ips'], defaultIps, 1, 254))
+  const ips = int('source-ips', values['source-ips'], defaultIps, 0, 254)
+  // 0: let the kernel pick the source (no bind before connect)
+  common.sourceIps = ips === 0 ? [] : sourceAddresses(ips)
   return {
     ...common,
     scenario,

@@ -37,9 +37,9 @@ export class Subscribers {
           localAddress: opts.sourceIps[i % opts.sourceIps.length],
           timeoutMs: opts.timeoutMs,
         })
-        client.onPublish = (p) => {
+        client.onPublish = (payload) => {
           this.received++
-          const stamp = readStamp(p.payload)
+          const stamp = readStamp(payload)
           if (stamp) this.latency.record(nowUs() - stamp.sentUs)
           this.onMessage()
         }

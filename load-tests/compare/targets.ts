@@ -1,0 +1,173 @@
+/**
+ * The brokers bench:compare runs side by side: mqttd (bin/mqttd.js), Debian's
+ * mosquitto started by hand with a config of ours, and aedes (npm). Each is
+ * started on a free loopback port, optionally pinned to one CPU with taskset,
+ * with its open-file limit raised in the spawning shell.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+
+export type TargetName = 'mqttd' | 'mosquitto' | 'aedes'
+export const TARGET_NAMES: TargetName[] = ['mqttd', 'mosquitto', 'aedes']
+
+export interface StartOptions {
+  /** CPU list for taskset (e.g. "0"), or null to run unpinned. */
+  cpus: string | null
+  mqttdWorkers: number
+  /** Extra fields merged into the generated mqttd config. */
+  mqttdConfig: Record<string, unknown>
+}
+
+export interface RunningServer {
+  name: TargetName
+  pid: number
+  port: number
+  /** Server version / command line, for the report. */
+  description: string
+  stop(): Promise<void>
+}
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+export const MOSQUITTO_BIN = '/usr/sbin/mosquitto'
+
+/** Why a target cannot start here, or null when it can. */
+export function unavailable(name: TargetName): string | null {
+  if (name === 'mosquitto' && !existsSync(MOSQUITTO_BIN)) {
+    return `${MOSQUITTO_BIN} missing (apt-get install -y mosquitto)`
+  }
+  if (name === 'mqttd' && !existsSync(join(root, 'src', 'cli', 'main.ts'))) {
+    return 'bin/mqttd.js is not runnable yet (src/cli/main.ts missing)'
+  }
+  return null
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`
+}
+
+/**
+ * Spawns `argv` through bash so `ulimit -n` applies to the server itself
+ * (exec keeps the pid), pinned with taskset when asked.
+ */
+function spawnServer(argv: string[], cpus: string | null): ChildProcess {
+  const cmd = `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${argv.map(shellQuote).join(' ')}`
+  const full = cpus === null ? ['bash', '-c', cmd] : ['taskset', '-c', cpus, 'bash', '-c', cmd]
+  return spawn(full[0]!, full.slice(1), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+}
+
+async function waitForPort(
+  port: number,
+  child: ChildProcess,
+  ms: number,
+  output: () => string,
+): Promise<void> {
+  const until = Date.now() + ms
+  while (Date.now() < until) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(
+        `exited (${child.exitCode ?? child.signalCode}) before listening: ${output().slice(-600)}`,
+      )
+    }
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => {
+        s.destroy()
+        resolve(true)
+      })
+      s.once('error', () => resolve(false))
+    })
+    if (ok) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`not listening on ${port} after ${ms} ms: ${output().slice(-600)}`)
+}
+
+function stopper(child: ChildProcess, cleanup: () => void): () => Promise<void> {
+  return async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+      await exited
+      clearTimeout(timer)
+    }
+    cleanup()
+  }
+}
+
+/** Starts one broker and resolves once it accepts TCP connections. */
+export async function startServer(name: TargetName, opts: StartOptions): Promise<RunningServer> {
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), `lt-${name}-`))
+  const cleanup = () => rmSync(dir, { recursive: true, force: true })
+  let argv: string[]
+  let description: string
+  if (name === 'mosquitto') {
+    const conf = join(dir, 'mosquitto.conf')
+    // defaults otherwise: logging and persistence off the hot path, Nagle off
+    // (as the Node servers do; with it on, p99 sits at the 40 ms delayed-ACK
+    // timer), and a QoS 1 window / queue that match the generator's window of
+    // 100 instead of dropping a burst at 1000 queued messages
+    writeFileSync(
+      conf,
+      [
+        `listener ${port} 127.0.0.1`,
+        'allow_anonymous true',
+        'persistence false',
+        'log_dest stderr',
+        'log_type error',
+        'set_tcp_nodelay true',
+        'max_inflight_messages 100',
+        'max_queued_messages 1000000',
+        '',
+      ].join('\n'),
+    )
+    argv = [MOSQUITTO_BIN, '-c', conf]
+    description = `mosquitto (Debian) -c ${conf}`
+  } else if (name === 'aedes') {
+    argv = [process.execPath, join(root, 'load-tests', 'compare', 'aedes-server.ts'), '--port', String(port)]
+    description = 'aedes (npm), load-tests/compare/aedes-server.ts'
+  } else {
+    const adminPort = await freePort()
+    const config = {
+      listeners: [{ name: 'tcp', type: 'tcp', host: '127.0.0.1', port }],
+      workers: opts.mqttdWorkers,
+      admin: { host: '127.0.0.1', port: adminPort },
+      ...opts.mqttdConfig,
+    }
+    const file = join(dir, 'mqttd.json')
+    writeFileSync(file, JSON.stringify(config, null, 2))
+    argv = [process.execPath, join(root, 'bin', 'mqttd.js'), '--config', file]
+    description = `mqttd ${JSON.stringify(config)}`
+  }
+  const child = spawnServer(argv, opts.cpus)
+  let output = ''
+  const keep = (d: Buffer) => {
+    output = (output + d.toString()).slice(-4000)
+  }
+  child.stdout!.on('data', keep)
+  child.stderr!.on('data', keep)
+  try {
+    await waitForPort(port, child, 15_000, () => output)
+  } catch (err) {
+    await stopper(child, cleanup)()
+    throw err
+  }
+  return { name, pid: child.pid!, port, description, stop: stopper(child, cleanup) }
+}
