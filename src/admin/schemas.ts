@@ -23,6 +23,9 @@ export const workerSchema = Type.Object({
   connections: Type.Integer({ minimum: 0 }),
   eventLoopUtilization: Type.Number({ minimum: 0, maximum: 1 }),
   restarts: Type.Integer({ minimum: 0 }),
+  responding: Type.Optional(
+    Type.Boolean({ description: 'False: no answer in time; last known figures shown.' }),
+  ),
 })
 export const workersSchema = Type.Object({ workers: Type.Array(workerSchema) })
 

@@ -17,6 +17,8 @@ export interface WorkerInfo {
   eventLoopUtilization: number
   /** How many times this worker slot was replaced after a crash. */
   restarts: number
+  /** False when the worker did not answer in time (the figures are then its last known ones). */
+  responding?: boolean
 }
 
 /** One connected client, as `GET /connections` shows it. */
