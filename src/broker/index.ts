@@ -77,13 +77,8 @@ export function createBrokerHandler(rawOptions: Record<string, unknown>, worker:
       // Session Present: 1 only when a session was resumed [MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3]
       ctx.connack.sessionPresent = present
       if (!v5) return undefined
+      // Server Keep Alive and the assigned client id are the framework's (limits.maxKeepaliveSeconds)
       const props = ctx.connack.properties
-      if (packet.clientId === '' && props.assignedClientIdentifier === undefined) {
-        props.assignedClientIdentifier = ctx.clientId
-      }
-      const cap = options.maxKeepAlive
-      const keepalive = packet.keepalive ?? 0
-      if (cap > 0 && (keepalive === 0 || keepalive > cap)) props.serverKeepAlive = cap
       if (options.maxQos < 2) props.maximumQoS = options.maxQos
       if (!options.retainAvailable) props.retainAvailable = false
       return undefined

@@ -28,8 +28,6 @@ export const brokerOptionsSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
-    /** Cap on the client's keep alive in seconds; 0 = no cap. Sent as v5 Server Keep Alive. */
-    maxKeepAlive: Type.Integer({ minimum: 0, maximum: 65535, default: 0 }),
     /** Cap on the session expiry interval in seconds (also bounds v3.1.1 persistent sessions). */
     maxSessionExpiryInterval: Type.Integer({ minimum: 0, maximum: UINT32_MAX, default: UINT32_MAX }),
     /** Most sessions (online and offline) one worker holds; new ones beyond are refused with 0x97. */

@@ -6,7 +6,10 @@ export function runAt(deadline: number, fn: () => void): () => void {
   let timer: NodeJS.Timeout
   const arm = (): void => {
     const wait = deadline - Date.now()
-    if (wait <= 0) return fn()
+    if (wait <= 0) {
+      fn()
+      return
+    }
     timer = setTimeout(arm, Math.min(wait, MAX_DELAY))
     timer.unref()
   }
