@@ -13,6 +13,7 @@
  *         retries: 3                           # after the first attempt
  *         backoffMs: 200                       # doubled after each failed attempt
  *         timeoutMs: 5000                      # per request
+ *         flushTimeoutMs: 2000                 # on shutdown, time left to empty the queue
  *         headers: { authorization: "Bearer …" }
  *
  * Each request is a JSON POST: { topic, payload (base64), qos, retain, clientId, username,
@@ -33,6 +34,7 @@ export interface WebhookOptions {
   retries?: number
   backoffMs?: number
   timeoutMs?: number
+  flushTimeoutMs?: number
   headers?: Record<string, string>
 }
 
@@ -55,6 +57,7 @@ export default defineHandler((options, worker: WorkerContext) => {
   const retries = opts.retries ?? 3
   const backoffMs = opts.backoffMs ?? 200
   const timeoutMs = opts.timeoutMs ?? 5000
+  const flushTimeoutMs = opts.flushTimeoutMs ?? 2000
   const headers = { 'content-type': 'application/json', ...opts.headers }
 
   const messages = new Counter({
@@ -146,11 +149,11 @@ export default defineHandler((options, worker: WorkerContext) => {
     },
 
     async shutdown() {
-      // Give queued messages until the request timeout to go out, then abandon the rest.
+      // Give queued messages flushTimeoutMs to go out, then abandon the rest (counted as dropped).
       stopping = true
       if (active > 0 || queue.length > 0) {
         const drained = new Promise<void>((resolve) => idle.push(resolve))
-        await Promise.race([drained, sleep(timeoutMs)])
+        await Promise.race([drained, sleep(flushTimeoutMs, undefined, { ref: false })])
       }
       aborter.abort()
       const left = queue.splice(0).length
