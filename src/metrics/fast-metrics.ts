@@ -99,8 +99,11 @@ abstract class FastMetric<C extends { readonly labels: Labels }> {
   readonly aggregator: string
   readonly labelNames: readonly string[]
   protected readonly children = new Map<string, C>()
+  /** Runs before each read, to refresh computed values (event-loop utilization, live byte counts). */
+  protected readonly collect: (() => void) | undefined
 
-  constructor(spec: MetricSpec, registry: Registry) {
+  constructor(spec: MetricSpec, registry: Registry, collect?: () => void) {
+    this.collect = collect
     this.name = spec.name
     this.help = spec.help
     this.type = spec.type
@@ -135,6 +138,7 @@ export class FastCounter extends FastMetric<CounterChild> {
     return new CounterChild(labels)
   }
   async get(): Promise<MetricJSON> {
+    this.collect?.()
     const values: MetricValue[] = []
     for (const c of this.children.values()) values.push({ value: c.value, labels: c.labels })
     return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator }
@@ -142,17 +146,11 @@ export class FastCounter extends FastMetric<CounterChild> {
 }
 
 export class FastGauge extends FastMetric<GaugeChild> {
-  readonly #collect: (() => void) | undefined
-  /** `collect` runs before each read, to refresh computed values (e.g. event-loop utilization). */
-  constructor(spec: MetricSpec, registry: Registry, collect?: () => void) {
-    super(spec, registry)
-    this.#collect = collect
-  }
   protected create(labels: Labels): GaugeChild {
     return new GaugeChild(labels)
   }
   async get(): Promise<MetricJSON> {
-    this.#collect?.()
+    this.collect?.()
     const values: MetricValue[] = []
     for (const c of this.children.values()) values.push({ value: c.value, labels: c.labels })
     return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator }

@@ -39,6 +39,12 @@ export interface WorkerLoad {
 
 type EventLoopUtilization = ReturnType<typeof performance.eventLoopUtilization>
 
+/** Anything that keeps running byte totals, e.g. a Connection. */
+export interface ByteSource {
+  readonly bytesReceived: number
+  readonly bytesSent: number
+}
+
 let current: WorkerMetrics | undefined
 
 /**
@@ -83,6 +89,8 @@ export class WorkerMetrics {
   readonly #connectionChildren = new Map<string, Map<string, GaugeChild>>()
   readonly #rejectedChildren = new Map<string, Map<string, CounterChild>>()
   readonly #elu: GaugeChild
+  // live sources → totals already counted, so a scrape adds only what is new
+  readonly #byteSources = new Map<ByteSource, { received: number; sent: number }>()
   #eluAtScrape: EventLoopUtilization
   #eluAtInfo: EventLoopUtilization
 
@@ -100,8 +108,9 @@ export class WorkerMetrics {
     this.#packetsOutMetric = new FastCounter(metricSpecs.packetsSent, registry)
     this.#packetsIn = counterTable(this.#packetsInMetric, packetTypes)
     this.#packetsOut = counterTable(this.#packetsOutMetric, packetTypes)
-    this.#bytesIn = new FastCounter(metricSpecs.bytesReceived, registry).child()
-    this.#bytesOut = new FastCounter(metricSpecs.bytesSent, registry).child()
+    const syncBytes = () => this.#syncBytes()
+    this.#bytesIn = new FastCounter(metricSpecs.bytesReceived, registry, syncBytes).child()
+    this.#bytesOut = new FastCounter(metricSpecs.bytesSent, registry, syncBytes).child()
     this.#messagesInMetric = new FastCounter(metricSpecs.messagesReceived, registry)
     this.#messagesOutMetric = new FastCounter(metricSpecs.messagesSent, registry)
     this.#messagesIn = qosLevels.map((q) => this.#messagesInMetric.child(String(q)))
@@ -165,6 +174,36 @@ export class WorkerMetrics {
 
   bytesSent(n: number): void {
     this.#bytesOut.inc(n)
+  }
+
+  /**
+   * Counts `source`'s bytes from now on without any per-chunk work: each
+   * scrape adds what it read and wrote since the previous one. Call
+   * {@link untrackBytes} when the connection closes. Use this or
+   * {@link bytesReceived}/{@link bytesSent} for a connection, not both.
+   */
+  trackBytes(source: ByteSource): void {
+    this.#byteSources.set(source, { received: 0, sent: 0 })
+  }
+
+  /** Counts what `source` moved since the last scrape, and stops tracking it. */
+  untrackBytes(source: ByteSource): void {
+    const seen = this.#byteSources.get(source)
+    if (seen === undefined) return
+    this.#byteSources.delete(source)
+    this.#bytesIn.inc(source.bytesReceived - seen.received)
+    this.#bytesOut.inc(source.bytesSent - seen.sent)
+  }
+
+  #syncBytes(): void {
+    for (const [source, seen] of this.#byteSources) {
+      const received = source.bytesReceived
+      const sent = source.bytesSent
+      this.#bytesIn.inc(received - seen.received)
+      this.#bytesOut.inc(sent - seen.sent)
+      seen.received = received
+      seen.sent = sent
+    }
   }
 
   /** A PUBLISH arrived from a client. */

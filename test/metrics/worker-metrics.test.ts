@@ -134,3 +134,27 @@ test('load() reports open connections and a utilization ratio', () => {
   assert.equal(load.connections, 1)
   assert.ok(load.eventLoopUtilization >= 0 && load.eventLoopUtilization <= 1)
 })
+
+test('tracked byte sources are counted live at each scrape, exactly once, and finally at untrack', async () => {
+  const m = new WorkerMetrics({ workerId: 4 })
+  const a = { bytesReceived: 0, bytesSent: 0 }
+  const b = { bytesReceived: 0, bytesSent: 0 }
+  m.trackBytes(a)
+  m.trackBytes(b)
+  const read = async () => {
+    const e = parseExposition(await m.registry.metrics())
+    return [sampleValue(e, 'mqttd_bytes_received_total'), sampleValue(e, 'mqttd_bytes_sent_total')]
+  }
+  a.bytesReceived = 100
+  a.bytesSent = 10
+  b.bytesReceived = 5
+  assert.deepEqual(await read(), [105, 10])
+  assert.deepEqual(await read(), [105, 10], 'a second scrape adds nothing new')
+  a.bytesReceived = 150
+  m.untrackBytes(a)
+  a.bytesReceived = 999 // after untrack: not counted
+  m.untrackBytes(a) // twice: no effect
+  b.bytesSent = 7
+  m.bytesReceived(1) // direct counting still adds
+  assert.deepEqual(await read(), [156, 17])
+})
