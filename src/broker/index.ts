@@ -7,7 +7,6 @@
  * Options: see options.ts (`broker:` in the config). Design and costs:
  * docs/broker-design.md.
  */
-import { workerData } from 'node:worker_threads'
 import type { IConnectPacket } from 'mqtt-packet'
 import { defineHandler } from '../handlers/define-handler.ts'
 import type { Handler, HookContext, HookResult, ReasonResult, WorkerContext } from '../handlers/types.ts'
@@ -20,11 +19,9 @@ import { isValidTopicName, parseFilter } from './topic.ts'
 
 const NEVER = 0xffffffff
 
-/** The channel the workers of one server share: from the options, else the server's instance id. */
-function channelName(options: BrokerOptions): string {
-  if (options.channel !== undefined) return options.channel
-  const instanceId = (workerData as { instanceId?: unknown } | null)?.instanceId
-  return `mqttd:${typeof instanceId === 'string' ? instanceId : process.pid}:broker`
+/** The channel the workers of one server share: from the options, else per server instance. */
+function channelName(options: BrokerOptions, worker: WorkerContext): string {
+  return options.channel ?? `mqttd:${worker.instanceId}:broker`
 }
 
 /** A refusal, with its reason string only when the client did not opt out [MQTT-3.1.2-29]. */
@@ -50,7 +47,12 @@ function linkFor(ctx: HookContext, packet: IConnectPacket, options: BrokerOption
 export function createBrokerHandler(rawOptions: Record<string, unknown>, worker: WorkerContext): Handler {
   const options = parseBrokerOptions(rawOptions)
   const drop = dropCounter(worker.metrics)
-  const broker = new Broker({ workerId: worker.workerId, channel: channelName(options), options, drop })
+  const broker = new Broker({
+    workerId: worker.workerId,
+    channel: channelName(options, worker),
+    options,
+    drop,
+  })
   // Which subscriptions of a SUBSCRIBE existed before it, for Retain Handling 1 [MQTT-3.3.1-10]
   const existedBefore = new WeakMap<object, boolean[]>()
 

@@ -1,0 +1,142 @@
+/**
+ * Helpers for the broker's end-to-end tests: a real pooled server with the
+ * broker, real mqtt.js clients, and a way to place clients on given workers
+ * (the worker-id fixture tells each client its worker; piscina's least-busy
+ * balancing spreads consecutive connections, and ballast connections held
+ * open tip it toward the other worker).
+ */
+import type { TestContext } from 'node:test'
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { workerTopic } from './fixtures/worker-id.ts'
+
+export interface BrokerServerOptions {
+  workers?: number
+  broker?: Record<string, unknown>
+  /** Extra handler modules placed before the broker (paths relative to test/). */
+  handlers?: (string | { module: string; options?: Record<string, unknown> })[]
+}
+
+export function startBroker(t: TestContext, options: BrokerServerOptions = {}): Promise<TestServer> {
+  return startTestServer(t, {
+    workers: options.workers ?? 2,
+    broker: options.broker ?? true,
+    handlers: ['./broker/fixtures/worker-id.ts', ...(options.handlers ?? [])],
+  })
+}
+
+/** Messages one client received, with waiting helpers. */
+export class Inbox {
+  readonly packets: IPublishPacket[] = []
+  #waiters: (() => void)[] = []
+
+  push(packet: IPublishPacket): void {
+    this.packets.push(packet)
+    for (const w of this.#waiters.splice(0)) w()
+  }
+
+  /** Resolves once `count` messages (matching `filter`) arrived; rejects after `timeoutMs`. */
+  async waitFor(
+    count: number,
+    timeoutMs = 5000,
+    filter: (p: IPublishPacket) => boolean = () => true,
+  ): Promise<IPublishPacket[]> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const got = this.packets.filter(filter)
+      if (got.length >= count) return got
+      const left = deadline - Date.now()
+      if (left <= 0)
+        throw new Error(`expected ${count} messages, got ${got.length}: ${got.map((p) => p.topic).join(',')}`)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left)
+        this.#waiters.push(() => {
+          clearTimeout(timer)
+          resolve()
+        })
+      })
+    }
+  }
+
+  payloads(): string[] {
+    return this.packets.map((p) => String(p.payload))
+  }
+}
+
+export interface TestClient {
+  client: MqttClient
+  worker: number
+  inbox: Inbox
+  sessionPresent: boolean
+  connack: mqtt.IConnackPacket
+}
+
+/** Connects one mqtt.js client and learns its worker; closed (forcibly) when the test ends. */
+export function connectClient(
+  t: TestContext,
+  server: TestServer,
+  options: IClientOptions = {},
+): Promise<TestClient> {
+  const client = mqtt.connect(server.url(), { reconnectPeriod: 0, connectTimeout: 5000, ...options })
+  t.after(() => new Promise<void>((resolve) => client.end(true, {}, () => resolve())))
+  const inbox = new Inbox()
+  return new Promise((resolve, reject) => {
+    let connack: mqtt.IConnackPacket | undefined
+    const timer = setTimeout(() => reject(new Error('no worker id within 5 s')), 5000)
+    client.on('connect', (packet) => {
+      connack = packet
+    })
+    client.on('error', (err) => {
+      clearTimeout(timer)
+      reject(err)
+    })
+    client.on('message', (topic, payload, packet) => {
+      if (topic === workerTopic && connack !== undefined) {
+        clearTimeout(timer)
+        resolve({
+          client,
+          worker: Number(String(payload)),
+          inbox,
+          sessionPresent: connack.sessionPresent,
+          connack,
+        })
+        return
+      }
+      inbox.push(packet)
+    })
+  })
+}
+
+/**
+ * Connects a client whose worker satisfies `wanted`, holding other
+ * connections open as ballast until the balancer places it there.
+ */
+export async function connectOn(
+  t: TestContext,
+  server: TestServer,
+  wanted: (worker: number) => boolean,
+  options: IClientOptions = {},
+): Promise<TestClient> {
+  const ballast: TestClient[] = []
+  try {
+    for (let i = 0; i < 8; i++) {
+      const c = await connectClient(t, server, options)
+      if (wanted(c.worker)) return c
+      // a client id can be connected once: the ballast must not hold the wanted id
+      c.client.end(true)
+      ballast.push(
+        await connectClient(t, server, {
+          protocolVersion: 5,
+          clientId: `ballast-${process.hrtime.bigint()}`,
+        }),
+      )
+    }
+    throw new Error('could not place a client on the wanted worker')
+  } finally {
+    for (const b of ballast) b.client.end(true)
+  }
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

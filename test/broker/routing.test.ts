@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { connectClient, connectOn, startBroker } from './helpers.ts'
+
+for (const protocolVersion of [4, 5] as const) {
+  const v = protocolVersion === 4 ? 'v3.1.1' : 'v5'
+  test(`${v}: publisher and subscriber on different workers, QoS 0/1/2 delivered at min(pub, sub) QoS`, async (t) => {
+    const server = await startBroker(t)
+    const sub = await connectClient(t, server, { protocolVersion, clientId: 'sub' })
+    const pub = await connectOn(t, server, (w) => w !== sub.worker, { protocolVersion, clientId: 'pub' })
+    assert.notEqual(pub.worker, sub.worker)
+    await sub.client.subscribeAsync('a/+', { qos: 1 })
+    await sub.client.subscribeAsync('b/#', { qos: 2 })
+    await new Promise((r) => setTimeout(r, 50))
+    await pub.client.publishAsync('a/1', 'q0', { qos: 0 })
+    await pub.client.publishAsync('a/1', 'q2-to-1', { qos: 2 })
+    await pub.client.publishAsync('b/x/y', 'q1', { qos: 1 })
+    await pub.client.publishAsync('b/x/y', 'q2', { qos: 2 })
+    const got = await sub.inbox.waitFor(4)
+    assert.deepEqual(
+      got.map((p) => [p.topic, String(p.payload), p.qos, p.retain]),
+      [
+        ['a/1', 'q0', 0, false],
+        ['a/1', 'q2-to-1', 1, false],
+        ['b/x/y', 'q1', 1, false],
+        ['b/x/y', 'q2', 2, false],
+      ],
+    )
+  })
+}
