@@ -218,7 +218,7 @@ export async function startServer(
   const admin = null // wired by startAdmin() once the admin module exists
   log.info(
     {
-      listeners: bound.map((l) => `${l.name} ${l.type}://${l.host}:${l.port}`),
+      listeners: bound,
       workers: config.workers,
       handlers: specs.map((s) => s.module),
       admin,
