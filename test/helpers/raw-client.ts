@@ -39,7 +39,7 @@ export async function rawClient(
     queue.push(p)
     wake?.()
   })
-  socket.on('data', (b) => parser.parse(b))
+  socket.on('data', (b: Buffer) => parser.parse(b))
   const closed = new Promise<void>((resolve) =>
     socket.once('close', () => {
       isClosed = true
