@@ -149,6 +149,9 @@ export async function startServer(name: TargetName, opts: StartOptions): Promise
       listeners: [{ name: 'tcp', type: 'tcp', host: '127.0.0.1', port }],
       workers: opts.mqttdWorkers,
       admin: { host: '127.0.0.1', port: adminPort },
+      log: { level: 'warn' },
+      // same QoS 1 window and queue as the mosquitto config above
+      broker: { maxInflightMessages: 100, maxQueuedMessages: 1_000_000 },
       ...opts.mqttdConfig,
     }
     const file = join(dir, 'mqttd.json')
