@@ -14,6 +14,8 @@ export interface MainMetricsOptions {
   defaultMetrics?: boolean
   /** Version label of `mqttd_build_info`; defaults to package.json's. */
   version?: string
+  /** Listener names: their accept and refusal series are exported at 0 from the start, so rate() works at once. */
+  listeners?: readonly string[]
 }
 
 function packageVersion(): string {
@@ -47,23 +49,35 @@ export class MainMetrics {
     this.#rejected = new FastCounter(metricSpecs.rejected, registry)
     this.#restarts = new FastCounter(metricSpecs.workerRestarts, registry).child()
     this.#scrapeMisses = new FastCounter(metricSpecs.scrapeMisses, registry).child()
+    for (const listener of options.listeners ?? []) {
+      this.#acceptedChild(listener)
+      this.#rejectedChildren.set(listener, this.#rejectedTable(listener))
+    }
   }
 
-  /** A socket was accepted on `listener` and handed to the pool. */
-  accepted(listener: string): void {
+  #acceptedChild(listener: string): CounterChild {
     let child = this.#acceptedChildren.get(listener)
     if (child === undefined) {
       child = this.#accepted.child(listener)
       this.#acceptedChildren.set(listener, child)
     }
-    child.inc()
+    return child
+  }
+
+  #rejectedTable(listener: string): Map<string, CounterChild> {
+    return new Map(mainRejectReasons.map((r) => [r, this.#rejected.child(listener, r)]))
+  }
+
+  /** A socket was accepted on `listener` and handed to the pool. */
+  accepted(listener: string): void {
+    this.#acceptedChild(listener).inc()
   }
 
   /** A socket was refused in the main thread: 'max_connections', 'rate_limited', 'queue_full'. */
   rejected(listener: string, reason: string): void {
     let byReason = this.#rejectedChildren.get(listener)
     if (byReason === undefined) {
-      byReason = new Map(mainRejectReasons.map((r) => [r, this.#rejected.child(listener, r)]))
+      byReason = this.#rejectedTable(listener)
       this.#rejectedChildren.set(listener, byReason)
     }
     let child = byReason.get(reason)
