@@ -7,10 +7,8 @@ import assert from 'node:assert/strict'
 import { type TestContext, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import mqtt, { type IDisconnectPacket, type MqttClient } from 'mqtt'
-import { createAdminServer } from '../../src/admin/admin-server.ts'
-import { createControlBackend } from '../../src/admin/control-backend.ts'
+import { startAdmin } from '../../src/admin/start-admin.ts'
 import type { ConnectionInfo } from '../../src/admin/types.ts'
-import { MetricsAggregator } from '../../src/metrics/metrics-aggregator.ts'
 import { type Exposition, parseExposition, sampleValue, seriesOf, sumOf } from '../helpers/prom-text.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
@@ -35,17 +33,17 @@ async function harness(t: TestContext, workers = 2): Promise<Harness> {
     base = `http://127.0.0.1:${server.admin.port}`
     drain = () => server.drain()
   } else {
+    // The call the server makes once it wires the admin API (src/admin/start-admin.ts).
     let draining = false
-    const aggregator = new MetricsAggregator(server.metrics, server.control, () => server.workerThreadIds())
-    const backend = createControlBackend({
+    const admin = await startAdmin({
+      config: { enabled: true, host: '127.0.0.1', port: 0 },
+      metrics: server.metrics,
       control: server.control,
-      aggregator,
       workerThreadIds: () => server.workerThreadIds(),
       isReady: () => !draining,
     })
-    const admin = await createAdminServer({ host: '127.0.0.1', port: 0, backend })
-    t.after(() => admin.close())
-    base = `http://127.0.0.1:${admin.address.port}`
+    t.after(() => admin!.close())
+    base = `http://127.0.0.1:${admin!.server.address.port}`
     drain = () => {
       draining = true
       return server.drain()
