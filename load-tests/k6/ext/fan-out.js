@@ -1,0 +1,40 @@
+/**
+ * fan-out — k6 built with the xk6-mqtt extension (k6/x/mqtt).
+ * PUBLISHERS publishers (default 5), SUBSCRIBERS subscribers (default 50) that each receive every message.
+ * Run: k6 run -e MQTT_URL=mqtt://127.0.0.1:1883 load-tests/k6/ext/fan-out.js (see load-tests/README.md)
+ */
+import { check } from 'k6'
+import { Counter, Trend } from 'k6/metrics'
+import { Client } from 'k6/x/mqtt'
+import { readConfig } from '../lib/config.js'
+import {
+  fanOutPublisher,
+  fanOutSubscriber,
+  listenSeconds,
+  makeMetrics,
+  pubSubOptions,
+} from '../lib/scenarios.js'
+
+const cfg = readConfig(__ENV, 'mqtt://127.0.0.1:1883')
+const metrics = makeMetrics(Trend, Counter)
+
+export const options = pubSubOptions(cfg, cfg.subscribers, cfg.subscribers)
+
+export function setup() {
+  return { prefix: `k6/${Date.now()}` }
+}
+
+export function subscribe(data) {
+  fanOutSubscriber(
+    Client,
+    cfg,
+    { vu: __VU, iter: __ITER, prefix: data.prefix },
+    metrics,
+    check,
+    listenSeconds(cfg),
+  )
+}
+
+export function publish(data) {
+  fanOutPublisher(Client, cfg, { vu: __VU, iter: __ITER, prefix: data.prefix }, metrics, check)
+}
