@@ -61,7 +61,7 @@ export class ControlClient {
     this.#replies = new BroadcastChannel(names.replies)
     this.#requests.unref()
     this.#replies.unref()
-    this.#replies.onmessage = (event) => this.#onReply((event as MessageEvent<ControlReply>).data)
+    this.#replies.onmessage = (event) => this.#onReply((event as { data: ControlReply }).data)
   }
 
   /**
@@ -128,7 +128,7 @@ export class ControlServer {
     this.#requests.unref()
     this.#replies.unref()
     this.#requests.onmessage = (event) => {
-      void this.#onRequest((event as MessageEvent<ControlRequest>).data)
+      void this.#onRequest((event as { data: ControlRequest }).data)
     }
   }
 
