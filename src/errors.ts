@@ -65,11 +65,13 @@ export const errorTable = {
   },
   MQTTD_ERR_HANDLER_LOAD: {
     message: 'Cannot load handler module %s: %s',
-    solve: 'Check the path (relative to the config file) or install the package; the module must import cleanly.',
+    solve:
+      'Check the path (relative to the config file) or install the package; the module must import cleanly.',
   },
   MQTTD_ERR_HANDLER_SHAPE: {
     message: 'Handler module %s is not a valid handler: %s',
-    solve: "Default-export `defineHandler({ ...hooks })` or `defineHandler((options, worker) => hooks)` from 'mqttd'.",
+    solve:
+      "Default-export `defineHandler({ ...hooks })` or `defineHandler((options, worker) => hooks)` from 'mqttd'.",
   },
   MQTTD_ERR_HANDLER_INIT: {
     message: 'Handler %s failed to initialise in a worker: %s',
@@ -77,7 +79,8 @@ export const errorTable = {
   },
   MQTTD_ERR_WORKER_START: {
     message: 'Workers did not become ready: %s',
-    solve: 'Look at the worker errors logged before this one; a handler init that never settles also causes this.',
+    solve:
+      'Look at the worker errors logged before this one; a handler init that never settles also causes this.',
   },
   MQTTD_ERR_HOOK_FAILED: {
     message: 'Hook %s of handler %s failed: %s',
@@ -91,7 +94,8 @@ export const errorTable = {
   },
   MQTTD_ERR_CONNECT_TIMEOUT: {
     message: 'No CONNECT within %s ms',
-    solve: 'The client opened a connection but never sent CONNECT; raise limits.connectTimeoutMs for slow clients.',
+    solve:
+      'The client opened a connection but never sent CONNECT; raise limits.connectTimeoutMs for slow clients.',
   },
   MQTTD_ERR_KEEPALIVE_TIMEOUT: {
     message: 'Nothing received within 1.5 x keepalive (%s s)',
@@ -100,12 +104,14 @@ export const errorTable = {
   },
   MQTTD_ERR_RECEIVE_MAXIMUM: {
     message: 'The client exceeded the Receive Maximum of %s',
-    solve: 'The client sent more unacknowledged QoS 1/2 PUBLISH packets than the server allows; fix the client.',
+    solve:
+      'The client sent more unacknowledged QoS 1/2 PUBLISH packets than the server allows; fix the client.',
     reasonCode: 0x93,
   },
   MQTTD_ERR_TOPIC_ALIAS_INVALID: {
     message: 'Invalid topic alias %s (Topic Alias Maximum %s)',
-    solve: 'The client used topic alias 0 or one above the Topic Alias Maximum sent in CONNACK; fix the client.',
+    solve:
+      'The client used topic alias 0 or one above the Topic Alias Maximum sent in CONNACK; fix the client.',
     reasonCode: 0x94,
   },
   MQTTD_ERR_CLI_USAGE: {
@@ -114,7 +120,8 @@ export const errorTable = {
   },
   MQTTD_ERR_BROKER_OPTIONS: {
     message: 'Invalid broker options: %s',
-    solve: 'Fix the `broker:` section of the config; docs/broker-design.md lists each option, its type and default.',
+    solve:
+      'Fix the `broker:` section of the config; docs/broker-design.md lists each option, its type and default.',
   },
   MQTTD_ERR_ADMIN_UNAUTHORIZED: {
     message: 'Missing or wrong bearer token',
@@ -126,15 +133,18 @@ export const errorTable = {
   },
   MQTTD_ERR_ADMIN_CLIENT_NOT_FOUND: {
     message: 'No connected client with id %s',
-    solve: 'List the connected clients with GET /connections?clientId=<id>; the client may have gone already.',
+    solve:
+      'List the connected clients with GET /connections?clientId=<id>; the client may have gone already.',
   },
   MQTTD_ERR_ADMIN_BAD_REQUEST: {
     message: 'Bad request: %s',
-    solve: 'Check the query string and path against the route schema (GET /connections?limit=1..1000&cursor=&clientId=).',
+    solve:
+      'Check the query string and path against the route schema (GET /connections?limit=1..1000&cursor=&clientId=).',
   },
   MQTTD_ERR_ADMIN_ROUTE_NOT_FOUND: {
     message: 'No admin route %s %s',
-    solve: 'The admin API serves /metrics, /healthz, /readyz, /workers, /connections and DELETE /connections/:clientId.',
+    solve:
+      'The admin API serves /metrics, /healthz, /readyz, /workers, /connections and DELETE /connections/:clientId.',
   },
   MQTTD_ERR_ADMIN_BACKEND: {
     message: 'Admin request failed: %s',
@@ -162,7 +172,9 @@ export class MqttdError extends Error {
 
   // instanceof works across copies of the library (and realms) through a registered symbol.
   static override [Symbol.hasInstance](value: unknown): boolean {
-    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kMqttdError] === true
+    return (
+      typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kMqttdError] === true
+    )
   }
 }
 Object.defineProperty(MqttdError.prototype, kMqttdError, { value: true })
