@@ -272,7 +272,7 @@ export class Broker {
     return new Promise((resolve) => {
       const reqId = ++this.#nextReq
       if (!this.#incoming.has(clientId)) this.#incoming.set(clientId, [])
-      const cancel = runAt(Date.now() + this.options.takeoverTimeoutMs, () => {
+      const cancel = runAt(Date.now() + this.options.clusterTimeoutMs, () => {
         this.#takes.delete(reqId)
         this.#incoming.delete(clientId)
         resolve()

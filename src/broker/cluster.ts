@@ -36,6 +36,8 @@ export type ClusterMessage =
    * sessions [clientId, previous worker] whose subscriptions this change announces.
    */
   | { t: 'subs'; from: number; seq: number; deltas: [string, number][]; restored: [string, number][] }
+  /** `from` applied `subs` up to `seq` of `to`. */
+  | { t: 'subs-ack'; from: number; to: number; seq: number }
   | { t: 'retain'; from: number; message: BrokerMessage; version: RetainVersion }
   | { t: 'retain-sync-req'; from: number; to: number }
   | { t: 'retain-sync'; from: number; to: number; entries: [BrokerMessage, RetainVersion][] }

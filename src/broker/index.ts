@@ -109,7 +109,7 @@ export function createBrokerHandler(rawOptions: Record<string, unknown>, worker:
       return undefined
     },
 
-    onSubscribe(ctx, packet, granted): HookResult {
+    async onSubscribe(ctx, packet, granted): Promise<HookResult> {
       const binding = broker.binding(ctx)
       if (binding === undefined) return undefined
       const v5 = ctx.protocolVersion === 5
@@ -145,6 +145,8 @@ export function createBrokerHandler(rawOptions: Record<string, unknown>, worker:
         existed[i] = broker.router.subscribe(binding.session, s.topic, parsed, sub)
       }
       existedBefore.set(packet, existed)
+      // SUBACK only once every worker routes to the new subscriptions
+      await broker.router.confirm(options.clusterTimeoutMs)
       return undefined
     },
 

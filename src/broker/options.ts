@@ -32,8 +32,8 @@ export const brokerOptionsSchema = Type.Object(
     maxSessionExpiryInterval: Type.Integer({ minimum: 0, maximum: UINT32_MAX, default: UINT32_MAX }),
     /** Most sessions (online and offline) one worker holds; new ones beyond are refused with 0x97. */
     maxSessionsPerWorker: Type.Integer({ minimum: 1, default: 1_000_000 }),
-    /** How long a reconnect waits for another worker to hand over the client's session. */
-    takeoverTimeoutMs: Type.Integer({ minimum: 1, default: 2000 }),
+    /** How long a worker waits for the others: a session hand-over on reconnect, a SUBSCRIBE's routing confirmation. */
+    clusterTimeoutMs: Type.Integer({ minimum: 1, default: 2000 }),
     /** BroadcastChannel name prefix shared by the workers of one server; defaults from the instance id. */
     channel: Type.Optional(Type.String({ minLength: 1 })),
   },

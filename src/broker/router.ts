@@ -84,6 +84,9 @@ export class Router {
   #restored: [string, number][] = []
   #flushQueued = false
   readonly #stubs = new Map<string, Stub>()
+  /** Workers heard from, and the highest `subs` seq of ours each acknowledged. */
+  readonly #peers = new Map<number, number>()
+  #confirmations: { seq: number; done: () => void }[] = []
 
   constructor(options: RouterOptions) {
     this.#o = options
@@ -299,9 +302,54 @@ export class Router {
     else if (outcome !== 'stale') this.post({ t: 'retain', from: this.#self, message, version })
   }
 
+  /**
+   * Resolves once every other worker applied this worker's subscription
+   * changes so far, so a SUBACK means "published from anywhere, delivered".
+   * Workers silent for `timeoutMs` are presumed gone and no longer awaited.
+   */
+  confirm(timeoutMs: number): Promise<void> {
+    const seq = this.flush()
+    if (this.#confirmed(seq)) return Promise.resolve()
+    return new Promise((resolve) => {
+      const entry = {
+        seq,
+        done: () => {
+          clearTimeout(timer)
+          resolve()
+        },
+      }
+      const timer = setTimeout(() => {
+        for (const [peer, acked] of this.#peers) if (acked < seq) this.#peers.delete(peer)
+        this.#confirmations = this.#confirmations.filter((c) => c !== entry)
+        resolve()
+      }, timeoutMs)
+      this.#confirmations.push(entry)
+    })
+  }
+
+  #confirmed(seq: number): boolean {
+    for (const acked of this.#peers.values()) if (acked < seq) return false
+    return true
+  }
+
+  #onSubsAck(from: number, seq: number): void {
+    if (seq > (this.#peers.get(from) ?? 0)) this.#peers.set(from, seq)
+    const waiting = this.#confirmations
+    this.#confirmations = []
+    for (const c of waiting) {
+      if (this.#confirmed(c.seq)) c.done()
+      else this.#confirmations.push(c)
+    }
+  }
+
   /** Handles the routing-related cluster messages; returns false for the others. */
   onMessage(m: ClusterMessage): boolean {
+    if (m.t === 'bye') this.#peers.delete(m.from)
+    else if (!this.#peers.has(m.from)) this.#peers.set(m.from, 0)
     switch (m.t) {
+      case 'subs-ack':
+        this.#onSubsAck(m.from, m.seq)
+        return true
       case 'pub':
         this.onPub(m)
         return true
@@ -311,6 +359,7 @@ export class Router {
       case 'sync':
         this.table.replaceWorker(m.from, m.filters)
         this.#seen.set(m.from, m.seq)
+        this.#o.post({ t: 'subs-ack', from: this.#self, to: m.from, seq: m.seq })
         return true
       case 'bye':
         this.table.removeWorker(m.from)
@@ -336,9 +385,14 @@ export class Router {
   }
 
   #onSubs(m: SubsMessage): void {
-    if (m.seq <= (this.#seen.get(m.from) ?? 0)) return
+    const seen = this.#seen.get(m.from) ?? 0
+    if (m.seq <= seen) {
+      this.#o.post({ t: 'subs-ack', from: this.#self, to: m.from, seq: seen })
+      return
+    }
     for (const [raw, delta] of m.deltas) this.table.apply(m.from, raw, delta)
     this.#seen.set(m.from, m.seq)
+    this.#o.post({ t: 'subs-ack', from: this.#self, to: m.from, seq: m.seq })
     for (const [clientId, prev] of m.restored) {
       if (prev !== this.#self) continue
       const stub = this.#stubs.get(clientId)

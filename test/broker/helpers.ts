@@ -107,33 +107,52 @@ export function connectClient(
   })
 }
 
+let probes = 0
+
 /**
- * Connects a client whose worker satisfies `wanted`, holding other
- * connections open as ballast until the balancer places it there.
+ * Arranges for the next connection to land on a worker satisfying `wanted`:
+ * probe connections (other client ids) held open as ballast tip piscina's
+ * least-busy balancing; a probe that lands right is closed again, so the next
+ * connection takes its place. Returns a function releasing the ballast.
  */
+export async function placeNext(
+  t: TestContext,
+  server: TestServer,
+  wanted: (worker: number) => boolean,
+): Promise<() => void> {
+  const ballast: TestClient[] = []
+  const release = () => {
+    for (const b of ballast) b.client.end(true)
+  }
+  for (let i = 0; i < 8; i++) {
+    const probe = await connectClient(t, server, {
+      protocolVersion: 5,
+      clientId: `probe-${process.pid}-${++probes}`,
+    })
+    if (wanted(probe.worker)) {
+      await probe.client.endAsync()
+      // let the connection's task end so the balancer counts it gone
+      await delay(150)
+      return release
+    }
+    ballast.push(probe)
+  }
+  release()
+  throw new Error('could not place a connection on the wanted worker')
+}
+
+/** Connects a client on a worker satisfying `wanted` (see {@link placeNext}). */
 export async function connectOn(
   t: TestContext,
   server: TestServer,
   wanted: (worker: number) => boolean,
   options: IClientOptions = {},
 ): Promise<TestClient> {
-  const ballast: TestClient[] = []
+  const release = await placeNext(t, server, wanted)
   try {
-    for (let i = 0; i < 8; i++) {
-      const c = await connectClient(t, server, options)
-      if (wanted(c.worker)) return c
-      // a client id can be connected once: the ballast must not hold the wanted id
-      c.client.end(true)
-      ballast.push(
-        await connectClient(t, server, {
-          protocolVersion: 5,
-          clientId: `ballast-${process.hrtime.bigint()}`,
-        }),
-      )
-    }
-    throw new Error('could not place a client on the wanted worker')
+    return await connectClient(t, server, options)
   } finally {
-    for (const b of ballast) b.client.end(true)
+    release()
   }
 }
 
