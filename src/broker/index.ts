@@ -90,7 +90,7 @@ export function createBrokerHandler(rawOptions: Record<string, unknown>, worker:
       broker.connected(ctx)
     },
 
-    onPublish(ctx, packet): HookResult {
+    async onPublish(ctx, packet): Promise<HookResult> {
       if (!isValidTopicName(packet.topic)) {
         // Wildcards or U+0000 in a topic name [MQTT-3.3.2-2] [MQTT-4.7.3-2]: a protocol error
         ctx.close(0x90, 'Topic name invalid', 'protocol-error')
@@ -105,6 +105,8 @@ export function createBrokerHandler(rawOptions: Record<string, unknown>, worker:
         return refuse(ctx, 0x9a, 'Retain not supported')
       }
       const delivered = broker.router.publish(messageFromPublish(packet, ctx.clientId, Date.now()))
+      // A QoS 1/2 retained message is acknowledged once every worker stored it
+      if (packet.retain && packet.qos > 0) await broker.router.confirm(options.clusterTimeoutMs, true)
       if (delivered === 0 && packet.qos > 0 && ctx.protocolVersion === 5) return { reasonCode: 0x10 }
       return undefined
     },

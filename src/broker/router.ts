@@ -100,9 +100,9 @@ export class Router {
     this.#o.post(message)
   }
 
-  /** Announces pending subscription changes now; returns this worker's `subs` seq. */
-  flush(): number {
-    if (this.#pending.size > 0 || this.#restored.length > 0) {
+  /** Announces pending subscription changes now (`force`: even none, as a barrier); returns this worker's `subs` seq. */
+  flush(force = false): number {
+    if (force || this.#pending.size > 0 || this.#restored.length > 0) {
       const deltas = [...this.#pending].filter(([, d]) => d !== 0)
       this.#pending.clear()
       const restored = this.#restored
@@ -307,8 +307,9 @@ export class Router {
    * changes so far, so a SUBACK means "published from anywhere, delivered".
    * Workers silent for `timeoutMs` are presumed gone and no longer awaited.
    */
-  confirm(timeoutMs: number): Promise<void> {
-    const seq = this.flush()
+  confirm(timeoutMs: number, barrier = false): Promise<void> {
+    // A forced `subs` behind earlier posts: once acknowledged, the peers applied those posts too (causal order)
+    const seq = this.flush(barrier)
     if (this.#confirmed(seq)) return Promise.resolve()
     return new Promise((resolve) => {
       const entry = {
