@@ -18,7 +18,13 @@ import { AggregatorRegistry } from 'prom-client'
 import type { ControlClient } from '../control/control-channel.ts'
 import { negotiateFormat, openMetricsContentType, prometheusContentType } from './content-type.ts'
 import type { MainMetrics } from './main-metrics.ts'
-import { foldCumulative, forOpenMetrics, type MetricJSON, mainForMerge } from './snapshot.ts'
+import {
+  foldCumulative,
+  forOpenMetrics,
+  type MetricJSON,
+  mainForMerge,
+  withoutMergedQuantiles,
+} from './snapshot.ts'
 import { metricsRequest, type WorkerLoad, workerLoadRequest } from './worker-metrics.ts'
 
 /** The live workers: how many, or their thread ids (then snapshots of ids not listed are folded as dead). */
@@ -62,7 +68,8 @@ export class MetricsAggregator {
     const sources = await this.collect()
     const openMetrics = negotiateFormat(accept) === 'openmetrics'
     const contentType = openMetrics ? openMetricsContentType : prometheusContentType
-    const shaped = openMetrics ? sources.map(forOpenMetrics) : sources
+    const merged = withoutMergedQuantiles(sources)
+    const shaped = openMetrics ? merged.map(forOpenMetrics) : merged
     const registry = AggregatorRegistry.aggregate<typeof contentType>(shaped)
     registry.setContentType(contentType)
     return { body: await registry.metrics(), contentType }

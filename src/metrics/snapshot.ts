@@ -8,7 +8,12 @@ export type { MetricJSON, MetricValue }
 
 /** Whether a family only ever goes up, so a dead worker's last value must stay in the sum. */
 export function isCumulative(metric: MetricJSON): boolean {
-  return metric.type === 'counter' || metric.type === 'histogram'
+  return metric.type === 'counter' || metric.type === 'histogram' || metric.type === 'summary'
+}
+
+/** A summary's `_sum` and `_count` go up; its quantiles do not (and cannot be added). */
+function isCumulativeSample(metric: MetricJSON, value: MetricValue): boolean {
+  return metric.type !== 'summary' || value.metricName !== undefined
 }
 
 function sampleKey(value: MetricValue): string {
@@ -19,9 +24,10 @@ function sampleKey(value: MetricValue): string {
 }
 
 /**
- * Adds the counters and histograms of `snapshot` into `retained` (a new array;
- * neither input is changed). Gauges of `snapshot` are left out: a dead
- * worker's open connections or utilization mean nothing any more.
+ * Adds the counters, histograms and summaries' `_sum`/`_count` of `snapshot`
+ * into `retained` (a new array; neither input is changed). Gauges of
+ * `snapshot` are left out: a dead worker's open connections or utilization
+ * mean nothing any more.
  */
 export function foldCumulative(
   retained: readonly MetricJSON[],
@@ -36,6 +42,7 @@ export function foldCumulative(
       byName.set(metric.name, entry)
     }
     for (const v of metric.values) {
+      if (!isCumulativeSample(metric, v)) continue
       const key = sampleKey(v)
       const sample = entry.samples.get(key)
       if (sample === undefined) {
@@ -69,4 +76,24 @@ export function mainForMerge(metrics: readonly MetricJSON[]): MetricJSON[] {
  */
 export function forOpenMetrics(metrics: readonly MetricJSON[]): MetricJSON[] {
   return metrics.map((m) => (m.type === 'counter' ? { ...m, name: m.name.replace(/_total$/, '') } : m))
+}
+
+/**
+ * Quantiles of a summary cannot be merged (adding two workers' medians means
+ * nothing), so a summary reported by more than one source keeps only its
+ * `_sum` and `_count`, which do add up. Handler modules should use histograms.
+ */
+export function withoutMergedQuantiles(sources: readonly (readonly MetricJSON[])[]): MetricJSON[][] {
+  const seen = new Map<string, number>()
+  for (const source of sources) {
+    for (const m of source) if (m.type === 'summary') seen.set(m.name, (seen.get(m.name) ?? 0) + 1)
+  }
+  if (![...seen.values()].some((n) => n > 1)) return sources as MetricJSON[][]
+  return sources.map((source) =>
+    source.map((m) =>
+      m.type === 'summary' && (seen.get(m.name) ?? 0) > 1
+        ? { ...m, values: m.values.filter((v) => v.metricName !== undefined) }
+        : m,
+    ),
+  )
 }

@@ -116,6 +116,13 @@ test('counters from real worker threads sum exactly; gauges merge by their own a
   assert.equal(sampleValue(e, 'test_handler_events_total', { kind: 'a' }), n)
   assert.equal(sampleValue(e, 'test_handler_latency_seconds_bucket', { le: '0.1' }), 0)
   assert.equal(sampleValue(e, 'test_handler_latency_seconds_bucket', { le: '1' }), 3)
+  // A summary's quantiles cannot be added up across workers: only _sum and _count remain.
+  assert.deepEqual(
+    seriesOf(e, 'test_handler_summary_seconds').map((s) => s.labels),
+    [],
+  )
+  assert.equal(sampleValue(e, 'test_handler_summary_seconds_count'), 3)
+  assert.equal(sampleValue(e, 'test_handler_summary_seconds_sum'), n)
 
   // Gauges: connections sum; per-worker gauges keep one series per worker.
   assert.equal(sampleValue(e, 'mqttd_connections', { listener: 'tcp-main', transport: 'tcp' }), n)

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { negotiateFormat } from '../../src/metrics/content-type.ts'
-import { foldCumulative, type MetricJSON } from '../../src/metrics/snapshot.ts'
+import { foldCumulative, type MetricJSON, withoutMergedQuantiles } from '../../src/metrics/snapshot.ts'
 import { parseExposition, sampleValue } from '../helpers/prom-text.ts'
 
 test('Accept negotiation: OpenMetrics only when asked for at least as much as plain text', () => {
@@ -104,5 +104,36 @@ test('folding a snapshot keeps counters and histograms summed, drops gauges, cha
   assert.deepEqual(
     twice[1]!.values.map((v) => v.value),
     [2, 8, 8],
+  )
+})
+
+test('a summary from several sources keeps only _sum and _count, also in the retained total', () => {
+  const summary = (n: number): MetricJSON => ({
+    name: 's',
+    help: 's',
+    type: 'summary',
+    aggregator: 'sum',
+    values: [
+      { value: n, labels: { quantile: 0.5 } },
+      { value: n, labels: {}, metricName: 's_sum' },
+      { value: 1, labels: {}, metricName: 's_count' },
+    ],
+  })
+  const alone = withoutMergedQuantiles([[summary(2)]])
+  assert.equal(alone[0]![0]!.values.length, 3, 'one source: quantiles are right and kept')
+  const merged = withoutMergedQuantiles([[summary(2)], [summary(3)]])
+  for (const source of merged) {
+    assert.deepEqual(
+      source[0]!.values.map((v) => v.metricName),
+      ['s_sum', 's_count'],
+    )
+  }
+  const retained = foldCumulative([], [summary(4)])
+  assert.deepEqual(
+    retained[0]!.values.map((v) => [v.metricName, v.value]),
+    [
+      ['s_sum', 4],
+      ['s_count', 1],
+    ],
   )
 })
