@@ -14,6 +14,9 @@
  *         issuer: https://auth.example  # optional checks
  *         audience: mqttd
  *
+ * With the token as password, send the token's subject as user name (clients built on
+ * mqtt-packet, mqtt.js included, cannot send a password alone); another user name is refused.
+ *
  * Claims: `sub` (the user; `%u` in rules), `exp` (required), and
  * `mqtt: { publish: [filters], subscribe: [filters] }` (`%u`, `%c` substituted).
  */
