@@ -124,6 +124,9 @@ export async function fanInRate(ctx: MeasureContext): Promise<Figure> {
     return first.why ? tryOnce(rate) : first
   }
   let rate = ctx.quick ? 5000 : 10_000
+  // warm-up, not counted: a fresh Node server runs its first seconds unoptimised
+  ctx.log('  warm-up:')
+  await tryOnce(rate)
   while (rate <= ceiling) {
     const { r, why } = await tryRate(rate)
     if (why) {

@@ -60,12 +60,23 @@ export async function runPub(cfg: PubConfig, runId: string) {
   const sendMs = performance.now() - t0
   const sent = results.reduce((s, r) => s + r.sent, 0)
   const expected = sent * fanout
-  // bounded wait for messages still in flight through the broker
+  // Messages still queued in the broker keep arriving after the last publish:
+  // wait while they do (bounded: 30 s, or 1.5 s without progress), so `lost`
+  // counts messages that never came, not messages that came late.
   await new Promise<void>((resolve) => {
-    if (subs.received >= expected) return resolve()
-    const timer = setTimeout(done, 3000)
+    let last = subs.received
+    let quietSince = performance.now()
+    const cap = performance.now() + 30_000
+    const poll = setInterval(() => {
+      const now = performance.now()
+      if (subs.received !== last) {
+        last = subs.received
+        quietSince = now
+      }
+      if (subs.received >= expected || now - quietSince > 1500 || now > cap) done()
+    }, 20)
     function done() {
-      clearTimeout(timer)
+      clearInterval(poll)
       subs.onMessage = () => {}
       resolve()
     }
@@ -107,7 +118,8 @@ export async function runPub(cfg: PubConfig, runId: string) {
     seconds: round3(totalMs / 1000),
     sentPerSecond: Math.round(sent / (sendMs / 1000)),
     ackedPerSecond: cfg.qos > 0 ? Math.round(acked / (sendMs / 1000)) : null,
-    receivedPerSecond: Math.round(received / (totalMs / 1000)),
+    /** Delivery rate up to the last message received (the quiet wait is not counted). */
+    receivedPerSecond: Math.round(received / (Math.max(1, subs.lastReceivedAt - t0) / 1000)),
     latency: subs.latency.summary(),
     ackLatency: cfg.qos > 0 ? ack.summary() : null,
     connectLatency: connect.summary(),

@@ -22,6 +22,8 @@ export class Subscribers {
   readonly latency = new Histogram()
   readonly clients: LoadClient[] = []
   received = 0
+  /** performance.now() of the last message received. */
+  lastReceivedAt = 0
   errors: string[] = []
   /** Called on every message (used to finish early once all expected arrived). */
   onMessage: () => void = () => {}
@@ -39,6 +41,7 @@ export class Subscribers {
         })
         client.onPublish = (payload) => {
           this.received++
+          this.lastReceivedAt = performance.now()
           const stamp = readStamp(payload)
           if (stamp) this.latency.record(nowUs() - stamp.sentUs)
           this.onMessage()
