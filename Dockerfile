@@ -4,7 +4,7 @@
 #   docker run --rm -p 1883:1883 -p 8083:8083 -p 9883:9883 mqttd
 # Config: mount yours at /etc/mqttd/mqttd.yaml (the default, deploy/docker/mqttd.yaml, runs the
 # built-in broker on 0.0.0.0). Handler modules: mount a folder at /etc/mqttd/handlers and list
-# them in the config as handlers/<file>.ts (paths are relative to the config file).
+# them in the config as ./handlers/<file>.ts (paths are relative to the config file).
 
 # --- Stage 1: production dependencies only --------------------------------------------------
 FROM node:26-slim AS deps

@@ -2,7 +2,7 @@
  * Example handler: users and passwords from a file of scrypt hashes, and per-user topic rules.
  *
  *   handlers:
- *     - module: handlers/auth-file.ts
+ *     - module: ./handlers/auth-file.ts
  *       options:
  *         passwordFile: /etc/mqttd/passwords.txt   # lines "user:scrypt$…" (auth-file-hash.ts)
  *         anonymous: false                          # clients without a user name are refused

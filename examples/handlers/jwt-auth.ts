@@ -6,7 +6,7 @@
  * expires unless a v5 client re-authenticates (AUTH 0x19) with a fresh one.
  *
  *   handlers:
- *     - module: handlers/jwt-auth.ts
+ *     - module: ./handlers/jwt-auth.ts
  *       options:
  *         secret: "…"                 # HS256 shared secret, or:
  *         publicKeyFile: rs256.pem     # RS256 public key (SPKI PEM), or:

@@ -13,7 +13,7 @@
  * subscribed to (run it with `broker: false`).
  *
  *   broker: false
- *   handlers: [handlers/raw-connection.ts]
+ *   handlers: [./handlers/raw-connection.ts]
  */
 import type { Socket } from 'node:net'
 import type { IPublishPacket, ISubscribePacket } from 'mqtt-packet'

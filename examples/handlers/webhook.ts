@@ -4,7 +4,7 @@
  * retries and exponential backoff. A full queue drops the message and counts it.
  *
  *   handlers:
- *     - module: handlers/webhook.ts
+ *     - module: ./handlers/webhook.ts
  *       options:
  *         url: http://collector:8080/mqtt
  *         topics: ["sensors/#", "alerts/+"]   # filters; default ["#"]

@@ -118,7 +118,7 @@ describe('Dockerfile', () => {
       for (const l of config.listeners) Object.assign(l, { host: '127.0.0.1', port: ports[l.type] })
       config.admin = { ...config.admin, host: '127.0.0.1', port: adminPort }
       config.shutdown = { drainTimeoutMs: 2000 }
-      config.handlers = ['handlers/deny-blocked.ts']
+      config.handlers = ['./handlers/deny-blocked.ts']
       config.workers = 1
       writeFileSync(join(image.rootfs, 'etc/mqttd/mqttd.yaml'), stringify(config))
       mkdirSync(join(image.rootfs, 'etc/mqttd/handlers'), { recursive: true })
