@@ -46,7 +46,9 @@ export async function generate(ctx: MeasureContext, args: string[]): Promise<Rec
     out,
     '--quiet',
   ]
-  const full = ctx.cpus === null ? argv : ['taskset', '-c', ctx.cpus, ...argv]
+  // like the servers: open-file limit at the hard limit, pinned when asked
+  const shell = ['bash', '-c', `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"`, 'generator', ...argv]
+  const full = ctx.cpus === null ? shell : ['taskset', '-c', ctx.cpus, ...shell]
   try {
     const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] })

@@ -63,6 +63,7 @@ log(
 const repeat = Math.max(1, Math.min(9, Number(values.repeat)))
 const results: Record<string, Record<string, Figure | { error: string }>> = {}
 const allRuns: Record<string, Array<Figure | { error: string }>> = {}
+const startFailed = new Set<TargetName>()
 const notes: Record<string, string> = {}
 for (const name of targets) {
   results[name] = {}
@@ -75,7 +76,11 @@ for (const name of targets) {
   for (const figure of figures) {
     log(`${name}: ${FIGURES[figure].title}`)
     const runs: Array<Figure | { error: string }> = []
-    for (let k = 0; k < repeat; k++) runs.push(await measureOnce(name, figure))
+    for (let k = 0; k < repeat; k++) {
+      // a server that did not start once will not start for the next figure either
+      if (startFailed.has(name)) runs.push({ error: `not started: ${notes[name]}` })
+      else runs.push(await measureOnce(name, figure))
+    }
     results[name][figure] = pickMedian(runs)
     if (repeat > 1) allRuns[`${name}/${figure}`] = runs
   }
@@ -105,7 +110,10 @@ async function measureOnce(name: TargetName, figure: FigureName): Promise<Figure
   } catch (err) {
     const message = (err as Error).message
     log(`  ${name} ${figure} failed: ${message}`)
-    if (!server) notes[name] = `did not start: ${message.slice(0, 300)}`
+    if (!server) {
+      notes[name] = `did not start: ${message.slice(0, 300)}`
+      startFailed.add(name)
+    }
     return { error: message }
   } finally {
     await server?.stop()
