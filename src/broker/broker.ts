@@ -62,8 +62,8 @@ export class Broker {
   /** Which worker holds each client id's session, as last announced. */
   readonly #directory = new Map<string, Stamp>()
   readonly #takes = new Map<number, PendingTake>()
-  /** Deliveries forwarded for sessions still on their way to this worker. */
-  readonly #incoming = new Map<string, Delivery[]>()
+  /** Deliveries forwarded by the worker a session is coming from, until it arrives. */
+  readonly #incoming = new Map<string, { from: number; buffer: Delivery[] }>()
   readonly #expiryTimers = new Map<string, () => void>()
   readonly #pendingWills = new Map<string, { will: Will; cancel: () => void }>()
   readonly #pruner: NodeJS.Timeout
@@ -84,7 +84,6 @@ export class Broker {
       retained: deps.options.retained,
       post: (m) => this.#cluster.post(m),
       drop: deps.drop,
-      direct: (clientId, delivery) => this.#direct(clientId, delivery),
       stubTtlMs: 60_000,
     })
     this.#pruner = setInterval(() => this.router.pruneStubs(Date.now()), 10_000)
@@ -141,6 +140,8 @@ export class Broker {
       this.#sessions.set(clientId, session)
     }
     session.expiryInterval = expiryInterval
+    // The session lives here now: a stub left from when it moved away must not forward any more
+    this.router.dropStub(clientId)
     const binding: Binding = {
       ctx,
       session,
@@ -271,7 +272,7 @@ export class Broker {
   #take(worker: number, clientId: string, resume: boolean): Promise<void> {
     return new Promise((resolve) => {
       const reqId = ++this.#nextReq
-      if (!this.#incoming.has(clientId)) this.#incoming.set(clientId, [])
+      this.#incoming.set(clientId, { from: worker, buffer: [] })
       const cancel = runAt(Date.now() + this.options.clusterTimeoutMs, () => {
         this.#takes.delete(reqId)
         this.#incoming.delete(clientId)
@@ -290,6 +291,8 @@ export class Broker {
     }
     if (m.redirect !== undefined && pending.redirects < 2) {
       pending.redirects++
+      const incoming = this.#incoming.get(m.clientId)
+      if (incoming !== undefined) incoming.from = m.redirect
       this.router.post({
         t: 'take',
         from: this.workerId,
@@ -302,11 +305,12 @@ export class Broker {
     }
     pending.cancel()
     this.#takes.delete(m.reqId)
-    const buffered = this.#incoming.get(m.clientId) ?? []
+    const buffered = this.#incoming.get(m.clientId)?.buffer ?? []
     this.#incoming.delete(m.clientId)
     if (m.snapshot !== null && !this.#sessions.has(m.clientId)) {
       const session = Session.fromSnapshot(m.snapshot, this.#limits, this.#drop)
       this.#sessions.set(m.clientId, session)
+      this.router.dropStub(m.clientId)
       this.router.addSession(session, m.from)
       const now = Date.now()
       for (const delivery of buffered) session.deliver(delivery, now)
@@ -356,14 +360,25 @@ export class Broker {
     })
   }
 
-  #direct(clientId: string, delivery: Delivery): void {
+  /**
+   * A delivery forwarded by another worker's stub. While the session is on its
+   * way here, only the worker it comes from may forward: a stale stub elsewhere
+   * would duplicate what that worker already put in the session.
+   */
+  #direct(from: number, clientId: string, delivery: Delivery): void {
     const session = this.#sessions.get(clientId)
-    if (session !== undefined) session.deliver(delivery, Date.now())
-    else {
-      const buffer = this.#incoming.get(clientId)
-      if (buffer !== undefined && buffer.length < this.options.maxQueuedMessages) buffer.push(delivery)
-      else this.#drop('client_offline')
+    if (session !== undefined) {
+      session.deliver(delivery, Date.now())
+      return
     }
+    const incoming = this.#incoming.get(clientId)
+    if (
+      incoming !== undefined &&
+      incoming.from === from &&
+      incoming.buffer.length < this.options.maxQueuedMessages
+    ) {
+      incoming.buffer.push(delivery)
+    } else this.#drop('client_offline')
   }
 
   #onMessage(m: ClusterMessage): void {
@@ -401,7 +416,7 @@ export class Broker {
         this.#onGiven(m)
         return
       case 'direct':
-        this.#direct(m.clientId, m.delivery)
+        this.#direct(m.from, m.clientId, m.delivery)
         return
       default:
         return
@@ -417,6 +432,8 @@ export class Broker {
     const known = this.#directory.get(clientId)
     if (known !== undefined && !newer(stamp, known)) return
     this.#directory.set(clientId, stamp)
+    // The session moved on from where a stub here points: forwarding there would be wrong from now on
+    this.router.dropStub(clientId, stamp.worker)
     const session = this.#sessions.get(clientId)
     if (session === undefined || stamp.worker === this.workerId) return
     const binding = this.#bindings.get(clientId)

@@ -18,8 +18,6 @@ export interface RouterOptions {
   /** Posts to the cluster channel. */
   post: (message: ClusterMessage) => void
   drop: (reason: string) => void
-  /** Delivers a forwarded message to a session of this worker (or buffers it while the session moves in). */
-  direct: (clientId: string, delivery: Delivery) => void
   /** How long a forwarding stub lives once the new holder announced the session. */
   stubTtlMs: number
 }
@@ -174,6 +172,15 @@ export class Router {
       session.clientId,
       newStub(session.clientId, to, session.subscriptions, Date.now() + 60_000),
     )
+  }
+
+  /** Forgets the stub of `clientId` (unless it points to `keepIfTo`, where the session still is). */
+  dropStub(clientId: string, keepIfTo?: number): void {
+    const stub = this.#stubs.get(clientId)
+    if (stub === undefined || stub.to === keepIfTo) return
+    this.#stubs.delete(clientId)
+    // A stub whose target never announced the session still holds announced subscriptions
+    if (stub.seqTo === undefined) for (const s of stub.subs) this.#announce(s.raw, -1)
   }
 
   /** Routes an accepted message; returns how many subscriptions and workers it went to. */
