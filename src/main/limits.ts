@@ -12,9 +12,9 @@ export class AdmissionControl {
   readonly #ratePerAddress: number
   readonly #open = new Map<string, number>()
   #total = 0
-  // per-address counters of the current one-second window
-  #window = 0
-  #windowCounts = new Map<string, number>()
+  // token bucket per address: `ratePerAddress` tokens, refilled at that rate per second
+  readonly #buckets = new Map<string, { tokens: number; at: number }>()
+  #lastPrune = 0
 
   constructor(options: { maxConnections: number; perListener: Map<string, number>; ratePerAddress: number }) {
     this.#maxTotal = options.maxConnections
@@ -28,19 +28,27 @@ export class AdmissionControl {
     if (this.#total >= this.#maxTotal || open >= (this.#maxPerListener.get(listener) ?? Infinity)) {
       return 'max_connections'
     }
-    if (this.#ratePerAddress > 0 && address !== undefined) {
-      const window = Math.floor(now / 1000)
-      if (window !== this.#window) {
-        this.#window = window
-        this.#windowCounts = new Map()
-      }
-      const count = (this.#windowCounts.get(address) ?? 0) + 1
-      this.#windowCounts.set(address, count)
-      if (count > this.#ratePerAddress) return 'rate_limited'
-    }
+    if (this.#ratePerAddress > 0 && address !== undefined && !this.#take(address, now)) return 'rate_limited'
     this.#open.set(listener, open + 1)
     this.#total++
     return null
+  }
+
+  #take(address: string, now: number): boolean {
+    const rate = this.#ratePerAddress
+    if (now - this.#lastPrune > 10_000) {
+      // full buckets carry no information: forget them so the map stays small
+      this.#lastPrune = now
+      for (const [key, b] of this.#buckets)
+        if (b.tokens + ((now - b.at) / 1000) * rate >= rate) this.#buckets.delete(key)
+    }
+    const bucket = this.#buckets.get(address) ?? { tokens: rate, at: now }
+    bucket.tokens = Math.min(rate, bucket.tokens + ((now - bucket.at) / 1000) * rate)
+    bucket.at = now
+    this.#buckets.set(address, bucket)
+    if (bucket.tokens < 1) return false
+    bucket.tokens -= 1
+    return true
   }
 
   /** A connection admitted on `listener` ended. */

@@ -18,7 +18,7 @@ import { controlTypes, type WorkerData, type WorkerListener } from '../workers/w
 import { handlerSpecs } from './handler-specs.ts'
 import { AdmissionControl } from './limits.ts'
 import { readTlsMaterial } from './tls-material.ts'
-import { waitForWorkers } from './worker-ready.ts'
+import { requestEveryWorker, waitForWorkers } from './worker-ready.ts'
 
 type RunOptions = NonNullable<Parameters<Piscina['run']>[1]>
 
@@ -233,10 +233,12 @@ export async function startServer(
       accepting = false
       await Promise.all(servers.map(closeServer))
       const timeoutMs = config.shutdown.drainTimeoutMs
-      const result = await control.request<{ closed: number; destroyed: number }>(
+      const replies = await requestEveryWorker<{ closed: number; destroyed: number }>(
+        control,
+        () => pool.threads.map((w) => w.threadId),
         controlTypes.drain,
         { timeoutMs },
-        { expectedWorkers: pool.threads.length, timeoutMs: timeoutMs + 2000 },
+        timeoutMs + 2000,
       )
       // tasks settle once their connections closed; give them the same deadline
       if (inFlight > 0) {
@@ -249,8 +251,9 @@ export async function startServer(
         })
       }
       let closed = 0
-      for (const r of result.replies.values()) closed += r.closed + r.destroyed
-      log.info({ connections: closed, missingWorkers: result.missing, stillOpen: inFlight }, 'drained')
+      for (const r of replies.values()) closed += r.closed + r.destroyed
+      const missing = pool.threads.length - replies.size
+      log.info({ connections: closed, missingWorkers: missing, stillOpen: inFlight }, 'drained')
     })()
     return draining
   }

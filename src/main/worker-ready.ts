@@ -31,3 +31,36 @@ export async function waitForWorkers(
   }
   throw mqttdError('MQTTD_ERR_WORKER_START', `${ready.size} of ${count} answered within ${timeoutMs} ms`)
 }
+
+/**
+ * Sends `type` to every current worker and repeats it, once a second, to
+ * those that did not answer (a worker starting up has no control channel
+ * yet and misses it) until all answered or `timeoutMs` passed. The request
+ * must be idempotent. Workers that answer with an error are not asked again.
+ */
+export async function requestEveryWorker<T>(
+  control: ControlClient,
+  threadIds: () => number[],
+  type: string,
+  payload: unknown,
+  timeoutMs: number,
+): Promise<Map<number, T>> {
+  const deadline = Date.now() + timeoutMs
+  const replies = new Map<number, T>()
+  const failed = new Set<number>()
+  for (;;) {
+    const pending = threadIds().filter((id) => !replies.has(id) && !failed.has(id))
+    const left = deadline - Date.now()
+    if (pending.length === 0 || left <= 0) return replies
+    const results = await Promise.all(
+      pending.map((target) =>
+        control.request<T>(type, payload, { expectedWorkers: 1, target, timeoutMs: Math.min(1000, left) }),
+      ),
+    )
+    results.forEach((result, i) => {
+      const id = pending[i]!
+      if (result.replies.has(id)) replies.set(id, result.replies.get(id)!)
+      else if (result.errors.has(id)) failed.add(id)
+    })
+  }
+}

@@ -69,9 +69,15 @@ control.handle(controlTypes.list, (payload) =>
 )
 control.handle(controlTypes.kick, (payload) => registry.kick((payload as { clientId: string }).clientId))
 control.handle(controlTypes.info, () => ({ threadId, ...metrics.load() }))
-control.handle(controlTypes.drain, async (payload) => {
+let drained: Promise<{ closed: number; destroyed: number }> | undefined
+// idempotent: the main thread repeats the request to workers that have not answered yet
+control.handle(controlTypes.drain, (payload) => {
+  drained ??= drain((payload as { timeoutMs: number }).timeoutMs)
+  return drained
+})
+
+async function drain(timeoutMs: number): Promise<{ closed: number; destroyed: number }> {
   draining = true
-  const { timeoutMs } = payload as { timeoutMs: number }
   // shutdown hooks run while connections are still open (handlers may flush state)
   for (const { name, handler, context } of loadedHandlers) {
     try {
@@ -81,7 +87,7 @@ control.handle(controlTypes.drain, async (payload) => {
     }
   }
   return registry.drain(timeoutMs)
-})
+}
 serveWorkerMetrics(control, metrics)
 
 interface Endpoint {
