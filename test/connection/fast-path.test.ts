@@ -41,7 +41,8 @@ function randomPublish(rand: Rand, version: ProtocolVersion) {
     retain: rand() < 0.3,
   }
   if (qos > 0) packet.messageId = int(rand, 65535)
-  if (version === 5 && rand() < 0.3) packet.properties = { contentType: 'text/plain', topicAlias: int(rand, 100) + 1 }
+  if (version === 5 && rand() < 0.3)
+    packet.properties = { contentType: 'text/plain', topicAlias: int(rand, 100) + 1 }
   return packet as unknown as AnyPacket
 }
 

@@ -60,3 +60,8 @@ export function prng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
+
+/** Resolves on `close` (unlike events.once, an `error` before it does not reject). */
+export function closed(emitter: NodeJS.EventEmitter): Promise<void> {
+  return new Promise((resolve) => emitter.once('close', () => resolve()))
+}
