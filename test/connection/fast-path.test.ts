@@ -109,7 +109,7 @@ for (const version of [4, 5] as const) {
       for (let i = 0; i < 400; i++) {
         const packet = randomPacket(rand, version)
         expected.push(mqttPacket.generate(packet, { protocolVersion: version }))
-        const { cmd, ...opts } = packet as { cmd: 'publish' } & Record<string, unknown>
+        const { cmd, ...opts } = packet as unknown as { cmd: 'publish' } & Record<string, unknown>
         ;(conn[cmd] as (o: object) => boolean)(opts)
       }
       await tick()
