@@ -8,6 +8,7 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import pino, { type Logger } from 'pino'
 import { Piscina } from 'piscina'
+import { type RunningAdmin, startAdmin } from '../admin/start-admin.ts'
 import type { MqttdConfig, MqttdConfigInput } from '../config/schema.ts'
 import { validateConfig } from '../config/validate.ts'
 import { ControlClient } from '../control/control-channel.ts'
@@ -124,13 +125,18 @@ export async function startServer(
   })
   pool.on('error', (err: Error) => log.error({ err }, 'worker pool error'))
   let started = false
+  let adminRef: RunningAdmin | null = null
+  let closing: Promise<void> | undefined
   pool.on('workerCreate', () => {
     if (!started) return
     metrics.workerRestarted()
     log.warn('a worker thread was replaced')
   })
-  pool.on('workerDestroy', () => {
-    if (started) log.warn('a worker thread exited')
+  pool.on('workerDestroy', (worker: { id: number }) => {
+    if (!started || closing !== undefined) return
+    log.warn({ threadId: worker.id }, 'a worker thread exited')
+    // a dead worker's counters stay in the totals (the aggregator also notices it leaving the live list)
+    if (worker.id >= 0) adminRef?.aggregator.workerExited(worker.id)
   })
   const control = new ControlClient(instanceId)
   const cleanup = async () => {
@@ -215,19 +221,34 @@ export async function startServer(
     throw err
   }
 
-  const admin = null // wired by startAdmin() once the admin module exists
+  let admin: RunningAdmin | null
+  try {
+    admin = await startAdmin({
+      config: config.admin,
+      metrics,
+      control,
+      workerThreadIds: () => pool.threads.map((w) => w.threadId),
+      isReady: () => accepting,
+      logger: log,
+    })
+  } catch (err) {
+    await Promise.all(servers.map(closeServer))
+    await cleanup()
+    throw err
+  }
+  adminRef = admin
+  const adminAddress = admin === null ? null : admin.server.address
   log.info(
     {
       listeners: bound,
       workers: config.workers,
       handlers: specs.map((s) => s.module),
-      admin,
+      admin: adminAddress,
     },
     `mqttd listening: ${bound.map((l) => `${l.type}://${l.host}:${l.port}`).join(', ')}; ${config.workers} workers`,
   )
 
   let draining: Promise<void> | undefined
-  let closing: Promise<void> | undefined
   const drain = () => {
     draining ??= (async () => {
       accepting = false
@@ -260,6 +281,7 @@ export async function startServer(
   const close = () => {
     closing ??= (async () => {
       await drain()
+      await admin?.close()
       control.close()
       await pool.destroy()
       log.info('mqttd stopped')
@@ -271,7 +293,7 @@ export async function startServer(
     instanceId,
     config,
     listeners: bound,
-    admin,
+    admin: adminAddress,
     metrics,
     control,
     pool,
