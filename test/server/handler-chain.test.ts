@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { HandlerChain, HookError } from '../../src/handlers/chain.ts'
+import type { Handler } from '../../src/handlers/types.ts'
+
+const chainOf = (...handlers: Handler[]) =>
+  new HandlerChain(
+    handlers.map((handler, i) => ({ name: handler.name ?? `h${i}`, handler })),
+    { timeoutMs: 200 },
+  )
+
+test('decision hooks run in order; undefined goes on; a code < 0x80 is kept and the chain goes on', async () => {
+  const calls: string[] = []
+  const chain = chainOf(
+    { onPublish: () => void calls.push('a') },
+    {
+      onPublish: async () => {
+        calls.push('b')
+        return { reasonCode: 0x10, reasonString: 'No matching subscribers' }
+      },
+    },
+    { onPublish: () => void calls.push('c') },
+  )
+  const outcome = await chain.decide('onPublish', {}, {})
+  assert.deepEqual(calls, ['a', 'b', 'c'])
+  assert.deepEqual(outcome.reason, { reasonCode: 0x10, reasonString: 'No matching subscribers' })
+})
+
+test('a code >= 0x80 refuses and stops; { stop: true } stops without a reason', async () => {
+  const calls: string[] = []
+  const refuse = chainOf(
+    { onConnect: () => ({ reasonCode: 0x87 }) },
+    { onConnect: () => void calls.push('never') },
+  )
+  assert.equal((await refuse.decide('onConnect', {}, {})).reason?.reasonCode, 0x87)
+  const stop = chainOf(
+    { onConnect: () => ({ stop: true as const }) },
+    { onConnect: () => void calls.push('never') },
+  )
+  assert.equal((await stop.decide('onConnect', {}, {})).reason, undefined)
+  assert.deepEqual(calls, [])
+})
+
+test('continueAuth ends the chain and is returned', async () => {
+  const chain = chainOf({ onConnect: () => ({ continueAuth: { authenticationMethod: 'SCRAM' } }) })
+  assert.deepEqual((await chain.decide('onConnect', {}, {})).continueAuth, { authenticationMethod: 'SCRAM' })
+})
+
+test('a throwing or rejecting hook raises MQTTD_ERR_HOOK_FAILED naming the hook and handler', async () => {
+  const sync = chainOf({
+    name: 'auth',
+    onConnect: () => {
+      throw new Error('boom')
+    },
+  })
+  await assert.rejects(sync.decide('onConnect', {}, {}), (err: HookError) => {
+    assert.ok(err instanceof HookError)
+    assert.equal(err.code, 'MQTTD_ERR_HOOK_FAILED')
+    assert.equal(err.hook, 'onConnect')
+    assert.equal(err.handler, 'auth')
+    assert.equal(err.message, 'Hook onConnect of handler auth failed: boom')
+    assert.equal(err.reasonCode, 0x83)
+    return true
+  })
+  const rejects = chainOf({ name: 'x', onSubscribe: () => Promise.reject(new Error('nope')) })
+  await assert.rejects(
+    rejects.decide('onSubscribe', {}, {}, []),
+    /Hook onSubscribe of handler x failed: nope/,
+  )
+})
+
+test('a hook that does not settle within the timeout raises MQTTD_ERR_HOOK_TIMEOUT', async () => {
+  const chain = chainOf({ name: 'slow', onPublish: () => new Promise(() => {}) })
+  await assert.rejects(chain.decide('onPublish', {}, {}), (err: HookError) => {
+    assert.equal(err.code, 'MQTTD_ERR_HOOK_TIMEOUT')
+    assert.equal(err.message, 'Hook onPublish of handler slow did not settle within 200 ms')
+    return true
+  })
+})
+
+test('notifyAll runs every handler and collects failures; the observer sees durations and errors', async () => {
+  const seen: string[] = []
+  const chain = new HandlerChain(
+    [
+      {
+        name: 'a',
+        handler: {
+          onClose: () => {
+            throw new Error('a failed')
+          },
+        },
+      },
+      { name: 'b', handler: { onClose: () => void seen.push('b ran') } },
+    ],
+    {
+      timeoutMs: 200,
+      observer: {
+        observeHook: (hook, module) => seen.push(`ok ${hook} ${module}`),
+        hookError: (hook, module) => seen.push(`error ${hook} ${module}`),
+      },
+    },
+  )
+  const failures = await chain.notifyAll('onClose', {}, {})
+  assert.equal(failures.length, 1)
+  assert.equal(failures[0]!.handler, 'a')
+  assert.deepEqual(seen, ['error onClose a', 'b ran', 'ok onClose b'])
+  assert.equal(chain.has('onClose'), true)
+  assert.equal(chain.has('onPing'), false)
+})
