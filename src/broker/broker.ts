@@ -83,12 +83,18 @@ export class Broker {
       workerId: deps.workerId,
       retained: deps.options.retained,
       post: (m) => this.#cluster.post(m),
+      send: (to, m) => this.#cluster.send(to, m),
       drop: deps.drop,
       stubTtlMs: 60_000,
     })
     this.#pruner = setInterval(() => this.router.pruneStubs(Date.now()), 10_000)
     this.#pruner.unref()
     this.router.post({ t: 'hello', from: this.workerId })
+  }
+
+  /** Peers reached over a MessagePort (the rest get data over the BroadcastChannel). */
+  get meshPeers(): number {
+    return this.#cluster.portCount
   }
 
   get sessionCount(): number {
@@ -382,6 +388,8 @@ export class Broker {
   }
 
   #onMessage(m: ClusterMessage): void {
+    if (m.t === 'bye') this.#cluster.forget(m.from)
+    else if (m.t === 'hello' || m.t === 'sync') this.#cluster.meet(m.from)
     this.router.onMessage(m)
     switch (m.t) {
       case 'hello': {

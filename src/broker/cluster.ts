@@ -1,12 +1,22 @@
 /**
- * The broker's link between the worker threads of one server: one
- * BroadcastChannel carries every message. A BroadcastChannel gives each
- * receiver one queue in which messages keep their causal order (a message
- * posted after another was received arrives after it), which the session
- * hand-over relies on (see docs/broker-design.md). Messages addressed to
- * some workers carry `to`; the others drop them on arrival.
+ * The broker's links between the worker threads of one server.
+ *
+ * Control (subscription changes, retained messages, the session directory
+ * and hand-over) goes over one BroadcastChannel: each receiver has one queue
+ * in which messages keep their causal order (a message posted after another
+ * was received arrives after it), which the hand-over relies on (see
+ * docs/broker-design.md). Messages addressed to some workers carry `to`; the
+ * others drop them on arrival.
+ *
+ * Data (`pub`, `direct`) goes over a mesh of MessagePorts, one per pair of
+ * workers, so a message is cloned only into the workers it is for (the
+ * BroadcastChannel clones every post into every peer). The lower thread id of
+ * a pair creates the pair's channel and hands one end over with
+ * `postMessageToThread`. Until a pair's port is up, data falls back to the
+ * BroadcastChannel. Data correctness does not depend on its order relative to
+ * control: the hand-over decisions use sequence numbers (forwarding.ts).
  */
-import { BroadcastChannel } from 'node:worker_threads'
+import { BroadcastChannel, MessageChannel, type MessagePort, postMessageToThread } from 'node:worker_threads'
 import type { BrokerMessage } from './message.ts'
 import type { RetainVersion } from './retained-store.ts'
 import type { Delivery, SessionSnapshot } from './session.ts'
@@ -77,15 +87,29 @@ export type ClusterMessage =
   /** One delivery for one client, forwarded to the worker now holding its session. */
   | { t: 'direct'; from: number; to: number; clientId: string; delivery: Delivery }
 
+/** What one worker hands another through `postMessageToThread` to open their pair's port. */
+interface PortOffer {
+  mqttdBroker: string
+  from: number
+  port: MessagePort
+}
+
 export class Cluster {
   readonly workerId: number
+  readonly #name: string
   readonly #channel: BroadcastChannel
+  readonly #onMessage: (message: ClusterMessage) => void
+  readonly #ports = new Map<number, MessagePort>()
+  readonly #offering = new Set<number>()
+  readonly #onWorkerMessage: (value: unknown) => void
   #closed = false
 
   constructor(name: string, workerId: number, onMessage: (message: ClusterMessage) => void) {
     this.workerId = workerId
+    this.#name = name
+    this.#onMessage = onMessage
     this.#channel = new BroadcastChannel(name)
-    // Never keep a worker alive just for the broker's channel
+    // Never keep a worker alive just for the broker's channels
     this.#channel.unref()
     this.#channel.onmessage = (event) => {
       const message = (event as { data: ClusterMessage }).data
@@ -95,14 +119,78 @@ export class Cluster {
       }
       onMessage(message)
     }
+    this.#onWorkerMessage = (value) => {
+      const offer = value as Partial<PortOffer> | null
+      if (offer?.mqttdBroker === name && typeof offer.from === 'number' && offer.port !== undefined) {
+        this.#addPort(offer.from, offer.port)
+      }
+    }
+    process.on('workerMessage', this.#onWorkerMessage)
   }
 
+  /** Number of peers reachable over a port. */
+  get portCount(): number {
+    return this.#ports.size
+  }
+
+  /** A peer is known: the lower thread id of the pair opens their port. */
+  meet(peer: number): void {
+    if (this.#closed || peer <= this.workerId || this.#ports.has(peer) || this.#offering.has(peer)) return
+    this.#offering.add(peer)
+    const { port1, port2 } = new MessageChannel()
+    const offer: PortOffer = { mqttdBroker: this.#name, from: this.workerId, port: port2 }
+    postMessageToThread(peer, offer, [port2], 5000).then(
+      () => {
+        this.#offering.delete(peer)
+        if (this.#closed) port1.close()
+        else this.#addPort(peer, port1)
+      },
+      () => {
+        // The peer is gone or not a broker worker: data keeps using the BroadcastChannel
+        this.#offering.delete(peer)
+        port1.close()
+      },
+    )
+  }
+
+  #addPort(peer: number, port: MessagePort): void {
+    this.#ports.get(peer)?.close()
+    this.#ports.set(peer, port)
+    port.on('message', (message: ClusterMessage) => this.#onMessage(message))
+    port.on('close', () => {
+      if (this.#ports.get(peer) === port) this.#ports.delete(peer)
+    })
+    port.unref()
+  }
+
+  /** The peer left: its port goes. */
+  forget(peer: number): void {
+    this.#ports.get(peer)?.close()
+    this.#ports.delete(peer)
+  }
+
+  /** Control: to every peer over the BroadcastChannel, in causal order. */
   post(message: ClusterMessage): void {
     if (!this.#closed) this.#channel.postMessage(message)
   }
 
+  /** Data for the workers in `to`: over their ports when all have one, else over the BroadcastChannel. */
+  send(to: readonly number[], message: ClusterMessage): void {
+    if (this.#closed) return
+    for (const peer of to) {
+      if (!this.#ports.has(peer)) {
+        this.#channel.postMessage(message)
+        return
+      }
+    }
+    for (const peer of to) this.#ports.get(peer)!.postMessage(message)
+  }
+
   close(): void {
     this.#closed = true
+    process.off('workerMessage', this.#onWorkerMessage)
     this.#channel.close()
+    for (const port of this.#ports.values()) port.close()
+    this.#ports.clear()
   }
 }

@@ -15,8 +15,10 @@ import { matchesFilter, type ParsedFilter, parseFilter } from './topic.ts'
 export interface RouterOptions {
   workerId: number
   retained: RetainedLimits
-  /** Posts to the cluster channel. */
+  /** Posts control to every worker, in causal order. */
   post: (message: ClusterMessage) => void
+  /** Sends data to the workers in `to`. */
+  send: (to: readonly number[], message: ClusterMessage) => void
   drop: (reason: string) => void
   /** How long a forwarding stub lives once the new holder announced the session. */
   stubTtlMs: number
@@ -201,7 +203,7 @@ export class Router {
     const seen = to.map((w) => this.#seen.get(w) ?? 0)
     if (to.length > 0) {
       const shared = to.map((w) => targets.shared.get(w) ?? null)
-      this.#o.post({ t: 'pub', from: this.#self, fromSeq, to, seen, shared, message })
+      this.#o.send(to, { t: 'pub', from: this.#self, fromSeq, to, seen, shared, message })
     }
     const route: RouteInfo = { from: this.#self, fromSeq, to, seen, local: true }
     return to.length + this.#deliverLocal(message, route, taken, null)
@@ -299,7 +301,7 @@ export class Router {
   }
 
   #direct(stub: Stub, delivery: Delivery): void {
-    this.#o.post({ t: 'direct', from: this.#self, to: stub.to, clientId: stub.clientId, delivery })
+    this.#o.send([stub.to], { t: 'direct', from: this.#self, to: stub.to, clientId: stub.clientId, delivery })
   }
 
   #retain(message: BrokerMessage): void {

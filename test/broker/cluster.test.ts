@@ -100,7 +100,7 @@ test('a worker that starts later learns the routing table and the retained messa
   )
 })
 
-test('three workers: a publish reaches only the workers with matching subscribers; a stopped worker is forgotten (bye)', async (t) => {
+test('three workers: ports between every pair; a publish reaches only the workers with matching subscribers; a stopped worker is forgotten (bye)', async (t) => {
   const channel = `test-${randomUUID()}`
   const nodes = [new Node(channel), new Node(channel), new Node(channel)]
   await Promise.all(nodes.map((n) => n.ready))
