@@ -1,0 +1,174 @@
+// Slow test (a server start or two per page): runs every code sample of the hand-written docs,
+// so the docs cannot rot. Each page gets a work folder that looks like a project depending on
+// mqttd (node_modules/mqttd and node_modules/.bin/mqttd link to this repository), fixed ports
+// in samples (1883, 8083, 9883, 8883, 8084) are swapped for free ones, and `run=server` samples
+// must stop cleanly on SIGTERM. See markdown-samples.ts for the fence attributes.
+import assert from 'node:assert/strict'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { connect, createServer } from 'node:net'
+import { dirname, join, resolve } from 'node:path'
+import { after, describe, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { readSamples, type Sample } from './markdown-samples.ts'
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+const work = join(root, '.tmp/docs-samples')
+const execFileAsync = promisify(execFile)
+
+export const pages = [
+  'getting-started.md',
+  'handlers.md',
+  'operations.md',
+  'architecture.md',
+  'migrating-from-mqtt-connection.md',
+]
+const fixedPorts = [1883, 8083, 9883, 8883, 8084]
+const codeLangs = new Set(['ts', 'js', 'sh', 'yaml', 'json'])
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const { port } = server.address() as { port: number }
+  await new Promise((r) => server.close(r))
+  return port
+}
+
+async function waitForPort(port: number, child: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 20_000
+  for (;;) {
+    assert.equal(child.exitCode, null, `server sample exited early:\n${log()}`)
+    const ok = await new Promise<boolean>((r) => {
+      const s = connect(port, '127.0.0.1')
+      s.once('connect', () => r(s.destroy() === s))
+      s.once('error', () => r(false))
+    })
+    if (ok) return
+    assert.ok(Date.now() < deadline, `server sample never listened on ${port}:\n${log()}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+/** A work folder laid out like a project with mqttd installed. */
+function project(name: string): string {
+  const dir = join(work, name)
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(join(dir, 'node_modules/.bin'), { recursive: true })
+  symlinkSync(root, join(dir, 'node_modules/mqttd'))
+  symlinkSync(join(root, 'bin/mqttd.js'), join(dir, 'node_modules/.bin/mqttd'))
+  symlinkSync(process.execPath, join(dir, 'node_modules/.bin/node'))
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({ name: `docs-${name}`, private: true, type: 'module' }),
+  )
+  return dir
+}
+
+after(() => rmSync(work, { recursive: true, force: true }))
+
+for (const page of pages) {
+  describe(`docs/${page}`, () => {
+    const samples = readSamples(join(root, 'docs', page))
+
+    test('every code block runs, is a file the page uses, or says why it cannot run', () => {
+      for (const s of samples) {
+        if (!codeLangs.has(s.lang)) continue
+        const declared =
+          s.run !== undefined || s.file !== undefined || (s.norun !== undefined && s.norun !== '')
+        assert.ok(declared, `docs/${page}:${s.line}: \`\`\`${s.lang} block needs run, file= or norun="why"`)
+      }
+    })
+
+    test('its samples run', { timeout: 90_000 }, async () => {
+      const dir = project(page.replace(/\.md$/, ''))
+      const ports = await Promise.all(fixedPorts.map(() => freePort()))
+      const rewrite = (code: string) =>
+        fixedPorts.reduce(
+          (text, port, i) => text.replace(new RegExp(`\\b${port}\\b`, 'g'), String(ports[i])),
+          code,
+        )
+      const env = {
+        ...process.env,
+        PATH: `${join(dir, 'node_modules/.bin')}:${join(root, 'node_modules/.bin')}:${process.env.PATH}`,
+        // npx must find the linked mqttd, never fetch a package
+        npm_config_offline: 'true',
+        npm_config_update_notifier: 'false',
+      }
+      const servers: Array<{ child: ChildProcess; sample: Sample; log: () => string }> = []
+      let failure: unknown
+      try {
+        let n = 0
+        for (const sample of samples) {
+          const where = `docs/${page}:${sample.line}`
+          if (sample.file !== undefined) {
+            mkdirSync(dirname(join(dir, sample.file)), { recursive: true })
+            writeFileSync(join(dir, sample.file), rewrite(sample.code))
+          }
+          if (sample.run === undefined) continue
+          const code = rewrite(sample.code)
+          if (sample.run === 'server') {
+            const child = spawn('bash', ['-c', `exec ${code.trim()}`], {
+              cwd: dir,
+              env,
+              stdio: ['ignore', 'pipe', 'pipe'],
+            })
+            const out: Buffer[] = []
+            child.stdout!.on('data', (b: Buffer) => out.push(b))
+            child.stderr!.on('data', (b: Buffer) => out.push(b))
+            const log = () => Buffer.concat(out).toString()
+            servers.push({ child, sample, log })
+            // Server samples on these pages listen on 1883 (swapped for ports[0]).
+            await waitForPort(ports[0]!, child, log)
+            continue
+          }
+          let cmd: string
+          let args: string[]
+          if (sample.lang === 'ts' || sample.lang === 'js') {
+            const file = join(dir, `sample-${++n}.${sample.lang}`)
+            writeFileSync(file, code)
+            cmd = process.execPath
+            args = [file]
+          } else {
+            cmd = 'bash'
+            args = ['-euo', 'pipefail', '-c', code]
+          }
+          await execFileAsync(cmd, args, { cwd: dir, env, timeout: 30_000 }).catch((err) => {
+            assert.fail(`${where} failed (${err.code ?? err.signal}):\n${code}\n${err.stdout}\n${err.stderr}`)
+          })
+        }
+      } catch (err) {
+        failure = err
+        throw err
+      } finally {
+        for (const { child, sample, log } of servers) {
+          if (child.exitCode !== null || child.signalCode !== null) continue
+          const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)))
+          child.kill('SIGTERM')
+          const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 15_000)
+          const code = await exited
+          clearTimeout(timer)
+          try {
+            process.kill(-child.pid!, 'SIGKILL') // anything left in its group
+          } catch {}
+          // An earlier failure is the one to report.
+          if (failure === undefined) {
+            assert.equal(code, 0, `docs/${page}:${sample.line}: server did not exit 0 on SIGTERM:\n${log()}`)
+          }
+        }
+      }
+    })
+  })
+}
+
+test('the TypeScript samples typecheck', { timeout: 60_000 }, async () => {
+  // Runs after the pages above wrote their files; tsc sees them as a project using mqttd.
+  writeFileSync(
+    join(work, 'tsconfig.json'),
+    JSON.stringify({ extends: '../../tsconfig.json', include: ['**/*.ts'], exclude: ['**/node_modules'] }),
+  )
+  const tsc = join(root, 'node_modules/.bin/tsc')
+  await execFileAsync(tsc, ['--noEmit', '-p', join(work, 'tsconfig.json')], { cwd: root }).catch((err) => {
+    assert.fail(`tsc:\n${err.stdout}${err.stderr}`)
+  })
+})
