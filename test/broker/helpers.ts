@@ -15,13 +15,18 @@ export interface BrokerServerOptions {
   broker?: Record<string, unknown>
   /** Extra handler modules placed before the broker (paths relative to test/). */
   handlers?: (string | { module: string; options?: Record<string, unknown> })[]
+  /** Tell each client its worker after CONNACK (the worker-id fixture); default true. */
+  reportWorker?: boolean
 }
 
 export function startBroker(t: TestContext, options: BrokerServerOptions = {}): Promise<TestServer> {
   return startTestServer(t, {
     workers: options.workers ?? 2,
     broker: options.broker ?? true,
-    handlers: ['./broker/fixtures/worker-id.ts', ...(options.handlers ?? [])],
+    handlers: [
+      ...(options.reportWorker === false ? [] : ['./broker/fixtures/worker-id.ts']),
+      ...(options.handlers ?? []),
+    ],
   })
 }
 

@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { MetricsAggregator } from '../../src/metrics/metrics-aggregator.ts'
+import { parseExposition } from '../helpers/prom-text.ts'
+import { connectClient, delay, startBroker } from './helpers.ts'
+import { RawClient } from './raw-client.ts'
+
+async function dropped(server: Awaited<ReturnType<typeof startBroker>>): Promise<Map<string, number>> {
+  const aggregator = new MetricsAggregator(server.metrics, server.control, () => server.workerThreadIds())
+  const { body } = await aggregator.scrape()
+  const out = new Map<string, number>()
+  for (const s of parseExposition(body).samples) {
+    if (s.name === 'mqttd_messages_dropped_total') out.set(s.labels.reason!, s.value)
+  }
+  return out
+}
+
+test('slow consumer: a client that stops reading gets QoS 0 dropped beyond the cap, counted in mqttd_messages_dropped_total{reason="slow_consumer"}; others unaffected', async (t) => {
+  const server = await startBroker(t, { broker: { maxPendingWrites: 20 } })
+  const { client: slow } = await RawClient.connect(t, server.port(), { clientId: 'slow' })
+  slow.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'flood/#', qos: 0 }] })
+  await slow.waitFor((p) => p.cmd === 'suback')
+  slow.socket.pause()
+  const fast = await connectClient(t, server, { protocolVersion: 5, clientId: 'fast' })
+  await fast.client.subscribeAsync('flood/#', { qos: 0 })
+  const pub = await connectClient(t, server, { protocolVersion: 5, clientId: 'pub' })
+  const payload = Buffer.alloc(16 * 1024, 1)
+  const n = 600 // ~10 MB toward a reader that never reads
+  for (let i = 0; i < n; i++) {
+    pub.client.publish('flood/x', payload, { qos: 0 })
+    if (i % 50 === 49) await delay(5)
+  }
+  const counts = await (async () => {
+    for (let i = 0; i < 100; i++) {
+      const c = await dropped(server)
+      if ((c.get('slow_consumer') ?? 0) > 0) return c
+      await delay(50)
+    }
+    return dropped(server)
+  })()
+  assert.ok((counts.get('slow_consumer') ?? 0) > 0, `dropped: ${JSON.stringify([...counts])}`)
+  // the reading subscriber keeps up and loses nothing to the slow one
+  await fast.inbox.waitFor(n, 20_000)
+})
