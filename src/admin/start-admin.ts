@@ -21,6 +21,8 @@ export interface StartAdminOptions {
   /** Every listener bound, every worker ready, not draining. */
   isReady: () => boolean
   logger?: Logger
+  /** Restarts shown for worker `id` (its index in `workerThreadIds()`); default 0. */
+  restarts?: (id: number, threadId: number) => number
   /** Longest wait for workers per scrape or request, ms; default 1000. */
   timeoutMs?: number
 }
@@ -44,6 +46,7 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
     aggregator,
     workerThreadIds: options.workerThreadIds,
     isReady: options.isReady,
+    ...(options.restarts === undefined ? {} : { restarts: options.restarts }),
     timeoutMs,
   })
   const server = await createAdminServer({

@@ -7,7 +7,6 @@ import assert from 'node:assert/strict'
 import { type TestContext, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import mqtt, { type IDisconnectPacket, type MqttClient } from 'mqtt'
-import { startAdmin } from '../../src/admin/start-admin.ts'
 import type { ConnectionInfo } from '../../src/admin/types.ts'
 import { type Exposition, parseExposition, sampleValue, seriesOf, sumOf } from '../helpers/prom-text.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -21,35 +20,18 @@ interface Harness {
   drain(): Promise<void>
 }
 
-/**
- * The server's own admin listener when it serves one; until then the admin
- * server is built here from the same pieces the server would use.
- */
+const token = 'e2e-admin-token'
+
+/** The real server with its own admin listener (admin.enabled, a token, port 0). */
 async function harness(t: TestContext, workers = 2): Promise<Harness> {
-  const server = await startTestServer(t, { workers, admin: true })
-  let base: string
-  let drain: () => Promise<void>
-  if (server.admin !== null) {
-    base = `http://127.0.0.1:${server.admin.port}`
-    drain = () => server.drain()
-  } else {
-    // The call the server makes once it wires the admin API (src/admin/start-admin.ts).
-    let draining = false
-    const admin = await startAdmin({
-      config: { enabled: true, host: '127.0.0.1', port: 0 },
-      metrics: server.metrics,
-      control: server.control,
-      workerThreadIds: () => server.workerThreadIds(),
-      isReady: () => !draining,
-    })
-    t.after(() => admin!.close())
-    base = `http://127.0.0.1:${admin!.server.address.port}`
-    drain = () => {
-      draining = true
-      return server.drain()
-    }
-  }
-  const adminFetch = (path: string, init?: RequestInit) => fetch(`${base}${path}`, init)
+  const server = await startTestServer(t, {
+    workers,
+    config: { admin: { enabled: true, host: '127.0.0.1', port: 0, token } },
+  })
+  assert.ok(server.admin !== null, 'the server serves the admin API when admin.enabled')
+  const base = `http://127.0.0.1:${server.admin.port}`
+  const adminFetch = (path: string, init: RequestInit = {}) =>
+    fetch(`${base}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...init.headers } })
   return {
     server,
     admin: adminFetch,
@@ -58,7 +40,7 @@ async function harness(t: TestContext, workers = 2): Promise<Harness> {
       assert.equal(res.status, 200)
       return parseExposition(await res.text())
     },
-    drain,
+    drain: () => server.drain(),
   }
 }
 
@@ -261,4 +243,22 @@ test('e2e: /readyz is 200 while serving and 503 once draining starts', async (t)
   assert.equal((await disconnect).reasonCode, 0x8b)
   await draining
   assert.equal((await h.admin('/readyz')).status, 503)
+})
+
+test('e2e: the config token guards the server admin API; /healthz stays open', async (t) => {
+  const h = await harness(t, 1)
+  const base = `http://127.0.0.1:${h.server.admin!.port}`
+  for (const path of ['/metrics', '/workers', '/connections', '/readyz']) {
+    const res = await fetch(`${base}${path}`)
+    assert.equal(res.status, 401, path)
+    assert.equal(((await res.json()) as { code: string }).code, 'MQTTD_ERR_ADMIN_UNAUTHORIZED')
+    const wrong = await fetch(`${base}${path}`, { headers: { authorization: 'Bearer not-it' } })
+    assert.equal(wrong.status, 401, path)
+  }
+  assert.equal((await fetch(`${base}/healthz`)).status, 200)
+  const workers = (await (await h.admin('/workers')).json()) as { workers: { threadId: number }[] }
+  assert.deepEqual(
+    workers.workers.map((w) => w.threadId),
+    h.server.workerThreadIds(),
+  )
 })
