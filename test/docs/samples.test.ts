@@ -165,7 +165,12 @@ test('the TypeScript samples typecheck', { timeout: 60_000 }, async () => {
   // Runs after the pages above wrote their files; tsc sees them as a project using mqttd.
   writeFileSync(
     join(work, 'tsconfig.json'),
-    JSON.stringify({ extends: '../../tsconfig.json', include: ['**/*.ts'], exclude: ['**/node_modules'] }),
+    JSON.stringify({
+      extends: '../../tsconfig.json',
+      // src's ambient declarations (mqtt-packet internals) come along with the 'mqttd' import
+      include: ['**/*.ts', '../../src/**/*.d.ts'],
+      exclude: ['**/node_modules'],
+    }),
   )
   const tsc = join(root, 'node_modules/.bin/tsc')
   await execFileAsync(tsc, ['--noEmit', '-p', join(work, 'tsconfig.json')], { cwd: root }).catch((err) => {
