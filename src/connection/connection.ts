@@ -116,7 +116,7 @@ class ConnectionImpl extends Duplex {
       this.destroy()
     })
     duplex.on('close', () => this.destroy())
-    duplex.on('end', () => this.push(null))
+    duplex.on('end', () => this.#onRawEnd())
     duplex.on('drain', () => this.#onRawDrain())
 
     // normal mode: packets are emitted as events, the readable side only ends
@@ -305,6 +305,20 @@ class ConnectionImpl extends Duplex {
       raw.uncork()
     }
     if (!ok) this.#rawFull = true
+  }
+
+  /**
+   * MQTT has no half-open connections: once the peer ended, end our side too
+   * (after what is batched), as a net.Socket with allowHalfOpen false does.
+   * Streams like ws's createWebSocketStream only close once both sides ended.
+   */
+  #onRawEnd(): void {
+    this.push(null)
+    const raw = this.stream
+    if (!raw.writableEnded && !raw.destroyed) {
+      this.#flush()
+      raw.end()
+    }
   }
 
   #onRawDrain(): void {
