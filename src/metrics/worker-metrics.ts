@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks'
 import { Registry } from 'prom-client'
 import type { ControlServer } from '../control/control-channel.ts'
 import type { HookName } from '../handlers/types.ts'
+import { type ByteSource, ByteTracker } from './byte-tracker.ts'
 import {
   type CounterChild,
   FastCounter,
@@ -22,6 +23,8 @@ import {
   type HistogramChild,
 } from './fast-metrics.ts'
 import { knownDropReasons, metricSpecs, packetTypes, qosLevels, workerRejectReasons } from './names.ts'
+
+export type { ByteSource }
 
 export interface WorkerMetricsOptions {
   /** The worker's `threadId`; labels the per-worker gauges. */
@@ -38,12 +41,6 @@ export interface WorkerLoad {
 }
 
 type EventLoopUtilization = ReturnType<typeof performance.eventLoopUtilization>
-
-/** Anything that keeps running byte totals, e.g. a Connection. */
-export interface ByteSource {
-  readonly bytesReceived: number
-  readonly bytesSent: number
-}
 
 let current: WorkerMetrics | undefined
 
@@ -89,8 +86,7 @@ export class WorkerMetrics {
   readonly #connectionChildren = new Map<string, Map<string, GaugeChild>>()
   readonly #rejectedChildren = new Map<string, Map<string, CounterChild>>()
   readonly #elu: GaugeChild
-  // live sources → totals already counted, so a scrape adds only what is new
-  readonly #byteSources = new Map<ByteSource, { received: number; sent: number }>()
+  readonly #bytes: ByteTracker
   #eluAtScrape: EventLoopUtilization
   #eluAtInfo: EventLoopUtilization
 
@@ -108,7 +104,11 @@ export class WorkerMetrics {
     this.#packetsOutMetric = new FastCounter(metricSpecs.packetsSent, registry)
     this.#packetsIn = counterTable(this.#packetsInMetric, packetTypes)
     this.#packetsOut = counterTable(this.#packetsOutMetric, packetTypes)
-    const syncBytes = () => this.#syncBytes()
+    this.#bytes = new ByteTracker((received, sent) => {
+      this.#bytesIn.inc(received)
+      this.#bytesOut.inc(sent)
+    })
+    const syncBytes = () => this.#bytes.sync()
     this.#bytesIn = new FastCounter(metricSpecs.bytesReceived, registry, syncBytes).child()
     this.#bytesOut = new FastCounter(metricSpecs.bytesSent, registry, syncBytes).child()
     this.#messagesInMetric = new FastCounter(metricSpecs.messagesReceived, registry)
@@ -183,27 +183,12 @@ export class WorkerMetrics {
    * {@link bytesReceived}/{@link bytesSent} for a connection, not both.
    */
   trackBytes(source: ByteSource): void {
-    this.#byteSources.set(source, { received: 0, sent: 0 })
+    this.#bytes.track(source)
   }
 
   /** Counts what `source` moved since the last scrape, and stops tracking it. */
   untrackBytes(source: ByteSource): void {
-    const seen = this.#byteSources.get(source)
-    if (seen === undefined) return
-    this.#byteSources.delete(source)
-    this.#bytesIn.inc(source.bytesReceived - seen.received)
-    this.#bytesOut.inc(source.bytesSent - seen.sent)
-  }
-
-  #syncBytes(): void {
-    for (const [source, seen] of this.#byteSources) {
-      const received = source.bytesReceived
-      const sent = source.bytesSent
-      this.#bytesIn.inc(received - seen.received)
-      this.#bytesOut.inc(sent - seen.sent)
-      seen.received = received
-      seen.sent = sent
-    }
+    this.#bytes.untrack(source)
   }
 
   /** A PUBLISH arrived from a client. */

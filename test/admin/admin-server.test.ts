@@ -3,9 +3,15 @@ import { randomUUID } from 'node:crypto'
 import { test } from 'node:test'
 import { type AdminServer, createAdminServer } from '../../src/admin/admin-server.ts'
 import { bearerChecker } from '../../src/admin/auth.ts'
-import { pageConnections } from '../../src/admin/paging.ts'
-import type { AdminBackend, ConnectionInfo, WorkerInfo } from '../../src/admin/types.ts'
+import type {
+  AdminBackend,
+  ConnectionInfo,
+  ConnectionsPage,
+  ConnectionsQuery,
+  WorkerInfo,
+} from '../../src/admin/types.ts'
 import { ControlClient } from '../../src/control/control-channel.ts'
+import { mqttdError } from '../../src/errors.ts'
 import { MainMetrics } from '../../src/metrics/main-metrics.ts'
 import { MetricsAggregator } from '../../src/metrics/metrics-aggregator.ts'
 import { parseExposition, sampleValue } from '../helpers/prom-text.ts'
@@ -32,6 +38,19 @@ function connection(i: number): ConnectionInfo {
   }
 }
 
+/** Offset paging over the fake's list, sorted by client id; the cursor is the next offset. */
+function page(all: ConnectionInfo[], query: ConnectionsQuery): ConnectionsPage {
+  const offset = query.cursor === undefined ? 0 : Number(query.cursor)
+  if (!Number.isSafeInteger(offset) || offset < 0) {
+    throw mqttdError('MQTTD_ERR_ADMIN_BAD_REQUEST', 'cursor is not a cursor returned by GET /connections')
+  }
+  const selected = all
+    .filter((c) => query.clientId === undefined || c.clientId === query.clientId)
+    .sort((a, b) => (a.clientId < b.clientId ? -1 : 1))
+  const items = selected.slice(offset, offset + query.limit)
+  return { items, nextCursor: offset + query.limit < selected.length ? String(offset + query.limit) : null }
+}
+
 function fakeBackend(t: { after(fn: () => void): void }): FakeBackend {
   const main = new MainMetrics({ defaultMetrics: false })
   const control = new ControlClient(randomUUID())
@@ -53,7 +72,7 @@ function fakeBackend(t: { after(fn: () => void): void }): FakeBackend {
       ]
     },
     async connections(query) {
-      return pageConnections(backend.clients, query)
+      return page(backend.clients, query)
     },
     async kick(clientId) {
       const before = backend.clients.length
