@@ -68,11 +68,13 @@ describe('mqtt.js client against a server built on Connection', () => {
           granted.map((g) => [g.topic, g.qos]),
           [['t/1', 1]],
         )
-        const received = once(client, 'message')
+        const received = new Promise<[string, Buffer, { qos: number }]>((resolve) =>
+          client.once('message', (...args) => resolve(args)),
+        )
         const acked = once(broker.events, 'puback')
         // a QoS 1 publish resolves only once the PUBACK arrived
         const sent = await client.publishAsync('t/1', 'hello', { qos: 1 })
-        assert.equal(sent?.qos, 1)
+        assert.equal((sent as { qos?: number } | undefined)?.qos, 1)
         const [topic, payload, packet] = await received
         assert.equal(topic, 't/1')
         assert.equal(payload.toString(), 'hello')
