@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path'
 import { describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { parse, parseAllDocuments } from 'yaml'
+import { validateConfig } from '../../src/config/validate.ts'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const deploy = join(root, 'deploy')
@@ -70,8 +71,11 @@ describe('deploy/kubernetes', () => {
     assert.equal(Number(annotations['prometheus.io/port']), config.admin.port)
   })
 
-  test('terminationGracePeriodSeconds is longer than shutdown.drainTimeoutMs', () => {
-    assert.ok(pod.terminationGracePeriodSeconds * 1000 > config.shutdown.drainTimeoutMs)
+  test('terminationGracePeriodSeconds is longer than the preStop pause plus shutdown.drainTimeoutMs', () => {
+    const [cmd, seconds] = container.lifecycle.preStop.exec.command
+    assert.equal(cmd, 'sleep')
+    const budgetMs = Number(seconds) * 1000 + config.shutdown.drainTimeoutMs
+    assert.ok(pod.terminationGracePeriodSeconds * 1000 > budgetMs)
   })
 
   test('every listener is a container port and the Service exposes the MQTT ones', () => {
@@ -164,4 +168,18 @@ test('the default container config binds every listener and the admin to 0.0.0.0
   for (const l of config.listeners) assert.equal(l.host, '0.0.0.0')
   // docker stop's default grace is 10 s.
   assert.ok(config.shutdown.drainTimeoutMs < 10_000)
+})
+
+test("every shipped config passes mqttd's own validation", () => {
+  const configs: Array<[string, unknown]> = [
+    ['deploy/docker/mqttd.yaml', readYaml(join(deploy, 'docker/mqttd.yaml'))],
+    ['deploy/compose/mqttd.yaml', readYaml(join(deploy, 'compose/mqttd.yaml'))],
+    [
+      'deploy/kubernetes/configmap.yaml',
+      parse(readYamlDocs(join(deploy, 'kubernetes/configmap.yaml'))[0]!.data['mqttd.yaml']),
+    ],
+  ]
+  for (const [source, config] of configs) {
+    assert.doesNotThrow(() => validateConfig(config, { baseDir: deploy, source }), source)
+  }
 })
