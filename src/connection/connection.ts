@@ -286,8 +286,13 @@ class ConnectionImpl extends Duplex {
     const chunks = out.take()
     const callbacks = this.#callbacks
     this.#callbacks = null
-    const done = callbacks === null ? undefined : (err?: Error | null) => callAll(callbacks, err)
     const raw = this.stream
+    // the peer ended (we ended too) or the stream is gone: fail the callbacks, no write-after-end error
+    if (raw.writableEnded || raw.destroyed) {
+      if (callbacks !== null) callAll(callbacks, mqttdError('MQTTD_ERR_CONNECTION_DESTROYED', 'packet'))
+      return
+    }
+    const done = callbacks === null ? undefined : (err?: Error | null) => callAll(callbacks, err)
     let ok: boolean
     if (chunks.length === 1) {
       const chunk = chunks[0]!

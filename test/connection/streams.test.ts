@@ -88,6 +88,22 @@ describe('stream events', () => {
     assert.deepEqual(events, ['end', 'finish', 'close'])
   })
 
+  it('ends the raw stream when the peer ends; a later send fails its callback without an error event', async () => {
+    const [peer, raw] = socketPair()
+    const conn = Connection(raw)
+    const errors: Error[] = []
+    conn.on('error', (err) => errors.push(err))
+    conn.pingresp() // batched before the end arrives: still delivered
+    peer.end()
+    await once(conn, 'end')
+    assert.equal(raw.writableEnded, true)
+    const err = await new Promise<Error | null | undefined>((resolve) => conn.pingresp(undefined, resolve))
+    assert.equal((err as MqttdError).code, 'MQTTD_ERR_CONNECTION_DESTROYED')
+    assert.deepEqual(errors, [])
+    assert.deepEqual([...(await readBytes(peer, 2))], [0xd0, 0])
+    conn.destroy()
+  })
+
   it("emits 'close' when the raw stream closes", async () => {
     const [, raw] = socketPair()
     const conn = Connection(raw)
