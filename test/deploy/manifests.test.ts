@@ -93,6 +93,10 @@ describe('deploy/kubernetes', () => {
     )
   })
 
+  test("workers matches the CPU request (a pod sees all of the node's CPUs)", () => {
+    assert.equal(config.workers, Number(container.resources.requests.cpu))
+  })
+
   test('selectors match the pod labels', () => {
     const labels = deployment.spec.template.metadata.labels
     assert.deepEqual(deployment.spec.selector.matchLabels, labels)
