@@ -25,7 +25,7 @@ import {
   mainForMerge,
   withoutMergedQuantiles,
 } from './snapshot.ts'
-import { metricsRequest, type WorkerLoad, workerLoadRequest } from './worker-metrics.ts'
+import { metricsRequest } from './worker-metrics.ts'
 
 /** The live workers: how many, or their thread ids (then snapshots of ids not listed are folded as dead). */
 export type LiveWorkers = () => number | readonly number[]
@@ -108,16 +108,5 @@ export class MetricsAggregator {
     if (last === undefined) return
     this.#snapshots.delete(threadId)
     this.#retained = foldCumulative(this.#retained, last)
-  }
-
-  /** Open connections and event-loop utilization per live worker (for `/workers`), by threadId. */
-  async workerLoads(): Promise<Map<number, WorkerLoad>> {
-    const live = this.#liveWorkers()
-    const expectedWorkers = typeof live === 'number' ? live : live.length
-    const result = await this.#control.request<WorkerLoad>(workerLoadRequest, null, {
-      expectedWorkers,
-      timeoutMs: this.#timeoutMs,
-    })
-    return result.replies
   }
 }

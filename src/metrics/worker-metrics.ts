@@ -280,11 +280,7 @@ export class WorkerMetrics {
 
 /** Control request type a worker answers with its registry's `getMetricsAsJSON()`. */
 export const metricsRequest = 'metrics'
-/** Control request type a worker answers with its {@link WorkerLoad}. */
-export const workerLoadRequest = 'metrics:load'
-
-/** Makes this worker answer the main thread's metrics and load requests. */
+/** Makes this worker answer the main thread's metrics requests. */
 export function serveWorkerMetrics(control: ControlServer, metrics: WorkerMetrics): void {
   control.handle(metricsRequest, () => metrics.registry.getMetricsAsJSON())
-  control.handle(workerLoadRequest, () => metrics.load())
 }
