@@ -120,13 +120,19 @@ async function measureOnce(name: TargetName, figure: FigureName): Promise<Figure
   }
 }
 
-/** The run with the median value (errors and failed runs sort last). */
+/**
+ * The median run. Failed runs (no value, or an error) rank worst: a figure
+ * that failed in most repeats is reported as failed.
+ */
 function pickMedian(runs: Array<Figure | { error: string }>): Figure | { error: string } {
-  const ok = runs.filter((r): r is Figure => 'value' in r && r.value !== null)
-  if (ok.length === 0) return runs[0]!
-  ok.sort((a, b) => a.value! - b.value!)
-  const median = ok[Math.floor((ok.length - 1) / 2)]!
-  if (runs.length > 1) median.detail.allValues = runs.map((r) => ('value' in r ? r.value : null))
+  const score = (r: Figure | { error: string }) => {
+    if (!('value' in r) || r.value === null) return -Number.MAX_VALUE
+    return r.lowerIsBetter ? -r.value : r.value
+  }
+  const sorted = [...runs].sort((a, b) => score(a) - score(b))
+  const median = sorted[Math.floor(sorted.length / 2)]!
+  if (runs.length > 1 && 'detail' in median)
+    median.detail.allValues = runs.map((r) => ('value' in r ? r.value : null))
   return median
 }
 
