@@ -30,7 +30,10 @@ export class TlsTransport {
   readonly #server: Server
   readonly #waiting = new WeakMap<Socket, Waiter>()
 
-  constructor(material: TlsMaterial, handshakeTimeoutMs: number) {
+  /**
+   * @param alpn ALPN protocols offered: `mqtt` for MQTT over TLS, `http/1.1` under a WebSocket (browsers offer it)
+   */
+  constructor(material: TlsMaterial, handshakeTimeoutMs: number, alpn: string[]) {
     this.#server = createServer({
       key: material.key,
       cert: material.cert,
@@ -38,7 +41,7 @@ export class TlsTransport {
       requestCert: material.requestCert,
       rejectUnauthorized: material.rejectUnauthorized,
       minVersion: material.minVersion,
-      ALPNProtocols: ['mqtt'],
+      ALPNProtocols: alpn,
       handshakeTimeout: handshakeTimeoutMs,
     })
     this.#server.on('secureConnection', (tlsSocket: TLSSocket) => {

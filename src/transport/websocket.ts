@@ -25,9 +25,11 @@ export class WebSocketTransport {
   readonly #app: FastifyInstance
   readonly #waiting = new WeakMap<Socket, (upgrade: WebSocketUpgrade) => void>()
   readonly #path: string
+  readonly #upgradeTimeoutMs: number
 
-  constructor(options: { path: string; maxPayload: number }) {
+  constructor(options: { path: string; maxPayload: number; upgradeTimeoutMs: number }) {
     this.#path = options.path
+    this.#upgradeTimeoutMs = options.upgradeTimeoutMs
     this.#app = Fastify({ logger: false })
     void this.#app.register(websocket, {
       options: {
@@ -63,17 +65,22 @@ export class WebSocketTransport {
 
   /**
    * Serves HTTP on the socket until it upgrades to a WebSocket (resolves with
-   * the stream) or closes first (resolves null: a plain HTTP request).
+   * the stream) or closes first (resolves null: a plain HTTP request). A
+   * socket not upgraded within the connect timeout is destroyed.
    */
   accept(socket: Socket): Promise<WebSocketUpgrade | null> {
     return new Promise((resolve) => {
+      // the HTTP server never listens, so its own request timeouts never run: bound the time to upgrade here
+      const timer = setTimeout(() => socket.destroy(), this.#upgradeTimeoutMs)
       const onClose = () => {
+        clearTimeout(timer)
         if (!this.#waiting.has(socket)) return
         this.#waiting.delete(socket)
         resolve(null)
       }
       socket.once('close', onClose)
       this.#waiting.set(socket, (upgrade) => {
+        clearTimeout(timer)
         socket.off('close', onClose)
         resolve(upgrade)
       })

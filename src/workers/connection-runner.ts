@@ -27,7 +27,7 @@ import type { CloseInfo, CloseReason, ProtocolVersion, ReasonResult, Transport }
 import type { WorkerMetrics } from '../metrics/worker-metrics.ts'
 import { ConnectionContext } from './hook-context.ts'
 import { InboundFlow } from './inbound-flow.ts'
-import { Reason, v3ConnackCode } from './reason-codes.ts'
+import { connackCode, Reason, v3ConnackCode } from './reason-codes.ts'
 
 export interface RunnerLimits {
   maxPacketSize: number
@@ -490,7 +490,8 @@ export class ConnectionRunner {
           result.reasonString === undefined ? undefined : { reasonString: result.reasonString }
         this.#writeFinal({ cmd: 'disconnect', reasonCode: result.reasonCode, properties })
       } else if (result.reasonCode >= 0x80) {
-        this.#sendConnackFailure(result) // no DISCONNECT before CONNACK [MQTT-3.14.0-1]
+        // no DISCONNECT before CONNACK [MQTT-3.14.0-1]; CONNACK has no code for some DISCONNECT reasons
+        this.#sendConnackFailure({ ...result, reasonCode: connackCode(result.reasonCode) })
       }
     } else if (!this.#connackSent && this.ctx.connectPacket !== undefined && result.reasonCode >= 0x80) {
       this.#sendConnackFailure(result)

@@ -46,3 +46,15 @@ const v3ConnackCodes = new Map<number, number>([
 export function v3ConnackCode(reasonCode: number): number | undefined {
   return v3ConnackCodes.get(reasonCode)
 }
+
+// reason codes a v5 CONNACK may carry (MQTT 5, 3.2.2.2)
+const connackCodes = new Set([
+  0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8c, 0x90, 0x95, 0x97, 0x99, 0x9a, 0x9b,
+  0x9c, 0x9d, 0x9f,
+])
+
+/** A refusal code fit for CONNACK: DISCONNECT-only codes (0x8B shutting down, 0x98 administrative, …) become 0x88 or 0x80. */
+export function connackCode(reasonCode: number): number {
+  if (connackCodes.has(reasonCode)) return reasonCode
+  return reasonCode === Reason.serverShuttingDown ? Reason.serverUnavailable : Reason.unspecified
+}

@@ -36,10 +36,15 @@ let draining = false
 async function init(): Promise<void> {
   for (const listener of data.listeners) {
     if (listener.tls !== undefined) {
-      tlsTransports.set(listener.name, new TlsTransport(listener.tls, data.limits.connectTimeoutMs))
+      const alpn = listener.type === 'wss' ? ['http/1.1'] : ['mqtt']
+      tlsTransports.set(listener.name, new TlsTransport(listener.tls, data.limits.connectTimeoutMs, alpn))
     }
     if (listener.type === 'ws' || listener.type === 'wss') {
-      const transport = new WebSocketTransport({ path: listener.path, maxPayload: data.limits.maxPacketSize })
+      const transport = new WebSocketTransport({
+        path: listener.path,
+        maxPayload: data.limits.maxPacketSize,
+        upgradeTimeoutMs: data.limits.connectTimeoutMs,
+      })
       await transport.ready()
       wsTransports.set(listener.name, transport)
     }

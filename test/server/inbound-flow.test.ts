@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { InboundFlow } from '../../src/workers/inbound-flow.ts'
-import { v3ConnackCode } from '../../src/workers/reason-codes.ts'
+import { connackCode, v3ConnackCode } from '../../src/workers/reason-codes.ts'
 
 test('[MQTT-3.3.2-9] [MQTT-3.3.2-10] topic aliases: 0 and above the maximum are invalid; an unknown alias with an empty topic is refused', () => {
   const flow = new InboundFlow({ receiveMaximum: 10, topicAliasMaximum: 2 })
@@ -49,4 +49,10 @@ test('v5 CONNACK refusal codes map to 3.1.1 return codes where one exists', () =
   assert.equal(v3ConnackCode(0x86), 4)
   assert.equal(v3ConnackCode(0x87), 5)
   assert.equal(v3ConnackCode(0x95), undefined, 'no 3.1.1 code: the connection is just closed')
+})
+
+test('DISCONNECT-only reason codes become a CONNACK code when CONNACK is not sent yet', () => {
+  assert.equal(connackCode(0x86), 0x86)
+  assert.equal(connackCode(0x8b), 0x88, 'shutting down → server unavailable')
+  assert.equal(connackCode(0x98), 0x80)
 })

@@ -126,3 +126,18 @@ test('WebSocket subprotocols mqtt, mqttv3.1 and none are accepted', async (t) =>
     ws.terminate()
   }
 })
+
+test('a WebSocket-port connection that never upgrades is closed after connectTimeoutMs', async (t) => {
+  const server = await startTestServer(t, {
+    workers: 1,
+    listeners: ['ws'],
+    config: { limits: { connectTimeoutMs: 300 } },
+  })
+  const { connect } = await import('node:net')
+  const socket = connect({ port: server.port('ws'), host: '127.0.0.1' })
+  t.after(() => socket.destroy())
+  socket.on('error', () => {})
+  const started = Date.now()
+  await new Promise((resolve) => socket.once('close', resolve))
+  assert.ok(Date.now() - started >= 250)
+})
