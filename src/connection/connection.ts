@@ -2,7 +2,7 @@ import { Duplex } from 'node:stream'
 import { writeToStream } from 'mqtt-packet'
 import { MqttdError, mqttdError, mqttdErrorWithCause } from '../errors.ts'
 import { encodePuback, encodePublish } from './fast-encode.ts'
-import { parseFast } from './fast-path.ts'
+import { parseFast, slowRunEnd } from './fast-path.ts'
 import { OutboundBuffer } from './outbound-buffer.ts'
 import { PacketParser } from './packet-parser.ts'
 import { generateStream, parseStream } from './streams.ts'
@@ -63,9 +63,11 @@ class ConnectionImpl extends Duplex {
     return !this.#closed
   }
   /**
-   * The read loop. mqtt-packet's parser is only given whole packets the fast
-   * path does not handle (and the rest of a packet split across chunks), one
-   * packet at a time, so the fast path resumes right after each of them.
+   * The read loop. At a packet boundary the fast path parses what it can
+   * straight from the chunk; the packets it leaves are given to mqtt-packet's
+   * parser as runs of whole packets, so the fast path resumes right after
+   * them (and after a CONNECT, with the version it set). A packet split across
+   * chunks is completed by giving the parser exactly its missing bytes.
    */
   #onData = (chunk: Buffer) => {
     this.#bytesReceived += chunk.length
@@ -73,6 +75,7 @@ class ConnectionImpl extends Duplex {
     const end = chunk.length
     let off = 0
     while (off < end) {
+      let next: number
       if (parser._stateCounter === 0 && parser._list.length === 0) {
         off = parseFast(
           chunk,
@@ -82,12 +85,14 @@ class ConnectionImpl extends Duplex {
           this.#emitFast,
         )
         if (off === end || this.#closed) return
+        next = slowRunEnd(chunk, off, end)
+      } else if (parser._stateCounter === 2) {
+        next = Math.min(off + parser.packet.length - parser._list.length, end)
+      } else {
+        next = off + 1 // inside a fixed header split across chunks: byte by byte (≤ 4 bytes)
       }
-      // the parser's packet: its fixed header byte by byte (≤ 5 bytes), then exactly the missing body
-      const take =
-        parser._stateCounter === 2 ? Math.min(parser.packet.length - parser._list.length, end - off) : 1
-      parser.parse(off === 0 && take === end ? chunk : chunk.subarray(off, off + take))
-      off += take
+      parser.parse(off === 0 && next === end ? chunk : chunk.subarray(off, next))
+      off = next
       if (this.#closed) return
     }
   }

@@ -73,3 +73,29 @@ export function parseFast(
   }
   return pos
 }
+
+/**
+ * End of the run of packets starting at `pos` that the fast path leaves to
+ * mqtt-packet: the first packet always, then every following one up to the
+ * next PUBLISH/PUBACK. A packet cut off by the chunk end (or a malformed
+ * length) extends the run to the chunk end; the parser buffers or rejects it.
+ */
+export function slowRunEnd(chunk: Buffer, pos: number, end: number): number {
+  let p = pos
+  while (p < end) {
+    const b0 = chunk[p]!
+    if (p !== pos && (b0 >> 4 === 3 || b0 === 0x40)) return p
+    let i = p + 1
+    let len = 0
+    let mul = 1
+    for (let k = 0; ; k++) {
+      if (i >= end || k === 4) return end
+      const b = chunk[i++]!
+      len += (b & 127) * mul
+      mul *= 128
+      if (b < 128) break
+    }
+    p = i + len
+  }
+  return p > end ? end : p
+}

@@ -49,6 +49,22 @@ describe('fix 1: no bytes lost when the version switches on CONNECT', () => {
     conn.destroy()
   })
 
+  it('applies the v5 rules to a PUBLISH in the same chunk as the CONNECT (no properties: fast path)', async () => {
+    const raw = new RecordingStream()
+    const conn = Connection(raw)
+    const payloads: string[] = []
+    conn.on('publish', (p) => payloads.push(p.payload.toString('hex')))
+    await tick()
+    const plain = mqttPacket.generate(
+      { cmd: 'publish', topic: 't', payload: Buffer.from('ab'), qos: 0, dup: false, retain: false },
+      { protocolVersion: 5 },
+    )
+    raw.feed(Buffer.concat([connectV5, plain, plain]))
+    await tick()
+    assert.deepEqual(payloads, ['6162', '6162'])
+    conn.destroy()
+  })
+
   it('mqtt-connection loses that PUBLISH (it swaps the parser with bytes still buffered)', async () => {
     const [peer, raw] = socketPair()
     const conn = LegacyConnection(raw)
