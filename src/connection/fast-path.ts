@@ -97,5 +97,5 @@ export function slowRunEnd(chunk: Buffer, pos: number, end: number): number {
     }
     p = i + len
   }
-  return p > end ? end : p
+  return Math.min(p, end)
 }
