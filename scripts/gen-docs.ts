@@ -10,6 +10,7 @@
  * test/docs/generated.test.ts runs the check, so a change to the schema or the error table must
  * come with the regenerated pages.
  */
+import { execFileSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -171,10 +172,19 @@ export function renderErrors(): string {
   return `${lines.join('\n')}\n`
 }
 
-export const generated = {
-  'docs/configuration.md': renderConfiguration,
-  'docs/errors.md': renderErrors,
-} as const
+/** Formats Markdown as the repository's linter (`biome check`) wants it: aligned tables. */
+export function formatMarkdown(file: string, text: string): string {
+  return execFileSync(join(root, 'node_modules/.bin/biome'), ['format', `--stdin-file-path=${file}`], {
+    cwd: root,
+    input: text,
+    encoding: 'utf8',
+  })
+}
+
+export const generated: Record<string, () => string> = {
+  'docs/configuration.md': () => formatMarkdown('docs/configuration.md', renderConfiguration()),
+  'docs/errors.md': () => formatMarkdown('docs/errors.md', renderErrors()),
+}
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const check = process.argv.includes('--check')
