@@ -11,6 +11,16 @@ import { fileURLToPath } from 'node:url'
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'generator', 'cli.ts')
 
+/** A secondary value shown on its own row under its figure, with the same ratios. */
+export interface Extra {
+  label: string
+  value: number | null
+  unit: string
+  lowerIsBetter?: boolean
+  /** Shown instead of the bare value (e.g. with a loss figure). */
+  text?: string
+}
+
 export interface Figure {
   /** Headline value (higher is better unless `lowerIsBetter`). */
   value: number | null
@@ -19,6 +29,7 @@ export interface Figure {
   /** What held the figure down: server CPU, generator CPU, threshold, machine. */
   limitedBy: string
   detail: Record<string, unknown>
+  extras?: Extra[]
 }
 
 export interface MeasureContext {
@@ -72,7 +83,15 @@ export async function generate(ctx: MeasureContext, args: string[]): Promise<Rec
 }
 
 type Lat = { p50Ms: number; p99Ms: number; maxMs: number; count: number }
-type Cpu = { generatorPct: number; serverPct: number | null }
+type Cpu = { generatorPct: number; serverPct: number | null; serverSeconds?: number | null }
+
+/** Server CPU microseconds per unit of work: robust to a busy machine, unlike rates. */
+function cpuPer(r: Record<string, unknown> | undefined, units: unknown): number | null {
+  const s = (r?.cpu as Cpu | undefined)?.serverSeconds
+  const n = Number(units)
+  if (s === null || s === undefined || !(n > 0)) return null
+  return Math.round((s / n) * 1e6 * 10) / 10
+}
 
 /** Names the bottleneck from CPU use (100 % = the one core each side is pinned to). */
 export function bottleneck(cpu: Cpu, fallback: string): string {
@@ -153,6 +172,14 @@ export async function fanInRate(ctx: MeasureContext): Promise<Figure> {
     value: pass?.rate ?? null,
     unit: 'msg/s',
     limitedBy: fail ? `${fail.why} at ${fail.rate}/s; ${bottleneck(failCpu, 'latency')}` : 'search ceiling',
+    extras: [
+      {
+        label: `  server CPU per delivered message (at ${pass?.rate ?? '-'}/s)`,
+        value: cpuPer(pass?.r, pass?.r.received),
+        unit: 'µs',
+        lowerIsBetter: true,
+      },
+    ],
     detail: {
       passRate: pass?.rate ?? null,
       failRate: fail?.rate ?? null,
@@ -183,6 +210,20 @@ export async function qos1Throughput(ctx: MeasureContext): Promise<Figure> {
     value: r.ackedPerSecond as number,
     unit: 'msg/s',
     limitedBy: bottleneck(r.cpu as Cpu, 'window/latency'),
+    extras: [
+      {
+        label: '  … delivered to the subscriber',
+        value: r.receivedPerSecond as number,
+        unit: 'msg/s',
+        text: `${(r.receivedPerSecond as number).toLocaleString('en-US')} msg/s, loss ${r.lossPct}%`,
+      },
+      {
+        label: '  server CPU per delivered message',
+        value: cpuPer(r, r.received),
+        unit: 'µs',
+        lowerIsBetter: true,
+      },
+    ],
     detail: {
       acked: r.acked,
       received: r.received,
@@ -218,6 +259,14 @@ export async function connectRate(ctx: MeasureContext): Promise<Figure> {
       (r.failed as number) > 0
         ? `${r.failed} failed: ${(r.errors as string[])[0]}`
         : bottleneck(r.cpu as Cpu, 'handshake latency'),
+    extras: [
+      {
+        label: '  server CPU per connection',
+        value: cpuPer(r, r.connected),
+        unit: 'µs',
+        lowerIsBetter: true,
+      },
+    ],
     detail: { connected: r.connected, failed: r.failed, connectLatency: r.connectLatency, cpu: r.cpu },
   }
 }

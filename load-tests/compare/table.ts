@@ -20,29 +20,34 @@ function ratio(a: number | null, b: number | null): string {
   return `${(a / b).toFixed(2)}×`
 }
 
-/** QoS 1: what reached the subscriber, next to what was acknowledged to publishers. */
-function deliveredRow(
+function extraRows(
+  f: FigureName,
   targets: string[],
   head: string[],
   results: Record<string, Record<string, Cell>>,
-): string[] {
-  const get = (t: string): { v: number | null; text: string } => {
-    const cell = results[t]?.['qos1-window100']
-    if (!cell || !('detail' in cell)) return { v: null, text: 'n/a' }
-    const d = cell.detail as { receivedPerSecond?: number; lost?: number; expected?: number }
-    if (d.receivedPerSecond === undefined) return { v: null, text: 'n/a' }
-    const loss = d.expected ? ((d.lost ?? 0) / d.expected) * 100 : 0
-    return {
-      v: d.receivedPerSecond,
-      text: `${d.receivedPerSecond.toLocaleString('en-US')} msg/s, loss ${loss.toFixed(1)}%`,
-    }
+): string[][] {
+  const labels: string[] = []
+  for (const t of targets) {
+    const cell = results[t]?.[f]
+    if (cell && 'extras' in cell)
+      for (const e of cell.extras ?? []) if (!labels.includes(e.label)) labels.push(e.label)
   }
-  const row = ['  … of which delivered to the subscriber']
-  for (const t of targets) row.push(get(t).text)
-  if (head.includes('mqttd/mosquitto')) row.push(ratio(get('mqttd').v, get('mosquitto').v))
-  if (head.includes('mqttd/aedes')) row.push(ratio(get('mqttd').v, get('aedes').v))
-  if (head.includes('mosquitto/aedes')) row.push(ratio(get('mosquitto').v, get('aedes').v))
-  return row
+  return labels.map((label) => {
+    const get = (t: string) => {
+      const cell = results[t]?.[f]
+      return cell && 'extras' in cell ? cell.extras?.find((e) => e.label === label) : undefined
+    }
+    const row = [label]
+    for (const t of targets) {
+      const e = get(t)
+      row.push(!e || e.value === null ? 'n/a' : (e.text ?? `${e.value.toLocaleString('en-US')} ${e.unit}`))
+    }
+    const v = (t: string) => get(t)?.value ?? null
+    if (head.includes('mqttd/mosquitto')) row.push(ratio(v('mqttd'), v('mosquitto')))
+    if (head.includes('mqttd/aedes')) row.push(ratio(v('mqttd'), v('aedes')))
+    if (head.includes('mosquitto/aedes')) row.push(ratio(v('mosquitto'), v('aedes')))
+    return row
+  })
 }
 
 export function renderTable(
@@ -64,7 +69,7 @@ export function renderTable(
     if (head.includes('mqttd/aedes')) row.push(ratio(v('mqttd'), v('aedes')))
     if (head.includes('mosquitto/aedes')) row.push(ratio(v('mosquitto'), v('aedes')))
     rows.push(row)
-    if (f === 'qos1-window100') rows.push(deliveredRow(targets, head, results))
+    rows.push(...extraRows(f, targets, head, results))
   }
   const widths = head.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`
@@ -75,7 +80,7 @@ export function renderTable(
   ]
   out.push(
     '',
-    'Ratios are mqttd ÷ other on the same figure (for B/conn lower is better).',
+    'Ratios are mqttd ÷ other on the same row (for B/conn and µs lower is better).',
     '',
     'What limited each figure:',
   )

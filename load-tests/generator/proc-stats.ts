@@ -57,15 +57,28 @@ export class CpuMeter {
   }
 
   /** Percent of one core since the last reset (100 = one core fully busy). */
-  read(): { seconds: number; generatorPct: number; serverPct: number | null } {
+  read(): {
+    seconds: number
+    generatorPct: number
+    serverPct: number | null
+    generatorSeconds: number
+    serverSeconds: number | null
+  } {
     const seconds = (performance.now() - this.#t0) / 1000
     const self = selfCpuSeconds() - this.#self0
-    let serverPct: number | null = null
+    let server: number | null = null
     if (this.#serverPid !== undefined && this.#server0 !== null) {
       const now = cpuSeconds(this.#serverPid)
-      if (now !== null) serverPct = round1(((now - this.#server0) / seconds) * 100)
+      if (now !== null) server = now - this.#server0
     }
-    return { seconds, generatorPct: round1((self / seconds) * 100), serverPct }
+    return {
+      seconds,
+      generatorPct: round1((self / seconds) * 100),
+      serverPct: server === null ? null : round1((server / seconds) * 100),
+      // CPU time is what a process ran, not what it waited: it stays meaningful when the machine is busy
+      generatorSeconds: Math.round(self * 1000) / 1000,
+      serverSeconds: server === null ? null : Math.round(server * 100) / 100,
+    }
   }
 }
 

@@ -92,7 +92,12 @@ export async function runConn(cfg: ConnConfig, runId: string) {
     connectSeconds: Math.round(elapsedMs) / 1000,
     connectionsPerSecond: elapsedMs > 0 ? Math.round(connected / (elapsedMs / 1000)) : 0,
     connectLatency: latency.summary(),
-    cpu: { generatorPct: connectUsage.generatorPct, serverPct: connectUsage.serverPct },
+    cpu: {
+      generatorPct: connectUsage.generatorPct,
+      serverPct: connectUsage.serverPct,
+      generatorSeconds: connectUsage.generatorSeconds,
+      serverSeconds: connectUsage.serverSeconds,
+    },
     idle,
     errors: errors.slice(0, 20),
   }

@@ -123,7 +123,12 @@ export async function runPub(cfg: PubConfig, runId: string) {
     latency: subs.latency.summary(),
     ackLatency: cfg.qos > 0 ? ack.summary() : null,
     connectLatency: connect.summary(),
-    cpu: { generatorPct: usage.generatorPct, serverPct: usage.serverPct },
+    cpu: {
+      generatorPct: usage.generatorPct,
+      serverPct: usage.serverPct,
+      generatorSeconds: usage.generatorSeconds,
+      serverSeconds: usage.serverSeconds,
+    },
     serverRssBytes: serverRss,
     errors: [...results.flatMap((r) => r.errors), ...subs.errors].slice(0, 20),
   }
