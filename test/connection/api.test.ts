@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { describe, it } from 'node:test'
 import { Connection } from '../../src/connection/connection.ts'
 import DefaultConnection, { Connection as NamedConnection } from '../../src/connection/index.ts'
-import { next, readBytes, socketPair } from './helpers.ts'
+import { next, RecordingStream, readBytes, socketPair, tick } from './helpers.ts'
 
 const CONNECT_V4 = [
   16,
@@ -36,6 +36,12 @@ describe('Connection API', () => {
     assert.equal(typeof withoutNew.publish, 'function')
     withNew.destroy()
     withoutNew.destroy()
+  })
+
+  it('is the package export mqttd/connection (default and named)', async () => {
+    const mod = await import('mqttd/connection')
+    assert.equal(mod.default, Connection)
+    assert.equal(mod.Connection, Connection)
   })
 
   it('index exports the same Connection as default and named export', () => {
@@ -124,6 +130,53 @@ describe('Connection API', () => {
     peer.write(Buffer.from(CONNECT_V4))
     await once(conn, 'connect')
     assert.equal(conn.bytesReceived, CONNECT_V4.length)
+    conn.destroy()
+  })
+
+  it('setOptions({ protocolVersion }) switches parsing and generating in place', async () => {
+    const raw = new RecordingStream()
+    const conn = Connection(raw)
+    assert.equal(conn.protocolVersion, 4)
+    conn.setOptions({ protocolVersion: 5 })
+    assert.equal(conn.protocolVersion, 5)
+    conn.disconnect({ reasonCode: 0x8e })
+    const got = next<{ reasonCode: number }>(conn, 'puback')
+    await tick()
+    raw.feed([0x40, 3, 0, 1, 0x10]) // v5 PUBACK with reason code 0x10
+    assert.equal((await got).reasonCode, 0x10)
+    assert.deepEqual([...raw.written()], [0xe0, 2, 0x8e, 0])
+    conn.destroy()
+  })
+
+  it('a client: the version of the CONNECT it sends is used to parse the CONNACK', async () => {
+    const raw = new RecordingStream()
+    const conn = Connection(raw)
+    conn.connect({ clientId: 'c', protocolVersion: 5 })
+    const got = next<{ reasonCode: number; properties: object }>(conn, 'connack')
+    await tick()
+    // biome-ignore format: wire annotations
+    raw.feed([
+      0x20, 5, // Header
+      0, // Connack flags
+      0, // Reason code
+      2, // Properties length
+      0x24, 1, // Maximum QoS 1
+    ])
+    const connack = await got
+    assert.equal(connack.reasonCode, 0)
+    assert.deepEqual({ ...connack.properties }, { maximumQoS: 1 })
+    assert.equal(conn.protocolVersion, 5)
+    conn.destroy()
+  })
+
+  it('a client: without a version, a CONNACK is parsed as 3.1.1 (mqtt-connection default)', async () => {
+    const raw = new RecordingStream()
+    const conn = Connection(raw)
+    const got = next<{ returnCode: number }>(conn, 'connack')
+    await tick()
+    raw.feed([0x20, 2, 0, 5])
+    assert.equal((await got).returnCode, 5)
+    assert.equal(conn.protocolVersion, 4)
     conn.destroy()
   })
 })
