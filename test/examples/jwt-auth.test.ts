@@ -7,6 +7,7 @@ import { exportJWK, exportSPKI, generateKeyPair, type JWTPayload, SignJWT } from
 import mqtt, { type ErrorWithSubackPacket, type IClientOptions, type MqttClient } from 'mqtt'
 import type { IAuthPacket } from 'mqtt-packet'
 import jwtAuth, { rulesFromClaims } from '../../examples/handlers/jwt-auth.ts'
+import { rawClient } from '../helpers/raw-client.ts'
 import { type ExampleServer, example, startExampleServer } from './example-server.ts'
 
 const secret = 'a-test-secret-of-at-least-32-bytes!!'
@@ -99,6 +100,38 @@ describe('jwt-auth with HS256, token as password', () => {
     assert.equal(await connect({ protocolVersion: 4, password: 'not-a-jwt', username: 'alice' }), 4)
     assert.equal(await connect({ protocolVersion: 5, username: 'bob', password: await hs256(good) }), 0x87)
     assert.equal(await connect({ protocolVersion: 4 }), 4)
+  })
+
+  test('re-authentication (AUTH 0x19) with a fresh token extends the connection; another subject is refused', async (t) => {
+    const raw = await rawClient(t, Number(new URL(server.mqttUrl).port), 5)
+    const auth = (token: string) =>
+      raw.send({
+        cmd: 'auth',
+        reasonCode: 0x19,
+        properties: { authenticationMethod: 'JWT', authenticationData: Buffer.from(token) },
+      })
+    const expiring = await hs256({ sub: 'alice', aud: 'mqttd', exp: now() + 2 })
+    raw.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 5,
+      clean: true,
+      clientId: 'reauth',
+      keepalive: 0,
+      properties: { authenticationMethod: 'JWT', authenticationData: Buffer.from(expiring) },
+    })
+    assert.equal((await raw.next('connack'))?.reasonCode, 0)
+    auth(await hs256({ sub: 'alice', aud: 'mqttd', exp: now() + 60 }))
+    assert.equal((await raw.next('auth'))?.reasonCode, 0x00)
+    // The first token's expiry passes; the connection stays (a PINGREQ is still answered).
+    await new Promise((r) => setTimeout(r, 3000))
+    raw.send({ cmd: 'pingreq' })
+    assert.equal((await raw.next('pingresp'))?.cmd, 'pingresp')
+    // Re-authenticating as somebody else ends the connection with 0x87.
+    auth(await hs256({ sub: 'mallory', aud: 'mqttd', exp: now() + 60 }))
+    const disconnect = await raw.next('disconnect')
+    assert.equal(disconnect?.reasonCode, 0x87)
+    await raw.closed
   })
 
   test('the connection ends when the token expires: DISCONNECT 0xA0', async () => {
