@@ -158,6 +158,14 @@ describe('deploy/compose', () => {
     )
   })
 
+  test('the Grafana dashboard picks its data source by type, and the provisioned one is the default of that type', () => {
+    const dashboard = JSON.parse(readFileSync(join(deploy, 'grafana/mqttd.json'), 'utf8'))
+    const variable = dashboard.templating.list.find((v: Doc) => v.type === 'datasource')
+    const [datasource] = readYaml(join(dir, 'grafana-provisioning/datasources/prometheus.yml')).datasources
+    assert.equal(variable.query, datasource.type)
+    assert.equal(datasource.isDefault, true)
+  })
+
   test('the compose build uses the repository Dockerfile and mounts the config where it is read', () => {
     assert.equal(resolve(dir, compose.services.mqttd.build.context), root)
     assert.ok(existsSync(join(root, compose.services.mqttd.build.dockerfile)))
