@@ -84,6 +84,7 @@ export class ConnectionRunner {
   #maxOutgoingPacket = 0
   #destroyTimer: NodeJS.Timeout | undefined
   #finalPending = false
+  readonly #overLimit = new WeakSet<Packet>()
 
   constructor(options: RunnerOptions) {
     this.#chain = options.chain
@@ -141,7 +142,12 @@ export class ConnectionRunner {
   #onPacket(packet: Packet): void {
     this.#lastActivity = Date.now()
     this.#metrics.packetReceived(packet.cmd)
-    if (packet.cmd === 'publish' && packet.qos > 0) this.#flow.arrived()
+    if (packet.cmd === 'publish' && packet.qos > 0) {
+      // Receive Maximum is judged on arrival: what the client sent before seeing our acknowledgements
+      this.#flow.arrived()
+      const resend = packet.qos === 2 && this.#flow.isDuplicate(packet.messageId!)
+      if (!resend && this.#flow.exceeded()) this.#overLimit.add(packet)
+    }
     this.#queue.push(packet)
     if (this.#queue.length >= backlogPause && !this.#paused) {
       this.#paused = true
@@ -377,7 +383,7 @@ export class ConnectionRunner {
       this.#write({ cmd: 'pubrec', messageId })
       return
     }
-    if (this.#v5 && this.#flow.exceeded()) {
+    if (this.#v5 && this.#overLimit.has(packet)) {
       // [MQTT-3.3.4-9] more unacknowledged QoS>0 PUBLISH packets than Receive Maximum
       this.#closeError = mqttdError('MQTTD_ERR_RECEIVE_MAXIMUM', this.#limits.receiveMaximum)
       return this.#disconnectWith({ reasonCode: Reason.receiveMaximumExceeded }, 'protocol-error')

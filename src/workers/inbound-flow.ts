@@ -47,7 +47,7 @@ export class InboundFlow {
 
   /**
    * Whether the client has more unacknowledged QoS 1/2 PUBLISH packets than
-   * the Receive Maximum allows [MQTT-3.3.4-9]. Call while processing one (it is counted).
+   * the Receive Maximum allows [MQTT-3.3.4-9]. Call right after {@link arrived}.
    */
   exceeded(): boolean {
     return this.#pending + this.#awaitingRel.size > this.#receiveMaximum
