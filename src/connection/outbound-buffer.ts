@@ -1,13 +1,22 @@
-/** Size of one slab that small packet parts are copied into. */
+/** Size of one slab of the shared pool that small packet parts are copied into. */
 const SLAB_SIZE = 64 * 1024
 /** Parts at least this large are queued by reference instead of copied. */
 export const COPY_LIMIT = 2048
 
 /**
+ * One pool per thread, shared by every connection (like Node's Buffer pool):
+ * a connection appends to its pending segment while nobody else wrote to the
+ * pool since; otherwise it seals that segment and starts a new one at the
+ * pool's end. An idle connection therefore holds no slab of its own, and a
+ * slab lives as long as some segment of it waits in a raw stream's buffer.
+ */
+const pool = { slab: Buffer.allocUnsafeSlow(SLAB_SIZE), pos: 0 }
+
+/**
  * The "stream" mqtt-packet's `writeToStream` writes one packet into. It
  * collects the packet's many small parts (header byte, length, topic, id, …)
- * in a shared slab, so a whole batch of packets reaches the raw stream as one
- * or a few writes, and it can drop a packet that failed half-way
+ * in the pool, so a whole batch of packets reaches the raw stream as one or a
+ * few writes, and it can drop a packet that failed half-way
  * (`begin()`/`rollback()`), so invalid packets never leave partial bytes.
  *
  * It has no `cork()` on purpose: writeToStream would then schedule a
@@ -16,16 +25,18 @@ export const COPY_LIMIT = 2048
 export class OutboundBuffer {
   /** Error reported by writeToStream (through `destroy(err)`) for the current packet. */
   error: Error | null = null
-  #slab: Buffer = Buffer.allocUnsafeSlow(SLAB_SIZE)
+  #slab: Buffer = pool.slab
   #start = 0
   #pos = 0
   #chunks: Buffer[] = []
   #queued = 0
-  #markSlab: Buffer = this.#slab
+  #markSlab: Buffer = pool.slab
   #markStart = 0
   #markPos = 0
   #markChunks = 0
   #markQueued = 0
+  #markPoolSlab: Buffer = pool.slab
+  #markPoolPos = 0
 
   /** Bytes waiting to be flushed. */
   get length(): number {
@@ -40,10 +51,14 @@ export class OutboundBuffer {
     this.#markPos = this.#pos
     this.#markChunks = this.#chunks.length
     this.#markQueued = this.#queued
+    this.#markPoolSlab = pool.slab
+    this.#markPoolPos = pool.pos
   }
 
   /** Drops everything written since `begin()`. Bytes before the mark are never overwritten, so they stay valid. */
   rollback(): void {
+    // nothing else ran since begin() (it is synchronous): give the bytes back to the pool
+    if (pool.slab === this.#markPoolSlab) pool.pos = this.#markPoolPos
     this.#slab = this.#markSlab
     this.#start = this.#markStart
     this.#pos = this.#markPos
@@ -56,7 +71,7 @@ export class OutboundBuffer {
       const max = chunk.length * 3
       if (max < COPY_LIMIT) {
         this.#ensure(max)
-        this.#pos += this.#slab.write(chunk, this.#pos)
+        this.commit(this.#pos + this.#slab.write(chunk, this.#pos))
         return true
       }
       chunk = Buffer.from(chunk)
@@ -77,7 +92,7 @@ export class OutboundBuffer {
       slab.set(chunk, pos)
       pos += len
     }
-    this.#pos = pos
+    this.commit(pos)
     return true
   }
 
@@ -87,6 +102,7 @@ export class OutboundBuffer {
    */
   reserve(n: number): Buffer {
     if (n > SLAB_SIZE) {
+      // a dedicated buffer, outside the pool
       this.#seal()
       this.#slab = Buffer.allocUnsafeSlow(n)
       this.#start = 0
@@ -102,6 +118,7 @@ export class OutboundBuffer {
 
   commit(pos: number): void {
     this.#pos = pos
+    if (this.#slab === pool.slab) pool.pos = pos
   }
 
   /** writeToStream reports invalid packets by destroying its stream. */
@@ -119,9 +136,18 @@ export class OutboundBuffer {
   }
 
   #ensure(n: number): void {
+    if (this.#slab !== pool.slab || this.#pos !== pool.pos) {
+      // another connection wrote to the pool since (or we used a dedicated buffer): new segment
+      this.#seal()
+      this.#slab = pool.slab
+      this.#start = pool.pos
+      this.#pos = pool.pos
+    }
     if (this.#pos + n > this.#slab.length) {
       this.#seal()
-      this.#slab = Buffer.allocUnsafeSlow(SLAB_SIZE)
+      pool.slab = Buffer.allocUnsafeSlow(SLAB_SIZE)
+      pool.pos = 0
+      this.#slab = pool.slab
       this.#start = 0
       this.#pos = 0
     }
@@ -131,7 +157,7 @@ export class OutboundBuffer {
     if (this.#pos > this.#start) {
       this.#chunks.push(this.#slab.subarray(this.#start, this.#pos))
       this.#queued += this.#pos - this.#start
-      this.#start = this.#pos
     }
+    this.#start = this.#pos
   }
 }

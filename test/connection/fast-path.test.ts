@@ -118,3 +118,42 @@ for (const version of [4, 5] as const) {
     })
   })
 }
+
+describe('outbound pool shared by connections', () => {
+  it("keeps each connection's bytes apart when sends (and failed sends) interleave", async () => {
+    const rand = prng(3000)
+    const conns = [4, 5, 4].map((version) => {
+      const raw = new RecordingStream()
+      const conn = Connection(raw, { protocolVersion: version as 4 | 5 })
+      conn.on('error', () => {})
+      return { raw, conn, version: version as 4 | 5, expected: [] as Buffer[] }
+    })
+    for (let i = 0; i < 3000; i++) {
+      const c = pick(rand, conns)
+      if (rand() < 0.1) {
+        // invalid: rolled back, leaves nothing
+        c.conn.publish({ topic: 'a', qos: 1 })
+        continue
+      }
+      const packet = randomPacket(rand, c.version)
+      c.expected.push(mqttPacket.generate(packet, { protocolVersion: c.version }))
+      const { cmd, ...opts } = packet as unknown as { cmd: 'publish' } & Record<string, unknown>
+      ;(c.conn[cmd] as (o: object) => boolean)(opts)
+      if (rand() < 0.05) await tick()
+    }
+    await tick()
+    for (const c of conns) {
+      const got = c.raw.written()
+      const want = Buffer.concat(c.expected)
+      let at = 0
+      while (at < want.length && got[at] === want[at]) at++
+      assert.equal(
+        at,
+        want.length,
+        `v${c.version}: ${got.length} bytes written, ${want.length} expected, first difference at ${at}`,
+      )
+      assert.equal(got.length, want.length)
+      c.conn.destroy()
+    }
+  })
+})
