@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import mqttPacket from 'mqtt-packet'
 import { collectEvents } from '../helpers/events.ts'
 import { connectPacket, rawClient } from '../helpers/raw-client.ts'
 import { startTestServer } from '../helpers/server.ts'
@@ -187,8 +188,14 @@ test('[MQTT-3.3.4-9] more unacknowledged QoS 2 PUBLISH packets than Receive Maxi
   const client = await rawClient(t, server.port(), 5)
   client.send(connectPacket(5))
   await client.next('connack')
-  for (const messageId of [1, 2, 3])
-    client.send({ cmd: 'publish', topic: 't', payload: 'x', qos: 2, messageId })
+  // one chunk: all three arrive before the first is processed; the first two are within the window
+  const burst = [1, 2, 3].map((messageId) =>
+    mqttPacket.generate(
+      { cmd: 'publish', topic: 't', payload: 'x', qos: 2, messageId, retain: false, dup: false },
+      { protocolVersion: 5 },
+    ),
+  )
+  client.write(Buffer.concat(burst))
   assert.equal((await client.next('disconnect'))?.reasonCode, 0x93)
   assert.equal(client.received.filter((p) => p.cmd === 'pubrec').length, 2)
 })
