@@ -74,7 +74,7 @@ describe('Dockerfile', () => {
     assert.match(get('HEALTHCHECK')[0]!, /\/healthz/)
   })
 
-  describe('replayed build and run', () => {
+  describe('replayed build and run (slow: a real npm ci against the registry, ~10 s)', () => {
     let tmp: string
     let image: ReplayedImage
     let child: ChildProcess | undefined
