@@ -85,6 +85,7 @@ export class ConnectionRunner {
   #destroyTimer: NodeJS.Timeout | undefined
   #finalPending = false
   readonly #overLimit = new WeakSet<Packet>()
+  #setup: Promise<void> = Promise.resolve()
 
   constructor(options: RunnerOptions) {
     this.#chain = options.chain
@@ -124,13 +125,15 @@ export class ConnectionRunner {
     }, options.limits.connectTimeoutMs)
   }
 
-  /** Runs the `setup` hooks; call once, before packets are read (the Connection reads on the next tick). */
-  async start(): Promise<void> {
-    try {
-      await this.#chain.notify('setup', this.connection, this.ctx)
-    } catch (err) {
-      this.#hookFailed(err)
-    }
+  /**
+   * Runs the `setup` hooks; call once, right after construction (the
+   * Connection reads from the next tick). Packets wait until setup is done.
+   */
+  start(): Promise<void> {
+    this.#setup = this.#chain
+      .notify('setup', this.connection, this.ctx)
+      .catch((err: unknown) => this.#hookFailed(err))
+    return this.#setup
   }
 
   get state(): State {
@@ -158,6 +161,7 @@ export class ConnectionRunner {
 
   async #drainQueue(): Promise<void> {
     this.#processing = true
+    await this.#setup
     while (this.#queue.length > 0 && this.#state !== 'closed') {
       const packet = this.#queue.shift()!
       try {

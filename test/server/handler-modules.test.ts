@@ -83,3 +83,21 @@ test('handler modules in JavaScript and TypeScript both run, in config order, in
   assert.equal(fromJs.clientId, 'both')
   assert.equal(fromJs.threadId, ts.threadId)
 })
+
+test('setup runs before any packet is handled and receives the raw Connection', async (t) => {
+  const events = collectEvents(t)
+  const server = await startTestServer(t, {
+    workers: 1,
+    handlers: [{ module: fixture('recorder.ts'), options: { channel: events.channel } }],
+  })
+  const client = await mqtt.connectAsync(server.url(), {
+    reconnectPeriod: 0,
+    clientId: 'raw-events',
+    keepalive: 1,
+  })
+  t.after(() => client.endAsync())
+  const connect = await events.waitFor((e) => e.event === 'connect')
+  assert.equal(connect.setupDone, true)
+  const ping = await events.waitFor((e) => e.event === 'raw-pingreq', 5000)
+  assert.equal(ping.clientId, 'raw-events')
+})
