@@ -213,3 +213,29 @@ test('validation does not modify its input and is idempotent', () => {
   assert.deepEqual(input, { listeners: [{ type: 'tcp', port: 1 }] })
   assert.deepEqual(validateConfig(once), once)
 })
+
+test('the config reference lists every key with type, default and description from the one schema', async () => {
+  const { configReference } = await import('../../src/config/reference.ts')
+  const keys = new Map(configReference().map((k) => [k.path, k]))
+  assert.deepEqual(keys.get('limits.maxPacketSize'), {
+    path: 'limits.maxPacketSize',
+    type: 'integer',
+    default: 1048576,
+    description: 'Largest packet accepted from a client, in bytes.',
+    constraints: '>= 16; <= 268435460',
+  })
+  assert.equal(keys.get('listeners[].type')?.constraints, 'tcp, tls, ws, wss')
+  assert.equal(keys.get('listeners[].path')?.default, '/mqtt')
+  assert.equal(keys.get('admin.host')?.default, '127.0.0.1')
+  for (const path of [
+    'workers',
+    'listeners',
+    'handlers',
+    'broker',
+    'admin.port',
+    'shutdown.drainTimeoutMs',
+    'log.level',
+  ]) {
+    assert.ok(keys.has(path), path)
+  }
+})
