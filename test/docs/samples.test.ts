@@ -5,7 +5,7 @@
 // must stop cleanly on SIGTERM. See markdown-samples.ts for the fence attributes.
 import assert from 'node:assert/strict'
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { after, describe, test } from 'node:test'
@@ -14,7 +14,10 @@ import { promisify } from 'node:util'
 import { readSamples, type Sample } from './markdown-samples.ts'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
-const work = join(root, '.tmp/docs-samples')
+// Inside the repository (so the samples resolve its node_modules), one folder per run so that
+// concurrent runs in the same tree stay apart.
+mkdirSync(join(root, '.tmp'), { recursive: true })
+const work = mkdtempSync(join(root, '.tmp/docs-samples-'))
 const execFileAsync = promisify(execFile)
 
 export const pages = [
@@ -166,9 +169,9 @@ test('the TypeScript samples typecheck', { timeout: 60_000 }, async () => {
   writeFileSync(
     join(work, 'tsconfig.json'),
     JSON.stringify({
-      extends: '../../tsconfig.json',
+      extends: join(root, 'tsconfig.json'),
       // src's ambient declarations (mqtt-packet internals) come along with the 'mqttd' import
-      include: ['**/*.ts', '../../src/**/*.d.ts'],
+      include: ['**/*.ts', join(root, 'src/**/*.d.ts')],
       exclude: ['**/node_modules'],
     }),
   )
