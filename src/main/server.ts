@@ -127,14 +127,14 @@ export async function startServer(
   let started = false
   let adminRef: RunningAdmin | null = null
   let closing: Promise<void> | undefined
-  pool.on('workerCreate', () => {
-    if (!started) return
-    metrics.workerRestarted()
-    log.warn('a worker thread was replaced')
+  pool.on('workerCreate', (worker: { id: number }) => {
+    if (started) log.info({ threadId: worker.id }, 'a replacement worker thread is up')
   })
   pool.on('workerDestroy', (worker: { id: number }) => {
     if (!started || closing !== undefined) return
-    log.warn({ threadId: worker.id }, 'a worker thread exited')
+    // counted on death: piscina lists the replacement at once (it is ready, and 'workerCreate' fires, later)
+    metrics.workerRestarted()
+    log.warn({ threadId: worker.id }, 'a worker thread died; the pool replaces it')
     // a dead worker's counters stay in the totals (the aggregator also notices it leaving the live list)
     if (worker.id >= 0) adminRef?.aggregator.workerExited(worker.id)
   })
