@@ -175,3 +175,32 @@ describe('auth-file in the server', () => {
     await assert.rejects(alice5.publishAsync('clients/a3/status', 'spoof', { qos: 1 }), { code: 0x87 })
   })
 })
+
+test('anonymous: true lets clients without a user name in, with the "*" rules and %u = ""', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mqttd-auth-anon-'))
+  try {
+    writeFileSync(join(dir, 'passwords.txt'), '')
+    const factory = (await import('../../examples/handlers/auth-file.ts')).default
+    const options = {
+      passwordFile: join(dir, 'passwords.txt'),
+      anonymous: true,
+      acl: [{ user: '*', publish: ['open/#'] }],
+    }
+    const handler = await factory(options)
+    const ctx = {
+      clientId: 'anon-1',
+      protocolVersion: 4,
+      state: {} as Record<string, unknown>,
+      log: { info() {} },
+    }
+    assert.equal(await handler.onConnect!(ctx as never, { cmd: 'connect' } as never), undefined)
+    assert.equal(handler.onPublish!(ctx as never, { topic: 'open/x' } as never), undefined)
+    assert.deepEqual(handler.onPublish!(ctx as never, { topic: 'closed/x' } as never), { reasonCode: 0x87 })
+    // a user name that is not in the file is still checked
+    assert.deepEqual(await handler.onConnect!(ctx as never, { cmd: 'connect', username: 'x' } as never), {
+      reasonCode: 0x86,
+    })
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
