@@ -77,15 +77,10 @@ class ConnectionImpl extends Duplex {
     while (off < end) {
       let next: number
       if (parser._stateCounter === 0 && parser._list.length === 0) {
-        off = parseFast(
-          chunk,
-          off,
-          this.#generateOptions.protocolVersion === 5,
-          this.#maxPacketSize,
-          this.#emitFast,
-        )
+        const v5 = this.#generateOptions.protocolVersion === 5
+        off = parseFast(chunk, off, v5, this.#maxPacketSize, this.#emitFast)
         if (off === end || this.#closed) return
-        next = slowRunEnd(chunk, off, end)
+        next = slowRunEnd(chunk, off, v5, this.#maxPacketSize)
       } else if (parser._stateCounter === 2) {
         next = Math.min(off + parser.packet.length - parser._list.length, end)
       } else {

@@ -2,15 +2,51 @@ import Packet from 'mqtt-packet/packet.js'
 import type { Packet as AnyPacket } from './types.ts'
 
 /**
+ * End of the packet at `pos` if the fast path handles it, else -1: a PUBLISH
+ * without properties or a 2-byte PUBACK, complete in the chunk, with a 1- or
+ * 2-byte remaining length (up to 16 KiB), within `maxPacketSize`, and
+ * well-formed (QoS ≤ 2, topic inside the packet).
+ */
+function fastEnd(chunk: Buffer, pos: number, end: number, v5: boolean, maxPacketSize: number): number {
+  if (pos + 2 > end) return -1
+  const b0 = chunk[pos]!
+  const type = b0 >> 4
+  if (type !== 3 && b0 !== 0x40) return -1
+  let len = chunk[pos + 1]!
+  let body = pos + 2
+  if (len > 127) {
+    if (body >= end) return -1
+    const b2 = chunk[body]!
+    if (b2 > 127) return -1
+    len = (len & 127) + b2 * 128
+    body++
+  }
+  const packetEnd = body + len
+  if (packetEnd > end || packetEnd - pos > maxPacketSize) return -1
+  if (type === 3) {
+    const qos = (b0 >> 1) & 3
+    if (qos === 3 || len < 2) return -1
+    let p = body + 2 + ((chunk[body]! << 8) | chunk[body + 1]!)
+    if (qos !== 0) p += 2
+    // v5: only an empty property list (a single 0 byte)
+    if (v5) {
+      if (p >= packetEnd || chunk[p] !== 0) return -1
+      p++
+    }
+    if (p > packetEnd) return -1
+  } else if (len !== 2) return -1
+  return packetEnd
+}
+
+/**
  * Parses the packets that dominate traffic (PUBLISH without properties, and
  * 2-byte PUBACK) straight from a chunk, at a packet boundary, into the same
  * `Packet` objects mqtt-packet builds. mqtt-packet's parser copies every chunk
  * into a BufferList and consumes it packet by packet; this skips that.
  *
  * It stops (returning the offset reached) at the first packet it does not
- * handle, one that is incomplete, larger than `maxPacketSize` or in any way
- * unusual: the caller hands the rest to mqtt-packet's parser, which then
- * parses, rejects or buffers it exactly as it always does.
+ * handle (see `fastEnd`): the caller hands that one to mqtt-packet's parser,
+ * which parses, rejects or buffers it exactly as it always does.
  *
  * `onPacket` returns false to stop (the connection was closed by a listener).
  */
@@ -23,45 +59,29 @@ export function parseFast(
 ): number {
   const end = chunk.length
   let pos = start
-  while (pos + 2 <= end) {
+  for (;;) {
+    const packetEnd = fastEnd(chunk, pos, end, v5, maxPacketSize)
+    if (packetEnd < 0) return pos
     const b0 = chunk[pos]!
-    const type = b0 >> 4
-    if (type !== 3 && b0 !== 0x40) return pos
-    // remaining length: only the 1- and 2-byte forms (packets up to 16 KiB)
-    let len = chunk[pos + 1]!
-    let body = pos + 2
-    if (len > 127) {
-      if (body >= end) return pos
-      const b2 = chunk[body]!
-      if (b2 > 127) return pos
-      len = (len & 127) + b2 * 128
-      body++
-    }
-    const packetEnd = body + len
-    if (packetEnd > end || packetEnd - pos > maxPacketSize) return pos
+    const body = chunk[pos + 1]! > 127 ? pos + 3 : pos + 2
     const packet = new Packet()
-    if (type === 3) {
+    if (b0 >> 4 === 3) {
       const qos = (b0 >> 1) & 3
-      if (qos === 3 || len < 2) return pos
       const topicEnd = body + 2 + ((chunk[body]! << 8) | chunk[body + 1]!)
-      let p = topicEnd
-      if (qos > 0) p += 2
-      // v5: only an empty property list (a single 0 byte) is handled here
-      if (v5) {
-        if (p >= packetEnd || chunk[p] !== 0) return pos
-        p++
-      }
-      if (p > packetEnd) return pos
       packet.cmd = 'publish'
       packet.retain = (b0 & 1) !== 0
       packet.qos = qos
       packet.dup = (b0 & 8) !== 0
-      packet.length = len
+      packet.length = packetEnd - body
       packet.topic = chunk.toString('utf8', body + 2, topicEnd)
-      if (qos > 0) packet.messageId = (chunk[topicEnd]! << 8) | chunk[topicEnd + 1]!
+      let p = topicEnd
+      if (qos !== 0) {
+        packet.messageId = (chunk[p]! << 8) | chunk[p + 1]!
+        p += 2
+      }
+      if (v5) p++
       packet.payload = chunk.subarray(p, packetEnd)
     } else {
-      if (len !== 2) return pos
       packet.cmd = 'puback'
       packet.length = 2
       packet.messageId = (chunk[body]! << 8) | chunk[body + 1]!
@@ -71,20 +91,20 @@ export function parseFast(
     pos = packetEnd
     if (!onPacket(packet as unknown as AnyPacket)) return pos
   }
-  return pos
 }
 
 /**
  * End of the run of packets starting at `pos` that the fast path leaves to
  * mqtt-packet: the first packet always, then every following one up to the
- * next PUBLISH/PUBACK. A packet cut off by the chunk end (or a malformed
- * length) extends the run to the chunk end; the parser buffers or rejects it.
+ * next one the fast path handles. A packet cut off by the chunk end (or a
+ * malformed length) extends the run to the chunk end; the parser buffers or
+ * rejects it.
  */
-export function slowRunEnd(chunk: Buffer, pos: number, end: number): number {
+export function slowRunEnd(chunk: Buffer, pos: number, v5: boolean, maxPacketSize: number): number {
+  const end = chunk.length
   let p = pos
   while (p < end) {
-    const b0 = chunk[p]!
-    if (p !== pos && (b0 >> 4 === 3 || b0 === 0x40)) return p
+    if (p !== pos && fastEnd(chunk, p, end, v5, maxPacketSize) >= 0) return p
     let i = p + 1
     let len = 0
     let mul = 1
