@@ -257,9 +257,9 @@ export class Session {
         packet = withAlias
       }
     }
-    this.#write(packet).then((sent) => {
-      if (!sent) this.#discard(messageId)
-    })
+    // The size was checked above, so a refused write means the connection is going away: the
+    // in-flight entry stays and is resent on resume [MQTT-4.4.0-1]
+    void this.#write(packet)
   }
 
   #discard(messageId: number | undefined): void {
@@ -270,20 +270,14 @@ export class Session {
     }
   }
 
-  /** Resolves true when written; false when the link refused the packet (size); a dead link keeps state. */
-  #write(packet: Packet): Promise<boolean> {
+  /** Counts the write as pending until the link accepted (or refused) it. */
+  #write(packet: Packet): Promise<void> {
     const link = this.#link!
     this.#pendingWrites++
-    return link.send(packet).then(
-      (sent) => {
-        if (this.#link === link) this.#pendingWrites--
-        return sent
-      },
-      () => {
-        if (this.#link === link) this.#pendingWrites--
-        return true
-      },
-    )
+    const settle = (): void => {
+      if (this.#link === link) this.#pendingWrites--
+    }
+    return link.send(packet).then(settle, settle)
   }
 
   /** Drops queued and in-flight messages (clean start, or expiry). */

@@ -265,3 +265,17 @@ test('broker options: maxQos 1 caps SUBACK and announces Maximum QoS in the v5 C
   const granted = await c.client.subscribeAsync('q/#', { qos: 2 })
   assert.equal(granted[0]!.qos, 1)
 })
+
+test('[MQTT-3.1.2-29] reason strings only for clients that did not opt out (Request Problem Information 0)', async (t) => {
+  const server = await startBroker(t, { workers: 1, broker: { maxSessionsPerWorker: 1 } })
+  await connectClient(t, server, { protocolVersion: 5, clientId: 'first' })
+  const { connack: told } = await RawClient.connect(t, server.port(), { clientId: 'second' })
+  assert.equal(told.reasonCode, 0x97)
+  assert.equal(typeof told.properties?.reasonString, 'string')
+  const { connack: quiet } = await RawClient.connect(t, server.port(), {
+    clientId: 'third',
+    properties: { requestProblemInformation: false },
+  })
+  assert.equal(quiet.reasonCode, 0x97)
+  assert.equal(quiet.properties?.reasonString, undefined)
+})

@@ -107,3 +107,25 @@ test('v5: a will whose session ends before the delay is published at session end
   const [got] = await watcher.inbox.waitFor(1, 4000)
   assert.equal(String(got!.payload), 'session-ended')
 })
+
+test('[MQTT-3.1.2-8] will published when the server closes the connection for a protocol error', async (t) => {
+  const server = await startBroker(t)
+  const watcher = await connectClient(t, server, { protocolVersion: 5, clientId: 'watcher' })
+  await watcher.client.subscribeAsync('will/#', { qos: 1 })
+  const { client } = await RawClient.connect(t, server.port(), {
+    clientId: 'broken',
+    will: will('malformed'),
+  })
+  // a second CONNECT is a protocol error [MQTT-3.1.0-2]
+  client.send({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 5,
+    clean: true,
+    keepalive: 0,
+    clientId: 'broken',
+  })
+  await client.closed
+  const [got] = await watcher.inbox.waitFor(1)
+  assert.equal(String(got!.payload), 'malformed')
+})
