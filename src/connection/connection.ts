@@ -1,10 +1,8 @@
 import { Duplex } from 'node:stream'
-import { writeToStream } from 'mqtt-packet'
 import { MqttdError, mqttdError, mqttdErrorWithCause } from '../errors.ts'
-import { encodePuback, encodePublish } from './fast-encode.ts'
 import { parseFast, slowRunEnd } from './fast-path.ts'
-import { OutboundBuffer } from './outbound-buffer.ts'
 import { PacketParser } from './packet-parser.ts'
+import { PacketWriter } from './packet-writer.ts'
 import { generateStream, parseStream } from './streams.ts'
 import type {
   ConnectionEvents,
@@ -19,15 +17,6 @@ import type {
 } from './types.ts'
 
 type Listener<K extends keyof ConnectionEvents> = (...args: ConnectionEvents[K]) => void
-
-/** Options handed to mqtt-packet's writeToStream; only `protocolVersion` is read. */
-interface GenerateOptions {
-  protocolVersion: number
-}
-
-function callAll(callbacks: SendCallback[], err?: Error | null): void {
-  for (const cb of callbacks) cb(err ?? null)
-}
 
 /**
  * An MQTT connection over any binary duplex stream (TCP, TLS, WebSocket, …):
@@ -44,18 +33,13 @@ class ConnectionImpl extends Duplex {
   options: Record<string, unknown> | undefined
   #notData: boolean
   #parser: PacketParser
-  #out = new OutboundBuffer()
-  #callbacks: SendCallback[] | null = null
-  #flushScheduled = false
-  #rawFull = false
+  #writer: PacketWriter
   #afterDrain: (() => void) | null = null
   #closed = false
   #first = true
   #connectCb: (() => void) | undefined
   #configuredVersion: ProtocolVersion | undefined
-  #generateOptions: GenerateOptions
   #bytesReceived = 0
-  #bytesSent = 0
   #rawPaused = false
   #maxPacketSize: number
   #emitFast = (packet: Packet): boolean => {
@@ -77,7 +61,7 @@ class ConnectionImpl extends Duplex {
     while (off < end) {
       let next: number
       if (parser._stateCounter === 0 && parser._list.length === 0) {
-        const v5 = this.#generateOptions.protocolVersion === 5
+        const v5 = this.#writer.options.protocolVersion === 5
         off = parseFast(chunk, off, v5, this.#maxPacketSize, this.#emitFast)
         if (off === end || this.#closed) return
         next = slowRunEnd(chunk, off, v5, this.#maxPacketSize)
@@ -103,7 +87,7 @@ class ConnectionImpl extends Duplex {
     this.#notData = notData
     this.#connectCb = cb
     this.#configuredVersion = opts?.protocolVersion
-    this.#generateOptions = { protocolVersion: opts?.protocolVersion ?? 4 }
+    this.#writer = new PacketWriter(duplex, opts?.protocolVersion ?? 4)
     this.#maxPacketSize = opts?.maxPacketSize ?? Number.POSITIVE_INFINITY
     const parser = new PacketParser({ protocolVersion: opts?.protocolVersion ?? 4 }, this.#maxPacketSize)
     this.#parser = parser
@@ -129,7 +113,7 @@ class ConnectionImpl extends Duplex {
 
   /** Protocol version used for parsing and generating (set by CONNECT/CONNACK or `setOptions`). */
   get protocolVersion(): number {
-    return this.#generateOptions.protocolVersion
+    return this.#writer.options.protocolVersion
   }
 
   /** Raw bytes read from the stream. */
@@ -139,7 +123,7 @@ class ConnectionImpl extends Duplex {
 
   /** Raw bytes handed to the stream. */
   get bytesSent(): number {
-    return this.#bytesSent
+    return this.#writer.bytesSent
   }
 
   /**
@@ -154,7 +138,7 @@ class ConnectionImpl extends Duplex {
     version ??= 4
     this.options = { ...packet, protocolVersion: version }
     this.#parser.settings = { protocolVersion: version, bridgeMode: packet.bridgeMode === true }
-    this.#generateOptions = { protocolVersion: version }
+    this.#writer.options.protocolVersion = version
   }
 
   connect(opts?: SendOptionsByCmd['connect'] | null, cb?: SendCallback): boolean {
@@ -213,103 +197,18 @@ class ConnectionImpl extends Duplex {
    * stream asked to wait for `drain` (or the connection is destroyed).
    */
   #send(cmd: PacketCmd, opts: object | null | undefined, cb: SendCallback | undefined): boolean {
-    const err = this.#generate(cmd, opts)
+    if (this.#closed) {
+      if (cb) process.nextTick(cb, mqttdError('MQTTD_ERR_CONNECTION_DESTROYED', cmd))
+      return false
+    }
+    const err = this.#writer.write(cmd, opts, cb)
     if (err !== null) {
-      if (err.code === 'MQTTD_ERR_CONNECTION_DESTROYED') {
-        if (cb) process.nextTick(cb, err)
-        return false
-      }
       process.nextTick(() => {
         this.emit('error', err)
         cb?.(err)
       })
-      return !this.#rawFull
     }
-    if (cb) {
-      if (this.#callbacks === null) this.#callbacks = [cb]
-      else this.#callbacks.push(cb)
-    }
-    return !this.#rawFull
-  }
-
-  /** Returns null on success; the batch is flushed on the next tick or once it reaches the high-water mark. */
-  #generate(cmd: PacketCmd, opts: object | null | undefined): MqttdError | null {
-    if (this.#closed) return mqttdError('MQTTD_ERR_CONNECTION_DESTROYED', cmd)
-    const out = this.#out
-    const v5 = this.#generateOptions.protocolVersion === 5
-    const fast =
-      opts != null &&
-      (cmd === 'publish' ? encodePublish(out, opts, v5) : cmd === 'puback' && encodePuback(out, opts, v5))
-    if (!fast) {
-      const err = this.#generateSlow(cmd, opts)
-      if (err !== null) return err
-    }
-    if (out.length >= (this.stream.writableHighWaterMark || 16_384)) this.#flush()
-    else if (!this.#flushScheduled) {
-      this.#flushScheduled = true
-      process.nextTick(this.#flushTick)
-    }
-    return null
-  }
-
-  #generateSlow(cmd: PacketCmd, opts: object | null | undefined): MqttdError | null {
-    // never mutate the caller's object: mqtt-packet needs `cmd` on the packet
-    const packet = (
-      opts == null ? { cmd } : (opts as { cmd?: unknown }).cmd === cmd ? opts : { ...opts, cmd }
-    ) as Parameters<typeof writeToStream>[0]
-    const out = this.#out
-    out.begin()
-    let ok: boolean
-    try {
-      ok = writeToStream(packet, out as unknown as NodeJS.WritableStream, this.#generateOptions)
-    } catch (cause) {
-      out.error ??= cause instanceof Error ? cause : new Error(String(cause))
-      ok = false
-    }
-    if (!ok || out.error !== null) {
-      out.rollback()
-      const cause = out.error ?? new Error('invalid properties')
-      return mqttdErrorWithCause('MQTTD_ERR_INVALID_PACKET', cause, cmd, cause.message)
-    }
-    return null
-  }
-
-  #flushTick = () => {
-    this.#flushScheduled = false
-    this.#flush()
-  }
-
-  /** Hands the batch to the raw stream: one write, or a corked series for big payloads. */
-  #flush(): void {
-    const out = this.#out
-    if (out.length === 0) return
-    const chunks = out.take()
-    const callbacks = this.#callbacks
-    this.#callbacks = null
-    const raw = this.stream
-    // the peer ended (we ended too) or the stream is gone: fail the callbacks, no write-after-end error
-    if (raw.writableEnded || raw.destroyed) {
-      if (callbacks !== null) callAll(callbacks, mqttdError('MQTTD_ERR_CONNECTION_DESTROYED', 'packet'))
-      return
-    }
-    const done = callbacks === null ? undefined : (err?: Error | null) => callAll(callbacks, err)
-    let ok: boolean
-    if (chunks.length === 1) {
-      const chunk = chunks[0]!
-      this.#bytesSent += chunk.length
-      ok = raw.write(chunk, done)
-    } else {
-      raw.cork()
-      ok = true
-      const last = chunks.length - 1
-      for (let i = 0; i <= last; i++) {
-        const chunk = chunks[i]!
-        this.#bytesSent += chunk.length
-        ok = raw.write(chunk, i === last ? done : undefined)
-      }
-      raw.uncork()
-    }
-    if (!ok) this.#rawFull = true
+    return !this.#writer.full
   }
 
   /**
@@ -321,14 +220,13 @@ class ConnectionImpl extends Duplex {
     this.push(null)
     const raw = this.stream
     if (!raw.writableEnded && !raw.destroyed) {
-      this.#flush()
+      this.#writer.flush()
       raw.end()
     }
   }
 
   #onRawDrain(): void {
-    if (!this.#rawFull) return
-    this.#rawFull = false
+    if (!this.#writer.drained()) return
     const after = this.#afterDrain
     this.#afterDrain = null
     this.emit('drain')
@@ -370,14 +268,16 @@ class ConnectionImpl extends Duplex {
   }
 
   override _write(packet: OutgoingPacket, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    const err = this.#generate(packet?.cmd, packet)
+    const err = this.#closed
+      ? mqttdError('MQTTD_ERR_CONNECTION_DESTROYED', packet?.cmd)
+      : this.#writer.write(packet?.cmd, packet, undefined)
     if (err !== null) cb(err)
-    else if (this.#rawFull) this.#afterDrain = cb
+    else if (this.#writer.full) this.#afterDrain = cb
     else cb()
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    this.#flush()
+    this.#writer.flush()
     this.stream.end()
     cb()
   }
@@ -388,13 +288,11 @@ class ConnectionImpl extends Duplex {
     raw.removeListener('data', this.#onData)
     // hand over what is batched (a DISCONNECT sent just before destroy()), then close
     if (!raw.destroyed) {
-      this.#flush()
+      this.#writer.flush()
       if (typeof raw.destroy === 'function') raw.destroy()
       else (raw as Duplex).end()
     }
-    const callbacks = this.#callbacks
-    this.#callbacks = null
-    if (callbacks !== null) callAll(callbacks, mqttdError('MQTTD_ERR_CONNECTION_DESTROYED', 'packet'))
+    this.#writer.failPending()
     cb(err)
   }
 }

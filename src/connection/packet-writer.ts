@@ -1,0 +1,138 @@
+import type { Duplex } from 'node:stream'
+import { writeToStream } from 'mqtt-packet'
+import { type MqttdError, mqttdError, mqttdErrorWithCause } from '../errors.ts'
+import { encodePuback, encodePublish } from './fast-encode.ts'
+import { OutboundBuffer } from './outbound-buffer.ts'
+import type { PacketCmd, SendCallback } from './types.ts'
+
+function callAll(callbacks: SendCallback[], err: Error | null): void {
+  for (const cb of callbacks) cb(err)
+}
+
+/**
+ * The outbound side of a Connection: encodes packets into a batch and hands
+ * the batch to the raw stream once per tick (or as soon as it reaches the
+ * stream's high-water mark), as one write or a corked series. `full` mirrors
+ * the raw stream's last `write()` result until its `'drain'`.
+ */
+export class PacketWriter {
+  /** Protocol version the packets are generated for (mqtt-packet reads only this field). */
+  readonly options = { protocolVersion: 4 }
+  #raw: Duplex
+  #out = new OutboundBuffer()
+  #callbacks: SendCallback[] | null = null
+  #scheduled = false
+  #full = false
+  #bytesSent = 0
+  #flushTick = () => {
+    this.#scheduled = false
+    this.flush()
+  }
+
+  constructor(raw: Duplex, protocolVersion: number) {
+    this.#raw = raw
+    this.options.protocolVersion = protocolVersion
+  }
+
+  /** True while the raw stream asked to wait for `'drain'`. */
+  get full(): boolean {
+    return this.#full
+  }
+
+  get bytesSent(): number {
+    return this.#bytesSent
+  }
+
+  /** Encodes one packet into the batch; returns the coded error if it is invalid (nothing is kept of it). */
+  write(cmd: PacketCmd, opts: object | null | undefined, cb: SendCallback | undefined): MqttdError | null {
+    const out = this.#out
+    const v5 = this.options.protocolVersion === 5
+    const fast =
+      opts != null &&
+      (cmd === 'publish' ? encodePublish(out, opts, v5) : cmd === 'puback' && encodePuback(out, opts, v5))
+    if (!fast) {
+      const err = this.#writeSlow(cmd, opts)
+      if (err !== null) return err
+    }
+    if (cb) {
+      if (this.#callbacks === null) this.#callbacks = [cb]
+      else this.#callbacks.push(cb)
+    }
+    if (out.length >= (this.#raw.writableHighWaterMark || 16_384)) this.flush()
+    else if (!this.#scheduled) {
+      this.#scheduled = true
+      process.nextTick(this.#flushTick)
+    }
+    return null
+  }
+
+  #writeSlow(cmd: PacketCmd, opts: object | null | undefined): MqttdError | null {
+    // never mutate the caller's object: mqtt-packet needs `cmd` on the packet
+    const packet = (
+      opts == null ? { cmd } : (opts as { cmd?: unknown }).cmd === cmd ? opts : { ...opts, cmd }
+    ) as Parameters<typeof writeToStream>[0]
+    const out = this.#out
+    out.begin()
+    let ok: boolean
+    try {
+      ok = writeToStream(packet, out as unknown as NodeJS.WritableStream, this.options)
+    } catch (cause) {
+      out.error ??= cause instanceof Error ? cause : new Error(String(cause))
+      ok = false
+    }
+    if (!ok || out.error !== null) {
+      out.rollback()
+      // `userProperties: {}` and the like: writeToStream returns false without an error
+      const cause = out.error ?? new Error('invalid properties')
+      return mqttdErrorWithCause('MQTTD_ERR_INVALID_PACKET', cause, cmd, cause.message)
+    }
+    return null
+  }
+
+  /** Hands the batch to the raw stream now. */
+  flush(): void {
+    const out = this.#out
+    if (out.length === 0) return
+    const chunks = out.take()
+    const callbacks = this.#callbacks
+    this.#callbacks = null
+    const raw = this.#raw
+    // the peer ended (we ended too) or the stream is gone: fail the callbacks, no write-after-end error
+    if (raw.writableEnded || raw.destroyed) {
+      if (callbacks !== null) callAll(callbacks, mqttdError('MQTTD_ERR_CONNECTION_DESTROYED', 'packet'))
+      return
+    }
+    const done = callbacks === null ? undefined : (err?: Error | null) => callAll(callbacks, err ?? null)
+    let ok: boolean
+    if (chunks.length === 1) {
+      const chunk = chunks[0]!
+      this.#bytesSent += chunk.length
+      ok = raw.write(chunk, done)
+    } else {
+      raw.cork()
+      ok = true
+      const last = chunks.length - 1
+      for (let i = 0; i <= last; i++) {
+        const chunk = chunks[i]!
+        this.#bytesSent += chunk.length
+        ok = raw.write(chunk, i === last ? done : undefined)
+      }
+      raw.uncork()
+    }
+    if (!ok) this.#full = true
+  }
+
+  /** The raw stream drained: returns true if we had reported it full. */
+  drained(): boolean {
+    if (!this.#full) return false
+    this.#full = false
+    return true
+  }
+
+  /** Fails the callbacks of packets not yet handed over (the connection is gone). */
+  failPending(): void {
+    const callbacks = this.#callbacks
+    this.#callbacks = null
+    if (callbacks !== null) callAll(callbacks, mqttdError('MQTTD_ERR_CONNECTION_DESTROYED', 'packet'))
+  }
+}
