@@ -55,13 +55,17 @@ for (const entry of packetTable) {
       assert.deepEqual(await parseThrough(entry, 1), [expectedParse(entry)])
     })
 
-    it('generates the wire bytes from the packet', async () => {
+    it('generates the wire bytes from the packet, leaving the options object untouched', async () => {
       const raw = new RecordingStream()
       const conn = Connection(raw, { protocolVersion: entry.version })
-      const send = conn[entry.packet.cmd as 'publish'] as (opts: object) => boolean
-      assert.equal(send.call(conn, entry.packet), true)
+      const { cmd, ...opts } = entry.packet
+      const snapshot = normalize(opts)
+      const send = conn[cmd as 'publish'] as (opts: object) => boolean
+      assert.equal(send.call(conn, opts), true)
       await tick()
       assert.deepEqual([...raw.written()], entry.bytes)
+      assert.deepEqual(normalize(opts), snapshot)
+      assert.equal('cmd' in opts, false)
       conn.destroy()
     })
   })
