@@ -77,8 +77,9 @@ export function encodePublish(out: OutboundBuffer, o: PublishFields, v5: boolean
 }
 
 /**
- * Encodes a PUBACK carrying only a message id (v5: with reason code 0 and no
- * properties, which mqtt-packet writes as the 2-byte form). False otherwise.
+ * Encodes a PUBACK without properties, byte for byte as mqtt-packet does: in
+ * v5 reason code 0 gives the 2-byte form, any other (or none) the 4-byte form
+ * with an empty property list. False for anything else.
  */
 export function encodePuback(
   out: OutboundBuffer,
@@ -86,13 +87,28 @@ export function encodePuback(
   v5: boolean,
 ): boolean {
   const id = o.messageId
-  if (!isId(id) || (v5 && (o.reasonCode !== 0 || o.properties !== undefined))) return false
-  const slab = out.reserve(4)
+  if (!isId(id)) return false
+  const rc = o.reasonCode
+  const short = !v5 || rc === 0
+  if (
+    !short &&
+    (o.properties !== undefined ||
+      (rc !== undefined && !(typeof rc === 'number' && rc >= 0 && rc <= 255 && Number.isInteger(rc))))
+  )
+    return false
+  const slab = out.reserve(6)
   const p = out.pos
   slab[p] = 0x40
-  slab[p + 1] = 2
   slab[p + 2] = id >> 8
   slab[p + 3] = id & 255
-  out.commit(p + 4)
+  if (short) {
+    slab[p + 1] = 2
+    out.commit(p + 4)
+  } else {
+    slab[p + 1] = 4
+    slab[p + 4] = (rc as number | undefined) ?? 0
+    slab[p + 5] = 0
+    out.commit(p + 6)
+  }
   return true
 }

@@ -51,7 +51,7 @@ function randomPacket(rand: Rand, version: ProtocolVersion): AnyPacket {
   if (r < 0.6) return randomPublish(rand, version)
   if (r < 0.75) {
     const p: Record<string, unknown> = { cmd: 'puback', messageId: int(rand, 65535) }
-    if (version === 5) p.reasonCode = pick(rand, [0, 0x10, 0x80])
+    if (version === 5) p.reasonCode = pick(rand, [0, 0x10, 0x80, undefined])
     return p as unknown as AnyPacket
   }
   if (r < 0.8) return { cmd: 'pingreq' }
