@@ -141,53 +141,77 @@ class ConnectionImpl extends Duplex {
     this.#writer.options.protocolVersion = version
   }
 
+  // Every send method: `opts` is never modified; `cb` runs once the bytes are handed to the raw
+  // stream (or with the error that stopped them); returns false when the caller should wait
+  // for 'drain' (or the connection is destroyed). An invalid packet emits one 'error'.
+
+  /** Sends a CONNECT (a client; its protocolVersion also sets the version the CONNACK is parsed with). */
   connect(opts?: SendOptionsByCmd['connect'] | null, cb?: SendCallback): boolean {
     // a client's CONNECT names the version its CONNACK will be parsed with
-    if (this.#first && opts?.protocolVersion !== undefined && this.#configuredVersion === undefined) {
-      this.#configuredVersion = opts.protocolVersion
-      this.setOptions({ protocolVersion: opts.protocolVersion })
+    const version = opts?.protocolVersion
+    if (
+      this.#first &&
+      this.#configuredVersion === undefined &&
+      (version === 3 || version === 4 || version === 5)
+    ) {
+      this.#configuredVersion = version
+      this.setOptions({ protocolVersion: version })
     }
     return this.#send('connect', opts, cb)
   }
+  /** Sends a CONNACK. */
   connack(opts?: SendOptionsByCmd['connack'] | null, cb?: SendCallback): boolean {
     return this.#send('connack', opts, cb)
   }
+  /** Sends a PUBLISH (a Buffer payload of 2 KiB or more is sent by reference: do not modify it until the callback). */
   publish(opts?: SendOptionsByCmd['publish'] | null, cb?: SendCallback): boolean {
     return this.#send('publish', opts, cb)
   }
+  /** Sends a PUBACK. */
   puback(opts?: SendOptionsByCmd['puback'] | null, cb?: SendCallback): boolean {
     return this.#send('puback', opts, cb)
   }
+  /** Sends a PUBREC. */
   pubrec(opts?: SendOptionsByCmd['pubrec'] | null, cb?: SendCallback): boolean {
     return this.#send('pubrec', opts, cb)
   }
+  /** Sends a PUBREL. */
   pubrel(opts?: SendOptionsByCmd['pubrel'] | null, cb?: SendCallback): boolean {
     return this.#send('pubrel', opts, cb)
   }
+  /** Sends a PUBCOMP. */
   pubcomp(opts?: SendOptionsByCmd['pubcomp'] | null, cb?: SendCallback): boolean {
     return this.#send('pubcomp', opts, cb)
   }
+  /** Sends a SUBSCRIBE. */
   subscribe(opts?: SendOptionsByCmd['subscribe'] | null, cb?: SendCallback): boolean {
     return this.#send('subscribe', opts, cb)
   }
+  /** Sends a SUBACK. */
   suback(opts?: SendOptionsByCmd['suback'] | null, cb?: SendCallback): boolean {
     return this.#send('suback', opts, cb)
   }
+  /** Sends a UNSUBSCRIBE. */
   unsubscribe(opts?: SendOptionsByCmd['unsubscribe'] | null, cb?: SendCallback): boolean {
     return this.#send('unsubscribe', opts, cb)
   }
+  /** Sends a UNSUBACK. */
   unsuback(opts?: SendOptionsByCmd['unsuback'] | null, cb?: SendCallback): boolean {
     return this.#send('unsuback', opts, cb)
   }
+  /** Sends a PINGREQ. */
   pingreq(opts?: SendOptionsByCmd['pingreq'] | null, cb?: SendCallback): boolean {
     return this.#send('pingreq', opts, cb)
   }
+  /** Sends a PINGRESP. */
   pingresp(opts?: SendOptionsByCmd['pingresp'] | null, cb?: SendCallback): boolean {
     return this.#send('pingresp', opts, cb)
   }
+  /** Sends a DISCONNECT. */
   disconnect(opts?: SendOptionsByCmd['disconnect'] | null, cb?: SendCallback): boolean {
     return this.#send('disconnect', opts, cb)
   }
+  /** Sends a AUTH (MQTT 5). */
   auth(opts?: SendOptionsByCmd['auth'] | null, cb?: SendCallback): boolean {
     return this.#send('auth', opts, cb)
   }
