@@ -32,6 +32,8 @@ export interface BrokerDeps {
   channel: string
   options: BrokerOptions
   drop: (reason: string) => void
+  /** Where failures outside any connection's hook go (cluster messages, timers). */
+  onError?: (err: unknown, where: string) => void
 }
 
 type Given = Extract<ClusterMessage, { t: 'given' }>
@@ -54,6 +56,7 @@ export class Broker {
   readonly router: Router
   readonly #cluster: Cluster
   readonly #drop: (reason: string) => void
+  readonly #onError: (err: unknown, where: string) => void
   readonly #limits: SessionLimits
   readonly #sessions = new Map<string, Session>()
   readonly #bindings = new Map<string, Binding>()
@@ -74,11 +77,15 @@ export class Broker {
     this.workerId = deps.workerId
     this.options = deps.options
     this.#drop = deps.drop
+    this.#onError = deps.onError ?? (() => {})
     this.#limits = {
       maxQueuedMessages: deps.options.maxQueuedMessages,
       maxPendingWrites: deps.options.maxPendingWrites,
     }
-    this.#cluster = new Cluster(deps.channel, deps.workerId, (m) => this.#onMessage(m))
+    // A throw in a channel listener would be uncaught and kill the worker with all its clients
+    this.#cluster = new Cluster(deps.channel, deps.workerId, (m) =>
+      this.#guard(`cluster message ${m.t}`, () => this.#onMessage(m)),
+    )
     this.router = new Router({
       workerId: deps.workerId,
       retained: deps.options.retained,
@@ -87,7 +94,10 @@ export class Broker {
       drop: deps.drop,
       stubTtlMs: 60_000,
     })
-    this.#pruner = setInterval(() => this.router.pruneStubs(Date.now()), 10_000)
+    this.#pruner = setInterval(
+      () => this.#guard('stub pruning', () => this.router.pruneStubs(Date.now())),
+      10_000,
+    )
     this.#pruner.unref()
     this.router.post({ t: 'hello', from: this.workerId })
   }
@@ -95,6 +105,14 @@ export class Broker {
   /** Peers reached over a MessagePort (the rest get data over the BroadcastChannel). */
   get meshPeers(): number {
     return this.#cluster.portCount
+  }
+
+  #guard(where: string, fn: () => void): void {
+    try {
+      fn()
+    } catch (err) {
+      this.#onError(err, where)
+    }
   }
 
   get sessionCount(): number {
@@ -205,10 +223,12 @@ export class Broker {
     if (will !== undefined) {
       if (will.delay === 0) this.#publishWill(session.clientId, will)
       else {
-        const cancel = runAt(Date.now() + will.delay * 1000, () => {
-          this.#pendingWills.delete(session.clientId)
-          this.#publishWill(session.clientId, will)
-        })
+        const cancel = runAt(Date.now() + will.delay * 1000, () =>
+          this.#guard('will delay', () => {
+            this.#pendingWills.delete(session.clientId)
+            this.#publishWill(session.clientId, will)
+          }),
+        )
         this.#pendingWills.set(session.clientId, { will, cancel })
       }
     }

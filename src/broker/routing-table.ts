@@ -110,10 +110,4 @@ export class RoutingTable {
     })
     return result
   }
-
-  /** Whether `worker` has a member in share group `group` of `filter`. */
-  hasGroupMember(filter: string, group: string): number[] {
-    const counts = this.#trie.get(filter)?.groups.get(group)
-    return counts === undefined ? [] : [...counts.keys()]
-  }
 }
