@@ -88,14 +88,16 @@ export function encodePuback(
 ): boolean {
   const id = o.messageId
   if (!isId(id)) return false
+  if (v5 && o.properties !== undefined) return false
   const rc = o.reasonCode
   const short = !v5 || rc === 0
   if (
     !short &&
-    (o.properties !== undefined ||
-      (rc !== undefined && !(typeof rc === 'number' && rc >= 0 && rc <= 255 && Number.isInteger(rc))))
-  )
+    rc !== undefined &&
+    !(typeof rc === 'number' && Number.isInteger(rc) && rc >= 0 && rc <= 255)
+  ) {
     return false
+  }
   const slab = out.reserve(6)
   const p = out.pos
   slab[p] = 0x40

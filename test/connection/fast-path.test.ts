@@ -52,6 +52,7 @@ function randomPacket(rand: Rand, version: ProtocolVersion): AnyPacket {
   if (r < 0.75) {
     const p: Record<string, unknown> = { cmd: 'puback', messageId: int(rand, 65535) }
     if (version === 5) p.reasonCode = pick(rand, [0, 0x10, 0x80, undefined])
+    if (version === 5 && rand() < 0.2) p.properties = { reasonString: randomString(rand) }
     return p as unknown as AnyPacket
   }
   if (r < 0.8) return { cmd: 'pingreq' }
