@@ -234,3 +234,25 @@ test('a refusal from onConnect: v5 CONNACK with the reason code and string, v3.1
   assert.equal((await v4.next('connack'))?.returnCode, 4)
   await v4.closed
 })
+
+test('[MQTT-3.2.2-21] limits.maxKeepaliveSeconds: a v5 client asking for more gets Server Keep Alive and is held to it', async (t) => {
+  const server = await startTestServer(t, { workers: 1, config: { limits: { maxKeepaliveSeconds: 1 } } })
+  const client = await rawClient(t, server.port(), 5)
+  client.send(connectPacket(5, { keepalive: 600 }))
+  const connack = await client.next('connack')
+  assert.equal((connack?.properties as Record<string, unknown>)?.serverKeepAlive, 1)
+  const started = Date.now()
+  assert.equal((await client.next('disconnect', 4000))?.reasonCode, 0x8d)
+  assert.ok(Date.now() - started >= 1400)
+})
+
+test('MQTT 3.1 (MQIsdp): connect, publish QoS 1, ping', async (t) => {
+  const server = await startTestServer(t, { workers: 1 })
+  const client = await rawClient(t, server.port(), 3)
+  client.send(connectPacket(3, { clientId: 'legacy-3.1' }))
+  assert.equal((await client.next('connack'))?.returnCode, 0)
+  client.send({ cmd: 'publish', topic: 'a', payload: 'b', qos: 1, messageId: 3 })
+  assert.equal((await client.next('puback'))?.messageId, 3)
+  client.send({ cmd: 'pingreq' })
+  assert.ok(await client.next('pingresp'))
+})
