@@ -7,7 +7,7 @@
  */
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import type { PeerCertificate } from 'node:tls'
+import type { PeerCertificate, TLSSocket } from 'node:tls'
 import { threadId, workerData } from 'node:worker_threads'
 import pino, { type Logger } from 'pino'
 import { ControlServer } from '../control/control-channel.ts'
@@ -194,8 +194,7 @@ async function websocket(
   upgrade.stream.on('error', () => {})
   const endpoint = plain(socket, transport, task.listener)
   endpoint.stream = upgrade.stream
-  if (transport === 'wss')
-    endpoint.peerCertificate = peerCertificateOf(stream as import('node:tls').TLSSocket)
+  if (transport === 'wss') endpoint.peerCertificate = peerCertificateOf(stream as unknown as TLSSocket)
   await serve(endpoint)
 }
 
