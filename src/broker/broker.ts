@@ -1,15 +1,22 @@
 /**
- * One worker's broker: its sessions, the connections bound to them, the
- * session directory (which worker holds which client id) and the hand-over
- * of sessions between workers. Routing lives in router.ts; the hook adapters
+ * One worker's broker: its sessions and the connections bound to them
+ * (takeover, wills, expiry). Routing lives in router.ts, the session
+ * directory and hand-over between workers in handover.ts, the hook adapters
  * in index.ts.
  */
 import type { IConnectPacket } from 'mqtt-packet'
 import type { CloseReason, HookContext } from '../handlers/types.ts'
-import { Cluster, type ClusterMessage, type Stamp } from './cluster.ts'
+import { Cluster, type ClusterMessage } from './cluster.ts'
+import { Handover } from './handover.ts'
 import type { BrokerOptions } from './options.ts'
 import { Router } from './router.ts'
-import { type Delivery, Session, type SessionLimits, type SessionLink } from './session.ts'
+import {
+  type Delivery,
+  Session,
+  type SessionLimits,
+  type SessionLink,
+  type SessionSnapshot,
+} from './session.ts'
 import { runAt } from './timers.ts'
 import { type Will, willFromConnect, willMessage } from './will.ts'
 
@@ -36,20 +43,6 @@ export interface BrokerDeps {
   onError?: (err: unknown, where: string) => void
 }
 
-type Given = Extract<ClusterMessage, { t: 'given' }>
-
-interface PendingTake {
-  clientId: string
-  resume: boolean
-  redirects: number
-  resolve: () => void
-  cancel: () => void
-}
-
-function newer(a: Stamp, b: Stamp): boolean {
-  return a.time > b.time || (a.time === b.time && a.worker > b.worker)
-}
-
 export class Broker {
   readonly workerId: number
   readonly options: BrokerOptions
@@ -62,15 +55,10 @@ export class Broker {
   readonly #bindings = new Map<string, Binding>()
   readonly #byCtx = new WeakMap<HookContext, Binding>()
   readonly #closedEarly = new WeakSet<HookContext>()
-  /** Which worker holds each client id's session, as last announced. */
-  readonly #directory = new Map<string, Stamp>()
-  readonly #takes = new Map<number, PendingTake>()
-  /** Deliveries forwarded by the worker a session is coming from, until it arrives. */
-  readonly #incoming = new Map<string, { from: number; buffer: Delivery[] }>()
+  readonly #handover: Handover
   readonly #expiryTimers = new Map<string, () => void>()
   readonly #pendingWills = new Map<string, { will: Will; cancel: () => void }>()
   readonly #pruner: NodeJS.Timeout
-  #nextReq = 0
   #retainedRequested = false
 
   constructor(deps: BrokerDeps) {
@@ -93,6 +81,18 @@ export class Broker {
       send: (to, m) => this.#cluster.send(to, m),
       drop: deps.drop,
       stubTtlMs: 60_000,
+    })
+    this.#handover = new Handover({
+      self: deps.workerId,
+      timeoutMs: deps.options.clusterTimeoutMs,
+      maxBuffered: deps.options.maxQueuedMessages,
+      post: (m) => this.router.post(m),
+      session: (clientId) => this.#sessions.get(clientId),
+      giveUp: (clientId, to, resume) => this.#giveUp(clientId, to, resume),
+      install: (snapshot, from, buffered) => this.#install(snapshot, from, buffered),
+      evict: (clientId) => this.#evict(clientId),
+      moved: (clientId, holder) => this.router.dropStub(clientId, holder),
+      drop: deps.drop,
     })
     this.#pruner = setInterval(
       () => this.#guard('stub pruning', () => this.router.pruneStubs(Date.now())),
@@ -142,9 +142,8 @@ export class Broker {
     const clientId = ctx.clientId
     const clean = packet.clean ?? true
     if (!this.#sessions.has(clientId)) {
-      const holder = this.#directory.get(clientId)
-      if (holder !== undefined && holder.worker !== this.workerId)
-        await this.#take(holder.worker, clientId, !clean)
+      const holder = this.#handover.holderElsewhere(clientId)
+      if (holder !== undefined) await this.#handover.take(holder, clientId, !clean)
       if (this.#closedEarly.has(ctx)) return 'closed'
     }
     let session = this.#sessions.get(clientId)
@@ -176,7 +175,7 @@ export class Broker {
     }
     this.#bindings.set(clientId, binding)
     this.#byCtx.set(ctx, binding)
-    this.#claim(clientId)
+    this.#handover.claim(clientId)
     return present
   }
 
@@ -282,191 +281,64 @@ export class Broker {
     this.router.removeSession(session)
     session.clear()
     if (this.#sessions.get(clientId) === session) this.#sessions.delete(clientId)
-    if (this.#directory.get(clientId)?.worker === this.workerId) {
-      this.#directory.delete(clientId)
-      if (release) this.router.post({ t: 'released', from: this.workerId, clientId })
-    }
+    this.#handover.release(clientId, release)
   }
 
-  #claim(clientId: string): void {
-    const stamp = { time: Date.now(), worker: this.workerId }
-    this.#directory.set(clientId, stamp)
-    this.router.post({ t: 'held', from: this.workerId, clientId, stamp })
+  /** Another worker takes the session held here (see Handover). */
+  #giveUp(clientId: string, to: number, resume: boolean): SessionSnapshot | null {
+    const session = this.#sessions.get(clientId)!
+    const binding = this.#bindings.get(clientId)
+    if (binding !== undefined) this.#takeOver(binding, !resume)
+    else this.#settleWill(clientId, !resume)
+    this.#expiryTimers.get(clientId)?.()
+    this.#expiryTimers.delete(clientId)
+    this.#sessions.delete(clientId)
+    if (!resume) {
+      this.router.removeSession(session)
+      return null
+    }
+    this.router.moveOut(session, to)
+    return session.snapshot()
   }
 
-  /** Asks `worker` for `clientId`'s session; resolves once it is installed here, refused, or timed out. */
-  #take(worker: number, clientId: string, resume: boolean): Promise<void> {
-    return new Promise((resolve) => {
-      const reqId = ++this.#nextReq
-      this.#incoming.set(clientId, { from: worker, buffer: [] })
-      const cancel = runAt(Date.now() + this.options.clusterTimeoutMs, () => {
-        this.#takes.delete(reqId)
-        this.#incoming.delete(clientId)
-        resolve()
-      })
-      this.#takes.set(reqId, { clientId, resume, redirects: 0, resolve, cancel })
-      this.router.post({ t: 'take', from: this.workerId, to: worker, reqId, clientId, resume })
-    })
+  /** A session moved in from another worker. */
+  #install(snapshot: SessionSnapshot, from: number, buffered: readonly Delivery[]): void {
+    const session = Session.fromSnapshot(snapshot, this.#limits, this.#drop)
+    this.#sessions.set(snapshot.clientId, session)
+    this.router.dropStub(snapshot.clientId)
+    this.router.addSession(session, from)
+    const now = Date.now()
+    for (const delivery of buffered) session.deliver(delivery, now)
   }
 
-  #onGiven(m: Given): void {
-    const pending = this.#takes.get(m.reqId)
-    if (pending === undefined) {
-      // Too late: the client went on with a new session; the stub on `from` expires by itself
-      return
-    }
-    if (m.redirect !== undefined && pending.redirects < 2) {
-      pending.redirects++
-      const incoming = this.#incoming.get(m.clientId)
-      if (incoming !== undefined) incoming.from = m.redirect
-      this.router.post({
-        t: 'take',
-        from: this.workerId,
-        to: m.redirect,
-        reqId: m.reqId,
-        clientId: m.clientId,
-        resume: pending.resume,
-      })
-      return
-    }
-    pending.cancel()
-    this.#takes.delete(m.reqId)
-    const buffered = this.#incoming.get(m.clientId)?.buffer ?? []
-    this.#incoming.delete(m.clientId)
-    if (m.snapshot !== null && !this.#sessions.has(m.clientId)) {
-      const session = Session.fromSnapshot(m.snapshot, this.#limits, this.#drop)
-      this.#sessions.set(m.clientId, session)
-      this.router.dropStub(m.clientId)
-      this.router.addSession(session, m.from)
-      const now = Date.now()
-      for (const delivery of buffered) session.deliver(delivery, now)
-    }
-    pending.resolve()
-  }
-
-  /** Another worker wants a session held here. */
-  #onTake(m: Extract<ClusterMessage, { t: 'take' }>): void {
-    const session = this.#sessions.get(m.clientId)
-    if (session === undefined) {
-      const holder = this.#directory.get(m.clientId)
-      const redirect =
-        holder !== undefined && holder.worker !== this.workerId && holder.worker !== m.from
-          ? holder.worker
-          : undefined
-      this.router.post({
-        t: 'given',
-        from: this.workerId,
-        to: m.from,
-        reqId: m.reqId,
-        clientId: m.clientId,
-        snapshot: null,
-        ...(redirect === undefined ? {} : { redirect }),
-      })
-      return
-    }
-    const binding = this.#bindings.get(m.clientId)
-    if (binding !== undefined) this.#takeOver(binding, !m.resume)
-    else this.#settleWill(m.clientId, !m.resume)
-    this.#expiryTimers.get(m.clientId)?.()
-    this.#expiryTimers.delete(m.clientId)
-    this.#sessions.delete(m.clientId)
-    this.#directory.set(m.clientId, { time: Date.now(), worker: m.from })
-    let snapshot = null
-    if (m.resume) {
-      this.router.moveOut(session, m.from)
-      snapshot = session.snapshot()
-    } else this.router.removeSession(session)
-    this.router.post({
-      t: 'given',
-      from: this.workerId,
-      to: m.from,
-      reqId: m.reqId,
-      clientId: m.clientId,
-      snapshot,
-    })
-  }
-
-  /**
-   * A delivery forwarded by another worker's stub. While the session is on its
-   * way here, only the worker it comes from may forward: a stale stub elsewhere
-   * would duplicate what that worker already put in the session.
-   */
-  #direct(from: number, clientId: string, delivery: Delivery): void {
+  /** A later claim on another worker won: the connection here is taken over, the session ends. */
+  #evict(clientId: string): void {
     const session = this.#sessions.get(clientId)
-    if (session !== undefined) {
-      session.deliver(delivery, Date.now())
-      return
-    }
-    const incoming = this.#incoming.get(clientId)
-    if (
-      incoming !== undefined &&
-      incoming.from === from &&
-      incoming.buffer.length < this.options.maxQueuedMessages
-    ) {
-      incoming.buffer.push(delivery)
-    } else this.#drop('client_offline')
+    if (session === undefined) return
+    const binding = this.#bindings.get(clientId)
+    if (binding !== undefined) this.#takeOver(binding, true)
+    this.#endSession(session, false)
   }
 
   #onMessage(m: ClusterMessage): void {
     if (m.t === 'bye') this.#cluster.forget(m.from)
     else if (m.t === 'hello' || m.t === 'sync') this.#cluster.meet(m.from)
     this.router.onMessage(m)
-    switch (m.t) {
-      case 'hello': {
-        const { seq, filters } = this.router.syncState()
-        const sessions: [string, Stamp][] = []
-        for (const [clientId, stamp] of this.#directory)
-          if (stamp.worker === this.workerId) sessions.push([clientId, stamp])
-        this.router.post({ t: 'sync', from: this.workerId, to: m.from, seq, filters, sessions })
-        return
-      }
-      case 'sync':
-        for (const [clientId, stamp] of m.sessions) this.#learnHolder(clientId, stamp)
-        if (!this.#retainedRequested) {
-          this.#retainedRequested = true
-          this.router.post({ t: 'retain-sync-req', from: this.workerId, to: m.from })
-        }
-        return
-      case 'bye':
-        for (const [clientId, stamp] of this.#directory)
-          if (stamp.worker === m.from) this.#directory.delete(clientId)
-        return
-      case 'held':
-        this.#learnHolder(m.clientId, m.stamp)
-        return
-      case 'released':
-        if (this.#directory.get(m.clientId)?.worker === m.from) this.#directory.delete(m.clientId)
-        return
-      case 'take':
-        this.#onTake(m)
-        return
-      case 'given':
-        this.#onGiven(m)
-        return
-      case 'direct':
-        this.#direct(m.from, m.clientId, m.delivery)
-        return
-      default:
-        return
+    this.#handover.onMessage(m)
+    if (m.t === 'hello') {
+      const { seq, filters } = this.router.syncState()
+      this.router.post({
+        t: 'sync',
+        from: this.workerId,
+        to: m.from,
+        seq,
+        filters,
+        sessions: this.#handover.held(),
+      })
+    } else if (m.t === 'sync' && !this.#retainedRequested) {
+      this.#retainedRequested = true
+      this.router.post({ t: 'retain-sync-req', from: this.workerId, to: m.from })
     }
-  }
-
-  /**
-   * Another worker claims a client id. When two workers claimed it at once
-   * (neither saw the other's claim), the later claim wins and the older
-   * session here is closed as taken over.
-   */
-  #learnHolder(clientId: string, stamp: Stamp): void {
-    const known = this.#directory.get(clientId)
-    if (known !== undefined && !newer(stamp, known)) return
-    this.#directory.set(clientId, stamp)
-    // The session moved on from where a stub here points: forwarding there would be wrong from now on
-    this.router.dropStub(clientId, stamp.worker)
-    const session = this.#sessions.get(clientId)
-    if (session === undefined || stamp.worker === this.workerId) return
-    const binding = this.#bindings.get(clientId)
-    if (binding !== undefined) this.#takeOver(binding, true)
-    this.#endSession(session, false)
   }
 
   /** The worker drains: tell the others to forget this worker's subscriptions and sessions. */
@@ -474,7 +346,7 @@ export class Broker {
     clearInterval(this.#pruner)
     for (const cancel of this.#expiryTimers.values()) cancel()
     for (const { cancel } of this.#pendingWills.values()) cancel()
-    for (const take of this.#takes.values()) take.cancel()
+    this.#handover.close()
     this.router.post({ t: 'bye', from: this.workerId })
     this.#cluster.close()
   }
