@@ -6,6 +6,8 @@
  * received packet also carries the fixed-header fields the parser always sets.
  * @module
  */
+
+import type { Readable } from 'node:stream'
 import type {
   IAuthPacket,
   IConnackPacket,
@@ -217,6 +219,12 @@ export type ConnectionEvents = {
   end: []
   finish: []
   drain: []
+  /** The other stream events of a Duplex (mostly of use in `notData` mode). */
+  readable: []
+  pause: []
+  resume: []
+  pipe: [src: Readable]
+  unpipe: [src: Readable]
 }
 
 export type ConnectionEventName = keyof ConnectionEvents
