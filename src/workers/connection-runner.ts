@@ -86,6 +86,8 @@ export class ConnectionRunner {
   #finalPending = false
   readonly #overLimit = new WeakSet<Packet>()
   #setup: Promise<void> = Promise.resolve()
+  #bytesInCounted = 0
+  #bytesOutCounted = 0
 
   constructor(options: RunnerOptions) {
     this.#chain = options.chain
@@ -145,6 +147,7 @@ export class ConnectionRunner {
   #onPacket(packet: Packet): void {
     this.#lastActivity = Date.now()
     this.#metrics.packetReceived(packet.cmd)
+    this.#countBytes()
     if (packet.cmd === 'publish' && packet.qos > 0) {
       // Receive Maximum is judged on arrival: what the client sent before seeing our acknowledgements
       this.#flow.arrived()
@@ -573,6 +576,17 @@ export class ConnectionRunner {
     for (const f of failures) this.ctx.log.error({ err: f, hook: f.hook, handler: f.handler }, f.message)
   }
 
+  /** Adds the bytes moved since the last call to the worker's counters (per packet, and at close). */
+  #countBytes(): void {
+    const connection = this.connection
+    const read = connection.bytesReceived
+    const sent = connection.bytesSent
+    if (read > this.#bytesInCounted) this.#metrics.bytesReceived(read - this.#bytesInCounted)
+    if (sent > this.#bytesOutCounted) this.#metrics.bytesSent(sent - this.#bytesOutCounted)
+    this.#bytesInCounted = read
+    this.#bytesOutCounted = sent
+  }
+
   #clearTimers(): void {
     clearTimeout(this.#connectTimer)
     clearTimeout(this.#keepaliveTimer)
@@ -586,8 +600,7 @@ export class ConnectionRunner {
     this.#clearTimers()
     clearTimeout(this.#destroyTimer)
     this.#queue.length = 0
-    this.#metrics.bytesReceived(this.connection.bytesReceived)
-    this.#metrics.bytesSent(this.connection.bytesSent)
+    this.#countBytes()
     const info: CloseInfo = { reason: this.#closeReason ?? 'socket-closed', wasConnected: this.#wasConnected }
     if (this.#disconnectPacket !== undefined) info.disconnect = this.#disconnectPacket
     if (this.#closeError !== undefined) info.error = this.#closeError
