@@ -174,7 +174,7 @@ export async function fanInRate(ctx: MeasureContext): Promise<Figure> {
     limitedBy: fail ? `${fail.why} at ${fail.rate}/s; ${bottleneck(failCpu, 'latency')}` : 'search ceiling',
     extras: [
       {
-        label: `  server CPU per delivered message (at ${pass?.rate ?? '-'}/s)`,
+        label: '  server CPU per delivered message (at that rate)',
         value: cpuPer(pass?.r, pass?.r.received),
         unit: 'µs',
         lowerIsBetter: true,
