@@ -55,6 +55,8 @@ export interface RunnerOptions {
 type State = 'awaiting-connect' | 'connecting' | 'authenticating' | 'connected' | 'closing' | 'closed'
 
 const backlogPause = 64
+// PUBLISH packets that arrived beyond the Receive Maximum; packets are unique objects, so one set serves all connections
+const overLimit = new WeakSet<Packet>()
 let assignedIds = 0
 
 export class ConnectionRunner {
@@ -84,7 +86,6 @@ export class ConnectionRunner {
   #maxOutgoingPacket = 0
   #destroyTimer: NodeJS.Timeout | undefined
   #finalPending = false
-  readonly #overLimit = new WeakSet<Packet>()
   #setup: Promise<void> = Promise.resolve()
   #bytesInCounted = 0
   #bytesOutCounted = 0
@@ -152,7 +153,7 @@ export class ConnectionRunner {
       // Receive Maximum is judged on arrival: what the client sent before seeing our acknowledgements
       this.#flow.arrived()
       const resend = packet.qos === 2 && this.#flow.isDuplicate(packet.messageId!)
-      if (!resend && this.#flow.exceeded()) this.#overLimit.add(packet)
+      if (!resend && this.#flow.exceeded()) overLimit.add(packet)
     }
     this.#queue.push(packet)
     if (this.#queue.length >= backlogPause && !this.#paused) {
@@ -390,7 +391,7 @@ export class ConnectionRunner {
       this.#write({ cmd: 'pubrec', messageId })
       return
     }
-    if (this.#v5 && this.#overLimit.has(packet)) {
+    if (this.#v5 && overLimit.has(packet)) {
       // [MQTT-3.3.4-9] more unacknowledged QoS>0 PUBLISH packets than Receive Maximum
       this.#closeError = mqttdError('MQTTD_ERR_RECEIVE_MAXIMUM', this.#limits.receiveMaximum)
       return this.#disconnectWith({ reasonCode: Reason.receiveMaximumExceeded }, 'protocol-error')

@@ -13,7 +13,7 @@ export class InboundFlow {
   #aliases: Map<number, string> | undefined
   /** QoS 1/2 PUBLISH packets received whose PUBACK/PUBREC is not yet sent. */
   #pending = 0
-  readonly #awaitingRel = new Set<number>()
+  #awaitingRel: Set<number> | undefined
 
   constructor(options: { receiveMaximum: number; topicAliasMaximum: number }) {
     this.#receiveMaximum = options.receiveMaximum
@@ -42,7 +42,7 @@ export class InboundFlow {
 
   /** Whether a QoS 2 id is still awaiting PUBREL: the PUBLISH is a re-send. */
   isDuplicate(messageId: number): boolean {
-    return this.#awaitingRel.has(messageId)
+    return this.#awaitingRel?.has(messageId) === true
   }
 
   /**
@@ -50,7 +50,7 @@ export class InboundFlow {
    * the Receive Maximum allows [MQTT-3.3.4-9]. Call right after {@link arrived}.
    */
   exceeded(): boolean {
-    return this.#pending + this.#awaitingRel.size > this.#receiveMaximum
+    return this.#pending + (this.#awaitingRel?.size ?? 0) > this.#receiveMaximum
   }
 
   /** PUBACK (QoS 1) or a failing PUBREC (QoS 2) was sent: the message left the window. */
@@ -61,15 +61,16 @@ export class InboundFlow {
   /** A successful PUBREC was sent for a QoS 2 message: it stays in the window until PUBREL. */
   received(messageId: number): void {
     this.acknowledged()
+    this.#awaitingRel ??= new Set()
     this.#awaitingRel.add(messageId)
   }
 
   /** PUBREL arrived; returns whether the id was awaiting it (else PUBCOMP 0x92). */
   released(messageId: number): boolean {
-    return this.#awaitingRel.delete(messageId)
+    return this.#awaitingRel?.delete(messageId) === true
   }
 
   get inFlight(): number {
-    return this.#pending + this.#awaitingRel.size
+    return this.#pending + (this.#awaitingRel?.size ?? 0)
   }
 }
