@@ -83,6 +83,8 @@ export type ClusterMessage =
       seen: number[]
       shared: ([string, string][] | null)[]
       message: BrokerMessage
+      /** Re-routed share group delivery only: no plain subscribers, no further re-routing. */
+      sharedOnly?: true
     }
   /** One delivery for one client, forwarded to the worker now holding its session. */
   | { t: 'direct'; from: number; to: number; clientId: string; delivery: Delivery }

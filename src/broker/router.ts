@@ -153,6 +153,10 @@ export class Router {
   /** A message another worker routed here. */
   onPub(m: PubMessage): void {
     const i = m.to.indexOf(this.#self)
+    if (m.sharedOnly === true) {
+      for (const [group, filter] of m.shared[i] ?? []) this.#deliverShared(m.message, group, filter, true)
+      return
+    }
     const route: RouteInfo = { from: m.from, fromSeq: m.fromSeq, to: m.to, seen: m.seen, local: false }
     this.#deliverLocal(m.message, route, null, m.shared[i] ?? [])
   }
@@ -197,7 +201,7 @@ export class Router {
     return count
   }
 
-  #deliverShared(message: BrokerMessage, group: string, filter: string): number {
+  #deliverShared(message: BrokerMessage, group: string, filter: string, rerouted = false): number {
     const members = this.index.group(filter, group)
     const member = members === undefined ? undefined : pickMember(members)
     if (member !== undefined) {
@@ -206,6 +210,16 @@ export class Router {
     }
     // The only member here moved away: its stub knows where
     if (this.#forwarder.forwardShared(message, group, filter)) return 1
+    // The publisher's view was stale: once, hand the message to another worker with members
+    const others = rerouted ? [] : this.table.groupHolders(filter, group).filter((w) => w !== this.#self)
+    if (others.length > 0) {
+      const to = [others[Math.floor(Math.random() * others.length)]!]
+      const seen = [this.#seen.get(to[0]!) ?? 0]
+      const shared = [[[group, filter]] as [string, string][]]
+      const fromSeq = this.flush()
+      this.#o.send(to, { t: 'pub', from: this.#self, fromSeq, to, seen, shared, message, sharedOnly: true })
+      return 1
+    }
     this.#o.drop('no_subscribers')
     return 0
   }

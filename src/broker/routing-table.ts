@@ -110,4 +110,10 @@ export class RoutingTable {
     })
     return result
   }
+
+  /** Workers holding members of share group `group` of `filter`. */
+  groupHolders(filter: string, group: string): number[] {
+    const counts = this.#trie.get(filter)?.groups.get(group)
+    return counts === undefined ? [] : [...counts.keys()]
+  }
 }
