@@ -21,7 +21,10 @@ test('v5 enhanced authentication: AUTH 0x18 challenges until the handler accepts
   client.send(connectPacket(5, { properties: { authenticationMethod: 'TEST' } }))
   const challenge = await client.next('auth')
   assert.equal(challenge?.reasonCode, 0x18)
-  assert.equal(String((challenge?.properties as Record<string, Buffer> | undefined)?.authenticationData), 'challenge')
+  assert.equal(
+    String((challenge?.properties as Record<string, Buffer> | undefined)?.authenticationData),
+    'challenge',
+  )
   client.send({
     cmd: 'auth',
     reasonCode: 0x18,
