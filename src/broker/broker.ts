@@ -81,6 +81,7 @@ export class Broker {
       send: (to, m) => this.#cluster.send(to, m),
       drop: deps.drop,
       stubTtlMs: 60_000,
+      maxQueuedMessages: deps.options.maxQueuedMessages,
     })
     this.#handover = new Handover({
       self: deps.workerId,

@@ -74,6 +74,8 @@ export interface ForwarderOptions {
   drop: (reason: string) => void
   /** How long a stub lives once the new holder announced the session. */
   ttlMs: number
+  /** Most messages one stub holds while it cannot decide yet. */
+  maxWaiting: number
 }
 
 /** The stubs of one worker: sessions it handed to other workers. */
@@ -120,7 +122,10 @@ export class Forwarder {
     if (m === undefined) return
     const decision = stubDecision(stub, route)
     if (decision === 'forward') this.#direct(stub, deliveryFor(message, m))
-    else if (decision === 'wait') stub.waiting.push({ message, route })
+    else if (decision === 'wait') {
+      if (stub.waiting.length < this.#o.maxWaiting) stub.waiting.push({ message, route })
+      else this.#o.drop('queue_full')
+    }
   }
 
   /** A share group with no member left here: forward to where a moved member went; false when none did. */

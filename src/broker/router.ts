@@ -24,6 +24,8 @@ export interface RouterOptions {
   drop: (reason: string) => void
   /** How long a forwarding stub lives once the new holder announced the session. */
   stubTtlMs: number
+  /** Bounds what a forwarding stub holds while it cannot decide yet. */
+  maxQueuedMessages: number
 }
 
 type SubsMessage = Extract<ClusterMessage, { t: 'subs' }>
@@ -51,6 +53,7 @@ export class Router {
       flush: () => this.#announcer.flush(),
       drop: options.drop,
       ttlMs: options.stubTtlMs,
+      maxWaiting: options.maxQueuedMessages,
     })
   }
 

@@ -31,6 +31,7 @@ class Bus {
       },
       drop: (r) => this.drops.push(r),
       stubTtlMs: 60_000,
+      maxQueuedMessages: 100,
     })
     this.routers.set(id, router)
     this.queues.set(id, [])
