@@ -77,7 +77,11 @@ export async function importHandler(spec: string, baseDir: string): Promise<Hand
   } catch (err) {
     throw mqttdErrorWithCause('MQTTD_ERR_HANDLER_LOAD', err, spec, (err as Error)?.message ?? String(err))
   }
-  const definition = mod.default
+  let definition = mod.default
+  // CommonJS compiled from ESM/TypeScript: module.exports = { __esModule, default: handler }
+  if (typeof definition === 'object' && definition !== null && 'default' in definition) {
+    definition = (definition as { default: unknown }).default
+  }
   if (definition === undefined) {
     throw mqttdError(
       'MQTTD_ERR_HANDLER_SHAPE',

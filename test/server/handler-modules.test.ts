@@ -101,3 +101,52 @@ test('setup runs before any packet is handled and receives the raw Connection', 
   const ping = await events.waitFor((e) => e.event === 'raw-pingreq', 5000)
   assert.equal(ping.clientId, 'raw-events')
 })
+
+test('a handler given by package name resolves from the config directory (node_modules), CommonJS or ESM', async (t) => {
+  const { mkdtempSync, mkdirSync, writeFileSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const dir = mkdtempSync(join(tmpdir(), 'mqttd-pkg-'))
+  const events = collectEvents(t)
+  const write = (name: string, pkg: Record<string, unknown>, file: string, source: string) => {
+    mkdirSync(join(dir, 'node_modules', name), { recursive: true })
+    writeFileSync(
+      join(dir, 'node_modules', name, 'package.json'),
+      JSON.stringify({ name, version: '1.0.0', ...pkg }),
+    )
+    writeFileSync(join(dir, 'node_modules', name, file), source)
+  }
+  const body = (kind: string) =>
+    `{ name: '${kind}', onConnect(ctx) { const c = new BroadcastChannel(${JSON.stringify(events.channel)}); c.postMessage({ event: '${kind}', clientId: ctx.clientId }); c.close() } }`
+  write(
+    'mqttd-test-esm',
+    { type: 'module', exports: './index.js' },
+    'index.js',
+    `export default ${body('esm')}\n`,
+  )
+  write(
+    'mqttd-test-cjs',
+    { main: 'index.cjs' },
+    'index.cjs',
+    `module.exports = { default: ${body('cjs')} }\n`,
+  )
+  const server = await startServer(
+    {
+      workers: 1,
+      listeners: [{ type: 'tcp', port: 0 }],
+      handlers: ['mqttd-test-esm', 'mqttd-test-cjs'],
+      broker: false,
+      admin: { enabled: false },
+      log: { level: 'silent' },
+    },
+    { baseDir: dir },
+  )
+  t.after(() => server.close())
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${server.listeners[0]!.port}`, {
+    reconnectPeriod: 0,
+    clientId: 'by-package',
+  })
+  t.after(() => client.endAsync())
+  assert.equal((await events.waitFor((e) => e.event === 'esm')).clientId, 'by-package')
+  assert.equal((await events.waitFor((e) => e.event === 'cjs')).clientId, 'by-package')
+})
