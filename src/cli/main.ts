@@ -108,17 +108,10 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   const logger = pino({ level: loaded.config.log.level })
-  let server: Awaited<ReturnType<typeof startServer>>
-  try {
-    server = await startServer(loaded.config, { logger, baseDir: loaded.baseDir })
-  } catch (err) {
-    logger.flush?.()
-    process.exitCode = report(err)
-    return
-  }
-  if (loaded.file !== null) logger.info({ config: loaded.file, env: loaded.env }, 'config loaded')
-  // the drain has its own deadline; the grace delay only guards against a hang after it
-  closeWithGrace(
+  // signal handlers first: a SIGTERM that comes while the server starts (or right after its
+  // "listening" line) must drain, not kill the process
+  const starting = startServer(loaded.config, { logger, baseDir: loaded.baseDir })
+  const grace = closeWithGrace(
     {
       delay: loaded.config.shutdown.drainTimeoutMs + 10_000,
       logger: { error: (m: unknown) => logger.error(m) },
@@ -126,8 +119,18 @@ export async function main(argv: string[]): Promise<void> {
     async ({ signal, err }) => {
       if (err) logger.error({ err }, 'fatal error, shutting down')
       else logger.info({ signal }, 'shutting down: draining clients')
-      await server.close()
+      const server = await starting.catch(() => undefined)
+      await server?.close()
       logger.flush?.()
     },
   )
+  try {
+    await starting
+  } catch (err) {
+    grace.uninstall()
+    logger.flush?.()
+    process.exitCode = report(err)
+    return
+  }
+  if (loaded.file !== null) logger.info({ config: loaded.file, env: loaded.env }, 'config loaded')
 }

@@ -4,7 +4,7 @@
  * same tick; admission limits; worker readiness; drain and close.
  */
 import { randomUUID } from 'node:crypto'
-import { createServer, type Server, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import pino, { type Logger } from 'pino'
 import { Piscina } from 'piscina'
@@ -12,16 +12,14 @@ import { type RunningAdmin, startAdmin } from '../admin/start-admin.ts'
 import type { MqttdConfig, MqttdConfigInput } from '../config/schema.ts'
 import { validateConfig } from '../config/validate.ts'
 import { ControlClient } from '../control/control-channel.ts'
-import { mqttdErrorWithCause } from '../errors.ts'
 import { validateHandlers } from '../handlers/loader.ts'
 import { MainMetrics } from '../metrics/main-metrics.ts'
 import { controlTypes, type WorkerData, type WorkerListener } from '../workers/worker-data.ts'
+import { Acceptor, type BoundListener } from './acceptor.ts'
 import { handlerSpecs } from './handler-specs.ts'
 import { AdmissionControl } from './limits.ts'
 import { readTlsMaterial } from './tls-material.ts'
 import { requestEveryWorker, waitForWorkers } from './worker-ready.ts'
-
-type RunOptions = NonNullable<Parameters<Piscina['run']>[1]>
 
 const workerFile = fileURLToPath(new URL('../workers/worker.ts', import.meta.url))
 
@@ -40,12 +38,7 @@ export interface StartOptions {
   onHandoff?: (socket: Socket, listener: string) => void
 }
 
-export interface BoundListener {
-  name: string
-  type: MqttdConfig['listeners'][number]['type']
-  host: string
-  port: number
-}
+export type { BoundListener }
 
 export interface RunningServer {
   readonly instanceId: string
@@ -63,22 +56,6 @@ export interface RunningServer {
   drain(): Promise<void>
   /** Drains (if not done) and stops the workers. */
   close(): Promise<void>
-}
-
-function listen(server: Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(err)
-    server.once('error', onError)
-    server.listen({ host, port, backlog: 4096 }, () => {
-      server.off('error', onError)
-      const address = server.address()
-      resolve(typeof address === 'object' && address !== null ? address.port : port)
-    })
-  })
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))
 }
 
 /**
@@ -158,65 +135,11 @@ export async function startServer(
     ),
     ratePerAddress: config.limits.connectionRatePerAddress,
   })
-  const servers: Server[] = []
-  const bound: BoundListener[] = []
-  let accepting = true
-  let inFlight = 0
-  let idle: (() => void) | undefined
-
-  const handOff = (socket: Socket, name: string, type: BoundListener['type']) => {
-    const refusal = accepting ? admission.admit(name, socket.remoteAddress, Date.now()) : 'max_connections'
-    if (refusal !== null) {
-      socket.destroy()
-      metrics.rejected(name, refusal)
-      return
-    }
-    options.onHandoff?.(socket, name)
-    metrics.accepted(name)
-    inFlight++
-    // transfer in the same tick as the accept: the socket is paused and untouched
-    pool
-      .run(
-        { socket, listener: name, acceptedAt: performance.timeOrigin + performance.now() },
-        {
-          transferList: [socket] as unknown as RunOptions['transferList'],
-          name: type,
-        },
-      )
-      .catch((err: Error) => {
-        socket.destroy()
-        if (/queue/i.test(err.message)) metrics.rejected(name, 'queue_full')
-        else log.debug({ err, listener: name }, 'connection task failed')
-      })
-      .finally(() => {
-        admission.release(name)
-        inFlight--
-        if (inFlight === 0) idle?.()
-      })
-  }
-
+  const acceptor = new Acceptor({ pool, admission, metrics, log, onHandoff: options.onHandoff })
+  let bound: BoundListener[]
   try {
-    for (const listener of config.listeners) {
-      const server = createServer({ pauseOnConnect: true })
-      server.on('connection', (socket: Socket) => handOff(socket, listener.name!, listener.type))
-      server.on('error', (err) => log.error({ err, listener: listener.name }, 'listener error'))
-      let port: number
-      try {
-        port = await listen(server, listener.host, listener.port)
-      } catch (err) {
-        throw mqttdErrorWithCause(
-          'MQTTD_ERR_LISTEN',
-          err,
-          listener.name,
-          `${listener.host}:${listener.port}`,
-          (err as Error).message,
-        )
-      }
-      servers.push(server)
-      bound.push({ name: listener.name!, type: listener.type, host: listener.host, port })
-    }
+    bound = await acceptor.listen(config.listeners)
   } catch (err) {
-    await Promise.all(servers.map(closeServer))
     await cleanup()
     throw err
   }
@@ -228,11 +151,11 @@ export async function startServer(
       metrics,
       control,
       workerThreadIds: () => pool.threads.map((w) => w.threadId),
-      isReady: () => accepting,
+      isReady: () => acceptor.accepting,
       logger: log,
     })
   } catch (err) {
-    await Promise.all(servers.map(closeServer))
+    await acceptor.stop()
     await cleanup()
     throw err
   }
@@ -251,8 +174,7 @@ export async function startServer(
   let draining: Promise<void> | undefined
   const drain = () => {
     draining ??= (async () => {
-      accepting = false
-      await Promise.all(servers.map(closeServer))
+      await acceptor.stop()
       const timeoutMs = config.shutdown.drainTimeoutMs
       const replies = await requestEveryWorker<{ closed: number; destroyed: number }>(
         control,
@@ -261,20 +183,12 @@ export async function startServer(
         { timeoutMs },
         timeoutMs + 2000,
       )
-      // tasks settle once their connections closed; give them the same deadline
-      if (inFlight > 0) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.min(timeoutMs, 2000))
-          idle = () => {
-            clearTimeout(timer)
-            resolve()
-          }
-        })
-      }
+      // the workers closed their connections; the task results are on their way back
+      await acceptor.waitIdle(Math.min(timeoutMs, 2000))
       let closed = 0
       for (const r of replies.values()) closed += r.closed + r.destroyed
       const missing = pool.threads.length - replies.size
-      log.info({ connections: closed, missingWorkers: missing, stillOpen: inFlight }, 'drained')
+      log.info({ connections: closed, missingWorkers: missing, stillOpen: acceptor.inFlight }, 'drained')
     })()
     return draining
   }

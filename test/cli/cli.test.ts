@@ -179,3 +179,20 @@ test('a second signal exits at once', async (t) => {
   assert.equal(await started.exited, 1)
   assert.ok(Date.now() - before < 5000, 'did not wait for the drain')
 })
+
+test('a port already in use stops start-up with MQTTD_ERR_LISTEN naming the listener, exit 1', async (t) => {
+  const { createServer } = await import('node:net')
+  const taken = createServer()
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+  t.after(() => taken.close())
+  const port = (taken.address() as import('node:net').AddressInfo).port
+  const file = configFile(
+    `workers: 1\nlisteners: [{ name: busy, type: tcp, host: 127.0.0.1, port: ${port} }]\nbroker: false\nadmin: { enabled: false }\n`,
+  )
+  const result = await run(['--config', file])
+  assert.equal(result.code, 1)
+  assert.match(
+    result.stderr,
+    new RegExp(`MQTTD_ERR_LISTEN: Cannot listen for listener busy on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`),
+  )
+})

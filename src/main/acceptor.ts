@@ -1,0 +1,144 @@
+/**
+ * The main thread's accept path: one raw `net.Server` per listener with
+ * `pauseOnConnect`, admission limits, and the hand-off of each socket to the
+ * pool in the same tick as the accept. The main thread never reads a byte:
+ * once read from (or buffered into), a socket can no longer be transferred.
+ */
+import { createServer, type Server, type Socket } from 'node:net'
+import type { Logger } from 'pino'
+import type { Piscina } from 'piscina'
+import type { ListenerConfig, ListenerType } from '../config/schema.ts'
+import { mqttdErrorWithCause } from '../errors.ts'
+import type { MainMetrics } from '../metrics/main-metrics.ts'
+import type { ConnectionTask } from '../workers/worker-data.ts'
+import type { AdmissionControl } from './limits.ts'
+
+type RunOptions = NonNullable<Parameters<Piscina['run']>[1]>
+
+export interface BoundListener {
+  name: string
+  type: ListenerType
+  host: string
+  port: number
+}
+
+export interface AcceptorOptions {
+  pool: Piscina
+  admission: AdmissionControl
+  metrics: MainMetrics
+  log: Logger
+  onHandoff?: ((socket: Socket, listener: string) => void) | undefined
+}
+
+function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen({ host, port, backlog: 4096 }, () => {
+      server.off('error', reject)
+      const address = server.address()
+      resolve(typeof address === 'object' && address !== null ? address.port : port)
+    })
+  })
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))
+}
+
+export class Acceptor {
+  readonly bound: BoundListener[] = []
+  readonly #options: AcceptorOptions
+  readonly #servers: Server[] = []
+  #accepting = true
+  #inFlight = 0
+  #idle: (() => void) | undefined
+
+  constructor(options: AcceptorOptions) {
+    this.#options = options
+  }
+
+  /** Whether new connections are accepted (false once {@link stop} was called). */
+  get accepting(): boolean {
+    return this.#accepting
+  }
+
+  /** Connection tasks not settled yet (their connections are open or closing). */
+  get inFlight(): number {
+    return this.#inFlight
+  }
+
+  /**
+   * Binds every listener, in order.
+   * @throws MQTTD_ERR_LISTEN naming the listener and address; the ones bound so far are closed
+   */
+  async listen(listeners: readonly ListenerConfig[]): Promise<BoundListener[]> {
+    for (const listener of listeners) {
+      const name = listener.name!
+      const server = createServer({ pauseOnConnect: true })
+      server.on('connection', (socket: Socket) => this.#handOff(socket, name, listener.type))
+      server.on('error', (err) => this.#options.log.error({ err, listener: name }, 'listener error'))
+      let port: number
+      try {
+        port = await listen(server, listener.host, listener.port)
+      } catch (err) {
+        await this.stop()
+        const address = `${listener.host}:${listener.port}`
+        throw mqttdErrorWithCause('MQTTD_ERR_LISTEN', err, name, address, (err as Error).message)
+      }
+      this.#servers.push(server)
+      this.bound.push({ name, type: listener.type, host: listener.host, port })
+    }
+    return this.bound
+  }
+
+  /** Stops accepting: closes the listening sockets (accepted connections are the workers'). */
+  async stop(): Promise<void> {
+    this.#accepting = false
+    await Promise.all(this.#servers.map(closeServer))
+  }
+
+  /** Resolves when every connection task settled, or after `timeoutMs`. */
+  waitIdle(timeoutMs: number): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve()
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs)
+      this.#idle = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+  }
+
+  #handOff(socket: Socket, name: string, type: ListenerType): void {
+    const { admission, metrics, pool } = this.#options
+    const refusal = this.#accepting
+      ? admission.admit(name, socket.remoteAddress, Date.now())
+      : 'max_connections'
+    if (refusal !== null) {
+      socket.destroy()
+      metrics.rejected(name, refusal)
+      return
+    }
+    this.#options.onHandoff?.(socket, name)
+    metrics.accepted(name)
+    this.#inFlight++
+    const task: ConnectionTask = {
+      socket,
+      listener: name,
+      acceptedAt: performance.timeOrigin + performance.now(),
+    }
+    // same tick as the accept: the socket is paused and untouched; `name` picks the transport's task
+    pool
+      .run(task, { transferList: [socket] as unknown as RunOptions['transferList'], name: type })
+      .catch((err: Error) => {
+        socket.destroy()
+        if (/queue/i.test(err.message)) metrics.rejected(name, 'queue_full')
+        else this.#options.log.debug({ err, listener: name }, 'connection task failed')
+      })
+      .finally(() => {
+        admission.release(name)
+        this.#inFlight--
+        if (this.#inFlight === 0) this.#idle?.()
+      })
+  }
+}
