@@ -279,3 +279,12 @@ test('[MQTT-3.1.2-29] reason strings only for clients that did not opt out (Requ
   assert.equal(quiet.reasonCode, 0x97)
   assert.equal(quiet.properties?.reasonString, undefined)
 })
+
+test('[MQTT-3.2.2-21] server keep alive: with limits.maxKeepaliveSeconds the v5 CONNACK caps the client keep alive (and the broker still serves it)', async (t) => {
+  const server = await startBroker(t, { config: { limits: { maxKeepaliveSeconds: 30 } } })
+  const c = await connectClient(t, server, { protocolVersion: 5, clientId: 'ka', keepalive: 600 })
+  assert.equal(c.connack.properties?.serverKeepAlive, 30)
+  await c.client.subscribeAsync('ka/#', { qos: 1 })
+  await c.client.publishAsync('ka/x', 'still-served', { qos: 1 })
+  await c.inbox.waitFor(1)
+})

@@ -7,7 +7,7 @@
  */
 import type { TestContext } from 'node:test'
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { startTestServer, type TestServer, type TestServerOptions } from '../helpers/server.ts'
 import { workerTopic } from './fixtures/worker-id.ts'
 
 export interface BrokerServerOptions {
@@ -17,6 +17,8 @@ export interface BrokerServerOptions {
   handlers?: (string | { module: string; options?: Record<string, unknown> })[]
   /** Tell each client its worker after CONNACK (the worker-id fixture); default true. */
   reportWorker?: boolean
+  /** Extra server config (limits, …). */
+  config?: TestServerOptions['config']
 }
 
 export function startBroker(t: TestContext, options: BrokerServerOptions = {}): Promise<TestServer> {
@@ -27,6 +29,7 @@ export function startBroker(t: TestContext, options: BrokerServerOptions = {}): 
       ...(options.reportWorker === false ? [] : ['./broker/fixtures/worker-id.ts']),
       ...(options.handlers ?? []),
     ],
+    ...(options.config === undefined ? {} : { config: options.config }),
   })
 }
 
