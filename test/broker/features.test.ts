@@ -288,3 +288,16 @@ test('[MQTT-3.2.2-21] server keep alive: with limits.maxKeepaliveSeconds the v5 
   await c.client.publishAsync('ka/x', 'still-served', { qos: 1 })
   await c.inbox.waitFor(1)
 })
+
+test('v5 assigned client identifier: an empty client id gets one in CONNACK and a working session under it', async (t) => {
+  const server = await startBroker(t)
+  const { client, connack } = await RawClient.connect(t, server.port(), { clientId: '' })
+  const assigned = connack.properties?.assignedClientIdentifier
+  assert.equal(typeof assigned, 'string')
+  assert.ok(assigned!.length > 0)
+  client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'as/#', qos: 1 }] })
+  await client.waitFor((p) => p.cmd === 'suback')
+  const pub = await connectClient(t, server, { protocolVersion: 5, clientId: 'pub' })
+  await pub.client.publishAsync('as/1', 'to-assigned', { qos: 1 })
+  await client.waitFor((p) => p.cmd === 'publish' && p.topic === 'as/1')
+})
