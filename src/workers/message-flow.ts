@@ -1,0 +1,118 @@
+/**
+ * PUBLISH, PUBREL, SUBSCRIBE and UNSUBSCRIBE from a connected client:
+ * topic-alias resolution, the inbound QoS 1/2 flow with exactly-once for
+ * QoS 2, Receive Maximum, and acknowledgements carrying the chain's outcome.
+ */
+import type {
+  Packet,
+  PublishPacket,
+  PubrelPacket,
+  SubscribePacket,
+  UnsubscribePacket,
+} from '../connection/types.ts'
+import { mqttdError } from '../errors.ts'
+import type { ChainOutcome } from '../handlers/chain.ts'
+import type { ConnectionRunner } from './connection-runner.ts'
+import { Reason } from './reason-codes.ts'
+
+// PUBLISH packets that arrived beyond the Receive Maximum; packets are unique objects, so one set serves all connections
+const overLimit = new WeakSet<Packet>()
+
+/**
+ * Called on arrival, before queueing: Receive Maximum is judged on what the
+ * client sent before it could see our acknowledgements [MQTT-3.3.4-9].
+ */
+export function noteArrival(r: ConnectionRunner, packet: PublishPacket): void {
+  r.flow.arrived()
+  const resend = packet.qos === 2 && r.flow.isDuplicate(packet.messageId!)
+  if (!resend && r.flow.exceeded()) overLimit.add(packet)
+}
+
+function reasonProperties(r: ConnectionRunner, outcome: ChainOutcome): { reasonString: string } | undefined {
+  const text = outcome.reason?.reasonString
+  return r.v5 && text !== undefined ? { reasonString: text } : undefined
+}
+
+export async function handlePublish(r: ConnectionRunner, packet: PublishPacket): Promise<void> {
+  const alias = packet.properties?.topicAlias
+  if (r.v5 && alias !== undefined) {
+    const resolved = r.flow.resolveAlias(alias, packet.topic)
+    if (!resolved.ok) {
+      if (resolved.reason === 'unknown') return r.protocolError(`topic alias ${alias} was never set`)
+      r.closeError = mqttdError('MQTTD_ERR_TOPIC_ALIAS_INVALID', alias, r.limits.topicAliasMaximum)
+      return r.disconnectWith({ reasonCode: Reason.topicAliasInvalid }, 'protocol-error')
+    }
+    packet.topic = resolved.topic
+    delete packet.properties!.topicAlias
+  } else if (packet.topic === '') {
+    return r.protocolError('PUBLISH with an empty topic and no topic alias')
+  }
+  r.metrics.messageReceived(packet.qos)
+  if (packet.qos === 0) {
+    const outcome = await r.chain.decide('onPublish', r.ctx, packet)
+    if ((outcome.reason?.reasonCode ?? 0) >= 0x80) r.metrics.messageDropped('hook_refused')
+    return
+  }
+  const messageId = packet.messageId!
+  if (packet.qos === 2 && r.flow.isDuplicate(messageId)) {
+    // exactly once: acknowledge the re-send, never deliver it again [MQTT-4.3.3-9]
+    r.flow.acknowledged()
+    r.write({ cmd: 'pubrec', messageId })
+    return
+  }
+  if (r.v5 && overLimit.has(packet)) {
+    // [MQTT-3.3.4-9] more unacknowledged QoS>0 PUBLISH packets than Receive Maximum
+    r.closeError = mqttdError('MQTTD_ERR_RECEIVE_MAXIMUM', r.limits.receiveMaximum)
+    return r.disconnectWith({ reasonCode: Reason.receiveMaximumExceeded }, 'protocol-error')
+  }
+  const outcome = await r.chain.decide('onPublish', r.ctx, packet)
+  if (r.state !== 'connected') return
+  const code = outcome.reason?.reasonCode ?? 0
+  if (code >= 0x80) r.metrics.messageDropped('hook_refused')
+  const ack = r.v5 ? { messageId, reasonCode: code, properties: reasonProperties(r, outcome) } : { messageId }
+  if (packet.qos === 1) {
+    r.flow.acknowledged()
+    r.write({ cmd: 'puback', ...ack }) // [MQTT-4.3.2-2]
+  } else {
+    if (code >= 0x80) r.flow.acknowledged()
+    else r.flow.received(messageId)
+    r.write({ cmd: 'pubrec', ...ack }) // [MQTT-4.3.3-8]
+  }
+}
+
+/** [MQTT-4.3.3-10] PUBCOMP for a released id; v5 0x92 when it was not awaiting release. */
+export function handlePubrel(r: ConnectionRunner, packet: PubrelPacket): void {
+  const known = r.flow.released(packet.messageId!)
+  r.write({
+    cmd: 'pubcomp',
+    messageId: packet.messageId,
+    ...(r.v5 && !known ? { reasonCode: Reason.packetIdNotFound } : {}),
+  })
+}
+
+export async function handleSubscribe(r: ConnectionRunner, packet: SubscribePacket): Promise<void> {
+  const granted = packet.subscriptions.map((s) => s.qos as number)
+  const outcome = await r.chain.decide('onSubscribe', r.ctx, packet, granted)
+  if (r.state !== 'connected') return
+  const code = outcome.reason?.reasonCode ?? 0
+  if (code >= 0x80) granted.fill(code)
+  // 3.1.1 has one failure code, 0x80 [MQTT-3.9.3-2]
+  if (!r.v5) for (let i = 0; i < granted.length; i++) if (granted[i]! >= 0x80) granted[i] = 0x80
+  const properties = reasonProperties(r, outcome)
+  r.write({ cmd: 'suback', messageId: packet.messageId, granted, properties }) // [MQTT-3.8.4-1]
+  await r.chain.notify('onSubscribed', r.ctx, packet, granted)
+}
+
+export async function handleUnsubscribe(r: ConnectionRunner, packet: UnsubscribePacket): Promise<void> {
+  const reasonCodes = packet.unsubscriptions.map(() => 0)
+  const outcome = await r.chain.decide('onUnsubscribe', r.ctx, packet, reasonCodes)
+  if (r.state !== 'connected') return
+  const code = outcome.reason?.reasonCode ?? 0
+  if (code >= 0x80) reasonCodes.fill(code)
+  if (r.v5) {
+    const properties = reasonProperties(r, outcome)
+    r.write({ cmd: 'unsuback', messageId: packet.messageId, granted: reasonCodes, properties })
+  } else {
+    r.write({ cmd: 'unsuback', messageId: packet.messageId }) // [MQTT-3.10.4-4]
+  }
+}
