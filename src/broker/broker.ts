@@ -233,11 +233,14 @@ export class Broker {
       }
     }
     if (session.expiryInterval !== NEVER) {
-      const cancel = runAt(Date.now() + session.expiryInterval * 1000, () => {
-        this.#expiryTimers.delete(session.clientId)
-        if (this.#sessions.get(session.clientId) === session && !session.online)
-          this.#endSession(session, true)
-      })
+      const cancel = runAt(Date.now() + session.expiryInterval * 1000, () =>
+        this.#guard('session expiry', () => {
+          this.#expiryTimers.delete(session.clientId)
+          if (this.#sessions.get(session.clientId) === session && !session.online) {
+            this.#endSession(session, true)
+          }
+        }),
+      )
       this.#expiryTimers.set(session.clientId, cancel)
     }
   }

@@ -52,6 +52,7 @@ export function createBrokerHandler(rawOptions: Record<string, unknown>, worker:
     channel: channelName(options, worker),
     options,
     drop,
+    onError: (err, where) => worker.log.error({ err }, `broker: ${where} failed`),
   })
   // Which subscriptions of a SUBSCRIBE existed before it, for Retain Handling 1 [MQTT-3.3.1-10]
   const existedBefore = new WeakMap<object, boolean[]>()
@@ -113,7 +114,8 @@ export function createBrokerHandler(rawOptions: Record<string, unknown>, worker:
 
     async onSubscribe(ctx, packet, granted): Promise<HookResult> {
       const binding = broker.binding(ctx)
-      if (binding === undefined) return undefined
+      // A connection taken over no longer owns the session (it may live on another worker by now)
+      if (binding === undefined || binding.detached) return undefined
       const v5 = ctx.protocolVersion === 5
       const id = packet.properties?.subscriptionIdentifier
       const subscriptionId = typeof id === 'number' ? id : undefined
@@ -154,7 +156,7 @@ export function createBrokerHandler(rawOptions: Record<string, unknown>, worker:
 
     onSubscribed(ctx, packet, granted) {
       const binding = broker.binding(ctx)
-      if (binding === undefined) return
+      if (binding === undefined || binding.detached) return
       const existed = existedBefore.get(packet) ?? []
       const now = Date.now()
       for (let i = 0; i < packet.subscriptions.length; i++) {
@@ -183,7 +185,8 @@ export function createBrokerHandler(rawOptions: Record<string, unknown>, worker:
 
     onUnsubscribe(ctx, packet, reasonCodes): HookResult {
       const binding = broker.binding(ctx)
-      if (binding === undefined) return undefined
+      // A connection taken over no longer owns the session (it may live on another worker by now)
+      if (binding === undefined || binding.detached) return undefined
       const v5 = ctx.protocolVersion === 5
       for (let i = 0; i < packet.unsubscriptions.length; i++) {
         if (reasonCodes[i]! >= 0x80) continue
