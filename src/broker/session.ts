@@ -111,7 +111,8 @@ export class Session {
     this.#link = link
     this.#aliases = new Map()
     this.#pendingWrites = 0
-    for (const [id, entry] of this.#inflight) {
+    // A copy: a resend discarded as too large pumps the queue, which adds entries to the map
+    for (const [id, entry] of [...this.#inflight]) {
       if (entry.state === 'pubrel') this.#write({ cmd: 'pubrel', messageId: id })
       else this.#sendPublish(id, entry, true)
     }
@@ -272,7 +273,8 @@ export class Session {
 
   /** Counts the write as pending until the link accepted (or refused) it. */
   #write(packet: Packet): Promise<void> {
-    const link = this.#link!
+    const link = this.#link
+    if (link === undefined) return Promise.resolve()
     this.#pendingWrites++
     const settle = (): void => {
       if (this.#link === link) this.#pendingWrites--

@@ -248,3 +248,20 @@ test('session snapshot round-trips subscriptions, in-flight ids and queue', () =
   moved.acknowledge('puback', again!.messageId!, undefined)
   assert.equal(String(publishes(l2)[1]!.payload), 'two')
 })
+
+test('[MQTT-4.4.0-1] resume on a link with a smaller maximum packet size: a resend that no longer fits is discarded, the queue moves up, nothing is sent twice', () => {
+  const drops: string[] = []
+  const session = newSession(drops)
+  const l1 = link({ receiveMaximum: 1 })
+  session.attach(l1)
+  session.deliver(delivery(message('t', 'x'.repeat(300))), Date.now())
+  session.deliver(delivery(message('t', 'small')), Date.now())
+  session.detach()
+  const l2 = link({ receiveMaximum: 1, maximumPacketSize: 100 })
+  session.attach(l2)
+  assert.deepEqual(drops, ['packet_too_large'])
+  assert.deepEqual(
+    publishes(l2).map((p) => [String(p.payload), p.dup]),
+    [['small', false]],
+  )
+})
