@@ -71,8 +71,12 @@ export class Broker {
       maxPendingWrites: deps.options.maxPendingWrites,
     }
     // A throw in a channel listener would be uncaught and kill the worker with all its clients
-    this.#cluster = new Cluster(deps.channel, deps.workerId, (m) =>
-      this.#guard(`cluster message ${m.t}`, () => this.#onMessage(m)),
+    this.#cluster = new Cluster(
+      deps.channel,
+      deps.workerId,
+      (m) => this.#guard(`cluster message ${m.t}`, () => this.#onMessage(m)),
+      // A peer thread that exited without `bye` (crash): forget it as if it had said goodbye
+      (peer) => this.#guard('peer exit', () => this.#onMessage({ t: 'bye', from: peer })),
     )
     this.router = new Router({
       workerId: deps.workerId,

@@ -104,10 +104,22 @@ export class Cluster {
   readonly #ports = new Map<number, MessagePort>()
   readonly #offering = new Set<number>()
   readonly #onWorkerMessage: (value: unknown) => void
+  readonly #onPeerGone: (peer: number) => void
   #closed = false
 
-  constructor(name: string, workerId: number, onMessage: (message: ClusterMessage) => void) {
+  /**
+   * `onPeerGone` hears of a peer whose port closed without a `bye`: its thread
+   * exited (crashed or was terminated), which a port reports and a
+   * BroadcastChannel does not.
+   */
+  constructor(
+    name: string,
+    workerId: number,
+    onMessage: (message: ClusterMessage) => void,
+    onPeerGone: (peer: number) => void = () => {},
+  ) {
     this.workerId = workerId
+    this.#onPeerGone = onPeerGone
     this.#name = name
     this.#onMessage = onMessage
     this.#channel = new BroadcastChannel(name)
@@ -160,15 +172,19 @@ export class Cluster {
     this.#ports.set(peer, port)
     port.on('message', (message: ClusterMessage) => this.#onMessage(message))
     port.on('close', () => {
-      if (this.#ports.get(peer) === port) this.#ports.delete(peer)
+      // forget() and close() remove the port first: only an exit of the peer's thread gets here
+      if (this.#ports.get(peer) !== port) return
+      this.#ports.delete(peer)
+      if (!this.#closed) this.#onPeerGone(peer)
     })
     port.unref()
   }
 
   /** The peer left: its port goes. */
   forget(peer: number): void {
-    this.#ports.get(peer)?.close()
+    const port = this.#ports.get(peer)
     this.#ports.delete(peer)
+    port?.close()
   }
 
   /** Control: to every peer over the BroadcastChannel, in causal order. */
@@ -192,7 +208,8 @@ export class Cluster {
     this.#closed = true
     process.off('workerMessage', this.#onWorkerMessage)
     this.#channel.close()
-    for (const port of this.#ports.values()) port.close()
+    const ports = [...this.#ports.values()]
     this.#ports.clear()
+    for (const port of ports) port.close()
   }
 }

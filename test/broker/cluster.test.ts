@@ -184,3 +184,47 @@ test('session directory: a client id connecting on another worker takes its pers
   assert.deepEqual(got, [{ clientId: 'p', topic: 'dir/1', payload: 'on-b' }])
   assert.deepEqual(a.delivered, [])
 })
+
+test('a worker that dies without bye is forgotten by its peers once its port closes (routes and sessions)', async (t) => {
+  const channel = `test-${randomUUID()}`
+  const a = new Node(channel)
+  const b = new Node(channel)
+  t.after(() => a.stop())
+  await Promise.all([a.ready, b.ready])
+  for (let i = 0; i < 100 && (await a.run<number>({ op: 'mesh' })) < 1; i++)
+    await new Promise((r) => setTimeout(r, 10))
+  await a.run({ op: 'connect', clientId: 'pa', clean: true })
+  await b.run({ op: 'connect', clientId: 'held-on-b', clean: false })
+  await b.run({ op: 'subscribe', clientId: 'held-on-b', filter: 'gone/#', qos: 1 })
+  assert.equal(
+    await a.run<number>({
+      op: 'publish',
+      clientId: 'pa',
+      topic: 'gone/1',
+      payload: 'x',
+      qos: 0,
+      retain: false,
+    }),
+    1,
+  )
+  // no close op: the thread just ends, as a crash would
+  await b.worker.terminate()
+  let targets = 1
+  for (let i = 0; i < 100 && targets > 0; i++) {
+    await new Promise((r) => setTimeout(r, 10))
+    targets = await a.run<number>({
+      op: 'publish',
+      clientId: 'pa',
+      topic: 'gone/1',
+      payload: 'x',
+      qos: 0,
+      retain: false,
+    })
+  }
+  assert.equal(targets, 0)
+  // the directory forgot b too: the client gets a fresh session on a at once, no hand-over wait
+  const started = Date.now()
+  const reconnect = await a.run<{ present: boolean }>({ op: 'connect', clientId: 'held-on-b', clean: false })
+  assert.equal(reconnect.present, false)
+  assert.ok(Date.now() - started < 1000)
+})
