@@ -13,7 +13,9 @@ export interface Subscriber {
 
 export interface SharedGroup {
   members: Map<string, Subscriber>
-  /** Round-robin cursor over members. */
+  /** The members in join order, for round-robin without copying the map per message. */
+  order: Subscriber[]
+  /** Round-robin cursor over `order`. */
   next: number
 }
 
@@ -39,10 +41,13 @@ export class SubscriptionIndex {
     }
     let group = entry.groups.get(parsed.group)
     if (group === undefined) {
-      group = { members: new Map(), next: 0 }
+      group = { members: new Map(), order: [], next: 0 }
       entry.groups.set(parsed.group, group)
     }
+    const previous = group.members.get(session.clientId)
     group.members.set(session.clientId, subscriber)
+    if (previous === undefined) group.order.push(subscriber)
+    else group.order[group.order.indexOf(previous)] = subscriber
   }
 
   remove(parsed: ParsedFilter, clientId: string): boolean {
@@ -52,8 +57,13 @@ export class SubscriptionIndex {
     if (parsed.group === undefined) removed = entry.subscribers.delete(clientId)
     else {
       const group = entry.groups.get(parsed.group)
-      removed = group?.members.delete(clientId) ?? false
-      if (group !== undefined && group.members.size === 0) entry.groups.delete(parsed.group)
+      const member = group?.members.get(clientId)
+      removed = member !== undefined
+      if (group !== undefined && member !== undefined) {
+        group.members.delete(clientId)
+        group.order.splice(group.order.indexOf(member), 1)
+        if (group.members.size === 0) entry.groups.delete(parsed.group)
+      }
     }
     if (entry.subscribers.size === 0 && entry.groups.size === 0) this.#trie.delete(parsed.filter)
     return removed
@@ -74,7 +84,7 @@ export class SubscriptionIndex {
  * another member could take it.
  */
 export function pickMember(group: SharedGroup): Subscriber | undefined {
-  const members = [...group.members.values()]
+  const members = group.order
   if (members.length === 0) return undefined
   const start = group.next % members.length
   for (let i = 0; i < members.length; i++) {
