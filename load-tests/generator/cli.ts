@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 /** `npm run load -- <pub|conn|idle> [options]`: see options.ts for the flags. */
-import { raiseFileLimit } from './file-limit.ts'
+import { checkFileLimit } from './file-limit.ts'
 import { main } from './main.ts'
 
 const i = process.argv.indexOf('--connections')
-raiseFileLimit(i > 0 ? Number(process.argv[i + 1]) : 0)
+checkFileLimit(i > 0 ? Number(process.argv[i + 1]) : 0)
 try {
   const { file } = await main(process.argv.slice(2))
   process.stderr.write(`result written to ${file}\n`)

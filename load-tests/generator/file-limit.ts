@@ -20,7 +20,7 @@ export function fileLimits(pid: number | 'self' = 'self'): { soft: number; hard:
 }
 
 /** Warns on stderr when `needed` descriptors will not fit this process's limit. */
-export function raiseFileLimit(needed = 0): void {
+export function checkFileLimit(needed = 0): void {
   const limits = fileLimits()
   if (limits && needed > 0 && limits.soft < needed + 64) {
     process.stderr.write(
