@@ -42,3 +42,28 @@ test('slow consumer: a client that stops reading gets QoS 0 dropped beyond the c
   // the reading subscriber keeps up and loses nothing to the slow one
   await fast.inbox.waitFor(n, 20_000)
 })
+
+test('[MQTT-3.1.2-5] offline queue is bounded: beyond maxQueuedMessages QoS 1 messages are dropped and counted (queue_full), the first ones kept', async (t) => {
+  const server = await startBroker(t, { broker: { maxQueuedMessages: 5 } })
+  const persistent = {
+    protocolVersion: 5 as const,
+    clientId: 'offline',
+    clean: false,
+    properties: { sessionExpiryInterval: 60 },
+  }
+  const sub = await connectClient(t, server, persistent)
+  await sub.client.subscribeAsync('q/#', { qos: 1 })
+  await sub.client.endAsync()
+  const pub = await connectClient(t, server, { protocolVersion: 5, clientId: 'pub' })
+  for (let i = 0; i < 12; i++) await pub.client.publishAsync('q/x', String(i), { qos: 1 })
+  const back = await connectClient(t, server, persistent)
+  await back.inbox.waitFor(5)
+  await delay(200)
+  assert.deepEqual(back.inbox.payloads(), ['0', '1', '2', '3', '4'])
+  let counts = await dropped(server)
+  for (let i = 0; i < 50 && (counts.get('queue_full') ?? 0) < 7; i++) {
+    await delay(50)
+    counts = await dropped(server)
+  }
+  assert.equal(counts.get('queue_full'), 7)
+})
