@@ -60,6 +60,11 @@ export class Broker {
   readonly #pendingWills = new Map<string, { will: Will; cancel: () => void }>()
   readonly #pruner: NodeJS.Timeout
   #retainedRequested = false
+  #retainedSynced: () => void = () => {}
+  /** Resolves once a peer's retained messages arrived (never, when no peer answers). */
+  readonly retainedSynced: Promise<void> = new Promise((resolve) => {
+    this.#retainedSynced = resolve
+  })
 
   constructor(deps: BrokerDeps) {
     this.workerId = deps.workerId
@@ -343,10 +348,12 @@ export class Broker {
         filters,
         sessions: this.#handover.held(),
       })
-    } else if (m.t === 'sync' && !this.#retainedRequested) {
+    }
+    // Any peer has the whole replica: ask the first one heard from (a cold start's peers answer empty)
+    if ((m.t === 'sync' || m.t === 'hello') && !this.#retainedRequested) {
       this.#retainedRequested = true
       this.router.post({ t: 'retain-sync-req', from: this.workerId, to: m.from })
-    }
+    } else if (m.t === 'retain-sync') this.#retainedSynced()
   }
 
   /** The worker drains: tell the others to forget this worker's subscriptions and sessions. */

@@ -43,8 +43,14 @@ function linkFor(ctx: HookContext, packet: IConnectPacket, options: BrokerOption
   }
 }
 
+/** How long a starting worker waits for a peer's retained messages before it serves clients. */
+const RETAINED_SYNC_WAIT_MS = 500
+
 /** Builds the broker for one worker thread. */
-export function createBrokerHandler(rawOptions: Record<string, unknown>, worker: WorkerContext): Handler {
+export async function createBrokerHandler(
+  rawOptions: Record<string, unknown>,
+  worker: WorkerContext,
+): Promise<Handler> {
   const options = parseBrokerOptions(rawOptions)
   const drop = dropCounter(worker.metrics)
   const broker = new Broker({
@@ -54,6 +60,16 @@ export function createBrokerHandler(rawOptions: Record<string, unknown>, worker:
     drop,
     onError: (err, where) => worker.log.error({ err }, `broker: ${where} failed`),
   })
+  if (worker.workerCount > 1) {
+    // A worker started next to running ones (e.g. a respawn) serves clients once it holds the retained
+    // messages; at a cold start nobody has any and the wait just ends
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, RETAINED_SYNC_WAIT_MS)
+    })
+    await Promise.race([broker.retainedSynced, timeout])
+    clearTimeout(timer)
+  }
   // Which subscriptions of a SUBSCRIBE existed before it, for Retain Handling 1 [MQTT-3.3.1-10]
   const existedBefore = new WeakMap<object, boolean[]>()
 
