@@ -125,10 +125,6 @@ export class Broker {
     }
   }
 
-  get sessionCount(): number {
-    return this.#sessions.size
-  }
-
   session(clientId: string): Session | undefined {
     return this.#sessions.get(clientId)
   }

@@ -11,6 +11,7 @@ import type { IConnectPacket } from 'mqtt-packet'
 import { defineHandler } from '../handlers/define-handler.ts'
 import type { Handler, HookContext, HookResult, ReasonResult, WorkerContext } from '../handlers/types.ts'
 import { Broker } from './broker.ts'
+import { idsOf } from './delivery.ts'
 import { messageFromPublish } from './message.ts'
 import { dropCounter } from './metrics.ts'
 import { type BrokerOptions, parseBrokerOptions } from './options.ts'
@@ -191,7 +192,7 @@ export async function createBrokerHandler(
               message,
               qos: Math.min(message.qos, sub.qos) as 0 | 1 | 2,
               retain: true,
-              subscriptionIds: sub.subscriptionId === undefined ? undefined : [sub.subscriptionId],
+              subscriptionIds: idsOf(sub),
             },
             now,
           )

@@ -43,31 +43,43 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
+/** The subset of PUBLISH (or will) properties that travels with the message to every receiver. */
+interface SourceProperties {
+  payloadFormatIndicator?: boolean
+  contentType?: string
+  responseTopic?: string
+  correlationData?: Uint8Array
+  userProperties?: Record<string, string | string[]>
+}
+
+/**
+ * Keeps the properties passed on unchanged to every receiver [MQTT-3.3.2-4]
+ * [MQTT-3.3.2-15] [MQTT-3.3.2-16] [MQTT-3.3.2-17] [MQTT-3.3.2-20]; undefined when none.
+ */
+export function carriedProperties(props: SourceProperties | undefined): MessageProperties | undefined {
+  if (props === undefined) return undefined
+  const out: MessageProperties = {}
+  if (props.payloadFormatIndicator !== undefined) out.payloadFormatIndicator = props.payloadFormatIndicator
+  if (props.contentType !== undefined) out.contentType = props.contentType
+  if (props.responseTopic !== undefined) out.responseTopic = props.responseTopic
+  if (props.correlationData !== undefined) out.correlationData = ownBytes(props.correlationData)
+  // mqtt-packet cannot write an empty userProperties object
+  if (props.userProperties !== undefined && Object.keys(props.userProperties).length > 0) {
+    out.userProperties = props.userProperties
+  }
+  return out
+}
+
 /** Builds the message for an accepted PUBLISH (topic alias already resolved). */
 export function messageFromPublish(packet: IPublishPacket, origin: string, now: number): BrokerMessage {
-  const props = packet.properties
-  let properties: MessageProperties | undefined
-  let expiresAt: number | undefined
-  if (props !== undefined) {
-    properties = {}
-    // Passed through unchanged to every receiver [MQTT-3.3.2-4] [MQTT-3.3.2-15] [MQTT-3.3.2-16] [MQTT-3.3.2-17] [MQTT-3.3.2-20]
-    if (props.payloadFormatIndicator !== undefined)
-      properties.payloadFormatIndicator = props.payloadFormatIndicator
-    if (props.contentType !== undefined) properties.contentType = props.contentType
-    if (props.responseTopic !== undefined) properties.responseTopic = props.responseTopic
-    if (props.correlationData !== undefined) properties.correlationData = ownBytes(props.correlationData)
-    if (props.userProperties !== undefined && Object.keys(props.userProperties).length > 0) {
-      properties.userProperties = props.userProperties
-    }
-    if (props.messageExpiryInterval !== undefined) expiresAt = now + props.messageExpiryInterval * 1000
-  }
+  const interval = packet.properties?.messageExpiryInterval
   return {
     topic: packet.topic,
     payload: ownBytes(packet.payload),
     qos: packet.qos,
     retain: packet.retain,
-    properties,
-    expiresAt,
+    properties: carriedProperties(packet.properties),
+    expiresAt: interval === undefined ? undefined : now + interval * 1000,
     origin,
   }
 }

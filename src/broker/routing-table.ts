@@ -74,11 +74,6 @@ export class RoutingTable {
     this.#byWorker.delete(worker)
   }
 
-  /** Number of workers with any subscription. */
-  get workerCount(): number {
-    return this.#byWorker.size
-  }
-
   /**
    * The workers `topic` must go to. For each share group, one worker is
    * chosen at random weighted by its member count, with this worker's own

@@ -3,7 +3,7 @@
  * published (its expiry interval counts from then).
  */
 import type { IConnectPacket } from 'mqtt-packet'
-import { type BrokerMessage, type MessageProperties, ownBytes } from './message.ts'
+import { type BrokerMessage, carriedProperties, type MessageProperties, ownBytes } from './message.ts'
 
 export interface Will {
   topic: string
@@ -20,23 +20,12 @@ export function willFromConnect(packet: IConnectPacket): Will | undefined {
   const will = packet.will
   if (will === undefined) return undefined
   const p = will.properties
-  let properties: MessageProperties | undefined
-  if (p !== undefined) {
-    properties = {}
-    if (p.payloadFormatIndicator !== undefined) properties.payloadFormatIndicator = p.payloadFormatIndicator
-    if (p.contentType !== undefined) properties.contentType = p.contentType
-    if (p.responseTopic !== undefined) properties.responseTopic = p.responseTopic
-    if (p.correlationData !== undefined) properties.correlationData = ownBytes(p.correlationData)
-    if (p.userProperties !== undefined && Object.keys(p.userProperties).length > 0) {
-      properties.userProperties = p.userProperties
-    }
-  }
   return {
     topic: will.topic,
     payload: ownBytes(will.payload),
     qos: will.qos ?? 0,
     retain: will.retain ?? false,
-    properties,
+    properties: carriedProperties(p),
     delay: p?.willDelayInterval ?? 0,
     expiryInterval: p?.messageExpiryInterval,
   }
@@ -46,8 +35,8 @@ export function willMessage(will: Will, clientId: string, now: number): BrokerMe
   return {
     topic: will.topic,
     payload: will.payload,
-    qos: will.qos ?? 0,
-    retain: will.retain ?? false,
+    qos: will.qos,
+    retain: will.retain,
     properties: will.properties,
     expiresAt: will.expiryInterval === undefined ? undefined : now + will.expiryInterval * 1000,
     origin: clientId,
