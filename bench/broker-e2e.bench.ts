@@ -86,7 +86,9 @@ for (const qos of [0, 1] as const) {
   for (const same of [true, false]) {
     const { rate, lost } = await measure(same, qos)
     const note = lost > 0 ? `  (${lost} dropped)` : ''
-    console.log(`QoS ${qos} ${same ? 'same worker ' : 'cross-worker'}  ${Math.round(rate).toLocaleString('en').padStart(8)} msg/s${note}`)
+    console.log(
+      `QoS ${qos} ${same ? 'same worker ' : 'cross-worker'}  ${Math.round(rate).toLocaleString('en').padStart(8)} msg/s${note}`,
+    )
   }
 }
 await server.close()

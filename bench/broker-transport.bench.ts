@@ -57,7 +57,8 @@ function message(i: number, target: number) {
 if (!isMainThread) {
   const s = workerData as Setup
   const channel = s.mode === 'broadcast' ? new BroadcastChannel(s.channel) : undefined
-  const out: { postMessage(m: unknown): void } = channel ?? (s.mode === 'port' && s.port !== undefined ? s.port : parentPort!)
+  const out: { postMessage(m: unknown): void } =
+    channel ?? (s.mode === 'port' && s.port !== undefined ? s.port : parentPort!)
   let got = 0
   const onMessage = (data: { t?: string; to?: number[] }) => {
     // every receiver pays for the clone; only the target counts it
