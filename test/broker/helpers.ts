@@ -19,6 +19,7 @@ export interface BrokerServerOptions {
   reportWorker?: boolean
   /** Extra server config (limits, …). */
   config?: TestServerOptions['config']
+  listeners?: TestServerOptions['listeners']
 }
 
 export function startBroker(t: TestContext, options: BrokerServerOptions = {}): Promise<TestServer> {
@@ -30,6 +31,7 @@ export function startBroker(t: TestContext, options: BrokerServerOptions = {}): 
       ...(options.handlers ?? []),
     ],
     ...(options.config === undefined ? {} : { config: options.config }),
+    ...(options.listeners === undefined ? {} : { listeners: options.listeners }),
   })
 }
 
@@ -84,8 +86,9 @@ export function connectClient(
   t: TestContext,
   server: TestServer,
   options: IClientOptions = {},
+  transport: 'tcp' | 'ws' = 'tcp',
 ): Promise<TestClient> {
-  const client = mqtt.connect(server.url(), { reconnectPeriod: 0, connectTimeout: 5000, ...options })
+  const client = mqtt.connect(server.url(transport), { reconnectPeriod: 0, connectTimeout: 5000, ...options })
   t.after(() => new Promise<void>((resolve) => client.end(true, {}, () => resolve())))
   const inbox = new Inbox()
   return new Promise((resolve, reject) => {

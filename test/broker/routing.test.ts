@@ -27,3 +27,17 @@ for (const protocolVersion of [4, 5] as const) {
     )
   })
 }
+
+test('transports are one broker: a WebSocket subscriber gets what a TCP client on another worker publishes, and back', async (t) => {
+  const server = await startBroker(t, { listeners: ['tcp', 'ws'] })
+  const ws = await connectClient(t, server, { protocolVersion: 5, clientId: 'ws-sub' }, 'ws')
+  const tcp = await connectOn(t, server, (w) => w !== ws.worker, { protocolVersion: 4, clientId: 'tcp-pub' })
+  await ws.client.subscribeAsync('x/#', { qos: 1 })
+  await tcp.client.subscribeAsync('y/#', { qos: 1 })
+  await tcp.client.publishAsync('x/1', 'over-tcp', { qos: 1 })
+  await ws.client.publishAsync('y/1', 'over-ws', { qos: 1 })
+  const [a] = await ws.inbox.waitFor(1)
+  const [b] = await tcp.inbox.waitFor(1)
+  assert.equal(String(a!.payload), 'over-tcp')
+  assert.equal(String(b!.payload), 'over-ws')
+})
