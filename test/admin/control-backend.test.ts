@@ -39,7 +39,8 @@ async function setup(t: TestContext, count: number): Promise<{ workers: Worker[]
     workerThreadIds: ids,
     isReady: () => true,
     restarts: (id) => id * 10,
-    timeoutMs: 300,
+    // Long enough for a busy CI machine to answer; the stuck-worker test blocks well beyond it.
+    timeoutMs: 1500,
   })
   return { workers, backend }
 }
@@ -161,7 +162,7 @@ test('/workers figures per worker; a stuck worker shows its last known figures, 
       responding: true,
     },
   ])
-  await ask(workers[0]!, { op: 'block', ms: 1500 }, 'blocking')
+  await ask(workers[0]!, { op: 'block', ms: 4000 }, 'blocking')
   const stuck = await backend.workers()
   assert.equal(stuck[0]!.responding, false)
   assert.equal(stuck[0]!.connections, 2)
