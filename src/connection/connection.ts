@@ -346,6 +346,10 @@ export interface ConnectionConstructor {
   parseStream: typeof parseStream
   /** An object-mode Transform: packets in, Buffers out. */
   generateStream: typeof generateStream
+  /** Itself, so `const { Connection } = require('mqttd/connection')` works too. */
+  readonly Connection: ConnectionConstructor
+  /** Itself, for CommonJS code that reads `.default`. */
+  readonly default: ConnectionConstructor
 }
 
 /**
@@ -371,4 +375,4 @@ Object.defineProperty(ConnectionImpl.prototype, 'constructor', {
   writable: true,
   configurable: true,
 })
-Object.assign(Connection, { parseStream, generateStream })
+Object.assign(Connection, { parseStream, generateStream, Connection, default: Connection })

@@ -10,3 +10,6 @@ export { generateStream, type ParseStream, parseStream } from './streams.ts'
 export type * from './types.ts'
 export { Connection }
 export default Connection
+// `require('mqttd/connection')` returns the class itself, as `require('mqtt-connection')` does
+// (Node's require(esm) honours this export name).
+export { Connection as 'module.exports' }
