@@ -13,6 +13,7 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
+  LogController,
 } from 'fastify'
 import type { Logger } from 'pino'
 import { type ErrorCode, MqttdError, mqttdError } from '../errors.ts'
@@ -86,8 +87,9 @@ export async function createAdminServer(options: AdminServerOptions): Promise<Ad
     ...(options.logger === undefined
       ? { logger: false }
       : { loggerInstance: options.logger as FastifyBaseLogger }),
-    // Scrapes and probes every few seconds would drown the log.
-    disableRequestLogging: true,
+    // Scrapes and probes every few seconds would drown the log. (Through a LogController: the
+    // top-level `disableRequestLogging` prints deprecation FSTDEP023 on every start.)
+    logController: new LogController({ disableRequestLogging: true }),
     // Keep-alive scrapers must not hold close() open.
     forceCloseConnections: true,
   })

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { test } from 'node:test'
+import pino from 'pino'
 import { type AdminServer, createAdminServer } from '../../src/admin/admin-server.ts'
 import { bearerChecker } from '../../src/admin/auth.ts'
 import type {
@@ -297,4 +298,23 @@ test('GET / describes every route with its schema', async (t) => {
   const connections = routes.find((r) => r.url === '/connections')!
   assert.ok(connections.schema?.description)
   assert.ok(connections.schema?.response && '200' in connections.schema.response)
+})
+
+test('requests are not logged, and starting the admin server prints no deprecation (FSTDEP023)', async (t) => {
+  const warnings: Array<{ name: string; code?: string }> = []
+  const onWarning = (w: Error & { code?: string }) => warnings.push({ name: w.name, code: w.code })
+  process.on('warning', onWarning)
+  t.after(() => process.off('warning', onWarning))
+  const lines: string[] = []
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) })
+  const backend = fakeBackend(t)
+  const server = await createAdminServer({ host: '127.0.0.1', port: 0, backend, logger })
+  t.after(() => server.close())
+  assert.equal((await fetch(`http://127.0.0.1:${server.address.port}/healthz`)).status, 200)
+  await new Promise((resolve) => setImmediate(resolve)) // warnings are emitted on a later tick
+  assert.deepEqual(
+    warnings.filter((w) => w.code?.startsWith('FST')),
+    [],
+  )
+  assert.equal(lines.filter((l) => /incoming request|request completed/.test(l)).length, 0)
 })
