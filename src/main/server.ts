@@ -20,6 +20,7 @@ import { handlerSpecs } from './handler-specs.ts'
 import { AdmissionControl } from './limits.ts'
 import { readTlsMaterial } from './tls-material.ts'
 import { requestEveryWorker, waitForWorkers } from './worker-ready.ts'
+import { WorkerRestarts } from './worker-restarts.ts'
 
 const workerFile = fileURLToPath(new URL('../workers/worker.ts', import.meta.url))
 
@@ -36,6 +37,12 @@ export interface StartOptions {
    * transferred (tests assert that no byte was read: `socket.bytesRead === 0`).
    */
   onHandoff?: (socket: Socket, listener: string) => void
+  /**
+   * Called once the admin API listens, before the workers are ready (its
+   * `/readyz` answers 503 until they are and the listeners are bound). Start-up
+   * may still fail after it; the admin listener is then closed.
+   */
+  onAdminListening?: (address: { host: string; port: number }) => void
 }
 
 export type { BoundListener }
@@ -69,7 +76,7 @@ export async function startServer(
   const baseDir = options.baseDir ?? process.cwd()
   const config = validateConfig(input, { baseDir })
   const log = options.logger ?? pino({ level: config.log.level })
-  const metrics = options.metrics ?? new MainMetrics()
+  const metrics = options.metrics ?? new MainMetrics({ listeners: config.listeners.map((l) => l.name!) })
   const { specs, brokerMissing } = handlerSpecs(config)
   if (brokerMissing) log.warn('the built-in broker is not available in this build; running without it')
   await validateHandlers(specs, baseDir)
@@ -102,8 +109,10 @@ export async function startServer(
   })
   pool.on('error', (err: Error) => log.error({ err }, 'worker pool error'))
   let started = false
-  let adminRef: RunningAdmin | null = null
+  let ready = false
+  let admin: RunningAdmin | null = null
   let closing: Promise<void> | undefined
+  const restarts = new WorkerRestarts(() => pool.threads.map((w) => w.threadId))
   pool.on('workerCreate', (worker: { id: number }) => {
     if (started) log.info({ threadId: worker.id }, 'a replacement worker thread is up')
   })
@@ -111,23 +120,12 @@ export async function startServer(
     if (!started || closing !== undefined) return
     // counted on death: piscina lists the replacement at once (it is ready, and 'workerCreate' fires, later)
     metrics.workerRestarted()
+    restarts.died(worker.id)
     log.warn({ threadId: worker.id }, 'a worker thread died; the pool replaces it')
     // a dead worker's counters stay in the totals (the aggregator also notices it leaving the live list)
-    if (worker.id >= 0) adminRef?.aggregator.workerExited(worker.id)
+    if (worker.id >= 0) admin?.aggregator.workerExited(worker.id)
   })
   const control = new ControlClient(instanceId)
-  const cleanup = async () => {
-    control.close()
-    await pool.destroy()
-  }
-  try {
-    await waitForWorkers(control, config.workers, options.startTimeoutMs ?? 30_000)
-  } catch (err) {
-    await cleanup()
-    throw err
-  }
-  started = true
-
   const admission = new AdmissionControl({
     maxConnections: config.limits.maxConnections,
     perListener: new Map(
@@ -138,28 +136,29 @@ export async function startServer(
   const acceptor = new Acceptor({ pool, admission, metrics, log, onHandoff: options.onHandoff })
   let bound: BoundListener[]
   try {
-    bound = await acceptor.listen(config.listeners)
-  } catch (err) {
-    await cleanup()
-    throw err
-  }
-
-  let admin: RunningAdmin | null
-  try {
+    // the admin API comes up first: /healthz answers and /readyz says 503 while the workers start
     admin = await startAdmin({
       config: config.admin,
       metrics,
       control,
       workerThreadIds: () => pool.threads.map((w) => w.threadId),
-      isReady: () => acceptor.accepting,
+      isReady: () => ready && acceptor.accepting,
+      restarts: (_slot, threadId) => restarts.of(threadId),
       logger: log,
     })
+    if (admin !== null) options.onAdminListening?.(admin.server.address)
+    await waitForWorkers(control, config.workers, options.startTimeoutMs ?? 30_000)
+    started = true
+    bound = await acceptor.listen(config.listeners)
+    ready = true
   } catch (err) {
+    closing = Promise.resolve() // a worker destroyed from here on is no restart
     await acceptor.stop()
-    await cleanup()
+    await admin?.close()
+    control.close()
+    await pool.destroy()
     throw err
   }
-  adminRef = admin
   const adminAddress = admin === null ? null : admin.server.address
   log.info(
     {

@@ -4,10 +4,15 @@
  * Prometheus text.
  */
 import assert from 'node:assert/strict'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import mqtt, { type IDisconnectPacket, type MqttClient } from 'mqtt'
 import type { ConnectionInfo } from '../../src/admin/types.ts'
+import type { MqttdConfigInput } from '../../src/config/schema.ts'
+import { type RunningServer, startServer } from '../../src/main/server.ts'
 import { type Exposition, parseExposition, sampleValue, seriesOf, sumOf } from '../helpers/prom-text.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
@@ -261,4 +266,74 @@ test('e2e: the config token guards the server admin API; /healthz stays open', a
     workers.workers.map((w) => w.threadId),
     h.server.workerThreadIds(),
   )
+})
+
+test('e2e: before any client connects, the accept and refusal series of every listener are at 0', async (t) => {
+  const h = await harness(t, 1)
+  const exposition = await h.scrape()
+  assert.equal(sampleValue(exposition, 'mqttd_connections_accepted_total', { listener: 'tcp' }), 0)
+  for (const reason of ['max_connections', 'rate_limited', 'queue_full']) {
+    assert.equal(
+      sampleValue(exposition, 'mqttd_connections_rejected_total', { listener: 'tcp', reason }),
+      0,
+      reason,
+    )
+  }
+})
+
+const initGate = new URL('../fixtures/handlers/init-gate.ts', import.meta.url).pathname
+
+function startGated(
+  t: TestContext,
+  handlers: MqttdConfigInput['handlers'],
+): { started: Promise<RunningServer>; adminPort: Promise<number> } {
+  let resolvePort!: (port: number) => void
+  const adminPort = new Promise<number>((resolve) => {
+    resolvePort = resolve
+  })
+  const started = startServer(
+    {
+      workers: 2,
+      listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0 }],
+      handlers,
+      broker: false,
+      admin: { enabled: true, host: '127.0.0.1', port: 0 },
+      log: { level: 'silent' },
+    },
+    { onAdminListening: (address) => resolvePort(address.port) },
+  )
+  t.after(async () => {
+    const server = await started.catch(() => null)
+    await server?.close()
+  })
+  return { started, adminPort }
+}
+
+test('e2e: the admin listener is up while the workers start: /healthz 200, /readyz 503 until ready', async (t) => {
+  const gate = join(mkdtempSync(join(tmpdir(), 'mqttd-gate-')), 'open')
+  t.after(() => writeFileSync(gate, '')) // never leave a worker waiting
+  const { started, adminPort } = startGated(t, [{ module: initGate, options: { file: gate } }])
+  const base = `http://127.0.0.1:${await adminPort}`
+  let settled = false
+  void started.finally(() => {
+    settled = true
+  })
+  const starting = await fetch(`${base}/readyz`)
+  assert.equal(starting.status, 503)
+  assert.equal(((await starting.json()) as { code: string }).code, 'MQTTD_ERR_ADMIN_NOT_READY')
+  assert.equal((await fetch(`${base}/healthz`)).status, 200)
+  assert.equal(settled, false, 'the workers are still in init')
+  writeFileSync(gate, '')
+  const server = await started
+  assert.equal(server.admin?.port, await adminPort)
+  assert.equal((await fetch(`${base}/readyz`)).status, 200)
+})
+
+test('e2e: a failed start-up closes the admin listener it opened', async (t) => {
+  const { started, adminPort } = startGated(t, [
+    new URL('../fixtures/handlers/init-fails.ts', import.meta.url).pathname,
+  ])
+  const port = await adminPort
+  await assert.rejects(started, { code: 'MQTTD_ERR_HANDLER_INIT' })
+  await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), /fetch failed/)
 })

@@ -192,3 +192,35 @@ test('limits.connectionRatePerAddress refuses a burst from one address', async (
   const rejected = await server.metrics.registry.getSingleMetricAsString('mqttd_connections_rejected_total')
   assert.match(rejected, /reason="rate_limited"[^\n]* 3/)
 })
+
+test('GET /workers counts restarts per slot: a replacement inherits the dead worker count + 1', async (t) => {
+  const server = await startTestServer(t, { workers: 1, admin: true, handlers: [fixture('faults.ts')] })
+  const workers = async () => {
+    const res = await fetch(`http://127.0.0.1:${server.admin!.port}/workers`)
+    return ((await res.json()) as { workers: Array<{ threadId: number; restarts: number }> }).workers
+  }
+  assert.deepEqual(
+    (await workers()).map((w) => w.restarts),
+    [0],
+  )
+  for (const expected of [1, 2]) {
+    const [before] = server.workerThreadIds()
+    const client = await mqtt.connectAsync(server.url(), {
+      reconnectPeriod: 0,
+      clientId: `crash-${expected}`,
+    })
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()))
+    client.publish('fault/crash', 'x', { qos: 0 })
+    await closed
+    client.end(true)
+    let listed: Array<{ threadId: number; restarts: number }> = []
+    for (let i = 0; i < 200; i++) {
+      listed = await workers()
+      if (listed.length === 1 && listed[0]!.threadId !== before) break
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    assert.equal(listed.length, 1)
+    assert.notEqual(listed[0]!.threadId, before, 'the crashed worker was replaced')
+    assert.equal(listed[0]!.restarts, expected)
+  }
+})
