@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
-import { dirname, join, resolve } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
@@ -20,12 +20,14 @@ mkdirSync(join(root, '.tmp'), { recursive: true })
 const work = mkdtempSync(join(root, '.tmp/docs-samples-'))
 const execFileAsync = promisify(execFile)
 
+// Paths relative to the repository root.
 export const pages = [
-  'getting-started.md',
-  'handlers.md',
-  'operations.md',
-  'architecture.md',
-  'migrating-from-mqtt-connection.md',
+  'README.md',
+  'docs/getting-started.md',
+  'docs/handlers.md',
+  'docs/operations.md',
+  'docs/architecture.md',
+  'docs/migrating-from-mqtt-connection.md',
 ]
 const fixedPorts = [1883, 8083, 9883, 8883, 8084]
 const codeLangs = new Set(['ts', 'js', 'sh', 'yaml', 'json'])
@@ -71,20 +73,20 @@ function project(name: string): string {
 after(() => rmSync(work, { recursive: true, force: true }))
 
 for (const page of pages) {
-  describe(`docs/${page}`, () => {
-    const samples = readSamples(join(root, 'docs', page))
+  describe(page, () => {
+    const samples = readSamples(join(root, page))
 
     test('every code block runs, is a file the page uses, or says why it cannot run', () => {
       for (const s of samples) {
         if (!codeLangs.has(s.lang)) continue
         const declared =
           s.run !== undefined || s.file !== undefined || (s.norun !== undefined && s.norun !== '')
-        assert.ok(declared, `docs/${page}:${s.line}: \`\`\`${s.lang} block needs run, file= or norun="why"`)
+        assert.ok(declared, `${page}:${s.line}: \`\`\`${s.lang} block needs run, file= or norun="why"`)
       }
     })
 
     test('its samples run', { timeout: 90_000 }, async () => {
-      const dir = project(page.replace(/\.md$/, ''))
+      const dir = project(basename(page, '.md'))
       const ports = await Promise.all(fixedPorts.map(() => freePort()))
       const rewrite = (code: string) =>
         fixedPorts.reduce(
@@ -103,7 +105,7 @@ for (const page of pages) {
       try {
         let n = 0
         for (const sample of samples) {
-          const where = `docs/${page}:${sample.line}`
+          const where = `${page}:${sample.line}`
           if (sample.file !== undefined) {
             mkdirSync(dirname(join(dir, sample.file)), { recursive: true })
             writeFileSync(join(dir, sample.file), rewrite(sample.code))
@@ -156,7 +158,7 @@ for (const page of pages) {
           } catch {}
           // An earlier failure is the one to report.
           if (failure === undefined) {
-            assert.equal(code, 0, `docs/${page}:${sample.line}: server did not exit 0 on SIGTERM:\n${log()}`)
+            assert.equal(code, 0, `${page}:${sample.line}: server did not exit 0 on SIGTERM:\n${log()}`)
           }
         }
       }
