@@ -5,6 +5,7 @@
  * module once to validate before any worker starts, so a bad module stops
  * start-up with an error that names it.
  */
+import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { basename, extname, isAbsolute, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -42,6 +43,15 @@ export function resolveHandlerUrl(spec: string, baseDir: string): string {
   }
 }
 
+/**
+ * A path written without `./` (`handlers/x.ts`) is a package name to Node.
+ * When that lookup failed and such a file exists beside the config, say so.
+ */
+function relativePathHint(spec: string, baseDir: string): string {
+  if (isAbsolute(spec) || spec.startsWith('file:') || spec.startsWith('.')) return ''
+  return existsSync(join(baseDir, spec)) ? `; did you mean ./${spec}?` : ''
+}
+
 /** Checks a hooks object; returns the problems (empty when valid). */
 export function handlerProblems(handler: unknown): string[] {
   if (typeof handler !== 'object' || handler === null || Array.isArray(handler)) {
@@ -75,7 +85,8 @@ export async function importHandler(spec: string, baseDir: string): Promise<Hand
   try {
     mod = (await import(resolveHandlerUrl(spec, baseDir))) as Record<string, unknown>
   } catch (err) {
-    throw mqttdErrorWithCause('MQTTD_ERR_HANDLER_LOAD', err, spec, (err as Error)?.message ?? String(err))
+    const message = (err as Error)?.message ?? String(err)
+    throw mqttdErrorWithCause('MQTTD_ERR_HANDLER_LOAD', err, spec, message + relativePathHint(spec, baseDir))
   }
   let definition = mod.default
   // CommonJS compiled from ESM/TypeScript: module.exports = { __esModule, default: handler }

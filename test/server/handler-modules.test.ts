@@ -7,7 +7,7 @@ import { startTestServer } from '../helpers/server.ts'
 
 const fixture = (name: string) => new URL(`../fixtures/handlers/${name}`, import.meta.url).pathname
 
-async function startFailure(handlers: string[]): Promise<Error & { code?: string }> {
+async function startFailure(handlers: string[], baseDir?: string): Promise<Error & { code?: string }> {
   try {
     const server = await startServer(
       {
@@ -18,7 +18,7 @@ async function startFailure(handlers: string[]): Promise<Error & { code?: string
         admin: { enabled: false },
         log: { level: 'silent' },
       },
-      {},
+      baseDir === undefined ? {} : { baseDir },
     )
     await server.close()
   } catch (err) {
@@ -52,6 +52,17 @@ test('a module that throws on import, or does not exist, stops start-up with MQT
   const pkg = await startFailure(['mqttd-no-such-package'])
   assert.equal(pkg.code, 'MQTTD_ERR_HANDLER_LOAD')
   assert.match(pkg.message, /mqttd-no-such-package/)
+})
+
+test('a path without ./ that names a file beside the config: MQTTD_ERR_HANDLER_LOAD asks "did you mean ./…?"', async () => {
+  const testDir = new URL('..', import.meta.url).pathname
+  const err = await startFailure(['fixtures/handlers/recorder.ts'], testDir)
+  assert.equal(err.code, 'MQTTD_ERR_HANDLER_LOAD')
+  assert.match(err.message, /did you mean \.\/fixtures\/handlers\/recorder\.ts\?/)
+  // no such file: no hint
+  const missing = await startFailure(['fixtures/handlers/nothing-here.ts'], testDir)
+  assert.equal(missing.code, 'MQTTD_ERR_HANDLER_LOAD')
+  assert.doesNotMatch(missing.message, /did you mean/)
 })
 
 test('a handler whose init fails in the workers stops start-up with MQTTD_ERR_HANDLER_INIT', async () => {
