@@ -55,6 +55,8 @@ export const knownDropReasons = [
   'client_offline',
   'expired',
   'hook_refused',
+  'slow_consumer',
+  'retained_limit',
 ] as const
 
 // The hand-off is a postMessage on a 2-core machine: ~40–70 µs when idle, milliseconds under load.
