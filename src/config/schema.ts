@@ -5,7 +5,26 @@
  * generated from this module alone.
  */
 import { availableParallelism } from 'node:os'
-import { type Static, Type } from '@sinclair/typebox'
+import { KindGuard, type Static, type TObject, type TUnsafe, Type } from '@sinclair/typebox'
+import { brokerOptionsSchema } from '../broker/options.ts'
+
+/**
+ * The same object schema with every key optional at every depth: a config
+ * section that the owning module completes with its own defaults later.
+ */
+function anySubset(schema: TObject): TUnsafe<Record<string, unknown>> {
+  const optional = (object: TObject): TObject =>
+    Type.Object(
+      Object.fromEntries(
+        Object.entries(object.properties).map(([key, value]) => [
+          key,
+          Type.Optional(KindGuard.IsObject(value) ? optional(value) : value),
+        ]),
+      ),
+      { additionalProperties: false },
+    )
+  return Type.Unsafe<Record<string, unknown>>(optional(schema))
+}
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535, description: 'TCP port; 0 picks a free one.' })
 const Host = (fallback: string) =>
@@ -89,7 +108,8 @@ export const ConfigSchema = Type.Object(
       default: [],
       description: 'Handler modules, run in this order: a path or package name, or { module, options }.',
     }),
-    broker: Type.Union([Type.Boolean(), Type.Record(Type.String(), Type.Unknown())], {
+    // The broker's own schema, so a misspelt broker option fails `mqttd --check`, not a worker start.
+    broker: Type.Union([Type.Boolean(), anySubset(brokerOptionsSchema)], {
       default: true,
       description:
         'Append the built-in broker after the handlers (true), leave it out (false), or its options.',

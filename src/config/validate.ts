@@ -60,8 +60,11 @@ function schemaErrors(errors: ErrorObject[]): string[] {
       continue
     lines.push(describe(error))
   }
-  for (const [path, allowed] of types)
+  for (const [path, allowed] of types) {
+    // An object branch that failed on its own keys says more than "must be boolean".
+    if (errors.some((e) => e.instancePath.startsWith(`${path}/`))) continue
     lines.push(`${formatPath(path) || '(root)'}: must be ${allowed.join(' or ')}`)
+  }
   for (const [path, allowed] of consts) {
     lines.push(`${formatPath(path) || '(root)'}: must be one of ${allowed.join(', ')}`)
   }

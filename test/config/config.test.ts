@@ -133,6 +133,23 @@ test('errors name the path and the problem', () => {
   )
 })
 
+test("broker options are checked at load time against the broker's own schema", () => {
+  assert.deepEqual(
+    problems(() => validateConfig({ broker: { maxQueuedMesages: 10, maxQos: 3 } })),
+    ['broker.maxQueuedMesages: unknown key', 'broker.maxQos: must be one of 0, 1, 2'],
+  )
+  assert.deepEqual(
+    problems(() => validateConfig({ broker: { retained: { maxMessages: -1 } } })),
+    ['broker.retained.maxMessages: must be >= 0'],
+  )
+  assert.deepEqual(
+    problems(() => validateConfig({ broker: 7 })),
+    ['broker: must be boolean or object'],
+  )
+  // a partial section is valid: the broker fills its own defaults
+  assert.deepEqual(validateConfig({ broker: { maxQueuedMessages: 10 } }).broker, { maxQueuedMessages: 10 })
+})
+
 test('every problem is reported at once', () => {
   assert.deepEqual(
     problems(() => validateConfig({ workers: 'two', listeners: [{ type: 'tcp', port: -1, colour: 'red' }] })),
