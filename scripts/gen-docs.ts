@@ -99,6 +99,9 @@ function rows(schema: Schema, prefix: string, out: Row[]): Row[] {
     } else fallback = required.has(name) && prop.default === undefined ? '**required**' : '—'
     out.push({ key, type: typeOf(prop), default: fallback, description: prop.description ?? '' })
     if (prop.type === 'object' && prop.properties) rows(prop, `${key}.`, out)
+    // `broker: true | { …options }`: document the object branch's keys too
+    for (const branch of prop.anyOf ?? [])
+      if (branch.type === 'object' && branch.properties) rows(branch, `${key}.`, out)
     if (prop.type === 'array' && prop.items?.type === 'object' && prop.items.properties)
       rows(prop.items, `${key}[].`, out)
   }
