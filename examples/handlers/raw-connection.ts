@@ -1,56 +1,74 @@
 /**
- * Example handler in mqtt-connection's style: `setup(client)` receives the Connection and
- * listens to its packet events, as in mqtt-connection's README server example. Code written for
- * `mqttCon(stream)` moves into `setup` almost unchanged.
+ * Example handler: mqtt-connection's README server example, moved into mqttd unchanged. The body
+ * of its `server.on('connection', function (stream) { var client = mqttCon(stream) … })` is the
+ * body of `setup(client)` below, line for line: mqttd hands `setup` the Connection it built on
+ * the stream, and `manualAcks: true` tells the framework that this code acknowledges packets
+ * itself (CONNACK, PUBACK, SUBACK, PINGRESP), so mqttd sends none of its own and nothing goes out
+ * twice. mqttd still enforces CONNECT first, the connect timeout, keepalive and the maximum packet
+ * size.
  *
- * One difference: inside mqttd the framework answers the protocol itself (CONNACK, PUBACK,
- * PINGRESP, SUBACK with the outcome of the hook chain), so the README's `client.connack(…)`,
- * `client.puback(…)`, `client.pingresp()` and `client.suback(…)` lines go; calling them too
- * would send each acknowledgement twice. Everything else — events, sending packets with
- * `client.publish(…)`, the stream, `destroy()` — works as before.
- *
- * This one is a loopback server: each client receives its own messages on the topics it
- * subscribed to (run it with `broker: false`).
+ * As in the README, it answers MQTT 3.1.1 clients (`returnCode`; a v5 CONNACK needs
+ * `reasonCode`), grants `packet.qos` to a SUBSCRIBE with one filter, and sets the idle timeout
+ * on a socket, so use it on tcp or tls listeners, with `broker: false`:
  *
  *   broker: false
  *   handlers: [./handlers/raw-connection.ts]
+ *
+ * (Two changes TypeScript and the linter ask for: the unused `packet` of the connect listener is
+ * `_packet`, and the formatter puts the one-line listeners on three lines.)
  */
+// biome-ignore-all lint/complexity/useArrowFunction: mqtt-connection's README code, kept as written
 import type { Socket } from 'node:net'
-import type { IPublishPacket, ISubscribePacket } from 'mqtt-packet'
 import { type Connection, defineHandler } from 'mqttd'
-import { topicMatches } from './lib/topic-acl.ts'
 
 export default defineHandler({
   name: 'raw-connection',
+  manualAcks: true,
 
-  setup(client: Connection, ctx) {
-    const filters = new Set<string>()
+  setup(client: Connection) {
+    const stream = client.stream as Socket
 
-    // client connected (mqttd sends the CONNACK)
-    client.on('connect', (packet) => {
-      ctx.log.debug({ clientId: packet.clientId }, 'raw-connection: client connected')
+    // client connected
+    client.on('connect', function (_packet) {
+      // acknowledge the connect packet
+      client.connack({ returnCode: 0 })
     })
 
-    // client published: loop it back if the client subscribed to it (mqttd sends the PUBACK)
-    client.on('publish', (packet: IPublishPacket) => {
-      if ([...filters].some((f) => topicMatches(f, packet.topic))) {
-        client.publish({ topic: packet.topic, payload: packet.payload, qos: 0, retain: false })
-      }
+    // client published
+    client.on('publish', function (packet) {
+      // send a puback with messageId (for QoS > 0)
+      client.puback({ messageId: packet.messageId })
     })
 
-    // client subscribed (mqttd sends the SUBACK with the granted QoS)
-    client.on('subscribe', (packet: ISubscribePacket) => {
-      for (const sub of packet.subscriptions) filters.add(sub.topic)
+    // client pinged
+    client.on('pingreq', function () {
+      // send a pingresp
+      client.pingresp()
     })
+
+    // client subscribed
+    client.on('subscribe', function (packet) {
+      // send a suback with messageId and granted QoS level
+      client.suback({ granted: [packet.qos], messageId: packet.messageId })
+    })
+
+    // timeout idle streams after 5 minutes
+    stream.setTimeout(1000 * 60 * 5)
 
     // connection error handling
-    client.on('close', () => client.destroy())
-    client.on('error', () => client.destroy())
-    client.on('disconnect', () => client.destroy())
+    client.on('close', function () {
+      client.destroy()
+    })
+    client.on('error', function () {
+      client.destroy()
+    })
+    client.on('disconnect', function () {
+      client.destroy()
+    })
 
-    // timeout idle streams after 5 minutes (TCP and TLS streams are sockets; WebSocket ones are not)
-    const stream = client.stream as Partial<Socket> & typeof client.stream
-    stream.setTimeout?.(1000 * 60 * 5)
-    stream.on('timeout', () => client.destroy())
+    // stream timeout
+    stream.on('timeout', function () {
+      client.destroy()
+    })
   },
 })

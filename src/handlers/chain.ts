@@ -55,6 +55,8 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 export class HandlerChain {
   readonly handlers: readonly LoadedHandler[]
+  /** Some handler acknowledges packets itself ({@link Handler.manualAcks}): the framework sends none. */
+  readonly manualAcks: boolean
   readonly #byHook = new Map<HookName, Entry[]>()
   readonly #timeoutMs: number
   readonly #observer: HookObserver | undefined
@@ -63,6 +65,7 @@ export class HandlerChain {
     this.handlers = handlers
     this.#timeoutMs = options.timeoutMs
     this.#observer = options.observer
+    this.manualAcks = handlers.some((h) => h.handler.manualAcks === true)
     for (const { name, handler } of handlers) {
       for (const [key, fn] of Object.entries(handler)) {
         if (typeof fn !== 'function' || key === 'init' || key === 'shutdown') continue

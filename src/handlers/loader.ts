@@ -20,7 +20,7 @@ export interface HandlerSpec {
 }
 
 const lifecycleKeys = ['init', 'shutdown'] as const
-const allowedKeys = new Set<string>(['name', ...lifecycleKeys, ...hookNames])
+const allowedKeys = new Set<string>(['name', 'manualAcks', ...lifecycleKeys, ...hookNames])
 
 /** The default name of a handler: file name without extension, or the package name. */
 export function defaultHandlerName(spec: string): string {
@@ -60,9 +60,15 @@ export function handlerProblems(handler: unknown): string[] {
   const problems: string[] = []
   for (const [key, value] of Object.entries(handler)) {
     if (!allowedKeys.has(key)) {
-      problems.push(`unknown key "${key}" (allowed: name, init, shutdown, ${hookNames.join(', ')})`)
+      problems.push(
+        `unknown key "${key}" (allowed: name, manualAcks, init, shutdown, ${hookNames.join(', ')})`,
+      )
     } else if (key === 'name') {
       if (typeof value !== 'string' || value === '') problems.push('"name" must be a non-empty string')
+    } else if (key === 'manualAcks') {
+      if (typeof value !== 'boolean' && value !== undefined) {
+        problems.push(`"manualAcks" must be a boolean, got ${describeValue(value)}`)
+      }
     } else if (typeof value !== 'function' && value !== undefined) {
       problems.push(`"${key}" must be a function, got ${describeValue(value)}`)
     }

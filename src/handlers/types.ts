@@ -154,6 +154,19 @@ export interface WorkerContext {
 export interface Handler {
   /** Name used in logs and metrics; defaults to the module's file name. */
   name?: string
+  /**
+   * For code written for mqtt-connection, which acknowledges packets itself
+   * (`client.connack(…)`, `client.puback(…)`, `client.suback(…)`,
+   * `client.pingresp()` in its `setup` listeners): when any loaded handler
+   * sets this, the framework sends no CONNACK, PUBACK, PUBREC, PUBCOMP,
+   * SUBACK, UNSUBACK or PINGRESP of its own, on every connection, so nothing
+   * is answered twice. A refused CONNECT (a hook's code >= 0x80) is then closed
+   * without a CONNACK. The framework still enforces CONNECT first and within
+   * connectTimeout, keepalive, the maximum packet size, the inbound QoS 2
+   * bookkeeping, and still runs every handler's hooks in order; it still sends
+   * DISCONNECT (v5) and AUTH. Default false.
+   */
+  manualAcks?: boolean
   /** Called once per worker thread when the module is loaded. */
   init?(worker: WorkerContext): Awaitable<void>
   /** Called when the worker drains (shutdown); connections are still open. */

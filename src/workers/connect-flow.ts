@@ -83,9 +83,9 @@ async function accept(r: ConnectionRunner, reason: ReasonResult | undefined): Pr
       ...ctx.connack.properties,
     }
     if (reason?.reasonString !== undefined) properties.reasonString = reason.reasonString
-    r.write({ cmd: 'connack', reasonCode: Reason.success, sessionPresent, properties })
+    r.ack({ cmd: 'connack', reasonCode: Reason.success, sessionPresent, properties })
   } else {
-    r.write({ cmd: 'connack', returnCode: 0, sessionPresent })
+    r.ack({ cmd: 'connack', returnCode: 0, sessionPresent })
   }
   r.connackSent = true
   r.wasConnected = true
@@ -103,6 +103,9 @@ function refuse(r: ConnectionRunner, reason: ReasonResult): void {
 
 /** A failing CONNACK as the connection's last packet; 3.1.1 clients get it only when a return code exists. */
 export function sendConnackFailure(r: ConnectionRunner, reason: ReasonResult): void {
+  r.connackSent = true
+  // with manualAcks the handler answers CONNECT itself (maybe already): a second CONNACK breaks the protocol
+  if (r.manualAcks) return
   if (r.v5) {
     const properties = reason.reasonString === undefined ? undefined : { reasonString: reason.reasonString }
     r.writeFinal({ cmd: 'connack', reasonCode: reason.reasonCode, sessionPresent: false, properties })
@@ -110,5 +113,4 @@ export function sendConnackFailure(r: ConnectionRunner, reason: ReasonResult): v
     const code = v3ConnackCode(reason.reasonCode)
     if (code !== undefined) r.writeFinal({ cmd: 'connack', returnCode: code, sessionPresent: false })
   }
-  r.connackSent = true
 }

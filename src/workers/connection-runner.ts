@@ -70,6 +70,8 @@ export class ConnectionRunner {
   readonly limits: RunnerLimits
   readonly metrics: WorkerMetrics
   readonly flow: InboundFlow
+  /** A handler answers CONNECT, PUBLISH, PUBREL, SUBSCRIBE, UNSUBSCRIBE and PINGREQ itself (Handler.manualAcks). */
+  readonly manualAcks: boolean
   /** Where the connection is in its life; the flows (connect-flow, message-flow) move it on. */
   state: State = 'awaiting-connect'
   wasConnected = false
@@ -97,6 +99,7 @@ export class ConnectionRunner {
     this.limits = options.limits
     this.metrics = options.metrics
     this.flow = new InboundFlow(options.limits)
+    this.manualAcks = options.chain.manualAcks
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve
     })
@@ -198,7 +201,7 @@ export class ConnectionRunner {
       case 'unsubscribe':
         return handleUnsubscribe(this, packet)
       case 'pingreq':
-        this.write({ cmd: 'pingresp' }) // [MQTT-3.12.4-1]
+        this.ack({ cmd: 'pingresp' }) // [MQTT-3.12.4-1]
         return this.chain.notify('onPing', this.ctx, packet)
       case 'disconnect':
         this.#disconnectPacket = packet
@@ -248,6 +251,11 @@ export class ConnectionRunner {
     const ok = send.call(this.connection, packet, cb)
     this.metrics.packetSent(packet.cmd)
     return ok
+  }
+
+  /** Writes an acknowledgement, unless a handler sends its own ({@link manualAcks}). */
+  ack(packet: Record<string, unknown> & { cmd: string }): void {
+    if (!this.manualAcks) this.write(packet)
   }
 
   /**

@@ -57,7 +57,7 @@ export async function handlePublish(r: ConnectionRunner, packet: PublishPacket):
   if (packet.qos === 2 && r.flow.isDuplicate(messageId)) {
     // exactly once: acknowledge the re-send, never deliver it again [MQTT-4.3.3-9]
     r.flow.acknowledged()
-    r.write({ cmd: 'pubrec', messageId })
+    r.ack({ cmd: 'pubrec', messageId })
     return
   }
   if (r.v5 && overLimit.has(packet)) {
@@ -72,18 +72,18 @@ export async function handlePublish(r: ConnectionRunner, packet: PublishPacket):
   const ack = r.v5 ? { messageId, reasonCode: code, properties: reasonProperties(r, outcome) } : { messageId }
   if (packet.qos === 1) {
     r.flow.acknowledged()
-    r.write({ cmd: 'puback', ...ack }) // [MQTT-4.3.2-2]
+    r.ack({ cmd: 'puback', ...ack }) // [MQTT-4.3.2-2]
   } else {
     if (code >= 0x80) r.flow.acknowledged()
     else r.flow.received(messageId)
-    r.write({ cmd: 'pubrec', ...ack }) // [MQTT-4.3.3-8]
+    r.ack({ cmd: 'pubrec', ...ack }) // [MQTT-4.3.3-8]
   }
 }
 
 /** [MQTT-4.3.3-10] PUBCOMP for a released id; v5 0x92 when it was not awaiting release. */
 export function handlePubrel(r: ConnectionRunner, packet: PubrelPacket): void {
   const known = r.flow.released(packet.messageId!)
-  r.write({
+  r.ack({
     cmd: 'pubcomp',
     messageId: packet.messageId,
     ...(r.v5 && !known ? { reasonCode: Reason.packetIdNotFound } : {}),
@@ -99,7 +99,7 @@ export async function handleSubscribe(r: ConnectionRunner, packet: SubscribePack
   // 3.1.1 has one failure code, 0x80 [MQTT-3.9.3-2]
   if (!r.v5) for (let i = 0; i < granted.length; i++) if (granted[i]! >= 0x80) granted[i] = 0x80
   const properties = reasonProperties(r, outcome)
-  r.write({ cmd: 'suback', messageId: packet.messageId, granted, properties }) // [MQTT-3.8.4-1]
+  r.ack({ cmd: 'suback', messageId: packet.messageId, granted, properties }) // [MQTT-3.8.4-1]
   await r.chain.notify('onSubscribed', r.ctx, packet, granted)
 }
 
@@ -111,8 +111,8 @@ export async function handleUnsubscribe(r: ConnectionRunner, packet: Unsubscribe
   if (code >= 0x80) reasonCodes.fill(code)
   if (r.v5) {
     const properties = reasonProperties(r, outcome)
-    r.write({ cmd: 'unsuback', messageId: packet.messageId, granted: reasonCodes, properties })
+    r.ack({ cmd: 'unsuback', messageId: packet.messageId, granted: reasonCodes, properties })
   } else {
-    r.write({ cmd: 'unsuback', messageId: packet.messageId }) // [MQTT-3.10.4-4]
+    r.ack({ cmd: 'unsuback', messageId: packet.messageId }) // [MQTT-3.10.4-4]
   }
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import mqtt from 'mqtt'
+import { handlerProblems } from '../../src/handlers/loader.ts'
 import { startServer } from '../../src/main/server.ts'
 import { collectEvents } from '../helpers/events.ts'
 import { startTestServer } from '../helpers/server.ts'
@@ -31,6 +32,11 @@ test('a module with a misspelt hook stops start-up naming the module and the key
   const err = await startFailure([fixture('bad-shape.ts')])
   assert.equal(err.code, 'MQTTD_ERR_HANDLER_SHAPE')
   assert.match(err.message, /bad-shape\.ts is not a valid handler: unknown key "onConect"/)
+})
+
+test('manualAcks is a known key and must be a boolean', () => {
+  assert.deepEqual(handlerProblems({ manualAcks: true, setup() {} }), [])
+  assert.deepEqual(handlerProblems({ manualAcks: 'yes' }), ['"manualAcks" must be a boolean, got string'])
 })
 
 test('a default export that is not a handler, or none at all, stops start-up', async () => {
