@@ -74,6 +74,10 @@ export class Broker {
     this.#limits = {
       maxQueuedMessages: deps.options.maxQueuedMessages,
       maxPendingWrites: deps.options.maxPendingWrites,
+      highWater: deps.options.queueHighWater,
+      lowWater: deps.options.queueLowWater,
+      stallMs: deps.options.publishWaitMs,
+      onCongestion: (session, congested) => this.router.pressure.onCongestion(session, congested),
     }
     // A throw in a channel listener would be uncaught and kill the worker with all its clients
     this.#cluster = new Cluster(
@@ -91,6 +95,7 @@ export class Broker {
       drop: deps.drop,
       stubTtlMs: 60_000,
       maxQueuedMessages: deps.options.maxQueuedMessages,
+      publishWaitMs: deps.options.publishWaitMs,
     })
     this.#handover = new Handover({
       self: deps.workerId,

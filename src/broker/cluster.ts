@@ -86,6 +86,8 @@ export type ClusterMessage =
       /** Re-routed share group delivery only: no plain subscribers, no further re-routing. */
       sharedOnly?: true
     }
+  /** The filters of `from`'s congested sessions, whole set on every change (empty: none). */
+  | { t: 'pressure'; from: number; filters: string[] }
   /** One delivery for one client, forwarded to the worker now holding its session. */
   | { t: 'direct'; from: number; to: number; clientId: string; delivery: Delivery }
 

@@ -10,6 +10,7 @@
 import type { IConnectPacket } from 'mqtt-packet'
 import { defineHandler } from '../handlers/define-handler.ts'
 import type { Handler, HookContext, HookResult, ReasonResult, WorkerContext } from '../handlers/types.ts'
+import type { Held } from './backpressure.ts'
 import { Broker } from './broker.ts'
 import { idsOf } from './delivery.ts'
 import { messageFromPublish } from './message.ts'
@@ -108,7 +109,8 @@ export async function createBrokerHandler(
       broker.connected(ctx)
     },
 
-    async onPublish(ctx, packet): Promise<HookResult> {
+    // Not async: most publishes are decided at once, without a promise (and the chain's hook timer) per message
+    onPublish(ctx, packet): HookResult | Promise<HookResult> {
       if (!isValidTopicName(packet.topic)) {
         // Wildcards or U+0000 in a topic name [MQTT-3.3.2-2] [MQTT-4.7.3-2]: a protocol error
         ctx.close(0x90, 'Topic name invalid', 'protocol-error')
@@ -122,11 +124,19 @@ export async function createBrokerHandler(
         ctx.close(0x9a, 'Retain not supported', 'protocol-error')
         return refuse(ctx, 0x9a, 'Retain not supported')
       }
-      const delivered = broker.router.publish(messageFromPublish(packet, ctx.clientId, Date.now()))
+      const held: Held | undefined = packet.qos > 0 ? { sessions: [], workers: [] } : undefined
+      const delivered = broker.router.publish(messageFromPublish(packet, ctx.clientId, Date.now()), held)
+      const result: HookResult =
+        delivered === 0 && packet.qos > 0 && ctx.protocolVersion === 5 ? { reasonCode: 0x10 } : undefined
+      const waits: Promise<void>[] = []
       // A QoS 1/2 retained message is acknowledged once every worker stored it
-      if (packet.retain && packet.qos > 0) await broker.router.confirm(options.clusterTimeoutMs, true)
-      if (delivered === 0 && packet.qos > 0 && ctx.protocolVersion === 5) return { reasonCode: 0x10 }
-      return undefined
+      if (packet.retain && packet.qos > 0) waits.push(broker.router.confirm(options.clusterTimeoutMs, true))
+      // Backpressure: acknowledged once the congested subscribers it reached are relieved
+      if (held !== undefined && (held.sessions.length > 0 || held.workers.length > 0)) {
+        waits.push(broker.router.pressure.wait(held))
+      }
+      if (waits.length === 0) return result
+      return Promise.all(waits).then(() => result)
     },
 
     async onSubscribe(ctx, packet, granted): Promise<HookResult> {

@@ -19,6 +19,20 @@ export const brokerOptionsSchema = Type.Object(
     maxInflightMessages: Type.Integer({ minimum: 1, maximum: 65535, default: 100 }),
     /** QoS 1/2 messages a session holds beyond the in-flight window (offline or slow); more are dropped. */
     maxQueuedMessages: Type.Integer({ minimum: 0, default: 1000 }),
+    /**
+     * Queue length at which an online session holds back the acknowledgements of the QoS 1/2
+     * publishes that reach it (publisher backpressure); 0: never. Default: half of
+     * maxQueuedMessages, at most 1000.
+     */
+    queueHighWater: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Queue length at which the held-back publishes are acknowledged again. Default: half the high-water mark. */
+    queueLowWater: Type.Optional(Type.Integer({ minimum: 0 })),
+    /**
+     * Longest a publish waits for a congested session (then it is acknowledged anyway); also how long
+     * a congested session may go without acknowledging anything before it stops holding publishers
+     * back (stalled). Keep it below `limits.hookTimeoutMs`.
+     */
+    publishWaitMs: Type.Integer({ minimum: 1, default: 2000 }),
     /** Writes waiting on a slow socket beyond which QoS 0 messages to that client are dropped. */
     maxPendingWrites: Type.Integer({ minimum: 1, default: 1000 }),
     retained: Type.Object(
@@ -40,7 +54,11 @@ export const brokerOptionsSchema = Type.Object(
   { additionalProperties: false },
 )
 
-export type BrokerOptions = Static<typeof brokerOptionsSchema>
+/** The options with the water marks resolved. */
+export type BrokerOptions = Static<typeof brokerOptionsSchema> & {
+  queueHighWater: number
+  queueLowWater: number
+}
 
 /** Validates `raw` and fills defaults; throws MQTTD_ERR_BROKER_OPTIONS listing every problem. */
 export function parseBrokerOptions(raw: Record<string, unknown> | undefined): BrokerOptions {
@@ -49,5 +67,13 @@ export function parseBrokerOptions(raw: Record<string, unknown> | undefined): Br
     const problems = [...Value.Errors(brokerOptionsSchema, value)].map((e) => `${e.path || '/'} ${e.message}`)
     throw mqttdError('MQTTD_ERR_BROKER_OPTIONS', problems.join('; '))
   }
-  return value
+  const high = value.queueHighWater ?? Math.min(1000, Math.ceil(value.maxQueuedMessages / 2))
+  const low = value.queueLowWater ?? Math.floor(high / 2)
+  if (high > value.maxQueuedMessages) {
+    throw mqttdError('MQTTD_ERR_BROKER_OPTIONS', `/queueHighWater ${high} is above maxQueuedMessages`)
+  }
+  if (high > 0 && low >= high) {
+    throw mqttdError('MQTTD_ERR_BROKER_OPTIONS', `/queueLowWater ${low} must be below queueHighWater ${high}`)
+  }
+  return { ...value, queueHighWater: high, queueLowWater: low }
 }

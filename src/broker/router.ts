@@ -4,6 +4,7 @@
  * in step with the cluster.
  */
 import { Announcer } from './announcer.ts'
+import { Backpressure, type Held } from './backpressure.ts'
 import type { ClusterMessage } from './cluster.ts'
 import { deliveryFor, deliveryForSub, type Merge, merge } from './delivery.ts'
 import { Forwarder, type RouteInfo } from './forwarding.ts'
@@ -26,6 +27,8 @@ export interface RouterOptions {
   stubTtlMs: number
   /** Bounds what a forwarding stub holds while it cannot decide yet. */
   maxQueuedMessages: number
+  /** Longest a publish waits for congested subscribers (backpressure.ts). */
+  publishWaitMs: number
 }
 
 type SubsMessage = Extract<ClusterMessage, { t: 'subs' }>
@@ -35,6 +38,7 @@ export class Router {
   readonly index = new SubscriptionIndex()
   readonly table = new RoutingTable()
   readonly retained: RetainedStore
+  readonly pressure: Backpressure
   readonly #o: RouterOptions
   readonly #self: number
   readonly #seen = new Map<number, number>()
@@ -45,6 +49,11 @@ export class Router {
     this.#o = options
     this.#self = options.workerId
     this.retained = new RetainedStore(options.retained)
+    this.pressure = new Backpressure({
+      self: options.workerId,
+      post: options.post,
+      waitMs: options.publishWaitMs,
+    })
     this.#announcer = new Announcer(options.workerId, options.post)
     this.#forwarder = new Forwarder({
       self: options.workerId,
@@ -129,8 +138,12 @@ export class Router {
     this.#forwarder.drop(clientId, keepIfTo)
   }
 
-  /** Routes an accepted message; returns how many subscriptions and workers it went to. */
-  publish(message: BrokerMessage): number {
+  /**
+   * Routes an accepted message; returns how many subscriptions and workers it
+   * went to. With `held`, collects the congested sessions and workers the
+   * message reached (for the publisher's backpressure).
+   */
+  publish(message: BrokerMessage, held?: Held): number {
     if (message.retain) this.#retain(message)
     const targets = this.table.targets(
       message.topic,
@@ -150,7 +163,8 @@ export class Router {
       this.#o.send(to, { t: 'pub', from: this.#self, fromSeq, to, seen, shared, message })
     }
     const route: RouteInfo = { from: this.#self, fromSeq, to, seen, local: true }
-    return to.length + this.#deliverLocal(message, route, taken, null)
+    if (held !== undefined) this.pressure.collect(message.topic, to, held)
+    return to.length + this.#deliverLocal(message, route, taken, null, held)
   }
 
   /** A message another worker routed here. */
@@ -174,6 +188,7 @@ export class Router {
     route: RouteInfo,
     taken: Set<string> | null,
     assigned: [string, string][] | null,
+    held?: Held,
   ): number {
     const merged = new Map<string, Merge>()
     let count = 0
@@ -189,6 +204,7 @@ export class Router {
         const member = pickMember(members)
         if (member !== undefined) {
           member.session.deliver(deliveryForSub(message, member.sub), Date.now())
+          if (held !== undefined && member.session.congested) held.sessions.push(member.session)
           count++
         }
       }
@@ -198,7 +214,9 @@ export class Router {
     if (this.#forwarder.size > 0) this.#forwarder.forward(message, route)
     const now = Date.now()
     for (const m of merged.values()) {
-      m.session!.deliver(deliveryFor(message, m), now)
+      const session = m.session!
+      session.deliver(deliveryFor(message, m), now)
+      if (held !== undefined && session.congested) held.sessions.push(session)
       count++
     }
     return count
@@ -255,7 +273,11 @@ export class Router {
       case 'bye':
         this.table.removeWorker(m.from)
         this.#seen.delete(m.from)
+        this.pressure.forget(m.from)
         return false
+      case 'pressure':
+        this.pressure.onPressure(m.from, m.filters)
+        return true
       case 'retain':
         this.retained.set(m.message, m.version)
         return true

@@ -52,6 +52,18 @@ export type DropReason = 'queue_full' | 'slow_consumer' | 'expired' | 'packet_to
 export interface SessionLimits {
   maxQueuedMessages: number
   maxPendingWrites: number
+  /**
+   * Queue length at which an online session becomes congested: publishes that
+   * reach it wait for relief before they are acknowledged (see backpressure.ts).
+   * Undefined or 0: never congested.
+   */
+  highWater?: number
+  /** Queue length at or below which a congested session is relieved. */
+  lowWater?: number
+  /** A congested session without any acknowledgement for this long is stalled: it stops holding publishers back. */
+  stallMs?: number
+  /** Called when the session becomes congested or is relieved. */
+  onCongestion?: (session: Session, congested: boolean) => void
 }
 
 /** What a session's state looks like when it moves to another worker. */
@@ -78,6 +90,12 @@ export class Session {
   #link: SessionLink | undefined
   #aliases = new Map<string, number>()
   #pendingWrites = 0
+  #congested = false
+  /** Stalled: congested without progress for stallMs; it presses no one until it drained to low water. */
+  #stalled = false
+  #progressAt = 0
+  #stallTimer: NodeJS.Timeout | undefined
+  #relief: (() => void)[] = []
 
   constructor(
     clientId: string,
@@ -122,6 +140,53 @@ export class Session {
   /** The connection went away: keep the state, stop sending. */
   detach(): void {
     this.#link = undefined
+    // Offline sessions hold no publisher back: their queue is capped and drops are counted
+    this.#stalled = false
+    this.#setCongested(false)
+  }
+
+  /**
+   * Whether publishes that reach this session should wait before they are
+   * acknowledged: it is online, its queue reached the high-water mark, and it
+   * still acknowledges (not stalled).
+   */
+  get congested(): boolean {
+    return this.#congested
+  }
+
+  /** Resolves once the queue is at the low-water mark, or the session went offline, stalled or ended. */
+  whenRelieved(): Promise<void> {
+    if (!this.#congested) return Promise.resolve()
+    return new Promise((resolve) => this.#relief.push(resolve))
+  }
+
+  #setCongested(on: boolean): void {
+    if (this.#congested === on) return
+    this.#congested = on
+    if (on) {
+      this.#progressAt = Date.now()
+      this.#armStallTimer(this.#limits.stallMs ?? 0)
+    } else {
+      clearTimeout(this.#stallTimer)
+      this.#stallTimer = undefined
+      const relief = this.#relief
+      this.#relief = []
+      for (const resolve of relief) resolve()
+    }
+    this.#limits.onCongestion?.(this, on)
+  }
+
+  #armStallTimer(ms: number): void {
+    if (ms <= 0) return
+    this.#stallTimer = setTimeout(() => {
+      const idle = Date.now() - this.#progressAt
+      const stallMs = this.#limits.stallMs ?? 0
+      if (idle < stallMs) return this.#armStallTimer(stallMs - idle)
+      // No acknowledgement for stallMs: holding publishers back would only stall them too
+      this.#stalled = true
+      this.#setCongested(false)
+    }, ms)
+    this.#stallTimer.unref()
   }
 
   /**
@@ -144,6 +209,8 @@ export class Session {
     }
     if (this.queuedCount >= this.#limits.maxQueuedMessages) return this.#drop('queue_full')
     this.#queue.push(delivery)
+    const high = this.#limits.highWater ?? 0
+    if (high > 0 && link !== undefined && !this.#stalled && this.queuedCount >= high) this.#setCongested(true)
     return true
   }
 
@@ -179,6 +246,7 @@ export class Session {
   }
 
   #complete(messageId: number): void {
+    if (this.#congested) this.#progressAt = Date.now()
     this.#inflight.delete(messageId)
     this.#ids.release(messageId)
     this.#pump()
@@ -201,6 +269,10 @@ export class Session {
     if (this.queuedCount === 0 && this.#queueHead > 0) {
       this.#queue = []
       this.#queueHead = 0
+    }
+    if ((this.#congested || this.#stalled) && this.queuedCount <= (this.#limits.lowWater ?? 0)) {
+      this.#stalled = false
+      this.#setCongested(false)
     }
   }
 
@@ -287,6 +359,8 @@ export class Session {
     this.#inflight.clear()
     this.#queue = []
     this.#queueHead = 0
+    this.#stalled = false
+    this.#setCongested(false)
   }
 
   snapshot(): SessionSnapshot {

@@ -32,6 +32,7 @@ class Bus {
       drop: (r) => this.drops.push(r),
       stubTtlMs: 60_000,
       maxQueuedMessages: 100,
+      publishWaitMs: 2000,
     })
     this.routers.set(id, router)
     this.queues.set(id, [])
