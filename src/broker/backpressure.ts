@@ -107,7 +107,10 @@ export class Backpressure {
       waits.push(
         new Promise((resolve) => {
           let set = this.#waiters.get(worker)
-          if (set === undefined) this.#waiters.set(worker, (set = new Set()))
+          if (set === undefined) {
+            set = new Set()
+            this.#waiters.set(worker, set)
+          }
           set.add(resolve)
           added.push([worker, resolve])
         }),
