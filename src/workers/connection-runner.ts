@@ -93,6 +93,8 @@ export class ConnectionRunner {
   #setup: Promise<void> = Promise.resolve()
   #bytesInCounted = 0
   #bytesOutCounted = 0
+  /** Resolves at the next `drain` (or close): what every send waiting for room awaits. */
+  #drained: Promise<boolean> | undefined
 
   constructor(options: RunnerOptions) {
     this.chain = options.chain
@@ -274,15 +276,19 @@ export class ConnectionRunner {
     const ok = this.write(packet as unknown as Record<string, unknown> & { cmd: string })
     if (packet.cmd === 'publish') this.metrics.messageSent(packet.qos ?? 0)
     if (ok) return true
-    return new Promise((resolve) => {
+    // One waiter for every send pending on this drain: a listener pair per send would pass the
+    // EventEmitter limit (MaxListenersExceededWarning) and make each removal O(pending)
+    this.#drained ??= new Promise((resolve) => {
       const done = () => {
         this.connection.off('drain', done)
         this.connection.off('close', done)
+        this.#drained = undefined
         resolve(!this.connection.destroyed)
       }
       this.connection.on('drain', done)
       this.connection.on('close', done)
     })
+    return this.#drained
   }
 
   // ---- closing ----------------------------------------------------------
