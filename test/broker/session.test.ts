@@ -265,3 +265,85 @@ test('[MQTT-4.4.0-1] resume on a link with a smaller maximum packet size: a rese
     [['small', false]],
   )
 })
+
+function pressured(events: boolean[], stallMs = 0): Session {
+  return new Session(
+    'c1',
+    0,
+    {
+      maxQueuedMessages: 10,
+      maxPendingWrites: 10,
+      highWater: 4,
+      lowWater: 2,
+      stallMs,
+      onCongestion: (_s, on) => events.push(on),
+    },
+    () => {},
+  )
+}
+
+test('backpressure: an online session is congested once its queue reaches the high-water mark, relieved at the low-water mark', async () => {
+  const events: boolean[] = []
+  const session = pressured(events)
+  const l = link({ receiveMaximum: 1 })
+  session.attach(l)
+  let relieved = false
+  for (let i = 0; i < 4; i++) session.deliver(delivery(message('t', `m${i}`)), Date.now())
+  assert.equal(session.queuedCount, 3)
+  assert.equal(session.congested, false)
+  session.deliver(delivery(message('t', 'm4')), Date.now())
+  assert.equal(session.congested, true)
+  assert.deepEqual(events, [true])
+  void session.whenRelieved().then(() => {
+    relieved = true
+  })
+  // each PUBACK frees the window for one queued message: 4 → 3 → 2 (low water)
+  session.acknowledge('puback', publishes(l).at(-1)!.messageId!, 0)
+  await Promise.resolve()
+  assert.equal(relieved, false)
+  assert.equal(session.congested, true)
+  session.acknowledge('puback', publishes(l).at(-1)!.messageId!, 0)
+  assert.equal(session.queuedCount, 2)
+  assert.equal(session.congested, false)
+  await Promise.resolve()
+  assert.equal(relieved, true)
+  assert.deepEqual(events, [true, false])
+})
+
+test('backpressure: an offline session is never congested (its queue is capped, drops counted); going offline relieves', async () => {
+  const events: boolean[] = []
+  const offline = pressured(events)
+  for (let i = 0; i < 8; i++) offline.deliver(delivery(message('t', `m${i}`)), Date.now())
+  assert.equal(offline.congested, false)
+  const session = pressured(events)
+  session.attach(link({ receiveMaximum: 1 }))
+  for (let i = 0; i < 6; i++) session.deliver(delivery(message('t', `m${i}`)), Date.now())
+  assert.equal(session.congested, true)
+  const relieved = session.whenRelieved()
+  session.detach()
+  assert.equal(session.congested, false)
+  await relieved
+  assert.deepEqual(events, [true, false])
+})
+
+test('backpressure: a congested session that acknowledges nothing for stallMs stops holding publishers back until it drained', async () => {
+  const events: boolean[] = []
+  const session = pressured(events, 50)
+  const l = link({ receiveMaximum: 1 })
+  session.attach(l)
+  for (let i = 0; i < 6; i++) session.deliver(delivery(message('t', `m${i}`)), Date.now())
+  assert.equal(session.congested, true)
+  await session.whenRelieved()
+  assert.equal(session.congested, false)
+  // stalled: more messages do not make it congested again
+  session.deliver(delivery(message('t', 'm6')), Date.now())
+  assert.equal(session.congested, false)
+  // once it drained to the low-water mark it may press again
+  for (let i = 0; i < 4; i++) session.acknowledge('puback', publishes(l).at(-1)!.messageId!, 0)
+  assert.equal(session.queuedCount, 2)
+  for (let i = 0; i < 2; i++) session.deliver(delivery(message('t', `n${i}`)), Date.now())
+  assert.equal(session.congested, true)
+  session.clear()
+  assert.equal(session.congested, false)
+  assert.deepEqual(events, [true, false, true, false])
+})
