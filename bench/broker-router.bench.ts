@@ -36,6 +36,7 @@ function setup(filterOf: (i: number) => string): Router {
     stubTtlMs: 60_000,
     maxQueuedMessages: 1000,
     publishWaitMs: 2000,
+    publishCredit: 100,
   })
   for (let i = 0; i < sessions; i++) {
     const session = new Session(`c${i}`, 0, { maxQueuedMessages: 1000, maxPendingWrites: 1e9 }, () => {})

@@ -8,111 +8,134 @@
  * that publisher down to what the subscriber takes, instead of the broker
  * accepting faster than it delivers and dropping at `maxQueuedMessages`.
  *
- * Across workers, each worker tells the others (control channel, only when
- * the set changes) which filters its congested sessions subscribe to; a
- * publish routed to a worker with a congested filter matching its topic waits
- * for that worker's next announcement. See docs/broker-design.md for the
- * trade-offs.
+ * Across workers it is credit-based: every QoS 1/2 `pub` carries an id, and
+ * the receiving worker confirms it (batched, one `pub-ok` per turn) at once,
+ * or once the congested sessions it reached are relieved. A publishing worker
+ * with more than `credit` unconfirmed messages at a peer holds each further
+ * publish to that peer until that very message is confirmed: a publish to an
+ * uncongested subscriber then costs one round trip, one to a congested
+ * subscriber waits for its relief. So a peer's congested queue grows by at most
+ * `credit` plus one message per waiting publisher beyond its high-water mark,
+ * however late the workers hear of each other. See docs/broker-design.md.
  */
 import type { ClusterMessage } from './cluster.ts'
 import type { Session } from './session.ts'
-import { matchesFilter, parseFilter } from './topic.ts'
 
-/** What one publish has to wait for: congested sessions here, and workers with congested matching filters. */
+/** One tracked cross-worker message: how many peers have yet to confirm it. */
+interface Tracked {
+  pending: number
+  resolve: (() => void) | undefined
+}
+
+/** What one publish waits for: congested sessions here, and a cross-worker message awaiting confirmation. */
 export interface Held {
   sessions: Session[]
-  workers: number[]
+  remote?: Tracked
 }
 
 export interface BackpressureOptions {
   self: number
-  /** Posts control to every worker. */
-  post: (message: ClusterMessage) => void
+  /** Sends data to the workers in `to`. */
+  send: (to: readonly number[], message: ClusterMessage) => void
   /** Longest a publish waits. */
   waitMs: number
+  /** Unconfirmed messages at one peer beyond which a publish to it waits for its own confirmation. */
+  credit: number
 }
 
 export class Backpressure {
   readonly #o: BackpressureOptions
-  /** This worker's congested sessions. */
-  readonly #congested = new Set<Session>()
-  #announcePending = false
-  /** Other workers → the filters of their congested sessions. */
-  readonly #remote = new Map<number, string[]>()
-  readonly #waiters = new Map<number, Set<() => void>>()
+  #nextId = 0
+  /** Peer → its unconfirmed messages by id. */
+  readonly #unconfirmed = new Map<number, Map<number, Tracked>>()
+  /** Peer → ids to confirm in this turn's `pub-ok`. */
+  readonly #toConfirm = new Map<number, number[]>()
+  #flushPending = false
 
   constructor(options: BackpressureOptions) {
     this.#o = options
   }
 
-  /** A session here became congested or was relieved: tell the others (once per microtask). */
-  onCongestion(session: Session, congested: boolean): void {
-    if (congested) this.#congested.add(session)
-    else if (!this.#congested.delete(session)) return
-    if (this.#announcePending) return
-    this.#announcePending = true
+  /**
+   * A QoS 1/2 message goes to the peers in `to`: returns its id. When a peer
+   * is beyond its credit, `held.remote` is set so the publish waits for it.
+   */
+  track(to: readonly number[], held: Held): number {
+    const id = ++this.#nextId
+    const tracked: Tracked = { pending: to.length, resolve: undefined }
+    let over = false
+    for (const peer of to) {
+      let map = this.#unconfirmed.get(peer)
+      if (map === undefined) {
+        map = new Map()
+        this.#unconfirmed.set(peer, map)
+      }
+      if (map.size >= this.#o.credit) over = true
+      map.set(id, tracked)
+    }
+    if (over) held.remote = tracked
+    return id
+  }
+
+  /** `from`'s message `id` was delivered here: confirm it now, or once the congested sessions it reached are relieved. */
+  received(from: number, id: number, congested: readonly Session[]): void {
+    if (congested.length === 0) {
+      this.#confirm(from, id)
+      return
+    }
+    // whenRelieved always settles: relief, going offline, a stall (stallMs without acks) or the session's end
+    void Promise.all(congested.map((s) => s.whenRelieved())).then(() => this.#confirm(from, id))
+  }
+
+  #confirm(to: number, id: number): void {
+    const ids = this.#toConfirm.get(to)
+    if (ids === undefined) this.#toConfirm.set(to, [id])
+    else ids.push(id)
+    if (this.#flushPending) return
+    this.#flushPending = true
     queueMicrotask(() => {
-      this.#announcePending = false
-      this.#o.post({ t: 'pressure', from: this.#o.self, filters: this.#filters() })
+      this.#flushPending = false
+      for (const [peer, list] of this.#toConfirm) {
+        this.#o.send([peer], { t: 'pub-ok', from: this.#o.self, to: peer, ids: list })
+      }
+      this.#toConfirm.clear()
     })
   }
 
-  #filters(): string[] {
-    const filters = new Set<string>()
-    for (const session of this.#congested) {
-      for (const raw of session.subscriptions.keys()) {
-        const parsed = parseFilter(raw)
-        if (parsed !== undefined) filters.add(parsed.filter)
-      }
-    }
-    return [...filters]
-  }
-
-  /** A peer's congested filters (empty: relieved); whoever waited on it goes on. */
-  onPressure(from: number, filters: string[]): void {
-    if (filters.length === 0) this.#remote.delete(from)
-    else this.#remote.set(from, filters)
-    this.#release(from)
-  }
-
-  /** A peer left. */
-  forget(worker: number): void {
-    this.#remote.delete(worker)
-    this.#release(worker)
-  }
-
-  #release(worker: number): void {
-    const waiters = this.#waiters.get(worker)
-    if (waiters === undefined) return
-    this.#waiters.delete(worker)
-    for (const resolve of waiters) resolve()
-  }
-
-  /** Adds to `held.workers` the workers of `to` with a congested filter matching `topic`. */
-  collect(topic: string, to: readonly number[], held: Held): void {
-    if (this.#remote.size === 0) return
-    for (const worker of to) {
-      const filters = this.#remote.get(worker)
-      if (filters?.some((f) => matchesFilter(f, topic)) === true) held.workers.push(worker)
+  /** A peer confirmed messages. */
+  confirmed(from: number, ids: readonly number[]): void {
+    const map = this.#unconfirmed.get(from)
+    if (map === undefined) return
+    for (const id of ids) {
+      const tracked = map.get(id)
+      if (tracked === undefined) continue
+      map.delete(id)
+      settle(tracked)
     }
   }
 
-  /** Resolves once everything in `held` is relieved, or after `waitMs`. */
+  /** A peer left: nothing it had will be confirmed. */
+  forget(peer: number): void {
+    const map = this.#unconfirmed.get(peer)
+    this.#unconfirmed.delete(peer)
+    this.#toConfirm.delete(peer)
+    if (map !== undefined) for (const tracked of map.values()) settle(tracked)
+  }
+
+  /** Unconfirmed messages at `peer` (for tests and the design doc's bound). */
+  unconfirmed(peer: number): number {
+    return this.#unconfirmed.get(peer)?.size ?? 0
+  }
+
+  /** Resolves once everything in `held` is relieved or confirmed, or after `waitMs`. */
   wait(held: Held): Promise<void> {
     const waits: Promise<void>[] = []
     for (const session of held.sessions) if (session.congested) waits.push(session.whenRelieved())
-    const added: [number, () => void][] = []
-    for (const worker of held.workers) {
-      if (!this.#remote.has(worker)) continue
+    const remote = held.remote
+    if (remote !== undefined && remote.pending > 0) {
       waits.push(
         new Promise((resolve) => {
-          let set = this.#waiters.get(worker)
-          if (set === undefined) {
-            set = new Set()
-            this.#waiters.set(worker, set)
-          }
-          set.add(resolve)
-          added.push([worker, resolve])
+          remote.resolve = resolve
         }),
       )
     }
@@ -122,9 +145,10 @@ export class Backpressure {
       timer = setTimeout(resolve, this.#o.waitMs)
       timer.unref()
     })
-    return Promise.race([Promise.all(waits), timeout]).then(() => {
-      clearTimeout(timer)
-      for (const [worker, resolve] of added) this.#waiters.get(worker)?.delete(resolve)
-    })
+    return Promise.race([Promise.all(waits), timeout]).then(() => clearTimeout(timer))
   }
+}
+
+function settle(tracked: Tracked): void {
+  if (--tracked.pending === 0) tracked.resolve?.()
 }

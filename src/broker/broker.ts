@@ -39,6 +39,8 @@ export interface BrokerDeps {
   channel: string
   options: BrokerOptions
   drop: (reason: string) => void
+  /** Unconfirmed QoS 1/2 messages per peer beyond which publishes to it wait (backpressure.ts); 0: not tracked. Default: the high-water mark. */
+  publishCredit?: number
   /** Where failures outside any connection's hook go (cluster messages, timers). */
   onError?: (err: unknown, where: string) => void
 }
@@ -77,7 +79,6 @@ export class Broker {
       highWater: deps.options.queueHighWater,
       lowWater: deps.options.queueLowWater,
       stallMs: deps.options.publishWaitMs,
-      onCongestion: (session, congested) => this.router.pressure.onCongestion(session, congested),
     }
     // A throw in a channel listener would be uncaught and kill the worker with all its clients
     this.#cluster = new Cluster(
@@ -96,6 +97,7 @@ export class Broker {
       stubTtlMs: 60_000,
       maxQueuedMessages: deps.options.maxQueuedMessages,
       publishWaitMs: deps.options.publishWaitMs,
+      publishCredit: deps.publishCredit ?? deps.options.queueHighWater,
     })
     this.#handover = new Handover({
       self: deps.workerId,

@@ -85,9 +85,11 @@ export type ClusterMessage =
       message: BrokerMessage
       /** Re-routed share group delivery only: no plain subscribers, no further re-routing. */
       sharedOnly?: true
+      /** QoS 1/2: to be confirmed with `pub-ok` (backpressure.ts). */
+      id?: number
     }
-  /** The filters of `from`'s congested sessions, whole set on every change (empty: none). */
-  | { t: 'pressure'; from: number; filters: string[] }
+  /** `from` confirms the QoS 1/2 `pub` messages `ids` of `to`: delivered, and no congested session held them (backpressure.ts). */
+  | { t: 'pub-ok'; from: number; to: number; ids: number[] }
   /** One delivery for one client, forwarded to the worker now holding its session. */
   | { t: 'direct'; from: number; to: number; clientId: string; delivery: Delivery }
 

@@ -45,6 +45,18 @@ function linkFor(ctx: HookContext, packet: IConnectPacket, options: BrokerOption
   }
 }
 
+/**
+ * Unconfirmed QoS 1/2 messages one worker may have at each peer before its publishes to that peer
+ * wait (backpressure.ts): what the peers may add to a congested queue beyond the high-water mark
+ * stays within half the room left below maxQueuedMessages.
+ */
+function publishCredit(options: BrokerOptions, workerCount: number): number {
+  const high = options.queueHighWater
+  if (high === 0) return 0
+  const room = Math.floor((options.maxQueuedMessages - high) / (2 * Math.max(1, workerCount - 1)))
+  return Math.min(high, Math.max(16, room))
+}
+
 /** How long a starting worker waits for a peer's retained messages before it serves clients. */
 const RETAINED_SYNC_WAIT_MS = 500
 
@@ -57,6 +69,7 @@ export async function createBrokerHandler(
   const drop = dropCounter(worker.metrics)
   const broker = new Broker({
     workerId: worker.workerId,
+    publishCredit: publishCredit(options, worker.workerCount),
     channel: channelName(options, worker),
     options,
     drop,
@@ -124,7 +137,7 @@ export async function createBrokerHandler(
         ctx.close(0x9a, 'Retain not supported', 'protocol-error')
         return refuse(ctx, 0x9a, 'Retain not supported')
       }
-      const held: Held | undefined = packet.qos > 0 ? { sessions: [], workers: [] } : undefined
+      const held: Held | undefined = packet.qos > 0 ? { sessions: [] } : undefined
       const delivered = broker.router.publish(messageFromPublish(packet, ctx.clientId, Date.now()), held)
       const result: HookResult =
         delivered === 0 && packet.qos > 0 && ctx.protocolVersion === 5 ? { reasonCode: 0x10 } : undefined
@@ -132,7 +145,7 @@ export async function createBrokerHandler(
       // A QoS 1/2 retained message is acknowledged once every worker stored it
       if (packet.retain && packet.qos > 0) waits.push(broker.router.confirm(options.clusterTimeoutMs, true))
       // Backpressure: acknowledged once the congested subscribers it reached are relieved
-      if (held !== undefined && (held.sessions.length > 0 || held.workers.length > 0)) {
+      if (held !== undefined && (held.sessions.length > 0 || held.remote !== undefined)) {
         waits.push(broker.router.pressure.wait(held))
       }
       if (waits.length === 0) return result

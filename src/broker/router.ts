@@ -11,7 +11,7 @@ import { Forwarder, type RouteInfo } from './forwarding.ts'
 import type { BrokerMessage } from './message.ts'
 import { type RetainedLimits, RetainedStore } from './retained-store.ts'
 import { RoutingTable } from './routing-table.ts'
-import type { Session, Subscription } from './session.ts'
+import type { Delivery, Session, Subscription } from './session.ts'
 import { pickMember, SubscriptionIndex } from './subscription-index.ts'
 import { type ParsedFilter, parseFilter } from './topic.ts'
 
@@ -29,10 +29,18 @@ export interface RouterOptions {
   maxQueuedMessages: number
   /** Longest a publish waits for congested subscribers (backpressure.ts). */
   publishWaitMs: number
+  /** Unconfirmed QoS 1/2 messages per peer beyond which a publish to it waits for its confirmation. */
+  publishCredit: number
 }
 
 type SubsMessage = Extract<ClusterMessage, { t: 'subs' }>
 type PubMessage = Extract<ClusterMessage, { t: 'pub' }>
+
+/** Delivers, and notes in `held` a QoS 1/2 delivery that reached a congested session. */
+function deliverHeld(session: Session, delivery: Delivery, now: number, held: Held | undefined): void {
+  session.deliver(delivery, now)
+  if (held !== undefined && delivery.qos > 0 && session.congested) held.sessions.push(session)
+}
 
 export class Router {
   readonly index = new SubscriptionIndex()
@@ -51,8 +59,9 @@ export class Router {
     this.retained = new RetainedStore(options.retained)
     this.pressure = new Backpressure({
       self: options.workerId,
-      post: options.post,
+      send: options.send,
       waitMs: options.publishWaitMs,
+      credit: options.publishCredit,
     })
     this.#announcer = new Announcer(options.workerId, options.post)
     this.#forwarder = new Forwarder({
@@ -160,10 +169,12 @@ export class Router {
     const seen = to.map((w) => this.#seen.get(w) ?? 0)
     if (to.length > 0) {
       const shared = to.map((w) => targets.shared.get(w) ?? null)
-      this.#o.send(to, { t: 'pub', from: this.#self, fromSeq, to, seen, shared, message })
+      const pub: PubMessage = { t: 'pub', from: this.#self, fromSeq, to, seen, shared, message }
+      if (held !== undefined && message.qos > 0 && this.#o.publishCredit > 0)
+        pub.id = this.pressure.track(to, held)
+      this.#o.send(to, pub)
     }
     const route: RouteInfo = { from: this.#self, fromSeq, to, seen, local: true }
-    if (held !== undefined) this.pressure.collect(message.topic, to, held)
     return to.length + this.#deliverLocal(message, route, taken, null, held)
   }
 
@@ -175,7 +186,13 @@ export class Router {
       return
     }
     const route: RouteInfo = { from: m.from, fromSeq: m.fromSeq, to: m.to, seen: m.seen, local: false }
-    this.#deliverLocal(m.message, route, null, m.shared[i] ?? [])
+    if (m.id === undefined) {
+      this.#deliverLocal(m.message, route, null, m.shared[i] ?? [])
+      return
+    }
+    const held: Held = { sessions: [] }
+    this.#deliverLocal(m.message, route, null, m.shared[i] ?? [], held)
+    this.pressure.received(m.from, m.id, held.sessions)
   }
 
   /**
@@ -203,30 +220,34 @@ export class Router {
         if (taken.has(`${group}\u0000${entry.filter}`)) continue
         const member = pickMember(members)
         if (member !== undefined) {
-          member.session.deliver(deliveryForSub(message, member.sub), Date.now())
-          if (held !== undefined && member.session.congested) held.sessions.push(member.session)
+          deliverHeld(member.session, deliveryForSub(message, member.sub), Date.now(), held)
           count++
         }
       }
     })
     if (assigned !== null)
-      for (const [group, filter] of assigned) count += this.#deliverShared(message, group, filter)
+      for (const [group, filter] of assigned)
+        count += this.#deliverShared(message, group, filter, false, held)
     if (this.#forwarder.size > 0) this.#forwarder.forward(message, route)
     const now = Date.now()
     for (const m of merged.values()) {
-      const session = m.session!
-      session.deliver(deliveryFor(message, m), now)
-      if (held !== undefined && session.congested) held.sessions.push(session)
+      deliverHeld(m.session!, deliveryFor(message, m), now, held)
       count++
     }
     return count
   }
 
-  #deliverShared(message: BrokerMessage, group: string, filter: string, rerouted = false): number {
+  #deliverShared(
+    message: BrokerMessage,
+    group: string,
+    filter: string,
+    rerouted = false,
+    held?: Held,
+  ): number {
     const members = this.index.group(filter, group)
     const member = members === undefined ? undefined : pickMember(members)
     if (member !== undefined) {
-      member.session.deliver(deliveryForSub(message, member.sub), Date.now())
+      deliverHeld(member.session, deliveryForSub(message, member.sub), Date.now(), held)
       return 1
     }
     // The only member here moved away: its stub knows where
@@ -275,8 +296,8 @@ export class Router {
         this.#seen.delete(m.from)
         this.pressure.forget(m.from)
         return false
-      case 'pressure':
-        this.pressure.onPressure(m.from, m.filters)
+      case 'pub-ok':
+        this.pressure.confirmed(m.from, m.ids)
         return true
       case 'retain':
         this.retained.set(m.message, m.version)

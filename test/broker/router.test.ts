@@ -33,6 +33,7 @@ class Bus {
       stubTtlMs: 60_000,
       maxQueuedMessages: 100,
       publishWaitMs: 2000,
+      publishCredit: 100,
     })
     this.routers.set(id, router)
     this.queues.set(id, [])
