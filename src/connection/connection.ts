@@ -18,6 +18,19 @@ import type {
 
 type Listener<K extends keyof ConnectionEvents> = (...args: ConnectionEvents[K]) => void
 
+type ParserSettings = PacketParser['settings']
+
+/**
+ * mqtt-packet's parser between two packets holds nothing of its connection
+ * but its settings (protocol version, bridge mode). So a connection borrows
+ * this worker-wide spare for a run of whole packets and gives it back, and
+ * holds a parser of its own only while a packet is split across chunks: no
+ * parser (EventEmitter, BufferList, packet object) is built per connection,
+ * and an idle connection keeps none. A parse re-entered from a listener (an
+ * in-memory pair) finds the spare taken and builds its own.
+ */
+let spareParser: PacketParser | undefined
+
 /**
  * An MQTT connection over any binary duplex stream (TCP, TLS, WebSocket, …):
  * parses what arrives into per-packet events and generates what is sent.
@@ -32,7 +45,9 @@ class ConnectionImpl extends Duplex {
   /** The last options set by `setOptions()` (the first CONNECT or CONNACK), as in mqtt-connection. */
   options: Record<string, unknown> | undefined
   #notData: boolean
-  #parser: PacketParser
+  /** The parser in use: borrowed for a run of whole packets, kept while a packet is split. */
+  #parser: PacketParser | undefined
+  #parserSettings: ParserSettings
   #writer: PacketWriter
   #afterDrain: (() => void) | null = null
   #closed = false
@@ -55,16 +70,17 @@ class ConnectionImpl extends Duplex {
    */
   #onData = (chunk: Buffer) => {
     this.#bytesReceived += chunk.length
-    const parser = this.#parser
     const end = chunk.length
     let off = 0
     while (off < end) {
+      let parser = this.#parser
       let next: number
-      if (parser._stateCounter === 0 && parser._list.length === 0) {
+      if (parser === undefined) {
         const v5 = this.#writer.options.protocolVersion === 5
         off = parseFast(chunk, off, v5, this.#maxPacketSize, this.#emitFast)
         if (off === end || this.#closed) return
         next = slowRunEnd(chunk, off, v5, this.#maxPacketSize)
+        parser = this.#borrowParser()
       } else if (parser._stateCounter === 2) {
         next = Math.min(off + parser.packet.length - parser._list.length, end)
       } else {
@@ -72,8 +88,40 @@ class ConnectionImpl extends Duplex {
       }
       parser.parse(off === 0 && next === end ? chunk : chunk.subarray(off, next))
       off = next
+      if (this.#parser === parser) this.#returnParser(parser)
       if (this.#closed) return
     }
+  }
+
+  #borrowParser(): PacketParser {
+    let parser = spareParser
+    if (parser === undefined) {
+      parser = new PacketParser(this.#parserSettings)
+      ConnectionImpl.#listen(parser)
+    } else {
+      spareParser = undefined
+      parser.settings = this.#parserSettings
+    }
+    parser.owner = this
+    parser.maxPacketSize = this.#maxPacketSize
+    this.#parser = parser
+    return parser
+  }
+
+  /** Gives the parser back once it is between packets; keeps it while a packet is incomplete (or it failed). */
+  #returnParser(parser: PacketParser): void {
+    if (parser._stateCounter !== 0 || parser._list.length !== 0 || parser.error !== null) return
+    // mqtt-packet replaces its settings with a parsed CONNECT: they are this connection's from now on
+    this.#parserSettings = parser.settings
+    this.#parser = undefined
+    parser.owner = undefined
+    spareParser ??= parser
+  }
+
+  /** A parser's events go to whichever connection uses it at the time. */
+  static #listen(parser: PacketParser): void {
+    parser.on('packet', (packet: Packet) => (parser.owner as ConnectionImpl).#onPacket(packet))
+    parser.on('error', (err: Error) => (parser.owner as ConnectionImpl).#onParseError(err))
   }
 
   constructor(duplex: Duplex, opts?: ConnectionOptions | (() => void), cb?: () => void) {
@@ -89,10 +137,7 @@ class ConnectionImpl extends Duplex {
     this.#configuredVersion = opts?.protocolVersion
     this.#writer = new PacketWriter(duplex, opts?.protocolVersion ?? 4)
     this.#maxPacketSize = opts?.maxPacketSize ?? Number.POSITIVE_INFINITY
-    const parser = new PacketParser({ protocolVersion: opts?.protocolVersion ?? 4 }, this.#maxPacketSize)
-    this.#parser = parser
-    parser.on('packet', (packet: Packet) => this.#onPacket(packet))
-    parser.on('error', (err: Error) => this.#onParseError(err))
+    this.#parserSettings = { protocolVersion: opts?.protocolVersion ?? 4 }
 
     duplex.on('error', (err: Error) => {
       if (this.#closed) return
@@ -137,7 +182,8 @@ class ConnectionImpl extends Duplex {
     if (packet.cmd === 'connack') version = opts?.protocolVersion ?? this.#configuredVersion ?? 4
     version ??= 4
     this.options = { ...packet, protocolVersion: version }
-    this.#parser.settings = { protocolVersion: version, bridgeMode: packet.bridgeMode === true }
+    this.#parserSettings = { protocolVersion: version, bridgeMode: packet.bridgeMode === true }
+    if (this.#parser !== undefined) this.#parser.settings = this.#parserSettings
     this.#writer.options.protocolVersion = version
   }
 

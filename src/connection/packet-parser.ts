@@ -23,11 +23,14 @@ function fixedHeaderSize(remaining: number): number {
  * fails if an upgrade changes them.
  */
 export class PacketParser extends Parser {
-  #maxPacketSize: number
+  /** Largest packet accepted, fixed header included; may change between packets (a shared parser). */
+  maxPacketSize: number
+  /** Who its events are for, when the parser is shared (see connection.ts). */
+  owner: unknown
 
   constructor(settings: { protocolVersion?: number }, maxPacketSize = Number.POSITIVE_INFINITY) {
     super()
-    this.#maxPacketSize = maxPacketSize
+    this.maxPacketSize = maxPacketSize
     this.parser(settings)
   }
 
@@ -35,10 +38,10 @@ export class PacketParser extends Parser {
     if (!super._parseLength()) return false
     const remaining = this.packet.length
     // cheap pre-check first: the exact size needs the header length
-    if (remaining + 2 > this.#maxPacketSize) {
+    if (remaining + 2 > this.maxPacketSize) {
       const size = remaining + fixedHeaderSize(remaining)
-      if (size > this.#maxPacketSize) {
-        this._emitError(mqttdError('MQTTD_ERR_PACKET_TOO_LARGE', size, this.#maxPacketSize))
+      if (size > this.maxPacketSize) {
+        this._emitError(mqttdError('MQTTD_ERR_PACKET_TOO_LARGE', size, this.maxPacketSize))
         return false
       }
     }
