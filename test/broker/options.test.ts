@@ -30,3 +30,24 @@ test('broker options: nested values kept, invalid values and unknown keys refuse
     )
   }
 })
+
+test('broker options: publisher backpressure water marks default from maxQueuedMessages; inconsistent marks refused', () => {
+  const d = parseBrokerOptions({})
+  assert.deepEqual([d.queueHighWater, d.queueLowWater, d.publishWaitMs], [500, 250, 2000])
+  const big = parseBrokerOptions({ maxQueuedMessages: 1_000_000 })
+  assert.deepEqual([big.queueHighWater, big.queueLowWater], [1000, 500])
+  const set = parseBrokerOptions({ queueHighWater: 100 })
+  assert.deepEqual([set.queueHighWater, set.queueLowWater], [100, 50])
+  assert.equal(parseBrokerOptions({ queueHighWater: 0 }).queueHighWater, 0)
+  for (const bad of [
+    { queueHighWater: 2000 },
+    { queueHighWater: 100, queueLowWater: 100 },
+    { publishWaitMs: 0 },
+  ]) {
+    assert.throws(
+      () => parseBrokerOptions(bad),
+      (err: unknown) => err instanceof MqttdError && err.code === 'MQTTD_ERR_BROKER_OPTIONS',
+      JSON.stringify(bad),
+    )
+  }
+})
