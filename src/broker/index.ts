@@ -146,7 +146,11 @@ export async function createBrokerHandler(
       if (packet.retain && packet.qos > 0) waits.push(broker.router.confirm(options.clusterTimeoutMs, true))
       // Backpressure: acknowledged once the congested subscribers it reached are relieved
       if (held !== undefined && (held.sessions.length > 0 || held.remote !== undefined)) {
-        waits.push(broker.router.pressure.wait(held))
+        // Never on the publisher's own session: its PUBACKs wait behind this publish, so it could only stall
+        const own = broker.binding(ctx)?.session
+        if (own?.congested) held.sessions = held.sessions.filter((s) => s !== own)
+        if (held.sessions.length > 0 || held.remote !== undefined)
+          waits.push(broker.router.pressure.wait(held))
       }
       if (waits.length === 0) return result
       return Promise.all(waits).then(() => result)

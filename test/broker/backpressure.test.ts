@@ -137,3 +137,27 @@ test('QoS 0 flood toward a subscriber that stops reading is dropped beyond the c
   assert.ok((counts.get('slow_consumer') ?? 0) > 0, `dropped: ${JSON.stringify([...counts])}`)
   assert.equal(counts.get('queue_full') ?? 0, 0)
 })
+
+test('backpressure: a client publishing to its own subscription is never held by its own queue (its PUBACKs wait behind its publish)', async (t) => {
+  const server = await startBroker(t, {
+    workers: 1,
+    broker: {
+      maxInflightMessages: 5,
+      maxQueuedMessages: 1000,
+      queueHighWater: 20,
+      queueLowWater: 10,
+      publishWaitMs: 4000,
+    },
+  })
+  const self = await connectClient(t, server, { clientId: 'self', protocolVersion: 4 })
+  await self.client.subscribeAsync('self/#', { qos: 1 })
+  const n = 200
+  const started = Date.now()
+  await Promise.all(
+    Array.from({ length: n }, (_, i) => self.client.publishAsync('self/x', String(i), { qos: 1 })),
+  )
+  await self.inbox.waitFor(n, 10_000)
+  // held by its own queue it would stall for publishWaitMs (4 s) before going on
+  assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`)
+  assertAllInOrder(self.inbox.packets as unknown as IPublishPacket[], n)
+})
