@@ -6,6 +6,7 @@
  */
 import { isAbsolute, resolve } from 'node:path'
 import { Ajv, type ErrorObject } from 'ajv'
+import { brokerOptionsSchema } from '../broker/options.ts'
 import { mqttdError } from '../errors.ts'
 import { ConfigSchema, type MqttdConfig } from './schema.ts'
 
@@ -111,6 +112,21 @@ function crossChecks(config: MqttdConfig, baseDir: string): string[] {
     const module = isRelativeModule(item.module) ? resolveFile(baseDir, item.module) : item.module
     return item.options === undefined ? { module } : { module, options: item.options }
   })
+  // A publish the broker holds back for a slow subscriber keeps its onPublish hook waiting; past
+  // the hook timeout the publisher's connection would be closed instead of slowed down.
+  // The same holds for the broker's waits on other workers (session hand-over, SUBACK routing).
+  if (config.broker !== false) {
+    const broker = config.broker === true ? {} : config.broker
+    for (const key of ['publishWaitMs', 'clusterTimeoutMs'] as const) {
+      const set = broker[key]
+      const wait = typeof set === 'number' ? set : brokerOptionsSchema.properties[key].default
+      if (wait >= config.limits.hookTimeoutMs) {
+        problems.push(
+          `broker.${key}: must be < limits.hookTimeoutMs (${wait} >= ${config.limits.hookTimeoutMs})`,
+        )
+      }
+    }
+  }
   return problems
 }
 

@@ -146,6 +146,19 @@ test("broker options are checked at load time against the broker's own schema", 
     problems(() => validateConfig({ broker: 7 })),
     ['broker: must be boolean or object'],
   )
+  // a held publish waits inside onPublish: it must give up before the hook timeout does
+  assert.deepEqual(
+    problems(() => validateConfig({ broker: { publishWaitMs: 6000 } })),
+    ['broker.publishWaitMs: must be < limits.hookTimeoutMs (6000 >= 5000)'],
+  )
+  assert.deepEqual(
+    problems(() => validateConfig({ limits: { hookTimeoutMs: 1000 } })),
+    [
+      'broker.publishWaitMs: must be < limits.hookTimeoutMs (2000 >= 1000)',
+      'broker.clusterTimeoutMs: must be < limits.hookTimeoutMs (2000 >= 1000)',
+    ],
+  )
+  assert.equal(validateConfig({ broker: false, limits: { hookTimeoutMs: 1000 } }).limits.hookTimeoutMs, 1000)
   // a partial section is valid: the broker fills its own defaults
   assert.deepEqual(validateConfig({ broker: { maxQueuedMessages: 10 } }).broker, { maxQueuedMessages: 10 })
 })
