@@ -11,45 +11,93 @@ const UINT32_MAX = 0xffffffff
 
 export const brokerOptionsSchema = Type.Object(
   {
-    /** Highest QoS the broker accepts and grants (v5 CONNACK Maximum QoS when below 2). */
-    maxQos: Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal(2)], { default: 2 }),
-    /** Whether retained messages are supported (v5 CONNACK Retain Available). */
-    retainAvailable: Type.Boolean({ default: true }),
-    /** Server-side cap on unacknowledged QoS 1/2 messages per client; the client's Receive Maximum lowers it. */
-    maxInflightMessages: Type.Integer({ minimum: 1, maximum: 65535, default: 100 }),
-    /** QoS 1/2 messages a session holds beyond the in-flight window (offline or slow); more are dropped. */
-    maxQueuedMessages: Type.Integer({ minimum: 0, default: 1000 }),
-    /**
-     * Queue length at which an online session holds back the acknowledgements of the QoS 1/2
-     * publishes that reach it (publisher backpressure); 0: never. Default: half of
-     * maxQueuedMessages, at most 1000.
-     */
-    queueHighWater: Type.Optional(Type.Integer({ minimum: 0 })),
-    /** Queue length at which the held-back publishes are acknowledged again. Default: half the high-water mark. */
-    queueLowWater: Type.Optional(Type.Integer({ minimum: 0 })),
-    /**
-     * Longest a publish waits for a congested session (then it is acknowledged anyway); also how long
-     * a congested session may go without acknowledging anything before it stops holding publishers
-     * back (stalled). Keep it below `limits.hookTimeoutMs`.
-     */
-    publishWaitMs: Type.Integer({ minimum: 1, default: 2000 }),
-    /** Writes waiting on a slow socket beyond which QoS 0 messages to that client are dropped. */
-    maxPendingWrites: Type.Integer({ minimum: 1, default: 1000 }),
+    maxQos: Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal(2)], {
+      default: 2,
+      description: 'Highest QoS the broker accepts and grants (v5 CONNACK Maximum QoS when below 2).',
+    }),
+    retainAvailable: Type.Boolean({
+      default: true,
+      description: 'Whether retained messages are supported (v5 CONNACK Retain Available).',
+    }),
+    maxInflightMessages: Type.Integer({
+      minimum: 1,
+      maximum: 65535,
+      default: 100,
+      description:
+        "Server-side cap on unacknowledged QoS 1/2 messages per client; the client's Receive Maximum lowers it.",
+    }),
+    maxQueuedMessages: Type.Integer({
+      minimum: 0,
+      default: 1000,
+      description:
+        'QoS 1/2 messages a session holds beyond the in-flight window (offline or slow); more are dropped.',
+    }),
+    queueHighWater: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description:
+          'Queue length at which an online session holds back the acknowledgements of the QoS 1/2 publishes that reach it (publisher backpressure); 0: never. Default: half of maxQueuedMessages, at most 1000.',
+      }),
+    ),
+    queueLowWater: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description:
+          'Queue length at which the held-back publishes are acknowledged again. Default: half the high-water mark.',
+      }),
+    ),
+    publishWaitMs: Type.Integer({
+      minimum: 1,
+      default: 2000,
+      description:
+        'Longest a publish waits for a congested session (then it is acknowledged anyway); also how long a congested session may go without acknowledging anything before it stops holding publishers back (stalled). Keep it below `limits.hookTimeoutMs`.',
+    }),
+    maxPendingWrites: Type.Integer({
+      minimum: 1,
+      default: 1000,
+      description: 'Writes waiting on a slow socket beyond which QoS 0 messages to that client are dropped.',
+    }),
     retained: Type.Object(
       {
-        maxMessages: Type.Integer({ minimum: 0, default: 100_000 }),
-        maxBytes: Type.Integer({ minimum: 0, default: 64 * 1024 * 1024 }),
+        maxMessages: Type.Integer({
+          minimum: 0,
+          default: 100_000,
+          description:
+            'Most retained messages kept (each worker holds a copy); beyond it new ones are dropped and counted.',
+        }),
+        maxBytes: Type.Integer({
+          minimum: 0,
+          default: 64 * 1024 * 1024,
+          description: 'Most payload bytes of retained messages kept, per worker copy.',
+        }),
       },
-      { additionalProperties: false, default: {} },
+      { additionalProperties: false, default: {}, description: 'Limits of the retained-message store.' },
     ),
-    /** Cap on the session expiry interval in seconds (also bounds v3.1.1 persistent sessions). */
-    maxSessionExpiryInterval: Type.Integer({ minimum: 0, maximum: UINT32_MAX, default: UINT32_MAX }),
-    /** Most sessions (online and offline) one worker holds; new ones beyond are refused with 0x97. */
-    maxSessionsPerWorker: Type.Integer({ minimum: 1, default: 1_000_000 }),
-    /** How long a worker waits for the others: a session hand-over on reconnect, a SUBSCRIBE's routing confirmation. */
-    clusterTimeoutMs: Type.Integer({ minimum: 1, default: 2000 }),
-    /** BroadcastChannel name prefix shared by the workers of one server; defaults from the instance id. */
-    channel: Type.Optional(Type.String({ minLength: 1 })),
+    maxSessionExpiryInterval: Type.Integer({
+      minimum: 0,
+      maximum: UINT32_MAX,
+      default: UINT32_MAX,
+      description: 'Cap on the session expiry interval in seconds (also bounds v3.1.1 persistent sessions).',
+    }),
+    maxSessionsPerWorker: Type.Integer({
+      minimum: 1,
+      default: 1_000_000,
+      description:
+        'Most sessions (online and offline) one worker holds; new ones beyond are refused with 0x97.',
+    }),
+    clusterTimeoutMs: Type.Integer({
+      minimum: 1,
+      default: 2000,
+      description:
+        "How long a worker waits for the others: a session hand-over on reconnect, a SUBSCRIBE's routing confirmation.",
+    }),
+    channel: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'BroadcastChannel name prefix shared by the workers of one server; defaults from the instance id.',
+      }),
+    ),
   },
   { additionalProperties: false },
 )

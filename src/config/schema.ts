@@ -21,7 +21,9 @@ function anySubset(schema: TObject): TUnsafe<Record<string, unknown>> {
           Type.Optional(KindGuard.IsObject(value) ? optional(value) : value),
         ]),
       ),
-      { additionalProperties: false },
+      object.description === undefined
+        ? { additionalProperties: false }
+        : { additionalProperties: false, description: object.description },
     )
   return Type.Unsafe<Record<string, unknown>>(optional(schema))
 }
