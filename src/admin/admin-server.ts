@@ -129,9 +129,18 @@ export async function createAdminServer(options: AdminServerOptions): Promise<Ad
     '/healthz',
     {
       config: { public: true },
-      schema: { description: 'Liveness: 200 while the process serves.', response: { 200: healthSchema } },
+      schema: {
+        description: 'Liveness: 200 while the process serves (from the end of start-up, through draining).',
+        response: { 200: healthSchema, 503: errorSchema },
+      },
     },
-    async () => ({ status: 'ok' as const }),
+    async (_request, reply) => {
+      // as before the admin API came up during start-up: a probe sees no live server until it serves
+      if (backend.isLive?.() === false) {
+        return sendError(reply, mqttdError('MQTTD_ERR_ADMIN_NOT_READY', 'starting up'))
+      }
+      return { status: 'ok' as const }
+    },
   )
 
   app.get(

@@ -21,6 +21,8 @@ export interface ControlBackendOptions {
   /** threadIds of the live workers, in slot order. */
   workerThreadIds: () => readonly number[]
   isReady: () => boolean
+  /** Start-up finished (see AdminBackend.isLive); default: always. */
+  isLive?: () => boolean
   /** Restarts of the worker in slot `id` (default 0). */
   restarts?: (id: number, threadId: number) => number
   /** Longest wait for workers per request, ms; default 1000. */
@@ -65,6 +67,7 @@ export function createControlBackend(options: ControlBackendOptions): AdminBacke
 
   return {
     isReady: options.isReady,
+    ...(options.isLive === undefined ? {} : { isLive: options.isLive }),
 
     metrics: (accept) => aggregator.scrape(accept),
 

@@ -20,6 +20,8 @@ export interface StartAdminOptions {
   workerThreadIds: () => readonly number[]
   /** Every listener bound, every worker ready, not draining. */
   isReady: () => boolean
+  /** Start-up finished: `/healthz` answers 503 before (the admin API listens while the workers start). */
+  isLive?: () => boolean
   logger?: Logger
   /** Restarts shown for worker `id` (its index in `workerThreadIds()`); default 0. */
   restarts?: (id: number, threadId: number) => number
@@ -46,6 +48,7 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
     aggregator,
     workerThreadIds: options.workerThreadIds,
     isReady: options.isReady,
+    ...(options.isLive === undefined ? {} : { isLive: options.isLive }),
     ...(options.restarts === undefined ? {} : { restarts: options.restarts }),
     timeoutMs,
   })

@@ -64,6 +64,11 @@ export interface MetricsBody {
 export interface AdminBackend {
   /** Every listener bound and every worker ready, and not draining. */
   isReady(): boolean
+  /**
+   * Whether the server finished starting (it stays live while draining);
+   * `/healthz` answers 503 before. Default: always live.
+   */
+  isLive?(): boolean
   /** The aggregated exposition; `accept` is the scraper's Accept header. */
   metrics(accept?: string): Promise<MetricsBody>
   workers(): Promise<WorkerInfo[]>

@@ -143,6 +143,7 @@ export async function startServer(
       control,
       workerThreadIds: () => pool.threads.map((w) => w.threadId),
       isReady: () => ready && acceptor.accepting,
+      isLive: () => ready,
       restarts: (_slot, threadId) => restarts.of(threadId),
       logger: log,
     })

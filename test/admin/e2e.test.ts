@@ -309,7 +309,7 @@ function startGated(
   return { started, adminPort }
 }
 
-test('e2e: the admin listener is up while the workers start: /healthz 200, /readyz 503 until ready', async (t) => {
+test('e2e: the admin listener is up while the workers start: /readyz and /healthz 503 until ready', async (t) => {
   const gate = join(mkdtempSync(join(tmpdir(), 'mqttd-gate-')), 'open')
   t.after(() => writeFileSync(gate, '')) // never leave a worker waiting
   const { started, adminPort } = startGated(t, [{ module: initGate, options: { file: gate } }])
@@ -321,12 +321,14 @@ test('e2e: the admin listener is up while the workers start: /healthz 200, /read
   const starting = await fetch(`${base}/readyz`)
   assert.equal(starting.status, 503)
   assert.equal(((await starting.json()) as { code: string }).code, 'MQTTD_ERR_ADMIN_NOT_READY')
-  assert.equal((await fetch(`${base}/healthz`)).status, 200)
+  // liveness as when the admin API was not up yet: a probe sees no server until it serves
+  assert.equal((await fetch(`${base}/healthz`)).status, 503)
   assert.equal(settled, false, 'the workers are still in init')
   writeFileSync(gate, '')
   const server = await started
   assert.equal(server.admin?.port, await adminPort)
   assert.equal((await fetch(`${base}/readyz`)).status, 200)
+  assert.equal((await fetch(`${base}/healthz`)).status, 200)
 })
 
 test('e2e: a failed start-up closes the admin listener it opened', async (t) => {
