@@ -47,7 +47,7 @@ let sequence = 0
 async function one(): Promise<void> {
   const [server, client] = duplexPair()
   const runner = new ConnectionRunner({
-    id: `1-${++sequence}`,
+    seq: ++sequence,
     stream: server,
     transport: 'tcp',
     listener: 'tcp',

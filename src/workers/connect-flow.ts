@@ -10,6 +10,8 @@ import type { ConnectionRunner } from './connection-runner.ts'
 import { Reason, v3ConnackCode } from './reason-codes.ts'
 
 let assignedIds = 0
+// what a chain without hooks decides (never modified)
+const noOutcome: ChainOutcome = Object.freeze({ reason: undefined, continueAuth: undefined })
 
 export async function handleConnect(r: ConnectionRunner, packet: ConnectPacket): Promise<void> {
   r.clearConnectTimer()
@@ -39,6 +41,7 @@ export async function handleConnect(r: ConnectionRunner, packet: ConnectPacket):
   if (r.v5 && props?.authenticationMethod !== undefined && !r.chain.has('onAuth')) {
     return refuse(r, { reasonCode: Reason.badAuthenticationMethod })
   }
+  if (!r.chain.has('onConnect')) return afterAuthStep(r, noOutcome)
   return afterAuthStep(r, await r.chain.decide('onConnect', ctx, packet))
 }
 
@@ -74,13 +77,13 @@ async function accept(r: ConnectionRunner, reason: ReasonResult | undefined): Pr
   const ctx = r.ctx
   const packet = ctx.connectPacket!
   // [MQTT-3.2.2-1] [MQTT-3.2.2-2] a clean start never has a session present
-  const sessionPresent = packet.clean ? false : ctx.connack.sessionPresent
+  const sessionPresent = packet.clean || !ctx.connackShaped ? false : ctx.connack.sessionPresent
   if (r.v5) {
     const properties: Record<string, unknown> = {
       maximumPacketSize: r.limits.maxPacketSize,
       receiveMaximum: r.limits.receiveMaximum,
       topicAliasMaximum: r.limits.topicAliasMaximum,
-      ...ctx.connack.properties,
+      ...(ctx.connackShaped ? ctx.connack.properties : undefined),
     }
     if (reason?.reasonString !== undefined) properties.reasonString = reason.reasonString
     r.ack({ cmd: 'connack', reasonCode: Reason.success, sessionPresent, properties })
@@ -91,7 +94,7 @@ async function accept(r: ConnectionRunner, reason: ReasonResult | undefined): Pr
   r.wasConnected = true
   r.state = 'connected'
   r.armKeepalive()
-  await r.chain.notify('onConnected', ctx)
+  if (r.chain.has('onConnected')) await r.chain.notify('onConnected', ctx)
 }
 
 /** Refuses the CONNECT with a CONNACK carrying `reason` (3.1.1: the mapped return code, if any), then closes. */

@@ -40,7 +40,8 @@ export interface RunnerLimits {
 }
 
 export interface RunnerOptions {
-  id: string
+  /** The connection's number in its worker (ids are `<workerId>-<seq>`). */
+  seq: number
   stream: Duplex
   transport: Transport
   listener: string
@@ -58,10 +59,17 @@ type State = 'awaiting-connect' | 'connecting' | 'authenticating' | 'connected' 
 
 const backlogPause = 64
 
+// a module function, not a closure per connection
+function connectTimedOut(runner: ConnectionRunner): void {
+  runner.connectTimedOut()
+}
+
 export class ConnectionRunner {
   readonly ctx: ConnectionContext
   readonly connection: Connection
-  readonly connectedSince = new Date()
+  readonly seq: number
+  /** When the connection started, epoch ms. */
+  readonly connectedSince = Date.now()
   /** Resolves once the connection closed and onClose ran. */
   readonly closed: Promise<CloseInfo>
   #resolveClosed!: (info: CloseInfo) => void
@@ -69,7 +77,7 @@ export class ConnectionRunner {
   readonly chain: HandlerChain
   readonly limits: RunnerLimits
   readonly metrics: WorkerMetrics
-  readonly flow: InboundFlow
+  #flow: InboundFlow | undefined
   /** A handler answers CONNECT, PUBLISH, PUBREL, SUBSCRIBE, UNSUBSCRIBE and PINGREQ itself (Handler.manualAcks). */
   readonly manualAcks: boolean
   /** Where the connection is in its life; the flows (connect-flow, message-flow) move it on. */
@@ -90,49 +98,36 @@ export class ConnectionRunner {
   maxOutgoingPacket = 0
   #destroyTimer: NodeJS.Timeout | undefined
   #finalPending = false
-  #setup: Promise<void> = Promise.resolve()
+  /** The setup hooks' run, until it settled. */
+  #setup: Promise<void> | undefined
   #bytesInCounted = 0
   #bytesOutCounted = 0
   /** Resolves at the next `drain` (or close): what every send waiting for room awaits. */
   #drained: Promise<boolean> | undefined
 
   constructor(options: RunnerOptions) {
+    this.seq = options.seq
     this.chain = options.chain
     this.limits = options.limits
     this.metrics = options.metrics
-    this.flow = new InboundFlow(options.limits)
     this.manualAcks = options.chain.manualAcks
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve
     })
     const connection = new Connection(options.stream, { maxPacketSize: options.limits.maxPacketSize })
     this.connection = connection
-    this.ctx = new ConnectionContext({
-      id: options.id,
-      transport: options.transport,
-      listener: options.listener,
-      remoteAddress: options.remoteAddress,
-      remotePort: options.remotePort,
-      peerCertificate: options.peerCertificate,
-      workerId: options.workerId,
-      connection,
-      metrics: options.metrics.registry,
-      workerLog: options.log,
-      actions: {
-        send: (packet) => this.send(packet),
-        close: (code, text, reason) =>
-          this.close(code ?? Reason.success, text, reason ?? 'closed-by-handler'),
-      },
-    })
+    this.ctx = new ConnectionContext(options, connection, options.metrics.registry, this)
     connection.on('data', (packet) => this.#onPacket(packet))
     connection.on('error', (err) => this.#onError(err))
     connection.on('close', () => void this.#finish())
     // [MQTT-3.1.0-1] CONNECT must come first, within connectTimeoutMs
-    this.#connectTimer = setTimeout(() => {
-      this.metrics.connectionRejected(this.ctx.listener, 'connect_timeout')
-      this.closeError = mqttdError('MQTTD_ERR_CONNECT_TIMEOUT', this.limits.connectTimeoutMs)
-      this.terminate('connect-timeout')
-    }, options.limits.connectTimeoutMs)
+    this.#connectTimer = setTimeout(connectTimedOut, options.limits.connectTimeoutMs, this)
+  }
+
+  /** Inbound QoS 1/2 and topic-alias bookkeeping, created with the first PUBLISH that needs it. */
+  get flow(): InboundFlow {
+    this.#flow ??= new InboundFlow(this.limits)
+    return this.#flow
   }
 
   /**
@@ -140,10 +135,27 @@ export class ConnectionRunner {
    * Connection reads from the next tick). Packets wait until setup is done.
    */
   start(): Promise<void> {
-    this.#setup = this.chain
+    if (!this.chain.has('setup')) return Promise.resolve()
+    const setup = this.chain
       .notify('setup', this.connection, this.ctx)
       .catch((err: unknown) => this.#hookFailed(err))
-    return this.#setup
+      .finally(() => {
+        this.#setup = undefined
+      })
+    this.#setup = setup
+    return setup
+  }
+
+  /** `ctx.close()`. */
+  closeFromHook(reasonCode?: number, reasonString?: string, reason?: CloseReason): void {
+    this.close(reasonCode ?? Reason.success, reasonString, reason ?? 'closed-by-handler')
+  }
+
+  /** The connect timer fired: no CONNECT within limits.connectTimeoutMs. */
+  connectTimedOut(): void {
+    this.metrics.connectionRejected(this.ctx.listener, 'connect_timeout')
+    this.closeError = mqttdError('MQTTD_ERR_CONNECT_TIMEOUT', this.limits.connectTimeoutMs)
+    this.terminate('connect-timeout')
   }
 
   // ---- receiving --------------------------------------------------------
@@ -163,7 +175,7 @@ export class ConnectionRunner {
 
   async #drainQueue(): Promise<void> {
     this.#processing = true
-    await this.#setup
+    if (this.#setup !== undefined) await this.#setup
     while (this.#queue.length > 0 && this.state !== 'closed') {
       const packet = this.#queue.shift()!
       try {
@@ -411,7 +423,7 @@ export class ConnectionRunner {
     const info: CloseInfo = { reason: this.#closeReason ?? 'socket-closed', wasConnected: this.wasConnected }
     if (this.#disconnectPacket !== undefined) info.disconnect = this.#disconnectPacket
     if (this.closeError !== undefined) info.error = this.closeError
-    this.#logFailures(await this.chain.notifyAll('onClose', this.ctx, info))
+    if (this.chain.has('onClose')) this.#logFailures(await this.chain.notifyAll('onClose', this.ctx, info))
     this.#resolveClosed(info)
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The per-connection context every hook receives. One object per
- * connection; its logger is created on first use so that idle connections
- * cost no pino child.
+ * connection, built for every accepted socket, so it allocates nothing a
+ * connection may never use: the id string, the logger (a pino child), the
+ * `state` scratch object and the CONNACK shaping are created on first use.
  */
 import type { PeerCertificate } from 'node:tls'
 import type { IConnectPacket, Packet } from 'mqtt-packet'
@@ -10,68 +11,95 @@ import type { Registry } from 'prom-client'
 import type { Connection } from '../connection/connection.ts'
 import type { CloseReason, ConnectContext, ProtocolVersion, Transport } from '../handlers/types.ts'
 
-/** What the runner gives the context: its send and close. */
-export interface ContextActions {
+/** What the context reads of the connection it belongs to (the ConnectionRunner): its send and close. */
+export interface ContextOwner {
   send(packet: Packet): Promise<boolean>
-  close(reasonCode?: number, reasonString?: string, reason?: CloseReason): void
+  closeFromHook(reasonCode?: number, reasonString?: string, reason?: CloseReason): void
 }
 
+/** Where the connection came from (the runner's options). */
 export interface ContextInit {
-  id: string
+  /** The connection's number in its worker; `id` is `<workerId>-<seq>`. */
+  seq: number
   transport: Transport
   listener: string
   remoteAddress: string | undefined
   remotePort: number | undefined
   peerCertificate: PeerCertificate | null
   workerId: number
-  connection: Connection
-  metrics: Registry
-  workerLog: Logger
-  actions: ContextActions
+  log: Logger
 }
 
 export class ConnectionContext implements ConnectContext {
-  readonly id: string
   clientId = ''
-  readonly transport: Transport
-  readonly listener: string
-  readonly remoteAddress: string | undefined
-  readonly remotePort: number | undefined
-  readonly peerCertificate: PeerCertificate | null
   protocolVersion: ProtocolVersion = 4
   connectPacket: IConnectPacket | undefined
-  readonly workerId: number
-  readonly state: Record<string, unknown> = {}
   readonly connection: Connection
   readonly metrics: Registry
-  readonly connack: { sessionPresent: boolean; properties: Record<string, unknown> } = {
-    sessionPresent: false,
-    properties: {},
-  }
-  readonly #workerLog: Logger
-  readonly #actions: ContextActions
+  readonly #init: ContextInit
+  readonly #owner: ContextOwner
+  #id: string | undefined
+  #state: Record<string, unknown> | undefined
+  #connack: { sessionPresent: boolean; properties: Record<string, unknown> } | undefined
   #log: Logger | undefined
   #logClientId = ''
 
-  constructor(init: ContextInit) {
-    this.id = init.id
-    this.transport = init.transport
-    this.listener = init.listener
-    this.remoteAddress = init.remoteAddress
-    this.remotePort = init.remotePort
-    this.peerCertificate = init.peerCertificate
-    this.workerId = init.workerId
-    this.connection = init.connection
-    this.metrics = init.metrics
-    this.#workerLog = init.workerLog
-    this.#actions = init.actions
+  constructor(init: ContextInit, connection: Connection, metrics: Registry, owner: ContextOwner) {
+    this.#init = init
+    this.connection = connection
+    this.metrics = metrics
+    this.#owner = owner
+  }
+
+  get id(): string {
+    this.#id ??= `${this.#init.workerId}-${this.#init.seq}`
+    return this.#id
+  }
+
+  get transport(): Transport {
+    return this.#init.transport
+  }
+
+  get listener(): string {
+    return this.#init.listener
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.#init.remoteAddress
+  }
+
+  get remotePort(): number | undefined {
+    return this.#init.remotePort
+  }
+
+  get peerCertificate(): PeerCertificate | null {
+    return this.#init.peerCertificate
+  }
+
+  get workerId(): number {
+    return this.#init.workerId
+  }
+
+  get state(): Record<string, unknown> {
+    this.#state ??= {}
+    return this.#state
+  }
+
+  get connack(): { sessionPresent: boolean; properties: Record<string, unknown> } {
+    this.#connack ??= { sessionPresent: false, properties: {} }
+    return this.#connack
+  }
+
+  /** Whether a hook shaped the CONNACK (set sessionPresent or a property). */
+  get connackShaped(): boolean {
+    return this.#connack !== undefined
   }
 
   get log(): Logger {
     // rebind once the client id is known (or changed by a handler)
     if (this.#log === undefined || this.#logClientId !== this.clientId) {
       this.#logClientId = this.clientId
-      this.#log = this.#workerLog.child({
+      this.#log = this.#init.log.child({
         conn: this.id,
         clientId: this.clientId || undefined,
         remote: this.remoteAddress,
@@ -82,10 +110,10 @@ export class ConnectionContext implements ConnectContext {
   }
 
   send(packet: Packet): Promise<boolean> {
-    return this.#actions.send(packet)
+    return this.#owner.send(packet)
   }
 
   close(reasonCode?: number, reasonString?: string, reason?: CloseReason): void {
-    this.#actions.close(reasonCode, reasonString, reason)
+    this.#owner.closeFromHook(reasonCode, reasonString, reason)
   }
 }

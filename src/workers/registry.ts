@@ -20,14 +20,15 @@ export interface ConnectionInfo {
 }
 
 export class ConnectionRegistry {
-  readonly #runners = new Map<string, ConnectionRunner>()
+  // keyed by the connection's sequence number: no id string is built per connection
+  readonly #runners = new Map<number, ConnectionRunner>()
 
   add(runner: ConnectionRunner): void {
-    this.#runners.set(runner.ctx.id, runner)
+    this.#runners.set(runner.seq, runner)
   }
 
   delete(runner: ConnectionRunner): void {
-    this.#runners.delete(runner.ctx.id)
+    this.#runners.delete(runner.seq)
   }
 
   get size(): number {
@@ -45,8 +46,7 @@ export class ConnectionRegistry {
   } {
     const items: Array<ConnectionInfo & { seq: number }> = []
     const after = query.after ?? -1
-    for (const [id, runner] of this.#runners) {
-      const seq = Number(id.slice(id.lastIndexOf('-') + 1))
+    for (const [seq, runner] of this.#runners) {
       if (seq <= after || runner.state !== 'connected') continue
       if (query.clientId !== undefined && runner.ctx.clientId !== query.clientId) continue
       if (items.length >= query.limit) return { items, more: true }
@@ -102,7 +102,7 @@ function infoOf(runner: ConnectionRunner): ConnectionInfo {
     listener: ctx.listener,
     remoteAddress: ctx.remoteAddress ?? null,
     protocolVersion: ctx.protocolVersion,
-    connectedSince: runner.connectedSince.toISOString(),
+    connectedSince: new Date(runner.connectedSince).toISOString(),
     keepalive: ctx.connectPacket?.keepalive ?? 0,
     bytesIn: runner.connection.bytesReceived,
     bytesOut: runner.connection.bytesSent,

@@ -107,7 +107,7 @@ interface Endpoint {
 /** Runs one connection to its end. */
 async function serve(endpoint: Endpoint): Promise<void> {
   const runner = new ConnectionRunner({
-    id: `${threadId}-${++sequence}`,
+    seq: ++sequence,
     ...endpoint,
     chain: chain!,
     limits: data.limits,
