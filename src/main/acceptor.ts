@@ -111,9 +111,12 @@ export class Acceptor {
 
   #handOff(socket: Socket, name: string, type: ListenerType): void {
     const { admission, metrics, pool } = this.#options
-    const refusal = this.#accepting
-      ? admission.admit(name, socket.remoteAddress, Date.now())
-      : 'max_connections'
+    // reading remoteAddress is a getpeername() syscall: only when a per-address rate needs it
+    const refusal = !this.#accepting
+      ? 'max_connections'
+      : admission.ratesAddresses
+        ? admission.admit(name, socket.remoteAddress, Date.now())
+        : admission.admit(name, undefined, 0)
     if (refusal !== null) {
       socket.destroy()
       metrics.rejected(name, refusal)

@@ -22,6 +22,11 @@ export class AdmissionControl {
     this.#ratePerAddress = options.ratePerAddress
   }
 
+  /** Whether {@link admit} needs the remote address and the time (a per-address rate is set). */
+  get ratesAddresses(): boolean {
+    return this.#ratePerAddress > 0
+  }
+
   /** Admits a new connection (and counts it open) or says why not. `now` in ms. */
   admit(listener: string, address: string | undefined, now: number): Refusal | null {
     const open = this.#open.get(listener) ?? 0

@@ -63,7 +63,14 @@ async function init(): Promise<void> {
 }
 
 const ready = init()
-ready.catch(() => {}) // reported through the ready request and to each task
+let isReady = false
+ready.then(
+  () => {
+    isReady = true
+  },
+  () => {}, // reported through the ready request and to each task
+)
+const ignore = () => {}
 
 control.handle(controlTypes.ready, async () => {
   await ready
@@ -130,11 +137,14 @@ async function serve(endpoint: Endpoint): Promise<void> {
 async function begin(task: ConnectionTask): Promise<Socket | null> {
   const { socket } = task
   metrics.observeHandoff(Math.max(0, performance.timeOrigin + performance.now() - task.acceptedAt) / 1000)
-  try {
-    await ready
-  } catch (err) {
-    socket.destroy()
-    throw err
+  // once ready, no await: the task goes on in the tick its socket arrived
+  if (!isReady) {
+    try {
+      await ready
+    } catch (err) {
+      socket.destroy()
+      throw err
+    }
   }
   if (draining) {
     socket.destroy()
@@ -142,7 +152,7 @@ async function begin(task: ConnectionTask): Promise<Socket | null> {
   }
   socket.setNoDelay(true)
   // a transferred socket must be read or destroyed: errors before the Connection attaches must not throw
-  socket.on('error', () => {})
+  socket.on('error', ignore)
   return socket
 }
 
