@@ -70,7 +70,7 @@ function parse(argv: string[]) {
 
 /** Everything `--check` verifies without opening a socket. */
 async function check(loaded: LoadedConfig): Promise<void> {
-  const { specs } = handlerSpecs(loaded.config)
+  const specs = handlerSpecs(loaded.config)
   await validateHandlers(specs, loaded.baseDir)
   for (const listener of loaded.config.listeners) {
     if (listener.type === 'tls' || listener.type === 'wss') readTlsMaterial(listener)

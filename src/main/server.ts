@@ -77,8 +77,7 @@ export async function startServer(
   const config = validateConfig(input, { baseDir })
   const log = options.logger ?? pino({ level: config.log.level })
   const metrics = options.metrics ?? new MainMetrics({ listeners: config.listeners.map((l) => l.name!) })
-  const { specs, brokerMissing } = handlerSpecs(config)
-  if (brokerMissing) log.warn('the built-in broker is not available in this build; running without it')
+  const specs = handlerSpecs(config)
   await validateHandlers(specs, baseDir)
 
   const workerListeners: WorkerListener[] = config.listeners.map((l) => {

@@ -39,15 +39,19 @@ export interface RunnerLimits {
   topicAliasMaximum: number
 }
 
-export interface RunnerOptions {
-  /** The connection's number in its worker (ids are `<workerId>-<seq>`). */
-  seq: number
+/** Where a connection came from: what a transport hands over once its stream is ready. */
+export interface Endpoint {
   stream: Duplex
   transport: Transport
   listener: string
   remoteAddress: string | undefined
   remotePort: number | undefined
   peerCertificate: PeerCertificate | null
+}
+
+export interface RunnerOptions extends Endpoint {
+  /** The connection's number in its worker (ids are `<workerId>-<seq>`). */
+  seq: number
   chain: HandlerChain
   limits: RunnerLimits
   workerId: number

@@ -1,23 +1,9 @@
 /**
  * The connections of one worker, for the admin API (list, kick) and drain.
  */
-import type { Transport } from '../handlers/types.ts'
+import type { ConnectionInfo } from '../admin/types.ts'
 import type { ConnectionRunner } from './connection-runner.ts'
 import { Reason } from './reason-codes.ts'
-
-/** One connection as the admin API shows it. */
-export interface ConnectionInfo {
-  clientId: string
-  workerId: number
-  transport: Transport
-  listener: string
-  remoteAddress: string | null
-  protocolVersion: number
-  connectedSince: string
-  keepalive: number
-  bytesIn: number
-  bytesOut: number
-}
 
 export class ConnectionRegistry {
   // keyed by the connection's sequence number: no id string is built per connection

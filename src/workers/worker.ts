@@ -6,8 +6,7 @@
  * arrive on the instance's BroadcastChannel.
  */
 import type { Socket } from 'node:net'
-import type { Duplex } from 'node:stream'
-import type { PeerCertificate, TLSSocket } from 'node:tls'
+import type { TLSSocket } from 'node:tls'
 import { threadId, workerData } from 'node:worker_threads'
 import pino, { type Logger } from 'pino'
 import { ControlServer } from '../control/control-channel.ts'
@@ -17,7 +16,7 @@ import type { Handler, Transport, WorkerContext } from '../handlers/types.ts'
 import { serveWorkerMetrics, WorkerMetrics } from '../metrics/worker-metrics.ts'
 import { peerCertificateOf, TlsTransport } from '../transport/tls.ts'
 import { WebSocketTransport } from '../transport/websocket.ts'
-import { ConnectionRunner } from './connection-runner.ts'
+import { ConnectionRunner, type Endpoint } from './connection-runner.ts'
 import { ConnectionRegistry } from './registry.ts'
 import { type ConnectionTask, controlTypes, type WorkerData } from './worker-data.ts'
 
@@ -101,15 +100,6 @@ async function drain(timeoutMs: number): Promise<{ closed: number; destroyed: nu
   return registry.drain(timeoutMs)
 }
 serveWorkerMetrics(control, metrics)
-
-interface Endpoint {
-  stream: Duplex
-  transport: Transport
-  listener: string
-  remoteAddress: string | undefined
-  remotePort: number | undefined
-  peerCertificate: PeerCertificate | null
-}
 
 /** Runs one connection to its end. */
 async function serve(endpoint: Endpoint): Promise<void> {
