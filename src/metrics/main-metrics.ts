@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { collectDefaultMetrics, Registry } from 'prom-client'
+import { ChildCache } from './child-cache.ts'
 import { type CounterChild, FastCounter, FastGauge } from './fast-metrics.ts'
 import { mainRejectReasons, metricSpecs } from './names.ts'
 
@@ -34,7 +35,7 @@ export class MainMetrics {
   readonly #accepted: FastCounter
   readonly #rejected: FastCounter
   readonly #acceptedChildren = new Map<string, CounterChild>()
-  readonly #rejectedChildren = new Map<string, Map<string, CounterChild>>()
+  readonly #rejectedChildren: ChildCache<CounterChild>
   readonly #restarts: CounterChild
   readonly #scrapeMisses: CounterChild
 
@@ -47,11 +48,15 @@ export class MainMetrics {
       .set(1)
     this.#accepted = new FastCounter(metricSpecs.accepted, registry)
     this.#rejected = new FastCounter(metricSpecs.rejected, registry)
+    this.#rejectedChildren = new ChildCache(
+      (listener, reason) => this.#rejected.child(listener, reason),
+      mainRejectReasons,
+    )
     this.#restarts = new FastCounter(metricSpecs.workerRestarts, registry).child()
     this.#scrapeMisses = new FastCounter(metricSpecs.scrapeMisses, registry).child()
     for (const listener of options.listeners ?? []) {
       this.#acceptedChild(listener)
-      this.#rejectedChildren.set(listener, this.#rejectedTable(listener))
+      this.#rejectedChildren.row(listener)
     }
   }
 
@@ -64,10 +69,6 @@ export class MainMetrics {
     return child
   }
 
-  #rejectedTable(listener: string): Map<string, CounterChild> {
-    return new Map(mainRejectReasons.map((r) => [r, this.#rejected.child(listener, r)]))
-  }
-
   /** A socket was accepted on `listener` and handed to the pool. */
   accepted(listener: string): void {
     this.#acceptedChild(listener).inc()
@@ -75,17 +76,7 @@ export class MainMetrics {
 
   /** A socket was refused in the main thread: 'max_connections', 'rate_limited', 'queue_full'. */
   rejected(listener: string, reason: string): void {
-    let byReason = this.#rejectedChildren.get(listener)
-    if (byReason === undefined) {
-      byReason = this.#rejectedTable(listener)
-      this.#rejectedChildren.set(listener, byReason)
-    }
-    let child = byReason.get(reason)
-    if (child === undefined) {
-      child = this.#rejected.child(listener, reason)
-      byReason.set(reason, child)
-    }
-    child.inc()
+    this.#rejectedChildren.get(listener, reason).inc()
   }
 
   /** A worker thread died and the pool replaced it. */

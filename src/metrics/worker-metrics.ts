@@ -14,6 +14,7 @@ import { Registry } from 'prom-client'
 import type { ControlServer } from '../control/control-channel.ts'
 import type { HookName } from '../handlers/types.ts'
 import { type ByteSource, ByteTracker } from './byte-tracker.ts'
+import { ChildCache } from './child-cache.ts'
 import {
   type CounterChild,
   FastCounter,
@@ -79,12 +80,11 @@ export class WorkerMetrics {
   readonly #droppedMetric: FastCounter
   readonly #hookDuration: FastHistogram
   readonly #hookErrors: FastCounter
-  readonly #hookChildren = new Map<string, Map<string, HistogramChild>>()
-  readonly #hookErrorChildren = new Map<string, Map<string, CounterChild>>()
+  readonly #hookChildren: ChildCache<HistogramChild>
+  readonly #hookErrorChildren: ChildCache<CounterChild>
   readonly #handoff: HistogramChild
-  // listener → transport → child; bound on first connection of that pair
-  readonly #connectionChildren = new Map<string, Map<string, GaugeChild>>()
-  readonly #rejectedChildren = new Map<string, Map<string, CounterChild>>()
+  readonly #connectionChildren: ChildCache<GaugeChild>
+  readonly #rejectedChildren: ChildCache<CounterChild>
   readonly #elu: GaugeChild
   readonly #bytes: ByteTracker
   #eluAtScrape: EventLoopUtilization
@@ -119,6 +119,15 @@ export class WorkerMetrics {
     this.#dropped = counterTable(this.#droppedMetric, knownDropReasons)
     this.#hookDuration = new FastHistogram(metricSpecs.hookDuration, registry)
     this.#hookErrors = new FastCounter(metricSpecs.hookErrors, registry)
+    this.#hookChildren = new ChildCache((module, hook) => this.#hookDuration.child(hook, module))
+    this.#hookErrorChildren = new ChildCache((module, hook) => this.#hookErrors.child(hook, module))
+    this.#connectionChildren = new ChildCache((listener, transport) =>
+      this.#connections.child(listener, transport),
+    )
+    this.#rejectedChildren = new ChildCache(
+      (listener, reason) => this.#rejected.child(listener, reason),
+      workerRejectReasons,
+    )
 
     this.#eluAtScrape = performance.eventLoopUtilization()
     this.#eluAtInfo = this.#eluAtScrape
@@ -133,29 +142,19 @@ export class WorkerMetrics {
 
   /** A client connection started on this worker (its task began). */
   connectionOpened(listener: string, transport: string): void {
-    this.#connectionChild(listener, transport).inc()
+    this.#connectionChildren.get(listener, transport).inc()
     this.#workerConnections.inc()
   }
 
   /** A connection counted by {@link connectionOpened} closed, for whatever reason. */
   connectionClosed(listener: string, transport: string): void {
-    this.#connectionChild(listener, transport).dec()
+    this.#connectionChildren.get(listener, transport).dec()
     this.#workerConnections.dec()
   }
 
   /** A worker-side refusal: 'auth_refused', 'protocol_error', 'connect_timeout', … */
   connectionRejected(listener: string, reason: string): void {
-    let byReason = this.#rejectedChildren.get(listener)
-    if (byReason === undefined) {
-      byReason = new Map(workerRejectReasons.map((r) => [r, this.#rejected.child(listener, r)]))
-      this.#rejectedChildren.set(listener, byReason)
-    }
-    let child = byReason.get(reason)
-    if (child === undefined) {
-      child = this.#rejected.child(listener, reason)
-      byReason.set(reason, child)
-    }
-    child.inc()
+    this.#rejectedChildren.get(listener, reason).inc()
   }
 
   /** A packet of mqtt-packet `cmd` was parsed. */
@@ -213,17 +212,7 @@ export class WorkerMetrics {
 
   /** One hook call threw, rejected or timed out. */
   hookError(hook: HookName, module: string): void {
-    let byHook = this.#hookErrorChildren.get(module)
-    if (byHook === undefined) {
-      byHook = new Map()
-      this.#hookErrorChildren.set(module, byHook)
-    }
-    let child = byHook.get(hook)
-    if (child === undefined) {
-      child = this.#hookErrors.child(hook, module)
-      byHook.set(hook, child)
-    }
-    child.inc()
+    this.#hookErrorChildren.get(module, hook).inc()
   }
 
   /**
@@ -231,17 +220,7 @@ export class WorkerMetrics {
    * handler saves even the two map reads of {@link observeHook}.
    */
   hookTimer(hook: HookName, module: string): HistogramChild {
-    let byHook = this.#hookChildren.get(module)
-    if (byHook === undefined) {
-      byHook = new Map()
-      this.#hookChildren.set(module, byHook)
-    }
-    let child = byHook.get(hook)
-    if (child === undefined) {
-      child = this.#hookDuration.child(hook, module)
-      byHook.set(hook, child)
-    }
-    return child
+    return this.#hookChildren.get(module, hook)
   }
 
   /** Time from accept in the main thread to the start of this worker's connection task. */
@@ -255,20 +234,6 @@ export class WorkerMetrics {
     const elu = performance.eventLoopUtilization(now, this.#eluAtInfo).utilization
     this.#eluAtInfo = now
     return { connections: this.#workerConnections.value, eventLoopUtilization: elu }
-  }
-
-  #connectionChild(listener: string, transport: string): GaugeChild {
-    let byTransport = this.#connectionChildren.get(listener)
-    if (byTransport === undefined) {
-      byTransport = new Map()
-      this.#connectionChildren.set(listener, byTransport)
-    }
-    let child = byTransport.get(transport)
-    if (child === undefined) {
-      child = this.#connections.child(listener, transport)
-      byTransport.set(transport, child)
-    }
-    return child
   }
 
   #lazy(table: Map<string, CounterChild>, metric: FastCounter, key: string): CounterChild {
