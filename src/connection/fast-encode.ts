@@ -1,3 +1,4 @@
+import { propertiesSize, writeProperties } from './fast-properties.ts'
 import { COPY_LIMIT, type OutboundBuffer } from './outbound-buffer.ts'
 
 const EMPTY = Buffer.alloc(0)
@@ -18,14 +19,23 @@ function isId(id: unknown): id is number {
 }
 
 /**
- * Encodes the common PUBLISH (string topic, Buffer or string payload, no v5
- * properties) straight into the outbound slab, byte for byte what mqtt-packet
+ * Encodes the common PUBLISH (string topic, Buffer or string payload, v5
+ * properties that `propertiesSize` accepts) straight into the outbound slab, byte for byte what mqtt-packet
  * writes. Returns false, having written nothing, for anything else: the caller
  * then uses mqtt-packet's writeToStream, which also produces its error.
  */
 export function encodePublish(out: OutboundBuffer, o: PublishFields, v5: boolean): boolean {
   const topic = o.topic
-  if (typeof topic !== 'string' || (v5 && o.properties !== undefined)) return false
+  if (typeof topic !== 'string') return false
+  // v5 property list: its size (-1: left to mqtt-packet) and the bytes of its length prefix
+  let propsSize = 0
+  let propsHead = v5 ? 1 : 0
+  const props = o.properties
+  if (v5 && props !== undefined) {
+    propsSize = propertiesSize(props)
+    if (propsSize < 0) return false
+    propsHead = propsSize < 128 ? 1 : propsSize < 16_384 ? 2 : propsSize < 2_097_152 ? 3 : 4
+  }
   const qos = o.qos ?? 0
   if (qos !== 0 && qos !== 1 && qos !== 2) return false
   const id = o.messageId
@@ -37,7 +47,7 @@ export function encodePublish(out: OutboundBuffer, o: PublishFields, v5: boolean
   else return false
   const tlen = Buffer.byteLength(topic)
   if (tlen > 0xffff) return false
-  const fixed = 2 + tlen + (qos !== 0 ? 2 : 0) + (v5 ? 1 : 0)
+  const fixed = 2 + tlen + (qos !== 0 ? 2 : 0) + propsHead + propsSize
   const len = fixed + plen
   if (len > MAX_REMAINING) return false
   const inline = plen < COPY_LIMIT
@@ -60,7 +70,18 @@ export function encodePublish(out: OutboundBuffer, o: PublishFields, v5: boolean
     slab[p++] = (id as number) >> 8
     slab[p++] = (id as number) & 255
   }
-  if (v5) slab[p++] = 0
+  if (v5) {
+    if (propsSize === 0) slab[p++] = 0
+    else {
+      let n = propsSize
+      while (n > 127) {
+        slab[p++] = (n & 127) | 128
+        n >>>= 7
+      }
+      slab[p++] = n
+      p = writeProperties(slab, p, props as Record<string, unknown>)
+    }
+  }
   if (inline) {
     if (typeof payload === 'string') p += slab.write(payload, p)
     else if (plen < 16) for (let i = 0; i < plen; i++) slab[p++] = payload[i]!

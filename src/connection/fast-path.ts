@@ -1,9 +1,10 @@
 import Packet from 'mqtt-packet/packet.js'
+import { parseProperties } from './fast-properties.ts'
 import type { Packet as AnyPacket } from './types.ts'
 
 /**
- * End of the packet at `pos` if the fast path handles it, else -1: a PUBLISH
- * without properties or a 2-byte PUBACK, complete in the chunk, with a 1- or
+ * End of the packet at `pos` if the fast path may handle it, else -1: a
+ * PUBLISH (in v5 with a property list of up to 16 KiB) or a 2-byte PUBACK, complete in the chunk, with a 1- or
  * 2-byte remaining length (up to 16 KiB), within `maxPacketSize`, and
  * well-formed (QoS ≤ 2, topic inside the packet).
  */
@@ -28,10 +29,16 @@ function fastEnd(chunk: Buffer, pos: number, end: number, v5: boolean, maxPacket
     if (qos === 3 || len < 2) return -1
     let p = body + 2 + ((chunk[body]! << 8) | chunk[body + 1]!)
     if (qos !== 0) p += 2
-    // v5: only an empty property list (a single 0 byte)
+    // v5: a property list with a 1- or 2-byte length (its content is checked by parseProperties)
     if (v5) {
-      if (p >= packetEnd || chunk[p] !== 0) return -1
-      p++
+      if (p >= packetEnd) return -1
+      const l1 = chunk[p++]!
+      if (l1 > 127) {
+        if (p >= packetEnd) return -1
+        const l2 = chunk[p++]!
+        if (l2 > 127) return -1
+        p += (l1 & 127) + l2 * 128
+      } else p += l1
     }
     if (p > packetEnd) return -1
   } else if (len !== 2) return -1
@@ -39,13 +46,13 @@ function fastEnd(chunk: Buffer, pos: number, end: number, v5: boolean, maxPacket
 }
 
 /**
- * Parses the packets that dominate traffic (PUBLISH without properties, and
- * 2-byte PUBACK) straight from a chunk, at a packet boundary, into the same
+ * Parses the packets that dominate traffic (PUBLISH, with the v5 properties
+ * `parseProperties` mirrors, and 2-byte PUBACK) straight from a chunk, at a packet boundary, into the same
  * `Packet` objects mqtt-packet builds. mqtt-packet's parser copies every chunk
  * into a BufferList and consumes it packet by packet; this skips that.
  *
  * It stops (returning the offset reached) at the first packet it does not
- * handle (see `fastEnd`): the caller hands that one to mqtt-packet's parser,
+ * handle (see `fastEnd` and `parseProperties`): the caller hands that one to mqtt-packet's parser,
  * which parses, rejects or buffers it exactly as it always does.
  *
  * `onPacket` returns false to stop (the connection was closed by a listener).
@@ -79,7 +86,19 @@ export function parseFast(
         packet.messageId = (chunk[p]! << 8) | chunk[p + 1]!
         p += 2
       }
-      if (v5) p++
+      if (v5) {
+        const l1 = chunk[p++]!
+        if (l1 !== 0) {
+          let propsLen = l1
+          if (l1 > 127) propsLen = (l1 & 127) + chunk[p++]! * 128
+          const propsEnd = p + propsLen
+          const properties = parseProperties(chunk, p, propsEnd)
+          // anything it does not mirror exactly: mqtt-packet parses (or rejects) this packet
+          if (properties === null) return pos
+          ;(packet as { properties?: unknown }).properties = properties
+          p = propsEnd
+        }
+      }
       packet.payload = chunk.subarray(p, packetEnd)
     } else {
       packet.cmd = 'puback'
