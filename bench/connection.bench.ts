@@ -22,15 +22,20 @@ interface LegacyConnection extends NodeJS.EventEmitter {
 
 const PACKETS = Number(process.env.BENCH_PACKETS ?? 200_000)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
-// 'plain': QoS 0, no properties (mqttd's fast paths); 'props': v5 with properties (mqtt-packet's code paths in mqttd too)
-const PROFILE = process.env.BENCH_PROFILE === 'props' ? 'props' : 'plain'
-const VERSION = (PROFILE === 'props' ? 5 : Number(process.env.BENCH_PROTOCOL ?? 4)) as 4 | 5
+// 'plain': QoS 0, no properties; 'props': v5 with properties (both on mqttd's fast paths);
+// 'slow': v5 with a property the fast paths leave to mqtt-packet (reasonString), to measure that fallback
+const PROFILE = (['props', 'slow'] as const).find((p) => p === process.env.BENCH_PROFILE) ?? 'plain'
+const VERSION = (PROFILE !== 'plain' ? 5 : Number(process.env.BENCH_PROTOCOL ?? 4)) as 4 | 5
 const CHUNK = 64 * 1024
 const TOPIC = 'bench/topic/1'
 const PAYLOAD = Buffer.from('hello mqtt world')
 
 const properties = () =>
-  PROFILE === 'props' ? { properties: { topicAlias: 7, userProperties: { k: 'v' } } } : {}
+  PROFILE === 'props'
+    ? { properties: { topicAlias: 7, userProperties: { k: 'v' } } }
+    : PROFILE === 'slow'
+      ? { properties: { topicAlias: 7, reasonString: 'r' } }
+      : {}
 /** A fresh options object per send: mqtt-connection mutates what it is given. */
 const publishOptions = () => ({ topic: TOPIC, payload: PAYLOAD, qos: 0 as const, ...properties() })
 const publishPacket = () => ({
@@ -176,7 +181,7 @@ const fmt = (n: number) => `${(n / 1e6).toFixed(2)} M/s`
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`
 const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`
 console.log(
-  `MQTT ${VERSION === 5 ? '5' : '3.1.1'} QoS 0 publishes ${PROFILE === 'props' ? 'with properties ' : ''}of ${one.length} bytes, ${PACKETS} per round, ` +
+  `MQTT ${VERSION === 5 ? '5' : '3.1.1'} QoS 0 publishes ${PROFILE === 'props' ? 'with properties ' : PROFILE === 'slow' ? 'with properties left to mqtt-packet ' : ''}of ${one.length} bytes, ${PACKETS} per round, ` +
     `median of ${ROUNDS} rounds after a warm-up; node ${process.version} ${process.platform}/${process.arch}\n`,
 )
 console.log(

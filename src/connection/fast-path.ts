@@ -1,5 +1,5 @@
 import Packet from 'mqtt-packet/packet.js'
-import { parseProperties } from './fast-properties.ts'
+import { parseProperties, propertiesFit } from './fast-properties.ts'
 import type { Packet as AnyPacket } from './types.ts'
 
 /**
@@ -29,7 +29,7 @@ function fastEnd(chunk: Buffer, pos: number, end: number, v5: boolean, maxPacket
     if (qos === 3 || len < 2) return -1
     let p = body + 2 + ((chunk[body]! << 8) | chunk[body + 1]!)
     if (qos !== 0) p += 2
-    // v5: a property list with a 1- or 2-byte length (its content is checked by parseProperties)
+    // v5: a property list with a 1- or 2-byte length that parseProperties takes
     if (v5) {
       if (p >= packetEnd) return -1
       const l1 = chunk[p++]!
@@ -37,8 +37,14 @@ function fastEnd(chunk: Buffer, pos: number, end: number, v5: boolean, maxPacket
         if (p >= packetEnd) return -1
         const l2 = chunk[p++]!
         if (l2 > 127) return -1
-        p += (l1 & 127) + l2 * 128
-      } else p += l1
+        const propsEnd = p + (l1 & 127) + l2 * 128
+        if (propsEnd > packetEnd || !propertiesFit(chunk, p, propsEnd)) return -1
+        p = propsEnd
+      } else if (l1 !== 0) {
+        const propsEnd = p + l1
+        if (propsEnd > packetEnd || !propertiesFit(chunk, p, propsEnd)) return -1
+        p = propsEnd
+      }
     }
     if (p > packetEnd) return -1
   } else if (len !== 2) return -1

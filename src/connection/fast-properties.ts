@@ -19,6 +19,67 @@ const NAMES: Record<number, string> = {
 
 const USER_PROPERTY = 0x26
 
+/** Bit per single-valued property id, to spot repeats while scanning. */
+const SINGLE_BIT: Record<number, number> = { 1: 1, 2: 2, 3: 4, 8: 8, 9: 16, 35: 32 }
+
+/**
+ * Whether `parseProperties` takes the property list in `b[p, end)`: a cheap
+ * scan without allocation, so runs of packets it does not take go to
+ * mqtt-packet's parser together (not one parser call per packet).
+ */
+export function propertiesFit(b: Buffer, p: number, end: number): boolean {
+  let seen = 0
+  let subId = -1
+  while (p < end) {
+    const id = b[p++]!
+    switch (id) {
+      case 0x01:
+        p += 1
+        break
+      case 0x02:
+        p += 4
+        break
+      case 0x03:
+      case 0x08:
+      case 0x09:
+        if (p + 2 > end) return false
+        p += 2 + ((b[p]! << 8) | b[p + 1]!)
+        break
+      case 0x23:
+        p += 2
+        break
+      case USER_PROPERTY: {
+        if (p + 2 > end) return false
+        p += 2 + ((b[p]! << 8) | b[p + 1]!)
+        if (p + 2 > end) return false
+        p += 2 + ((b[p]! << 8) | b[p + 1]!)
+        continue
+      }
+      case 0x0b: {
+        let n = 0
+        let mul = 1
+        for (let k = 0; ; k++) {
+          if (k === 4 || p >= end) return false
+          const c = b[p++]!
+          n += (c & 127) * mul
+          mul *= 128
+          if (c < 128) break
+        }
+        // a repeat after a first value of 0: mqtt-packet's overwrite quirk, left to it
+        if (subId === 0) return false
+        if (subId < 0) subId = n
+        continue
+      }
+      default:
+        return false
+    }
+    const bit = SINGLE_BIT[id]!
+    if (seen & bit) return false
+    seen |= bit
+  }
+  return p === end
+}
+
 /**
  * Decodes the property list in `b[p, end)` (without its length prefix).
  * Null when it holds anything but well-formed properties of the ids above

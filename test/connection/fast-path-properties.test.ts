@@ -7,7 +7,7 @@ import { describe, it } from 'node:test'
 import mqttPacket from 'mqtt-packet'
 import { Connection } from '../../src/connection/connection.ts'
 import { encodePublish } from '../../src/connection/fast-encode.ts'
-import { parseProperties, propertiesSize } from '../../src/connection/fast-properties.ts'
+import { parseProperties, propertiesFit, propertiesSize } from '../../src/connection/fast-properties.ts'
 import { OutboundBuffer } from '../../src/connection/outbound-buffer.ts'
 import { prng, RecordingStream, tick } from './helpers.ts'
 
@@ -286,6 +286,7 @@ describe('fast paths: v5 PUBLISH properties left to mqtt-packet', () => {
     it(`inbound: ${c.name}`, async () => {
       const wire = publishWire(c.bytes)
       assert.equal(parseProperties(wire, 6, 6 + c.bytes.length), null)
+      assert.equal(propertiesFit(wire, 6, 6 + c.bytes.length), false)
       const expected = referenceParse(wire)
       for (const sizes of [[wire.length], [1]]) {
         const got = await connectionParse(wire, sizes)
@@ -294,6 +295,29 @@ describe('fast paths: v5 PUBLISH properties left to mqtt-packet', () => {
       }
     })
   }
+
+  it('inbound: the pre-scan (propertiesFit) takes exactly what parseProperties takes, on mutated property bytes', () => {
+    const rand = prng(4444)
+    let taken = 0
+    for (let i = 0; i < 5000; i++) {
+      const packet = randomPublish(rand)
+      const wire = generate(packet)
+      // property list of this publish: after the fixed header, topic and message id
+      const body = wire[1]! > 127 ? (wire[2]! > 127 ? 4 : 3) : 2
+      let p = body + 2 + wire.readUInt16BE(body) + ((packet as { qos: number }).qos ? 2 : 0)
+      let len = wire[p++]!
+      if (len > 127) len = (len & 127) + wire[p++]! * 128
+      const props = Buffer.from(wire.subarray(p, p + len))
+      // mutate a few bytes (ids, lengths, values), sometimes cut the end
+      for (let k = int(rand, 3); k > 0 && props.length > 0; k--)
+        props[int(rand, props.length - 1)] = int(rand, 255)
+      const end = rand() < 0.2 ? int(rand, props.length) : props.length
+      const parsed = parseProperties(props, 0, end)
+      assert.equal(propertiesFit(props, 0, end), parsed !== null, `case ${i}: ${props.toString('hex')}`)
+      if (parsed !== null) taken++
+    }
+    assert.ok(taken > 500 && taken < 4900, `${taken} taken`)
+  })
 
   it('inbound: a property list longer than the packet goes to mqtt-packet', async () => {
     // property length 9, but only 2 bytes follow inside the packet
