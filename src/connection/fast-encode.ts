@@ -79,7 +79,10 @@ export function encodePublish(out: OutboundBuffer, o: PublishFields, v5: boolean
         n >>>= 7
       }
       slab[p++] = n
+      const sized = p + propsSize
       p = writeProperties(slab, p, props as Record<string, unknown>)
+      // an object that changed while read (a getter): nothing is committed yet, so mqtt-packet can take over
+      if (p !== sized) return false
     }
   }
   if (inline) {

@@ -328,6 +328,21 @@ describe('fast paths: v5 PUBLISH properties left to mqtt-packet', () => {
     assert.deepStrictEqual(got.packets, expected.packets)
   })
 
+  it('outbound: properties that change while read (a getter) leave nothing behind and go to mqtt-packet', () => {
+    let reads = 0
+    const properties = {
+      get contentType() {
+        return reads++ === 0 ? 'abc' : 'a'
+      },
+    }
+    const out = new OutboundBuffer()
+    assert.equal(propertiesSize(properties), 6)
+    reads = 0
+    assert.equal(encodePublish(out, { topic: 't', payload: 'P', properties }, true), false)
+    assert.equal(out.length, 0)
+    assert.deepStrictEqual(out.take(), [])
+  })
+
   const OUTBOUND_FALLBACK: { name: string; properties: unknown; rejected?: boolean }[] = [
     {
       name: 'userProperties: {} (mqtt-packet returns false without an error)',
