@@ -104,8 +104,6 @@ export class ConnectionRunner {
   #finalPending = false
   /** The setup hooks' run, until it settled. */
   #setup: Promise<void> | undefined
-  #bytesInCounted = 0
-  #bytesOutCounted = 0
   /** Resolves at the next `drain` (or close): what every send waiting for room awaits. */
   #drained: Promise<boolean> | undefined
 
@@ -120,6 +118,8 @@ export class ConnectionRunner {
     })
     const connection = new Connection(options.stream, { maxPacketSize: options.limits.maxPacketSize })
     this.connection = connection
+    // bytes reach the worker's counters at each scrape, with no work per packet
+    options.metrics.trackBytes(connection)
     this.ctx = new ConnectionContext(options, connection, options.metrics.registry, this)
     connection.on('data', (packet) => this.#onPacket(packet))
     connection.on('error', (err) => this.#onError(err))
@@ -167,7 +167,6 @@ export class ConnectionRunner {
   #onPacket(packet: Packet): void {
     this.#lastActivity = Date.now()
     this.metrics.packetReceived(packet.cmd)
-    this.#countBytes()
     if (packet.cmd === 'publish' && packet.qos > 0) noteArrival(this, packet)
     this.#queue.push(packet)
     if (this.#queue.length >= backlogPause && !this.#paused) {
@@ -399,17 +398,6 @@ export class ConnectionRunner {
     for (const f of failures) this.ctx.log.error({ err: f, hook: f.hook, handler: f.handler }, f.message)
   }
 
-  /** Adds the bytes moved since the last call to the worker's counters (per packet, and at close). */
-  #countBytes(): void {
-    const connection = this.connection
-    const read = connection.bytesReceived
-    const sent = connection.bytesSent
-    if (read > this.#bytesInCounted) this.metrics.bytesReceived(read - this.#bytesInCounted)
-    if (sent > this.#bytesOutCounted) this.metrics.bytesSent(sent - this.#bytesOutCounted)
-    this.#bytesInCounted = read
-    this.#bytesOutCounted = sent
-  }
-
   #clearTimers(): void {
     clearTimeout(this.#connectTimer)
     clearTimeout(this.#keepaliveTimer)
@@ -423,7 +411,7 @@ export class ConnectionRunner {
     this.#clearTimers()
     clearTimeout(this.#destroyTimer)
     this.#queue.length = 0
-    this.#countBytes()
+    this.metrics.untrackBytes(this.connection)
     const info: CloseInfo = { reason: this.#closeReason ?? 'socket-closed', wasConnected: this.wasConnected }
     if (this.#disconnectPacket !== undefined) info.disconnect = this.#disconnectPacket
     if (this.closeError !== undefined) info.error = this.closeError
