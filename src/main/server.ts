@@ -107,11 +107,12 @@ export async function startServer(
     workerData,
   })
   pool.on('error', (err: Error) => log.error({ err }, 'worker pool error'))
+  const liveThreadIds = () => pool.threads.map((w) => w.threadId)
   let started = false
   let ready = false
   let admin: RunningAdmin | null = null
   let closing: Promise<void> | undefined
-  const restarts = new WorkerRestarts(() => pool.threads.map((w) => w.threadId))
+  const restarts = new WorkerRestarts(liveThreadIds)
   pool.on('workerCreate', (worker: { id: number }) => {
     if (started) log.info({ threadId: worker.id }, 'a replacement worker thread is up')
   })
@@ -140,7 +141,7 @@ export async function startServer(
       config: config.admin,
       metrics,
       control,
-      workerThreadIds: () => pool.threads.map((w) => w.threadId),
+      workerThreadIds: liveThreadIds,
       isReady: () => ready && acceptor.accepting,
       isLive: () => ready,
       restarts: (_slot, threadId) => restarts.of(threadId),
@@ -177,7 +178,7 @@ export async function startServer(
       const timeoutMs = config.shutdown.drainTimeoutMs
       const replies = await requestEveryWorker<{ closed: number; destroyed: number }>(
         control,
-        () => pool.threads.map((w) => w.threadId),
+        liveThreadIds,
         controlTypes.drain,
         { timeoutMs },
         timeoutMs + 2000,
@@ -210,7 +211,7 @@ export async function startServer(
     metrics,
     control,
     pool,
-    workerThreadIds: () => pool.threads.map((w) => w.threadId),
+    workerThreadIds: liveThreadIds,
     drain,
     close,
   }
