@@ -5,10 +5,10 @@
  * connections when it is persistent; `attach` binds it to a live link.
  */
 import type { Packet } from 'mqtt-packet'
+import { fitsPacketSize } from '../connection/packet-size.ts'
 import type { BrokerMessage, QoS } from './message.ts'
 import { isExpired, toPublishPacket } from './message.ts'
 import { PacketIdAllocator } from './packet-ids.ts'
-import { fitsPacketSize } from './packet-size.ts'
 
 /** The live connection a session delivers to. */
 export interface SessionLink {

@@ -14,6 +14,7 @@ import type { PeerCertificate } from 'node:tls'
 import { generate, type Packet as OutPacket } from 'mqtt-packet'
 import type { Logger } from 'pino'
 import { Connection } from '../connection/connection.ts'
+import { fitsPacketSize } from '../connection/packet-size.ts'
 import type { DisconnectPacket, Packet } from '../connection/types.ts'
 import { MqttdError, mqttdError } from '../errors.ts'
 import { type HandlerChain, HookError } from '../handlers/chain.ts'
@@ -282,8 +283,12 @@ export class ConnectionRunner {
   async send(packet: OutPacket): Promise<boolean> {
     if (this.state === 'closing' || this.state === 'closed' || this.connection.destroyed) return false
     if (this.maxOutgoingPacket > 0) {
-      const size = generate(packet, { protocolVersion: 5 }).length
-      if (size > this.maxOutgoingPacket) {
+      // a PUBLISH is sized by counting (generated only near the limit); other packets are small and rare
+      const fits =
+        packet.cmd === 'publish'
+          ? fitsPacketSize(packet, 5, this.maxOutgoingPacket)
+          : generate(packet, { protocolVersion: 5 }).length <= this.maxOutgoingPacket
+      if (!fits) {
         this.metrics.messageDropped('packet_too_large')
         return false
       }
