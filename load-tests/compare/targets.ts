@@ -22,6 +22,8 @@ export interface StartOptions {
   mqttdWorkers: number
   /** Extra fields merged into the generated mqttd config. */
   mqttdConfig: Record<string, unknown>
+  /** Another checkout of mqttd to start instead of this one (bench:scaling's --baseline). */
+  root?: string
 }
 
 export interface RunningServer {
@@ -156,7 +158,7 @@ export async function startServer(name: TargetName, opts: StartOptions): Promise
     }
     const file = join(dir, 'mqttd.json')
     writeFileSync(file, JSON.stringify(config, null, 2))
-    argv = [process.execPath, join(root, 'bin', 'mqttd.js'), '--config', file]
+    argv = [process.execPath, join(opts.root ?? root, 'bin', 'mqttd.js'), '--config', file]
     description = `mqttd ${JSON.stringify(config)}`
   }
   const child = spawnServer(argv, opts.cpus)

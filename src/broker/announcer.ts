@@ -7,9 +7,11 @@
  */
 import type { ClusterMessage } from './cluster.ts'
 
+type SubsMessage = Extract<ClusterMessage, { t: 'subs' }>
+
 export class Announcer {
   readonly #self: number
-  readonly #post: (message: ClusterMessage) => void
+  readonly #post: (message: SubsMessage) => void
   #seq = 0
   /** Counts announced so far (the local index plus sessions being handed over). */
   readonly #advertised = new Map<string, number>()
@@ -20,7 +22,7 @@ export class Announcer {
   readonly #peers = new Map<number, number>()
   #confirmations: { seq: number; done: () => void }[] = []
 
-  constructor(self: number, post: (message: ClusterMessage) => void) {
+  constructor(self: number, post: (message: SubsMessage) => void) {
     this.#self = self
     this.#post = post
   }

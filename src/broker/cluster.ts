@@ -8,15 +8,38 @@
  * docs/broker-design.md). Messages addressed to some workers carry `to`; the
  * others drop them on arrival.
  *
- * Data (`pub`, `direct`) goes over a mesh of MessagePorts, one per pair of
- * workers, so a message is cloned only into the workers it is for (the
- * BroadcastChannel clones every post into every peer). The lower thread id of
- * a pair creates the pair's channel and hands one end over with
+ * Data (`pub`, `direct`, `pub-ok`) goes over a mesh of MessagePorts, one per
+ * pair of workers, so a message is cloned only into the workers it is for
+ * (the BroadcastChannel clones every post into every peer). The lower thread
+ * id of a pair creates the pair's channel and hands one end over with
  * `postMessageToThread`. Until a pair's port is up, data falls back to the
  * BroadcastChannel. Data correctness does not depend on its order relative to
  * control: the hand-over decisions use sequence numbers (forwarding.ts).
+ *
+ * Data is batched: one `postMessage` per peer per event-loop turn (flushed
+ * from `setImmediate`, after the turn's socket reads were routed), carrying
+ * the turn's messages as one array. A message that crosses workers then costs
+ * a share of one clone, one wake-up of the receiver and one pass over the
+ * batch, instead of a wake-up (a context switch when the workers share a
+ * core) and a socket write of its own.
+ *
+ * Subscription changes (`subs`) also go over the ports, ahead of their
+ * BroadcastChannel copy, behind the data already queued for that peer; then
+ * the sender stores its `subs` sequence in a shared cell (one Int32 in a
+ * SharedArrayBuffer per worker, handed to each peer over the port). A worker
+ * about to route compares each peer's cell with the sequence it applied and,
+ * when it is behind, takes the queued messages off that port synchronously
+ * (`receiveMessageOnPort`) before routing: a SUBSCRIBE handled anywhere
+ * before a PUBLISH is handled here is routed to (issue 11, item 2). The check
+ * costs one atomic load per peer per publish.
  */
-import { BroadcastChannel, MessageChannel, type MessagePort, postMessageToThread } from 'node:worker_threads'
+import {
+  BroadcastChannel,
+  MessageChannel,
+  type MessagePort,
+  postMessageToThread,
+  receiveMessageOnPort,
+} from 'node:worker_threads'
 import type { BrokerMessage } from './message.ts'
 import type { RetainVersion } from './retained-store.ts'
 import type { Delivery, SessionSnapshot } from './session.ts'
@@ -45,7 +68,15 @@ export type ClusterMessage =
    * Subscription count changes of `from`, in `seq` order; `restored` lists the
    * sessions [clientId, previous worker] whose subscriptions this change announces.
    */
-  | { t: 'subs'; from: number; seq: number; deltas: [string, number][]; restored: [string, number][] }
+  | {
+      t: 'subs'
+      from: number
+      seq: number
+      deltas: [string, number][]
+      restored: [string, number][]
+      /** The copy sent over the pair's port, ahead of the BroadcastChannel one (see above). */
+      fast?: true
+    }
   /** `from` applied `subs` up to `seq` of `to`. */
   | { t: 'subs-ack'; from: number; to: number; seq: number }
   | { t: 'retain'; from: number; message: BrokerMessage; version: RetainVersion }
@@ -100,15 +131,36 @@ interface PortOffer {
   port: MessagePort
 }
 
+/** First message on a port, each way: the sender's shared `subs` sequence cell. */
+interface CellOffer {
+  t: 'cell'
+  cell: SharedArrayBuffer
+}
+
+/** What travels over a port: a turn's data in one array, a `subs` copy, or the cell. */
+type PortMessage = ClusterMessage[] | ClusterMessage | CellOffer
+
+interface Link {
+  port: MessagePort
+  /** The peer's `subs` sequence, as it stores it after posting to its ports. */
+  cell: Int32Array | undefined
+  /** Data for this peer in the current turn. */
+  outbox: ClusterMessage[]
+}
+
 export class Cluster {
   readonly workerId: number
   readonly #name: string
   readonly #channel: BroadcastChannel
   readonly #onMessage: (message: ClusterMessage) => void
-  readonly #ports = new Map<number, MessagePort>()
+  readonly #links = new Map<number, Link>()
   readonly #offering = new Set<number>()
   readonly #onWorkerMessage: (value: unknown) => void
   readonly #onPeerGone: (peer: number) => void
+  /** This worker's last posted `subs` sequence, read by the peers. */
+  readonly #cell = new Int32Array(new SharedArrayBuffer(4))
+  #flushScheduled = false
+  #draining = false
   #closed = false
 
   /**
@@ -148,12 +200,12 @@ export class Cluster {
 
   /** Number of peers reachable over a port. */
   get portCount(): number {
-    return this.#ports.size
+    return this.#links.size
   }
 
   /** A peer is known: the lower thread id of the pair opens their port. */
   meet(peer: number): void {
-    if (this.#closed || peer <= this.workerId || this.#ports.has(peer) || this.#offering.has(peer)) return
+    if (this.#closed || peer <= this.workerId || this.#links.has(peer) || this.#offering.has(peer)) return
     this.#offering.add(peer)
     const { port1, port2 } = new MessageChannel()
     const offer: PortOffer = { mqttdBroker: this.#name, from: this.workerId, port: port2 }
@@ -172,23 +224,36 @@ export class Cluster {
   }
 
   #addPort(peer: number, port: MessagePort): void {
-    this.#ports.get(peer)?.close()
-    this.#ports.set(peer, port)
-    port.on('message', (message: ClusterMessage) => this.#onMessage(message))
+    const old = this.#links.get(peer)
+    if (old !== undefined) {
+      this.#flushLink(old)
+      old.port.close()
+    }
+    const link: Link = { port, cell: undefined, outbox: [] }
+    this.#links.set(peer, link)
+    port.on('message', (message: PortMessage) => this.#dispatch(link, message))
     port.on('close', () => {
       // forget() and close() remove the port first: only an exit of the peer's thread gets here
-      if (this.#ports.get(peer) !== port) return
-      this.#ports.delete(peer)
+      if (this.#links.get(peer) !== link) return
+      this.#links.delete(peer)
       if (!this.#closed) this.#onPeerGone(peer)
     })
     port.unref()
+    port.postMessage({ t: 'cell', cell: this.#cell.buffer as SharedArrayBuffer } satisfies CellOffer)
+  }
+
+  #dispatch(link: Link, message: PortMessage): void {
+    if (Array.isArray(message)) {
+      for (const m of message) this.#onMessage(m)
+    } else if (message.t === 'cell') link.cell = new Int32Array(message.cell)
+    else this.#onMessage(message)
   }
 
   /** The peer left: its port goes. */
   forget(peer: number): void {
-    const port = this.#ports.get(peer)
-    this.#ports.delete(peer)
-    port?.close()
+    const link = this.#links.get(peer)
+    this.#links.delete(peer)
+    link?.port.close()
   }
 
   /** Control: to every peer over the BroadcastChannel, in causal order. */
@@ -196,24 +261,87 @@ export class Cluster {
     if (!this.#closed) this.#channel.postMessage(message)
   }
 
-  /** Data for the workers in `to`: over their ports when all have one, else over the BroadcastChannel. */
+  /**
+   * A `subs` announcement: over every port (behind the data already queued
+   * for that peer), then the shared cell, then the BroadcastChannel.
+   */
+  announce(message: Extract<ClusterMessage, { t: 'subs' }>): void {
+    if (this.#closed) return
+    if (this.#links.size > 0) {
+      const fast: ClusterMessage = { ...message, fast: true }
+      for (const link of this.#links.values()) {
+        this.#flushLink(link)
+        link.port.postMessage(fast)
+      }
+      // A peer that reads this value finds the message above already in its port's queue
+      Atomics.store(this.#cell, 0, message.seq)
+    }
+    this.#channel.postMessage(message)
+  }
+
+  /**
+   * Before routing: takes the queued messages off the port of every peer
+   * whose posted `subs` sequence is beyond `applied(peer)`, so its announced
+   * subscriptions are applied first. No-op while already taking messages off a port.
+   */
+  catchUp(applied: (peer: number) => number): void {
+    if (this.#draining) return
+    for (const [peer, link] of this.#links) {
+      if (link.cell !== undefined && Atomics.load(link.cell, 0) > applied(peer)) this.drain(peer)
+    }
+  }
+
+  /** Handles now, in order, every message already queued on `peer`'s port. */
+  drain(peer: number): void {
+    const link = this.#links.get(peer)
+    if (link === undefined || this.#draining) return
+    this.#draining = true
+    try {
+      for (;;) {
+        const received = receiveMessageOnPort(link.port)
+        if (received === undefined) break
+        this.#dispatch(link, received.message as PortMessage)
+      }
+    } finally {
+      this.#draining = false
+    }
+  }
+
+  /** Data for the workers in `to`: batched over their ports when all have one, else over the BroadcastChannel. */
   send(to: readonly number[], message: ClusterMessage): void {
     if (this.#closed) return
     for (const peer of to) {
-      if (!this.#ports.has(peer)) {
+      if (!this.#links.has(peer)) {
         this.#channel.postMessage(message)
         return
       }
     }
-    for (const peer of to) this.#ports.get(peer)!.postMessage(message)
+    for (const peer of to) this.#links.get(peer)!.outbox.push(message)
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      setImmediate(this.#flush)
+    }
+  }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false
+    for (const link of this.#links.values()) this.#flushLink(link)
+  }
+
+  #flushLink(link: Link): void {
+    if (link.outbox.length === 0) return
+    const batch = link.outbox
+    link.outbox = []
+    link.port.postMessage(batch)
   }
 
   close(): void {
+    this.#flush()
     this.#closed = true
     process.off('workerMessage', this.#onWorkerMessage)
     this.#channel.close()
-    const ports = [...this.#ports.values()]
-    this.#ports.clear()
-    for (const port of ports) port.close()
+    const links = [...this.#links.values()]
+    this.#links.clear()
+    for (const link of links) link.port.close()
   }
 }

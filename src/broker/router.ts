@@ -20,6 +20,12 @@ export interface RouterOptions {
   retained: RetainedLimits
   /** Posts control to every worker, in causal order. */
   post: (message: ClusterMessage) => void
+  /** Posts a `subs` announcement (default: `post`); see Cluster.announce. */
+  announce?: (message: SubsMessage) => void
+  /** Before routing: applies the announcements peers already posted (see Cluster.catchUp). */
+  catchUp?: (applied: (peer: number) => number) => void
+  /** Handles at once the data already queued from `peer` (see Cluster.drain). */
+  drain?: (peer: number) => void
   /** Sends data to the workers in `to`. */
   send: (to: readonly number[], message: ClusterMessage) => void
   drop: (reason: string) => void
@@ -49,7 +55,15 @@ export class Router {
   readonly pressure: Backpressure
   readonly #o: RouterOptions
   readonly #self: number
+  /** Per peer, the last `subs` seq applied to the table (over its port or the BroadcastChannel). */
   readonly #seen = new Map<number, number>()
+  /** Per peer, the last `subs` seq acknowledged: received over the BroadcastChannel, in causal order. */
+  readonly #acked = new Map<number, number>()
+  /** Peers whose table here starts from their first announcement or a `sync`: their port copies apply. */
+  readonly #based = new Set<number>()
+  readonly #applied = (peer: number): number => this.#seen.get(peer) ?? 0
+  readonly #catchUp: (applied: (peer: number) => number) => void
+  readonly #drain: (peer: number) => void
   readonly #forwarder: Forwarder
   readonly #announcer: Announcer
 
@@ -63,7 +77,9 @@ export class Router {
       waitMs: options.publishWaitMs,
       credit: options.publishCredit,
     })
-    this.#announcer = new Announcer(options.workerId, options.post)
+    this.#announcer = new Announcer(options.workerId, options.announce ?? options.post)
+    this.#catchUp = options.catchUp ?? (() => {})
+    this.#drain = options.drain ?? (() => {})
     this.#forwarder = new Forwarder({
       self: options.workerId,
       send: options.send,
@@ -153,6 +169,8 @@ export class Router {
    * message reached (for the publisher's backpressure).
    */
   publish(message: BrokerMessage, held?: Held): number {
+    // A SUBSCRIBE handled on another worker before this publish is routed to [issue 11]
+    this.#catchUp(this.#applied)
     if (message.retain) this.#retain(message)
     const targets = this.table.targets(
       message.topic,
@@ -287,13 +305,20 @@ export class Router {
         this.#onSubs(m)
         return true
       case 'sync':
-        this.table.replaceWorker(m.from, m.filters)
-        this.#seen.set(m.from, m.seq)
+        // Port copies may have taken the table past the snapshot (from its first announcement on)
+        if (m.seq >= this.#applied(m.from)) {
+          this.table.replaceWorker(m.from, m.filters)
+          this.#seen.set(m.from, m.seq)
+        }
+        this.#based.add(m.from)
+        if (m.seq > (this.#acked.get(m.from) ?? 0)) this.#acked.set(m.from, m.seq)
         this.#o.post({ t: 'subs-ack', from: this.#self, to: m.from, seq: m.seq })
         return true
       case 'bye':
         this.table.removeWorker(m.from)
         this.#seen.delete(m.from)
+        this.#acked.delete(m.from)
+        this.#based.delete(m.from)
         this.pressure.forget(m.from)
         return false
       case 'pub-ok':
@@ -318,15 +343,34 @@ export class Router {
     return this.#announcer.snapshot()
   }
 
+  /**
+   * A `subs` announcement, over the pair's port (`fast`, applied at once when
+   * it is the next in sequence) or over the BroadcastChannel (applied unless
+   * its port copy was, then acknowledged: SUBACK and the retained barrier rest
+   * on the BroadcastChannel's causal order).
+   */
   #onSubs(m: SubsMessage): void {
-    const seen = this.#seen.get(m.from) ?? 0
-    if (m.seq <= seen) {
-      this.#o.post({ t: 'subs-ack', from: this.#self, to: m.from, seq: seen })
+    if (m.fast === true) {
+      const seen = this.#applied(m.from)
+      if (m.seq === seen + 1 && (this.#based.has(m.from) || m.seq === 1)) this.#applySubs(m)
       return
     }
+    // Port copies posted before this message are applied first, in sequence
+    this.#drain(m.from)
+    const acked = this.#acked.get(m.from) ?? 0
+    if (m.seq <= acked) {
+      this.#o.post({ t: 'subs-ack', from: this.#self, to: m.from, seq: acked })
+      return
+    }
+    if (m.seq > this.#applied(m.from)) this.#applySubs(m)
+    this.#acked.set(m.from, m.seq)
+    this.#o.post({ t: 'subs-ack', from: this.#self, to: m.from, seq: m.seq })
+  }
+
+  #applySubs(m: SubsMessage): void {
+    if (m.seq === 1) this.#based.add(m.from)
     for (const [raw, delta] of m.deltas) this.table.apply(m.from, raw, delta)
     this.#seen.set(m.from, m.seq)
-    this.#o.post({ t: 'subs-ack', from: this.#self, to: m.from, seq: m.seq })
     for (const [clientId, prev] of m.restored)
       if (prev === this.#self) this.#forwarder.restored(clientId, m.from, m.seq)
   }

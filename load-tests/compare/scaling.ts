@@ -1,0 +1,286 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench:scaling`: what a second worker thread costs and gives. The
+ * same three workloads against mqttd with `workers: 1` and `workers: 2`, first
+ * with the whole server pinned to one CPU (so both configurations get exactly
+ * one core: the ratio is the price of crossing workers), then with the server
+ * on both CPUs and the generator competing for them (the generator's share is
+ * printed). Configurations are interleaved round by round and the median of
+ * `--repeat` rounds is reported, because the machine may be shared.
+ *
+ * usage: npm run bench:scaling -- [--repeat 3] [--seconds 4] [--baseline DIR] [--out FILE]
+ *
+ * `--baseline DIR` also runs the one-core rows against another checkout of
+ * mqttd (its bin/mqttd.js), interleaved with this one: a before/after in one run.
+ */
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { generate } from './measure.ts'
+import { pressureWindow } from './pressure.ts'
+import { startServer } from './targets.ts'
+
+const { values } = parseArgs({
+  options: {
+    repeat: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '4' },
+    baseline: { type: 'string' },
+    workloads: { type: 'string' },
+    out: { type: 'string' },
+  },
+})
+
+const repeat = Math.max(1, Math.min(9, Number(values.repeat)))
+const seconds = Math.max(1, Math.min(30, Number(values.seconds)))
+const log = (line: string) => process.stderr.write(`${line}\n`)
+
+interface Workload {
+  name: string
+  title: string
+  unit: string
+  args: string[]
+}
+
+const common = ['pub', '--payload', '64', '--messages', '5000000', '--duration', String(seconds)]
+const WORKLOADS: Workload[] = [
+  {
+    name: 'fanin-qos0',
+    title: 'QoS 0 fan-in, 10 publishers → 1 subscriber',
+    unit: 'msg/s',
+    args: [...common, '--publishers', '10', '--subscribers', '1', '--qos', '0'],
+  },
+  {
+    name: 'fanout-qos0',
+    title: 'QoS 0 fan-out, 1 publisher → 10 subscribers',
+    unit: 'deliveries/s',
+    args: [...common, '--publishers', '1', '--subscribers', '10', '--qos', '0'],
+  },
+  {
+    name: 'fanin-qos1',
+    title: 'QoS 1 fan-in (subscriber QoS 1), window 100',
+    unit: 'msg/s',
+    args: [...common, '--publishers', '10', '--subscribers', '1', '--qos', '1', '--window', '100'],
+  },
+]
+const workloads =
+  values.workloads === undefined
+    ? WORKLOADS
+    : WORKLOADS.filter((w) => values.workloads!.split(',').includes(w.name))
+
+function hasTaskset(): boolean {
+  try {
+    execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+if (availableParallelism() < 2 || !hasTaskset()) {
+  log('bench:scaling needs 2 CPUs and taskset (server on one, generator on the other)')
+  process.exit(1)
+}
+
+interface Config {
+  label: string
+  workers: number
+  serverCpus: string
+  generatorCpus: string | null
+  root?: string
+}
+
+const here = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const configs: Config[] = [
+  { label: '1 core, workers 1', workers: 1, serverCpus: '1', generatorCpus: '0' },
+  { label: '1 core, workers 2', workers: 2, serverCpus: '1', generatorCpus: '0' },
+  { label: '2 cores, workers 1', workers: 1, serverCpus: '0,1', generatorCpus: null },
+  { label: '2 cores, workers 2', workers: 2, serverCpus: '0,1', generatorCpus: null },
+]
+if (values.baseline !== undefined) {
+  configs.push(
+    {
+      label: 'baseline 1 core, workers 1',
+      workers: 1,
+      serverCpus: '1',
+      generatorCpus: '0',
+      root: values.baseline,
+    },
+    {
+      label: 'baseline 1 core, workers 2',
+      workers: 2,
+      serverCpus: '1',
+      generatorCpus: '0',
+      root: values.baseline,
+    },
+  )
+}
+
+interface Run {
+  rate: number
+  p99Ms: number
+  lost: number
+  serverPct: number | null
+  generatorPct: number
+  serverUsPerMsg: number | null
+  pressurePct: number | null
+}
+
+type Lat = { p99Ms: number }
+type Cpu = { generatorPct: number; serverPct: number | null; serverSeconds?: number | null }
+
+async function measure(config: Config, w: Workload): Promise<Run> {
+  const server = await startServer('mqttd', {
+    cpus: config.serverCpus,
+    mqttdWorkers: config.workers,
+    mqttdConfig: {},
+    ...(config.root === undefined ? {} : { root: config.root }),
+  })
+  try {
+    const pressure = pressureWindow()
+    const r = await generate(
+      { port: server.port, pid: server.pid, cpus: config.generatorCpus, quick: false, log },
+      w.args,
+    )
+    const cpu = r.cpu as Cpu
+    const received = r.received as number
+    return {
+      rate: r.receivedPerSecond as number,
+      p99Ms: (r.latency as Lat).p99Ms,
+      lost: r.lost as number,
+      serverPct: cpu.serverPct,
+      generatorPct: cpu.generatorPct,
+      serverUsPerMsg:
+        cpu.serverSeconds == null || received === 0
+          ? null
+          : Math.round((cpu.serverSeconds / received) * 1e7) / 10,
+      pressurePct: pressure.read(),
+    }
+  } finally {
+    await server.stop()
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor((s.length - 1) / 2)]!
+}
+
+const startedAt = new Date().toISOString()
+log(
+  `bench:scaling ${startedAt}: ${repeat} round(s) of ${seconds} s per figure, configurations interleaved; ` +
+    'one core: server on CPU 1, generator on CPU 0; two cores: both unpinned on CPUs 0-1',
+)
+const runs = new Map<string, Run[]>()
+for (let k = 0; k < repeat; k++) {
+  for (const w of workloads) {
+    for (const c of configs) {
+      const key = `${w.name}|${c.label}`
+      try {
+        const run = await measure(c, w)
+        log(
+          `  round ${k + 1} ${w.name} [${c.label}]: ${run.rate.toLocaleString('en-US')} ${w.unit}, p99 ${run.p99Ms} ms, lost ${run.lost}, server ${run.serverPct}% ` +
+            `(${run.serverUsPerMsg} µs/msg), generator ${run.generatorPct}%, CPU pressure ${run.pressurePct}%`,
+        )
+        runs.set(key, [...(runs.get(key) ?? []), run])
+      } catch (err) {
+        log(`  round ${k + 1} ${w.name} [${c.label}]: ERROR ${(err as Error).message}`)
+      }
+    }
+  }
+}
+
+function summary(w: Workload, c: Config): Run | undefined {
+  const list = runs.get(`${w.name}|${c.label}`)
+  if (list === undefined || list.length === 0) return undefined
+  const n = (f: (r: Run) => number | null) => {
+    const xs = list.map(f).filter((x): x is number => x !== null)
+    return xs.length === 0 ? null : median(xs)
+  }
+  return {
+    rate: n((r) => r.rate)!,
+    p99Ms: n((r) => r.p99Ms)!,
+    lost: Math.max(...list.map((r) => r.lost)),
+    serverPct: n((r) => r.serverPct),
+    generatorPct: n((r) => r.generatorPct)!,
+    serverUsPerMsg: n((r) => r.serverUsPerMsg),
+    pressurePct: n((r) => r.pressurePct),
+  }
+}
+
+const rows: string[][] = [
+  [
+    'workload',
+    'cores',
+    'workers: 1',
+    'workers: 2',
+    'ratio',
+    'p99 w1 / w2',
+    'p99 ratio',
+    'lost (w1/w2)',
+    'µs/msg w1 / w2',
+    'generator CPU',
+  ],
+]
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
+for (const w of workloads) {
+  for (const [cores, c1, c2] of [
+    ['1', configs[0]!, configs[1]!],
+    ['2', configs[2]!, configs[3]!],
+    ...(values.baseline === undefined ? [] : [['1 (baseline)', configs[4]!, configs[5]!]]),
+  ] as [string, Config, Config][]) {
+    const a = summary(w, c1)
+    const b = summary(w, c2)
+    if (a === undefined || b === undefined) {
+      rows.push([
+        w.title,
+        cores,
+        a ? fmt(a.rate) : 'error',
+        b ? fmt(b.rate) : 'error',
+        'n/a',
+        '',
+        '',
+        '',
+        '',
+        '',
+      ])
+      continue
+    }
+    rows.push([
+      `${w.title} (${w.unit})`,
+      cores,
+      fmt(a.rate),
+      fmt(b.rate),
+      (b.rate / a.rate).toFixed(2),
+      `${a.p99Ms} / ${b.p99Ms} ms`,
+      (b.p99Ms / a.p99Ms).toFixed(2),
+      `${a.lost} / ${b.lost}`,
+      `${a.serverUsPerMsg} / ${b.serverUsPerMsg}`,
+      cores === '2'
+        ? `${a.generatorPct}% / ${b.generatorPct}%`
+        : `own core (${a.generatorPct}% / ${b.generatorPct}%)`,
+    ])
+  }
+}
+const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
+const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`
+const out = [
+  line(rows[0]!),
+  `| ${widths.map((n) => '-'.repeat(n)).join(' | ')} |`,
+  ...rows.slice(1).map(line),
+]
+process.stdout.write(`${out.join('\n')}\n`)
+process.stdout.write(
+  'ratio = workers 2 / workers 1 (throughput, higher is better; p99 lower is better). Generator CPU: 100 = one core; ' +
+    'on two cores the generator shares the CPUs with the server.\n',
+)
+
+const file =
+  values.out ?? join(here, 'load-tests', 'results', `scaling-${startedAt.replace(/[:.]/g, '-')}.json`)
+mkdirSync(dirname(file), { recursive: true })
+writeFileSync(
+  file,
+  JSON.stringify({ startedAt, repeat, seconds, configs, runs: Object.fromEntries(runs) }, null, 2),
+)
+log(`results: ${file}`)
