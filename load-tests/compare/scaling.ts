@@ -8,7 +8,7 @@
  * printed). Configurations are interleaved round by round and the median of
  * `--repeat` rounds is reported, because the machine may be shared.
  *
- * usage: npm run bench:scaling -- [--repeat 3] [--seconds 4] [--baseline DIR] [--out FILE]
+ * usage: npm run bench:scaling -- [--repeat 3] [--seconds 4] [--one-core] [--workloads a,b] [--baseline DIR] [--out FILE]
  *
  * `--baseline DIR` also runs the one-core rows against another checkout of
  * mqttd (its bin/mqttd.js), interleaved with this one: a before/after in one run.
@@ -29,6 +29,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '4' },
     baseline: { type: 'string' },
     workloads: { type: 'string' },
+    'one-core': { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 })
@@ -98,6 +99,7 @@ const configs: Config[] = [
   { label: '2 cores, workers 1', workers: 1, serverCpus: '0,1', generatorCpus: null },
   { label: '2 cores, workers 2', workers: 2, serverCpus: '0,1', generatorCpus: null },
 ]
+if (values['one-core']) configs.splice(2, 2)
 if (values.baseline !== undefined) {
   configs.push(
     {
@@ -225,11 +227,16 @@ const rows: string[][] = [
 ]
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
 for (const w of workloads) {
-  for (const [cores, c1, c2] of [
-    ['1', configs[0]!, configs[1]!],
-    ['2', configs[2]!, configs[3]!],
-    ...(values.baseline === undefined ? [] : [['1 (baseline)', configs[4]!, configs[5]!]]),
-  ] as [string, Config, Config][]) {
+  const pairs: [string, Config, Config][] = []
+  for (let i = 0; i + 1 < configs.length; i += 2) {
+    const c = configs[i]!
+    pairs.push([
+      `${c.serverCpus === '1' ? '1' : '2'}${c.root === undefined ? '' : ' (baseline)'}`,
+      c,
+      configs[i + 1]!,
+    ])
+  }
+  for (const [cores, c1, c2] of pairs) {
     const a = summary(w, c1)
     const b = summary(w, c2)
     if (a === undefined || b === undefined) {

@@ -87,6 +87,7 @@ export class Broker {
       (m) => this.#guard(`cluster message ${m.t}`, () => this.#onMessage(m)),
       // A peer thread that exited without `bye` (crash): forget it as if it had said goodbye
       (peer) => this.#guard('peer exit', () => this.#onMessage({ t: 'bye', from: peer })),
+      deps.options.maxPendingWrites,
     )
     this.router = new Router({
       workerId: deps.workerId,

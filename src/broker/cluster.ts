@@ -43,6 +43,7 @@ import {
 import type { BrokerMessage } from './message.ts'
 import type { RetainVersion } from './retained-store.ts'
 import type { Delivery, SessionSnapshot } from './session.ts'
+import { BatchWriter, readBatch, type WireBatch } from './wire.ts'
 
 /** A session's claim on its client id: later `time` wins, `worker` breaks ties. */
 export interface Stamp {
@@ -137,16 +138,20 @@ interface CellOffer {
   cell: SharedArrayBuffer
 }
 
-/** What travels over a port: a turn's data in one array, a `subs` copy, or the cell. */
-type PortMessage = ClusterMessage[] | ClusterMessage | CellOffer
+/** What travels over a port: a turn's data as one batch (wire.ts), a `subs` copy, or the cell. */
+type PortMessage = WireBatch | ClusterMessage | CellOffer
 
 interface Link {
   port: MessagePort
   /** The peer's `subs` sequence, as it stores it after posting to its ports. */
   cell: Int32Array | undefined
   /** Data for this peer in the current turn. */
-  outbox: ClusterMessage[]
+  outbox: BatchWriter
 }
+
+/** Most data messages in one batch (one postMessage), and most bytes beyond which a batch goes at once. */
+const MAX_BATCH = 256
+const MAX_BATCH_BYTES = 256 * 1024
 
 export class Cluster {
   readonly workerId: number
@@ -159,6 +164,7 @@ export class Cluster {
   readonly #onPeerGone: (peer: number) => void
   /** This worker's last posted `subs` sequence, read by the peers. */
   readonly #cell = new Int32Array(new SharedArrayBuffer(4))
+  readonly #maxBatch: number
   #flushScheduled = false
   #draining = false
   #closed = false
@@ -166,15 +172,20 @@ export class Cluster {
   /**
    * `onPeerGone` hears of a peer whose port closed without a `bye`: its thread
    * exited (crashed or was terminated), which a port reports and a
-   * BroadcastChannel does not.
+   * BroadcastChannel does not. `maxBatch` caps the messages of one batch: the
+   * receiver delivers a batch in one pass, before any write completes, so a
+   * batch larger than a subscriber's `maxPendingWrites` would drop QoS 0
+   * messages that one at a time would have gone out.
    */
   constructor(
     name: string,
     workerId: number,
     onMessage: (message: ClusterMessage) => void,
     onPeerGone: (peer: number) => void = () => {},
+    maxBatch = MAX_BATCH,
   ) {
     this.workerId = workerId
+    this.#maxBatch = Math.max(1, Math.min(MAX_BATCH, maxBatch))
     this.#onPeerGone = onPeerGone
     this.#name = name
     this.#onMessage = onMessage
@@ -229,7 +240,7 @@ export class Cluster {
       this.#flushLink(old)
       old.port.close()
     }
-    const link: Link = { port, cell: undefined, outbox: [] }
+    const link: Link = { port, cell: undefined, outbox: new BatchWriter() }
     this.#links.set(peer, link)
     port.on('message', (message: PortMessage) => this.#dispatch(link, message))
     port.on('close', () => {
@@ -243,9 +254,8 @@ export class Cluster {
   }
 
   #dispatch(link: Link, message: PortMessage): void {
-    if (Array.isArray(message)) {
-      for (const m of message) this.#onMessage(m)
-    } else if (message.t === 'cell') link.cell = new Int32Array(message.cell)
+    if ('b' in message) readBatch(message, this.#onMessage)
+    else if (message.t === 'cell') link.cell = new Int32Array(message.cell)
     else this.#onMessage(message)
   }
 
@@ -316,7 +326,11 @@ export class Cluster {
         return
       }
     }
-    for (const peer of to) this.#links.get(peer)!.outbox.push(message)
+    for (const peer of to) {
+      const link = this.#links.get(peer)!
+      link.outbox.push(message)
+      if (link.outbox.count >= this.#maxBatch || link.outbox.bytes >= MAX_BATCH_BYTES) this.#flushLink(link)
+    }
     if (!this.#flushScheduled) {
       this.#flushScheduled = true
       setImmediate(this.#flush)
@@ -329,10 +343,9 @@ export class Cluster {
   }
 
   #flushLink(link: Link): void {
-    if (link.outbox.length === 0) return
-    const batch = link.outbox
-    link.outbox = []
-    link.port.postMessage(batch)
+    if (link.outbox.count === 0) return
+    const batch = link.outbox.take()
+    link.port.postMessage(batch, [batch.b])
   }
 
   close(): void {

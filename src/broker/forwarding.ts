@@ -6,7 +6,7 @@
  */
 import type { ClusterMessage } from './cluster.ts'
 import { deliveryFor, deliveryForSub, type Merge, merge } from './delivery.ts'
-import type { BrokerMessage } from './message.ts'
+import { type BrokerMessage, ownBytes } from './message.ts'
 import type { Delivery, Subscription } from './session.ts'
 import { matchesFilter, type ParsedFilter, parseFilter } from './topic.ts'
 
@@ -143,6 +143,10 @@ export class Forwarder {
 
   #direct(stub: Stub, delivery: Delivery): void {
     const o = this.#o
+    // A payload received in a batch may be a view into the whole batch: clone only its own bytes
+    const payload = ownBytes(delivery.message.payload)
+    if (payload !== delivery.message.payload)
+      delivery = { ...delivery, message: { ...delivery.message, payload } }
     o.send([stub.to], { t: 'direct', from: o.self, to: stub.to, clientId: stub.clientId, delivery })
   }
 

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import type { ClusterMessage } from '../../src/broker/cluster.ts'
+import { BatchWriter, readBatch } from '../../src/broker/wire.ts'
+
+type Pub = Extract<ClusterMessage, { t: 'pub' }>
+
+function roundTrip(messages: ClusterMessage[]): ClusterMessage[] {
+  const writer = new BatchWriter()
+  for (const m of messages) writer.push(m)
+  assert.equal(writer.count, messages.length)
+  const batch = writer.take()
+  assert.equal(writer.count, 0)
+  // as the port does: the byte stream is transferred, the side objects cloned
+  const received = structuredClone(batch, { transfer: [batch.b] })
+  const out: ClusterMessage[] = []
+  readBatch(received, (m) => out.push(m))
+  return out
+}
+
+test('a batch of pub records and side objects reads back in order, every field intact', () => {
+  const full: Pub = {
+    t: 'pub',
+    from: 3,
+    fromSeq: 70_000,
+    to: [2, 5],
+    seen: [1, 4_000_000_000],
+    shared: [null, [['g', 'a/#']]],
+    message: {
+      topic: 'a/ü/€',
+      payload: new Uint8Array([1, 2, 3]),
+      qos: 2,
+      retain: true,
+      properties: {
+        payloadFormatIndicator: true,
+        contentType: 'text/plain',
+        responseTopic: 'r/1',
+        correlationData: new Uint8Array([9, 8]),
+        userProperties: { a: ['1', '2'], b: 'x' },
+      },
+      expiresAt: 1_764_000_000_123.5,
+      origin: 'client-ü',
+    },
+    sharedOnly: true,
+    id: 42,
+  }
+  const bare: Pub = {
+    t: 'pub',
+    from: 3,
+    fromSeq: 0,
+    to: [2],
+    seen: [0],
+    shared: [null],
+    message: {
+      topic: 't',
+      payload: new Uint8Array(70_000).fill(7),
+      qos: 0,
+      retain: false,
+      properties: undefined,
+      expiresAt: undefined,
+      origin: '',
+    },
+  }
+  const ok: ClusterMessage = { t: 'pub-ok', from: 3, to: 2, ids: [1, 2] }
+  const out = roundTrip([full, ok, bare, ok])
+  assert.equal(out.length, 4)
+  const a = out[0] as Pub
+  assert.deepEqual(
+    { ...a, message: { ...a.message, payload: [...a.message.payload] } },
+    {
+      ...full,
+      message: { ...full.message, payload: [1, 2, 3] },
+    },
+  )
+  assert.deepEqual(out[1], ok)
+  const b = out[2] as Pub
+  assert.equal(b.message.payload.byteLength, 70_000)
+  assert.ok(b.message.payload.every((x) => x === 7))
+  assert.equal(b.message.properties, undefined)
+  assert.equal(b.message.expiresAt, undefined)
+  assert.equal(b.id, undefined)
+  assert.equal(b.sharedOnly, undefined)
+  assert.deepEqual(b.shared, [null])
+  assert.deepEqual(out[3], ok)
+})
+
+test('a kept message (QoS 1/2 or retained) owns its payload bytes; a QoS 0 one may view the batch', () => {
+  const pub = (qos: 0 | 1, retain: boolean): Pub => ({
+    t: 'pub',
+    from: 1,
+    fromSeq: 1,
+    to: [2],
+    seen: [0],
+    shared: [null],
+    message: {
+      topic: 'k',
+      payload: new Uint8Array([5, 6]),
+      qos,
+      retain,
+      properties: undefined,
+      expiresAt: undefined,
+      origin: 'o',
+    },
+  })
+  const out = roundTrip([pub(1, false), pub(0, true), pub(0, false)]) as Pub[]
+  for (const m of out.slice(0, 2)) {
+    assert.equal(m.message.payload.byteOffset, 0)
+    assert.equal(m.message.payload.buffer.byteLength, 2)
+  }
+  assert.deepEqual([...out[2]!.message.payload], [5, 6])
+})
+
+test('the writer grows past its first buffer and starts empty after take()', () => {
+  const writer = new BatchWriter()
+  const big: Pub = {
+    t: 'pub',
+    from: 1,
+    fromSeq: 1,
+    to: [2],
+    seen: [0],
+    shared: [null],
+    message: {
+      topic: 'x',
+      payload: new Uint8Array(10_000),
+      qos: 0,
+      retain: false,
+      properties: undefined,
+      expiresAt: undefined,
+      origin: 'o',
+    },
+  }
+  for (let i = 0; i < 10; i++) writer.push(big)
+  const first = writer.take()
+  assert.ok(first.n > 100_000)
+  writer.push(big)
+  const second = writer.take()
+  const out: ClusterMessage[] = []
+  readBatch(second, (m) => out.push(m))
+  assert.equal(out.length, 1)
+})
