@@ -94,7 +94,7 @@ export class Broker {
       retained: deps.options.retained,
       post: (m) => this.#cluster.post(m),
       announce: (m) => this.#cluster.announce(m),
-      catchUp: (applied) => this.#cluster.catchUp(applied),
+      catchUp: () => this.#cluster.catchUp(),
       drain: (peer) => this.#cluster.drain(peer),
       send: (to, m) => this.#cluster.send(to, m),
       drop: deps.drop,

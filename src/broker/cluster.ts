@@ -27,8 +27,8 @@
  * BroadcastChannel copy, behind the data already queued for that peer; then
  * the sender stores its `subs` sequence in a shared cell (one Int32 in a
  * SharedArrayBuffer per worker, handed to each peer over the port). A worker
- * about to route compares each peer's cell with the sequence it applied and,
- * when it is behind, takes the queued messages off that port synchronously
+ * about to route compares each peer's cell with its value at the last drain
+ * and, when it moved, takes the queued messages off that port synchronously
  * (`receiveMessageOnPort`) before routing: a SUBSCRIBE handled anywhere
  * before a PUBLISH is handled here is routed to (issue 11, item 2). The check
  * costs one atomic load per peer per publish.
@@ -142,9 +142,12 @@ interface CellOffer {
 type PortMessage = WireBatch | ClusterMessage | CellOffer
 
 interface Link {
+  peer: number
   port: MessagePort
   /** The peer's `subs` sequence, as it stores it after posting to its ports. */
   cell: Int32Array | undefined
+  /** The cell's value when this port was last drained for it. */
+  checked: number
   /** Data for this peer in the current turn. */
   outbox: BatchWriter
 }
@@ -159,6 +162,8 @@ export class Cluster {
   readonly #channel: BroadcastChannel
   readonly #onMessage: (message: ClusterMessage) => void
   readonly #links = new Map<number, Link>()
+  /** The links whose peer's cell arrived: what catchUp() checks, as an array for a cheap loop. */
+  #cells: Link[] = []
   readonly #offering = new Set<number>()
   readonly #onWorkerMessage: (value: unknown) => void
   readonly #onPeerGone: (peer: number) => void
@@ -240,13 +245,14 @@ export class Cluster {
       this.#flushLink(old)
       old.port.close()
     }
-    const link: Link = { port, cell: undefined, outbox: new BatchWriter() }
+    const link: Link = { peer, port, cell: undefined, checked: 0, outbox: new BatchWriter() }
     this.#links.set(peer, link)
     port.on('message', (message: PortMessage) => this.#dispatch(link, message))
     port.on('close', () => {
       // forget() and close() remove the port first: only an exit of the peer's thread gets here
       if (this.#links.get(peer) !== link) return
       this.#links.delete(peer)
+      this.#cells = this.#cells.filter((l) => l !== link)
       if (!this.#closed) this.#onPeerGone(peer)
     })
     port.unref()
@@ -255,14 +261,18 @@ export class Cluster {
 
   #dispatch(link: Link, message: PortMessage): void {
     if ('b' in message) readBatch(message, this.#onMessage)
-    else if (message.t === 'cell') link.cell = new Int32Array(message.cell)
-    else this.#onMessage(message)
+    else if (message.t === 'cell') {
+      link.cell = new Int32Array(message.cell)
+      if (this.#links.get(link.peer) === link)
+        this.#cells = [...this.#cells.filter((l) => l.peer !== link.peer), link]
+    } else this.#onMessage(message)
   }
 
   /** The peer left: its port goes. */
   forget(peer: number): void {
     const link = this.#links.get(peer)
     this.#links.delete(peer)
+    this.#cells = this.#cells.filter((l) => l.peer !== peer)
     link?.port.close()
   }
 
@@ -290,14 +300,21 @@ export class Cluster {
   }
 
   /**
-   * Before routing: takes the queued messages off the port of every peer
-   * whose posted `subs` sequence is beyond `applied(peer)`, so its announced
-   * subscriptions are applied first. No-op while already taking messages off a port.
+   * Before routing: takes the queued messages off the port of every peer that
+   * posted a `subs` announcement since this port was last drained for it, so
+   * the announced subscriptions are applied first (one atomic load per peer).
+   * No-op while already taking messages off a port.
    */
-  catchUp(applied: (peer: number) => number): void {
+  catchUp(): void {
     if (this.#draining) return
-    for (const [peer, link] of this.#links) {
-      if (link.cell !== undefined && Atomics.load(link.cell, 0) > applied(peer)) this.drain(peer)
+    const cells = this.#cells
+    for (let i = 0; i < cells.length; i++) {
+      const link = cells[i]!
+      const seq = Atomics.load(link.cell!, 0)
+      if (seq !== link.checked) {
+        link.checked = seq
+        this.drain(link.peer)
+      }
     }
   }
 
@@ -355,6 +372,7 @@ export class Cluster {
     this.#channel.close()
     const links = [...this.#links.values()]
     this.#links.clear()
+    this.#cells = []
     for (const link of links) link.port.close()
   }
 }

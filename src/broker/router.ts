@@ -23,7 +23,7 @@ export interface RouterOptions {
   /** Posts a `subs` announcement (default: `post`); see Cluster.announce. */
   announce?: (message: SubsMessage) => void
   /** Before routing: applies the announcements peers already posted (see Cluster.catchUp). */
-  catchUp?: (applied: (peer: number) => number) => void
+  catchUp?: () => void
   /** Handles at once the data already queued from `peer` (see Cluster.drain). */
   drain?: (peer: number) => void
   /** Sends data to the workers in `to`. */
@@ -62,7 +62,7 @@ export class Router {
   /** Peers whose table here starts from their first announcement or a `sync`: their port copies apply. */
   readonly #based = new Set<number>()
   readonly #applied = (peer: number): number => this.#seen.get(peer) ?? 0
-  readonly #catchUp: (applied: (peer: number) => number) => void
+  readonly #catchUp: () => void
   readonly #drain: (peer: number) => void
   readonly #forwarder: Forwarder
   readonly #announcer: Announcer
@@ -170,7 +170,7 @@ export class Router {
    */
   publish(message: BrokerMessage, held?: Held): number {
     // A SUBSCRIBE handled on another worker before this publish is routed to [issue 11]
-    this.#catchUp(this.#applied)
+    this.#catchUp()
     if (message.retain) this.#retain(message)
     const targets = this.table.targets(
       message.topic,
