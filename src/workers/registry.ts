@@ -2,8 +2,8 @@
  * The connections of one worker, for the admin API (list, kick) and drain.
  */
 import type { ConnectionInfo } from '../admin/types.ts'
-import type { ConnectionRunner } from './connection-runner.ts'
-import { Reason } from './reason-codes.ts'
+import type { ConnectionRunner } from '../protocol/connection-runner.ts'
+import { Reason } from '../protocol/reason-codes.ts'
 
 export class ConnectionRegistry {
   // keyed by the connection's sequence number: no id string is built per connection

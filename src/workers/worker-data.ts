@@ -5,8 +5,8 @@
 import type { Socket } from 'node:net'
 import type { ListenerType } from '../config/schema.ts'
 import type { HandlerSpec } from '../handlers/loader.ts'
+import type { RunnerLimits } from '../protocol/connection-runner.ts'
 import type { TlsMaterial } from '../transport/tls.ts'
-import type { RunnerLimits } from './connection-runner.ts'
 
 export interface WorkerListener {
   name: string
