@@ -34,12 +34,3 @@ export interface ConnectionTask {
   /** `performance.timeOrigin + performance.now()` in the main thread at accept (epoch ms). */
   acceptedAt: number
 }
-
-/** Control-channel request types the workers answer. */
-export const controlTypes = {
-  ready: 'worker:ready',
-  list: 'connections:list',
-  kick: 'connections:kick',
-  info: 'workers:info',
-  drain: 'drain',
-} as const
