@@ -8,6 +8,7 @@ import type { ChainOutcome } from '../handlers/chain.ts'
 import type { ProtocolVersion, ReasonResult } from '../handlers/types.ts'
 import type { ProtocolHost } from './host.ts'
 import { Reason, v3ConnackCode } from './reason-codes.ts'
+import { isValidTopicName } from './topic.ts'
 
 let assignedIds = 0
 // what a chain without hooks decides (never modified)
@@ -40,6 +41,10 @@ export async function handleConnect(r: ProtocolHost, packet: ConnectPacket): Pro
   }
   if (r.v5 && props?.authenticationMethod !== undefined && !r.chain.has('onAuth')) {
     return refuse(r, { reasonCode: Reason.badAuthenticationMethod })
+  }
+  if (packet.will !== undefined && !isValidTopicName(packet.will.topic)) {
+    // [MQTT-3.1.3-11] the Will Topic is a topic name: no wildcards, no U+0000 [MQTT-3.3.2-2] [MQTT-4.7.3-2]
+    return refuse(r, problem(r, Reason.topicNameInvalid, 'Will topic invalid'))
   }
   if (!r.chain.has('onConnect')) return afterAuthStep(r, noOutcome)
   return afterAuthStep(r, await r.chain.decide('onConnect', ctx, packet))
@@ -95,6 +100,12 @@ async function accept(r: ProtocolHost, reason: ReasonResult | undefined): Promis
   r.state.phase = 'connected'
   r.armKeepalive()
   if (r.chain.has('onConnected')) await r.chain.notify('onConnected', ctx)
+}
+
+/** A refusal with its reason string unless the v5 client asked for none [MQTT-3.1.2-29]. */
+function problem(r: ProtocolHost, reasonCode: number, reasonString: string): ReasonResult {
+  const wants = r.v5 && r.ctx.connectPacket?.properties?.requestProblemInformation !== false
+  return wants ? { reasonCode, reasonString } : { reasonCode }
 }
 
 /** Refuses the CONNECT with a CONNACK carrying `reason` (3.1.1: the mapped return code, if any), then closes. */

@@ -14,6 +14,7 @@ import { mqttdError } from '../errors.ts'
 import type { ChainOutcome } from '../handlers/chain.ts'
 import type { ProtocolHost } from './host.ts'
 import { Reason } from './reason-codes.ts'
+import { isValidTopicName, parseFilter } from './topic.ts'
 
 // PUBLISH packets that arrived beyond the Receive Maximum; packets are unique objects, so one set serves all connections
 const overLimit = new WeakSet<Packet>()
@@ -26,6 +27,12 @@ export function noteArrival(r: ProtocolHost, packet: PublishPacket): void {
   r.flow.arrived()
   const resend = packet.qos === 2 && r.flow.isDuplicate(packet.messageId!)
   if (!resend && r.flow.exceeded()) overLimit.add(packet)
+}
+
+/** Ends the connection for a broken protocol rule with `reasonCode` and its reason string (allowed on DISCONNECT [MQTT-3.1.2-29]). */
+function ruleBroken(r: ProtocolHost, reasonCode: number, reasonString: string, what: string): void {
+  r.state.closeError = mqttdError('MQTTD_ERR_PROTOCOL_ERROR', what)
+  r.disconnectWith({ reasonCode, reasonString }, 'protocol-error')
 }
 
 function reasonProperties(r: ProtocolHost, outcome: ChainOutcome): { reasonString: string } | undefined {
@@ -48,6 +55,11 @@ export async function handlePublish(r: ProtocolHost, packet: PublishPacket): Pro
     return r.protocolError('PUBLISH with an empty topic and no topic alias')
   }
   r.metrics.messageReceived(packet.qos)
+  if (!isValidTopicName(packet.topic)) {
+    // wildcards or U+0000 in a topic name [MQTT-3.3.2-2] [MQTT-4.7.3-2]: no handler sees it, broker or not
+    const what = `PUBLISH to the invalid topic name ${JSON.stringify(packet.topic)}`
+    return ruleBroken(r, Reason.topicNameInvalid, 'Topic name invalid', what)
+  }
   if (packet.qos === 0) {
     const outcome = await r.chain.decide('onPublish', r.ctx, packet)
     if ((outcome.reason?.reasonCode ?? 0) >= 0x80) r.metrics.messageDropped('hook_refused')
@@ -92,6 +104,17 @@ export function handlePubrel(r: ProtocolHost, packet: PubrelPacket): void {
 
 export async function handleSubscribe(r: ProtocolHost, packet: SubscribePacket): Promise<void> {
   const granted = packet.subscriptions.map((s) => s.qos as number)
+  for (let i = 0; i < granted.length; i++) {
+    const s = packet.subscriptions[i]!
+    const parsed = parseFilter(s.topic)
+    // an invalid filter is refused before any handler [MQTT-4.7.1-2] [MQTT-4.7.1-3] [MQTT-4.8.2-1] [MQTT-4.8.2-2]
+    if (parsed === undefined) granted[i] = r.v5 ? Reason.topicFilterInvalid : 0x80
+    else if (r.v5 && parsed.group !== undefined && s.nl === true) {
+      // No Local on a shared subscription is a protocol error [MQTT-3.8.3-4]
+      const what = `SUBSCRIBE with No Local on the shared subscription ${JSON.stringify(s.topic)}`
+      return ruleBroken(r, Reason.protocolError, 'No Local on a shared subscription', what)
+    }
+  }
   const outcome = await r.chain.decide('onSubscribe', r.ctx, packet, granted)
   if (r.state.phase !== 'connected') return
   const code = outcome.reason?.reasonCode ?? 0
@@ -104,7 +127,10 @@ export async function handleSubscribe(r: ProtocolHost, packet: SubscribePacket):
 }
 
 export async function handleUnsubscribe(r: ProtocolHost, packet: UnsubscribePacket): Promise<void> {
-  const reasonCodes = packet.unsubscriptions.map(() => 0)
+  // v5: an invalid filter gets 0x8F before any handler sees it (3.1.1 UNSUBACK has no codes)
+  const reasonCodes = packet.unsubscriptions.map((f): number =>
+    r.v5 && parseFilter(f) === undefined ? Reason.topicFilterInvalid : 0,
+  )
   const outcome = await r.chain.decide('onUnsubscribe', r.ctx, packet, reasonCodes)
   if (r.state.phase !== 'connected') return
   const code = outcome.reason?.reasonCode ?? 0
