@@ -40,12 +40,13 @@ import type {
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { Connection } from '../connection/connection.ts'
+import type { ProtocolVersion } from '../connection/types.ts'
 
 /** How the client reached the server. */
 export type Transport = 'tcp' | 'tls' | 'ws' | 'wss'
 
-/** MQTT protocol level: 3 = 3.1, 4 = 3.1.1, 5 = 5.0. */
-export type ProtocolVersion = 3 | 4 | 5
+/** MQTT protocol level: 3 = 3.1, 4 = 3.1.1, 5 = 5.0 (the codec's; here for handler authors). */
+export type { ProtocolVersion }
 
 /** A reason code for the acknowledgement or refusal, with an optional reason string (v5 only). */
 export interface ReasonResult {

@@ -3,9 +3,9 @@
  * keepalive cap, the onConnect/onAuth chains (with v5 enhanced
  * authentication and re-authentication), CONNACK success or refusal.
  */
-import type { AuthPacket, ConnectPacket } from '../connection/types.ts'
+import type { AuthPacket, ConnectPacket, ProtocolVersion } from '../connection/types.ts'
 import type { ChainOutcome } from '../handlers/chain.ts'
-import type { ProtocolVersion, ReasonResult } from '../handlers/types.ts'
+import type { ReasonResult } from '../handlers/types.ts'
 import type { ProtocolHost } from './host.ts'
 import { Reason, v3ConnackCode } from './reason-codes.ts'
 import { isValidTopicName } from './topic.ts'
