@@ -11,7 +11,7 @@ import { isMainThread, threadId, Worker, workerData } from 'node:worker_threads'
 import { Cluster } from '../src/broker/cluster.ts'
 import { Router } from '../src/broker/router.ts'
 import { Session } from '../src/broker/session.ts'
-import { parseFilter } from '../src/broker/topic.ts'
+import { parseFilter } from '../src/protocol/topic.ts'
 
 const NAME = `bench-ordering-${process.pid}`
 
