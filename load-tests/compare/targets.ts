@@ -169,7 +169,7 @@ export async function startServer(name: TargetName, opts: StartOptions): Promise
   child.stdout!.on('data', keep)
   child.stderr!.on('data', keep)
   try {
-    await waitForPort(port, child, 15_000, () => output)
+    await waitForPort(port, child, 60_000, () => output)
   } catch (err) {
     await stopper(child, cleanup)()
     throw err
