@@ -41,6 +41,22 @@ export interface WorkerLoad {
   eventLoopUtilization: number
 }
 
+/**
+ * The running totals the admin API samples once a second for its rate
+ * history: a few sums, no registry walk, so sampling stays cheap.
+ */
+export interface WorkerTotals {
+  messagesIn: number
+  messagesOut: number
+  bytesIn: number
+  bytesOut: number
+  connections: number
+  /** By drop reason. */
+  dropped: Record<string, number>
+  /** By refusal reason, over all listeners. */
+  rejected: Record<string, number>
+}
+
 type EventLoopUtilization = ReturnType<typeof performance.eventLoopUtilization>
 
 let current: WorkerMetrics | undefined
@@ -236,6 +252,20 @@ export class WorkerMetrics {
     return { connections: this.#workerConnections.value, eventLoopUtilization: elu }
   }
 
+  /** Running totals since this worker started (see {@link WorkerTotals}). */
+  totals(): WorkerTotals {
+    this.#bytes.sync()
+    return {
+      messagesIn: this.#messagesInMetric.sumBy()[''] ?? 0,
+      messagesOut: this.#messagesOutMetric.sumBy()[''] ?? 0,
+      bytesIn: this.#bytesIn.value,
+      bytesOut: this.#bytesOut.value,
+      connections: this.#workerConnections.value,
+      dropped: this.#droppedMetric.sumBy('reason'),
+      rejected: this.#rejected.sumBy('reason'),
+    }
+  }
+
   #lazy(table: Map<string, CounterChild>, metric: FastCounter, key: string): CounterChild {
     const child = metric.child(key)
     table.set(key, child)
@@ -245,7 +275,10 @@ export class WorkerMetrics {
 
 /** Control request type a worker answers with its registry's `getMetricsAsJSON()`. */
 export const metricsRequest = 'metrics'
-/** Makes this worker answer the main thread's metrics requests. */
+/** Control request type a worker answers with {@link WorkerMetrics.totals}. */
+export const totalsRequest = 'metrics:totals'
+/** Makes this worker answer the main thread's metrics requests (full registry, and totals). */
 export function serveWorkerMetrics(control: ControlServer, metrics: WorkerMetrics): void {
   control.handle(metricsRequest, () => metrics.registry.getMetricsAsJSON())
+  control.handle(totalsRequest, () => metrics.totals())
 }
