@@ -75,6 +75,12 @@ export class MetricsAggregator {
     return { body: await registry.metrics(), contentType }
   }
 
+  /** The merged families as JSON (one value per series), for the admin API's status summary. */
+  async merged(): Promise<MetricJSON[]> {
+    const registry = AggregatorRegistry.aggregate(withoutMergedQuantiles(await this.collect()))
+    return (await registry.getMetricsAsJSON()) as unknown as MetricJSON[]
+  }
+
   /**
    * Asks the live workers for their registries and returns the inputs of a
    * merge: main first, then the retained totals of dead workers, then one

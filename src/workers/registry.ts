@@ -26,7 +26,7 @@ export class ConnectionRegistry {
    * sequence number of the last connection of the previous page (ids are
    * `<workerId>-<seq>`, so a page survives connections closing meanwhile).
    */
-  list(query: { limit: number; after?: number; clientId?: string }): {
+  list(query: { limit: number; after?: number; clientId?: string; search?: string }): {
     items: Array<ConnectionInfo & { seq: number }>
     more: boolean
   } {
@@ -35,10 +35,22 @@ export class ConnectionRegistry {
     for (const [seq, runner] of this.#runners) {
       if (seq <= after || runner.state !== 'connected') continue
       if (query.clientId !== undefined && runner.ctx.clientId !== query.clientId) continue
+      if (query.search !== undefined && !runner.ctx.clientId.includes(query.search)) continue
       if (items.length >= query.limit) return { items, more: true }
       items.push({ seq, ...infoOf(runner) })
     }
     return { items, more: false }
+  }
+
+  /** The `limit` most recently started connected clients, newest first (one pass, `limit` kept). */
+  recent(limit: number): Array<ConnectionInfo & { seq: number }> {
+    const kept: ConnectionRunner[] = []
+    for (const runner of this.#runners.values()) {
+      if (runner.state !== 'connected') continue
+      if (kept.length === limit) kept.shift()
+      kept.push(runner)
+    }
+    return kept.reverse().map((runner) => ({ seq: runner.seq, ...infoOf(runner) }))
   }
 
   /** Disconnects every connection of `clientId` (v5: DISCONNECT 0x98); returns how many. */

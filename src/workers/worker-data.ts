@@ -39,6 +39,7 @@ export interface ConnectionTask {
 export const controlTypes = {
   ready: 'worker:ready',
   list: 'connections:list',
+  recent: 'connections:recent',
   kick: 'connections:kick',
   info: 'workers:info',
   drain: 'drain',

@@ -78,6 +78,7 @@ control.handle(controlTypes.ready, async () => {
 control.handle(controlTypes.list, (payload) =>
   registry.list(payload as Parameters<ConnectionRegistry['list']>[0]),
 )
+control.handle(controlTypes.recent, (payload) => registry.recent((payload as { limit: number }).limit))
 control.handle(controlTypes.kick, (payload) => registry.kick((payload as { clientId: string }).clientId))
 control.handle(controlTypes.info, () => ({ threadId, ...metrics.load() }))
 let drained: Promise<{ closed: number; destroyed: number }> | undefined
