@@ -9,6 +9,7 @@ import { redactConfig } from '../config/redact.ts'
 import type { ControlClient } from '../control/control-channel.ts'
 import type { MainMetrics } from '../metrics/main-metrics.ts'
 import { MetricsAggregator } from '../metrics/metrics-aggregator.ts'
+import { metricSpecs } from '../metrics/names.ts'
 import { type AdminServer, createAdminServer } from './admin-server.ts'
 import { createControlBackend } from './control-backend.ts'
 import { RateHistory } from './rate-history.ts'
@@ -46,6 +47,14 @@ export interface RunningAdmin {
   close(): Promise<void>
 }
 
+// what GET /status reads from the main thread's registry (the rest comes from the workers)
+const statusMainFamilies = [
+  metricSpecs.buildInfo.name,
+  metricSpecs.accepted.name,
+  metricSpecs.rejected.name,
+  metricSpecs.workerRestarts.name,
+]
+
 /** Starts the admin API, or returns null when `admin.enabled` is false. */
 export async function startAdmin(options: StartAdminOptions): Promise<RunningAdmin | null> {
   if (!options.config.enabled) return null
@@ -74,7 +83,7 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
     ...controlBackend,
     status: () =>
       readStatus({
-        metrics: () => aggregator.merged(),
+        metrics: () => aggregator.merged(statusMainFamilies),
         listeners,
         workers: () => options.workerThreadIds().length,
         startedAt,
