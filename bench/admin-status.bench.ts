@@ -15,7 +15,6 @@ import { connect, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import mqttPacket from 'mqtt-packet'
 import { startServer } from '../src/main/server.ts'
-import { metricsRequest, totalsRequest } from '../src/metrics/worker-metrics.ts'
 
 const LEVELS = (process.env.BENCH_CLIENTS ?? '0,1000,5000').split(',').map(Number)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40)
@@ -60,7 +59,7 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - start
 }
 
-const control = (type: string) => () =>
+const control = (type: 'metrics' | 'metrics:totals') => () =>
   server.control.request(type, null, { expectedWorkers: server.workerThreadIds().length, timeoutMs: 5000 })
 const http = (path: string) => async () => {
   const res = await fetch(`${base}${path}`)
@@ -69,8 +68,8 @@ const http = (path: string) => async () => {
 }
 
 const cases = {
-  totals: control(totalsRequest),
-  scrape: control(metricsRequest),
+  totals: control('metrics:totals'),
+  scrape: control('metrics'),
   '/status': http('/status'),
   '/connections/recent': http('/connections/recent?limit=10'),
   '/connections?search': http('/connections?search=bench-4&limit=50'),

@@ -11,8 +11,8 @@
  * started by `startAdmin`).
  */
 import type { ControlClient } from '../control/control-channel.ts'
+import type { WorkerTotals } from '../control/protocol.ts'
 import type { MainMetrics } from '../metrics/main-metrics.ts'
-import { totalsRequest, type WorkerTotals } from '../metrics/worker-metrics.ts'
 
 /** What moved in one interval. */
 export interface RateSample {
@@ -111,7 +111,7 @@ export class RateHistory {
     try {
       const { control, metrics, workerThreadIds } = this.#options
       const live = workerThreadIds()
-      const result = await control.request<WorkerTotals>(totalsRequest, null, {
+      const result = await control.request('metrics:totals', null, {
         expectedWorkers: live.length,
         timeoutMs: this.#timeoutMs,
       })

@@ -12,6 +12,7 @@
 import { performance } from 'node:perf_hooks'
 import { Registry } from 'prom-client'
 import type { ControlServer } from '../control/control-channel.ts'
+import type { MetricJSON, WorkerLoad, WorkerTotals } from '../control/protocol.ts'
 import type { HookName } from '../handlers/types.ts'
 import { type ByteSource, ByteTracker } from './byte-tracker.ts'
 import { ChildCache } from './child-cache.ts'
@@ -34,28 +35,7 @@ export interface WorkerMetricsOptions {
   registry?: Registry
 }
 
-/** What `/workers` shows about one worker, measured inside it. */
-export interface WorkerLoad {
-  connections: number
-  /** Event-loop utilization (0..1) since the previous call. */
-  eventLoopUtilization: number
-}
-
-/**
- * The running totals the admin API samples once a second for its rate
- * history: a few sums, no registry walk, so sampling stays cheap.
- */
-export interface WorkerTotals {
-  messagesIn: number
-  messagesOut: number
-  bytesIn: number
-  bytesOut: number
-  connections: number
-  /** By drop reason. */
-  dropped: Record<string, number>
-  /** By refusal reason, over all listeners. */
-  rejected: Record<string, number>
-}
+export type { WorkerLoad, WorkerTotals }
 
 type EventLoopUtilization = ReturnType<typeof performance.eventLoopUtilization>
 
@@ -273,12 +253,15 @@ export class WorkerMetrics {
   }
 }
 
-/** Control request type a worker answers with its registry's `getMetricsAsJSON()`. */
-export const metricsRequest = 'metrics'
-/** Control request type a worker answers with {@link WorkerMetrics.totals}. */
-export const totalsRequest = 'metrics:totals'
-/** Makes this worker answer the main thread's metrics requests (full registry, and totals). */
+/**
+ * Makes this worker answer the main thread's `metrics` requests with its
+ * registry's `getMetricsAsJSON()`, and `metrics:totals` with {@link WorkerMetrics.totals}.
+ */
 export function serveWorkerMetrics(control: ControlServer, metrics: WorkerMetrics): void {
-  control.handle(metricsRequest, () => metrics.registry.getMetricsAsJSON())
-  control.handle(totalsRequest, () => metrics.totals())
+  // prom-client types `type` as its own MetricType; on the wire it is the plain string MetricJSON says
+  control.handle(
+    'metrics',
+    () => metrics.registry.getMetricsAsJSON() as Promise<unknown> as Promise<MetricJSON[]>,
+  )
+  control.handle('metrics:totals', () => metrics.totals())
 }

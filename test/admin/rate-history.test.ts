@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto'
 import { type TestContext, test } from 'node:test'
 import { RateHistory } from '../../src/admin/rate-history.ts'
 import { ControlClient, ControlServer } from '../../src/control/control-channel.ts'
+import type { WorkerTotals } from '../../src/control/protocol.ts'
 import { MainMetrics } from '../../src/metrics/main-metrics.ts'
-import { totalsRequest, type WorkerTotals } from '../../src/metrics/worker-metrics.ts'
 
 const totals = (over: Partial<WorkerTotals> = {}): WorkerTotals => ({
   messagesIn: 0,
@@ -26,7 +26,7 @@ function harness(t: TestContext, capacity = 900) {
   const add = (threadId: number, initial: WorkerTotals) => {
     const server = new ControlServer(instance, threadId)
     const entry = { server, totals: initial }
-    server.handle(totalsRequest, () => entry.totals)
+    server.handle('metrics:totals', () => entry.totals)
     workers.set(threadId, entry)
     return entry
   }
