@@ -85,7 +85,8 @@ export function registerUiRoutes(app: FastifyInstance): void {
   const index = assets.get('index.html')!
   const config = { public: true }
   app.get('/ui', { config, schema: { description: 'Redirects to /ui/.' } }, (_request, reply) =>
-    reply.redirect('/ui/'),
+    // relative, so it also works behind a proxy that mounts the admin API under a prefix
+    reply.redirect('ui/'),
   )
   app.get('/ui/', { config, schema: { description: 'The status page.' } }, (_request, reply) =>
     send(reply, index),

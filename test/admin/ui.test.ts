@@ -210,6 +210,33 @@ test('status page: numbers equal the API for mqtt.js traffic, chart moves, searc
     await browser.screenshot('status-config')
   })
 
+  await t.test('clients page through the keyset cursor: Next and Previous', async () => {
+    await page.goto(`${s.base}/ui/#/clients?size=2`)
+    const ids = () => page.locator('[data-testid=clients] td.client-id').allTextContents()
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-testid=clients] td.client-id').length === 2,
+      null,
+      wait,
+    )
+    const first = await ids()
+    await page.click('#page-next:not([disabled])')
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-testid=clients] td.client-id').length === 1,
+      null,
+      wait,
+    )
+    const second = await ids()
+    assert.deepEqual([...first, ...second].toSorted(), ['ui-pub', 'ui-sub', 'ui-victim-1'])
+    assert.equal(await page.locator('#page-next').isDisabled(), true, 'the last page')
+    await page.click('#page-prev')
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-testid=clients] td.client-id').length === 2,
+      null,
+      wait,
+    )
+    assert.deepEqual(await ids(), first)
+  })
+
   await t.test('search finds a client, kick disconnects it with 0x98 and it leaves the list', async () => {
     await page.goto(`${s.base}/ui/#/clients`)
     await page.waitForSelector('[data-testid=clients] td.client-id', wait)
@@ -313,6 +340,9 @@ test('the status page is served with a strict CSP and nosniff, and can be turned
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|\*/, path)
     assert.equal(res.headers.get('x-content-type-options'), 'nosniff', path)
   }
+  const redirect = await fetch(`${s.base}/ui`, { redirect: 'manual' })
+  assert.equal(redirect.status, 302)
+  assert.equal(redirect.headers.get('location'), 'ui/')
   const status = await fetch(`${s.base}/status`)
   assert.equal(status.headers.get('x-content-type-options'), 'nosniff')
   // only files shipped with the page: no path reaches the file system

@@ -65,6 +65,7 @@ export async function openBrowser(t: TestContext): Promise<Browser> {
     if (response.status() >= 400) problems.push(`HTTP ${response.status()}: ${response.url()}`)
   })
   mkdirSync(screenshotDir, { recursive: true })
+  t.diagnostic(`screenshots: ${screenshotDir}`)
   return {
     context,
     page,

@@ -4,7 +4,11 @@
 import { fill, h, table } from '../dom.js'
 import { bytes, protocol, since } from '../format.js'
 
-const pageSize = 50
+// #/clients?size=N picks another page size (1..1000, the API's limit)
+function pageSize() {
+  const size = Number(new URLSearchParams(location.hash.split('?')[1] ?? '').get('size'))
+  return Number.isInteger(size) && size >= 1 && size <= 1000 ? size : 50
+}
 
 /** @param {HTMLElement} el @param {import('../app.js').Context} ctx */
 export function mount(el, ctx) {
@@ -72,7 +76,7 @@ export function mount(el, ctx) {
   }
 
   async function load() {
-    const params = new URLSearchParams({ limit: String(pageSize) })
+    const params = new URLSearchParams({ limit: String(pageSize()) })
     if (cursor !== undefined) params.set('cursor', cursor)
     if (term !== '') params.set('search', term)
     const page = await ctx.api(`/connections?${params}`)
