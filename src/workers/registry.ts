@@ -48,7 +48,7 @@ export class ConnectionRegistry {
   recent(limit: number): Array<ConnectionInfo & { seq: number }> {
     const kept: ConnectionRunner[] = []
     for (const runner of this.#runners.values()) {
-      if (runner.state !== 'connected') continue
+      if (runner.phase !== 'connected') continue
       if (kept.length === limit) kept.shift()
       kept.push(runner)
     }
