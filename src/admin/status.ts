@@ -82,14 +82,11 @@ const brokerGauges = {
 
 const queueDropReasons = new Set(['queue_full', 'slow_consumer'])
 
-function sum(
-  metric: MetricJSON | undefined,
-  filter?: (labels: MetricJSON['values'][0]['labels']) => boolean,
-) {
+/** A family's total over its series (histogram parts left out). */
+function sum(metric: MetricJSON | undefined): number {
   let total = 0
   for (const v of metric?.values ?? []) {
-    if (v.metricName !== undefined && v.metricName !== metric?.name) continue
-    if (filter === undefined || filter(v.labels)) total += v.value
+    if (v.metricName === undefined || v.metricName === metric?.name) total += v.value
   }
   return total
 }
