@@ -13,8 +13,16 @@ import type { Handler, HookContext, HookResult, ReasonResult, WorkerContext } fr
 import type { Held } from './backpressure.ts'
 import { Broker } from './broker.ts'
 import { idsOf } from './delivery.ts'
+import {
+  type BrokerLimits,
+  defaultBrokerLimits,
+  mayPublishTo,
+  type RefusalReason,
+  subscriptionQuotaProblem,
+  topicProblem,
+} from './limits.ts'
 import { messageFromPublish } from './message.ts'
-import { dropCounter } from './metrics.ts'
+import { dropCounter, refusalCounter, registerBrokerGauges } from './metrics.ts'
 import { type BrokerOptions, parseBrokerOptions } from './options.ts'
 import type { SessionLink, Subscription } from './session.ts'
 import { isValidTopicName, parseFilter } from './topic.ts'
@@ -57,6 +65,24 @@ function publishCredit(options: BrokerOptions, workerCount: number): number {
   return Math.min(high, Math.max(16, room))
 }
 
+/** The broker's limits from the server's `limits` config, defaults for those not given. */
+function brokerLimits(worker: WorkerContext): BrokerLimits {
+  const given = worker.limits ?? {}
+  const limits = { ...defaultBrokerLimits }
+  for (const key of Object.keys(limits) as (keyof BrokerLimits)[]) {
+    const value = (given as Partial<BrokerLimits>)[key]
+    if (typeof value === 'number') limits[key] = value
+  }
+  return limits
+}
+
+const topicText: Partial<Record<RefusalReason, string>> = {
+  topic_too_long: 'longer than limits.maxTopicLength',
+  topic_too_deep: 'more levels than limits.maxTopicLevels',
+  client_subscription_quota: 'Subscription quota of this client (limits.maxSubscriptionsPerClient) exceeded',
+  server_subscription_quota: 'Subscription quota of the server (limits.maxSubscriptions) exceeded',
+}
+
 /** How long a starting worker waits for a peer's retained messages before it serves clients. */
 const RETAINED_SYNC_WAIT_MS = 500
 
@@ -67,6 +93,9 @@ export async function createBrokerHandler(
 ): Promise<Handler> {
   const options = parseBrokerOptions(rawOptions)
   const drop = dropCounter(worker.metrics)
+  const refused = refusalCounter(worker.metrics)
+  const limits = brokerLimits(worker)
+  const reserved = options.allowReservedPublish
   const broker = new Broker({
     workerId: worker.workerId,
     publishCredit: publishCredit(options, worker.workerCount),
@@ -74,6 +103,11 @@ export async function createBrokerHandler(
     options,
     drop,
     onError: (err, where) => worker.log.error({ err }, `broker: ${where} failed`),
+  })
+  registerBrokerGauges(worker.metrics, {
+    sessions: () => broker.sessionStats(),
+    subscriptions: () => broker.router.index.size,
+    retained: () => ({ messages: broker.router.retained.size, bytes: broker.router.retained.bytes }),
   })
   if (worker.workerCount > 1) {
     // A worker started next to running ones (e.g. a respawn) serves clients once it holds the retained
@@ -98,6 +132,16 @@ export async function createBrokerHandler(
         if ((will.qos ?? 0) > options.maxQos) return refuse(ctx, 0x9b, 'Will QoS not supported')
         if (will.retain === true && !options.retainAvailable) return refuse(ctx, 0x9a, 'Retain not supported')
         if (!isValidTopicName(will.topic)) return refuse(ctx, 0x90, 'Will topic invalid')
+        const problem = topicProblem(will.topic, limits)
+        if (problem !== undefined) {
+          refused('will', problem)
+          return refuse(ctx, 0x90, `Will topic ${topicText[problem]}`)
+        }
+        // A will is a publish by the client too: it may not reach a `$` topic a PUBLISH could not
+        if (!mayPublishTo(will.topic, will, reserved)) {
+          refused('will', 'reserved_topic')
+          return refuse(ctx, 0x87, 'Will topics beginning with $ are reserved for the server')
+        }
       }
       const clean = packet.clean ?? true
       let expiry = v5 ? (packet.properties?.sessionExpiryInterval ?? 0) : clean ? 0 : NEVER
@@ -137,6 +181,18 @@ export async function createBrokerHandler(
         ctx.close(0x9a, 'Retain not supported', 'protocol-error')
         return refuse(ctx, 0x9a, 'Retain not supported')
       }
+      const problem = topicProblem(packet.topic, limits)
+      if (problem !== undefined) {
+        // v5: PUBACK/PUBREC 0x90 "not accepted by this Server"; 3.1.1 has no refusal code: the
+        // framework acknowledges as usual and drops it [3.1.1 MQTT-3.3.5-2]
+        refused('publish', problem)
+        return refuse(ctx, 0x90, `Topic name ${topicText[problem]}`)
+      }
+      // `$` topics are the server's [5.0 MQTT-4.7.2-1]: v5 0x87; 3.1.1 acknowledged and dropped [3.1.1 MQTT-3.3.5-2]
+      if (!mayPublishTo(packet.topic, packet, reserved)) {
+        refused('publish', 'reserved_topic')
+        return refuse(ctx, 0x87, 'Topics beginning with $ are reserved for the server')
+      }
       const held: Held | undefined = packet.qos > 0 ? { sessions: [] } : undefined
       const delivered = broker.router.publish(messageFromPublish(packet, ctx.clientId, Date.now()), held)
       const result: HookResult =
@@ -164,6 +220,7 @@ export async function createBrokerHandler(
       const id = packet.properties?.subscriptionIdentifier
       const subscriptionId = typeof id === 'number' ? id : undefined
       const existed: boolean[] = []
+      let problemText: string | undefined
       for (let i = 0; i < packet.subscriptions.length; i++) {
         const s = packet.subscriptions[i]!
         existed.push(false)
@@ -174,6 +231,25 @@ export async function createBrokerHandler(
           // [MQTT-4.7.1-2] [MQTT-4.7.1-3] [MQTT-4.8.2-1] [MQTT-4.8.2-2]
           granted[i] = v5 ? 0x8f : 0x80
           continue
+        }
+        const problem = topicProblem(s.topic, limits)
+        if (problem !== undefined) {
+          // 0x8F: "correctly formed but not accepted by this Server"; 3.1.1's one failure code 0x80
+          granted[i] = v5 ? 0x8f : 0x80
+          refused('subscribe', problem)
+          problemText = `Topic filter ${topicText[problem]}`
+          continue
+        }
+        if (!binding.session.subscriptions.has(s.topic)) {
+          const counts = { local: broker.router.index.size, remote: broker.router.table.size }
+          const quota = subscriptionQuotaProblem(binding.session.subscriptions.size, counts, limits)
+          if (quota !== undefined) {
+            // 0x97 Quota exceeded (v5); 3.1.1 0x80 [3.1.1 MQTT-3.9.3-2]
+            granted[i] = v5 ? 0x97 : 0x80
+            refused('subscribe', quota)
+            problemText = topicText[quota]
+            continue
+          }
         }
         if (v5 && parsed.group !== undefined && s.nl === true) {
           // No Local on a shared subscription is a protocol error [MQTT-3.8.3-4]
@@ -195,7 +271,10 @@ export async function createBrokerHandler(
       existedBefore.set(packet, existed)
       // SUBACK only once every worker routes to the new subscriptions
       await broker.router.confirm(options.clusterTimeoutMs)
-      return undefined
+      // A reason string for the refused filters, when the client accepts one [MQTT-3.1.2-29]; 0x00 keeps the codes set per filter
+      if (problemText === undefined) return undefined
+      const answer = refuse(ctx, 0x00, problemText)
+      return answer.reasonString === undefined ? undefined : answer
     },
 
     onSubscribed(ctx, packet, granted) {

@@ -91,6 +91,17 @@ export const brokerOptionsSchema = Type.Object(
       description:
         "How long a worker waits for the others: a session hand-over on reconnect, a SUBSCRIBE's routing confirmation.",
     }),
+    sysInterval: Type.Integer({
+      minimum: 0,
+      default: 10,
+      description:
+        'Seconds between updates of the `$SYS/broker/...` statistics (retained messages, published by the server); 0: no `$SYS` tree.',
+    }),
+    allowReservedPublish: Type.Array(Type.String({ minLength: 1, pattern: '^\\$' }), {
+      default: [],
+      description:
+        'Topic filters beginning with `$` that clients may publish to (and name in a will); every other `$` topic is refused (v5 0x87). A handler may also allow one packet with `allowReservedTopic(packet)`.',
+    }),
     channel: Type.Optional(
       Type.String({
         minLength: 1,

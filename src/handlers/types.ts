@@ -37,6 +37,7 @@ import type {
 } from 'mqtt-packet'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
+import type { MqttdConfig } from '../config/schema.ts'
 import type { Connection } from '../connection/connection.ts'
 
 /** How the client reached the server. */
@@ -148,6 +149,8 @@ export interface WorkerContext {
   readonly metrics: Registry
   /** The handler's `options` from the config, `{}` when none. */
   readonly options: Record<string, unknown>
+  /** The server's `limits` config (defaults filled in); absent when a handler is run outside a server. */
+  readonly limits?: Readonly<MqttdConfig['limits']>
 }
 
 /** The hooks a handler may implement. All are optional. */

@@ -55,6 +55,7 @@ async function init(): Promise<void> {
     log,
     metrics: metrics.registry,
     options,
+    limits: data.limits,
   }))
   loadedHandlers = loaded
   chain = new HandlerChain(loaded, { timeoutMs: data.limits.hookTimeoutMs, observer: metrics })

@@ -109,7 +109,7 @@ test('e2e: exact counters summed across 2 workers from mqtt.js traffic, scraped 
     `connections per worker: ${perWorker}`,
   )
   assert.deepEqual(
-    seriesOf(e, 'mqttd_worker_event_loop_utilization')
+    seriesOf(e, 'mqttd_worker_event_loop_utilization_ratio')
       .map((s) => s.labels.worker)
       .sort(),
     [...ids].sort(),
@@ -172,7 +172,7 @@ test('e2e: a killed worker is replaced and no counter goes backwards', async (t)
   }
   assert.equal(sampleValue(after, 'mqttd_packets_received_total', { type: 'publish' }), 20)
   assert.equal(sampleValue(after, 'mqttd_worker_restarts_total'), 1)
-  assert.equal(seriesOf(after, 'mqttd_worker_event_loop_utilization', { worker: String(victimId) }).length, 0)
+  assert.equal(seriesOf(after, 'mqttd_worker_event_loop_utilization_ratio', { worker: String(victimId) }).length, 0)
 
   // The survivors keep counting on top of the retained total.
   const survivors = clients.filter((c) => c.connected)
