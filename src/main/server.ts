@@ -20,7 +20,7 @@ import { handlerSpecs } from './handler-specs.ts'
 import { AdmissionControl } from './limits.ts'
 import { readTlsMaterial } from './tls-material.ts'
 import { requestEveryWorker, waitForWorkers } from './worker-ready.ts'
-import { WorkerRestarts } from './worker-restarts.ts'
+import { WorkerSlots } from './worker-slots.ts'
 
 const workerFile = fileURLToPath(new URL('../workers/worker.ts', import.meta.url))
 
@@ -107,12 +107,13 @@ export async function startServer(
     workerData,
   })
   pool.on('error', (err: Error) => log.error({ err }, 'worker pool error'))
-  const liveThreadIds = () => pool.threads.map((w) => w.threadId)
+  const slots = new WorkerSlots(config.workers, () => pool.threads)
+  // in slot order, so GET /workers and the connection pages list workers by their stable number
+  const liveThreadIds = () => slots.list().map((s) => s.threadId)
   let started = false
   let ready = false
   let admin: RunningAdmin | null = null
   let closing: Promise<void> | undefined
-  const restarts = new WorkerRestarts(liveThreadIds)
   pool.on('workerCreate', (worker: { id: number }) => {
     if (started) log.info({ threadId: worker.id }, 'a replacement worker thread is up')
   })
@@ -120,7 +121,6 @@ export async function startServer(
     if (!started || closing !== undefined) return
     // counted on death: piscina lists the replacement at once (it is ready, and 'workerCreate' fires, later)
     metrics.workerRestarted()
-    restarts.died(worker.id)
     log.warn({ threadId: worker.id }, 'a worker thread died; the pool replaces it')
     // a dead worker's counters stay in the totals (the aggregator also notices it leaving the live list)
     if (worker.id >= 0) admin?.aggregator.workerExited(worker.id)
@@ -144,7 +144,8 @@ export async function startServer(
       workerThreadIds: liveThreadIds,
       isReady: () => ready && acceptor.accepting,
       isLive: () => ready,
-      restarts: (_slot, threadId) => restarts.of(threadId),
+      restarts: (_slot, threadId) => slots.restartsOf(threadId),
+      workerIndex: (threadId) => slots.indexOf(threadId),
       logger: log,
     })
     if (admin !== null) options.onAdminListening?.(admin.server.address)

@@ -24,6 +24,8 @@ import {
   type MetricJSON,
   mainForMerge,
   withoutMergedQuantiles,
+  withoutTotalGauges,
+  withWorkerLabel,
 } from './snapshot.ts'
 import { metricsRequest } from './worker-metrics.ts'
 
@@ -33,6 +35,12 @@ export type LiveWorkers = () => number | readonly number[]
 export interface MetricsAggregatorOptions {
   /** The longest a scrape waits for workers, in ms. Default 1000. */
   timeoutMs?: number
+  /**
+   * The stable number (0..N-1) of worker `threadId` (see WorkerSlots): the
+   * per-worker gauges' `worker` label carries it instead of the thread id,
+   * so a replaced worker continues its predecessor's series.
+   */
+  workerIndex?: (threadId: number) => number | undefined
 }
 
 export interface ScrapeResult {
@@ -45,6 +53,7 @@ export class MetricsAggregator {
   readonly #control: ControlClient
   readonly #liveWorkers: LiveWorkers
   readonly #timeoutMs: number
+  readonly #workerIndex: ((threadId: number) => number | undefined) | undefined
   /** Last answer of each live worker, by threadId. */
   readonly #snapshots = new Map<number, MetricJSON[]>()
   /** Thread ids are never reused in a process, so a late answer of a dead worker is recognised forever. */
@@ -61,6 +70,7 @@ export class MetricsAggregator {
     this.#control = control
     this.#liveWorkers = liveWorkers
     this.#timeoutMs = options.timeoutMs ?? 1000
+    this.#workerIndex = options.workerIndex
   }
 
   /** Prometheus text, or OpenMetrics when `accept` asks for `application/openmetrics-text`. */
@@ -98,7 +108,10 @@ export class MetricsAggregator {
     }
     // Read main last, so this scrape already shows its own misses.
     const main = (await this.#main.registry.getMetricsAsJSON()) as unknown as MetricJSON[]
-    return [mainForMerge(main), this.#retained, ...this.#snapshots.values()]
+    const workers = [...this.#snapshots].map(([threadId, snapshot]) =>
+      withWorkerLabel(snapshot, this.#workerIndex?.(threadId)),
+    )
+    return [withoutTotalGauges(mainForMerge(main)), this.#retained, ...workers]
   }
 
   /** Call when a worker thread died: its last counters stay in every later scrape, its gauges go. */

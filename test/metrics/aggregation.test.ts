@@ -177,7 +177,10 @@ test('a terminated worker keeps its counters in the sum; its gauges are dropped'
   assert.equal(sampleValue(after, 'mqttd_worker_restarts_total'), 1)
   // Gauges: the dead worker's connections and utilization are gone.
   assert.equal(sampleValue(after, 'mqttd_connections', { listener: 'tcp-main', transport: 'tcp' }), 1)
-  assert.equal(seriesOf(after, 'mqttd_worker_event_loop_utilization_ratio', { worker: String(deadId) }).length, 0)
+  assert.equal(
+    seriesOf(after, 'mqttd_worker_event_loop_utilization_ratio', { worker: String(deadId) }).length,
+    0,
+  )
   assert.equal(seriesOf(after, 'mqttd_worker_connections', { worker: String(deadId) }).length, 0)
 
   // The replacement adds on top of the retained total.
