@@ -8,6 +8,7 @@
  * docs/broker-design.md.
  */
 import type { IConnectPacket } from 'mqtt-packet'
+import { currentControlServer } from '../control/control-channel.ts'
 import { defineHandler } from '../handlers/define-handler.ts'
 import type { Handler, HookContext, HookResult, ReasonResult, WorkerContext } from '../handlers/types.ts'
 import type { Held } from './backpressure.ts'
@@ -25,6 +26,7 @@ import { messageFromPublish } from './message.ts'
 import { dropCounter, refusalCounter, registerBrokerGauges } from './metrics.ts'
 import { type BrokerOptions, parseBrokerOptions } from './options.ts'
 import type { SessionLink, Subscription } from './session.ts'
+import { type SysPublishPayload, sysPublishRequest } from './sys-tree.ts'
 import { isValidTopicName, parseFilter } from './topic.ts'
 
 const NEVER = 0xffffffff
@@ -103,6 +105,23 @@ export async function createBrokerHandler(
     options,
     drop,
     onError: (err, where) => worker.log.error({ err }, `broker: ${where} failed`),
+  })
+  // The main thread's `$SYS` updates (src/main/sys-publisher.ts) come to one worker, which publishes them
+  // like any retained message: every worker stores them, subscribers anywhere get them
+  currentControlServer()?.handle(sysPublishRequest, (payload) => {
+    const { messages } = payload as SysPublishPayload
+    for (const [topic, text] of messages) {
+      broker.router.publish({
+        topic,
+        payload: Buffer.from(text),
+        qos: 0,
+        retain: true,
+        properties: undefined,
+        expiresAt: undefined,
+        origin: '',
+      })
+    }
+    return messages.length
   })
   registerBrokerGauges(worker.metrics, {
     sessions: () => broker.sessionStats(),

@@ -113,6 +113,17 @@ export class ControlClient {
 
 export type ControlHandler = (payload: unknown) => unknown
 
+let current: ControlServer | undefined
+
+/**
+ * The ControlServer of this worker thread (the last one built), for modules
+ * loaded as handlers that answer a request of their own (the broker's `$SYS`
+ * updates); undefined outside a server's worker.
+ */
+export function currentControlServer(): ControlServer | undefined {
+  return current
+}
+
 /** A worker's side: answers the request types it has handlers for. */
 export class ControlServer {
   readonly #requests: BroadcastChannel
@@ -130,6 +141,7 @@ export class ControlServer {
     this.#requests.onmessage = (event) => {
       void this.#onRequest((event as { data: ControlRequest }).data)
     }
+    current = this
   }
 
   /** Serves requests of `type`; the handler's value (or promise) is the reply. */

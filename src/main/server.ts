@@ -9,15 +9,18 @@ import { fileURLToPath } from 'node:url'
 import pino, { type Logger } from 'pino'
 import { Piscina } from 'piscina'
 import { type RunningAdmin, startAdmin } from '../admin/start-admin.ts'
+import { parseBrokerOptions } from '../broker/options.ts'
 import type { MqttdConfig, MqttdConfigInput } from '../config/schema.ts'
 import { validateConfig } from '../config/validate.ts'
 import { ControlClient } from '../control/control-channel.ts'
 import { validateHandlers } from '../handlers/loader.ts'
-import { MainMetrics } from '../metrics/main-metrics.ts'
+import { MainMetrics, packageVersion } from '../metrics/main-metrics.ts'
+import { MetricsAggregator } from '../metrics/metrics-aggregator.ts'
 import { controlTypes, type WorkerData, type WorkerListener } from '../workers/worker-data.ts'
 import { Acceptor, type BoundListener } from './acceptor.ts'
 import { handlerSpecs } from './handler-specs.ts'
 import { AdmissionControl } from './limits.ts'
+import { SysPublisher } from './sys-publisher.ts'
 import { readTlsMaterial } from './tls-material.ts'
 import { requestEveryWorker, waitForWorkers } from './worker-ready.ts'
 import { WorkerSlots } from './worker-slots.ts'
@@ -123,9 +126,23 @@ export async function startServer(
     metrics.workerRestarted()
     log.warn({ threadId: worker.id }, 'a worker thread died; the pool replaces it')
     // a dead worker's counters stay in the totals (the aggregator also notices it leaving the live list)
-    if (worker.id >= 0) admin?.aggregator.workerExited(worker.id)
+    if (worker.id >= 0) aggregator.workerExited(worker.id)
   })
   const control = new ControlClient(instanceId)
+  // one merge of every worker's metrics, for /metrics and for the `$SYS` tree
+  const aggregator = new MetricsAggregator(metrics, control, liveThreadIds, {
+    workerIndex: (threadId) => slots.indexOf(threadId),
+  })
+  const sysInterval =
+    config.broker === false ? 0 : parseBrokerOptions(config.broker === true ? {} : config.broker).sysInterval
+  const sys = new SysPublisher({
+    intervalSeconds: sysInterval,
+    collect: () => aggregator.collect(),
+    control,
+    workerThreadIds: liveThreadIds,
+    version: packageVersion(),
+    log,
+  })
   const admission = new AdmissionControl({
     maxConnections: config.limits.maxConnections,
     perListener: new Map(
@@ -146,6 +163,7 @@ export async function startServer(
       isLive: () => ready,
       restarts: (_slot, threadId) => slots.restartsOf(threadId),
       workerIndex: (threadId) => slots.indexOf(threadId),
+      aggregator,
       logger: log,
     })
     if (admin !== null) options.onAdminListening?.(admin.server.address)
@@ -153,6 +171,7 @@ export async function startServer(
     started = true
     bound = await acceptor.listen(config.listeners)
     ready = true
+    sys.start()
   } catch (err) {
     closing = Promise.resolve() // a worker destroyed from here on is no restart
     await acceptor.stop()
@@ -175,6 +194,7 @@ export async function startServer(
   let draining: Promise<void> | undefined
   const drain = () => {
     draining ??= (async () => {
+      await sys.stop()
       await acceptor.stop()
       const timeoutMs = config.shutdown.drainTimeoutMs
       const replies = await requestEveryWorker<{ closed: number; destroyed: number }>(
