@@ -5,6 +5,7 @@
  */
 import type { BrokerMessage } from './message.ts'
 import { isExpired } from './message.ts'
+import { retainedEntrySize } from './retained-size.ts'
 import { matchesFilter } from './topic.ts'
 
 /** Orders writes: later `time` wins, `worker` breaks ties. */
@@ -31,8 +32,9 @@ function newer(a: RetainVersion, b: RetainVersion): boolean {
   return a.time > b.time || (a.time === b.time && a.worker > b.worker)
 }
 
+/** Counted against `maxBytes`: what the entry really costs, overhead included (retained-size.ts). */
 function sizeOf(message: BrokerMessage): number {
-  return message.topic.length + message.payload.byteLength
+  return retainedEntrySize(message)
 }
 
 export class RetainedStore {
