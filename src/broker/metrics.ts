@@ -41,7 +41,11 @@ export function refusalCounter(registry: Registry): RefusalCounter {
   const children = new Map<string, Counter.Internal>()
   // Exported at 0 from the start, so rate() and alerts work before the first refusal
   for (const packet of ['publish', 'will', 'subscribe'] as const)
-    for (const reason of refusalReasons) children.set(`${packet} ${reason}`, counter.labels(packet, reason))
+    for (const reason of refusalReasons) {
+      const child = counter.labels(packet, reason)
+      child.inc(0)
+      children.set(`${packet} ${reason}`, child)
+    }
   return (packet, reason) => {
     const key = `${packet} ${reason}`
     let child = children.get(key)
