@@ -26,7 +26,7 @@ import { messageFromPublish } from './message.ts'
 import { dropCounter, refusalCounter, registerBrokerGauges } from './metrics.ts'
 import { type BrokerOptions, parseBrokerOptions } from './options.ts'
 import type { SessionLink, Subscription } from './session.ts'
-import { type SysPublishPayload, sysPublishRequest } from './sys-tree.ts'
+import { sysPublishRequest } from './sys-tree.ts'
 import { isValidTopicName, parseFilter } from './topic.ts'
 
 const NEVER = 0xffffffff
@@ -108,8 +108,7 @@ export async function createBrokerHandler(
   })
   // The main thread's `$SYS` updates (src/main/sys-publisher.ts) come to one worker, which publishes them
   // like any retained message: every worker stores them, subscribers anywhere get them
-  currentControlServer()?.handle(sysPublishRequest, (payload) => {
-    const { messages } = payload as SysPublishPayload
+  currentControlServer()?.handle(sysPublishRequest, ({ messages }) => {
     for (const [topic, text] of messages) {
       broker.router.publish({
         topic,

@@ -9,12 +9,7 @@
 import type { MetricJSON } from '../metrics/snapshot.ts'
 
 /** Control request a worker's broker answers by publishing `{ messages }` as retained `$SYS` messages. */
-export const sysPublishRequest = 'broker:sys'
-
-/** What the main thread sends: topic → payload text, only the values that changed. */
-export interface SysPublishPayload {
-  messages: [string, string][]
-}
+export const sysPublishRequest = 'broker:sys' as const
 
 export interface SysFacts {
   version: string

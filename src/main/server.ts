@@ -16,7 +16,7 @@ import { ControlClient } from '../control/control-channel.ts'
 import { validateHandlers } from '../handlers/loader.ts'
 import { MainMetrics, packageVersion } from '../metrics/main-metrics.ts'
 import { MetricsAggregator } from '../metrics/metrics-aggregator.ts'
-import { controlTypes, type WorkerData, type WorkerListener } from '../workers/worker-data.ts'
+import type { WorkerData, WorkerListener } from '../workers/worker-data.ts'
 import { Acceptor, type BoundListener } from './acceptor.ts'
 import { handlerSpecs } from './handler-specs.ts'
 import { AdmissionControl } from './limits.ts'
@@ -197,10 +197,10 @@ export async function startServer(
       await sys.stop()
       await acceptor.stop()
       const timeoutMs = config.shutdown.drainTimeoutMs
-      const replies = await requestEveryWorker<{ closed: number; destroyed: number }>(
+      const replies = await requestEveryWorker(
         control,
         liveThreadIds,
-        controlTypes.drain,
+        'drain',
         { timeoutMs },
         timeoutMs + 2000,
       )

@@ -5,13 +5,14 @@
  * one live worker's broker to publish the values that changed since the last
  * update it confirmed, as retained QoS 0 messages; the broker replicates
  * retained messages to every worker and routes them to subscribers wherever
- * they are. An update that no worker confirmed is sent again in full next time.
+ * they are. Values of an update no worker confirmed count as unpublished and go out with the next one.
  */
 
 import type { Logger } from 'pino'
 import { AggregatorRegistry } from 'prom-client'
-import { connectedClients, type SysPublishPayload, sysPublishRequest, sysTree } from '../broker/sys-tree.ts'
+import { connectedClients, sysPublishRequest, sysTree } from '../broker/sys-tree.ts'
 import type { ControlClient } from '../control/control-channel.ts'
+import type { SysPublishRequest } from '../control/protocol.ts'
 import type { MetricJSON } from '../metrics/snapshot.ts'
 
 export interface SysPublisherOptions {
@@ -70,8 +71,8 @@ export class SysPublisher {
     for (const [topic, value] of tree) if (this.#published.get(topic) !== value) messages.push([topic, value])
     const target = this.#o.workerThreadIds()[0]
     if (messages.length === 0 || target === undefined) return
-    const payload: SysPublishPayload = { messages }
-    const result = await this.#o.control.request<number>(sysPublishRequest, payload, {
+    const payload: SysPublishRequest = { messages }
+    const result = await this.#o.control.request(sysPublishRequest, payload, {
       expectedWorkers: 1,
       target,
       timeoutMs: this.#o.timeoutMs ?? 1000,
