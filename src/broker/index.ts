@@ -360,4 +360,6 @@ export async function createBrokerHandler(
   }
 }
 
+export { allowReservedTopic } from './limits.ts'
+
 export default defineHandler(createBrokerHandler)
