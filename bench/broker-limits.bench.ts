@@ -12,7 +12,10 @@ import { isValidTopicName } from '../src/broker/topic.ts'
 
 const iterations = Number(process.argv[2] ?? 2_000_000)
 const rounds = Number(process.argv[3] ?? 5)
-const topics = Array.from({ length: 1024 }, (_, i) => `site/${i % 7}/building/${i % 13}/device/${i}/temperature`)
+const topics = Array.from(
+  { length: 1024 },
+  (_, i) => `site/${i % 7}/building/${i % 13}/device/${i}/temperature`,
+)
 const packet = {}
 let sink = 0
 
@@ -28,7 +31,8 @@ const cases: Record<string, (topic: string) => boolean> = {
   mayPublishTo: (t) => mayPublishTo(t, packet, []),
 }
 const results = new Map<string, number[]>(Object.keys(cases).map((k) => [k, []]))
-for (let r = 0; r < rounds; r++) for (const [name, fn] of Object.entries(cases)) results.get(name)!.push(time(fn))
+for (let r = 0; r < rounds; r++)
+  for (const [name, fn] of Object.entries(cases)) results.get(name)!.push(time(fn))
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const base = median(results.get('isValidTopicName (baseline)')!)
 for (const [name, xs] of results) {
