@@ -8,7 +8,7 @@
  * Prints ns per call (median round) and the ratio to the baseline.
  */
 import { defaultBrokerLimits, mayPublishTo, topicProblem } from '../src/broker/limits.ts'
-import { isValidTopicName } from '../src/broker/topic.ts'
+import { isValidTopicName } from '../src/protocol/topic.ts'
 
 const iterations = Number(process.argv[2] ?? 2_000_000)
 const rounds = Number(process.argv[3] ?? 5)

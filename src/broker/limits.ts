@@ -6,7 +6,7 @@
  * client cost about 0.5 GB). Each check answers with the reason it refused,
  * which is also the label its refusal is counted under.
  */
-import { matchesFilter } from './topic.ts'
+import { matchesFilter } from '../protocol/topic.ts'
 
 /** The server config's `limits` the broker enforces (see src/config/schema.ts). */
 export interface BrokerLimits {

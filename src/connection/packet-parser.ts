@@ -1,10 +1,11 @@
 import constants from 'mqtt-packet/constants.js'
 import Parser from 'mqtt-packet/parser.js'
 import { mqttdError } from '../errors.ts'
+import { varintSize } from '../mqtt/varint.ts'
 
 /** Bytes of the fixed header for a remaining length (1 type byte + 1..4 length bytes). */
 function fixedHeaderSize(remaining: number): number {
-  return remaining < 128 ? 2 : remaining < 16_384 ? 3 : remaining < 2_097_152 ? 4 : 5
+  return 1 + varintSize(remaining)
 }
 
 /**

@@ -11,7 +11,7 @@ import {
 import { RoutingTable } from '../../src/broker/routing-table.ts'
 import { Session } from '../../src/broker/session.ts'
 import { SubscriptionIndex } from '../../src/broker/subscription-index.ts'
-import { parseFilter } from '../../src/broker/topic.ts'
+import { parseFilter } from '../../src/protocol/topic.ts'
 
 const limits: BrokerLimits = { ...defaultBrokerLimits, maxTopicLength: 10, maxTopicLevels: 3 }
 
