@@ -165,6 +165,12 @@ export async function startServer(
       workerIndex: (threadId) => slots.indexOf(threadId),
       aggregator,
       logger: log,
+      effectiveConfig: config,
+      listeners: () =>
+        acceptor.bound.map((l) => {
+          const path = config.listeners.find((c) => c.name === l.name)?.path
+          return l.type === 'ws' || l.type === 'wss' ? { ...l, ...(path === undefined ? {} : { path }) } : l
+        }),
     })
     if (admin !== null) options.onAdminListening?.(admin.server.address)
     await waitForWorkers(control, config.workers, options.startTimeoutMs ?? 30_000)
