@@ -25,6 +25,8 @@ export interface ControlBackendOptions {
   isLive?: () => boolean
   /** Restarts of the worker in slot `id` (default 0). */
   restarts?: (id: number, threadId: number) => number
+  /** The slot of worker `threadId`; default: its position in `workerThreadIds()`. */
+  workerIndex?: (threadId: number) => number | undefined
   /** Longest wait for workers per request, ms; default 1000. */
   timeoutMs?: number
 }
@@ -66,7 +68,8 @@ export function createControlBackend(options: ControlBackendOptions): AdminBacke
         timeoutMs,
       })
       for (const known of lastLoad.keys()) if (!ids.includes(known)) lastLoad.delete(known)
-      return ids.map((threadId, id) => {
+      return ids.map((threadId, position) => {
+        const id = options.workerIndex?.(threadId) ?? position
         const reply = result.replies.get(threadId)
         if (reply !== undefined) lastLoad.set(threadId, reply)
         const load = reply ?? lastLoad.get(threadId)

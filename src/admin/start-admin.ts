@@ -34,6 +34,10 @@ export interface StartAdminOptions {
   logger?: Logger
   /** Restarts shown for worker `id` (its index in `workerThreadIds()`); default 0. */
   restarts?: (id: number, threadId: number) => number
+  /** The stable number of worker `threadId` (`GET /workers` id, `worker` metric label); default: its position. */
+  workerIndex?: (threadId: number) => number | undefined
+  /** The aggregator to serve `/metrics` from (the server shares one with `$SYS`); default: a new one. */
+  aggregator?: MetricsAggregator
   /** Longest wait for workers per scrape or request, ms; default 1000. */
   timeoutMs?: number
 }
@@ -59,9 +63,12 @@ const statusMainFamilies = [
 export async function startAdmin(options: StartAdminOptions): Promise<RunningAdmin | null> {
   if (!options.config.enabled) return null
   const timeoutMs = options.timeoutMs ?? 1000
-  const aggregator = new MetricsAggregator(options.metrics, options.control, options.workerThreadIds, {
-    timeoutMs,
-  })
+  const aggregator =
+    options.aggregator ??
+    new MetricsAggregator(options.metrics, options.control, options.workerThreadIds, {
+      timeoutMs,
+      ...(options.workerIndex === undefined ? {} : { workerIndex: options.workerIndex }),
+    })
   const startedAt = Date.now()
   const rates = new RateHistory({
     control: options.control,
@@ -75,6 +82,7 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
     isReady: options.isReady,
     ...(options.isLive === undefined ? {} : { isLive: options.isLive }),
     ...(options.restarts === undefined ? {} : { restarts: options.restarts }),
+    ...(options.workerIndex === undefined ? {} : { workerIndex: options.workerIndex }),
     timeoutMs,
   })
   const listeners = options.listeners ?? (() => [])

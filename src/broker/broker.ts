@@ -137,6 +137,18 @@ export class Broker {
     }
   }
 
+  /** Sessions held here, online and offline, with their queued and in-flight messages (one pass, for gauges). */
+  sessionStats(): { online: number; offline: number; queued: number; inflight: number } {
+    const stats = { online: 0, offline: 0, queued: 0, inflight: 0 }
+    for (const session of this.#sessions.values()) {
+      if (session.online) stats.online++
+      else stats.offline++
+      stats.queued += session.queuedCount
+      stats.inflight += session.inflightCount
+    }
+    return stats
+  }
+
   session(clientId: string): Session | undefined {
     return this.#sessions.get(clientId)
   }

@@ -8,6 +8,7 @@
  * docs/broker-design.md.
  */
 import type { IConnectPacket } from 'mqtt-packet'
+import { currentControlServer } from '../control/control-channel.ts'
 import { defineHandler } from '../handlers/define-handler.ts'
 import type { Handler, HookContext, HookResult, ReasonResult, WorkerContext } from '../handlers/types.ts'
 import { ReasonCode } from '../mqtt/reason-codes.ts'
@@ -15,10 +16,19 @@ import { parseFilter } from '../protocol/topic.ts'
 import type { Held } from './backpressure.ts'
 import { Broker } from './broker.ts'
 import { idsOf } from './delivery.ts'
+import {
+  type BrokerLimits,
+  defaultBrokerLimits,
+  mayPublishTo,
+  type RefusalReason,
+  subscriptionQuotaProblem,
+  topicProblem,
+} from './limits.ts'
 import { messageFromPublish } from './message.ts'
-import { dropCounter } from './metrics.ts'
+import { dropCounter, refusalCounter, registerBrokerGauges } from './metrics.ts'
 import { type BrokerOptions, parseBrokerOptions } from './options.ts'
 import type { SessionLink, Subscription } from './session.ts'
+import { sysPublishRequest } from './sys-tree.ts'
 
 const NEVER = 0xffffffff
 
@@ -58,6 +68,24 @@ function publishCredit(options: BrokerOptions, workerCount: number): number {
   return Math.min(high, Math.max(16, room))
 }
 
+/** The broker's limits from the server's `limits` config, defaults for those not given. */
+function brokerLimits(worker: WorkerContext): BrokerLimits {
+  const given = worker.limits ?? {}
+  const limits = { ...defaultBrokerLimits }
+  for (const key of Object.keys(limits) as (keyof BrokerLimits)[]) {
+    const value = (given as Partial<BrokerLimits>)[key]
+    if (typeof value === 'number') limits[key] = value
+  }
+  return limits
+}
+
+const topicText: Partial<Record<RefusalReason, string>> = {
+  topic_too_long: 'longer than limits.maxTopicLength',
+  topic_too_deep: 'more levels than limits.maxTopicLevels',
+  client_subscription_quota: 'Subscription quota of this client (limits.maxSubscriptionsPerClient) exceeded',
+  server_subscription_quota: 'Subscription quota of the server (limits.maxSubscriptions) exceeded',
+}
+
 /** How long a starting worker waits for a peer's retained messages before it serves clients. */
 const RETAINED_SYNC_WAIT_MS = 500
 
@@ -68,6 +96,9 @@ export async function createBrokerHandler(
 ): Promise<Handler> {
   const options = parseBrokerOptions(rawOptions)
   const drop = dropCounter(worker.metrics)
+  const refused = refusalCounter(worker.metrics)
+  const limits = brokerLimits(worker)
+  const reserved = options.allowReservedPublish
   const broker = new Broker({
     workerId: worker.workerId,
     publishCredit: publishCredit(options, worker.workerCount),
@@ -75,6 +106,27 @@ export async function createBrokerHandler(
     options,
     drop,
     onError: (err, where) => worker.log.error({ err }, `broker: ${where} failed`),
+  })
+  // The main thread's `$SYS` updates (src/main/sys-publisher.ts) come to one worker, which publishes them
+  // like any retained message: every worker stores them, subscribers anywhere get them
+  currentControlServer()?.handle(sysPublishRequest, ({ messages }) => {
+    for (const [topic, text] of messages) {
+      broker.router.publish({
+        topic,
+        payload: Buffer.from(text),
+        qos: 0,
+        retain: true,
+        properties: undefined,
+        expiresAt: undefined,
+        origin: '',
+      })
+    }
+    return messages.length
+  })
+  registerBrokerGauges(worker.metrics, {
+    sessions: () => broker.sessionStats(),
+    subscriptions: () => broker.router.index.size,
+    retained: () => ({ messages: broker.router.retained.size, bytes: broker.router.retained.bytes }),
   })
   if (worker.workerCount > 1) {
     // A worker started next to running ones (e.g. a respawn) serves clients once it holds the retained
@@ -100,6 +152,20 @@ export async function createBrokerHandler(
           return refuse(ctx, ReasonCode.qosNotSupported, 'Will QoS not supported')
         if (will.retain === true && !options.retainAvailable)
           return refuse(ctx, ReasonCode.retainNotSupported, 'Retain not supported')
+        const problem = topicProblem(will.topic, limits)
+        if (problem !== undefined) {
+          refused('will', problem)
+          return refuse(ctx, ReasonCode.topicNameInvalid, `Will topic ${topicText[problem]}`)
+        }
+        // A will is a publish by the client too: it may not reach a `$` topic a PUBLISH could not
+        if (!mayPublishTo(will.topic, will, reserved)) {
+          refused('will', 'reserved_topic')
+          return refuse(
+            ctx,
+            ReasonCode.notAuthorized,
+            'Will topics beginning with $ are reserved for the server',
+          )
+        }
       }
       const clean = packet.clean ?? true
       let expiry = v5 ? (packet.properties?.sessionExpiryInterval ?? 0) : clean ? 0 : NEVER
@@ -135,6 +201,18 @@ export async function createBrokerHandler(
         ctx.close(ReasonCode.retainNotSupported, 'Retain not supported', 'protocol-error')
         return refuse(ctx, ReasonCode.retainNotSupported, 'Retain not supported')
       }
+      const problem = topicProblem(packet.topic, limits)
+      if (problem !== undefined) {
+        // v5: PUBACK/PUBREC 0x90 "not accepted by this Server"; 3.1.1 has no refusal code: the
+        // framework acknowledges as usual and drops it [3.1.1 MQTT-3.3.5-2]
+        refused('publish', problem)
+        return refuse(ctx, ReasonCode.topicNameInvalid, `Topic name ${topicText[problem]}`)
+      }
+      // `$` topics are the server's [5.0 MQTT-4.7.2-1]: v5 0x87; 3.1.1 acknowledged and dropped [3.1.1 MQTT-3.3.5-2]
+      if (!mayPublishTo(packet.topic, packet, reserved)) {
+        refused('publish', 'reserved_topic')
+        return refuse(ctx, ReasonCode.notAuthorized, 'Topics beginning with $ are reserved for the server')
+      }
       const held: Held | undefined = packet.qos > 0 ? { sessions: [] } : undefined
       const delivered = broker.router.publish(messageFromPublish(packet, ctx.clientId, Date.now()), held)
       const result: HookResult =
@@ -164,6 +242,7 @@ export async function createBrokerHandler(
       const id = packet.properties?.subscriptionIdentifier
       const subscriptionId = typeof id === 'number' ? id : undefined
       const existed: boolean[] = []
+      let problemText: string | undefined
       for (let i = 0; i < packet.subscriptions.length; i++) {
         const s = packet.subscriptions[i]!
         existed.push(false)
@@ -174,6 +253,25 @@ export async function createBrokerHandler(
         if (parsed === undefined) {
           granted[i] = v5 ? ReasonCode.topicFilterInvalid : 0x80
           continue
+        }
+        const problem = topicProblem(s.topic, limits)
+        if (problem !== undefined) {
+          // 0x8F: "correctly formed but not accepted by this Server"; 3.1.1's one failure code 0x80
+          granted[i] = v5 ? ReasonCode.topicFilterInvalid : 0x80
+          refused('subscribe', problem)
+          problemText = `Topic filter ${topicText[problem]}`
+          continue
+        }
+        if (!binding.session.subscriptions.has(s.topic)) {
+          const counts = { local: broker.router.index.size, remote: broker.router.table.size }
+          const quota = subscriptionQuotaProblem(binding.session.subscriptions.size, counts, limits)
+          if (quota !== undefined) {
+            // 0x97 Quota exceeded (v5); 3.1.1 0x80 [3.1.1 MQTT-3.9.3-2]
+            granted[i] = v5 ? ReasonCode.quotaExceeded : 0x80
+            refused('subscribe', quota)
+            problemText = topicText[quota]
+            continue
+          }
         }
         const qos = Math.min(granted[i]!, options.maxQos) as 0 | 1 | 2
         granted[i] = qos
@@ -189,7 +287,10 @@ export async function createBrokerHandler(
       existedBefore.set(packet, existed)
       // SUBACK only once every worker routes to the new subscriptions
       await broker.router.confirm(options.clusterTimeoutMs)
-      return undefined
+      // A reason string for the refused filters, when the client accepts one [MQTT-3.1.2-29]; 0x00 keeps the codes set per filter
+      if (problemText === undefined) return undefined
+      const answer = refuse(ctx, ReasonCode.success, problemText)
+      return answer.reasonString === undefined ? undefined : answer
     },
 
     onSubscribed(ctx, packet, granted) {
@@ -257,5 +358,7 @@ export async function createBrokerHandler(
     },
   }
 }
+
+export { allowReservedTopic } from './limits.ts'
 
 export default defineHandler(createBrokerHandler)

@@ -67,8 +67,9 @@ export const brokerOptionsSchema = Type.Object(
         }),
         maxBytes: Type.Integer({
           minimum: 0,
-          default: 64 * 1024 * 1024,
-          description: 'Most payload bytes of retained messages kept, per worker copy.',
+          default: 192 * 1024 * 1024,
+          description:
+            'Most bytes of retained messages kept, per worker copy, each counted as topic + payload + properties + about 1.8 KB of measured per-entry overhead (about 100,000 small messages by default).',
         }),
       },
       { additionalProperties: false, default: {}, description: 'Limits of the retained-message store.' },
@@ -90,6 +91,17 @@ export const brokerOptionsSchema = Type.Object(
       default: 2000,
       description:
         "How long a worker waits for the others: a session hand-over on reconnect, a SUBSCRIBE's routing confirmation.",
+    }),
+    sysInterval: Type.Integer({
+      minimum: 0,
+      default: 10,
+      description:
+        'Seconds between updates of the `$SYS/broker/...` statistics (retained messages, published by the server); 0: no `$SYS` tree.',
+    }),
+    allowReservedPublish: Type.Array(Type.String({ minLength: 1, pattern: '^\\$' }), {
+      default: [],
+      description:
+        'Topic filters beginning with `$` that clients may publish to (and name in a will); every other `$` topic is refused (v5 0x87). A handler may also allow one packet with `allowReservedTopic(packet)`.',
     }),
     channel: Type.Optional(
       Type.String({

@@ -7,6 +7,7 @@
 import { matchesFilter } from '../protocol/topic.ts'
 import type { BrokerMessage } from './message.ts'
 import { isExpired } from './message.ts'
+import { retainedEntrySize } from './retained-size.ts'
 
 /** Orders writes: later `time` wins, `worker` breaks ties. */
 export interface RetainVersion {
@@ -32,8 +33,9 @@ function newer(a: RetainVersion, b: RetainVersion): boolean {
   return a.time > b.time || (a.time === b.time && a.worker > b.worker)
 }
 
+/** Counted against `maxBytes`: what the entry really costs, overhead included (retained-size.ts). */
 function sizeOf(message: BrokerMessage): number {
-  return message.topic.length + message.payload.byteLength
+  return retainedEntrySize(message)
 }
 
 export class RetainedStore {

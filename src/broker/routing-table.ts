@@ -30,6 +30,12 @@ export class RoutingTable {
   readonly #trie = new TopicTrie<RemoteEntry>()
   /** worker → raw filter → count, to replace or drop one worker's share wholesale. */
   readonly #byWorker = new Map<number, Map<string, number>>()
+  #size = 0
+
+  /** Subscriptions the other workers hold, as announced (for the server-wide subscription cap). */
+  get size(): number {
+    return this.#size
+  }
 
   /** Applies a change of `delta` subscriptions of `worker` to raw filter `raw`. */
   apply(worker: number, raw: string, delta: number): void {
@@ -40,9 +46,11 @@ export class RoutingTable {
       filters = new Map()
       this.#byWorker.set(worker, filters)
     }
-    const total = (filters.get(raw) ?? 0) + delta
+    const before = filters.get(raw) ?? 0
+    const total = before + delta
     if (total > 0) filters.set(raw, total)
     else filters.delete(raw)
+    this.#size += Math.max(0, total) - before
     const entry = this.#trie.getOrCreate(parsed.filter, () => ({
       filter: parsed.filter,
       workers: new Map(),

@@ -28,6 +28,12 @@ export interface FilterEntry {
 
 export class SubscriptionIndex {
   readonly #trie = new TopicTrie<FilterEntry>()
+  #size = 0
+
+  /** Subscriptions held (plain and shared), for the broker's quotas and gauges. */
+  get size(): number {
+    return this.#size
+  }
 
   add(parsed: ParsedFilter, session: Session, sub: Subscription): void {
     const entry = this.#trie.getOrCreate(parsed.filter, () => ({
@@ -37,6 +43,7 @@ export class SubscriptionIndex {
     }))
     const subscriber = { session, sub }
     if (parsed.group === undefined) {
+      if (!entry.subscribers.has(session.clientId)) this.#size++
       entry.subscribers.set(session.clientId, subscriber)
       return
     }
@@ -47,8 +54,10 @@ export class SubscriptionIndex {
     }
     const previous = group.members.get(session.clientId)
     group.members.set(session.clientId, subscriber)
-    if (previous === undefined) group.order.push(subscriber)
-    else group.order[group.order.indexOf(previous)] = subscriber
+    if (previous === undefined) {
+      group.order.push(subscriber)
+      this.#size++
+    } else group.order[group.order.indexOf(previous)] = subscriber
   }
 
   remove(parsed: ParsedFilter, clientId: string): boolean {
@@ -66,6 +75,7 @@ export class SubscriptionIndex {
         if (group.members.size === 0) entry.groups.delete(parsed.group)
       }
     }
+    if (removed) this.#size--
     if (entry.subscribers.size === 0 && entry.groups.size === 0) this.#trie.delete(parsed.filter)
     return removed
   }

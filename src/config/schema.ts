@@ -178,6 +178,31 @@ export const ConfigSchema = Type.Object(
           default: 1024,
           description: 'Accepted sockets waiting for a worker before new ones are refused.',
         }),
+        maxSubscriptionsPerClient: Type.Integer({
+          minimum: 1,
+          default: 1000,
+          description:
+            'Subscriptions one session may hold (broker); a new filter beyond is refused in SUBACK (v5 0x97, 3.1.1 0x80).',
+        }),
+        maxSubscriptions: Type.Integer({
+          minimum: 1,
+          default: 1_000_000,
+          description:
+            'Subscriptions all sessions of the server may hold together, across workers (broker); refused like maxSubscriptionsPerClient.',
+        }),
+        maxTopicLength: Type.Integer({
+          minimum: 1,
+          maximum: 65535,
+          default: 1024,
+          description:
+            'Longest topic name or filter in UTF-8 bytes (broker): a longer PUBLISH topic is refused (v5 0x90), a longer filter too (0x8F / 0x80).',
+        }),
+        maxTopicLevels: Type.Integer({
+          minimum: 1,
+          default: 128,
+          description:
+            'Most `/`-separated levels in a topic name or filter (broker); refused like maxTopicLength.',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -115,6 +115,17 @@ export class ControlClient<M extends ControlMap<M> = ControlProtocol> {
 /** Answers one request type: the reply, or a promise of it; a throw becomes the error reply. */
 export type ControlHandler<Req, Reply> = (payload: Req) => Reply | Promise<Reply>
 
+let current: ControlServer | undefined
+
+/**
+ * The ControlServer of this worker thread (the last one built), for modules
+ * loaded as handlers that answer a request of their own (the broker's `$SYS`
+ * updates); undefined outside a server's worker.
+ */
+export function currentControlServer(): ControlServer | undefined {
+  return current
+}
+
 /** A worker's side: answers the request types it has handlers for. */
 export class ControlServer<M extends ControlMap<M> = ControlProtocol> {
   readonly #requests: BroadcastChannel
@@ -133,6 +144,8 @@ export class ControlServer<M extends ControlMap<M> = ControlProtocol> {
     this.#requests.onmessage = (event) => {
       void this.#onRequest((event as { data: ControlRequest }).data)
     }
+    // the server's workers build one, with the server's protocol
+    current = this as unknown as ControlServer
   }
 
   /** Serves requests of `type`; the handler's value (or promise) is the reply. */

@@ -87,6 +87,11 @@ export interface DrainResult {
   destroyed: number
 }
 
+/** `broker:sys`: the `$SYS` values that changed (topic → payload text), for one worker's broker to publish retained. */
+export interface SysPublishRequest {
+  messages: [string, string][]
+}
+
 /** Request type → what the request carries and what one worker answers. */
 export interface ControlProtocol {
   /** Handlers loaded and `init` ran (rejects with the handler's error otherwise). */
@@ -101,6 +106,8 @@ export interface ControlProtocol {
   drain: { request: { timeoutMs: number }; reply: DrainResult }
   /** The worker's metrics registry, for the aggregator in main. */
   metrics: { request: null; reply: MetricJSON[] }
+  /** Publishes the `$SYS` values as retained messages (src/main/sys-publisher.ts); replies how many. */
+  'broker:sys': { request: SysPublishRequest; reply: number }
   /** A few running totals for the admin API's per-second rate history (cheap: no registry walk). */
   'metrics:totals': { request: null; reply: WorkerTotals }
 }

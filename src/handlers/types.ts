@@ -151,6 +151,11 @@ export interface WorkerContext {
   readonly metrics: Registry
   /** The handler's `options` from the config, `{}` when none. */
   readonly options: Record<string, unknown>
+  /**
+   * The server's `limits` config with its defaults filled in (docs/configuration.md: `maxPacketSize`,
+   * `maxSubscriptionsPerClient`, `maxTopicLength`, …); absent when a handler runs outside a server.
+   */
+  readonly limits?: Readonly<Record<string, number>>
 }
 
 /** The hooks a handler may implement. All are optional. */

@@ -9,18 +9,21 @@ import { fileURLToPath } from 'node:url'
 import pino, { type Logger } from 'pino'
 import { Piscina } from 'piscina'
 import { type RunningAdmin, startAdmin } from '../admin/start-admin.ts'
+import { parseBrokerOptions } from '../broker/options.ts'
 import type { MqttdConfig, MqttdConfigInput } from '../config/schema.ts'
 import { validateConfig } from '../config/validate.ts'
 import { ControlClient } from '../control/control-channel.ts'
 import { validateHandlers } from '../handlers/loader.ts'
-import { MainMetrics } from '../metrics/main-metrics.ts'
+import { MainMetrics, packageVersion } from '../metrics/main-metrics.ts'
+import { MetricsAggregator } from '../metrics/metrics-aggregator.ts'
 import type { WorkerData, WorkerListener } from '../workers/worker-data.ts'
 import { Acceptor, type BoundListener } from './acceptor.ts'
 import { handlerSpecs } from './handler-specs.ts'
 import { AdmissionControl } from './limits.ts'
+import { SysPublisher } from './sys-publisher.ts'
 import { readTlsMaterial } from './tls-material.ts'
 import { requestEveryWorker, waitForWorkers } from './worker-ready.ts'
-import { WorkerRestarts } from './worker-restarts.ts'
+import { WorkerSlots } from './worker-slots.ts'
 
 const workerFile = fileURLToPath(new URL('../workers/worker.ts', import.meta.url))
 
@@ -107,12 +110,13 @@ export async function startServer(
     workerData,
   })
   pool.on('error', (err: Error) => log.error({ err }, 'worker pool error'))
-  const liveThreadIds = () => pool.threads.map((w) => w.threadId)
+  const slots = new WorkerSlots(config.workers, () => pool.threads)
+  // in slot order, so GET /workers and the connection pages list workers by their stable number
+  const liveThreadIds = () => slots.list().map((s) => s.threadId)
   let started = false
   let ready = false
   let admin: RunningAdmin | null = null
   let closing: Promise<void> | undefined
-  const restarts = new WorkerRestarts(liveThreadIds)
   pool.on('workerCreate', (worker: { id: number }) => {
     if (started) log.info({ threadId: worker.id }, 'a replacement worker thread is up')
   })
@@ -120,12 +124,25 @@ export async function startServer(
     if (!started || closing !== undefined) return
     // counted on death: piscina lists the replacement at once (it is ready, and 'workerCreate' fires, later)
     metrics.workerRestarted()
-    restarts.died(worker.id)
     log.warn({ threadId: worker.id }, 'a worker thread died; the pool replaces it')
     // a dead worker's counters stay in the totals (the aggregator also notices it leaving the live list)
-    if (worker.id >= 0) admin?.aggregator.workerExited(worker.id)
+    if (worker.id >= 0) aggregator.workerExited(worker.id)
   })
   const control = new ControlClient(instanceId)
+  // one merge of every worker's metrics, for /metrics and for the `$SYS` tree
+  const aggregator = new MetricsAggregator(metrics, control, liveThreadIds, {
+    workerIndex: (threadId) => slots.indexOf(threadId),
+  })
+  const sysInterval =
+    config.broker === false ? 0 : parseBrokerOptions(config.broker === true ? {} : config.broker).sysInterval
+  const sys = new SysPublisher({
+    intervalSeconds: sysInterval,
+    collect: () => aggregator.collect(),
+    control,
+    workerThreadIds: liveThreadIds,
+    version: packageVersion(),
+    log,
+  })
   const admission = new AdmissionControl({
     maxConnections: config.limits.maxConnections,
     perListener: new Map(
@@ -144,7 +161,9 @@ export async function startServer(
       workerThreadIds: liveThreadIds,
       isReady: () => ready && acceptor.accepting,
       isLive: () => ready,
-      restarts: (_slot, threadId) => restarts.of(threadId),
+      restarts: (_slot, threadId) => slots.restartsOf(threadId),
+      workerIndex: (threadId) => slots.indexOf(threadId),
+      aggregator,
       logger: log,
       effectiveConfig: config,
       listeners: () =>
@@ -158,6 +177,7 @@ export async function startServer(
     started = true
     bound = await acceptor.listen(config.listeners)
     ready = true
+    sys.start()
   } catch (err) {
     closing = Promise.resolve() // a worker destroyed from here on is no restart
     await acceptor.stop()
@@ -180,6 +200,7 @@ export async function startServer(
   let draining: Promise<void> | undefined
   const drain = () => {
     draining ??= (async () => {
+      await sys.stop()
       await acceptor.stop()
       const timeoutMs = config.shutdown.drainTimeoutMs
       const replies = await requestEveryWorker(

@@ -19,7 +19,8 @@ export interface MainMetricsOptions {
   listeners?: readonly string[]
 }
 
-function packageVersion(): string {
+/** mqttd's version from its package.json ('unknown' when unreadable). */
+export function packageVersion(): string {
   try {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
       version?: unknown

@@ -24,6 +24,8 @@ import {
   type MetricJSON,
   mainForMerge,
   withoutMergedQuantiles,
+  withoutTotalGauges,
+  withWorkerLabel,
 } from './snapshot.ts'
 
 /** The live workers: how many, or their thread ids (then snapshots of ids not listed are folded as dead). */
@@ -32,6 +34,12 @@ export type LiveWorkers = () => number | readonly number[]
 export interface MetricsAggregatorOptions {
   /** The longest a scrape waits for workers, in ms. Default 1000. */
   timeoutMs?: number
+  /**
+   * The stable number (0..N-1) of worker `threadId` (see WorkerSlots): the
+   * per-worker gauges' `worker` label carries it instead of the thread id,
+   * so a replaced worker continues its predecessor's series.
+   */
+  workerIndex?: (threadId: number) => number | undefined
 }
 
 export interface ScrapeResult {
@@ -44,6 +52,7 @@ export class MetricsAggregator {
   readonly #control: ControlClient
   readonly #liveWorkers: LiveWorkers
   readonly #timeoutMs: number
+  readonly #workerIndex: ((threadId: number) => number | undefined) | undefined
   /** Last answer of each live worker, by threadId. */
   readonly #snapshots = new Map<number, MetricJSON[]>()
   /** Thread ids are never reused in a process, so a late answer of a dead worker is recognised forever. */
@@ -60,6 +69,7 @@ export class MetricsAggregator {
     this.#control = control
     this.#liveWorkers = liveWorkers
     this.#timeoutMs = options.timeoutMs ?? 1000
+    this.#workerIndex = options.workerIndex
   }
 
   /** Prometheus text, or OpenMetrics when `accept` asks for `application/openmetrics-text`. */
@@ -112,7 +122,10 @@ export class MetricsAggregator {
       : await Promise.all(
           mainFamilies.flatMap((name) => this.#main.registry.getSingleMetric(name)?.get() ?? []),
         )) as unknown as MetricJSON[]
-    return [mainForMerge(main), this.#retained, ...this.#snapshots.values()]
+    const workers = [...this.#snapshots].map(([threadId, snapshot]) =>
+      withWorkerLabel(snapshot, this.#workerIndex?.(threadId)),
+    )
+    return [withoutTotalGauges(mainForMerge(main)), this.#retained, ...workers]
   }
 
   /** Call when a worker thread died: its last counters stay in every later scrape, its gauges go. */

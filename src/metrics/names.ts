@@ -74,7 +74,7 @@ export const metricSpecs = {
   },
   workerConnections: {
     name: 'mqttd_worker_connections',
-    help: 'Open client connections per worker thread.',
+    help: 'Open client connections per worker (label worker: the worker index, 0..workers-1).',
     type: 'gauge',
     labelNames: ['worker'],
     aggregator: 'max',
@@ -154,7 +154,7 @@ export const metricSpecs = {
     labelNames: ['hook', 'module'],
   },
   eventLoopUtilization: {
-    name: 'mqttd_worker_event_loop_utilization',
+    name: 'mqttd_worker_event_loop_utilization_ratio',
     help: 'Event-loop utilization (0..1) of each worker thread since the previous scrape.',
     type: 'gauge',
     labelNames: ['worker'],
@@ -179,4 +179,58 @@ export const metricSpecs = {
     type: 'counter',
     labelNames: [],
   },
+  brokerRefusals: {
+    name: 'mqttd_broker_refusals_total',
+    help: 'PUBLISH packets, wills and subscription filters the broker refused, by packet and reason.',
+    type: 'counter',
+    labelNames: ['packet', 'reason'],
+  },
+  brokerSessions: {
+    name: 'mqttd_broker_sessions',
+    help: 'Broker sessions, online (a client is connected) or offline (persistent, waiting for its client).',
+    type: 'gauge',
+    labelNames: ['state'],
+    aggregator: 'sum',
+  },
+  brokerSubscriptions: {
+    name: 'mqttd_broker_subscriptions',
+    help: 'Subscriptions held by the broker sessions (shared subscriptions included).',
+    type: 'gauge',
+    labelNames: [],
+    aggregator: 'sum',
+  },
+  brokerQueuedMessages: {
+    name: 'mqttd_broker_queued_messages',
+    help: 'QoS 1/2 messages waiting in session queues behind the in-flight window.',
+    type: 'gauge',
+    labelNames: [],
+    aggregator: 'sum',
+  },
+  brokerInflightMessages: {
+    name: 'mqttd_broker_inflight_messages',
+    help: 'QoS 1/2 messages sent to clients and not yet acknowledged.',
+    type: 'gauge',
+    labelNames: [],
+    aggregator: 'sum',
+  },
+  brokerRetainedMessages: {
+    name: 'mqttd_broker_retained_messages',
+    help: 'Retained messages stored (every worker holds the same replica; the merge keeps the largest).',
+    type: 'gauge',
+    labelNames: [],
+    aggregator: 'max',
+  },
+  brokerRetainedBytes: {
+    name: 'mqttd_broker_retained_bytes',
+    help: 'Accounted size of the retained store of one worker (topic, payload, properties and per-entry overhead), the figure broker.retained.maxBytes bounds.',
+    type: 'gauge',
+    labelNames: [],
+    aggregator: 'max',
+  },
 } as const satisfies Record<string, MetricSpec>
+
+/** Gauges whose `worker` label the main thread sets to the worker index (see MetricsAggregator). */
+export const perWorkerMetricNames: ReadonlySet<string> = new Set([
+  metricSpecs.workerConnections.name,
+  metricSpecs.eventLoopUtilization.name,
+])

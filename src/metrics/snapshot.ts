@@ -3,6 +3,7 @@
  * keep dead workers' counters and to shape a merge for one exposition format.
  */
 import type { MetricJSON, MetricValue } from './fast-metrics.ts'
+import { perWorkerMetricNames } from './names.ts'
 
 export type { MetricJSON, MetricValue }
 
@@ -95,5 +96,32 @@ export function withoutMergedQuantiles(sources: readonly (readonly MetricJSON[])
         ? { ...m, values: m.values.filter((v) => v.metricName !== undefined) }
         : m,
     ),
+  )
+}
+
+/**
+ * A worker's snapshot with the `worker` label of mqttd's per-worker gauges set
+ * to the worker's stable index (a new array; the input is unchanged). Without
+ * an index (the worker is not in a slot) the snapshot is returned as is.
+ */
+export function withWorkerLabel(snapshot: readonly MetricJSON[], index: number | undefined): MetricJSON[] {
+  if (index === undefined) return snapshot as MetricJSON[]
+  const worker = String(index)
+  return snapshot.map((m) =>
+    perWorkerMetricNames.has(m.name)
+      ? { ...m, values: m.values.map((v) => ({ ...v, labels: { ...v.labels, worker } })) }
+      : m,
+  )
+}
+
+/**
+ * prom-client's default metrics include gauges named `*_total`
+ * (`nodejs_active_handles_total`, `nodejs_active_requests_total`,
+ * `nodejs_active_resources_total`), which Prometheus tooling reads as counters.
+ * They are exposed without the suffix: `mqttd_nodejs_active_handles`, ….
+ */
+export function withoutTotalGauges(metrics: readonly MetricJSON[]): MetricJSON[] {
+  return metrics.map((m) =>
+    m.type === 'gauge' && m.name.endsWith('_total') ? { ...m, name: m.name.slice(0, -'_total'.length) } : m,
   )
 }

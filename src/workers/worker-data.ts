@@ -3,7 +3,7 @@
  * and with every connection task. Plain data only: it crosses a thread.
  */
 import type { Socket } from 'node:net'
-import type { ListenerType } from '../config/schema.ts'
+import type { ListenerType, MqttdConfig } from '../config/schema.ts'
 import type { HandlerSpec } from '../handlers/loader.ts'
 import type { RunnerLimits } from '../protocol/host.ts'
 import type { TlsMaterial } from '../transport/tls.ts'
@@ -23,7 +23,8 @@ export interface WorkerData {
   baseDir: string
   handlers: HandlerSpec[]
   listeners: WorkerListener[]
-  limits: RunnerLimits & { hookTimeoutMs: number }
+  /** The config's limits: the runner's, the hook timeout, and those handlers enforce (the broker's). */
+  limits: RunnerLimits & MqttdConfig['limits']
   logLevel: string
 }
 

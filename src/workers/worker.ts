@@ -56,6 +56,7 @@ async function init(): Promise<void> {
     log,
     metrics: metrics.registry,
     options,
+    limits: { ...data.limits },
   }))
   loadedHandlers = loaded
   chain = new HandlerChain(loaded, { timeoutMs: data.limits.hookTimeoutMs, observer: metrics })
@@ -107,7 +108,7 @@ async function serve(endpoint: Endpoint): Promise<void> {
     seq: ++sequence,
     ...endpoint,
     chain: chain!,
-    limits: data.limits,
+    limits: { ...data.limits },
     workerId: threadId,
     log,
     metrics,

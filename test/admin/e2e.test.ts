@@ -97,8 +97,9 @@ test('e2e: exact counters summed across 2 workers from mqtt.js traffic, scraped 
   assert.equal(sampleValue(e, 'mqttd_handoff_seconds_count'), 6)
   assert.equal(sumOf(e, 'mqttd_connections_rejected_total'), 0)
 
-  // The connections really are spread over both workers, and the per-worker gauges say so.
-  const ids = h.server.workerThreadIds().map(String)
+  // The connections really are spread over both workers, and the per-worker gauges say so; `worker` is the
+  // worker's stable number, 0..N-1, not its thread id
+  const ids = ['0', '1']
   const perWorker = ids.map((id) => sampleValue(e, 'mqttd_worker_connections', { worker: id }))
   assert.equal(
     perWorker.reduce((a, b) => a + b, 0),
@@ -109,12 +110,16 @@ test('e2e: exact counters summed across 2 workers from mqtt.js traffic, scraped 
     `connections per worker: ${perWorker}`,
   )
   assert.deepEqual(
-    seriesOf(e, 'mqttd_worker_event_loop_utilization')
+    seriesOf(e, 'mqttd_worker_event_loop_utilization_ratio')
       .map((s) => s.labels.worker)
       .sort(),
     [...ids].sort(),
   )
   assert.equal(seriesOf(e, 'mqttd_process_resident_memory_bytes').length, 1)
+  // no gauge poses as a counter (prom-client's nodejs_active_*_total are exposed without the suffix)
+  for (const [name, family] of e.families)
+    if (family.type === 'gauge') assert.ok(!name.endsWith('_total'), `gauge ${name} ends in _total`)
+  assert.equal(seriesOf(e, 'mqttd_nodejs_active_handles').length > 0, true)
 
   const workers = (await (await h.admin('/workers')).json()) as {
     workers: { threadId: number; connections: number }[]
@@ -172,7 +177,24 @@ test('e2e: a killed worker is replaced and no counter goes backwards', async (t)
   }
   assert.equal(sampleValue(after, 'mqttd_packets_received_total', { type: 'publish' }), 20)
   assert.equal(sampleValue(after, 'mqttd_worker_restarts_total'), 1)
-  assert.equal(seriesOf(after, 'mqttd_worker_event_loop_utilization', { worker: String(victimId) }).length, 0)
+  // the replacement continues the dead worker's series once it answers: same `worker` labels, no new series
+  let settled = after
+  await until(async () => {
+    settled = await h.scrape()
+    return seriesOf(settled, 'mqttd_worker_event_loop_utilization_ratio').length >= 2
+  }, 'the replacement to answer a scrape')
+  assert.deepEqual(
+    seriesOf(settled, 'mqttd_worker_event_loop_utilization_ratio')
+      .map((s) => s.labels.worker)
+      .sort(),
+    ['0', '1'],
+  )
+  assert.deepEqual(
+    seriesOf(settled, 'mqttd_worker_connections')
+      .map((s) => s.labels.worker)
+      .sort(),
+    ['0', '1'],
+  )
 
   // The survivors keep counting on top of the retained total.
   const survivors = clients.filter((c) => c.connected)

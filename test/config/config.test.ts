@@ -48,6 +48,10 @@ test('the embedded default: TCP 1883 and WS 8083 on loopback, admin on loopback 
     topicAliasMaximum: 10,
     connectionRatePerAddress: 0,
     handoffQueue: 1024,
+    maxSubscriptionsPerClient: 1000,
+    maxSubscriptions: 1_000_000,
+    maxTopicLength: 1024,
+    maxTopicLevels: 128,
   })
   assert.equal(config.shutdown.drainTimeoutMs, 30000)
   assert.equal(config.log.level, 'info')

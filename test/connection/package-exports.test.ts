@@ -36,4 +36,6 @@ test('import of mqttd/connection gives the same class as default and named expor
 test('mqttd/broker default-exports the built-in broker handler definition', async () => {
   const broker = await import('mqttd/broker')
   assert.ok(typeof broker.default === 'function' || typeof broker.default === 'object')
+  // handlers before the broker use it to let a client publish to a `$` topic
+  assert.equal(typeof broker.allowReservedTopic, 'function')
 })

@@ -191,34 +191,42 @@ test('limits.connectionRatePerAddress refuses a burst from one address', async (
   assert.match(rejected, /reason="rate_limited"[^\n]* 3/)
 })
 
-test('GET /workers counts restarts per slot: a replacement inherits the dead worker count + 1', async (t) => {
+test('GET /workers counts restarts per slot: a replacement inherits the slot, after a throw or process.exit alike', async (t) => {
   const server = await startTestServer(t, { workers: 1, admin: true, handlers: [fixture('faults.ts')] })
   const workers = async () => {
     const res = await fetch(`http://127.0.0.1:${server.admin!.port}/workers`)
-    return ((await res.json()) as { workers: Array<{ threadId: number; restarts: number }> }).workers
+    return ((await res.json()) as { workers: Array<{ id: number; threadId: number; restarts: number }> })
+      .workers
   }
   assert.deepEqual(
-    (await workers()).map((w) => w.restarts),
-    [0],
+    (await workers()).map((w) => [w.id, w.restarts]),
+    [[0, 0]],
   )
-  for (const expected of [1, 2]) {
+  // process.exit leaves no thread id to recognise the worker by (Node reports -1): it must count all the same
+  for (const [expected, fault] of [
+    [1, 'fault/crash'],
+    [2, 'fault/exit'],
+    [3, 'fault/exit'],
+  ] as const) {
     const [before] = server.workerThreadIds()
     const client = await mqtt.connectAsync(server.url(), {
       reconnectPeriod: 0,
       clientId: `crash-${expected}`,
     })
     const closed = new Promise<void>((resolve) => client.once('close', () => resolve()))
-    client.publish('fault/crash', 'x', { qos: 0 })
+    client.publish(fault, 'x', { qos: 0 })
     await closed
     client.end(true)
-    let listed: Array<{ threadId: number; restarts: number }> = []
+    let listed: Array<{ id: number; threadId: number; restarts: number }> = []
     for (let i = 0; i < 200; i++) {
       listed = await workers()
       if (listed.length === 1 && listed[0]!.threadId !== before) break
       await new Promise((r) => setTimeout(r, 50))
     }
     assert.equal(listed.length, 1)
-    assert.notEqual(listed[0]!.threadId, before, 'the crashed worker was replaced')
-    assert.equal(listed[0]!.restarts, expected)
+    assert.notEqual(listed[0]!.threadId, before, 'the dead worker was replaced')
+    assert.deepEqual([listed[0]!.id, listed[0]!.restarts], [0, expected])
+    const metric = await server.metrics.registry.getSingleMetricAsString('mqttd_worker_restarts_total')
+    assert.match(metric, new RegExp(`mqttd_worker_restarts_total ${expected}$`, 'm'))
   }
 })

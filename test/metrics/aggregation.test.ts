@@ -130,11 +130,11 @@ test('counters from real worker threads sum exactly; gauges merge by their own a
   const ids = h.workers.map((w) => String(w.threadId))
   for (const [i, id] of ids.entries()) {
     assert.equal(sampleValue(e, 'mqttd_worker_connections', { worker: id }), i + 1)
-    const elu = sampleValue(e, 'mqttd_worker_event_loop_utilization', { worker: id })
+    const elu = sampleValue(e, 'mqttd_worker_event_loop_utilization_ratio', { worker: id })
     assert.ok(elu >= 0 && elu <= 1, `utilization ${elu} of worker ${id} is a ratio`)
   }
   assert.deepEqual(
-    seriesOf(e, 'mqttd_worker_event_loop_utilization')
+    seriesOf(e, 'mqttd_worker_event_loop_utilization_ratio')
       .map((s) => s.labels.worker)
       .sort(),
     [...ids].sort(),
@@ -177,7 +177,10 @@ test('a terminated worker keeps its counters in the sum; its gauges are dropped'
   assert.equal(sampleValue(after, 'mqttd_worker_restarts_total'), 1)
   // Gauges: the dead worker's connections and utilization are gone.
   assert.equal(sampleValue(after, 'mqttd_connections', { listener: 'tcp-main', transport: 'tcp' }), 1)
-  assert.equal(seriesOf(after, 'mqttd_worker_event_loop_utilization', { worker: String(deadId) }).length, 0)
+  assert.equal(
+    seriesOf(after, 'mqttd_worker_event_loop_utilization_ratio', { worker: String(deadId) }).length,
+    0,
+  )
   assert.equal(seriesOf(after, 'mqttd_worker_connections', { worker: String(deadId) }).length, 0)
 
   // The replacement adds on top of the retained total.
@@ -247,7 +250,7 @@ test('a stuck worker does not stall the scrape: its last snapshot is used and th
   assert.equal(sampleValue(during, 'mqttd_metrics_scrape_misses_total'), 1)
   // The stuck worker's last snapshot (10) plus the live worker's fresh count (20).
   assert.equal(sampleValue(during, 'mqttd_packets_received_total', { type: 'publish' }), 30)
-  assert.equal(seriesOf(during, 'mqttd_worker_event_loop_utilization').length, 2)
+  assert.equal(seriesOf(during, 'mqttd_worker_event_loop_utilization_ratio').length, 2)
 
   await whenUnblocked
   const afterwards = await h.scrape()

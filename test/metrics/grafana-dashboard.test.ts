@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
+import { refusalCounter, registerBrokerGauges } from '../../src/broker/metrics.ts'
 import { MainMetrics } from '../../src/metrics/main-metrics.ts'
 import { WorkerMetrics } from '../../src/metrics/worker-metrics.ts'
 import { parseExposition } from '../helpers/prom-text.ts'
@@ -27,6 +28,13 @@ test('every series the Grafana dashboard queries is one mqttd exposes', async ()
   worker.observeHook('onPublish', 'm', 0.001)
   worker.hookError('onPublish', 'm')
   worker.connectionOpened('l', 'tcp')
+  // the broker's own metrics, on the worker registry as inside the server
+  refusalCounter(worker.registry)
+  registerBrokerGauges(worker.registry, {
+    sessions: () => ({ online: 1, offline: 0, queued: 0, inflight: 0 }),
+    subscriptions: () => 1,
+    retained: () => ({ messages: 1, bytes: 1 }),
+  })
   const exposed = new Set(
     [
       ...parseExposition(await new MainMetrics({ listeners: ['l'] }).registry.metrics()).samples,
@@ -47,6 +55,13 @@ test('every series the Grafana dashboard queries is one mqttd exposes', async ()
     'mqttd_messages_sent_total',
     'mqttd_hook_duration_seconds_bucket',
     'mqttd_messages_dropped_total',
+    'mqttd_worker_event_loop_utilization_ratio',
+    'mqttd_broker_sessions',
+    'mqttd_broker_subscriptions',
+    'mqttd_broker_queued_messages',
+    'mqttd_broker_retained_messages',
+    'mqttd_broker_retained_bytes',
+    'mqttd_broker_refusals_total',
   ]) {
     assert.ok(used.has(required), `the dashboard shows ${required}`)
   }

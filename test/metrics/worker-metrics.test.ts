@@ -92,7 +92,7 @@ test('the registry reports exact values, every pre-bound series at 0 first', asy
   assert.equal(sampleValue(e, 'mqttd_hook_duration_seconds_bucket', { ...hook, le: '+Inf' }), 2)
   assert.equal(sampleValue(e, 'mqttd_hook_duration_seconds_count', hook), 2)
   assert.equal(sampleValue(e, 'mqttd_hook_errors_total', hook), 1)
-  assert.equal(seriesOf(e, 'mqttd_worker_event_loop_utilization', { worker: '3' }).length, 1)
+  assert.equal(seriesOf(e, 'mqttd_worker_event_loop_utilization_ratio', { worker: '3' }).length, 1)
   // No process metrics in a worker: they would be counted once per thread.
   assert.equal(
     e.samples.some((s) => s.name.startsWith('mqttd_process_') || s.name.startsWith('mqttd_nodejs_')),
