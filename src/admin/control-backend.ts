@@ -27,6 +27,8 @@ export interface ControlBackendOptions {
   restarts?: (id: number, threadId: number) => number
   /** Longest wait for workers per request, ms; default 1000. */
   timeoutMs?: number
+  /** `POST /reload`; absent: no such route. */
+  reload?: AdminBackend['reload']
 }
 
 /** What a worker answers to `connections:list` (src/workers/registry.ts). */
@@ -68,6 +70,7 @@ export function createControlBackend(options: ControlBackendOptions): AdminBacke
   return {
     isReady: options.isReady,
     ...(options.isLive === undefined ? {} : { isLive: options.isLive }),
+    ...(options.reload === undefined ? {} : { reload: options.reload }),
 
     metrics: (accept) => aggregator.scrape(accept),
 

@@ -57,3 +57,11 @@ export const connectionsPageSchema = Type.Object({
 })
 
 export const clientParamsSchema = Type.Object({ clientId: Type.String({ minLength: 1, maxLength: 65535 }) })
+
+export const reloadSchema = Type.Object({
+  file: Type.Union([Type.String(), Type.Null()], { description: 'The config file re-read.' }),
+  applied: Type.Array(Type.String(), { description: 'Keys (or files) whose new values now apply.' }),
+  restartNeeded: Type.Array(Type.String(), {
+    description: 'Changed keys that apply only after a restart; the running values stay.',
+  }),
+})

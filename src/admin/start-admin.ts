@@ -10,10 +10,17 @@ import type { MainMetrics } from '../metrics/main-metrics.ts'
 import { MetricsAggregator } from '../metrics/metrics-aggregator.ts'
 import { type AdminServer, createAdminServer } from './admin-server.ts'
 import { createControlBackend } from './control-backend.ts'
+import type { AdminBackend } from './types.ts'
 
 export interface StartAdminOptions {
   /** The config's `admin:` section. */
-  config: { enabled: boolean; host: string; port: number; token?: string | undefined }
+  config: {
+    enabled: boolean
+    host: string
+    port: number
+    token?: string | undefined
+    publicMetrics?: boolean
+  }
   metrics: MainMetrics
   control: ControlClient
   /** threadIds of the pool's live workers (e.g. `() => pool.threads.map((w) => w.threadId)`). */
@@ -27,6 +34,8 @@ export interface StartAdminOptions {
   restarts?: (id: number, threadId: number) => number
   /** Longest wait for workers per scrape or request, ms; default 1000. */
   timeoutMs?: number
+  /** `POST /reload` (the server's reload); absent: no such route. */
+  reload?: AdminBackend['reload']
 }
 
 export interface RunningAdmin {
@@ -50,12 +59,14 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
     isReady: options.isReady,
     ...(options.isLive === undefined ? {} : { isLive: options.isLive }),
     ...(options.restarts === undefined ? {} : { restarts: options.restarts }),
+    ...(options.reload === undefined ? {} : { reload: options.reload }),
     timeoutMs,
   })
   const server = await createAdminServer({
     host: options.config.host,
     port: options.config.port,
     ...(options.config.token === undefined ? {} : { token: options.config.token }),
+    publicMetrics: options.config.publicMetrics === true,
     backend,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   })

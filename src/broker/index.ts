@@ -9,6 +9,7 @@
  */
 import type { IConnectPacket } from 'mqtt-packet'
 import { defineHandler } from '../handlers/define-handler.ts'
+import { readFilterOf } from '../handlers/read-filter.ts'
 import type { Handler, HookContext, HookResult, ReasonResult, WorkerContext } from '../handlers/types.ts'
 import type { Held } from './backpressure.ts'
 import { Broker } from './broker.ts'
@@ -42,6 +43,7 @@ function linkFor(ctx: HookContext, packet: IConnectPacket, options: BrokerOption
     receiveMaximum: Math.min(v5 ? (props?.receiveMaximum ?? 65535) : 65535, options.maxInflightMessages),
     topicAliasMaximum: v5 ? (props?.topicAliasMaximum ?? 0) : 0,
     maximumPacketSize: v5 ? props?.maximumPacketSize : undefined,
+    mayRead: readFilterOf(ctx),
   }
 }
 

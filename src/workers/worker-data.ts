@@ -25,6 +25,10 @@ export interface WorkerData {
   listeners: WorkerListener[]
   limits: RunnerLimits & { hookTimeoutMs: number }
   logLevel: string
+  /** Human-readable lines (pino-pretty) instead of JSON. */
+  logPretty: boolean
+  /** trace: include PUBLISH payloads in the per-packet lines. */
+  logPayloads: boolean
 }
 
 /** One connection task: the transferred socket and where it came from. */
@@ -42,4 +46,6 @@ export const controlTypes = {
   kick: 'connections:kick',
   info: 'workers:info',
   drain: 'drain',
+  /** A reload's live changes (main/reload.ts WorkerReload); answered once applied. */
+  reload: 'config:reload',
 } as const

@@ -1,0 +1,41 @@
+/**
+ * The server's logger: JSON lines (pino) by default, for files and
+ * containers; human-readable lines (pino-pretty) when `log.pretty` is true,
+ * or when it is unset and stdout is a terminal. Values under keys that
+ * usually hold secrets are censored wherever they appear in a line's fields.
+ */
+import pino, { type Logger } from 'pino'
+import pretty from 'pino-pretty'
+
+/** Fields never written as they are (a handler logging a packet or a config must not leak them). */
+export const redactedPaths = [
+  'password',
+  'token',
+  'authorization',
+  '*.password',
+  '*.token',
+  '*.authorization',
+  '*.*.password',
+  '*.*.token',
+  'headers.authorization',
+  'req.headers.authorization',
+]
+
+/** Whether lines should be human-readable: `log.pretty`, else whether stdout is a terminal. */
+export function wantsPretty(setting: boolean | undefined): boolean {
+  return setting ?? process.stdout.isTTY === true
+}
+
+/** Creates a logger for `level`, pretty or JSON; `bindings` go on every line (e.g. the worker). */
+export function createLogger(
+  options: { level: string; pretty?: boolean | undefined },
+  bindings?: Record<string, unknown>,
+): Logger {
+  const base = {
+    level: options.level,
+    redact: { paths: redactedPaths, censor: '[redacted]' },
+    ...(bindings === undefined ? {} : { base: bindings }),
+  }
+  if (!wantsPretty(options.pretty)) return pino(base)
+  return pino(base, pretty({ colorize: process.stdout.isTTY === true, sync: true }))
+}
