@@ -39,3 +39,34 @@ export function createLogger(
   if (!wantsPretty(options.pretty)) return pino(base)
   return pino(base, pretty({ colorize: process.stdout.isTTY === true, sync: true }))
 }
+
+/**
+ * A packet as the trace lines show it: its fields without the password, and
+ * without the payload unless `payloads` (then as UTF-8 when it decodes, else base64).
+ */
+export function packetSummary(packet: object, payloads: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(packet)) {
+    if (key === 'password') continue
+    if (key === 'payload' || (key === 'will' && value !== undefined)) {
+      if (key === 'will') {
+        const { payload, ...rest } = value as { payload?: Buffer }
+        out.will = payloads
+          ? { ...rest, payload: printable(payload) }
+          : { ...rest, payloadBytes: payload?.length ?? 0 }
+      } else if (payloads) out.payload = printable(value as Buffer | string)
+      else
+        out.payloadBytes =
+          typeof value === 'string' ? Buffer.byteLength(value) : ((value as Buffer)?.length ?? 0)
+      continue
+    }
+    out[key] = value
+  }
+  return out
+}
+
+function printable(payload: Buffer | string | undefined): string | undefined {
+  if (payload === undefined || typeof payload === 'string') return payload
+  const text = payload.toString('utf8')
+  return Buffer.from(text, 'utf8').equals(payload) ? text : `base64:${payload.toString('base64')}`
+}

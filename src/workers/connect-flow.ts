@@ -93,6 +93,18 @@ async function accept(r: ConnectionRunner, reason: ReasonResult | undefined): Pr
   r.connackSent = true
   r.wasConnected = true
   r.state = 'connected'
+  // never the password: the connect packet is summarised field by field
+  ctx.log.info(
+    {
+      transport: ctx.transport,
+      remotePort: ctx.remotePort,
+      protocolVersion: ctx.protocolVersion,
+      keepalive: r.keepaliveMs / 1000,
+      cleanStart: packet.clean,
+      username: packet.username,
+    },
+    'client connected',
+  )
   r.armKeepalive()
   if (r.chain.has('onConnected')) await r.chain.notify('onConnected', ctx)
 }

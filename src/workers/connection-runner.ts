@@ -19,6 +19,7 @@ import type { DisconnectPacket, Packet } from '../connection/types.ts'
 import { MqttdError, mqttdError } from '../errors.ts'
 import { type HandlerChain, HookError } from '../handlers/chain.ts'
 import type { CloseInfo, CloseReason, ReasonResult, Transport } from '../handlers/types.ts'
+import { packetSummary } from '../main/logger.ts'
 import type { WorkerMetrics } from '../metrics/worker-metrics.ts'
 import { handleAuth, handleConnect, sendConnackFailure } from './connect-flow.ts'
 import { ConnectionContext } from './hook-context.ts'
@@ -58,6 +59,8 @@ export interface RunnerOptions extends Endpoint {
   workerId: number
   log: Logger
   metrics: WorkerMetrics
+  /** trace: include PUBLISH payloads in the per-packet lines (`log.payloads`). */
+  logPayloads?: boolean
 }
 
 type State = 'awaiting-connect' | 'connecting' | 'authenticating' | 'connected' | 'closing' | 'closed'
@@ -107,6 +110,10 @@ export class ConnectionRunner {
   #setup: Promise<void> | undefined
   /** Resolves at the next `drain` (or close): what every send waiting for room awaits. */
   #drained: Promise<boolean> | undefined
+  /** Log levels on when the connection started: no child logger is built for a line not written. */
+  readonly logDebug: boolean
+  readonly #logTrace: boolean
+  readonly #logPayloads: boolean
 
   constructor(options: RunnerOptions) {
     this.seq = options.seq
@@ -114,6 +121,9 @@ export class ConnectionRunner {
     this.limits = options.limits
     this.metrics = options.metrics
     this.manualAcks = options.chain.manualAcks
+    this.logDebug = options.log.isLevelEnabled('debug')
+    this.#logTrace = options.log.isLevelEnabled('trace')
+    this.#logPayloads = options.logPayloads === true
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve
     })
@@ -167,6 +177,7 @@ export class ConnectionRunner {
 
   #onPacket(packet: Packet): void {
     this.#lastActivity = Date.now()
+    if (this.#logTrace) this.ctx.log.trace({ packet: packetSummary(packet, this.#logPayloads) }, 'packet in')
     this.metrics.packetReceived(packet.cmd)
     if (packet.cmd === 'publish' && packet.qos > 0) noteArrival(this, packet)
     this.#queue.push(packet)
@@ -268,6 +279,7 @@ export class ConnectionRunner {
     const send = this.connection[cmd] as (p: unknown, cb?: (err?: Error | null) => void) => boolean
     const ok = send.call(this.connection, packet, cb)
     this.metrics.packetSent(packet.cmd)
+    if (this.#logTrace) this.ctx.log.trace({ packet: packetSummary(packet, this.#logPayloads) }, 'packet out')
     return ok
   }
 
@@ -403,6 +415,28 @@ export class ConnectionRunner {
     for (const f of failures) this.ctx.log.error({ err: f, hook: f.hook, handler: f.handler }, f.message)
   }
 
+  /**
+   * One line per close: `info` once a CONNECT arrived, `debug` before (port
+   * probes and scanners would flood the log otherwise).
+   */
+  #logClose(info: CloseInfo): void {
+    const connected = this.ctx.connectPacket !== undefined
+    if (!connected && !this.logDebug) return
+    const error = info.error as { code?: string; message?: string; reasonCode?: number } | undefined
+    const fields: Record<string, unknown> = {
+      reason: info.reason,
+      wasConnected: info.wasConnected,
+      durationMs: Date.now() - this.connectedSince,
+      bytesIn: this.connection.bytesReceived,
+      bytesOut: this.connection.bytesSent,
+    }
+    const reasonCode = info.disconnect?.reasonCode ?? error?.reasonCode
+    if (reasonCode !== undefined) fields.reasonCode = reasonCode
+    if (error !== undefined) fields.error = { code: error.code, message: error.message }
+    if (connected) this.ctx.log.info(fields, 'client closed')
+    else this.ctx.log.debug(fields, 'connection closed before CONNECT')
+  }
+
   #clearTimers(): void {
     clearTimeout(this.#connectTimer)
     clearTimeout(this.#keepaliveTimer)
@@ -420,6 +454,7 @@ export class ConnectionRunner {
     const info: CloseInfo = { reason: this.#closeReason ?? 'socket-closed', wasConnected: this.wasConnected }
     if (this.#disconnectPacket !== undefined) info.disconnect = this.#disconnectPacket
     if (this.closeError !== undefined) info.error = this.closeError
+    this.#logClose(info)
     if (this.chain.has('onClose')) this.#logFailures(await this.chain.notifyAll('onClose', this.ctx, info))
     this.#resolveClosed(info)
   }

@@ -131,6 +131,7 @@ async function serve(endpoint: Endpoint): Promise<void> {
     workerId: threadId,
     log,
     metrics,
+    logPayloads: data.logPayloads,
   })
   registry.add(runner)
   metrics.connectionOpened(endpoint.listener, endpoint.transport)
