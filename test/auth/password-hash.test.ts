@@ -40,8 +40,8 @@ test('hashes mosquitto does not accept are refused with a reason', () => {
   for (const bad of [
     'plain',
     '$5$abc$def',
-    '$7$0$AAAAAAAAAAAAAAAA$' + 'A'.repeat(86) + '==',
-    '$7$10$c2hvcnQ=$' + 'A'.repeat(86) + '==', // 5-byte salt
+    `$7$0$AAAAAAAAAAAAAAAA$${'A'.repeat(86)}==`,
+    `$7$10$c2hvcnQ=$${'A'.repeat(86)}==`, // 5-byte salt
     '$6$AAAAAAAAAAAAAAAA$c2hvcnQ=', // short hash
     '$6$AAAAAAAAAAAAAAAA',
     '$argon2id$v=19$m=47104,t=1,p=1$abc$def',
