@@ -14,7 +14,8 @@ export function redactSecrets(value: unknown): unknown {
   for (const [key, v] of Object.entries(value)) {
     // file paths are not secrets: passwordFile, key (a PEM path) stay
     const isPath = /file$/i.test(key) || (key === 'key' && typeof v === 'string')
-    out[key] = secretKey.test(key) && !isPath && v !== undefined ? '[redacted]' : redactSecrets(v)
+    // only text is a secret: allowNoToken: true is a setting
+    out[key] = secretKey.test(key) && !isPath && typeof v === 'string' ? '[redacted]' : redactSecrets(v)
   }
   return out
 }

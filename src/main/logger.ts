@@ -4,8 +4,12 @@
  * or when it is unset and stdout is a terminal. Values under keys that
  * usually hold secrets are censored wherever they appear in a line's fields.
  */
+import { createRequire } from 'node:module'
 import pino, { type Logger } from 'pino'
-import pretty from 'pino-pretty'
+import type PinoPretty from 'pino-pretty'
+
+// loaded only when wanted: JSON logging (containers, files) does not pay for its import
+const require = createRequire(import.meta.url)
 
 /** Fields never written as they are (a handler logging a packet or a config must not leak them). */
 export const redactedPaths = [
@@ -37,6 +41,7 @@ export function createLogger(
     ...(bindings === undefined ? {} : { base: bindings }),
   }
   if (!wantsPretty(options.pretty)) return pino(base)
+  const pretty = require('pino-pretty') as typeof PinoPretty
   return pino(base, pretty({ colorize: process.stdout.isTTY === true, sync: true }))
 }
 
