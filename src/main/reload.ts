@@ -12,8 +12,12 @@ import { createSecureContext } from 'node:tls'
 import { authSettings } from '../auth/exposure.ts'
 import { type AuthSettings, withFileTexts } from '../auth/state.ts'
 import type { MqttdConfig } from '../config/schema.ts'
+import type { WorkerReload } from '../control/protocol.ts'
 import { mqttdError } from '../errors.ts'
 import type { TlsMaterial } from '../transport/tls.ts'
+
+export type { WorkerReload }
+
 import { readTlsMaterial } from './tls-material.ts'
 
 /** Limits a worker applies to the connections it starts after the reload. */
@@ -26,15 +30,6 @@ export const workerLimitKeys = [
 ] as const
 /** Limits the main thread's admission control applies at once. */
 export const mainLimitKeys = ['maxConnections', 'connectionRatePerAddress'] as const
-
-/** What the workers get (plain data: it crosses threads). Only the parts that changed are present. */
-export interface WorkerReload {
-  auth?: AuthSettings
-  /** New TLS material by listener name. */
-  tls?: Record<string, TlsMaterial>
-  logLevel?: string
-  limits?: Record<string, number>
-}
 
 export interface ReloadPlan {
   applied: string[]

@@ -19,7 +19,7 @@ import { ControlClient } from '../control/control-channel.ts'
 import { mqttdError } from '../errors.ts'
 import { validateHandlers } from '../handlers/loader.ts'
 import { MainMetrics } from '../metrics/main-metrics.ts'
-import { controlTypes, type WorkerData, type WorkerListener } from '../workers/worker-data.ts'
+import type { WorkerData, WorkerListener } from '../workers/worker-data.ts'
 import { Acceptor, type BoundListener } from './acceptor.ts'
 import { handlerSpecs } from './handler-specs.ts'
 import { AdmissionControl } from './limits.ts'
@@ -144,7 +144,7 @@ export async function startServer(
     if (!started) return
     log.info({ threadId: worker.id }, 'a replacement worker thread is up')
     if (Object.keys(sinceStart).length > 0) {
-      void control.request(controlTypes.reload, sinceStart, {
+      void control.request('config:reload', sinceStart, {
         expectedWorkers: 1,
         target: worker.id,
         timeoutMs: options.startTimeoutMs ?? 30_000,
@@ -212,10 +212,10 @@ export async function startServer(
     draining ??= (async () => {
       await acceptor.stop()
       const timeoutMs = config.shutdown.drainTimeoutMs
-      const replies = await requestEveryWorker<{ closed: number; destroyed: number }>(
+      const replies = await requestEveryWorker(
         control,
         liveThreadIds,
-        controlTypes.drain,
+        'drain',
         { timeoutMs },
         timeoutMs + 2000,
       )
@@ -252,7 +252,7 @@ export async function startServer(
       const plan = planReload(config, next, { auth: authNow, tls: tlsNow })
       if (Object.keys(plan.worker).length > 0) {
         const ids = liveThreadIds()
-        const result = await control.request(controlTypes.reload, plan.worker, {
+        const result = await control.request('config:reload', plan.worker, {
           expectedWorkers: ids.length,
           timeoutMs: 10_000,
         })
