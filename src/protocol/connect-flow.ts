@@ -94,8 +94,12 @@ async function accept(r: ConnectionRunner, reason: ReasonResult | undefined): Pr
   r.wasConnected = true
   r.state = 'connected'
   // never the password: the connect packet is summarised field by field
-  ctx.log.info(
+  r.rootLog.info(
     {
+      conn: ctx.id,
+      clientId: ctx.clientId,
+      remote: ctx.remoteAddress,
+      listener: ctx.listener,
       transport: ctx.transport,
       remotePort: ctx.remotePort,
       protocolVersion: ctx.protocolVersion,

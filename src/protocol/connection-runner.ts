@@ -112,6 +112,8 @@ export class ConnectionRunner {
   #drained: Promise<boolean> | undefined
   /** Log levels on when the connection started: no child logger is built for a line not written. */
   readonly logDebug: boolean
+  /** The worker's logger: the connect and close lines name the connection themselves (no child logger per connection). */
+  readonly rootLog: Logger
   readonly #logTrace: boolean
   readonly #logPayloads: boolean
 
@@ -122,6 +124,7 @@ export class ConnectionRunner {
     this.metrics = options.metrics
     this.manualAcks = options.chain.manualAcks
     this.logDebug = options.log.isLevelEnabled('debug')
+    this.rootLog = options.log
     this.#logTrace = options.log.isLevelEnabled('trace')
     this.#logPayloads = options.logPayloads === true
     this.closed = new Promise((resolve) => {
@@ -423,7 +426,12 @@ export class ConnectionRunner {
     const connected = this.ctx.connectPacket !== undefined
     if (!connected && !this.logDebug) return
     const error = info.error as { code?: string; message?: string; reasonCode?: number } | undefined
+    const ctx = this.ctx
     const fields: Record<string, unknown> = {
+      conn: ctx.id,
+      clientId: ctx.clientId || undefined,
+      remote: ctx.remoteAddress,
+      listener: ctx.listener,
       reason: info.reason,
       wasConnected: info.wasConnected,
       durationMs: Date.now() - this.connectedSince,
@@ -433,8 +441,8 @@ export class ConnectionRunner {
     const reasonCode = info.disconnect?.reasonCode ?? error?.reasonCode
     if (reasonCode !== undefined) fields.reasonCode = reasonCode
     if (error !== undefined) fields.error = { code: error.code, message: error.message }
-    if (connected) this.ctx.log.info(fields, 'client closed')
-    else this.ctx.log.debug(fields, 'connection closed before CONNECT')
+    if (connected) this.rootLog.info(fields, 'client closed')
+    else this.rootLog.debug(fields, 'connection closed before CONNECT')
   }
 
   #clearTimers(): void {
