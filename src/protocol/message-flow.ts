@@ -12,7 +12,7 @@ import type {
 } from '../connection/types.ts'
 import { mqttdError } from '../errors.ts'
 import type { ChainOutcome } from '../handlers/chain.ts'
-import type { ConnectionRunner } from './connection-runner.ts'
+import type { ProtocolHost } from './host.ts'
 import { Reason } from './reason-codes.ts'
 
 // PUBLISH packets that arrived beyond the Receive Maximum; packets are unique objects, so one set serves all connections
@@ -22,24 +22,24 @@ const overLimit = new WeakSet<Packet>()
  * Called on arrival, before queueing: Receive Maximum is judged on what the
  * client sent before it could see our acknowledgements [MQTT-3.3.4-9].
  */
-export function noteArrival(r: ConnectionRunner, packet: PublishPacket): void {
+export function noteArrival(r: ProtocolHost, packet: PublishPacket): void {
   r.flow.arrived()
   const resend = packet.qos === 2 && r.flow.isDuplicate(packet.messageId!)
   if (!resend && r.flow.exceeded()) overLimit.add(packet)
 }
 
-function reasonProperties(r: ConnectionRunner, outcome: ChainOutcome): { reasonString: string } | undefined {
+function reasonProperties(r: ProtocolHost, outcome: ChainOutcome): { reasonString: string } | undefined {
   const text = outcome.reason?.reasonString
   return r.v5 && text !== undefined ? { reasonString: text } : undefined
 }
 
-export async function handlePublish(r: ConnectionRunner, packet: PublishPacket): Promise<void> {
+export async function handlePublish(r: ProtocolHost, packet: PublishPacket): Promise<void> {
   const alias = packet.properties?.topicAlias
   if (r.v5 && alias !== undefined) {
     const resolved = r.flow.resolveAlias(alias, packet.topic)
     if (!resolved.ok) {
       if (resolved.reason === 'unknown') return r.protocolError(`topic alias ${alias} was never set`)
-      r.closeError = mqttdError('MQTTD_ERR_TOPIC_ALIAS_INVALID', alias, r.limits.topicAliasMaximum)
+      r.state.closeError = mqttdError('MQTTD_ERR_TOPIC_ALIAS_INVALID', alias, r.limits.topicAliasMaximum)
       return r.disconnectWith({ reasonCode: Reason.topicAliasInvalid }, 'protocol-error')
     }
     packet.topic = resolved.topic
@@ -62,11 +62,11 @@ export async function handlePublish(r: ConnectionRunner, packet: PublishPacket):
   }
   if (r.v5 && overLimit.has(packet)) {
     // [MQTT-3.3.4-9] more unacknowledged QoS>0 PUBLISH packets than Receive Maximum
-    r.closeError = mqttdError('MQTTD_ERR_RECEIVE_MAXIMUM', r.limits.receiveMaximum)
+    r.state.closeError = mqttdError('MQTTD_ERR_RECEIVE_MAXIMUM', r.limits.receiveMaximum)
     return r.disconnectWith({ reasonCode: Reason.receiveMaximumExceeded }, 'protocol-error')
   }
   const outcome = await r.chain.decide('onPublish', r.ctx, packet)
-  if (r.state !== 'connected') return
+  if (r.state.phase !== 'connected') return
   const code = outcome.reason?.reasonCode ?? 0
   if (code >= 0x80) r.metrics.messageDropped('hook_refused')
   const ack = r.v5 ? { messageId, reasonCode: code, properties: reasonProperties(r, outcome) } : { messageId }
@@ -81,7 +81,7 @@ export async function handlePublish(r: ConnectionRunner, packet: PublishPacket):
 }
 
 /** [MQTT-4.3.3-10] PUBCOMP for a released id; v5 0x92 when it was not awaiting release. */
-export function handlePubrel(r: ConnectionRunner, packet: PubrelPacket): void {
+export function handlePubrel(r: ProtocolHost, packet: PubrelPacket): void {
   const known = r.flow.released(packet.messageId!)
   r.ack({
     cmd: 'pubcomp',
@@ -90,10 +90,10 @@ export function handlePubrel(r: ConnectionRunner, packet: PubrelPacket): void {
   })
 }
 
-export async function handleSubscribe(r: ConnectionRunner, packet: SubscribePacket): Promise<void> {
+export async function handleSubscribe(r: ProtocolHost, packet: SubscribePacket): Promise<void> {
   const granted = packet.subscriptions.map((s) => s.qos as number)
   const outcome = await r.chain.decide('onSubscribe', r.ctx, packet, granted)
-  if (r.state !== 'connected') return
+  if (r.state.phase !== 'connected') return
   const code = outcome.reason?.reasonCode ?? 0
   if (code >= 0x80) granted.fill(code)
   // 3.1.1 has one failure code, 0x80 [MQTT-3.9.3-2]
@@ -107,10 +107,10 @@ export async function handleSubscribe(r: ConnectionRunner, packet: SubscribePack
   await r.chain.notify('onSubscribed', r.ctx, packet, granted)
 }
 
-export async function handleUnsubscribe(r: ConnectionRunner, packet: UnsubscribePacket): Promise<void> {
+export async function handleUnsubscribe(r: ProtocolHost, packet: UnsubscribePacket): Promise<void> {
   const reasonCodes = packet.unsubscriptions.map(() => 0)
   const outcome = await r.chain.decide('onUnsubscribe', r.ctx, packet, reasonCodes)
-  if (r.state !== 'connected') return
+  if (r.state.phase !== 'connected') return
   const code = outcome.reason?.reasonCode ?? 0
   if (code >= 0x80) reasonCodes.fill(code)
   if (r.logDebug) r.ctx.log.debug({ filters: packet.unsubscriptions, reasonCodes }, 'unsubscribe')

@@ -35,7 +35,7 @@ export class ConnectionRegistry {
     const items: ConnectionsListReply['items'] = []
     const after = query.after ?? -1
     for (const [seq, runner] of this.#runners) {
-      if (seq <= after || runner.state !== 'connected') continue
+      if (seq <= after || runner.phase !== 'connected') continue
       if (query.clientId !== undefined && runner.ctx.clientId !== query.clientId) continue
       if (items.length >= query.limit) return { items, more: true }
       items.push({ seq, ...infoOf(runner) })
@@ -47,7 +47,7 @@ export class ConnectionRegistry {
   kick(clientId: string): number {
     let n = 0
     for (const runner of this.#runners.values()) {
-      if (runner.ctx.clientId !== clientId || runner.state !== 'connected') continue
+      if (runner.ctx.clientId !== clientId || runner.phase !== 'connected') continue
       runner.close(Reason.administrativeAction, 'Administrative action', 'administrative')
       n++
     }
@@ -73,7 +73,7 @@ export class ConnectionRegistry {
     if (outcome !== 'timeout') return { closed: runners.length, destroyed: 0 }
     let destroyed = 0
     for (const runner of runners) {
-      if (runner.state === 'closed') continue
+      if (runner.phase === 'closed') continue
       runner.connection.destroy()
       destroyed++
     }
