@@ -16,13 +16,14 @@
  *   is checked at delivery (a read filter): only what the client may read
  *   reaches it, as mosquitto does.
  */
+import { randomUUID } from 'node:crypto'
 import type { Counter } from 'prom-client'
 import { defineHandler } from '../handlers/define-handler.ts'
 import { setReadFilter } from '../handlers/read-filter.ts'
 import type { HookContext, HookResult, ReasonResult } from '../handlers/types.ts'
 import { type AclAccess, type AclSubject, aclAllows } from './acl-file.ts'
 import { metricCounter } from './metrics.ts'
-import { verifyPassword } from './password-hash.ts'
+import { decodePasswordHash, hashPassword, type PasswordHash, verifyPassword } from './password-hash.ts'
 import { type AuthData, type AuthSettings, currentAuth, loadAuthData, setAuth } from './state.ts'
 
 const BAD_CREDENTIALS = 0x86
@@ -58,6 +59,10 @@ export default defineHandler((options, worker) => {
   setAuth(loadAuthData(options as unknown as AuthSettings))
   const failures: Counter<'reason'> = metricCounter(worker.metrics, 'authFailures')
   const denied: Counter<'action'> = metricCounter(worker.metrics, 'aclDenied')
+  // an entry no password matches (random salt and hash), checked for unknown users
+  const decoy: Promise<PasswordHash> = hashPassword(randomUUID()).then(
+    (encoded) => decodePasswordHash(encoded) as PasswordHash,
+  )
   const fail = (ctx: HookContext, reason: string, code: number, text: string) => {
     failures.labels(reason).inc()
     ctx.log.info({ username: ctx.connectPacket?.username, reason }, 'authentication failed')
@@ -77,6 +82,8 @@ export default defineHandler((options, worker) => {
       } else {
         const entry = auth.passwords.get(username)
         if (entry === undefined) {
+          // as slow as a wrong password: the answer's timing does not tell which users exist
+          await verifyPassword(packet.password ?? Buffer.alloc(0), await decoy)
           return fail(ctx, 'unknown_user', BAD_CREDENTIALS, 'Bad user name or password')
         }
         if (packet.password === undefined || !(await verifyPassword(packet.password, entry))) {
