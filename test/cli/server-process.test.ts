@@ -47,7 +47,7 @@ function logOf(child: ChildProcess) {
   return {
     lines,
     raw,
-    waitFor(match: (l: Line) => boolean, what: string, timeoutMs = 30_000): Promise<Line> {
+    waitFor(match: (l: Line) => boolean, what: string, timeoutMs = 90_000): Promise<Line> {
       const found = lines.find(match)
       if (found !== undefined) return Promise.resolve(found)
       return new Promise((resolve, reject) => {
@@ -96,6 +96,8 @@ function servedFingerprint(port: number): Promise<string> {
 
 test('mqttd process: log lines for start-up, connect, subscribe, packets and close; SIGHUP and POST /reload apply live, a bad config is refused', {
   skip,
+  // one real process through many steps: minutes on a loaded 2-core machine
+  timeout: 300_000,
 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mqttd-proc-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
