@@ -7,8 +7,8 @@ import type {
   ConnectionsListRequest,
   DrainResult,
 } from '../control/protocol.ts'
+import { ReasonCode } from '../mqtt/reason-codes.ts'
 import type { ConnectionRunner } from '../protocol/connection-runner.ts'
-import { Reason } from '../protocol/reason-codes.ts'
 
 export class ConnectionRegistry {
   // keyed by the connection's sequence number: no id string is built per connection
@@ -48,7 +48,7 @@ export class ConnectionRegistry {
     let n = 0
     for (const runner of this.#runners.values()) {
       if (runner.ctx.clientId !== clientId || runner.phase !== 'connected') continue
-      runner.close(Reason.administrativeAction, 'Administrative action', 'administrative')
+      runner.close(ReasonCode.administrativeAction, 'Administrative action', 'administrative')
       n++
     }
     return n
@@ -62,7 +62,7 @@ export class ConnectionRegistry {
   async drain(timeoutMs: number): Promise<DrainResult> {
     const runners = [...this.#runners.values()]
     for (const runner of runners)
-      runner.close(Reason.serverShuttingDown, 'Server shutting down', 'server-shutdown')
+      runner.close(ReasonCode.serverShuttingDown, 'Server shutting down', 'server-shutdown')
     let timer: NodeJS.Timeout | undefined
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs)
