@@ -18,7 +18,7 @@
  * or `#` is denied everything once patterns exist (it could otherwise widen
  * a pattern). Wildcards at the first level never match a `$` topic.
  */
-import { isValidFilter, matchesFilter } from '../broker/topic.ts'
+import { isValidFilter, matchesFilter } from '../protocol/topic.ts'
 
 export type AclAccess = 'read' | 'write'
 

@@ -6,21 +6,13 @@
  * SUBSCRIBE and delivery without touching a connected client.
  */
 import { readFileSync } from 'node:fs'
+import type { AuthSettings } from '../control/protocol.ts'
 import { mqttdError } from '../errors.ts'
 import { type AclRules, parseAclFile } from './acl-file.ts'
 import { parsePasswordFile } from './password-file.ts'
 import type { PasswordHash } from './password-hash.ts'
 
-/** The `auth:` settings as the workers get them (plain data: it crosses threads). */
-export interface AuthSettings {
-  allowAnonymous: boolean
-  /** Absolute path; null: no password file. */
-  passwordFile: string | null
-  aclFile: string | null
-  /** The files' text as the main thread read and validated it; read from the paths when absent. */
-  passwordText?: string
-  aclText?: string
-}
+export type { AuthSettings }
 
 export interface AuthData {
   allowAnonymous: boolean

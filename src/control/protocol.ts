@@ -5,7 +5,6 @@
  * against {@link ControlProtocol}, so neither end casts. Everything here
  * crosses a thread: plain data only (structured clone).
  */
-import type { AuthSettings } from '../auth/state.ts'
 import type { Transport } from '../handlers/types.ts'
 import type { TlsMaterial } from '../transport/tls.ts'
 
@@ -69,6 +68,17 @@ export interface MetricJSON {
 export interface DrainResult {
   closed: number
   destroyed: number
+}
+
+/** The `auth:` settings as the workers get them (src/auth/state.ts reads and parses the files). */
+export interface AuthSettings {
+  allowAnonymous: boolean
+  /** Absolute path; null: no password file. */
+  passwordFile: string | null
+  aclFile: string | null
+  /** The files' text as the main thread read and validated it; read from the paths when absent. */
+  passwordText?: string
+  aclText?: string
 }
 
 /**

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { packetSummary } from '../../src/main/logger.ts'
+import { packetSummary } from '../../src/log/logger.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
