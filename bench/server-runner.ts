@@ -6,7 +6,10 @@
  * isolates the JavaScript a worker runs per connection, for profiling
  * (`--cpu-prof`) and before/after comparisons.
  *
- *   node bench/server-runner.ts [count=20000] [concurrency=100] [rounds=5]
+ *   node bench/server-runner.ts [count=20000] [concurrency=100] [rounds=5] [log level=warn]
+ *
+ * At `info` each connection writes its `client connected` / `client closed`
+ * lines (to /dev/null, so the figure is the logging CPU without the terminal).
  *
  * Prints the median round's CPU µs per connection (and every round's).
  */
@@ -22,7 +25,8 @@ const count = Number(process.argv[2] ?? 20_000)
 const concurrency = Number(process.argv[3] ?? 100)
 const rounds = Number(process.argv[4] ?? 5)
 
-const log = pino({ level: 'warn' })
+const level = process.argv[5] ?? 'warn'
+const log = pino({ level }, pino.destination({ dest: '/dev/null', sync: true }))
 const metrics = new WorkerMetrics({ workerId: 1 })
 const registry = new ConnectionRegistry()
 const chain = new HandlerChain([], { timeoutMs: 30_000, observer: metrics })
@@ -93,6 +97,7 @@ process.stdout.write(
   `${JSON.stringify({
     count,
     concurrency,
+    level,
     rounds,
     cpuMicrosRounds: results.map((r) => Number(r.toFixed(1))),
     cpuMicrosPerConnection: Number(median(results).toFixed(1)),

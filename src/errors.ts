@@ -152,6 +152,25 @@ export const errorTable = {
     message: 'Admin request failed: %s',
     solve: 'A worker did not answer or failed; see the server log for the cause and retry.',
   },
+  MQTTD_ERR_AUTH_REQUIRED: {
+    message: 'Listener %s binds %s without authentication',
+    solve:
+      'Set auth.passwordFile (a mosquitto_passwd or `mqttd passwd` file), bind the listener to a loopback address, or set auth.allowAnonymous: true to accept anonymous clients on it explicitly.',
+  },
+  MQTTD_ERR_ADMIN_TOKEN_REQUIRED: {
+    message: 'The admin API binds %s without a token',
+    solve:
+      'Set admin.token (or MQTTD_ADMIN_TOKEN), bind admin.host to a loopback address, or set admin.allowNoToken: true to serve it without a token explicitly.',
+  },
+  MQTTD_ERR_AUTH_FILE: {
+    message: 'Cannot use %s %s: %s',
+    solve:
+      'Check the path (relative paths are relative to the config file) and the file: `username:$7$…` lines for a password file (mosquitto_passwd or `mqttd passwd`), `user`/`topic`/`pattern` lines for an ACL file.',
+  },
+  MQTTD_ERR_RELOAD: {
+    message: 'Reload refused, the running configuration stays: %s',
+    solve: 'Fix the config file (see the errors listed), then send SIGHUP or POST /reload again.',
+  },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorTable

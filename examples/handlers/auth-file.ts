@@ -1,4 +1,7 @@
 /**
+ * An example of an authentication handler of your own. mqttd has mosquitto-compatible password
+ * and ACL files built in (`auth:` in the config, see docs/operations.md); start there.
+ *
  * Example handler: users and passwords from a file of scrypt hashes, and per-user topic rules.
  *
  *   handlers:

@@ -29,6 +29,7 @@ import {
   readySchema,
   recentQuerySchema,
   recentSchema,
+  reloadSchema,
   statusSchema,
   workersSchema,
 } from './schemas.ts'
@@ -42,6 +43,8 @@ export interface AdminServerOptions {
   port?: number
   /** Bearer token; when set, required on every route but /healthz. */
   token?: string
+  /** Serve /metrics without the token (scrapers that cannot send one). */
+  publicMetrics?: boolean
   backend: AdminBackend
   logger?: Logger
   /** Serve the status page at `/ui/`; default true. */
@@ -52,6 +55,8 @@ export interface AdminServer {
   app: FastifyInstance
   /** The bound address (the real port when 0 was asked). */
   address: { host: string; port: number }
+  /** Replaces the bearer token (a reload); undefined: no token. */
+  setToken(token: string | undefined): void
   close(): Promise<void>
 }
 
@@ -117,15 +122,14 @@ export async function createAdminServer(options: AdminServerOptions): Promise<Ad
     }
   })
 
-  if (token !== undefined) {
-    const check = bearerChecker(token)
-    app.addHook('onRequest', async (request, reply) => {
-      if (request.routeOptions.config.public === true) return
-      if (check(request.headers.authorization)) return
-      reply.header('www-authenticate', 'Bearer realm="mqttd-admin"')
-      return sendError(reply, mqttdError('MQTTD_ERR_ADMIN_UNAUTHORIZED'))
-    })
-  }
+  // replaced by a reload (setToken): the next request is checked against the new token
+  let check = token === undefined ? undefined : bearerChecker(token)
+  app.addHook('onRequest', async (request, reply) => {
+    if (check === undefined || request.routeOptions.config.public === true) return
+    if (check(request.headers.authorization)) return
+    reply.header('www-authenticate', 'Bearer realm="mqttd-admin"')
+    return sendError(reply, mqttdError('MQTTD_ERR_ADMIN_UNAUTHORIZED'))
+  })
 
   app.setNotFoundHandler((request, reply) =>
     sendError(
@@ -180,6 +184,7 @@ export async function createAdminServer(options: AdminServerOptions): Promise<Ad
   app.get(
     '/metrics',
     {
+      config: { public: options.publicMetrics === true },
       schema: {
         description:
           'Prometheus text exposition (0.0.4), or OpenMetrics 1.0 when Accept asks for application/openmetrics-text.',
@@ -289,6 +294,25 @@ export async function createAdminServer(options: AdminServerOptions): Promise<Ad
     },
   )
 
+  if (backend.reload !== undefined) {
+    const reload = backend.reload
+    app.post(
+      '/reload',
+      {
+        schema: {
+          description:
+            'Re-reads the config file and applies what can change live (as SIGHUP does); 409 with the errors when the new config is refused.',
+          response: { 200: reloadSchema, 409: errorSchema, ...errors },
+        },
+      },
+      async (_request, reply) => {
+        const result = await reload()
+        if (!result.ok) return reply.code(409).send({ statusCode: 409, ...result.error })
+        return result.report
+      },
+    )
+  }
+
   app.get('/', { schema: { description: 'This list: every admin route with its schemas.' } }, async () => ({
     routes,
   }))
@@ -296,7 +320,7 @@ export async function createAdminServer(options: AdminServerOptions): Promise<Ad
   const host = options.host ?? '127.0.0.1'
   const port = options.port ?? 9883
   try {
-    await app.listen({ host, port })
+    await app.listen({ host, port, listenTextResolver: (address) => `admin API listening at ${address}` })
   } catch (err) {
     await app.close()
     throw mqttdError('MQTTD_ERR_LISTEN', 'admin', `${host}:${port}`, (err as Error).message)
@@ -305,6 +329,16 @@ export async function createAdminServer(options: AdminServerOptions): Promise<Ad
   return {
     app,
     address: { host: bound.address, port: bound.port },
+    setToken(next) {
+      if (next !== undefined && !/^\S+$/.test(next)) {
+        throw mqttdError(
+          'MQTTD_ERR_CONFIG_INVALID',
+          '',
+          '- admin.token: must be a non-empty string without spaces',
+        )
+      }
+      check = next === undefined ? undefined : bearerChecker(next)
+    },
     close: () => app.close(),
   }
 }

@@ -29,6 +29,8 @@ export interface ControlBackendOptions {
   workerIndex?: (threadId: number) => number | undefined
   /** Longest wait for workers per request, ms; default 1000. */
   timeoutMs?: number
+  /** `POST /reload`; absent: no such route. */
+  reload?: AdminBackend['reload']
 }
 
 type Cursor = Record<string, number>
@@ -58,6 +60,7 @@ export function createControlBackend(options: ControlBackendOptions): AdminBacke
   return {
     isReady: options.isReady,
     ...(options.isLive === undefined ? {} : { isLive: options.isLive }),
+    ...(options.reload === undefined ? {} : { reload: options.reload }),
 
     metrics: (accept) => aggregator.scrape(accept),
 

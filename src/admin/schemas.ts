@@ -134,3 +134,10 @@ export const ratesSchema = Type.Object({
     }),
   ),
 })
+export const reloadSchema = Type.Object({
+  file: Type.Union([Type.String(), Type.Null()], { description: 'The config file re-read.' }),
+  applied: Type.Array(Type.String(), { description: 'Keys (or files) whose new values now apply.' }),
+  restartNeeded: Type.Array(Type.String(), {
+    description: 'Changed keys that apply only after a restart; the running values stay.',
+  }),
+})

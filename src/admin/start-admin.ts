@@ -18,7 +18,14 @@ import type { AdminBackend } from './types.ts'
 
 export interface StartAdminOptions {
   /** The config's `admin:` section. */
-  config: { enabled: boolean; host: string; port: number; token?: string | undefined; ui?: boolean }
+  config: {
+    enabled: boolean
+    host: string
+    port: number
+    token?: string | undefined
+    ui?: boolean
+    publicMetrics?: boolean
+  }
   /** The whole effective configuration, shown redacted by `GET /config`. */
   effectiveConfig?: unknown
   /** The bound listeners (empty until they are), for `GET /status`. */
@@ -40,6 +47,8 @@ export interface StartAdminOptions {
   aggregator?: MetricsAggregator
   /** Longest wait for workers per scrape or request, ms; default 1000. */
   timeoutMs?: number
+  /** `POST /reload` (the server's reload); absent: no such route. */
+  reload?: AdminBackend['reload']
 }
 
 export interface RunningAdmin {
@@ -83,6 +92,7 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
     ...(options.isLive === undefined ? {} : { isLive: options.isLive }),
     ...(options.restarts === undefined ? {} : { restarts: options.restarts }),
     ...(options.workerIndex === undefined ? {} : { workerIndex: options.workerIndex }),
+    ...(options.reload === undefined ? {} : { reload: options.reload }),
     timeoutMs,
   })
   const listeners = options.listeners ?? (() => [])
@@ -107,6 +117,7 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
     host: options.config.host,
     port: options.config.port,
     ...(options.config.token === undefined ? {} : { token: options.config.token }),
+    publicMetrics: options.config.publicMetrics === true,
     backend,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     ui: options.config.ui !== false,

@@ -70,4 +70,21 @@ export interface AdminBackend {
   rates?(since?: number): { intervalMs: number; capacity: number; samples: RateSample[] }
   /** The effective configuration with secrets redacted (`GET /config`). */
   config?(): unknown
+  /** Re-reads the config and applies it (`POST /reload`); absent: no such route. */
+  reload?(): Promise<ReloadResult>
 }
+
+/** What a reload applied and what it could not. */
+export interface ReloadReport {
+  /** The config file re-read (null: the embedded default). */
+  file: string | null
+  /** Keys (or files) whose new values now apply. */
+  applied: string[]
+  /** Changed keys that need a restart; their running values stay. */
+  restartNeeded: string[]
+}
+
+/** A reload's outcome: the report, or the error that refused the new config (the old one keeps running). */
+export type ReloadResult =
+  | { ok: true; report: ReloadReport }
+  | { ok: false; error: { code: string; message: string } }

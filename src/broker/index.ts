@@ -10,6 +10,7 @@
 import type { IConnectPacket } from 'mqtt-packet'
 import { currentControlServer } from '../control/control-channel.ts'
 import { defineHandler } from '../handlers/define-handler.ts'
+import { readFilterOf } from '../handlers/read-filter.ts'
 import type { Handler, HookContext, HookResult, ReasonResult, WorkerContext } from '../handlers/types.ts'
 import { ReasonCode } from '../mqtt/reason-codes.ts'
 import { parseFilter } from '../protocol/topic.ts'
@@ -53,6 +54,7 @@ function linkFor(ctx: HookContext, packet: IConnectPacket, options: BrokerOption
     receiveMaximum: Math.min(v5 ? (props?.receiveMaximum ?? 65535) : 65535, options.maxInflightMessages),
     topicAliasMaximum: v5 ? (props?.topicAliasMaximum ?? 0) : 0,
     maximumPacketSize: v5 ? props?.maximumPacketSize : undefined,
+    mayRead: readFilterOf(ctx),
   }
 }
 

@@ -21,6 +21,8 @@ export interface SessionLink {
   readonly topicAliasMaximum: number
   /** The client's Maximum Packet Size, when it set one [MQTT-3.1.2-24]. */
   readonly maximumPacketSize: number | undefined
+  /** Topics the client may receive (handlers/read-filter.ts); every topic when absent. */
+  readonly mayRead?: ((topic: string) => boolean) | undefined
 }
 
 /** Options of one subscription, as granted. */
@@ -89,6 +91,8 @@ export class Session {
   #queue: Delivery[] = []
   #queueHead = 0
   #link: SessionLink | undefined
+  /** The last link's read filter: it keeps applying while the session is offline. */
+  #mayRead: ((topic: string) => boolean) | undefined
   #aliases = new Map<string, number>()
   #pendingWrites = 0
   #congested = false
@@ -128,6 +132,7 @@ export class Session {
    */
   attach(link: SessionLink): void {
     this.#link = link
+    this.#mayRead = link.mayRead
     this.#aliases = new Map()
     this.#pendingWrites = 0
     // A copy: a resend discarded as too large pumps the queue, which adds entries to the map
@@ -196,6 +201,8 @@ export class Session {
    * in the bounded queue [MQTT-3.1.2-5]. Returns false when the message was dropped.
    */
   deliver(delivery: Delivery, now: number): boolean {
+    // not for this client (an ACL): not a drop
+    if (this.#mayRead !== undefined && !this.#mayRead(delivery.message.topic)) return false
     if (isExpired(delivery.message, now)) return this.#drop('expired')
     const link = this.#link
     if (delivery.qos === 0) {

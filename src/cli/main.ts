@@ -5,16 +5,21 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import closeWithGrace from 'close-with-grace'
-import pino from 'pino'
 import { stringify } from 'yaml'
+import { assertSafeExposure, authSettings } from '../auth/exposure.ts'
+import { loadAuthData } from '../auth/state.ts'
 import { type LoadedConfig, loadConfig } from '../config/load.ts'
+import { redactConfig } from '../config/redact.ts'
 import { errorTable, isErrorCode, mqttdError } from '../errors.ts'
 import { validateHandlers } from '../handlers/loader.ts'
+import { createLogger } from '../log/logger.ts'
 import { handlerSpecs } from '../main/handler-specs.ts'
 import { startServer } from '../main/server.ts'
 import { readTlsMaterial } from '../main/tls-material.ts'
+import { passwd } from './passwd.ts'
 
 export const helpText = `Usage: mqttd [options]
+       mqttd passwd [--sha512] FILE USER
 
 MQTT connection server: pooled TCP/TLS/WebSocket listeners, handler modules, built-in broker.
 
@@ -22,14 +27,20 @@ Options:
   -c, --config <file>   Config file (YAML or JSON). Without it: TCP 127.0.0.1:1883,
                         WS 127.0.0.1:8083/mqtt, admin 127.0.0.1:9883, built-in broker.
       --check           Validate the config (schema, handler modules, TLS files) and exit.
-      --print-config    Print the effective config (defaults and environment applied) and exit.
+      --print-config    Print the effective config (defaults and environment applied, secrets
+                        redacted) and exit.
       --json            With --print-config: print JSON instead of YAML.
   -h, --help            Show this help.
   -v, --version         Show the version.
 
 Environment overrides: MQTTD_WORKERS, MQTTD_LOG_LEVEL, MQTTD_MAX_CONNECTIONS, MQTTD_MAX_PACKET_SIZE,
-MQTTD_DRAIN_TIMEOUT_MS, MQTTD_ADMIN_ENABLED, MQTTD_ADMIN_HOST, MQTTD_ADMIN_PORT, MQTTD_ADMIN_TOKEN.
+MQTTD_DRAIN_TIMEOUT_MS, MQTTD_ADMIN_ENABLED, MQTTD_ADMIN_HOST, MQTTD_ADMIN_PORT, MQTTD_ADMIN_TOKEN,
+MQTTD_AUTH_PASSWORD_FILE, MQTTD_AUTH_ACL_FILE, MQTTD_AUTH_ALLOW_ANONYMOUS, MQTTD_LOG_PRETTY.
 SIGTERM/SIGINT drain the server (MQTT 5 clients get DISCONNECT 0x8B); a second signal exits at once.
+SIGHUP re-reads the config file and applies what can change live (password and ACL files, TLS
+certificates, log level, limits, admin token); a bad new config is refused and the old one stays.
+
+mqttd passwd FILE USER creates or updates USER in a mosquitto password file ($7$ PBKDF2-SHA512).
 `
 
 function version(): string {
@@ -71,6 +82,9 @@ function parse(argv: string[]) {
 /** Everything `--check` verifies without opening a socket. */
 async function check(loaded: LoadedConfig): Promise<void> {
   const specs = handlerSpecs(loaded.config)
+  assertSafeExposure(loaded.config)
+  const auth = authSettings(loaded.config)
+  if (auth !== null) loadAuthData(auth)
   await validateHandlers(specs, loaded.baseDir)
   for (const listener of loaded.config.listeners) {
     if (listener.type === 'tls' || listener.type === 'wss') readTlsMaterial(listener)
@@ -80,6 +94,14 @@ async function check(loaded: LoadedConfig): Promise<void> {
 /** Runs the CLI; sets `process.exitCode` (the server keeps the process alive until a signal). */
 export async function main(argv: string[]): Promise<void> {
   let loaded: LoadedConfig
+  if (argv[0] === 'passwd') {
+    try {
+      await passwd(argv.slice(1), { stdin: process.stdin, stderr: process.stderr })
+    } catch (err) {
+      process.exitCode = report(err)
+    }
+    return
+  }
   try {
     const args = parse(argv)
     if (args.help) {
@@ -92,9 +114,8 @@ export async function main(argv: string[]): Promise<void> {
     }
     loaded = loadConfig(args.config)
     if (args['print-config']) {
-      process.stdout.write(
-        args.json ? `${JSON.stringify(loaded.config, null, 2)}\n` : stringify(loaded.config),
-      )
+      const shown = redactConfig(loaded.config)
+      process.stdout.write(args.json ? `${JSON.stringify(shown, null, 2)}\n` : stringify(shown))
       return
     }
     if (args.check) {
@@ -107,12 +128,19 @@ export async function main(argv: string[]): Promise<void> {
     return
   }
 
-  const logger = pino({ level: loaded.config.log.level })
+  const logger = createLogger(loaded.config.log)
+  if (loaded.file !== null) logger.info({ config: loaded.file, env: loaded.env }, 'config loaded')
   // signal handlers first: a SIGTERM that comes while the server starts (or right after its
   // "listening" line) must drain, not kill the process
-  const starting = startServer(loaded.config, { logger, baseDir: loaded.baseDir })
+  const starting = startServer(loaded.config, {
+    logger,
+    baseDir: loaded.baseDir,
+    configFile: loaded.file,
+  })
   const grace = closeWithGrace(
     {
+      // SIGHUP reloads (below) instead of shutting down
+      skip: ['SIGHUP'],
       delay: loaded.config.shutdown.drainTimeoutMs + 10_000,
       logger: { error: (m: unknown) => logger.error(m) },
     },
@@ -124,13 +152,22 @@ export async function main(argv: string[]): Promise<void> {
       logger.flush?.()
     },
   )
+  // until the server runs, a SIGHUP is ignored rather than ending the process
+  const ignoreHup = () => logger.warn('SIGHUP while starting: ignored')
+  process.on('SIGHUP', ignoreHup)
+  let server: Awaited<typeof starting>
   try {
-    await starting
+    server = await starting
   } catch (err) {
+    process.off('SIGHUP', ignoreHup)
     grace.uninstall()
     logger.flush?.()
     process.exitCode = report(err)
     return
   }
-  if (loaded.file !== null) logger.info({ config: loaded.file, env: loaded.env }, 'config loaded')
+  process.off('SIGHUP', ignoreHup)
+  process.on('SIGHUP', () => {
+    logger.info({ signal: 'SIGHUP' }, 'reloading the config')
+    void server.reload()
+  })
 }

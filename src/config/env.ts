@@ -46,6 +46,22 @@ export const envOverrides: Record<string, { parse: (raw: string) => unknown; set
   MQTTD_ADMIN_HOST: { key: 'admin.host', parse: String, set: (c, v) => (section(c, 'admin').host = v) },
   MQTTD_ADMIN_PORT: { key: 'admin.port', parse: asNumber, set: (c, v) => (section(c, 'admin').port = v) },
   MQTTD_ADMIN_TOKEN: { key: 'admin.token', parse: String, set: (c, v) => (section(c, 'admin').token = v) },
+  MQTTD_AUTH_PASSWORD_FILE: {
+    key: 'auth.passwordFile',
+    parse: String,
+    set: (c, v) => (section(c, 'auth').passwordFile = v),
+  },
+  MQTTD_AUTH_ACL_FILE: {
+    key: 'auth.aclFile',
+    parse: String,
+    set: (c, v) => (section(c, 'auth').aclFile = v),
+  },
+  MQTTD_AUTH_ALLOW_ANONYMOUS: {
+    key: 'auth.allowAnonymous',
+    parse: asBoolean,
+    set: (c, v) => (section(c, 'auth').allowAnonymous = v),
+  },
+  MQTTD_LOG_PRETTY: { key: 'log.pretty', parse: asBoolean, set: (c, v) => (section(c, 'log').pretty = v) },
 }
 
 /** Returns a copy of `input` with the MQTTD_* variables of `env` applied; lists what was applied. */

@@ -38,7 +38,8 @@ export function redactConfig<T>(config: T): T {
 
 function redactValue(value: unknown, key?: string): unknown {
   if (value === undefined || value === null) return value
-  if (key !== undefined && isSecretKey(key)) return redacted
+  // a flag such as allowNoToken is a setting, not a secret
+  if (key !== undefined && isSecretKey(key)) return typeof value === 'boolean' ? value : redacted
   if (typeof value === 'string') return redactString(value)
   if (Array.isArray(value)) return value.map((v) => redactValue(v))
   if (typeof value === 'object') {

@@ -128,6 +128,16 @@ export const ConfigSchema = Type.Object(
           default: true,
           description: 'Serve the status page at `/ui/` on the admin API (off with the admin API too).',
         }),
+        allowNoToken: Type.Boolean({
+          default: false,
+          description:
+            'Serve the admin API on a non-loopback host without a token; without it such a config refuses to start.',
+        }),
+        publicMetrics: Type.Boolean({
+          default: false,
+          description:
+            'Serve /metrics without the token (for scrapers that cannot send one); /healthz and /readyz are always public.',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -206,6 +216,36 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    auth: Type.Optional(
+      Type.Object(
+        {
+          allowAnonymous: Type.Optional(
+            Type.Boolean({
+              description:
+                'Accept clients without a username (and, without passwordFile, any username). Default: only while every listener is on loopback.',
+            }),
+          ),
+          passwordFile: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description:
+                'mosquitto password file (`mosquitto_passwd` or `mqttd passwd`: $6$/$7$ hashes), relative to the config file.',
+            }),
+          ),
+          aclFile: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description: 'mosquitto ACL file (user, topic, pattern lines), relative to the config file.',
+            }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'Built-in authentication and authorization, run before the handlers. Without it, every listener must be on loopback.',
+        },
+      ),
+    ),
     shutdown: Type.Object(
       {
         drainTimeoutMs: Type.Integer({
@@ -222,6 +262,16 @@ export const ConfigSchema = Type.Object(
           ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
           { default: 'info' },
         ),
+        pretty: Type.Optional(
+          Type.Boolean({
+            description:
+              'Human-readable log lines (pino-pretty); default: when stdout is a terminal. JSON otherwise.',
+          }),
+        ),
+        payloads: Type.Boolean({
+          default: false,
+          description: 'At trace level, include PUBLISH payloads in the per-packet lines.',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -107,6 +107,12 @@ function crossChecks(config: MqttdConfig, baseDir: string): string[] {
         : resolveFile(baseDir, listener.ca)
     }
   })
+  if (config.auth !== undefined) {
+    for (const key of ['passwordFile', 'aclFile'] as const) {
+      const file = config.auth[key]
+      if (file !== undefined) config.auth[key] = resolveFile(baseDir, file)
+    }
+  }
   config.handlers = config.handlers.map((entry) => {
     const item = typeof entry === 'string' ? { module: entry } : entry
     const module = isRelativeModule(item.module) ? resolveFile(baseDir, item.module) : item.module

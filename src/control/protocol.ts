@@ -6,6 +6,7 @@
  * crosses a thread: plain data only (structured clone).
  */
 import type { Transport } from '../handlers/types.ts'
+import type { TlsMaterial } from '../transport/tls.ts'
 
 /** One connected client, as a worker reports it and `GET /connections` shows it. */
 export interface ConnectionInfo {
@@ -92,14 +93,39 @@ export interface SysPublishRequest {
   messages: [string, string][]
 }
 
+/** The `auth:` settings as the workers get them (src/auth/state.ts reads and parses the files). */
+export interface AuthSettings {
+  allowAnonymous: boolean
+  /** Absolute path; null: no password file. */
+  passwordFile: string | null
+  aclFile: string | null
+  /** The files' text as the main thread read and validated it; read from the paths when absent. */
+  passwordText?: string
+  aclText?: string
+}
+
+/**
+ * `config:reload`: a reload's live changes (src/main/reload.ts); only what
+ * changed is present. Answered once the worker applied them.
+ */
+export interface WorkerReload {
+  /** The auth settings with the files' text as the main thread validated it. */
+  auth?: AuthSettings
+  /** New TLS material by listener name, for connections that start afterwards. */
+  tls?: Record<string, TlsMaterial>
+  logLevel?: string
+  /** Per-connection limits for connections that start afterwards. */
+  limits?: Record<string, number>
+}
+
 /** Request type → what the request carries and what one worker answers. */
 export interface ControlProtocol {
   /** Handlers loaded and `init` ran (rejects with the handler's error otherwise). */
   'worker:ready': { request: null; reply: { threadId: number } }
   'connections:list': { request: ConnectionsListRequest; reply: ConnectionsListReply }
-  /** Disconnects every connection of the client id (v5: DISCONNECT 0x98); replies how many. */
   /** The worker's `limit` most recently started connected clients, newest first. */
   'connections:recent': { request: { limit: number }; reply: ConnectionsListReply['items'] }
+  /** Disconnects every connection of the client id (v5: DISCONNECT 0x98); replies how many. */
   'connections:kick': { request: { clientId: string }; reply: number }
   'workers:info': { request: null; reply: WorkerLoad & { threadId: number } }
   /** Runs the handlers' `shutdown`, then closes every connection; idempotent (it is repeated). */
@@ -110,6 +136,8 @@ export interface ControlProtocol {
   'broker:sys': { request: SysPublishRequest; reply: number }
   /** A few running totals for the admin API's per-second rate history (cheap: no registry walk). */
   'metrics:totals': { request: null; reply: WorkerTotals }
+  /** Applies a reload's live changes (auth data, TLS material, log level, limits). */
+  'config:reload': { request: WorkerReload; reply: { threadId: number } }
 }
 
 /** What a request map looks like ({@link ControlProtocol} is the server's; tests bring their own). */

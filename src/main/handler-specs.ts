@@ -1,15 +1,20 @@
 /**
- * The handler modules a server runs: the config's list, then the built-in
- * broker unless `broker: false`.
+ * The handler modules a server runs: the built-in auth when the config has
+ * `auth:`, the config's list, then the built-in broker unless `broker: false`.
  */
 import { fileURLToPath } from 'node:url'
+import { authSettings } from '../auth/exposure.ts'
 import type { MqttdConfig } from '../config/schema.ts'
 import type { HandlerSpec } from '../handlers/loader.ts'
 
 export const brokerModule = fileURLToPath(new URL('../broker/index.ts', import.meta.url))
+export const authModule = fileURLToPath(new URL('../auth/handler.ts', import.meta.url))
 
 export function handlerSpecs(config: MqttdConfig): HandlerSpec[] {
   const specs = config.handlers.map((entry) => (typeof entry === 'string' ? { module: entry } : { ...entry }))
+  const auth = authSettings(config)
+  // first: refusals stand before any user handler or the broker sees the client
+  if (auth !== null) specs.unshift({ module: authModule, options: { ...auth } })
   if (config.broker !== false) {
     specs.push({ module: brokerModule, options: config.broker === true ? {} : config.broker })
   }

@@ -7,9 +7,9 @@
 export type Refusal = 'max_connections' | 'rate_limited'
 
 export class AdmissionControl {
-  readonly #maxTotal: number
+  #maxTotal: number
   readonly #maxPerListener: Map<string, number>
-  readonly #ratePerAddress: number
+  #ratePerAddress: number
   readonly #open = new Map<string, number>()
   #total = 0
   // token bucket per address: `ratePerAddress` tokens, refilled at that rate per second
@@ -20,6 +20,12 @@ export class AdmissionControl {
     this.#maxTotal = options.maxConnections
     this.#maxPerListener = options.perListener
     this.#ratePerAddress = options.ratePerAddress
+  }
+
+  /** New limits (a reload): open connections stay; admission follows the new numbers from now on. */
+  setLimits(limits: { maxConnections: number; ratePerAddress: number }): void {
+    this.#maxTotal = limits.maxConnections
+    this.#ratePerAddress = limits.ratePerAddress
   }
 
   /** Whether {@link admit} needs the remote address and the time (a per-address rate is set). */

@@ -6,20 +6,27 @@
 import { randomUUID } from 'node:crypto'
 import type { Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import pino, { type Logger } from 'pino'
+import type { Logger } from 'pino'
 import { Piscina } from 'piscina'
 import { type RunningAdmin, startAdmin } from '../admin/start-admin.ts'
+import type { ReloadReport, ReloadResult } from '../admin/types.ts'
+import { assertSafeExposure, authSettings } from '../auth/exposure.ts'
+import { withFileTexts } from '../auth/state.ts'
 import { parseBrokerOptions } from '../broker/options.ts'
+import { loadConfig } from '../config/load.ts'
 import type { MqttdConfig, MqttdConfigInput } from '../config/schema.ts'
 import { validateConfig } from '../config/validate.ts'
 import { ControlClient } from '../control/control-channel.ts'
+import { mqttdError } from '../errors.ts'
 import { validateHandlers } from '../handlers/loader.ts'
+import { createLogger, wantsPretty } from '../log/logger.ts'
 import { MainMetrics, packageVersion } from '../metrics/main-metrics.ts'
 import { MetricsAggregator } from '../metrics/metrics-aggregator.ts'
 import type { WorkerData, WorkerListener } from '../workers/worker-data.ts'
 import { Acceptor, type BoundListener } from './acceptor.ts'
 import { handlerSpecs } from './handler-specs.ts'
 import { AdmissionControl } from './limits.ts'
+import { mainLimitKeys, planReload, type WorkerReload, workerLimitKeys } from './reload.ts'
 import { SysPublisher } from './sys-publisher.ts'
 import { readTlsMaterial } from './tls-material.ts'
 import { requestEveryWorker, waitForWorkers } from './worker-ready.ts'
@@ -46,6 +53,12 @@ export interface StartOptions {
    * may still fail after it; the admin listener is then closed.
    */
   onAdminListening?: (address: { host: string; port: number }) => void
+  /**
+   * The config file the server was started from: {@link RunningServer.reload}
+   * (SIGHUP, `POST /reload`) re-reads it, with the environment overrides.
+   * Absent: the server cannot reload.
+   */
+  configFile?: string | null
 }
 
 export type { BoundListener }
@@ -66,6 +79,12 @@ export interface RunningServer {
   drain(): Promise<void>
   /** Drains (if not done) and stops the workers. */
   close(): Promise<void>
+  /**
+   * Re-reads the config file and applies what can change live; a config that
+   * does not validate (or names a bad file) is refused and the running one
+   * stays. Reloads run one at a time.
+   */
+  reload(): Promise<ReloadResult>
 }
 
 /**
@@ -78,7 +97,11 @@ export async function startServer(
 ): Promise<RunningServer> {
   const baseDir = options.baseDir ?? process.cwd()
   const config = validateConfig(input, { baseDir })
-  const log = options.logger ?? pino({ level: config.log.level })
+  assertSafeExposure(config)
+  const auth = authSettings(config)
+  // a bad password or ACL file stops start-up here, naming the file and line
+  let authNow = auth === null ? null : withFileTexts(auth)
+  const log = options.logger ?? createLogger(config.log)
   const metrics = options.metrics ?? new MainMetrics({ listeners: config.listeners.map((l) => l.name!) })
   const specs = handlerSpecs(config)
   await validateHandlers(specs, baseDir)
@@ -97,6 +120,8 @@ export async function startServer(
     listeners: workerListeners,
     limits: config.limits,
     logLevel: config.log.level,
+    logPretty: wantsPretty(config.log.pretty),
+    logPayloads: config.log.payloads,
   }
   const pool = new Piscina({
     filename: workerFile,
@@ -117,8 +142,18 @@ export async function startServer(
   let ready = false
   let admin: RunningAdmin | null = null
   let closing: Promise<void> | undefined
+  // what reloads changed since start: a replacement worker starts from workerData and gets this
+  let sinceStart: WorkerReload = {}
   pool.on('workerCreate', (worker: { id: number }) => {
-    if (started) log.info({ threadId: worker.id }, 'a replacement worker thread is up')
+    if (!started) return
+    log.info({ threadId: worker.id }, 'a replacement worker thread is up')
+    if (Object.keys(sinceStart).length > 0) {
+      void control.request('config:reload', sinceStart, {
+        expectedWorkers: 1,
+        target: worker.id,
+        timeoutMs: options.startTimeoutMs ?? 30_000,
+      })
+    }
   })
   pool.on('workerDestroy', (worker: { id: number }) => {
     if (!started || closing !== undefined) return
@@ -164,13 +199,14 @@ export async function startServer(
       restarts: (_slot, threadId) => slots.restartsOf(threadId),
       workerIndex: (threadId) => slots.indexOf(threadId),
       aggregator,
-      logger: log,
+      logger: log.child({ component: 'admin' }),
       effectiveConfig: config,
       listeners: () =>
         acceptor.bound.map((l) => {
           const path = config.listeners.find((c) => c.name === l.name)?.path
           return l.type === 'ws' || l.type === 'wss' ? { ...l, ...(path === undefined ? {} : { path }) } : l
         }),
+      reload: () => reload(),
     })
     if (admin !== null) options.onAdminListening?.(admin.server.address)
     await waitForWorkers(control, config.workers, options.startTimeoutMs ?? 30_000)
@@ -194,7 +230,7 @@ export async function startServer(
       handlers: specs.map((s) => s.module),
       admin: adminAddress,
     },
-    `mqttd listening: ${bound.map((l) => `${l.type}://${l.host}:${l.port}`).join(', ')}; ${config.workers} workers`,
+    `mqttd listening: ${bound.map((l) => listenerUrl(l, config)).join(', ')}; ${config.workers} workers`,
   )
 
   let draining: Promise<void> | undefined
@@ -230,6 +266,78 @@ export async function startServer(
     return closing
   }
 
+  let tlsNow = new Map(
+    workerListeners.filter((l) => l.tls !== undefined).map((l) => [l.name, l.tls!] as const),
+  )
+  const applyReload = async (): Promise<ReloadResult> => {
+    try {
+      if (options.configFile === undefined) {
+        throw mqttdError('MQTTD_ERR_RELOAD', 'the server was not started from a config file')
+      }
+      const next = loadConfig(options.configFile ?? undefined).config
+      assertSafeExposure(next)
+      const plan = planReload(config, next, { auth: authNow, tls: tlsNow })
+      if (Object.keys(plan.worker).length > 0) {
+        const ids = liveThreadIds()
+        const result = await control.request('config:reload', plan.worker, {
+          expectedWorkers: ids.length,
+          timeoutMs: 10_000,
+        })
+        const failed = [...result.errors.values()][0]
+        if (failed !== undefined)
+          throw mqttdError('MQTTD_ERR_RELOAD', `a worker refused it: ${failed.message}`)
+        if (result.missing > 0)
+          log.warn({ missing: result.missing }, 'reload: workers did not confirm in time')
+        sinceStart = mergeReloads(sinceStart, plan.worker)
+      }
+      // the main thread's part; what runs (config) now says what was applied
+      if (plan.applied.includes('log.level')) {
+        log.level = next.log.level
+        config.log.level = next.log.level
+      }
+      for (const key of [...workerLimitKeys, ...mainLimitKeys]) {
+        ;(config.limits as Record<string, number>)[key] = (next.limits as Record<string, number>)[key]!
+      }
+      admission.setLimits({
+        maxConnections: config.limits.maxConnections,
+        ratePerAddress: config.limits.connectionRatePerAddress,
+      })
+      if (plan.applied.includes('admin.token')) {
+        admin?.server.setToken(next.admin.token)
+        config.admin.token = next.admin.token
+      }
+      config.shutdown.drainTimeoutMs = next.shutdown.drainTimeoutMs
+      if (authNow !== null && next.auth !== undefined) config.auth = next.auth
+      authNow = plan.auth
+      tlsNow = plan.tls
+      const report: ReloadReport = {
+        file: options.configFile,
+        applied: plan.applied,
+        restartNeeded: plan.restartNeeded,
+      }
+      log.info(report, 'config reloaded')
+      return { ok: true, report }
+    } catch (err) {
+      const e = err as { code?: string; message?: string }
+      const error = {
+        code: e.code === 'MQTTD_ERR_RELOAD' ? e.code : 'MQTTD_ERR_RELOAD',
+        message:
+          e.code === 'MQTTD_ERR_RELOAD'
+            ? String(e.message)
+            : mqttdError('MQTTD_ERR_RELOAD', `${e.code ?? 'ERR_UNKNOWN'}: ${e.message ?? String(err)}`)
+                .message,
+      }
+      log.error({ err: error }, 'reload refused; the running config stays')
+      return { ok: false, error }
+    }
+  }
+  let reloading: Promise<unknown> = Promise.resolve()
+  function reload(): Promise<ReloadResult> {
+    const run = reloading.then(applyReload)
+    reloading = run
+    return run
+  }
+
   return {
     instanceId,
     config,
@@ -241,5 +349,21 @@ export async function startServer(
     workerThreadIds: liveThreadIds,
     drain,
     close,
+    reload,
   }
+}
+
+/** How the start-up line shows a listener: `ws://127.0.0.1:8083/mqtt`. */
+function listenerUrl(l: BoundListener, config: MqttdConfig): string {
+  const host = l.host.includes(':') ? `[${l.host}]` : l.host
+  const path =
+    l.type === 'ws' || l.type === 'wss' ? (config.listeners.find((c) => c.name === l.name)?.path ?? '') : ''
+  return `${l.type}://${host}:${l.port}${path}`
+}
+
+function mergeReloads(a: WorkerReload, b: WorkerReload): WorkerReload {
+  const out: WorkerReload = { ...a, ...b }
+  if (a.tls !== undefined || b.tls !== undefined) out.tls = { ...a.tls, ...b.tls }
+  if (a.limits !== undefined || b.limits !== undefined) out.limits = { ...a.limits, ...b.limits }
+  return out
 }

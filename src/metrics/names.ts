@@ -227,6 +227,18 @@ export const metricSpecs = {
     labelNames: [],
     aggregator: 'max',
   },
+  authFailures: {
+    name: 'mqttd_auth_failures_total',
+    help: 'CONNECTs refused by the built-in authentication, by reason.',
+    type: 'counter',
+    labelNames: ['reason'],
+  },
+  aclDenied: {
+    name: 'mqttd_acl_denied_total',
+    help: 'PUBLISH and SUBSCRIBE requests refused by the built-in ACL, by action.',
+    type: 'counter',
+    labelNames: ['action'],
+  },
 } as const satisfies Record<string, MetricSpec>
 
 /** Gauges whose `worker` label the main thread sets to the worker index (see MetricsAggregator). */

@@ -99,6 +99,22 @@ async function accept(r: ProtocolHost, reason: ReasonResult | undefined): Promis
   r.state.connackSent = true
   r.state.wasConnected = true
   r.state.phase = 'connected'
+  // never the password: the connect packet is summarised field by field
+  r.rootLog.info(
+    {
+      conn: ctx.id,
+      clientId: ctx.clientId,
+      remote: ctx.remoteAddress,
+      listener: ctx.listener,
+      transport: ctx.transport,
+      remotePort: ctx.remotePort,
+      protocolVersion: ctx.protocolVersion,
+      keepalive: r.state.keepaliveMs / 1000,
+      cleanStart: packet.clean,
+      username: packet.username,
+    },
+    'client connected',
+  )
   r.armKeepalive()
   if (r.chain.has('onConnected')) await r.chain.notify('onConnected', ctx)
 }

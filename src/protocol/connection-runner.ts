@@ -19,6 +19,7 @@ import type { DisconnectPacket, Packet } from '../connection/types.ts'
 import { MqttdError, mqttdError } from '../errors.ts'
 import { type HandlerChain, HookError } from '../handlers/chain.ts'
 import type { CloseInfo, CloseReason, ReasonResult, Transport } from '../handlers/types.ts'
+import { packetSummary } from '../log/logger.ts'
 import type { WorkerMetrics } from '../metrics/worker-metrics.ts'
 import { ReasonCode } from '../mqtt/reason-codes.ts'
 import { handleAuth, handleConnect, sendConnackFailure } from './connect-flow.ts'
@@ -53,6 +54,8 @@ export interface RunnerOptions extends Endpoint {
   workerId: number
   log: Logger
   metrics: WorkerMetrics
+  /** trace: include PUBLISH payloads in the per-packet lines (`log.payloads`). */
+  logPayloads?: boolean
 }
 
 const backlogPause = 64
@@ -94,6 +97,12 @@ export class ConnectionRunner implements ProtocolHost {
   #setup: Promise<void> | undefined
   /** Resolves at the next `drain` (or close): what every send waiting for room awaits. */
   #drained: Promise<boolean> | undefined
+  /** Log levels on when the connection started: no child logger is built for a line not written. */
+  readonly logDebug: boolean
+  /** The worker's logger: the connect and close lines name the connection themselves (no child logger per connection). */
+  readonly rootLog: Logger
+  readonly #logTrace: boolean
+  readonly #logPayloads: boolean
 
   constructor(options: RunnerOptions) {
     this.seq = options.seq
@@ -101,6 +110,10 @@ export class ConnectionRunner implements ProtocolHost {
     this.limits = options.limits
     this.metrics = options.metrics
     this.manualAcks = options.chain.manualAcks
+    this.logDebug = options.log.isLevelEnabled('debug')
+    this.rootLog = options.log
+    this.#logTrace = options.log.isLevelEnabled('trace')
+    this.#logPayloads = options.logPayloads === true
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve
     })
@@ -159,6 +172,7 @@ export class ConnectionRunner implements ProtocolHost {
 
   #onPacket(packet: Packet): void {
     this.#lastActivity = Date.now()
+    if (this.#logTrace) this.ctx.log.trace({ packet: packetSummary(packet, this.#logPayloads) }, 'packet in')
     this.metrics.packetReceived(packet.cmd)
     if (packet.cmd === 'publish' && packet.qos > 0) noteArrival(this, packet)
     this.#queue.push(packet)
@@ -260,6 +274,7 @@ export class ConnectionRunner implements ProtocolHost {
     const send = this.connection[cmd] as (p: unknown, cb?: (err?: Error | null) => void) => boolean
     const ok = send.call(this.connection, packet, cb)
     this.metrics.packetSent(packet.cmd)
+    if (this.#logTrace) this.ctx.log.trace({ packet: packetSummary(packet, this.#logPayloads) }, 'packet out')
     return ok
   }
 
@@ -395,6 +410,33 @@ export class ConnectionRunner implements ProtocolHost {
     for (const f of failures) this.ctx.log.error({ err: f, hook: f.hook, handler: f.handler }, f.message)
   }
 
+  /**
+   * One line per close: `info` once a CONNECT arrived, `debug` before (port
+   * probes and scanners would flood the log otherwise).
+   */
+  #logClose(info: CloseInfo): void {
+    const connected = this.ctx.connectPacket !== undefined
+    if (!connected && !this.logDebug) return
+    const error = info.error as { code?: string; message?: string; reasonCode?: number } | undefined
+    const ctx = this.ctx
+    const fields: Record<string, unknown> = {
+      conn: ctx.id,
+      clientId: ctx.clientId || undefined,
+      remote: ctx.remoteAddress,
+      listener: ctx.listener,
+      reason: info.reason,
+      wasConnected: info.wasConnected,
+      durationMs: Date.now() - this.connectedSince,
+      bytesIn: this.connection.bytesReceived,
+      bytesOut: this.connection.bytesSent,
+    }
+    const reasonCode = info.disconnect?.reasonCode ?? error?.reasonCode
+    if (reasonCode !== undefined) fields.reasonCode = reasonCode
+    if (error !== undefined) fields.error = { code: error.code, message: error.message }
+    if (connected) this.rootLog.info(fields, 'client closed')
+    else this.rootLog.debug(fields, 'connection closed before CONNECT')
+  }
+
   #clearTimers(): void {
     clearTimeout(this.#connectTimer)
     clearTimeout(this.#keepaliveTimer)
@@ -415,6 +457,7 @@ export class ConnectionRunner implements ProtocolHost {
     }
     if (this.#disconnectPacket !== undefined) info.disconnect = this.#disconnectPacket
     if (this.state.closeError !== undefined) info.error = this.state.closeError
+    this.#logClose(info)
     if (this.chain.has('onClose')) this.#logFailures(await this.chain.notifyAll('onClose', this.ctx, info))
     this.#resolveClosed(info)
   }

@@ -4,6 +4,7 @@
  * the flows never import the runner (the pattern of `HandoverHost` in the
  * broker and `ContextOwner` in hook-context.ts).
  */
+import type { Logger } from 'pino'
 import type { HandlerChain } from '../handlers/chain.ts'
 import type { CloseReason, ReasonResult } from '../handlers/types.ts'
 import type { WorkerMetrics } from '../metrics/worker-metrics.ts'
@@ -35,6 +36,10 @@ export interface ProtocolHost {
   readonly flow: InboundFlow
   /** Whether the client speaks MQTT 5 (known once CONNECT arrived). */
   readonly v5: boolean
+  /** The worker's logger, for the lines that name the connection themselves (connect, close). */
+  readonly rootLog: Logger
+  /** Debug lines are on (subscribe, unsubscribe): checked before any is built. */
+  readonly logDebug: boolean
   /** Writes a framework packet; counts it. */
   write(packet: OutgoingPacket, cb?: (err?: Error | null) => void): boolean
   /** Writes an acknowledgement, unless a handler sends its own (manualAcks). */

@@ -123,6 +123,10 @@ export async function handleSubscribe(r: ProtocolHost, packet: SubscribePacket):
   if (!r.v5) for (let i = 0; i < granted.length; i++) if (granted[i]! >= 0x80) granted[i] = 0x80
   const properties = reasonProperties(r, outcome)
   r.ack({ cmd: 'suback', messageId: packet.messageId, granted, properties }) // [MQTT-3.8.4-1]
+  if (r.logDebug) {
+    const filters = packet.subscriptions.map((s) => ({ topic: s.topic, qos: s.qos }))
+    r.ctx.log.debug({ filters, granted }, 'subscribe')
+  }
   await r.chain.notify('onSubscribed', r.ctx, packet, granted)
 }
 
@@ -135,6 +139,7 @@ export async function handleUnsubscribe(r: ProtocolHost, packet: UnsubscribePack
   if (r.state.phase !== 'connected') return
   const code = outcome.reason?.reasonCode ?? 0
   if (code >= 0x80) reasonCodes.fill(code)
+  if (r.logDebug) r.ctx.log.debug({ filters: packet.unsubscriptions, reasonCodes }, 'unsubscribe')
   if (r.v5) {
     const properties = reasonProperties(r, outcome)
     r.ack({ cmd: 'unsuback', messageId: packet.messageId, granted: reasonCodes, properties })

@@ -61,6 +61,14 @@ export class TlsTransport {
     })
   }
 
+  /**
+   * Replaces the key, certificate and CA (a reload): connections that start
+   * their handshake from now on get them; established ones keep theirs.
+   */
+  setMaterial(material: TlsMaterial): void {
+    this.#server.setSecureContext({ key: material.key, cert: material.cert, ca: material.ca })
+  }
+
   /** Runs the TLS handshake on a raw socket; resolves with the secure socket. */
   accept(socket: Socket): Promise<TLSSocket> {
     return new Promise((resolve, reject) => {

@@ -26,6 +26,10 @@ export interface WorkerData {
   /** The config's limits: the runner's, the hook timeout, and those handlers enforce (the broker's). */
   limits: RunnerLimits & MqttdConfig['limits']
   logLevel: string
+  /** Human-readable lines (pino-pretty) instead of JSON. */
+  logPretty: boolean
+  /** trace: include PUBLISH payloads in the per-packet lines. */
+  logPayloads: boolean
 }
 
 /** One connection task: the transferred socket and where it came from. */

@@ -8,12 +8,14 @@
 import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { threadId, workerData } from 'node:worker_threads'
-import pino, { type Logger } from 'pino'
+import type { Logger } from 'pino'
+import { loadAuthData, setAuth } from '../auth/state.ts'
 import { ControlServer } from '../control/control-channel.ts'
-import type { DrainResult } from '../control/protocol.ts'
+import type { DrainResult, WorkerReload } from '../control/protocol.ts'
 import { HandlerChain } from '../handlers/chain.ts'
 import { instantiateHandlers } from '../handlers/loader.ts'
 import type { Handler, Transport, WorkerContext } from '../handlers/types.ts'
+import { createLogger } from '../log/logger.ts'
 import { serveWorkerMetrics, WorkerMetrics } from '../metrics/worker-metrics.ts'
 import { ConnectionRunner, type Endpoint } from '../protocol/connection-runner.ts'
 import { peerCertificateOf, TlsTransport } from '../transport/tls.ts'
@@ -22,7 +24,7 @@ import { ConnectionRegistry } from './registry.ts'
 import type { ConnectionTask, WorkerData } from './worker-data.ts'
 
 const data = workerData as WorkerData
-const log: Logger = pino({ level: data.logLevel, base: { worker: threadId } })
+const log: Logger = createLogger({ level: data.logLevel, pretty: data.logPretty }, { worker: threadId })
 const metrics = new WorkerMetrics({ workerId: threadId })
 const registry = new ConnectionRegistry()
 const control = new ControlServer(data.instanceId, threadId)
@@ -81,6 +83,23 @@ control.handle('connections:list', (query) => registry.list(query))
 control.handle('connections:recent', ({ limit }) => registry.recent(limit))
 control.handle('connections:kick', ({ clientId }) => registry.kick(clientId))
 control.handle('workers:info', () => ({ threadId, ...metrics.load() }))
+control.handle('config:reload', async (reload) => {
+  await ready
+  applyReload(reload)
+  return { threadId }
+})
+
+/** A reload's live changes: for the connections that start from now on (the ACL: for every check). */
+function applyReload(reload: WorkerReload): void {
+  // parsed first: a file the main thread validated cannot fail here, but if it does nothing changes
+  const auth = reload.auth === undefined ? undefined : loadAuthData(reload.auth)
+  if (auth !== undefined) setAuth(auth)
+  for (const [name, material] of Object.entries(reload.tls ?? {}))
+    tlsTransports.get(name)?.setMaterial(material)
+  if (reload.logLevel !== undefined) log.level = reload.logLevel
+  if (reload.limits !== undefined) data.limits = { ...data.limits, ...reload.limits }
+}
+
 let drained: Promise<DrainResult> | undefined
 // idempotent: the main thread repeats the request to workers that have not answered yet
 control.handle('drain', ({ timeoutMs }) => {
@@ -112,6 +131,7 @@ async function serve(endpoint: Endpoint): Promise<void> {
     workerId: threadId,
     log,
     metrics,
+    logPayloads: data.logPayloads,
   })
   registry.add(runner)
   metrics.connectionOpened(endpoint.listener, endpoint.transport)

@@ -6,6 +6,8 @@ import { dirname, join, resolve } from 'node:path'
 import { describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { parse, parseAllDocuments } from 'yaml'
+import { assertSafeExposure } from '../../src/auth/exposure.ts'
+import { applyEnv } from '../../src/config/env.ts'
 import { validateConfig } from '../../src/config/validate.ts'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
@@ -61,14 +63,36 @@ describe('deploy/kubernetes', () => {
     assert.deepEqual([...k.resources].sort(), ['configmap.yaml', 'deployment.yaml', 'service.yaml'])
   })
 
-  test('readiness and liveness probes hit the admin port of the ConfigMap config', () => {
+  test('readiness and liveness probes hit the admin port of the ConfigMap config; readiness sends the token', () => {
     assert.equal(config.admin.host, '0.0.0.0', 'admin must bind 0.0.0.0 to be probed from the kubelet')
-    assert.equal(container.readinessProbe.httpGet.path, '/readyz')
+    // /readyz needs the token: the exec probe sends the one the container has from the Secret
+    const readiness = container.readinessProbe.exec.command.join(' ')
+    assert.match(readiness, new RegExp(`http://127\\.0\\.0\\.1:${config.admin.port}/readyz`))
+    assert.match(readiness, /authorization: 'Bearer ' \+ process\.env\.MQTTD_ADMIN_TOKEN/)
+    // /healthz is public
     assert.equal(container.livenessProbe.httpGet.path, '/healthz')
-    assert.equal(containerPort(container.readinessProbe.httpGet.port), config.admin.port)
     assert.equal(containerPort(container.livenessProbe.httpGet.port), config.admin.port)
     const annotations = deployment.spec.template.metadata.annotations
     assert.equal(Number(annotations['prometheus.io/port']), config.admin.port)
+    // annotation-based scrapers send no token: /metrics is the one route served without it
+    assert.equal(config.admin.publicMetrics, true)
+  })
+
+  test('the admin token and the password file come from the Secret mqttd-secrets', () => {
+    const token = container.env.find((e: Doc) => e.name === 'MQTTD_ADMIN_TOKEN')
+    assert.equal(token.valueFrom.secretKeyRef.name, 'mqttd-secrets')
+    const mount = container.volumeMounts.find((m: Doc) => m.name === 'secrets')
+    assert.equal(
+      mount.subPath,
+      undefined,
+      'a directory mount, so Secret updates reach the file (SIGHUP reload)',
+    )
+    const volume = pod.volumes.find((v: Doc) => v.name === 'secrets')
+    assert.equal(volume.secret.secretName, 'mqttd-secrets')
+    const item = volume.secret.items.find(
+      (i: Doc) => join(mount.mountPath, i.path) === config.auth.passwordFile,
+    )
+    assert.ok(item, `auth.passwordFile ${config.auth.passwordFile} is a file of the Secret volume`)
   })
 
   test('terminationGracePeriodSeconds is longer than the preStop pause plus shutdown.drainTimeoutMs', () => {
@@ -122,19 +146,34 @@ describe('deploy/compose', () => {
   const mqttdConfig = readYaml(join(dir, 'mqttd.yaml'))
   const prometheus = readYaml(join(dir, 'prometheus.yml'))
 
-  test("Prometheus scrapes the mqttd service's admin port", () => {
+  test("Prometheus scrapes the mqttd service's admin port with the admin token", () => {
     const job = prometheus.scrape_configs.find((j: Doc) => j.job_name === 'mqttd')
     assert.equal(job.metrics_path, '/metrics')
     const [host, port] = job.static_configs[0].targets[0].split(':')
     assert.ok(compose.services[host], `${host} is a compose service`)
     assert.equal(Number(port), mqttdConfig.admin.port)
     assert.equal(mqttdConfig.admin.host, '0.0.0.0')
+    // the token file is a compose secret made from the variable mqttd reads its token from
+    assert.equal(job.authorization.type, 'Bearer')
+    const secret = job.authorization.credentials_file.replace('/run/secrets/', '')
+    assert.ok(compose.services.prometheus.secrets.includes(secret))
+    assert.equal(compose.secrets[secret].environment, 'MQTTD_ADMIN_TOKEN')
+    assert.match(compose.services.mqttd.environment.MQTTD_ADMIN_TOKEN, /^\$\{MQTTD_ADMIN_TOKEN:\?/)
   })
 
-  test('published ports are the listener and admin ports', () => {
-    const published = compose.services.mqttd.ports.map((p: string) => Number(p.split(':')[1]))
+  test('published ports are the listener and admin ports; the admin API only on loopback', () => {
+    const published = compose.services.mqttd.ports.map((p: string) => Number(p.split(':').at(-1)))
     const wanted = [...mqttdConfig.listeners.map((l: Doc) => l.port), mqttdConfig.admin.port]
     assert.deepEqual(published.sort(), wanted.sort())
+    const admin = compose.services.mqttd.ports.find((p: string) => p.endsWith(`:${mqttdConfig.admin.port}`))
+    assert.match(admin, /^127\.0\.0\.1:/)
+  })
+
+  test('MQTT clients authenticate against the mounted password file', () => {
+    const mount = compose.services.mqttd.volumes.find(
+      (v: string) => v.split(':')[1] === mqttdConfig.auth.passwordFile,
+    )
+    assert.ok(mount, `${mqttdConfig.auth.passwordFile} is mounted`)
   })
 
   test('stop_grace_period is longer than shutdown.drainTimeoutMs', () => {
@@ -173,6 +212,19 @@ describe('deploy/compose', () => {
   })
 })
 
+test('the default container config refuses to start until the environment gives a password file and an admin token', () => {
+  const raw = readYaml(join(deploy, 'docker/mqttd.yaml'))
+  const config = (env: Record<string, string>) =>
+    validateConfig(applyEnv(raw, env).config, { baseDir: deploy, source: 'deploy/docker/mqttd.yaml' })
+  assert.throws(() => assertSafeExposure(config({})), { code: 'MQTTD_ERR_AUTH_REQUIRED' })
+  assert.throws(() => assertSafeExposure(config({ MQTTD_AUTH_PASSWORD_FILE: '/etc/mqttd/passwd' })), {
+    code: 'MQTTD_ERR_ADMIN_TOKEN_REQUIRED',
+  })
+  assert.doesNotThrow(() =>
+    assertSafeExposure(config({ MQTTD_AUTH_PASSWORD_FILE: '/etc/mqttd/passwd', MQTTD_ADMIN_TOKEN: 't' })),
+  )
+})
+
 test('the default container config binds every listener and the admin to 0.0.0.0', () => {
   const config = readYaml(join(deploy, 'docker/mqttd.yaml'))
   assert.equal(config.admin.host, '0.0.0.0')
@@ -193,5 +245,13 @@ test("every shipped config passes mqttd's own validation", () => {
   ]
   for (const [source, config] of configs) {
     assert.doesNotThrow(() => validateConfig(config, { baseDir: deploy, source }), source)
+  }
+  // compose and Kubernetes pass the start-up checks once their token variable is set
+  for (const [source, config] of configs.slice(1)) {
+    const withToken = applyEnv(config as Doc, { MQTTD_ADMIN_TOKEN: 'from-a-secret' }).config
+    assert.doesNotThrow(
+      () => assertSafeExposure(validateConfig(withToken, { baseDir: deploy, source })),
+      source,
+    )
   }
 })
