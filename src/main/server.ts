@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Socket } from 'node:net'
+import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pino, { type Logger } from 'pino'
 import { Piscina } from 'piscina'
@@ -22,7 +23,8 @@ import { readTlsMaterial } from './tls-material.ts'
 import { requestEveryWorker, waitForWorkers } from './worker-ready.ts'
 import { WorkerRestarts } from './worker-restarts.ts'
 
-const workerFile = fileURLToPath(new URL('../workers/worker.ts', import.meta.url))
+// `.ts` when running from the sources, `.js` in the built package (dist/).
+const workerFile = fileURLToPath(new URL(`../workers/worker${extname(import.meta.url)}`, import.meta.url))
 
 export interface StartOptions {
   logger?: Logger
