@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { delimiter, join } from 'node:path'
+import { delimiter, dirname, join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import mqtt from 'mqtt'
 import { isSupportedNode } from '../../src/runtime/node-support.js'
@@ -188,6 +188,18 @@ describe('the packed tarball', () => {
       'examples/handlers',
     )
     assert.ok(paths.includes('docs/handlers.md'))
+  })
+
+  test("declaration maps lead to the shipped sources (editors' go-to-definition)", () => {
+    const installed = join(app, 'node_modules/mqttd')
+    const maps = packed.files.map((f) => f.path).filter((p) => p.endsWith('.d.ts.map'))
+    assert.ok(maps.length > 20)
+    for (const map of maps) {
+      const { sources } = JSON.parse(readFileSync(join(installed, map), 'utf8')) as { sources: string[] }
+      for (const source of sources) {
+        assert.ok(existsSync(join(installed, dirname(map), source)), `${map} -> ${source}`)
+      }
+    }
   })
 
   test('every exports target and the bin exist in the installed package, and point at JavaScript', () => {
