@@ -26,12 +26,12 @@ export function isSupportedNode(version) {
  */
 export function nodeVersionAdvice(moduleUrl) {
   const install =
-    'Install Node 26.6 or later (or 24.20+ on the 24.x line), e.g. `nvm install 26` or from nodejs.org, ' +
+    'Node 26.6 or later (or 24.20+ on the 24.x line), e.g. `nvm install 26` or from nodejs.org, ' +
     'and run mqttd with it (`node -v` must print a supported version).'
-  if (moduleUrl.includes('/node_modules/')) return install
+  if (moduleUrl.includes('/node_modules/')) return `Install ${install}`
   return (
     'In a clone of mqttd, run it through npm (npm start / npm test): on Linux x64 `npm ci` installs ' +
-    `Node 26 into node_modules/.bin for the npm scripts. Elsewhere: ${install}`
+    `Node 26 into node_modules/.bin for the npm scripts. Elsewhere, install ${install}`
   )
 }
 
