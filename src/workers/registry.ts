@@ -7,8 +7,8 @@ import type {
   ConnectionsListRequest,
   DrainResult,
 } from '../control/protocol.ts'
+import { ReasonCode } from '../mqtt/reason-codes.ts'
 import type { ConnectionRunner } from '../protocol/connection-runner.ts'
-import { Reason } from '../protocol/reason-codes.ts'
 
 export class ConnectionRegistry {
   // keyed by the connection's sequence number: no id string is built per connection
@@ -35,7 +35,7 @@ export class ConnectionRegistry {
     const items: ConnectionsListReply['items'] = []
     const after = query.after ?? -1
     for (const [seq, runner] of this.#runners) {
-      if (seq <= after || runner.state !== 'connected') continue
+      if (seq <= after || runner.phase !== 'connected') continue
       if (query.clientId !== undefined && runner.ctx.clientId !== query.clientId) continue
       if (items.length >= query.limit) return { items, more: true }
       items.push({ seq, ...infoOf(runner) })
@@ -47,8 +47,8 @@ export class ConnectionRegistry {
   kick(clientId: string): number {
     let n = 0
     for (const runner of this.#runners.values()) {
-      if (runner.ctx.clientId !== clientId || runner.state !== 'connected') continue
-      runner.close(Reason.administrativeAction, 'Administrative action', 'administrative')
+      if (runner.ctx.clientId !== clientId || runner.phase !== 'connected') continue
+      runner.close(ReasonCode.administrativeAction, 'Administrative action', 'administrative')
       n++
     }
     return n
@@ -62,7 +62,7 @@ export class ConnectionRegistry {
   async drain(timeoutMs: number): Promise<DrainResult> {
     const runners = [...this.#runners.values()]
     for (const runner of runners)
-      runner.close(Reason.serverShuttingDown, 'Server shutting down', 'server-shutdown')
+      runner.close(ReasonCode.serverShuttingDown, 'Server shutting down', 'server-shutdown')
     let timer: NodeJS.Timeout | undefined
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs)
@@ -73,7 +73,7 @@ export class ConnectionRegistry {
     if (outcome !== 'timeout') return { closed: runners.length, destroyed: 0 }
     let destroyed = 0
     for (const runner of runners) {
-      if (runner.state === 'closed') continue
+      if (runner.phase === 'closed') continue
       runner.connection.destroy()
       destroyed++
     }

@@ -5,7 +5,7 @@
 import type { Socket } from 'node:net'
 import type { ListenerType } from '../config/schema.ts'
 import type { HandlerSpec } from '../handlers/loader.ts'
-import type { RunnerLimits } from '../protocol/connection-runner.ts'
+import type { RunnerLimits } from '../protocol/host.ts'
 import type { TlsMaterial } from '../transport/tls.ts'
 
 export interface WorkerListener {
