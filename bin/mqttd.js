@@ -3,5 +3,8 @@
 import { assertSupportedNode } from '../src/runtime/node-support.js'
 
 assertSupportedNode('mqttd')
-const { main } = await import('../src/cli/main.ts')
+// Node strips TypeScript types only outside node_modules: an installed package runs the
+// JavaScript build in dist/, a clone of the repository runs its sources.
+const installed = import.meta.url.includes('/node_modules/')
+const { main } = await import(installed ? '../dist/cli/main.js' : '../src/cli/main.ts')
 await main(process.argv.slice(2))

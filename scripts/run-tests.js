@@ -14,5 +14,13 @@ const args = [
   '--test-timeout=120000',
   ...(patterns.length > 0 ? patterns : ['test/**/*.test.ts']),
 ]
-const { status, signal } = spawnSync(process.execPath, args, { stdio: 'inherit' })
+// `import 'mqttd'` inside the repository resolves to src/ under this condition (see .npmrc), also
+// when this script is started with node directly rather than through npm.
+const condition = '--conditions=mqttd-source'
+const nodeOptions = process.env.NODE_OPTIONS ?? ''
+const env = {
+  ...process.env,
+  NODE_OPTIONS: nodeOptions.includes(condition) ? nodeOptions : `${nodeOptions} ${condition}`.trim(),
+}
+const { status, signal } = spawnSync(process.execPath, args, { stdio: 'inherit', env })
 process.exit(status ?? (signal ? 1 : 0))

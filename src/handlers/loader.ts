@@ -6,9 +6,9 @@
  * start-up with an error that names it.
  */
 import { existsSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { basename, extname, isAbsolute, join } from 'node:path'
+import { basename, extname, isAbsolute, join, sep } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { resolve as resolveModule } from 'import-meta-resolve'
 import { mqttdError, mqttdErrorWithCause } from '../errors.ts'
 import type { LoadedHandler } from './chain.ts'
 import { type Handler, type HandlerDefinition, hookNames, type WorkerContext } from './types.ts'
@@ -32,15 +32,17 @@ export function defaultHandlerName(spec: string): string {
   return spec
 }
 
-/** Resolves a spec to an importable URL; package names resolve from `baseDir`. */
+/**
+ * Resolves a spec to an importable URL. A package name resolves as an `import` written in a
+ * module in `baseDir` (the config file's folder) would: from its node_modules folders, with
+ * the ESM conditions (`import`, `node`), so an ESM-only package (`exports: { import }`) loads.
+ * Node's own `import.meta.resolve` takes no parent URL without a flag, hence import-meta-resolve.
+ * @throws when the package cannot be found or its `exports` has no matching entry
+ */
 export function resolveHandlerUrl(spec: string, baseDir: string): string {
   if (spec.startsWith('file:')) return spec
   if (isAbsolute(spec)) return pathToFileURL(spec).href
-  try {
-    return pathToFileURL(createRequire(join(baseDir, 'noop.js')).resolve(spec)).href
-  } catch {
-    return spec // ESM-only packages without a require condition: let import() resolve it
-  }
+  return resolveModule(spec, pathToFileURL(join(baseDir, sep)).href)
 }
 
 /**

@@ -2,13 +2,16 @@
  * The handler modules a server runs: the built-in auth when the config has
  * `auth:`, the config's list, then the built-in broker unless `broker: false`.
  */
+import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { authSettings } from '../auth/exposure.ts'
 import type { MqttdConfig } from '../config/schema.ts'
 import type { HandlerSpec } from '../handlers/loader.ts'
 
-export const brokerModule = fileURLToPath(new URL('../broker/index.ts', import.meta.url))
-export const authModule = fileURLToPath(new URL('../auth/handler.ts', import.meta.url))
+// `.ts` when running from the sources, `.js` in the built package (dist/).
+const ext = extname(import.meta.url)
+export const brokerModule = fileURLToPath(new URL(`../broker/index${ext}`, import.meta.url))
+export const authModule = fileURLToPath(new URL(`../auth/handler${ext}`, import.meta.url))
 
 export function handlerSpecs(config: MqttdConfig): HandlerSpec[] {
   const specs = config.handlers.map((entry) => (typeof entry === 'string' ? { module: entry } : { ...entry }))

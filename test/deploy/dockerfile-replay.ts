@@ -43,7 +43,8 @@ export function replayBuild(stages: readonly Stage[], options: ReplayOptions): R
   let image: ReplayedImage | undefined
   stages.forEach((stage, index) => {
     const rootfs = join(options.tmp, `stage-${index}`)
-    mkdirSync(rootfs, { recursive: true })
+    // what every base image has
+    mkdirSync(join(rootfs, 'tmp'), { recursive: true })
     const state: ReplayedImage = {
       rootfs,
       workdir: '/',

@@ -95,6 +95,9 @@ for (const page of pages) {
         )
       const env = {
         ...process.env,
+        // `import 'mqttd'` in a sample reaches this repository through the node_modules/mqttd link:
+        // its sources, as in every test (see .npmrc), also when this file runs without npm.
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=mqttd-source`.trim(),
         PATH: `${join(dir, 'node_modules/.bin')}:${join(root, 'node_modules/.bin')}:${process.env.PATH}`,
         // npx must find the linked mqttd, never fetch a package
         npm_config_offline: 'true',

@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { MqttdConfigInput } from '../../src/config/schema.ts'
 import { startServer } from '../../src/main/server.ts'
+import '../helpers/source-condition.ts'
 
 export const examplesDir = join(
   resolve(dirname(fileURLToPath(import.meta.url)), '../..'),
