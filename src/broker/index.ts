@@ -17,6 +17,8 @@ import { messageFromPublish } from './message.ts'
 import { dropCounter } from './metrics.ts'
 import { type BrokerOptions, parseBrokerOptions } from './options.ts'
 import type { SessionLink, Subscription } from './session.ts'
+import type { PersistenceOptions } from './store/store-file.ts'
+import { openWorkerStore, type WorkerStore } from './store/worker-store.ts'
 import { isValidTopicName, parseFilter } from './topic.ts'
 
 const NEVER = 0xffffffff
@@ -31,6 +33,18 @@ function refuse(ctx: HookContext, reasonCode: number, reasonString: string): Rea
   const wants =
     ctx.protocolVersion === 5 && ctx.connectPacket?.properties?.requestProblemInformation !== false
   return wants ? { reasonCode, reasonString } : { reasonCode }
+}
+
+/**
+ * A QoS 1/2 publish the store cannot keep (persistence.maxBytes reached, a
+ * failed commit) is not acknowledged as accepted: v5 PUBACK/PUBREC 0x97, v3.1.1
+ * (which has no refusal) a closed connection, so the client sends it again.
+ */
+function refuseUnstored(ctx: HookContext, store: WorkerStore | undefined): HookResult {
+  store?.refused()
+  if (ctx.protocolVersion === 5) return refuse(ctx, 0x97, 'Persistent storage full')
+  ctx.close(0x97, 'Persistent storage full', 'closed-by-handler')
+  return { stop: true }
 }
 
 function linkFor(ctx: HookContext, packet: IConnectPacket, options: BrokerOptions): SessionLink {
@@ -65,9 +79,19 @@ export async function createBrokerHandler(
   rawOptions: Record<string, unknown>,
   worker: WorkerContext,
 ): Promise<Handler> {
-  const options = parseBrokerOptions(rawOptions)
+  // `persistence` is the server's top-level section, passed in by handler-specs.ts (not a broker option)
+  const { persistence, ...brokerOptions } = rawOptions as { persistence?: PersistenceOptions | false }
+  const options = parseBrokerOptions(brokerOptions)
   const drop = dropCounter(worker.metrics)
+  const store =
+    persistence === undefined || persistence === false
+      ? undefined
+      : openWorkerStore(persistence, `${worker.instanceId}:${worker.workerId}`, worker.metrics, (err) =>
+          worker.log.error({ err }, 'broker: persistent store commit failed'),
+        )
   const broker = new Broker({
+    store: store?.store,
+    waitForCommit: persistence !== undefined && persistence !== false && persistence.sync !== 'off',
     workerId: worker.workerId,
     publishCredit: publishCredit(options, worker.workerCount),
     channel: channelName(options, worker),
@@ -75,6 +99,8 @@ export async function createBrokerHandler(
     drop,
     onError: (err, where) => worker.log.error({ err }, `broker: ${where} failed`),
   })
+  // Retained messages, and the sessions of a previous run (any worker of this instance takes them once)
+  broker.loadStored(`${worker.instanceId}:`, (owner) => !owner.startsWith(`${worker.instanceId}:`))
   if (worker.workerCount > 1) {
     // A worker started next to running ones (e.g. a respawn) serves clients once it holds the retained
     // messages; at a cold start nobody has any and the wait just ends
@@ -108,6 +134,7 @@ export async function createBrokerHandler(
       const present = await broker.connect(ctx, packet, linkFor(ctx, packet, options), expiry)
       if (present === 'closed') return { stop: true }
       if (present === 'full') return refuse(ctx, 0x97, 'Session quota exceeded on this worker')
+      if (present === 'store-full') return refuse(ctx, 0x97, 'Persistent storage full')
       // Session Present: 1 only when a session was resumed [MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3]
       ctx.connack.sessionPresent = present
       if (!v5) return undefined
@@ -137,11 +164,16 @@ export async function createBrokerHandler(
         ctx.close(0x9a, 'Retain not supported', 'protocol-error')
         return refuse(ctx, 0x9a, 'Retain not supported')
       }
+      // Nothing is acknowledged that the store cannot keep: beyond persistence.maxBytes QoS 1/2 is refused
+      if (packet.qos > 0 && broker.storeFull) return refuseUnstored(ctx, store)
       const held: Held | undefined = packet.qos > 0 ? { sessions: [] } : undefined
       const delivered = broker.router.publish(messageFromPublish(packet, ctx.clientId, Date.now()), held)
       const result: HookResult =
         delivered === 0 && packet.qos > 0 && ctx.protocolVersion === 5 ? { reasonCode: 0x10 } : undefined
-      const waits: Promise<void>[] = []
+      const waits: Promise<unknown>[] = []
+      // PUBACK / PUBREC once what the message added to sessions here and on other workers is committed
+      const committed = packet.qos > 0 ? broker.durable() : undefined
+      if (committed !== undefined) waits.push(committed)
       // A QoS 1/2 retained message is acknowledged once every worker stored it
       if (packet.retain && packet.qos > 0) waits.push(broker.router.confirm(options.clusterTimeoutMs, true))
       // Backpressure: acknowledged once the congested subscribers it reached are relieved
@@ -153,7 +185,10 @@ export async function createBrokerHandler(
           waits.push(broker.router.pressure.wait(held))
       }
       if (waits.length === 0) return result
-      return Promise.all(waits).then(() => result)
+      if (store === undefined) return Promise.all(waits).then(() => result)
+      return Promise.all([committed, ...waits]).then(([ok]) =>
+        ok === false || held?.remote?.failed === true ? refuseUnstored(ctx, store) : result,
+      )
     },
 
     async onSubscribe(ctx, packet, granted): Promise<HookResult> {
@@ -190,11 +225,22 @@ export async function createBrokerHandler(
           rh: v5 ? (s.rh ?? 0) : 0,
           subscriptionId,
         }
-        existed[i] = broker.router.subscribe(binding.session, s.topic, parsed, sub)
+        // A persistent session's new subscription beyond persistence.maxBytes is refused
+        if (binding.session.journal !== undefined && broker.storeFull) {
+          granted[i] = v5 ? 0x97 : 0x80
+          store?.refused()
+          continue
+        }
+        existed[i] = broker.subscribe(binding.session, s.topic, parsed, sub)
       }
       existedBefore.set(packet, existed)
-      // SUBACK only once every worker routes to the new subscriptions
+      // SUBACK only once every worker routes to the new subscriptions, and they are committed
+      const committed = broker.durable()
       await broker.router.confirm(options.clusterTimeoutMs)
+      if ((await committed) === false) {
+        for (let i = 0; i < granted.length; i++) if (granted[i]! < 0x80) granted[i] = v5 ? 0x97 : 0x80
+        store?.refused()
+      }
       return undefined
     },
 
@@ -237,7 +283,7 @@ export async function createBrokerHandler(
         const raw = packet.unsubscriptions[i]!
         if (parseFilter(raw) === undefined) {
           if (v5) reasonCodes[i] = 0x8f
-        } else if (!broker.router.unsubscribe(binding.session, raw) && v5) reasonCodes[i] = 0x11
+        } else if (!broker.unsubscribe(binding.session, raw) && v5) reasonCodes[i] = 0x11
       }
       return undefined
     },

@@ -7,10 +7,11 @@ import { parseArgs } from 'node:util'
 import closeWithGrace from 'close-with-grace'
 import pino from 'pino'
 import { stringify } from 'yaml'
+import { checkStoreDir } from '../broker/store/store-file.ts'
 import { type LoadedConfig, loadConfig } from '../config/load.ts'
 import { errorTable, isErrorCode, mqttdError } from '../errors.ts'
 import { validateHandlers } from '../handlers/loader.ts'
-import { handlerSpecs } from '../main/handler-specs.ts'
+import { handlerSpecs, persistenceOf } from '../main/handler-specs.ts'
 import { startServer } from '../main/server.ts'
 import { readTlsMaterial } from '../main/tls-material.ts'
 
@@ -75,6 +76,8 @@ async function check(loaded: LoadedConfig): Promise<void> {
   for (const listener of loaded.config.listeners) {
     if (listener.type === 'tls' || listener.type === 'wss') readTlsMaterial(listener)
   }
+  const persistence = persistenceOf(loaded.config)
+  if (persistence !== undefined) checkStoreDir(persistence.dir)
 }
 
 /** Runs the CLI; sets `process.exitCode` (the server keeps the process alive until a signal). */

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import pino, { type Logger } from 'pino'
 import { Piscina } from 'piscina'
 import { type RunningAdmin, startAdmin } from '../admin/start-admin.ts'
+import { prepareStore } from '../broker/store/store-file.ts'
 import type { MqttdConfig, MqttdConfigInput } from '../config/schema.ts'
 import { validateConfig } from '../config/validate.ts'
 import { ControlClient } from '../control/control-channel.ts'
@@ -16,7 +17,7 @@ import { validateHandlers } from '../handlers/loader.ts'
 import { MainMetrics } from '../metrics/main-metrics.ts'
 import { controlTypes, type WorkerData, type WorkerListener } from '../workers/worker-data.ts'
 import { Acceptor, type BoundListener } from './acceptor.ts'
-import { handlerSpecs } from './handler-specs.ts'
+import { handlerSpecs, persistenceOf } from './handler-specs.ts'
 import { AdmissionControl } from './limits.ts'
 import { readTlsMaterial } from './tls-material.ts'
 import { requestEveryWorker, waitForWorkers } from './worker-ready.ts'
@@ -79,6 +80,9 @@ export async function startServer(
   const metrics = options.metrics ?? new MainMetrics({ listeners: config.listeners.map((l) => l.name!) })
   const specs = handlerSpecs(config)
   await validateHandlers(specs, baseDir)
+  // A bad store stops start-up here with one coded error, before any worker opens it
+  const persistence = persistenceOf(config)
+  const releaseStore = persistence === undefined ? () => {} : prepareStore(persistence)
 
   const workerListeners: WorkerListener[] = config.listeners.map((l) => {
     const entry: WorkerListener = { name: l.name!, type: l.type, path: l.path }
@@ -158,6 +162,7 @@ export async function startServer(
     await admin?.close()
     control.close()
     await pool.destroy()
+    releaseStore()
     throw err
   }
   const adminAddress = admin === null ? null : admin.server.address
@@ -198,6 +203,7 @@ export async function startServer(
       await admin?.close()
       control.close()
       await pool.destroy()
+      releaseStore()
       log.info('mqttd stopped')
     })()
     return closing
