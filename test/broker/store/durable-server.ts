@@ -21,6 +21,8 @@ export interface DurableServer {
   admin: string
   exited: Promise<number | null>
   stderr: () => string
+  /** Log lines at warn level and above. */
+  warnings: () => string[]
 }
 
 /** A temp directory with the config file `mqttd.yaml`; `yaml` is appended to the base config. */
@@ -47,12 +49,14 @@ export async function startDurable(t: TestContext, dir: string): Promise<Durable
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   })
   let stderr = ''
+  const logged: string[] = []
   child.stderr!.on('data', (b) => (stderr += b))
   const started = await new Promise<{ port: number; admin: string }>((resolve, reject) => {
     const rl = createInterface({ input: child.stdout! })
     rl.on('line', (line) => {
       try {
         const entry = JSON.parse(line) as Record<string, unknown>
+        if (Number(entry.level) >= 40) logged.push(line)
         if (String(entry.msg).startsWith('mqttd listening')) {
           const listeners = entry.listeners as Array<{ port: number }>
           const admin = entry.admin as { host: string; port: number } | null
@@ -68,6 +72,7 @@ export async function startDurable(t: TestContext, dir: string): Promise<Durable
     admin: started.admin,
     exited,
     stderr: () => stderr,
+    warnings: () => logged,
   }
 }
 
