@@ -134,7 +134,10 @@ export async function createBrokerHandler(
       const present = await broker.connect(ctx, packet, linkFor(ctx, packet, options), expiry)
       if (present === 'closed') return { stop: true }
       if (present === 'full') return refuse(ctx, 0x97, 'Session quota exceeded on this worker')
-      if (present === 'store-full') return refuse(ctx, 0x97, 'Persistent storage full')
+      if (present === 'store-full') {
+        store?.refused()
+        return refuse(ctx, 0x97, 'Persistent storage full')
+      }
       // Session Present: 1 only when a session was resumed [MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3]
       ctx.connack.sessionPresent = present
       if (!v5) return undefined
