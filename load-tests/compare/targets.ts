@@ -22,6 +22,8 @@ export interface StartOptions {
   mqttdWorkers: number
   /** Extra fields merged into the generated mqttd config. */
   mqttdConfig: Record<string, unknown>
+  /** mosquitto: `persistence true` (saved every autosave_interval and at shutdown) in the server's temp dir. */
+  mosquittoPersistence?: boolean
 }
 
 export interface RunningServer {
@@ -129,7 +131,9 @@ export async function startServer(name: TargetName, opts: StartOptions): Promise
       [
         `listener ${port} 127.0.0.1`,
         'allow_anonymous true',
-        'persistence false',
+        ...(opts.mosquittoPersistence === true
+          ? ['persistence true', `persistence_location ${dir}/`]
+          : ['persistence false']),
         'log_dest stderr',
         'log_type error',
         'set_tcp_nodelay true',
@@ -152,6 +156,8 @@ export async function startServer(name: TargetName, opts: StartOptions): Promise
       log: { level: 'warn' },
       // same QoS 1 window and queue as the mosquitto config above
       broker: { maxInflightMessages: 100, maxQueuedMessages: 1_000_000 },
+      // like mosquitto above (persistence false); bench:persistence measures the store
+      persistence: false,
       ...opts.mqttdConfig,
     }
     const file = join(dir, 'mqttd.json')
