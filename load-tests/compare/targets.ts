@@ -24,6 +24,8 @@ export interface StartOptions {
   mqttdConfig: Record<string, unknown>
   /** mosquitto: `persistence true` (saved every autosave_interval and at shutdown) in the server's temp dir. */
   mosquittoPersistence?: boolean
+  /** How long to wait for the server to listen. Default 15 s. */
+  startTimeoutMs?: number
 }
 
 export interface RunningServer {
@@ -173,7 +175,7 @@ export async function startServer(name: TargetName, opts: StartOptions): Promise
   child.stdout!.on('data', keep)
   child.stderr!.on('data', keep)
   try {
-    await waitForPort(port, child, 15_000, () => output)
+    await waitForPort(port, child, opts.startTimeoutMs ?? 15_000, () => output)
   } catch (err) {
     await stopper(child, cleanup)()
     throw err

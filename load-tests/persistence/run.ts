@@ -63,6 +63,8 @@ async function measure(target: Target, scenario: ScenarioName): Promise<Sample> 
     cpus: null,
     mqttdWorkers: workers,
     mqttdConfig: {},
+    // A busy shared machine starts two worker threads slowly
+    startTimeoutMs: 90_000,
     ...target.options,
   })
   try {
