@@ -6,6 +6,7 @@
  */
 import type { IConnectPacket } from 'mqtt-packet'
 import type { CloseReason, HookContext } from '../handlers/types.ts'
+import type { ParsedFilter } from '../protocol/topic.ts'
 import { Cluster, type ClusterMessage } from './cluster.ts'
 import { Handover } from './handover.ts'
 import type { BrokerMessage } from './message.ts'
@@ -23,7 +24,6 @@ import {
 import { journalFor } from './store/journal.ts'
 import type { BrokerStore, SessionRecord } from './store/types.ts'
 import { runAt } from './timers.ts'
-import type { ParsedFilter } from './topic.ts'
 import { type Will, willFromConnect, willMessage } from './will.ts'
 
 const NEVER = 0xffffffff

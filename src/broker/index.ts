@@ -10,6 +10,7 @@
 import type { IConnectPacket } from 'mqtt-packet'
 import { defineHandler } from '../handlers/define-handler.ts'
 import type { Handler, HookContext, HookResult, ReasonResult, WorkerContext } from '../handlers/types.ts'
+import { parseFilter } from '../protocol/topic.ts'
 import type { Held } from './backpressure.ts'
 import { Broker } from './broker.ts'
 import { idsOf } from './delivery.ts'
@@ -19,7 +20,6 @@ import { type BrokerOptions, parseBrokerOptions } from './options.ts'
 import type { SessionLink, Subscription } from './session.ts'
 import type { PersistenceOptions } from './store/store-file.ts'
 import { openWorkerStore, type WorkerStore } from './store/worker-store.ts'
-import { isValidTopicName, parseFilter } from './topic.ts'
 
 const NEVER = 0xffffffff
 
@@ -123,7 +123,6 @@ export async function createBrokerHandler(
       if (will !== undefined) {
         if ((will.qos ?? 0) > options.maxQos) return refuse(ctx, 0x9b, 'Will QoS not supported')
         if (will.retain === true && !options.retainAvailable) return refuse(ctx, 0x9a, 'Retain not supported')
-        if (!isValidTopicName(will.topic)) return refuse(ctx, 0x90, 'Will topic invalid')
       }
       const clean = packet.clean ?? true
       let expiry = v5 ? (packet.properties?.sessionExpiryInterval ?? 0) : clean ? 0 : NEVER
@@ -154,11 +153,6 @@ export async function createBrokerHandler(
 
     // Not async: most publishes are decided at once, without a promise (and the chain's hook timer) per message
     onPublish(ctx, packet): HookResult | Promise<HookResult> {
-      if (!isValidTopicName(packet.topic)) {
-        // Wildcards or U+0000 in a topic name [MQTT-3.3.2-2] [MQTT-4.7.3-2]: a protocol error
-        ctx.close(0x90, 'Topic name invalid', 'protocol-error')
-        return refuse(ctx, 0x90, 'Topic name invalid')
-      }
       if (packet.qos > options.maxQos) {
         ctx.close(0x9b, 'QoS not supported', 'protocol-error')
         return refuse(ctx, 0x9b, 'QoS not supported')
@@ -205,18 +199,12 @@ export async function createBrokerHandler(
       for (let i = 0; i < packet.subscriptions.length; i++) {
         const s = packet.subscriptions[i]!
         existed.push(false)
-        // A refusal by an earlier handler stands
+        // A refusal stands: an earlier handler's, or the framework's for an invalid filter (src/protocol)
         if (granted[i]! >= 0x80) continue
         const parsed = parseFilter(s.topic)
+        // a handler cleared the framework's refusal of an invalid filter: it still cannot be routed
         if (parsed === undefined) {
-          // [MQTT-4.7.1-2] [MQTT-4.7.1-3] [MQTT-4.8.2-1] [MQTT-4.8.2-2]
           granted[i] = v5 ? 0x8f : 0x80
-          continue
-        }
-        if (v5 && parsed.group !== undefined && s.nl === true) {
-          // No Local on a shared subscription is a protocol error [MQTT-3.8.3-4]
-          ctx.close(0x82, 'No Local on a shared subscription', 'protocol-error')
-          granted[i] = 0x80
           continue
         }
         const qos = Math.min(granted[i]!, options.maxQos) as 0 | 1 | 2

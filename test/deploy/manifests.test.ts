@@ -58,7 +58,12 @@ describe('deploy/kubernetes', () => {
 
   test('kustomization lists every manifest', () => {
     const k = readYaml(join(dir, 'kustomization.yaml'))
-    assert.deepEqual([...k.resources].sort(), ['configmap.yaml', 'deployment.yaml', 'pvc.yaml', 'service.yaml'])
+    assert.deepEqual([...k.resources].sort(), [
+      'configmap.yaml',
+      'deployment.yaml',
+      'pvc.yaml',
+      'service.yaml',
+    ])
   })
 
   test('readiness and liveness probes hit the admin port of the ConfigMap config', () => {

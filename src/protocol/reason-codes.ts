@@ -17,6 +17,8 @@ export const Reason = {
   serverUnavailable: 0x88,
   serverBusy: 0x89,
   badAuthenticationMethod: 0x8c,
+  topicFilterInvalid: 0x8f,
+  topicNameInvalid: 0x90,
   keepAliveTimeout: 0x8d,
   serverShuttingDown: 0x8b,
   packetIdNotFound: 0x92,
