@@ -109,6 +109,7 @@ export class SqliteStore implements BrokerStore {
   #promise: Promise<boolean> | undefined
   #scheduled = false
   #closed = false
+  #droppedAfterClose = false
   #full = false
   readonly #pageSize: number
 
@@ -159,7 +160,11 @@ export class SqliteStore implements BrokerStore {
   }
 
   #add(op: () => void): void {
-    if (this.#closed) return
+    if (this.#closed) {
+      // Nothing written after close is kept: whoever waits on it must not acknowledge
+      this.#droppedAfterClose = true
+      return
+    }
     this.#ops.push(op)
     if (!this.#scheduled) {
       this.#scheduled = true
@@ -324,6 +329,7 @@ export class SqliteStore implements BrokerStore {
   }
 
   commit(): Promise<boolean> | undefined {
+    if (this.#droppedAfterClose) return Promise.resolve(false)
     if (this.#ops.length === 0) return undefined
     this.#promise ??= new Promise((resolve) => this.#waiters.push(resolve))
     return this.#promise
@@ -373,6 +379,7 @@ export class SqliteStore implements BrokerStore {
   }
 
   stats(): StoreStats {
+    if (this.#closed) return { bytes: 0, rows: { sessions: 0, subscriptions: 0, outbound: 0, retained: 0 } }
     const count = (table: string): number =>
       Number((this.#db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as Row).n)
     return {
