@@ -67,9 +67,9 @@ test('a session written by one worker is adopted whole by exactly one other, in 
     'adopted once',
   )
   assert.deepEqual(
-    a.adopt((owner) => owner === 'i:2'),
+    a.adopt((owner) => owner !== 'i:2'),
     [],
-    'a worker never adopts from a live owner it is not told to',
+    'the session belongs to its adopter now: no other owner is left to adopt from',
   )
   a.close()
   b.close()
