@@ -74,7 +74,9 @@ async function collect(server: DurableServer, s: (typeof subscribers)[number]): 
 }
 
 for (const qos of [1, 2] as const) {
-  test(`kill -9 during a QoS ${qos} flood to offline persistent subscribers (3.1.1 clean session 0, 5.0 session expiry): every acknowledged message is delivered after restart${qos === 2 ? ', exactly once' : ''}`, async (t) => {
+  test(`kill -9 during a QoS ${qos} flood to offline persistent subscribers (3.1.1 clean session 0, 5.0 session expiry): every acknowledged message is delivered after restart${qos === 2 ? ', exactly once' : ''}`, {
+    timeout: 300_000,
+  }, async (t) => {
     const dir = durableDir('workers: 2\nbroker: { maxQueuedMessages: 100000 }\n')
     let server = await startDurable(t, dir)
     for (const s of subscribers) {
@@ -82,7 +84,7 @@ for (const qos of [1, 2] as const) {
       await client.subscribeAsync('flood/x', { qos })
       await client.endAsync()
     }
-    const acked = await floodAndKill(server, qos, 20_000, 1500)
+    const acked = await floodAndKill(server, qos, 10_000, qos === 1 ? 1500 : 600)
     server = await startDurable(t, dir)
     for (const s of subscribers) {
       const received = await collect(server, s)

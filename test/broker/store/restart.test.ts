@@ -70,7 +70,9 @@ async function retainedOf(server: DurableServer): Promise<string> {
   return value
 }
 
-test('[3.1.1 MQTT-3.2.2-2] [5.0 MQTT-3.2.2-2] retained messages, subscriptions, queued messages and session present survive a SIGTERM restart and a kill -9 restart', async (t) => {
+test('[3.1.1 MQTT-3.2.2-2] [5.0 MQTT-3.2.2-2] retained messages, subscriptions, queued messages and session present survive a SIGTERM restart and a kill -9 restart', {
+  timeout: 300_000,
+}, async (t) => {
   const dir = durableDir('workers: 2\n')
   let server = await startDurable(t, dir)
   for (const sub of subs) {

@@ -13,7 +13,9 @@ const subOptions: mqtt.IClientOptions = {
   properties: { sessionExpiryInterval: 3600 },
 }
 
-test('a worker killed mid-traffic: its persistent client resumes its session on a live worker and loses nothing acknowledged', async (t) => {
+test('a worker killed mid-traffic: its persistent client resumes its session on a live worker and loses nothing acknowledged', {
+  timeout: 300_000,
+}, async (t) => {
   const dir = durableDir(
     `workers: 2\nbroker: { maxQueuedMessages: 100000 }\nhandlers: [${JSON.stringify(faults)}]\n`,
   )
