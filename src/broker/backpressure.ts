@@ -155,8 +155,14 @@ export class Backpressure {
     return this.#unconfirmed.get(peer)?.size ?? 0
   }
 
-  /** Resolves once everything in `held` is relieved or confirmed, or after `waitMs`. */
-  wait(held: Held): Promise<void> {
+  /**
+   * Resolves once everything in `held` is relieved or confirmed, or after
+   * `waitMs`. Untimed (with a store): a confirmation means the peer committed
+   * the message, which a timeout must not stand in for; a congested session
+   * still settles by relief or stall (`stallMs`), a dead peer by `forget`, and
+   * past `limits.hookTimeoutMs` the framework closes the publisher unacknowledged.
+   */
+  wait(held: Held, timed = true): Promise<void> {
     const waits: Promise<void>[] = []
     for (const session of held.sessions) if (session.congested) waits.push(session.whenRelieved())
     const remote = held.remote
@@ -168,6 +174,7 @@ export class Backpressure {
       )
     }
     if (waits.length === 0) return Promise.resolve()
+    if (!timed) return Promise.all(waits).then(() => {})
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.#o.waitMs)

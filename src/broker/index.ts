@@ -179,7 +179,7 @@ export async function createBrokerHandler(
         const own = broker.binding(ctx)?.session
         if (own?.congested) held.sessions = held.sessions.filter((s) => s !== own)
         if (held.sessions.length > 0 || held.remote !== undefined)
-          waits.push(broker.router.pressure.wait(held))
+          waits.push(broker.router.pressure.wait(held, store === undefined))
       }
       if (waits.length === 0) return result
       if (store === undefined) return Promise.all(waits).then(() => result)
