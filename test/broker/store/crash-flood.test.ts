@@ -34,6 +34,8 @@ async function floodAndKill(
   pub.on('error', () => {})
   const acked = new Set<string>()
   const killed = new Promise<void>((resolve) => {
+    // A publisher closed unacknowledged (a refused publish) ends the flood too
+    pub.once('close', () => resolve())
     for (let i = 0; i < total; i++) {
       const payload = `m-${i}`
       pub.publish('flood/x', payload, { qos }, (err) => {
@@ -84,7 +86,7 @@ for (const qos of [1, 2] as const) {
       await client.subscribeAsync('flood/x', { qos })
       await client.endAsync()
     }
-    const acked = await floodAndKill(server, qos, 10_000, qos === 1 ? 1500 : 600)
+    const acked = await floodAndKill(server, qos, qos === 1 ? 10_000 : 3000, qos === 1 ? 1500 : 300)
     server = await startDurable(t, dir)
     for (const s of subscribers) {
       const received = await collect(server, s)
