@@ -10,6 +10,7 @@
 import type { IConnectPacket } from 'mqtt-packet'
 import { defineHandler } from '../handlers/define-handler.ts'
 import type { Handler, HookContext, HookResult, ReasonResult, WorkerContext } from '../handlers/types.ts'
+import { ReasonCode } from '../mqtt/reason-codes.ts'
 import { parseFilter } from '../protocol/topic.ts'
 import type { Held } from './backpressure.ts'
 import { Broker } from './broker.ts'
@@ -121,8 +122,10 @@ export async function createBrokerHandler(
       const v5 = ctx.protocolVersion === 5
       const will = packet.will
       if (will !== undefined) {
-        if ((will.qos ?? 0) > options.maxQos) return refuse(ctx, 0x9b, 'Will QoS not supported')
-        if (will.retain === true && !options.retainAvailable) return refuse(ctx, 0x9a, 'Retain not supported')
+        if ((will.qos ?? 0) > options.maxQos)
+          return refuse(ctx, ReasonCode.qosNotSupported, 'Will QoS not supported')
+        if (will.retain === true && !options.retainAvailable)
+          return refuse(ctx, ReasonCode.retainNotSupported, 'Retain not supported')
       }
       const clean = packet.clean ?? true
       let expiry = v5 ? (packet.properties?.sessionExpiryInterval ?? 0) : clean ? 0 : NEVER
@@ -132,10 +135,11 @@ export async function createBrokerHandler(
       }
       const present = await broker.connect(ctx, packet, linkFor(ctx, packet, options), expiry)
       if (present === 'closed') return { stop: true }
-      if (present === 'full') return refuse(ctx, 0x97, 'Session quota exceeded on this worker')
+      if (present === 'full')
+        return refuse(ctx, ReasonCode.quotaExceeded, 'Session quota exceeded on this worker')
       if (present === 'store-full') {
         store?.refused()
-        return refuse(ctx, 0x97, 'Persistent storage full')
+        return refuse(ctx, ReasonCode.quotaExceeded, 'Persistent storage full')
       }
       // Session Present: 1 only when a session was resumed [MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3]
       ctx.connack.sessionPresent = present
@@ -154,19 +158,21 @@ export async function createBrokerHandler(
     // Not async: most publishes are decided at once, without a promise (and the chain's hook timer) per message
     onPublish(ctx, packet): HookResult | Promise<HookResult> {
       if (packet.qos > options.maxQos) {
-        ctx.close(0x9b, 'QoS not supported', 'protocol-error')
-        return refuse(ctx, 0x9b, 'QoS not supported')
+        ctx.close(ReasonCode.qosNotSupported, 'QoS not supported', 'protocol-error')
+        return refuse(ctx, ReasonCode.qosNotSupported, 'QoS not supported')
       }
       if (packet.retain && !options.retainAvailable) {
-        ctx.close(0x9a, 'Retain not supported', 'protocol-error')
-        return refuse(ctx, 0x9a, 'Retain not supported')
+        ctx.close(ReasonCode.retainNotSupported, 'Retain not supported', 'protocol-error')
+        return refuse(ctx, ReasonCode.retainNotSupported, 'Retain not supported')
       }
       // Nothing is acknowledged that the store cannot keep: beyond persistence.maxBytes QoS 1/2 is refused
       if (packet.qos > 0 && broker.storeFull) return refuseUnstored(ctx, store)
       const held: Held | undefined = packet.qos > 0 ? { sessions: [] } : undefined
       const delivered = broker.router.publish(messageFromPublish(packet, ctx.clientId, Date.now()), held)
       const result: HookResult =
-        delivered === 0 && packet.qos > 0 && ctx.protocolVersion === 5 ? { reasonCode: 0x10 } : undefined
+        delivered === 0 && packet.qos > 0 && ctx.protocolVersion === 5
+          ? { reasonCode: ReasonCode.noMatchingSubscribers }
+          : undefined
       const waits: Promise<unknown>[] = []
       // PUBACK / PUBREC once what the message added to sessions here and on other workers is committed
       const committed = packet.qos > 0 ? broker.durable() : undefined
@@ -204,7 +210,7 @@ export async function createBrokerHandler(
         const parsed = parseFilter(s.topic)
         // a handler cleared the framework's refusal of an invalid filter: it still cannot be routed
         if (parsed === undefined) {
-          granted[i] = v5 ? 0x8f : 0x80
+          granted[i] = v5 ? ReasonCode.topicFilterInvalid : 0x80
           continue
         }
         const qos = Math.min(granted[i]!, options.maxQos) as 0 | 1 | 2
@@ -273,8 +279,9 @@ export async function createBrokerHandler(
         if (reasonCodes[i]! >= 0x80) continue
         const raw = packet.unsubscriptions[i]!
         if (parseFilter(raw) === undefined) {
-          if (v5) reasonCodes[i] = 0x8f
-        } else if (!broker.unsubscribe(binding.session, raw) && v5) reasonCodes[i] = 0x11
+          if (v5) reasonCodes[i] = ReasonCode.topicFilterInvalid
+        } else if (!broker.unsubscribe(binding.session, raw) && v5)
+          reasonCodes[i] = ReasonCode.noSubscriptionExisted
       }
       return undefined
     },

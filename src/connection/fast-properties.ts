@@ -5,6 +5,7 @@
  * caller then leaves the packet to mqtt-packet, which parses, writes or
  * rejects it as it always does.
  */
+import { varintSize } from '../mqtt/varint.ts'
 
 /** Property names by id, for the ids handled here (the ones a PUBLISH carries). */
 const NAMES: Record<number, string> = {
@@ -170,10 +171,6 @@ export function parseProperties(b: Buffer, p: number, end: number): Record<strin
 
 function isUint(v: unknown, max: number): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max
-}
-
-function varintSize(n: number): number {
-  return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4
 }
 
 function userPropertiesSize(up: unknown): number {

@@ -6,8 +6,9 @@
 import type { AuthPacket, ConnectPacket, ProtocolVersion } from '../connection/types.ts'
 import type { ChainOutcome } from '../handlers/chain.ts'
 import type { ReasonResult } from '../handlers/types.ts'
+import { ReasonCode } from '../mqtt/reason-codes.ts'
 import type { ProtocolHost } from './host.ts'
-import { Reason, v3ConnackCode } from './reason-codes.ts'
+import { v3ConnackCode } from './reason-codes.ts'
 import { isValidTopicName } from './topic.ts'
 
 let assignedIds = 0
@@ -27,7 +28,7 @@ export async function handleConnect(r: ProtocolHost, packet: ConnectPacket): Pro
   if (packet.clientId === '') {
     // [MQTT-3.1.3-8] 3.1.1: an empty client id needs CleanSession=1; 3.1 has no empty ids at all
     if (ctx.protocolVersion === 3 || (ctx.protocolVersion === 4 && !packet.clean)) {
-      return refuse(r, { reasonCode: Reason.clientIdNotValid })
+      return refuse(r, { reasonCode: ReasonCode.clientIdentifierNotValid })
     }
     // [MQTT-3.1.3-6] the server assigns a unique id; v5 tells the client [MQTT-3.2.2-16]
     ctx.clientId = `mqttd-${ctx.workerId}-${Date.now().toString(36)}-${(++assignedIds).toString(36)}`
@@ -40,11 +41,11 @@ export async function handleConnect(r: ProtocolHost, packet: ConnectPacket): Pro
     r.state.keepaliveMs = cap * 1000
   }
   if (r.v5 && props?.authenticationMethod !== undefined && !r.chain.has('onAuth')) {
-    return refuse(r, { reasonCode: Reason.badAuthenticationMethod })
+    return refuse(r, { reasonCode: ReasonCode.badAuthenticationMethod })
   }
   if (packet.will !== undefined && !isValidTopicName(packet.will.topic)) {
     // [MQTT-3.1.3-11] the Will Topic is a topic name: no wildcards, no U+0000 [MQTT-3.3.2-2] [MQTT-4.7.3-2]
-    return refuse(r, problem(r, Reason.topicNameInvalid, 'Will topic invalid'))
+    return refuse(r, problem(r, ReasonCode.topicNameInvalid, 'Will topic invalid'))
   }
   if (!r.chain.has('onConnect')) return afterAuthStep(r, noOutcome)
   return afterAuthStep(r, await r.chain.decide('onConnect', ctx, packet))
@@ -53,7 +54,7 @@ export async function handleConnect(r: ProtocolHost, packet: ConnectPacket): Pro
 /** AUTH from the client: the next step of enhanced authentication, or re-authentication (v5 only). */
 export async function handleAuth(r: ProtocolHost, packet: AuthPacket): Promise<void> {
   if (!r.v5) return r.protocolError('AUTH on a protocol version before 5')
-  if (r.state.phase === 'connected' && packet.reasonCode !== Reason.reAuthenticate) {
+  if (r.state.phase === 'connected' && packet.reasonCode !== ReasonCode.reAuthenticate) {
     return r.protocolError('AUTH without re-authentication reason code')
   }
   return afterAuthStep(r, await r.chain.decide('onAuth', r.ctx, packet))
@@ -63,15 +64,15 @@ async function afterAuthStep(r: ProtocolHost, outcome: ChainOutcome): Promise<vo
   if (r.state.ending) return
   const refused = (outcome.reason?.reasonCode ?? 0) >= 0x80
   if (outcome.continueAuth !== undefined) {
-    if (!r.v5) return refuse(r, { reasonCode: Reason.protocolError })
+    if (!r.v5) return refuse(r, { reasonCode: ReasonCode.protocolError })
     r.state.phase = r.state.wasConnected ? 'connected' : 'authenticating'
-    r.write({ cmd: 'auth', reasonCode: Reason.continueAuthentication, properties: outcome.continueAuth })
+    r.write({ cmd: 'auth', reasonCode: ReasonCode.continueAuthentication, properties: outcome.continueAuth })
     return
   }
   if (r.state.wasConnected) {
     // re-authentication [MQTT-4.12.1-1]: AUTH 0x00 on success, DISCONNECT with the code on refusal
     if (refused) return r.disconnectWith(outcome.reason!, 'connect-refused')
-    r.write({ cmd: 'auth', reasonCode: Reason.success })
+    r.write({ cmd: 'auth', reasonCode: ReasonCode.success })
     return
   }
   if (refused) return refuse(r, outcome.reason!)
@@ -91,7 +92,7 @@ async function accept(r: ProtocolHost, reason: ReasonResult | undefined): Promis
       ...(ctx.connackShaped ? ctx.connack.properties : undefined),
     }
     if (reason?.reasonString !== undefined) properties.reasonString = reason.reasonString
-    r.ack({ cmd: 'connack', reasonCode: Reason.success, sessionPresent, properties })
+    r.ack({ cmd: 'connack', reasonCode: ReasonCode.success, sessionPresent, properties })
   } else {
     r.ack({ cmd: 'connack', returnCode: 0, sessionPresent })
   }

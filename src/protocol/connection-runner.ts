@@ -20,6 +20,7 @@ import { MqttdError, mqttdError } from '../errors.ts'
 import { type HandlerChain, HookError } from '../handlers/chain.ts'
 import type { CloseInfo, CloseReason, ReasonResult, Transport } from '../handlers/types.ts'
 import type { WorkerMetrics } from '../metrics/worker-metrics.ts'
+import { ReasonCode } from '../mqtt/reason-codes.ts'
 import { handleAuth, handleConnect, sendConnackFailure } from './connect-flow.ts'
 import { ConnectionState, type Phase } from './connection-state.ts'
 import { ConnectionContext } from './hook-context.ts'
@@ -32,7 +33,7 @@ import {
   handleUnsubscribe,
   noteArrival,
 } from './message-flow.ts'
-import { connackCode, Reason } from './reason-codes.ts'
+import { connackCode } from './reason-codes.ts'
 
 /** Where a connection came from: what a transport hands over once its stream is ready. */
 export interface Endpoint {
@@ -144,7 +145,7 @@ export class ConnectionRunner implements ProtocolHost {
 
   /** `ctx.close()`. */
   closeFromHook(reasonCode?: number, reasonString?: string, reason?: CloseReason): void {
-    this.close(reasonCode ?? Reason.success, reasonString, reason ?? 'closed-by-handler')
+    this.close(reasonCode ?? ReasonCode.success, reasonString, reason ?? 'closed-by-handler')
   }
 
   /** The connect timer fired: no CONNECT within limits.connectTimeoutMs. */
@@ -242,7 +243,7 @@ export class ConnectionRunner implements ProtocolHost {
       const idle = Date.now() - this.#lastActivity
       if (idle >= limit) {
         this.state.closeError = mqttdError('MQTTD_ERR_KEEPALIVE_TIMEOUT', this.state.keepaliveMs / 1000)
-        this.disconnectWith({ reasonCode: Reason.keepAliveTimeout }, 'keepalive-timeout')
+        this.disconnectWith({ reasonCode: ReasonCode.keepAliveTimeout }, 'keepalive-timeout')
       } else {
         this.#keepaliveTimer = setTimeout(check, limit - idle)
       }
@@ -333,7 +334,7 @@ export class ConnectionRunner implements ProtocolHost {
   protocolError(what: string): void {
     this.state.closeError = mqttdError('MQTTD_ERR_PROTOCOL_ERROR', what)
     if (!this.state.wasConnected) this.metrics.connectionRejected(this.ctx.listener, 'protocol_error')
-    this.disconnectWith({ reasonCode: Reason.protocolError }, 'protocol-error')
+    this.disconnectWith({ reasonCode: ReasonCode.protocolError }, 'protocol-error')
   }
 
   /**
@@ -386,7 +387,7 @@ export class ConnectionRunner implements ProtocolHost {
     else this.ctx.log.error({ err }, 'connection failed')
     if (this.state.ending) return
     this.state.closeError = error
-    this.disconnectWith({ reasonCode: Reason.implementationSpecific }, 'hook-error')
+    this.disconnectWith({ reasonCode: ReasonCode.implementationSpecificError }, 'hook-error')
     void this.chain.notifyAll('onError', this.ctx, error).then((failures) => this.#logFailures(failures))
   }
 

@@ -12,8 +12,8 @@ import type {
 } from '../connection/types.ts'
 import { mqttdError } from '../errors.ts'
 import type { ChainOutcome } from '../handlers/chain.ts'
+import { ReasonCode } from '../mqtt/reason-codes.ts'
 import type { ProtocolHost } from './host.ts'
-import { Reason } from './reason-codes.ts'
 import { isValidTopicName, parseFilter } from './topic.ts'
 
 // PUBLISH packets that arrived beyond the Receive Maximum; packets are unique objects, so one set serves all connections
@@ -47,7 +47,7 @@ export async function handlePublish(r: ProtocolHost, packet: PublishPacket): Pro
     if (!resolved.ok) {
       if (resolved.reason === 'unknown') return r.protocolError(`topic alias ${alias} was never set`)
       r.state.closeError = mqttdError('MQTTD_ERR_TOPIC_ALIAS_INVALID', alias, r.limits.topicAliasMaximum)
-      return r.disconnectWith({ reasonCode: Reason.topicAliasInvalid }, 'protocol-error')
+      return r.disconnectWith({ reasonCode: ReasonCode.topicAliasInvalid }, 'protocol-error')
     }
     packet.topic = resolved.topic
     delete packet.properties!.topicAlias
@@ -58,7 +58,7 @@ export async function handlePublish(r: ProtocolHost, packet: PublishPacket): Pro
   if (!isValidTopicName(packet.topic)) {
     // wildcards or U+0000 in a topic name [MQTT-3.3.2-2] [MQTT-4.7.3-2]: no handler sees it, broker or not
     const what = `PUBLISH to the invalid topic name ${JSON.stringify(packet.topic)}`
-    return ruleBroken(r, Reason.topicNameInvalid, 'Topic name invalid', what)
+    return ruleBroken(r, ReasonCode.topicNameInvalid, 'Topic name invalid', what)
   }
   if (packet.qos === 0) {
     const outcome = await r.chain.decide('onPublish', r.ctx, packet)
@@ -75,7 +75,7 @@ export async function handlePublish(r: ProtocolHost, packet: PublishPacket): Pro
   if (r.v5 && overLimit.has(packet)) {
     // [MQTT-3.3.4-9] more unacknowledged QoS>0 PUBLISH packets than Receive Maximum
     r.state.closeError = mqttdError('MQTTD_ERR_RECEIVE_MAXIMUM', r.limits.receiveMaximum)
-    return r.disconnectWith({ reasonCode: Reason.receiveMaximumExceeded }, 'protocol-error')
+    return r.disconnectWith({ reasonCode: ReasonCode.receiveMaximumExceeded }, 'protocol-error')
   }
   const outcome = await r.chain.decide('onPublish', r.ctx, packet)
   if (r.state.phase !== 'connected') return
@@ -98,7 +98,7 @@ export function handlePubrel(r: ProtocolHost, packet: PubrelPacket): void {
   r.ack({
     cmd: 'pubcomp',
     messageId: packet.messageId,
-    ...(r.v5 && !known ? { reasonCode: Reason.packetIdNotFound } : {}),
+    ...(r.v5 && !known ? { reasonCode: ReasonCode.packetIdentifierNotFound } : {}),
   })
 }
 
@@ -108,11 +108,11 @@ export async function handleSubscribe(r: ProtocolHost, packet: SubscribePacket):
     const s = packet.subscriptions[i]!
     const parsed = parseFilter(s.topic)
     // an invalid filter is refused before any handler [MQTT-4.7.1-2] [MQTT-4.7.1-3] [MQTT-4.8.2-1] [MQTT-4.8.2-2]
-    if (parsed === undefined) granted[i] = r.v5 ? Reason.topicFilterInvalid : 0x80
+    if (parsed === undefined) granted[i] = r.v5 ? ReasonCode.topicFilterInvalid : 0x80
     else if (r.v5 && parsed.group !== undefined && s.nl === true) {
       // No Local on a shared subscription is a protocol error [MQTT-3.8.3-4]
       const what = `SUBSCRIBE with No Local on the shared subscription ${JSON.stringify(s.topic)}`
-      return ruleBroken(r, Reason.protocolError, 'No Local on a shared subscription', what)
+      return ruleBroken(r, ReasonCode.protocolError, 'No Local on a shared subscription', what)
     }
   }
   const outcome = await r.chain.decide('onSubscribe', r.ctx, packet, granted)
@@ -129,7 +129,7 @@ export async function handleSubscribe(r: ProtocolHost, packet: SubscribePacket):
 export async function handleUnsubscribe(r: ProtocolHost, packet: UnsubscribePacket): Promise<void> {
   // v5: an invalid filter gets 0x8F before any handler sees it (3.1.1 UNSUBACK has no codes)
   const reasonCodes = packet.unsubscriptions.map((f): number =>
-    r.v5 && parseFilter(f) === undefined ? Reason.topicFilterInvalid : 0,
+    r.v5 && parseFilter(f) === undefined ? ReasonCode.topicFilterInvalid : 0,
   )
   const outcome = await r.chain.decide('onUnsubscribe', r.ctx, packet, reasonCodes)
   if (r.state.phase !== 'connected') return

@@ -7,8 +7,8 @@ import type {
   ConnectionsListRequest,
   DrainResult,
 } from '../control/protocol.ts'
+import { ReasonCode } from '../mqtt/reason-codes.ts'
 import type { ConnectionRunner } from '../protocol/connection-runner.ts'
-import { Reason } from '../protocol/reason-codes.ts'
 
 export class ConnectionRegistry {
   // keyed by the connection's sequence number: no id string is built per connection
@@ -37,10 +37,22 @@ export class ConnectionRegistry {
     for (const [seq, runner] of this.#runners) {
       if (seq <= after || runner.phase !== 'connected') continue
       if (query.clientId !== undefined && runner.ctx.clientId !== query.clientId) continue
+      if (query.search !== undefined && !runner.ctx.clientId.includes(query.search)) continue
       if (items.length >= query.limit) return { items, more: true }
       items.push({ seq, ...infoOf(runner) })
     }
     return { items, more: false }
+  }
+
+  /** The `limit` most recently started connected clients, newest first (one pass, `limit` kept). */
+  recent(limit: number): Array<ConnectionInfo & { seq: number }> {
+    const kept: ConnectionRunner[] = []
+    for (const runner of this.#runners.values()) {
+      if (runner.phase !== 'connected') continue
+      if (kept.length === limit) kept.shift()
+      kept.push(runner)
+    }
+    return kept.reverse().map((runner) => ({ seq: runner.seq, ...infoOf(runner) }))
   }
 
   /** Disconnects every connection of `clientId` (v5: DISCONNECT 0x98); returns how many. */
@@ -48,7 +60,7 @@ export class ConnectionRegistry {
     let n = 0
     for (const runner of this.#runners.values()) {
       if (runner.ctx.clientId !== clientId || runner.phase !== 'connected') continue
-      runner.close(Reason.administrativeAction, 'Administrative action', 'administrative')
+      runner.close(ReasonCode.administrativeAction, 'Administrative action', 'administrative')
       n++
     }
     return n
@@ -62,7 +74,7 @@ export class ConnectionRegistry {
   async drain(timeoutMs: number): Promise<DrainResult> {
     const runners = [...this.#runners.values()]
     for (const runner of runners)
-      runner.close(Reason.serverShuttingDown, 'Server shutting down', 'server-shutdown')
+      runner.close(ReasonCode.serverShuttingDown, 'Server shutting down', 'server-shutdown')
     let timer: NodeJS.Timeout | undefined
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs)
