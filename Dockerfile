@@ -39,7 +39,12 @@ COPY deploy/docker/mqttd.yaml /etc/mqttd/mqttd.yaml
 # and handler package names resolve from the config's folder, so /etc/mqttd/node_modules leads
 # to the app's.
 RUN mkdir -p /etc/mqttd/handlers \
- && ln -s ../../app/node_modules /etc/mqttd/node_modules
+ && ln -s ../../app/node_modules /etc/mqttd/node_modules \
+ && mkdir -p /var/lib/mqttd \
+ && chown 1000:1000 /var/lib/mqttd
+# The broker's store (persistence.dir in the default config): retained messages, persistent
+# sessions and their queued messages survive a restart when this is a volume.
+VOLUME ["/var/lib/mqttd"]
 USER node
 # 1883 MQTT/TCP, 8083 MQTT over WebSocket (/mqtt), 9883 admin (/healthz /readyz /metrics).
 # 8883 (MQTT/TLS) and 8084 (WSS) are the usual ports for TLS listeners you add in the config.

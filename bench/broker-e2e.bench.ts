@@ -18,6 +18,8 @@ const server = await startServer(
     listeners: [{ name: 'tcp', type: 'tcp', host: '127.0.0.1', port: 0 }],
     handlers: ['./test/broker/fixtures/worker-id.ts'],
     broker: true,
+    // The figures in docs/broker-design.md are memory-only; bench:persistence measures the store
+    persistence: false,
     admin: { enabled: false },
     log: { level: 'silent' },
   },

@@ -172,6 +172,21 @@ export const errorTable = {
     message: 'Reload refused, the running configuration stays: %s',
     solve: 'Fix the config file (see the errors listed), then send SIGHUP or POST /reload again.',
   },
+  MQTTD_ERR_STORE_DIR: {
+    message: 'Persistence directory %s is not usable: %s',
+    solve:
+      'Create the directory or fix its permissions so the server user can write it (persistence.dir, env MQTTD_PERSISTENCE_DIR), or set `persistence: false` for memory-only mode.',
+  },
+  MQTTD_ERR_STORE_CORRUPT: {
+    message: 'Persistent store %s cannot be opened: %s',
+    solve:
+      'The file is damaged or not an mqttd database. Stop mqttd, move the file and its -wal/-shm files aside (keep them for inspection or `sqlite3 FILE .recover`), then start again with an empty store, or restore a backup.',
+  },
+  MQTTD_ERR_STORE_LOCKED: {
+    message: 'Persistent store %s is in use: %s',
+    solve:
+      'Another mqttd process uses this persistence directory: stop it, or give this server its own persistence.dir. A lock left by a process that no longer runs is taken over automatically.',
+  },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorTable

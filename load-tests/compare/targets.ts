@@ -24,6 +24,10 @@ export interface StartOptions {
   mqttdConfig: Record<string, unknown>
   /** Another checkout of mqttd to start instead of this one (bench:scaling's --baseline). */
   root?: string
+  /** mosquitto: `persistence true` (saved every autosave_interval and at shutdown) in the server's temp dir. */
+  mosquittoPersistence?: boolean
+  /** How long to wait for the server to listen. Default 15 s. */
+  startTimeoutMs?: number
 }
 
 export interface RunningServer {
@@ -131,7 +135,9 @@ export async function startServer(name: TargetName, opts: StartOptions): Promise
       [
         `listener ${port} 127.0.0.1`,
         'allow_anonymous true',
-        'persistence false',
+        ...(opts.mosquittoPersistence === true
+          ? ['persistence true', `persistence_location ${dir}/`]
+          : ['persistence false']),
         'log_dest stderr',
         'log_type error',
         'set_tcp_nodelay true',
@@ -154,6 +160,8 @@ export async function startServer(name: TargetName, opts: StartOptions): Promise
       log: { level: 'warn' },
       // same QoS 1 window and queue as the mosquitto config above
       broker: { maxInflightMessages: 100, maxQueuedMessages: 1_000_000 },
+      // like mosquitto above (persistence false); bench:persistence measures the store
+      persistence: false,
       ...opts.mqttdConfig,
     }
     const file = join(dir, 'mqttd.json')
@@ -169,7 +177,7 @@ export async function startServer(name: TargetName, opts: StartOptions): Promise
   child.stdout!.on('data', keep)
   child.stderr!.on('data', keep)
   try {
-    await waitForPort(port, child, 60_000, () => output)
+    await waitForPort(port, child, opts.startTimeoutMs ?? 60_000, () => output)
   } catch (err) {
     await stopper(child, cleanup)()
     throw err

@@ -38,6 +38,10 @@ export interface PubConfig extends CommonConfig {
   messages: number
   window: number
   shared: boolean
+  /** Subscribers with persistent sessions (3.1.1 clean session 0). */
+  persistent: boolean
+  /** Point to point: subscriber i subscribes to publisher i's topic only (subscribers = publishers). */
+  pairs: boolean
 }
 
 export interface ConnConfig extends CommonConfig {
@@ -59,6 +63,7 @@ common:  --transport tcp|ws  --host 127.0.0.1  --port 1883  --path /mqtt  --mqtt
          --duration S (time limit, default 10, max ${LIMITS.durationS})  --timeout MS  --out FILE  --label NAME  --quiet
 pub:     --publishers 10  --subscribers 1  --payload 64  --qos 0|1  --sub-qos 0|1  --rate MSG/S (total, 0 = max)
          --messages N (per publisher, default 10000)  --window 100 (QoS 1 in flight per publisher)  --shared
+         --persistent (subscribers with clean session 0)  --pairs (subscriber i gets publisher i's topic)
 conn:    --connections 1000  --rate CONN/S (0 = max)  --concurrency 100  --hold S (0 = close at once)
 idle:    --connections 10000  --hold S (default 3)  --settle S (default 2)  --server-pid PID (required)`
 
@@ -98,6 +103,8 @@ export function parseConfig(argv: string[]): Config {
       messages: { type: 'string' },
       window: { type: 'string' },
       shared: { type: 'boolean', default: false },
+      persistent: { type: 'boolean', default: false },
+      pairs: { type: 'boolean', default: false },
       connections: { type: 'string' },
       concurrency: { type: 'string' },
       hold: { type: 'string' },
@@ -149,6 +156,8 @@ export function parseConfig(argv: string[]): Config {
       messages: int('messages', values.messages, 10_000, 1, Math.floor(LIMITS.messages / publishers)),
       window: int('window', values.window, 100, 1, 60_000),
       shared: values.shared,
+      persistent: values.persistent,
+      pairs: values.pairs,
     }
   }
   const connections = int(

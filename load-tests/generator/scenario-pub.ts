@@ -18,8 +18,10 @@ export async function runPub(cfg: PubConfig, runId: string) {
     target: cfg.target,
     protocolVersion: cfg.protocolVersion,
     runId,
-    count: cfg.subscribers,
+    count: cfg.pairs ? cfg.publishers : cfg.subscribers,
     filter: cfg.shared ? `$share/lt${runId}/${prefix}/#` : `${prefix}/#`,
+    filterOf: cfg.pairs ? (i) => `${prefix}/${i}` : undefined,
+    clean: !cfg.persistent,
     qos: cfg.subQos,
     sourceIps: cfg.sourceIps,
     timeoutMs: cfg.timeoutMs,
@@ -42,7 +44,7 @@ export async function runPub(cfg: PubConfig, runId: string) {
     },
     cfg.threads,
   )
-  const fanout = cfg.subscribers === 0 ? 0 : cfg.shared ? 1 : cfg.subscribers
+  const fanout = cfg.pairs ? 1 : cfg.subscribers === 0 ? 0 : cfg.shared ? 1 : cfg.subscribers
   const cpu = new CpuMeter(cfg.serverPid)
   const sentNow = () => {
     let s = 0
@@ -100,7 +102,9 @@ export async function runPub(cfg: PubConfig, runId: string) {
   const received = subs.received
   return {
     publishers: cfg.publishers,
-    subscribers: cfg.subscribers,
+    subscribers: cfg.pairs ? cfg.publishers : cfg.subscribers,
+    pairs: cfg.pairs,
+    persistent: cfg.persistent,
     payload: cfg.payload,
     qos: cfg.qos,
     subQos: cfg.subQos,

@@ -13,6 +13,10 @@ export interface SubscriberOptions {
   runId: string
   count: number
   filter: string
+  /** Subscriber i's filter, when each has its own. */
+  filterOf?: (i: number) => string
+  /** Clean session; false: persistent sessions. Default true. */
+  clean?: boolean
   qos: 0 | 1
   sourceIps: string[]
   timeoutMs: number
@@ -35,7 +39,7 @@ export class Subscribers {
           clientId: `lt-${opts.runId}-s${i}`,
           protocolVersion: opts.protocolVersion,
           keepalive: 60,
-          clean: true,
+          clean: opts.clean ?? true,
           localAddress: opts.sourceIps[i % opts.sourceIps.length],
           timeoutMs: opts.timeoutMs,
         })
@@ -49,7 +53,7 @@ export class Subscribers {
         client.onClose = (err) => {
           if (err) this.errors.push(`subscriber ${i}: ${err.message}`)
         }
-        await client.subscribe(opts.filter, opts.qos)
+        await client.subscribe(opts.filterOf?.(i) ?? opts.filter, opts.qos)
         return client
       }),
     )

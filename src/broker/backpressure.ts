@@ -25,6 +25,8 @@ import type { Session } from './session.ts'
 interface Tracked {
   pending: number
   resolve: (() => void) | undefined
+  /** A peer could not commit it, or left before confirming: not durable (with a store). */
+  failed?: boolean
 }
 
 /** What one publish waits for: congested sessions here, and a cross-worker message awaiting confirmation. */
@@ -50,6 +52,8 @@ export class Backpressure {
   readonly #unconfirmed = new Map<number, Map<number, Tracked>>()
   /** Peer → ids to confirm in this turn's `pub-ok`. */
   readonly #toConfirm = new Map<number, number[]>()
+  /** Peer → ids of this turn's `pub-ok` that could not be committed here. */
+  readonly #failed = new Map<number, number[]>()
   #flushPending = false
 
   constructor(options: BackpressureOptions) {
@@ -60,7 +64,7 @@ export class Backpressure {
    * A QoS 1/2 message goes to the peers in `to`: returns its id. When a peer
    * is beyond its credit, `held.remote` is set so the publish waits for it.
    */
-  track(to: readonly number[], held: Held): number {
+  track(to: readonly number[], held: Held, always = false): number {
     const id = ++this.#nextId
     const tracked: Tracked = { pending: to.length, resolve: undefined }
     let over = false
@@ -73,21 +77,28 @@ export class Backpressure {
       if (map.size >= this.#o.credit) over = true
       map.set(id, tracked)
     }
-    if (over) held.remote = tracked
+    // With a store every such publish waits: its confirmation means the peer committed it
+    if (over || always) held.remote = tracked
     return id
   }
 
   /** `from`'s message `id` was delivered here: confirm it now, or once the congested sessions it reached are relieved. */
-  received(from: number, id: number, congested: readonly Session[]): void {
-    if (congested.length === 0) {
-      this.#confirm(from, id)
+  received(from: number, id: number, congested: readonly Session[], committed?: Promise<boolean>): void {
+    if (congested.length === 0 && committed === undefined) {
+      this.#confirm(from, id, true)
       return
     }
     // whenRelieved always settles: relief, going offline, a stall (stallMs without acks) or the session's end
-    void Promise.all(congested.map((s) => s.whenRelieved())).then(() => this.#confirm(from, id))
+    const relieved = Promise.all(congested.map((s) => s.whenRelieved()))
+    void Promise.all([committed, relieved]).then(([ok]) => this.#confirm(from, id, ok !== false))
   }
 
-  #confirm(to: number, id: number): void {
+  #confirm(to: number, id: number, ok: boolean): void {
+    if (!ok) {
+      const failed = this.#failed.get(to)
+      if (failed === undefined) this.#failed.set(to, [id])
+      else failed.push(id)
+    }
     const ids = this.#toConfirm.get(to)
     if (ids === undefined) this.#toConfirm.set(to, [id])
     else ids.push(id)
@@ -96,16 +107,28 @@ export class Backpressure {
     queueMicrotask(() => {
       this.#flushPending = false
       for (const [peer, list] of this.#toConfirm) {
-        this.#o.send([peer], { t: 'pub-ok', from: this.#o.self, to: peer, ids: list })
+        const failed = this.#failed.get(peer)
+        this.#o.send([peer], {
+          t: 'pub-ok',
+          from: this.#o.self,
+          to: peer,
+          ids: list,
+          ...(failed === undefined ? {} : { failed }),
+        })
       }
       this.#toConfirm.clear()
+      this.#failed.clear()
     })
   }
 
   /** A peer confirmed messages. */
-  confirmed(from: number, ids: readonly number[]): void {
+  confirmed(from: number, ids: readonly number[], failed?: readonly number[]): void {
     const map = this.#unconfirmed.get(from)
     if (map === undefined) return
+    for (const id of failed ?? []) {
+      const tracked = map.get(id)
+      if (tracked !== undefined) tracked.failed = true
+    }
     for (const id of ids) {
       const tracked = map.get(id)
       if (tracked === undefined) continue
@@ -119,7 +142,12 @@ export class Backpressure {
     const map = this.#unconfirmed.get(peer)
     this.#unconfirmed.delete(peer)
     this.#toConfirm.delete(peer)
-    if (map !== undefined) for (const tracked of map.values()) settle(tracked)
+    this.#failed.delete(peer)
+    if (map === undefined) return
+    for (const tracked of map.values()) {
+      tracked.failed = true
+      settle(tracked)
+    }
   }
 
   /** Unconfirmed messages at `peer` (for tests and the design doc's bound). */
@@ -127,8 +155,14 @@ export class Backpressure {
     return this.#unconfirmed.get(peer)?.size ?? 0
   }
 
-  /** Resolves once everything in `held` is relieved or confirmed, or after `waitMs`. */
-  wait(held: Held): Promise<void> {
+  /**
+   * Resolves once everything in `held` is relieved or confirmed, or after
+   * `waitMs`. Untimed (with a store): a confirmation means the peer committed
+   * the message, which a timeout must not stand in for; a congested session
+   * still settles by relief or stall (`stallMs`), a dead peer by `forget`, and
+   * past `limits.hookTimeoutMs` the framework closes the publisher unacknowledged.
+   */
+  wait(held: Held, timed = true): Promise<void> {
     const waits: Promise<void>[] = []
     for (const session of held.sessions) if (session.congested) waits.push(session.whenRelieved())
     const remote = held.remote
@@ -140,6 +174,7 @@ export class Backpressure {
       )
     }
     if (waits.length === 0) return Promise.resolve()
+    if (!timed) return Promise.all(waits).then(() => {})
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.#o.waitMs)

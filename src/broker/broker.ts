@@ -7,9 +7,12 @@
 import type { IConnectPacket } from 'mqtt-packet'
 import type { CloseReason, HookContext } from '../handlers/types.ts'
 import { ReasonCode } from '../mqtt/reason-codes.ts'
+import type { ParsedFilter } from '../protocol/topic.ts'
 import { Cluster, type ClusterMessage } from './cluster.ts'
 import { Handover } from './handover.ts'
+import type { BrokerMessage } from './message.ts'
 import type { BrokerOptions } from './options.ts'
+import type { RetainVersion } from './retained-store.ts'
 import { Router } from './router.ts'
 import {
   type Delivery,
@@ -17,7 +20,10 @@ import {
   type SessionLimits,
   type SessionLink,
   type SessionSnapshot,
+  type Subscription,
 } from './session.ts'
+import { journalFor } from './store/journal.ts'
+import type { BrokerStore, SessionRecord } from './store/types.ts'
 import { runAt } from './timers.ts'
 import { type Will, willFromConnect, willMessage } from './will.ts'
 
@@ -44,6 +50,10 @@ export interface BrokerDeps {
   publishCredit?: number
   /** Where failures outside any connection's hook go (cluster messages, timers). */
   onError?: (err: unknown, where: string) => void
+  /** Durable state (store/types.ts); without it sessions and retained messages live in memory only. */
+  store?: BrokerStore
+  /** Whether acknowledgements wait for the store's commit (false for `sync: 'off'`). Default true. */
+  waitForCommit?: boolean
 }
 
 export class Broker {
@@ -62,6 +72,10 @@ export class Broker {
   readonly #expiryTimers = new Map<string, () => void>()
   readonly #pendingWills = new Map<string, { will: Will; cancel: () => void }>()
   readonly #pruner: NodeJS.Timeout
+  readonly #store: BrokerStore | undefined
+  readonly #waitForCommit: boolean
+  #closing = false
+  #ownerPrefix: string | undefined
   #retainedRequested = false
   #retainedSynced: () => void = () => {}
   /** Resolves once a peer's retained messages arrived (never, when no peer answers). */
@@ -74,6 +88,8 @@ export class Broker {
     this.options = deps.options
     this.#drop = deps.drop
     this.#onError = deps.onError ?? (() => {})
+    this.#store = deps.store
+    this.#waitForCommit = deps.store !== undefined && deps.waitForCommit !== false
     this.#limits = {
       maxQueuedMessages: deps.options.maxQueuedMessages,
       maxPendingWrites: deps.options.maxPendingWrites,
@@ -87,7 +103,13 @@ export class Broker {
       deps.workerId,
       (m) => this.#guard(`cluster message ${m.t}`, () => this.#onMessage(m)),
       // A peer thread that exited without `bye` (crash): forget it as if it had said goodbye
-      (peer) => this.#guard('peer exit', () => this.#onMessage({ t: 'bye', from: peer })),
+      (peer) =>
+        this.#guard('peer exit', () => {
+          this.#onMessage({ t: 'bye', from: peer })
+          // Its sessions are in the store: one survivor takes them, routes to them again, sends due wills
+          if (this.#store !== undefined && this.#ownerPrefix !== undefined)
+            this.adoptStored((owner) => owner === `${this.#ownerPrefix}${peer}`)
+        }),
       deps.options.maxPendingWrites,
     )
     this.router = new Router({
@@ -103,6 +125,8 @@ export class Broker {
       maxQueuedMessages: deps.options.maxQueuedMessages,
       publishWaitMs: deps.options.publishWaitMs,
       publishCredit: deps.publishCredit ?? deps.options.queueHighWater,
+      durable: this.#waitForCommit ? () => this.#store!.commit() : undefined,
+      onRetained: deps.store === undefined ? undefined : (m, v, kept) => this.#storeRetained(m, v, kept),
     })
     this.#handover = new Handover({
       self: deps.workerId,
@@ -168,7 +192,7 @@ export class Broker {
     packet: IConnectPacket,
     link: SessionLink,
     expiryInterval: number,
-  ): Promise<boolean | 'closed' | 'full'> {
+  ): Promise<boolean | 'closed' | 'full' | 'store-full'> {
     const clientId = ctx.clientId
     const clean = packet.clean ?? true
     if (!this.#sessions.has(clientId)) {
@@ -187,12 +211,19 @@ export class Broker {
       session = undefined
     }
     const present = session !== undefined
+    const store = this.#store
+    const persistent = store !== undefined && expiryInterval > 0
     if (session === undefined) {
       if (this.#sessions.size >= this.options.maxSessionsPerWorker) return 'full'
+      // New persistent state beyond persistence.maxBytes is refused
+      if (persistent && store.full) return 'store-full'
       session = new Session(clientId, expiryInterval, this.#limits, this.#drop)
       this.#sessions.set(clientId, session)
     }
     session.expiryInterval = expiryInterval
+    if (!persistent && session.journal !== undefined) this.#store!.deleteSession(clientId)
+    else if (persistent && session.journal === undefined) this.#persistSession(session)
+    if (!persistent) session.journal = undefined
     // The session lives here now: a stub left from when it moved away must not forward any more
     this.router.dropStub(clientId)
     const binding: Binding = {
@@ -206,7 +237,107 @@ export class Broker {
     this.#bindings.set(clientId, binding)
     this.#byCtx.set(ctx, binding)
     this.#handover.claim(clientId)
+    if (persistent) {
+      this.#saveSession(session, binding.will, undefined)
+      // CONNACK of a persistent session only once it is committed
+      if ((await this.durable()) === false) return 'store-full'
+    }
     return present
+  }
+
+  /** Resolves false when what this turn wrote could not be committed; undefined when nothing waits. */
+  durable(): Promise<boolean> | undefined {
+    if (!this.#waitForCommit) return undefined
+    if (this.#closing) return Promise.resolve(false)
+    return this.#store!.commit()
+  }
+
+  /** Whether new persistent state is refused (persistence.maxBytes reached). */
+  get storeFull(): boolean {
+    return this.#store?.full === true
+  }
+
+  /** Adds or replaces a subscription (router.ts), stored when the session is persistent; returns whether it existed. */
+  subscribe(session: Session, raw: string, parsed: ParsedFilter, sub: Subscription): boolean {
+    const existed = this.router.subscribe(session, raw, parsed, sub)
+    session.journal?.subscribed(raw, sub)
+    return existed
+  }
+
+  /** Deletes a subscription; false when there was none. */
+  unsubscribe(session: Session, raw: string): boolean {
+    const removed = this.router.unsubscribe(session, raw)
+    if (removed) session.journal?.unsubscribed(raw)
+    return removed
+  }
+
+  /** A session became persistent: write it whole, then journal its changes. */
+  #persistSession(session: Session): void {
+    const store = this.#store!
+    session.journal = journalFor(store, session.clientId)
+    for (const [filter, sub] of session.subscriptions) store.putSubscription(session.clientId, filter, sub)
+  }
+
+  #saveSession(session: Session, will: Will | undefined, disconnectedAt: number | undefined): void {
+    if (session.journal === undefined) return
+    this.#store!.putSession({
+      clientId: session.clientId,
+      expiryInterval: session.expiryInterval,
+      will,
+      connected: disconnectedAt === undefined,
+      disconnectedAt,
+    })
+  }
+
+  #storeRetained(message: BrokerMessage, version: RetainVersion, kept: boolean): void {
+    if (kept) this.#store!.putRetained(message, version.time, version.worker)
+    else this.#store!.deleteRetained(message.topic, version.time, version.worker)
+  }
+
+  /**
+   * Loads what the store holds for this worker: the retained messages, and the
+   * sessions `isOrphan` says nobody serves (a previous run, a dead worker).
+   * Call once at start, with the prefix naming this server's workers.
+   */
+  loadStored(ownerPrefix: string, isOrphan: (owner: string) => boolean): void {
+    this.#ownerPrefix = ownerPrefix
+    const store = this.#store
+    if (store === undefined) return
+    for (const { message, time, worker } of store.loadRetained(Date.now()))
+      this.router.retained.set(message, { time, worker })
+    this.adoptStored(isOrphan)
+  }
+
+  /**
+   * Takes stored sessions nobody serves: routes to them again, and treats a
+   * session whose client was connected as a lost connection: its will goes out
+   * after its delay [MQTT-3.1.2-8], its expiry counts from then; a session that
+   * expired meanwhile ends (with its will).
+   */
+  adoptStored(isOrphan: (owner: string) => boolean): number {
+    const store = this.#store
+    if (store === undefined || this.#closing) return 0
+    const now = Date.now()
+    let adopted = 0
+    for (const record of store.adopt(isOrphan)) {
+      const { clientId } = record
+      // The client came back here or elsewhere first: that session is the live one
+      if (this.#sessions.has(clientId) || this.#handover.holderElsewhere(clientId) !== undefined) continue
+      const since = record.connected ? now : (record.disconnectedAt ?? now)
+      if (record.expiryInterval !== NEVER && now - since >= record.expiryInterval * 1000) {
+        if (record.will !== undefined) this.#publishWill(clientId, record.will)
+        store.deleteSession(clientId)
+        continue
+      }
+      const session = Session.fromSnapshot(snapshotOf(record), this.#limits, this.#drop)
+      session.journal = journalFor(store, clientId)
+      this.#sessions.set(clientId, session)
+      this.router.addSession(session, undefined)
+      this.#handover.claim(clientId)
+      this.#offline(session, record.will, since)
+      adopted++
+    }
+    return adopted
   }
 
   /** CONNACK was written: resend the unacknowledged and deliver what queued up. */
@@ -231,6 +362,7 @@ export class Broker {
       // A session that was 0 cannot be made persistent at DISCONNECT [MQTT-3.14.2-2]
       binding.session.expiryInterval = Math.min(sessionExpiryInterval, this.options.maxSessionExpiryInterval)
     }
+    this.#saveSession(binding.session, binding.will, undefined)
   }
 
   /** The connection closed: publish or schedule its will, keep or end its session. */
@@ -243,27 +375,41 @@ export class Broker {
     if (binding.detached) return
     this.#unbind(binding)
     const { session } = binding
+    // Shutting down with a store: the session stays as stored (connected), its will goes out on restart
+    if (this.#closing && session.journal !== undefined) return
     const will = wasConnected ? binding.will : undefined
     if (session.expiryInterval === 0) {
       if (will !== undefined) this.#publishWill(session.clientId, will)
       this.#endSession(session, true)
       return
     }
-    // [MQTT-3.1.2-23] the session outlives the connection for its expiry interval
+    this.#offline(session, will, Date.now())
+  }
+
+  /**
+   * A session without connection since `since`: its will goes out after its
+   * delay, it ends after its expiry interval [MQTT-3.1.2-23]; both stored.
+   */
+  #offline(session: Session, will: Will | undefined, since: number): void {
+    let pending = will
     if (will !== undefined) {
-      if (will.delay === 0) this.#publishWill(session.clientId, will)
-      else {
-        const cancel = runAt(Date.now() + will.delay * 1000, () =>
+      if (since + will.delay * 1000 <= Date.now()) {
+        this.#publishWill(session.clientId, will)
+        pending = undefined
+      } else {
+        const cancel = runAt(since + will.delay * 1000, () =>
           this.#guard('will delay', () => {
             this.#pendingWills.delete(session.clientId)
             this.#publishWill(session.clientId, will)
+            if (this.#sessions.get(session.clientId) === session) this.#saveSession(session, undefined, since)
           }),
         )
         this.#pendingWills.set(session.clientId, { will, cancel })
       }
     }
+    this.#saveSession(session, pending, since)
     if (session.expiryInterval !== NEVER) {
-      const cancel = runAt(Date.now() + session.expiryInterval * 1000, () =>
+      const cancel = runAt(since + session.expiryInterval * 1000, () =>
         this.#guard('session expiry', () => {
           this.#expiryTimers.delete(session.clientId)
           if (this.#sessions.get(session.clientId) === session && !session.online) {
@@ -307,9 +453,11 @@ export class Broker {
   }
 
   /** The session ends: its pending will goes out [MQTT-3.1.3-9], its subscriptions and messages go. */
-  #endSession(session: Session, release: boolean): void {
+  #endSession(session: Session, release: boolean, stored = true): void {
     const clientId = session.clientId
     this.#settleWill(clientId, true)
+    if (session.journal !== undefined && stored) this.#store!.deleteSession(clientId)
+    session.journal = undefined
     this.#expiryTimers.get(clientId)?.()
     this.#expiryTimers.delete(clientId)
     this.router.removeSession(session)
@@ -329,15 +477,22 @@ export class Broker {
     this.#sessions.delete(clientId)
     if (!resume) {
       this.router.removeSession(session)
+      if (session.journal !== undefined) this.#store!.deleteSession(clientId)
+      // Committed before the new holder hears of it, so its writes come after these
+      this.#store?.flushNow()
       return null
     }
     this.router.moveOut(session, to)
+    session.journal = undefined
+    this.#store?.flushNow()
     return session.snapshot()
   }
 
   /** A session moved in from another worker. */
   #install(snapshot: SessionSnapshot, from: number, buffered: readonly Delivery[]): void {
     const session = Session.fromSnapshot(snapshot, this.#limits, this.#drop)
+    if (this.#store !== undefined && snapshot.expiryInterval > 0)
+      session.journal = journalFor(this.#store, snapshot.clientId)
     this.#sessions.set(snapshot.clientId, session)
     this.router.dropStub(snapshot.clientId)
     this.router.addSession(session, from)
@@ -351,7 +506,8 @@ export class Broker {
     if (session === undefined) return
     const binding = this.#bindings.get(clientId)
     if (binding !== undefined) this.#takeOver(binding, true)
-    this.#endSession(session, false)
+    // The winner's session has the client id in the store now
+    this.#endSession(session, false, false)
   }
 
   #onMessage(m: ClusterMessage): void {
@@ -379,11 +535,37 @@ export class Broker {
 
   /** The worker drains: tell the others to forget this worker's subscriptions and sessions. */
   close(): void {
+    this.#closing = true
+    this.#store?.close()
     clearInterval(this.#pruner)
     for (const cancel of this.#expiryTimers.values()) cancel()
     for (const { cancel } of this.#pendingWills.values()) cancel()
     this.#handover.close()
     this.router.post({ t: 'bye', from: this.workerId })
     this.#cluster.close()
+  }
+}
+
+/** A stored session in the shape a hand-over carries. */
+function snapshotOf(record: SessionRecord): SessionSnapshot {
+  const inflight: SessionSnapshot['inflight'] = []
+  const queue: Delivery[] = []
+  for (const d of record.outbound) {
+    const delivery = {
+      message: d.message,
+      qos: d.qos,
+      retain: d.retain,
+      subscriptionIds: d.subscriptionIds,
+      seq: d.seq,
+    }
+    if (d.packetId === undefined) queue.push(delivery)
+    else inflight.push([d.packetId, { ...delivery, state: d.state }])
+  }
+  return {
+    clientId: record.clientId,
+    expiryInterval: record.expiryInterval,
+    subscriptions: record.subscriptions,
+    inflight,
+    queue,
   }
 }

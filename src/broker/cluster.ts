@@ -121,7 +121,7 @@ export type ClusterMessage =
       id?: number
     }
   /** `from` confirms the QoS 1/2 `pub` messages `ids` of `to`: delivered, and no congested session held them (backpressure.ts). */
-  | { t: 'pub-ok'; from: number; to: number; ids: number[] }
+  | { t: 'pub-ok'; from: number; to: number; ids: number[]; failed?: number[] }
   /** One delivery for one client, forwarded to the worker now holding its session. */
   | { t: 'direct'; from: number; to: number; clientId: string; delivery: Delivery }
 

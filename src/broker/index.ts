@@ -29,6 +29,8 @@ import { messageFromPublish } from './message.ts'
 import { dropCounter, refusalCounter, registerBrokerGauges } from './metrics.ts'
 import { type BrokerOptions, parseBrokerOptions } from './options.ts'
 import type { SessionLink, Subscription } from './session.ts'
+import type { PersistenceOptions } from './store/store-file.ts'
+import { openWorkerStore, type WorkerStore } from './store/worker-store.ts'
 import { sysPublishRequest } from './sys-tree.ts'
 
 const NEVER = 0xffffffff
@@ -43,6 +45,18 @@ function refuse(ctx: HookContext, reasonCode: number, reasonString: string): Rea
   const wants =
     ctx.protocolVersion === 5 && ctx.connectPacket?.properties?.requestProblemInformation !== false
   return wants ? { reasonCode, reasonString } : { reasonCode }
+}
+
+/**
+ * A QoS 1/2 publish the store cannot keep (persistence.maxBytes reached, a
+ * failed commit) is not acknowledged as accepted: v5 PUBACK/PUBREC 0x97, v3.1.1
+ * (which has no refusal) a closed connection, so the client sends it again.
+ */
+function refuseUnstored(ctx: HookContext, store: WorkerStore | undefined): HookResult {
+  store?.refused()
+  if (ctx.protocolVersion === 5) return refuse(ctx, 0x97, 'Persistent storage full')
+  ctx.close(0x97, 'Persistent storage full', 'closed-by-handler')
+  return { stop: true }
 }
 
 function linkFor(ctx: HookContext, packet: IConnectPacket, options: BrokerOptions): SessionLink {
@@ -96,12 +110,22 @@ export async function createBrokerHandler(
   rawOptions: Record<string, unknown>,
   worker: WorkerContext,
 ): Promise<Handler> {
-  const options = parseBrokerOptions(rawOptions)
+  // `persistence` is the server's top-level section, passed in by handler-specs.ts (not a broker option)
+  const { persistence, ...brokerOptions } = rawOptions as { persistence?: PersistenceOptions | false }
+  const options = parseBrokerOptions(brokerOptions)
   const drop = dropCounter(worker.metrics)
   const refused = refusalCounter(worker.metrics)
   const limits = brokerLimits(worker)
   const reserved = options.allowReservedPublish
+  const store =
+    persistence === undefined || persistence === false
+      ? undefined
+      : openWorkerStore(persistence, `${worker.instanceId}:${worker.workerId}`, worker.metrics, (err) =>
+          worker.log.error({ err }, 'broker: persistent store commit failed'),
+        )
   const broker = new Broker({
+    store: store?.store,
+    waitForCommit: persistence !== undefined && persistence !== false && persistence.sync !== 'off',
     workerId: worker.workerId,
     publishCredit: publishCredit(options, worker.workerCount),
     channel: channelName(options, worker),
@@ -130,6 +154,8 @@ export async function createBrokerHandler(
     subscriptions: () => broker.router.index.size,
     retained: () => ({ messages: broker.router.retained.size, bytes: broker.router.retained.bytes }),
   })
+  // Retained messages, and the sessions of a previous run (any worker of this instance takes them once)
+  broker.loadStored(`${worker.instanceId}:`, (owner) => !owner.startsWith(`${worker.instanceId}:`))
   if (worker.workerCount > 1) {
     // A worker started next to running ones (e.g. a respawn) serves clients once it holds the retained
     // messages; at a cold start nobody has any and the wait just ends
@@ -179,6 +205,10 @@ export async function createBrokerHandler(
       if (present === 'closed') return { stop: true }
       if (present === 'full')
         return refuse(ctx, ReasonCode.quotaExceeded, 'Session quota exceeded on this worker')
+      if (present === 'store-full') {
+        store?.refused()
+        return refuse(ctx, ReasonCode.quotaExceeded, 'Persistent storage full')
+      }
       // Session Present: 1 only when a session was resumed [MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3]
       ctx.connack.sessionPresent = present
       if (!v5) return undefined
@@ -215,13 +245,18 @@ export async function createBrokerHandler(
         refused('publish', 'reserved_topic')
         return refuse(ctx, ReasonCode.notAuthorized, 'Topics beginning with $ are reserved for the server')
       }
+      // Nothing is acknowledged that the store cannot keep: beyond persistence.maxBytes QoS 1/2 is refused
+      if (packet.qos > 0 && broker.storeFull) return refuseUnstored(ctx, store)
       const held: Held | undefined = packet.qos > 0 ? { sessions: [] } : undefined
       const delivered = broker.router.publish(messageFromPublish(packet, ctx.clientId, Date.now()), held)
       const result: HookResult =
         delivered === 0 && packet.qos > 0 && ctx.protocolVersion === 5
           ? { reasonCode: ReasonCode.noMatchingSubscribers }
           : undefined
-      const waits: Promise<void>[] = []
+      const waits: Promise<unknown>[] = []
+      // PUBACK / PUBREC once what the message added to sessions here and on other workers is committed
+      const committed = packet.qos > 0 ? broker.durable() : undefined
+      if (committed !== undefined) waits.push(committed)
       // A QoS 1/2 retained message is acknowledged once every worker stored it
       if (packet.retain && packet.qos > 0) waits.push(broker.router.confirm(options.clusterTimeoutMs, true))
       // Backpressure: acknowledged once the congested subscribers it reached are relieved
@@ -230,10 +265,13 @@ export async function createBrokerHandler(
         const own = broker.binding(ctx)?.session
         if (own?.congested) held.sessions = held.sessions.filter((s) => s !== own)
         if (held.sessions.length > 0 || held.remote !== undefined)
-          waits.push(broker.router.pressure.wait(held))
+          waits.push(broker.router.pressure.wait(held, store === undefined))
       }
       if (waits.length === 0) return result
-      return Promise.all(waits).then(() => result)
+      if (store === undefined) return Promise.all(waits).then(() => result)
+      return Promise.all([committed, ...waits]).then(([ok]) =>
+        ok === false || held?.remote?.failed === true ? refuseUnstored(ctx, store) : result,
+      )
     },
 
     async onSubscribe(ctx, packet, granted): Promise<HookResult> {
@@ -284,11 +322,22 @@ export async function createBrokerHandler(
           rh: v5 ? (s.rh ?? 0) : 0,
           subscriptionId,
         }
-        existed[i] = broker.router.subscribe(binding.session, s.topic, parsed, sub)
+        // A persistent session's new subscription beyond persistence.maxBytes is refused
+        if (binding.session.journal !== undefined && broker.storeFull) {
+          granted[i] = v5 ? 0x97 : 0x80
+          store?.refused()
+          continue
+        }
+        existed[i] = broker.subscribe(binding.session, s.topic, parsed, sub)
       }
       existedBefore.set(packet, existed)
-      // SUBACK only once every worker routes to the new subscriptions
+      // SUBACK only once every worker routes to the new subscriptions, and they are committed
+      const committed = broker.durable()
       await broker.router.confirm(options.clusterTimeoutMs)
+      if ((await committed) === false) {
+        for (let i = 0; i < granted.length; i++) if (granted[i]! < 0x80) granted[i] = v5 ? 0x97 : 0x80
+        store?.refused()
+      }
       // A reason string for the refused filters, when the client accepts one [MQTT-3.1.2-29]; 0x00 keeps the codes set per filter
       if (problemText === undefined) return undefined
       const answer = refuse(ctx, ReasonCode.success, problemText)
@@ -334,7 +383,7 @@ export async function createBrokerHandler(
         const raw = packet.unsubscriptions[i]!
         if (parseFilter(raw) === undefined) {
           if (v5) reasonCodes[i] = ReasonCode.topicFilterInvalid
-        } else if (!broker.router.unsubscribe(binding.session, raw) && v5)
+        } else if (!broker.unsubscribe(binding.session, raw) && v5)
           reasonCodes[i] = ReasonCode.noSubscriptionExisted
       }
       return undefined

@@ -11,7 +11,7 @@ import type { ClusterMessage } from './cluster.ts'
 import { deliveryFor, deliveryForSub, type Merge, merge } from './delivery.ts'
 import { Forwarder, type RouteInfo } from './forwarding.ts'
 import type { BrokerMessage } from './message.ts'
-import { type RetainedLimits, RetainedStore } from './retained-store.ts'
+import { type RetainedLimits, RetainedStore, type RetainVersion } from './retained-store.ts'
 import { RoutingTable } from './routing-table.ts'
 import type { Delivery, Session, Subscription } from './session.ts'
 import { pickMember, SubscriptionIndex } from './subscription-index.ts'
@@ -38,6 +38,13 @@ export interface RouterOptions {
   publishWaitMs: number
   /** Unconfirmed QoS 1/2 messages per peer beyond which a publish to it waits for its confirmation. */
   publishCredit: number
+  /**
+   * With a store: the commit of what this turn wrote. Every cross-worker QoS 1/2
+   * message is then confirmed only once the receiver committed it, and the publish waits for that.
+   */
+  durable?: () => Promise<boolean> | undefined
+  /** A retained message was stored (kept) or deleted here, as its origin. */
+  onRetained?: (message: BrokerMessage, version: RetainVersion, kept: boolean) => void
 }
 
 type SubsMessage = Extract<ClusterMessage, { t: 'subs' }>
@@ -189,8 +196,9 @@ export class Router {
     if (to.length > 0) {
       const shared = to.map((w) => targets.shared.get(w) ?? null)
       const pub: PubMessage = { t: 'pub', from: this.#self, fromSeq, to, seen, shared, message }
-      if (held !== undefined && message.qos > 0 && this.#o.publishCredit > 0)
-        pub.id = this.pressure.track(to, held)
+      const durable = this.#o.durable !== undefined
+      if (held !== undefined && message.qos > 0 && (this.#o.publishCredit > 0 || durable))
+        pub.id = this.pressure.track(to, held, durable)
       this.#o.send(to, pub)
     }
     const route: RouteInfo = { from: this.#self, fromSeq, to, seen, local: true }
@@ -211,7 +219,7 @@ export class Router {
     }
     const held: Held = { sessions: [] }
     this.#deliverLocal(m.message, route, null, m.shared[i] ?? [], held)
-    this.pressure.received(m.from, m.id, held.sessions)
+    this.pressure.received(m.from, m.id, held.sessions, this.#o.durable?.())
   }
 
   /**
@@ -289,7 +297,10 @@ export class Router {
     const version = { time: Date.now(), worker: this.#self }
     const outcome = this.retained.set(message, version)
     if (outcome === 'limit') this.#o.drop('retained_limit')
-    else if (outcome !== 'stale') this.post({ t: 'retain', from: this.#self, message, version })
+    else if (outcome !== 'stale') {
+      this.#o.onRetained?.(message, version, outcome === 'stored')
+      this.post({ t: 'retain', from: this.#self, message, version })
+    }
   }
 
   /** Handles the routing-related cluster messages; returns false for the others. */
@@ -323,7 +334,7 @@ export class Router {
         this.pressure.forget(m.from)
         return false
       case 'pub-ok':
-        this.pressure.confirmed(m.from, m.ids)
+        this.pressure.confirmed(m.from, m.ids, m.failed)
         return true
       case 'retain':
         this.retained.set(m.message, m.version)

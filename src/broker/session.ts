@@ -43,6 +43,23 @@ export interface Delivery {
   qos: QoS
   retain: boolean
   subscriptionIds: number[] | undefined
+  /** Its order in a persistent session (the store's key); set when the session journals it. */
+  seq?: number
+}
+
+/**
+ * Where a persistent session records its state as it changes (the broker's
+ * store, see store/types.ts); a session without one lives in memory only.
+ */
+export interface SessionJournal {
+  subscribed(filter: string, sub: Subscription): void
+  unsubscribed(filter: string): void
+  /** A QoS 1/2 message for the session (sent or queued: its packet id follows with `changed`). */
+  added(delivery: Delivery & { seq: number }): void
+  /** A queued message got its packet id, or its PUBREC came (pubrel). */
+  changed(seq: number, packetId: number, state: 'publish' | 'pubrel'): void
+  removed(seq: number): void
+  cleared(): void
 }
 
 interface InFlight extends Delivery {
@@ -101,6 +118,8 @@ export class Session {
   #progressAt = 0
   #stallTimer: NodeJS.Timeout | undefined
   #relief: (() => void)[] = []
+  #journal: SessionJournal | undefined
+  #nextSeq = 1
 
   constructor(
     clientId: string,
@@ -112,6 +131,15 @@ export class Session {
     this.expiryInterval = expiryInterval
     this.#limits = limits
     this.#onDrop = onDrop
+  }
+
+  /** The session's journal while it is persistent (expiry interval above 0). */
+  get journal(): SessionJournal | undefined {
+    return this.#journal
+  }
+
+  set journal(journal: SessionJournal | undefined) {
+    this.#journal = journal
   }
 
   get online(): boolean {
@@ -211,12 +239,19 @@ export class Session {
       this.#sendPublish(undefined, delivery, false)
       return true
     }
-    if (link !== undefined && this.queuedCount === 0 && this.#inflight.size < link.receiveMaximum) {
-      this.#sendInflight(delivery)
+    const direct = link !== undefined && this.queuedCount === 0 && this.#inflight.size < link.receiveMaximum
+    if (!direct && this.queuedCount >= this.#limits.maxQueuedMessages) return this.#drop('queue_full')
+    let entry = delivery
+    if (this.#journal !== undefined) {
+      const stored = { ...delivery, seq: this.#nextSeq++ }
+      this.#journal.added(stored)
+      entry = stored
+    }
+    if (direct) {
+      this.#sendInflight(entry)
       return true
     }
-    if (this.queuedCount >= this.#limits.maxQueuedMessages) return this.#drop('queue_full')
-    this.#queue.push(delivery)
+    this.#queue.push(entry)
     const high = this.#limits.highWater ?? 0
     if (high > 0 && link !== undefined && !this.#stalled && this.queuedCount >= high) this.#setCongested(true)
     return true
@@ -245,6 +280,7 @@ export class Session {
       }
       // Answer PUBREC with PUBREL and never resend that PUBLISH [MQTT-4.3.3-1]
       entry.state = 'pubrel'
+      if (entry.seq !== undefined) this.#journal?.changed(entry.seq, messageId, 'pubrel')
       this.#write({ cmd: 'pubrel', messageId })
       return
     }
@@ -255,6 +291,7 @@ export class Session {
 
   #complete(messageId: number): void {
     if (this.#congested) this.#progressAt = Date.now()
+    this.#forget(this.#inflight.get(messageId))
     this.#inflight.delete(messageId)
     this.#ids.release(messageId)
     this.#pump()
@@ -271,8 +308,10 @@ export class Session {
         this.#queue = this.#queue.slice(this.#queueHead)
         this.#queueHead = 0
       }
-      if (isExpired(next.message, now)) this.#onDrop('expired')
-      else this.#sendInflight(next)
+      if (isExpired(next.message, now)) {
+        this.#forget(next)
+        this.#onDrop('expired')
+      } else this.#sendInflight(next)
     }
     if (this.queuedCount === 0 && this.#queueHead > 0) {
       this.#queue = []
@@ -292,6 +331,7 @@ export class Session {
     }
     const entry: InFlight = { ...delivery, state: 'publish' }
     this.#inflight.set(id, entry)
+    if (entry.seq !== undefined) this.#journal?.changed(entry.seq, id, 'publish')
     this.#sendPublish(id, entry, false)
   }
 
@@ -345,6 +385,7 @@ export class Session {
 
   #discard(messageId: number | undefined): void {
     this.#onDrop('packet_too_large')
+    if (messageId !== undefined) this.#forget(this.#inflight.get(messageId))
     if (messageId !== undefined && this.#inflight.delete(messageId)) {
       this.#ids.release(messageId)
       this.#pump()
@@ -362,8 +403,14 @@ export class Session {
     return link.send(packet).then(settle, settle)
   }
 
+  /** The message left the session: its stored copy goes too. */
+  #forget(delivery: Delivery | undefined): void {
+    if (delivery?.seq !== undefined) this.#journal?.removed(delivery.seq)
+  }
+
   /** Drops queued and in-flight messages (clean start, or expiry). */
   clear(): void {
+    this.#journal?.cleared()
     this.#inflight.clear()
     this.#queue = []
     this.#queueHead = 0
@@ -394,6 +441,10 @@ export class Session {
       session.#ids.reserve(id)
     }
     session.#queue = snapshot.queue
+    // Stored messages keep their seq; new ones follow them
+    for (const [, entry] of snapshot.inflight)
+      session.#nextSeq = Math.max(session.#nextSeq, (entry.seq ?? 0) + 1)
+    for (const entry of snapshot.queue) session.#nextSeq = Math.max(session.#nextSeq, (entry.seq ?? 0) + 1)
     return session
   }
 }

@@ -8,12 +8,13 @@ import closeWithGrace from 'close-with-grace'
 import { stringify } from 'yaml'
 import { assertSafeExposure, authSettings } from '../auth/exposure.ts'
 import { loadAuthData } from '../auth/state.ts'
+import { checkStoreDir } from '../broker/store/store-file.ts'
 import { type LoadedConfig, loadConfig } from '../config/load.ts'
 import { redactConfig } from '../config/redact.ts'
 import { errorTable, isErrorCode, mqttdError } from '../errors.ts'
 import { validateHandlers } from '../handlers/loader.ts'
 import { createLogger } from '../log/logger.ts'
-import { handlerSpecs } from '../main/handler-specs.ts'
+import { handlerSpecs, persistenceOf } from '../main/handler-specs.ts'
 import { startServer } from '../main/server.ts'
 import { readTlsMaterial } from '../main/tls-material.ts'
 import { passwd } from './passwd.ts'
@@ -89,6 +90,8 @@ async function check(loaded: LoadedConfig): Promise<void> {
   for (const listener of loaded.config.listeners) {
     if (listener.type === 'tls' || listener.type === 'wss') readTlsMaterial(listener)
   }
+  const persistence = persistenceOf(loaded.config)
+  if (persistence !== undefined) checkStoreDir(persistence.dir)
 }
 
 /** Runs the CLI; sets `process.exitCode` (the server keeps the process alive until a signal). */

@@ -62,6 +62,25 @@ export const envOverrides: Record<string, { parse: (raw: string) => unknown; set
     set: (c, v) => (section(c, 'auth').allowAnonymous = v),
   },
   MQTTD_LOG_PRETTY: { key: 'log.pretty', parse: asBoolean, set: (c, v) => (section(c, 'log').pretty = v) },
+  MQTTD_PERSISTENCE: {
+    key: 'persistence',
+    parse: asBoolean,
+    // false: memory only; true keeps the config's section (or the defaults)
+    set: (c, v) => {
+      if (v !== true) c.persistence = v
+      else if (c.persistence === false || c.persistence === undefined) c.persistence = {}
+    },
+  },
+  MQTTD_PERSISTENCE_DIR: {
+    key: 'persistence.dir',
+    parse: String,
+    set: (c, v) => (section(c, 'persistence').dir = v),
+  },
+  MQTTD_PERSISTENCE_SYNC: {
+    key: 'persistence.sync',
+    parse: String,
+    set: (c, v) => (section(c, 'persistence').sync = v),
+  },
 }
 
 /** Returns a copy of `input` with the MQTTD_* variables of `env` applied; lists what was applied. */

@@ -116,6 +116,41 @@ export const ConfigSchema = Type.Object(
       description:
         'Append the built-in broker after the handlers (true), leave it out (false), or its options.',
     }),
+    persistence: Type.Union(
+      [
+        Type.Literal(false),
+        Type.Object(
+          {
+            dir: Type.Optional(
+              Type.String({
+                minLength: 1,
+                description:
+                  'Directory of the store file (mqttd.db), relative to the config file (or the working directory without one). Default: data',
+              }),
+            ),
+            sync: Type.Optional(
+              Type.Union([Type.Literal('batch'), Type.Literal('always'), Type.Literal('off')], {
+                description:
+                  "batch: acknowledgements wait for the group commit (survives kill -9, not a power cut); always: also fsync each group (survives a power cut); off: acknowledgements do not wait (a crash loses the last turn's writes). Default: batch",
+              }),
+            ),
+            maxBytes: Type.Optional(
+              Type.Integer({
+                minimum: 65536,
+                description:
+                  'Store size beyond which new persistent state (QoS 1/2 publishes, persistent sessions and their subscriptions) is refused with 0x97. Default: 1 GiB',
+              }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+      ],
+      {
+        default: {},
+        description:
+          "The broker's durable state (retained messages, persistent sessions, queued QoS 1/2 messages) in one SQLite file shared by the workers; false: memory only. See docs/broker-design.md.",
+      },
+    ),
     admin: Type.Object(
       {
         enabled: Type.Boolean({ default: true, description: 'Serve the admin HTTP API.' }),

@@ -118,6 +118,14 @@ function crossChecks(config: MqttdConfig, baseDir: string): string[] {
     const module = isRelativeModule(item.module) ? resolveFile(baseDir, item.module) : item.module
     return item.options === undefined ? { module } : { module, options: item.options }
   })
+  if (config.persistence !== false) {
+    const p = config.persistence
+    config.persistence = {
+      dir: resolveFile(baseDir, p.dir ?? 'data'),
+      sync: p.sync ?? 'batch',
+      maxBytes: p.maxBytes ?? 1024 * 1024 * 1024,
+    }
+  }
   // A publish the broker holds back for a slow subscriber keeps its onPublish hook waiting; past
   // the hook timeout the publisher's connection would be closed instead of slowed down.
   // The same holds for the broker's waits on other workers (session hand-over, SUBACK routing).

@@ -5,6 +5,7 @@
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { authSettings } from '../auth/exposure.ts'
+import type { PersistenceOptions } from '../broker/store/store-file.ts'
 import type { MqttdConfig } from '../config/schema.ts'
 import type { HandlerSpec } from '../handlers/loader.ts'
 
@@ -13,13 +14,23 @@ const ext = extname(import.meta.url)
 export const brokerModule = fileURLToPath(new URL(`../broker/index${ext}`, import.meta.url))
 export const authModule = fileURLToPath(new URL(`../auth/handler${ext}`, import.meta.url))
 
+/** The broker's store settings (resolved by validateConfig), when the broker runs and persistence is on. */
+export function persistenceOf(config: MqttdConfig): PersistenceOptions | undefined {
+  if (config.broker === false || config.persistence === false) return undefined
+  return config.persistence as PersistenceOptions
+}
+
 export function handlerSpecs(config: MqttdConfig): HandlerSpec[] {
   const specs = config.handlers.map((entry) => (typeof entry === 'string' ? { module: entry } : { ...entry }))
   const auth = authSettings(config)
   // first: refusals stand before any user handler or the broker sees the client
   if (auth !== null) specs.unshift({ module: authModule, options: { ...auth } })
   if (config.broker !== false) {
-    specs.push({ module: brokerModule, options: config.broker === true ? {} : config.broker })
+    const options: Record<string, unknown> = config.broker === true ? {} : { ...config.broker }
+    // The store is the broker's: it gets the resolved top-level section
+    const persistence = persistenceOf(config)
+    if (persistence !== undefined) options.persistence = persistence
+    specs.push({ module: brokerModule, options })
   }
   return specs
 }

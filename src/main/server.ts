@@ -14,6 +14,7 @@ import type { ReloadReport, ReloadResult } from '../admin/types.ts'
 import { assertSafeExposure, authSettings } from '../auth/exposure.ts'
 import { withFileTexts } from '../auth/state.ts'
 import { parseBrokerOptions } from '../broker/options.ts'
+import { prepareStore } from '../broker/store/store-file.ts'
 import { loadConfig } from '../config/load.ts'
 import type { MqttdConfig, MqttdConfigInput } from '../config/schema.ts'
 import { validateConfig } from '../config/validate.ts'
@@ -25,7 +26,7 @@ import { MainMetrics, packageVersion } from '../metrics/main-metrics.ts'
 import { MetricsAggregator } from '../metrics/metrics-aggregator.ts'
 import type { WorkerData, WorkerListener } from '../workers/worker-data.ts'
 import { Acceptor, type BoundListener } from './acceptor.ts'
-import { handlerSpecs } from './handler-specs.ts'
+import { handlerSpecs, persistenceOf } from './handler-specs.ts'
 import { AdmissionControl } from './limits.ts'
 import { mainLimitKeys, planReload, type WorkerReload, workerLimitKeys } from './reload.ts'
 import { SysPublisher } from './sys-publisher.ts'
@@ -107,6 +108,9 @@ export async function startServer(
   const metrics = options.metrics ?? new MainMetrics({ listeners: config.listeners.map((l) => l.name!) })
   const specs = handlerSpecs(config)
   await validateHandlers(specs, baseDir)
+  // A bad store stops start-up here with one coded error, before any worker opens it
+  const persistence = persistenceOf(config)
+  const releaseStore = persistence === undefined ? () => {} : prepareStore(persistence)
 
   const workerListeners: WorkerListener[] = config.listeners.map((l) => {
     const entry: WorkerListener = { name: l.name!, type: l.type, path: l.path }
@@ -222,6 +226,7 @@ export async function startServer(
     await admin?.close()
     control.close()
     await pool.destroy()
+    releaseStore()
     throw err
   }
   const adminAddress = admin === null ? null : admin.server.address
@@ -263,6 +268,7 @@ export async function startServer(
       await admin?.close()
       control.close()
       await pool.destroy()
+      releaseStore()
       log.info('mqttd stopped')
     })()
     return closing

@@ -22,6 +22,8 @@ export interface ReplayedImage {
   cmd: string[]
   /** Every RUN command, in order, as written. */
   runs: string[]
+  /** VOLUME paths. */
+  volumes: string[]
 }
 
 export interface ReplayOptions {
@@ -55,6 +57,7 @@ export function replayBuild(stages: readonly Stage[], options: ReplayOptions): R
       entrypoint: [],
       cmd: [],
       runs: [],
+      volumes: [],
     }
     const inRoot = (path: string) => join(rootfs, posix.resolve(state.workdir, path))
     for (const { keyword, args, line } of stage.instructions) {
@@ -106,6 +109,10 @@ export function replayBuild(stages: readonly Stage[], options: ReplayOptions): R
             env: { ...options.env, ...state.env },
             stdio: 'pipe',
           })
+          break
+        }
+        case 'VOLUME': {
+          state.volumes.push(...(execForm(args) ?? args.split(/\s+/)))
           break
         }
         case 'HEALTHCHECK': {

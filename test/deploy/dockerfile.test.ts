@@ -135,6 +135,9 @@ describe('Dockerfile', () => {
       config.shutdown = { drainTimeoutMs: 2000 }
       config.handlers = ['./handlers/deny-blocked.ts']
       config.workers = 1
+      // The image's volume, inside the replayed root
+      assert.ok(image.volumes.includes(config.persistence.dir), 'persistence.dir is a VOLUME')
+      config.persistence = { dir: join(image.rootfs, config.persistence.dir) }
       writeFileSync(join(image.rootfs, 'etc/mqttd/mqttd.yaml'), stringify(config))
       mkdirSync(join(image.rootfs, 'etc/mqttd/handlers'), { recursive: true })
       writeFileSync(

@@ -60,7 +60,12 @@ describe('deploy/kubernetes', () => {
 
   test('kustomization lists every manifest', () => {
     const k = readYaml(join(dir, 'kustomization.yaml'))
-    assert.deepEqual([...k.resources].sort(), ['configmap.yaml', 'deployment.yaml', 'service.yaml'])
+    assert.deepEqual([...k.resources].sort(), [
+      'configmap.yaml',
+      'deployment.yaml',
+      'pvc.yaml',
+      'service.yaml',
+    ])
   })
 
   test('readiness and liveness probes hit the admin port of the ConfigMap config; readiness sends the token', () => {
@@ -185,6 +190,8 @@ describe('deploy/compose', () => {
     for (const service of Object.values(compose.services) as Doc[]) {
       for (const volume of service.volumes ?? []) {
         const source = String(volume).split(':')[0]!
+        // A named volume, declared at the top level, is no file
+        if (Object.hasOwn(compose.volumes ?? {}, source)) continue
         assert.ok(existsSync(resolve(dir, source)), `${source} exists`)
       }
     }
@@ -223,6 +230,28 @@ test('the default container config refuses to start until the environment gives 
   assert.doesNotThrow(() =>
     assertSafeExposure(config({ MQTTD_AUTH_PASSWORD_FILE: '/etc/mqttd/passwd', MQTTD_ADMIN_TOKEN: 't' })),
   )
+})
+
+test('the broker store is a volume everywhere: image VOLUME, compose named volume, Kubernetes PVC, at persistence.dir', () => {
+  const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8')
+  assert.match(dockerfile, /^VOLUME \["\/var\/lib\/mqttd"\]$/m)
+  assert.equal(readYaml(join(deploy, 'docker/mqttd.yaml')).persistence.dir, '/var/lib/mqttd')
+  const composeDir = join(deploy, 'compose')
+  const compose = readYaml(join(composeDir, 'docker-compose.yml'))
+  assert.ok(Object.hasOwn(compose.volumes, 'mqttd-data'))
+  assert.ok(compose.services.mqttd.volumes.includes('mqttd-data:/var/lib/mqttd'))
+  assert.equal(readYaml(join(composeDir, 'mqttd.yaml')).persistence.dir, '/var/lib/mqttd')
+  const k8s = join(deploy, 'kubernetes')
+  const config = parse(readYamlDocs(join(k8s, 'configmap.yaml'))[0]!.data['mqttd.yaml'])
+  const deployment = readYamlDocs(join(k8s, 'deployment.yaml'))[0]!
+  const pod = deployment.spec.template.spec
+  const mount = pod.containers[0].volumeMounts.find((m: Doc) => m.mountPath === config.persistence.dir)
+  assert.ok(mount, 'the store directory is mounted')
+  const volume = pod.volumes.find((v: Doc) => v.name === mount.name)
+  const claim = readYamlDocs(join(k8s, 'pvc.yaml'))[0]!
+  assert.equal(volume.persistentVolumeClaim.claimName, claim.metadata.name)
+  // Two pods must never share the store: the old one stops before the new one starts
+  assert.equal(deployment.spec.strategy.type, 'Recreate')
 })
 
 test('the default container config binds every listener and the admin to 0.0.0.0', () => {

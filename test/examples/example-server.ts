@@ -34,6 +34,8 @@ export async function startExampleServer(config: MqttdConfigInput): Promise<Exam
     admin: { host: '127.0.0.1', port: 0 },
     log: { level: 'silent' },
     shutdown: { drainTimeoutMs: 1000 },
+    // Examples run memory-only: no store written into the repository, none shared between test files
+    persistence: false,
     ...config,
   })
   const tcp = server.listeners.find((l) => l.type === 'tcp')!

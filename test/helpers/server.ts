@@ -57,6 +57,8 @@ export async function startTestServer(
     broker: options.broker ?? false,
     admin: { enabled: options.admin ?? false, host: '127.0.0.1', port: 0 },
     log: { level: 'silent' },
+    // Tests that want a store give their own temp dir; none writes into the repository
+    persistence: false,
     ...options.config,
   }
   const server = await startServer(config, {

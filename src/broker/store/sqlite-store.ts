@@ -1,0 +1,402 @@
+/**
+ * The embedded store backend: one SQLite file (`node:sqlite`, WAL) shared by
+ * every worker of the server, each worker with its own connection. Writes are
+ * buffered and committed in groups, one transaction per event-loop turn
+ * (`setImmediate`), so a flood of publishes costs one commit per turn rather
+ * than one per message. Writers of different workers serialize on SQLite's
+ * write lock (`busy_timeout`). See docs/broker-design.md, "Durable state".
+ */
+import { DatabaseSync, type StatementSync } from 'node:sqlite'
+import { deserialize, serialize } from 'node:v8'
+import type { BrokerMessage } from '../message.ts'
+import type { Subscription } from '../session.ts'
+import type { Will } from '../will.ts'
+import type { BrokerStore, SessionRecord, SessionState, StoredDelivery, StoreStats } from './types.ts'
+
+export type SyncMode = 'batch' | 'always' | 'off'
+
+export interface SqliteStoreOptions {
+  file: string
+  /** This worker's name in the `owner` column: `<instance>:<worker>`. */
+  owner: string
+  sync: SyncMode
+  /** Bytes of live pages beyond which the store reports `full`. */
+  maxBytes: number
+  /** How long a writer waits for another worker's transaction. */
+  busyTimeoutMs?: number
+  /** Called after each group commit with its duration in seconds, or with the error. */
+  onCommit?: (seconds: number, err: unknown) => void
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS sessions (
+  client_id TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  expiry INTEGER NOT NULL,
+  will BLOB,
+  connected INTEGER NOT NULL,
+  disconnected_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sessions_owner ON sessions(owner);
+CREATE TABLE IF NOT EXISTS subscriptions (
+  client_id TEXT NOT NULL,
+  filter TEXT NOT NULL,
+  options TEXT NOT NULL,
+  PRIMARY KEY (client_id, filter)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbound (
+  client_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  packet_id INTEGER,
+  state INTEGER NOT NULL,
+  body BLOB NOT NULL,
+  PRIMARY KEY (client_id, seq)
+);
+CREATE TABLE IF NOT EXISTS retained (
+  topic TEXT PRIMARY KEY,
+  time INTEGER NOT NULL,
+  worker INTEGER NOT NULL,
+  body BLOB
+);
+`
+
+/** The database file in a persistence directory. */
+export const STORE_FILE = 'mqttd.db'
+
+/**
+ * Opens the file as an mqttd store: WAL, the sync mode, the schema (created
+ * when missing). Throws SQLite's error unchanged (store-file.ts codes it).
+ */
+export function openDatabase(file: string, sync: SyncMode, busyTimeoutMs = 5000): DatabaseSync {
+  const db = new DatabaseSync(file, { timeout: busyTimeoutMs })
+  try {
+    // WAL: one writer and many readers across the workers' connections
+    db.exec('PRAGMA journal_mode = WAL')
+    // batch: durable against a process crash (kill -9), fsync at checkpoints; always: fsync every commit
+    db.exec(`PRAGMA synchronous = ${sync === 'always' ? 'FULL' : sync === 'off' ? 'OFF' : 'NORMAL'}`)
+    db.exec(SCHEMA)
+  } catch (err) {
+    db.close()
+    throw err
+  }
+  return db
+}
+
+function encode(value: unknown): Uint8Array {
+  return serialize(value)
+}
+
+function decode<T>(bytes: Uint8Array): T {
+  return deserialize(bytes) as T
+}
+
+type Row = Record<string, unknown>
+
+interface PendingPut {
+  clientId: string
+  delivery: StoredDelivery
+  cancelled: boolean
+}
+
+export class SqliteStore implements BrokerStore {
+  readonly #db: DatabaseSync
+  readonly #o: SqliteStoreOptions
+  readonly #s: Record<string, StatementSync>
+  #ops: (() => void)[] = []
+  /** Outbound rows added in this group, so later changes in the same group fold into them. */
+  #puts = new Map<string, PendingPut>()
+  #waiters: ((ok: boolean) => void)[] = []
+  #promise: Promise<boolean> | undefined
+  #scheduled = false
+  #closed = false
+  #droppedAfterClose = false
+  #full = false
+  readonly #pageSize: number
+
+  constructor(options: SqliteStoreOptions) {
+    this.#o = options
+    this.#db = openDatabase(options.file, options.sync, options.busyTimeoutMs)
+    const db = this.#db
+    this.#pageSize = Number((db.prepare('PRAGMA page_size').get() as Row).page_size)
+    this.#s = {
+      putSession: db.prepare(
+        `INSERT INTO sessions (client_id, owner, expiry, will, connected, disconnected_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (client_id) DO UPDATE SET owner = excluded.owner, expiry = excluded.expiry, will = excluded.will,
+         connected = excluded.connected, disconnected_at = excluded.disconnected_at`,
+      ),
+      deleteSession: db.prepare('DELETE FROM sessions WHERE client_id = ?'),
+      deleteSubs: db.prepare('DELETE FROM subscriptions WHERE client_id = ?'),
+      putSub: db.prepare(
+        'INSERT OR REPLACE INTO subscriptions (client_id, filter, options) VALUES (?, ?, ?)',
+      ),
+      deleteSub: db.prepare('DELETE FROM subscriptions WHERE client_id = ? AND filter = ?'),
+      addOut: db.prepare(
+        'INSERT OR REPLACE INTO outbound (client_id, seq, packet_id, state, body) VALUES (?, ?, ?, ?, ?)',
+      ),
+      updateOut: db.prepare('UPDATE outbound SET packet_id = ?, state = ? WHERE client_id = ? AND seq = ?'),
+      deleteOut: db.prepare('DELETE FROM outbound WHERE client_id = ? AND seq = ?'),
+      clearOut: db.prepare('DELETE FROM outbound WHERE client_id = ?'),
+      // Last writer wins by version, as in the workers' replicas (retained-store.ts)
+      putRetained: db.prepare(
+        `INSERT INTO retained (topic, time, worker, body) VALUES (?, ?, ?, ?)
+         ON CONFLICT (topic) DO UPDATE SET time = excluded.time, worker = excluded.worker, body = excluded.body
+         WHERE excluded.time > retained.time OR (excluded.time = retained.time AND excluded.worker > retained.worker)`,
+      ),
+      owners: db.prepare('SELECT DISTINCT owner FROM sessions'),
+      sessionsOf: db.prepare('SELECT * FROM sessions WHERE owner = ?'),
+      setOwner: db.prepare('UPDATE sessions SET owner = ? WHERE owner = ?'),
+      subsOf: db.prepare('SELECT filter, options FROM subscriptions WHERE client_id = ?'),
+      outOf: db.prepare('SELECT seq, packet_id, state, body FROM outbound WHERE client_id = ? ORDER BY seq'),
+      retainedAll: db.prepare('SELECT topic, time, worker, body FROM retained WHERE body IS NOT NULL'),
+      pages: db.prepare(
+        'SELECT (SELECT page_count FROM pragma_page_count) - (SELECT freelist_count FROM pragma_freelist_count) AS n',
+      ),
+    }
+    this.#checkSize()
+  }
+
+  get full(): boolean {
+    return this.#full
+  }
+
+  #add(op: () => void): void {
+    if (this.#closed) {
+      // Nothing written after close is kept: whoever waits on it must not acknowledge
+      this.#droppedAfterClose = true
+      return
+    }
+    this.#ops.push(op)
+    if (!this.#scheduled) {
+      this.#scheduled = true
+      // One transaction for everything written in this turn of the event loop
+      setImmediate(() => this.#flushScheduled())
+    }
+  }
+
+  putRetained(message: BrokerMessage, time: number, worker: number): void {
+    const body = encode(message)
+    this.#add(() => this.#s.putRetained!.run(message.topic, time, worker, body))
+  }
+
+  deleteRetained(topic: string, time: number, worker: number): void {
+    // A row without body is the tombstone: an older write arriving later loses against it
+    this.#add(() => this.#s.putRetained!.run(topic, time, worker, null))
+  }
+
+  loadRetained(now: number): { message: BrokerMessage; time: number; worker: number }[] {
+    const out: { message: BrokerMessage; time: number; worker: number }[] = []
+    for (const row of this.#s.retainedAll!.all()) {
+      const message = decode<BrokerMessage>(row.body as Uint8Array)
+      if (message.expiresAt !== undefined && message.expiresAt <= now) continue
+      out.push({ message, time: Number(row.time), worker: Number(row.worker) })
+    }
+    return out
+  }
+
+  putSession(state: SessionState): void {
+    const will = state.will === undefined ? null : encode(state.will)
+    const { clientId, expiryInterval, connected, disconnectedAt } = state
+    const owner = this.#o.owner
+    this.#add(() =>
+      this.#s.putSession!.run(
+        clientId,
+        owner,
+        expiryInterval,
+        will,
+        connected ? 1 : 0,
+        disconnectedAt ?? null,
+      ),
+    )
+  }
+
+  deleteSession(clientId: string): void {
+    this.#cancelPuts(clientId)
+    this.#add(() => {
+      this.#s.deleteSession!.run(clientId)
+      this.#s.deleteSubs!.run(clientId)
+      this.#s.clearOut!.run(clientId)
+    })
+  }
+
+  putSubscription(clientId: string, filter: string, sub: Subscription): void {
+    const options = JSON.stringify(sub)
+    this.#add(() => this.#s.putSub!.run(clientId, filter, options))
+  }
+
+  deleteSubscription(clientId: string, filter: string): void {
+    this.#add(() => this.#s.deleteSub!.run(clientId, filter))
+  }
+
+  addOutbound(clientId: string, delivery: StoredDelivery): void {
+    const put: PendingPut = { clientId, delivery: { ...delivery }, cancelled: false }
+    this.#puts.set(`${clientId}\u0000${delivery.seq}`, put)
+    this.#add(() => {
+      if (put.cancelled) return
+      const d = put.delivery
+      const body = encode({
+        message: d.message,
+        qos: d.qos,
+        retain: d.retain,
+        subscriptionIds: d.subscriptionIds,
+      })
+      this.#s.addOut!.run(clientId, d.seq, d.packetId ?? null, d.state === 'pubrel' ? 1 : 0, body)
+    })
+  }
+
+  updateOutbound(
+    clientId: string,
+    seq: number,
+    packetId: number | undefined,
+    state: 'publish' | 'pubrel',
+  ): void {
+    const put = this.#puts.get(`${clientId}\u0000${seq}`)
+    if (put !== undefined) {
+      put.delivery.packetId = packetId
+      put.delivery.state = state
+      return
+    }
+    this.#add(() => this.#s.updateOut!.run(packetId ?? null, state === 'pubrel' ? 1 : 0, clientId, seq))
+  }
+
+  deleteOutbound(clientId: string, seq: number): void {
+    const key = `${clientId}\u0000${seq}`
+    const put = this.#puts.get(key)
+    if (put !== undefined) {
+      // Added and acknowledged within one turn: it never reaches the disk
+      put.cancelled = true
+      this.#puts.delete(key)
+      return
+    }
+    this.#add(() => this.#s.deleteOut!.run(clientId, seq))
+  }
+
+  clearOutbound(clientId: string): void {
+    this.#cancelPuts(clientId)
+    this.#add(() => this.#s.clearOut!.run(clientId))
+  }
+
+  #cancelPuts(clientId: string): void {
+    for (const [key, put] of this.#puts) {
+      if (put.clientId !== clientId) continue
+      put.cancelled = true
+      this.#puts.delete(key)
+    }
+  }
+
+  adopt(isOrphan: (owner: string) => boolean): SessionRecord[] {
+    this.flushNow()
+    const db = this.#db
+    const records: SessionRecord[] = []
+    // IMMEDIATE: the owners read and rewritten under one write lock, so a session has one adopter
+    db.exec('BEGIN IMMEDIATE')
+    try {
+      for (const { owner } of this.#s.owners!.all() as { owner: string }[]) {
+        if (owner === this.#o.owner || !isOrphan(owner)) continue
+        for (const row of this.#s.sessionsOf!.all(owner)) records.push(this.#record(row))
+        this.#s.setOwner!.run(this.#o.owner, owner)
+      }
+      db.exec('COMMIT')
+    } catch (err) {
+      db.exec('ROLLBACK')
+      throw err
+    }
+    return records
+  }
+
+  #record(row: Row): SessionRecord {
+    const clientId = row.client_id as string
+    const subscriptions: [string, Subscription][] = this.#s
+      .subsOf!.all(clientId)
+      .map((s) => [s.filter as string, JSON.parse(s.options as string) as Subscription])
+    const outbound: StoredDelivery[] = this.#s.outOf!.all(clientId).map((o) => {
+      const body = decode<Omit<StoredDelivery, 'seq' | 'packetId' | 'state'>>(o.body as Uint8Array)
+      return {
+        ...body,
+        seq: Number(o.seq),
+        packetId: o.packet_id === null ? undefined : Number(o.packet_id),
+        state: Number(o.state) === 1 ? 'pubrel' : 'publish',
+      }
+    })
+    return {
+      clientId,
+      expiryInterval: Number(row.expiry),
+      will: row.will === null ? undefined : decode<Will>(row.will as Uint8Array),
+      connected: Number(row.connected) === 1,
+      disconnectedAt: row.disconnected_at === null ? undefined : Number(row.disconnected_at),
+      subscriptions,
+      outbound,
+    }
+  }
+
+  commit(): Promise<boolean> | undefined {
+    if (this.#droppedAfterClose) return Promise.resolve(false)
+    if (this.#ops.length === 0) return undefined
+    this.#promise ??= new Promise((resolve) => this.#waiters.push(resolve))
+    return this.#promise
+  }
+
+  #flushScheduled(): void {
+    this.#scheduled = false
+    this.flushNow()
+  }
+
+  flushNow(): boolean {
+    if (this.#ops.length === 0) return true
+    const ops = this.#ops
+    const waiters = this.#waiters
+    this.#ops = []
+    this.#puts = new Map()
+    this.#waiters = []
+    this.#promise = undefined
+    const started = performance.now()
+    let ok = true
+    try {
+      this.#db.exec('BEGIN IMMEDIATE')
+      try {
+        for (const op of ops) op()
+        this.#db.exec('COMMIT')
+      } catch (err) {
+        if (this.#db.isTransaction) this.#db.exec('ROLLBACK')
+        throw err
+      }
+      this.#o.onCommit?.((performance.now() - started) / 1000, undefined)
+    } catch (err) {
+      ok = false
+      this.#o.onCommit?.((performance.now() - started) / 1000, err)
+    }
+    this.#checkSize()
+    for (const resolve of waiters) resolve(ok)
+    return ok
+  }
+
+  #checkSize(): void {
+    try {
+      const bytes = Number((this.#s.pages!.get() as Row).n) * this.#pageSize
+      this.#full = bytes >= this.#o.maxBytes
+    } catch {
+      // A failing size query leaves the last answer
+    }
+  }
+
+  stats(): StoreStats {
+    if (this.#closed) return { bytes: 0, rows: { sessions: 0, subscriptions: 0, outbound: 0, retained: 0 } }
+    const count = (table: string): number =>
+      Number((this.#db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as Row).n)
+    return {
+      bytes: Number((this.#s.pages!.get() as Row).n) * this.#pageSize,
+      rows: {
+        sessions: count('sessions'),
+        subscriptions: count('subscriptions'),
+        outbound: count('outbound'),
+        retained: count('retained WHERE body IS NOT NULL'),
+      },
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return
+    this.flushNow()
+    this.#closed = true
+    this.#db.close()
+  }
+}

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import type { BrokerMessage } from '../../../src/broker/message.ts'
+import { SqliteStore } from '../../../src/broker/store/sqlite-store.ts'
+
+function message(topic: string, payload: string): BrokerMessage {
+  return {
+    topic,
+    payload: Buffer.from(payload),
+    qos: 1,
+    retain: false,
+    properties: undefined,
+    expiresAt: undefined,
+    origin: 'pub',
+  }
+}
+
+function stores(): { a: SqliteStore; b: SqliteStore } {
+  const file = join(mkdtempSync(join(tmpdir(), 'mqttd-store-')), 'mqttd.db')
+  const options = { file, sync: 'batch' as const, maxBytes: 1 << 30 }
+  return {
+    a: new SqliteStore({ ...options, owner: 'i:1' }),
+    b: new SqliteStore({ ...options, owner: 'i:2' }),
+  }
+}
+
+test('a session written by one worker is adopted whole by exactly one other, in seq order, with packet ids and states', async () => {
+  const { a, b } = stores()
+  a.putSession({
+    clientId: 'c',
+    expiryInterval: 60,
+    will: undefined,
+    connected: true,
+    disconnectedAt: undefined,
+  })
+  a.putSubscription('c', 'x/#', { qos: 1, nl: false, rap: false, rh: 0, subscriptionId: 7 })
+  const base = { message: message('x/1', 'one'), qos: 1 as const, retain: false, subscriptionIds: [7] }
+  a.addOutbound('c', { ...base, seq: 1, packetId: undefined, state: 'publish' })
+  a.addOutbound('c', { ...base, seq: 2, packetId: undefined, state: 'publish' })
+  a.addOutbound('c', { ...base, seq: 3, packetId: undefined, state: 'publish' })
+  assert.equal(await a.commit(), true)
+  a.updateOutbound('c', 1, 11, 'pubrel')
+  a.updateOutbound('c', 2, 12, 'publish')
+  a.deleteOutbound('c', 3)
+  assert.equal(await a.commit(), true)
+
+  const adopted = b.adopt((owner) => owner === 'i:1')
+  assert.equal(adopted.length, 1)
+  const [record] = adopted
+  assert.equal(record!.connected, true)
+  assert.deepEqual(record!.subscriptions, [
+    ['x/#', { qos: 1, nl: false, rap: false, rh: 0, subscriptionId: 7 }],
+  ])
+  assert.deepEqual(
+    record!.outbound.map((d) => [d.seq, d.packetId, d.state, Buffer.from(d.message.payload).toString()]),
+    [
+      [1, 11, 'pubrel', 'one'],
+      [2, 12, 'publish', 'one'],
+    ],
+  )
+  assert.deepEqual(
+    b.adopt((owner) => owner === 'i:1'),
+    [],
+    'adopted once',
+  )
+  assert.deepEqual(
+    a.adopt((owner) => owner !== 'i:2'),
+    [],
+    'the session belongs to its adopter now: no other owner is left to adopt from',
+  )
+  a.close()
+  b.close()
+})
+
+test('a message added and removed within one turn never reaches the disk', async () => {
+  const { a } = stores()
+  a.putSession({
+    clientId: 'c',
+    expiryInterval: 60,
+    will: undefined,
+    connected: true,
+    disconnectedAt: undefined,
+  })
+  const base = { message: message('x', 'y'), qos: 1 as const, retain: false, subscriptionIds: undefined }
+  a.addOutbound('c', { ...base, seq: 1, packetId: undefined, state: 'publish' })
+  a.updateOutbound('c', 1, 5, 'publish')
+  a.deleteOutbound('c', 1)
+  assert.equal(await a.commit(), true)
+  assert.equal(a.stats().rows.outbound, 0)
+  assert.equal(a.stats().rows.sessions, 1)
+  a.close()
+})
+
+test('retained messages: the later version wins whatever the commit order, a deletion is a tombstone', async () => {
+  const { a, b } = stores()
+  a.putRetained(message('r', 'new'), 200, 1)
+  assert.equal(await a.commit(), true)
+  b.putRetained(message('r', 'old'), 100, 2)
+  b.putRetained(message('gone', 'x'), 100, 2)
+  assert.equal(await b.commit(), true)
+  a.deleteRetained('gone', 150, 1)
+  assert.equal(await a.commit(), true)
+  const loaded = b
+    .loadRetained(Date.now())
+    .map((r) => [r.message.topic, Buffer.from(r.message.payload).toString()])
+  assert.deepEqual(loaded, [['r', 'new']])
+  a.close()
+  b.close()
+})
+
+test('commit() is undefined when nothing is pending, and false once a write came after close (nothing may be acknowledged then)', async () => {
+  const { a } = stores()
+  assert.equal(a.commit(), undefined)
+  a.close()
+  assert.equal(a.commit(), undefined)
+  a.putSession({
+    clientId: 'c',
+    expiryInterval: 1,
+    will: undefined,
+    connected: true,
+    disconnectedAt: undefined,
+  })
+  assert.equal(await a.commit(), false)
+})
