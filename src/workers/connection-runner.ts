@@ -14,6 +14,7 @@ import type { PeerCertificate } from 'node:tls'
 import { generate, type Packet as OutPacket } from 'mqtt-packet'
 import type { Logger } from 'pino'
 import { Connection } from '../connection/connection.ts'
+import { lingerClose } from '../connection/linger.ts'
 import { fitsPacketSize } from '../connection/packet-size.ts'
 import type { DisconnectPacket, Packet } from '../connection/types.ts'
 import { MqttdError, mqttdError } from '../errors.ts'
@@ -38,6 +39,9 @@ export interface RunnerLimits {
   maxKeepaliveSeconds: number
   receiveMaximum: number
   topicAliasMaximum: number
+  /** Graceful close after a final packet: see linger.ts. */
+  lingerMs: number
+  maxLingering: number
 }
 
 /** Where a connection came from: what a transport hands over once its stream is ready. */
@@ -366,10 +370,14 @@ export class ConnectionRunner {
     this.#destroyTimer.unref()
   }
 
-  /** Writes the last packet of the connection (CONNACK refusal, DISCONNECT); destroys once it is written. */
+  /**
+   * Writes the last packet of the connection (CONNACK refusal, DISCONNECT)
+   * and closes: the socket lingers so the client reads it (see linger.ts).
+   */
   writeFinal(packet: Record<string, unknown> & { cmd: string }): void {
     this.#finalPending = true
-    this.write(packet, () => this.connection.destroy())
+    this.write(packet)
+    if (!this.connection.destroyed) lingerClose(this.connection.release(), this.limits)
   }
 
   #onError(err: Error): void {

@@ -48,6 +48,8 @@ test('the embedded default: TCP 1883 and WS 8083 on loopback, admin on loopback 
     topicAliasMaximum: 10,
     connectionRatePerAddress: 0,
     handoffQueue: 1024,
+    lingerMs: 2000,
+    maxLingering: 1000,
   })
   assert.equal(config.shutdown.drainTimeoutMs, 30000)
   assert.equal(config.log.level, 'info')
