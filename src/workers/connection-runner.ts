@@ -32,6 +32,7 @@ import {
   noteArrival,
 } from './message-flow.ts'
 import { connackCode, Reason } from './reason-codes.ts'
+import { refuseMalformedConnect } from './refuse-malformed-connect.ts'
 
 export interface RunnerLimits {
   maxPacketSize: number
@@ -388,7 +389,9 @@ export class ConnectionRunner {
       // parse errors: the Connection destroys itself right after this event; what is written now is flushed first
       if (!this.wasConnected) this.metrics.connectionRejected(this.ctx.listener, 'protocol_error')
       if (err.code === 'MQTTD_ERR_PACKET_TOO_LARGE') this.metrics.messageDropped('packet_too_large')
-      this.disconnectWith({ reasonCode: err.reasonCode }, 'protocol-error')
+      if (!refuseMalformedConnect(this, err))
+        this.disconnectWith({ reasonCode: err.reasonCode }, 'protocol-error')
+      else this.terminate('protocol-error')
     } else {
       this.#closeReason ??= coded ? 'protocol-error' : 'socket-error'
       this.terminate(this.#closeReason)
