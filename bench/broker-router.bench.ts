@@ -9,7 +9,7 @@
  */
 import { Router } from '../src/broker/router.ts'
 import { Session } from '../src/broker/session.ts'
-import { parseFilter } from '../src/broker/topic.ts'
+import { parseFilter } from '../src/protocol/topic.ts'
 
 const sessions = Number(process.argv[2] ?? 10_000)
 const messages = Number(process.argv[3] ?? 200_000)

@@ -15,7 +15,7 @@ import mqttPacket from 'mqtt-packet'
 import pino from 'pino'
 import { HandlerChain } from '../src/handlers/chain.ts'
 import { WorkerMetrics } from '../src/metrics/worker-metrics.ts'
-import { ConnectionRunner } from '../src/workers/connection-runner.ts'
+import { ConnectionRunner } from '../src/protocol/connection-runner.ts'
 import { ConnectionRegistry } from '../src/workers/registry.ts'
 
 const count = Number(process.argv[2] ?? 20_000)

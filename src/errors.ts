@@ -6,6 +6,8 @@
  * {@link toPlainError}) and are rebuilt here with {@link fromPlainError}.
  */
 
+import { ReasonCode } from './mqtt/reason-codes.ts'
+
 interface ErrorSpec {
   /** Message template; `%s` placeholders are filled in order. */
   readonly message: string
@@ -23,17 +25,17 @@ export const errorTable = {
   MQTTD_ERR_PACKET_TOO_LARGE: {
     message: 'Packet of %s bytes exceeds the maximum packet size of %s bytes',
     solve: 'Raise limits.maxPacketSize (or the Connection maxPacketSize option) or send smaller packets.',
-    reasonCode: 0x95,
+    reasonCode: ReasonCode.packetTooLarge,
   },
   MQTTD_ERR_MALFORMED_PACKET: {
     message: 'Malformed packet: %s',
     solve: 'The peer sent bytes that are not valid MQTT for the negotiated protocol version.',
-    reasonCode: 0x81,
+    reasonCode: ReasonCode.malformedPacket,
   },
   MQTTD_ERR_PROTOCOL_ERROR: {
     message: 'Protocol error: %s',
     solve: 'The peer broke an MQTT rule (e.g. a second CONNECT); fix the client.',
-    reasonCode: 0x82,
+    reasonCode: ReasonCode.protocolError,
   },
   MQTTD_ERR_INVALID_PACKET: {
     message: '%s',
@@ -85,12 +87,12 @@ export const errorTable = {
   MQTTD_ERR_HOOK_FAILED: {
     message: 'Hook %s of handler %s failed: %s',
     solve: 'Fix the handler; only the connection that ran the hook was closed.',
-    reasonCode: 0x83,
+    reasonCode: ReasonCode.implementationSpecificError,
   },
   MQTTD_ERR_HOOK_TIMEOUT: {
     message: 'Hook %s of handler %s did not settle within %s ms',
     solve: 'Make the hook faster or raise limits.hookTimeoutMs.',
-    reasonCode: 0x83,
+    reasonCode: ReasonCode.implementationSpecificError,
   },
   MQTTD_ERR_CONNECT_TIMEOUT: {
     message: 'No CONNECT within %s ms',
@@ -100,19 +102,19 @@ export const errorTable = {
   MQTTD_ERR_KEEPALIVE_TIMEOUT: {
     message: 'Nothing received within 1.5 x keepalive (%s s)',
     solve: 'The client stopped sending PINGREQ; check its network or keepalive setting.',
-    reasonCode: 0x8d,
+    reasonCode: ReasonCode.keepAliveTimeout,
   },
   MQTTD_ERR_RECEIVE_MAXIMUM: {
     message: 'The client exceeded the Receive Maximum of %s',
     solve:
       'The client sent more unacknowledged QoS 1/2 PUBLISH packets than the server allows; fix the client.',
-    reasonCode: 0x93,
+    reasonCode: ReasonCode.receiveMaximumExceeded,
   },
   MQTTD_ERR_TOPIC_ALIAS_INVALID: {
     message: 'Invalid topic alias %s (Topic Alias Maximum %s)',
     solve:
       'The client used topic alias 0 or one above the Topic Alias Maximum sent in CONNACK; fix the client.',
-    reasonCode: 0x94,
+    reasonCode: ReasonCode.topicAliasInvalid,
   },
   MQTTD_ERR_CLI_USAGE: {
     message: 'Invalid command line: %s',

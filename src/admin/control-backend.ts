@@ -10,9 +10,9 @@
  * clients come and go between pages.
  */
 import type { ControlClient } from '../control/control-channel.ts'
+import type { ConnectionsListRequest, WorkerLoad } from '../control/protocol.ts'
 import { mqttdError } from '../errors.ts'
 import type { MetricsAggregator } from '../metrics/metrics-aggregator.ts'
-import { controlTypes } from '../workers/worker-data.ts'
 import type { AdminBackend, ConnectionInfo, ConnectionsPage, ConnectionsQuery, WorkerInfo } from './types.ts'
 
 export interface ControlBackendOptions {
@@ -27,18 +27,6 @@ export interface ControlBackendOptions {
   restarts?: (id: number, threadId: number) => number
   /** Longest wait for workers per request, ms; default 1000. */
   timeoutMs?: number
-}
-
-/** What a worker answers to `connections:list` (src/workers/registry.ts). */
-interface ListReply {
-  items: Array<ConnectionInfo & { seq: number }>
-  more: boolean
-}
-
-/** What a worker answers to `workers:info`. */
-interface InfoReply {
-  connections: number
-  eventLoopUtilization: number
 }
 
 type Cursor = Record<string, number>
@@ -63,7 +51,7 @@ function decodeCursor(text: string): Cursor {
 export function createControlBackend(options: ControlBackendOptions): AdminBackend {
   const { control, aggregator } = options
   const timeoutMs = options.timeoutMs ?? 1000
-  const lastLoad = new Map<number, InfoReply>()
+  const lastLoad = new Map<number, WorkerLoad>()
 
   return {
     isReady: options.isReady,
@@ -73,7 +61,7 @@ export function createControlBackend(options: ControlBackendOptions): AdminBacke
 
     async workers(): Promise<WorkerInfo[]> {
       const ids = options.workerThreadIds()
-      const result = await control.request<InfoReply>(controlTypes.info, null, {
+      const result = await control.request('workers:info', null, {
         expectedWorkers: ids.length,
         timeoutMs,
       })
@@ -98,11 +86,11 @@ export function createControlBackend(options: ControlBackendOptions): AdminBacke
       const ids = [...options.workerThreadIds()].sort((a, b) => a - b)
       const answers = await Promise.all(
         ids.map(async (threadId) => {
-          const payload: { limit: number; after?: number; clientId?: string } = { limit: query.limit }
+          const payload: ConnectionsListRequest = { limit: query.limit }
           const seq = after[threadId]
           if (seq !== undefined) payload.after = seq
           if (query.clientId !== undefined) payload.clientId = query.clientId
-          const result = await control.request<ListReply>(controlTypes.list, payload, {
+          const result = await control.request('connections:list', payload, {
             expectedWorkers: 1,
             target: threadId,
             timeoutMs,
@@ -126,13 +114,10 @@ export function createControlBackend(options: ControlBackendOptions): AdminBacke
     },
 
     async kick(clientId: string): Promise<boolean> {
-      const result = await control.request<number>(
-        controlTypes.kick,
+      const result = await control.request(
+        'connections:kick',
         { clientId },
-        {
-          expectedWorkers: options.workerThreadIds().length,
-          timeoutMs,
-        },
+        { expectedWorkers: options.workerThreadIds().length, timeoutMs },
       )
       let kicked = 0
       for (const n of result.replies.values()) kicked += n

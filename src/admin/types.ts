@@ -3,7 +3,9 @@
  * speaks HTTP; the server (main thread) implements {@link AdminBackend} over
  * its pool, listeners and the control channel.
  */
-import type { Transport } from '../handlers/types.ts'
+import type { ConnectionInfo } from '../control/protocol.ts'
+
+export type { ConnectionInfo }
 
 /** One worker thread, as `GET /workers` shows it. */
 export interface WorkerInfo {
@@ -19,25 +21,6 @@ export interface WorkerInfo {
   restarts: number
   /** False when the worker did not answer in time (the figures are then its last known ones). */
   responding?: boolean
-}
-
-/** One connected client, as `GET /connections` shows it. */
-export interface ConnectionInfo {
-  clientId: string
-  /** `threadId` of the worker running the connection. */
-  workerId: number
-  transport: Transport
-  /** The `name` of the listener the client connected to. */
-  listener: string
-  remoteAddress: string | null
-  /** 3 = MQTT 3.1, 4 = 3.1.1, 5 = 5.0. */
-  protocolVersion: number
-  /** When CONNECT was accepted, as an ISO 8601 string. */
-  connectedSince: string
-  /** Keepalive in seconds (0 = none). */
-  keepalive: number
-  bytesIn: number
-  bytesOut: number
 }
 
 export interface ConnectionsQuery {

@@ -6,6 +6,7 @@
  */
 import type { IConnectPacket } from 'mqtt-packet'
 import type { CloseReason, HookContext } from '../handlers/types.ts'
+import { ReasonCode } from '../mqtt/reason-codes.ts'
 import { Cluster, type ClusterMessage } from './cluster.ts'
 import { Handover } from './handover.ts'
 import type { BrokerOptions } from './options.ts'
@@ -208,7 +209,8 @@ export class Broker {
   ): void {
     const binding = this.#byCtx.get(ctx)
     if (binding === undefined) return
-    if (ctx.protocolVersion < 5 || (reasonCode ?? 0) === 0x00) binding.will = undefined
+    if (ctx.protocolVersion < 5 || (reasonCode ?? 0) === ReasonCode.normalDisconnection)
+      binding.will = undefined
     if (sessionExpiryInterval !== undefined && binding.session.expiryInterval !== 0) {
       // A session that was 0 cannot be made persistent at DISCONNECT [MQTT-3.14.2-2]
       binding.session.expiryInterval = Math.min(sessionExpiryInterval, this.options.maxSessionExpiryInterval)
@@ -272,7 +274,7 @@ export class Broker {
     this.#unbind(old)
     const will = old.connected ? old.will : undefined
     if (will !== undefined && (sessionEnds || will.delay === 0)) this.#publishWill(old.session.clientId, will)
-    old.ctx.close(0x8e, undefined, 'takeover' satisfies CloseReason)
+    old.ctx.close(ReasonCode.sessionTakenOver, undefined, 'takeover' satisfies CloseReason)
   }
 
   /** An offline session is taken: a delayed will is dropped when it resumes [MQTT-3.1.3-9], sent when it ends. */

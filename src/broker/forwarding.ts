@@ -4,11 +4,12 @@
  * client exactly once. The decision rests on the `subs` sequence numbers the
  * messages carry; docs/broker-design.md walks through the hand-over.
  */
+
+import { matchesFilter, type ParsedFilter, parseFilter } from '../protocol/topic.ts'
 import type { ClusterMessage } from './cluster.ts'
 import { deliveryFor, deliveryForSub, type Merge, merge } from './delivery.ts'
 import type { BrokerMessage } from './message.ts'
 import type { Delivery, Subscription } from './session.ts'
-import { matchesFilter, type ParsedFilter, parseFilter } from './topic.ts'
 
 /** Who routed a message and what it knew: see the `pub` cluster message. */
 export interface RouteInfo {

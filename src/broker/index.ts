@@ -10,6 +10,8 @@
 import type { IConnectPacket } from 'mqtt-packet'
 import { defineHandler } from '../handlers/define-handler.ts'
 import type { Handler, HookContext, HookResult, ReasonResult, WorkerContext } from '../handlers/types.ts'
+import { ReasonCode } from '../mqtt/reason-codes.ts'
+import { parseFilter } from '../protocol/topic.ts'
 import type { Held } from './backpressure.ts'
 import { Broker } from './broker.ts'
 import { idsOf } from './delivery.ts'
@@ -17,7 +19,6 @@ import { messageFromPublish } from './message.ts'
 import { dropCounter } from './metrics.ts'
 import { type BrokerOptions, parseBrokerOptions } from './options.ts'
 import type { SessionLink, Subscription } from './session.ts'
-import { isValidTopicName, parseFilter } from './topic.ts'
 
 const NEVER = 0xffffffff
 
@@ -95,9 +96,10 @@ export async function createBrokerHandler(
       const v5 = ctx.protocolVersion === 5
       const will = packet.will
       if (will !== undefined) {
-        if ((will.qos ?? 0) > options.maxQos) return refuse(ctx, 0x9b, 'Will QoS not supported')
-        if (will.retain === true && !options.retainAvailable) return refuse(ctx, 0x9a, 'Retain not supported')
-        if (!isValidTopicName(will.topic)) return refuse(ctx, 0x90, 'Will topic invalid')
+        if ((will.qos ?? 0) > options.maxQos)
+          return refuse(ctx, ReasonCode.qosNotSupported, 'Will QoS not supported')
+        if (will.retain === true && !options.retainAvailable)
+          return refuse(ctx, ReasonCode.retainNotSupported, 'Retain not supported')
       }
       const clean = packet.clean ?? true
       let expiry = v5 ? (packet.properties?.sessionExpiryInterval ?? 0) : clean ? 0 : NEVER
@@ -107,7 +109,8 @@ export async function createBrokerHandler(
       }
       const present = await broker.connect(ctx, packet, linkFor(ctx, packet, options), expiry)
       if (present === 'closed') return { stop: true }
-      if (present === 'full') return refuse(ctx, 0x97, 'Session quota exceeded on this worker')
+      if (present === 'full')
+        return refuse(ctx, ReasonCode.quotaExceeded, 'Session quota exceeded on this worker')
       // Session Present: 1 only when a session was resumed [MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3]
       ctx.connack.sessionPresent = present
       if (!v5) return undefined
@@ -124,23 +127,20 @@ export async function createBrokerHandler(
 
     // Not async: most publishes are decided at once, without a promise (and the chain's hook timer) per message
     onPublish(ctx, packet): HookResult | Promise<HookResult> {
-      if (!isValidTopicName(packet.topic)) {
-        // Wildcards or U+0000 in a topic name [MQTT-3.3.2-2] [MQTT-4.7.3-2]: a protocol error
-        ctx.close(0x90, 'Topic name invalid', 'protocol-error')
-        return refuse(ctx, 0x90, 'Topic name invalid')
-      }
       if (packet.qos > options.maxQos) {
-        ctx.close(0x9b, 'QoS not supported', 'protocol-error')
-        return refuse(ctx, 0x9b, 'QoS not supported')
+        ctx.close(ReasonCode.qosNotSupported, 'QoS not supported', 'protocol-error')
+        return refuse(ctx, ReasonCode.qosNotSupported, 'QoS not supported')
       }
       if (packet.retain && !options.retainAvailable) {
-        ctx.close(0x9a, 'Retain not supported', 'protocol-error')
-        return refuse(ctx, 0x9a, 'Retain not supported')
+        ctx.close(ReasonCode.retainNotSupported, 'Retain not supported', 'protocol-error')
+        return refuse(ctx, ReasonCode.retainNotSupported, 'Retain not supported')
       }
       const held: Held | undefined = packet.qos > 0 ? { sessions: [] } : undefined
       const delivered = broker.router.publish(messageFromPublish(packet, ctx.clientId, Date.now()), held)
       const result: HookResult =
-        delivered === 0 && packet.qos > 0 && ctx.protocolVersion === 5 ? { reasonCode: 0x10 } : undefined
+        delivered === 0 && packet.qos > 0 && ctx.protocolVersion === 5
+          ? { reasonCode: ReasonCode.noMatchingSubscribers }
+          : undefined
       const waits: Promise<void>[] = []
       // A QoS 1/2 retained message is acknowledged once every worker stored it
       if (packet.retain && packet.qos > 0) waits.push(broker.router.confirm(options.clusterTimeoutMs, true))
@@ -167,18 +167,12 @@ export async function createBrokerHandler(
       for (let i = 0; i < packet.subscriptions.length; i++) {
         const s = packet.subscriptions[i]!
         existed.push(false)
-        // A refusal by an earlier handler stands
+        // A refusal stands: an earlier handler's, or the framework's for an invalid filter (src/protocol)
         if (granted[i]! >= 0x80) continue
         const parsed = parseFilter(s.topic)
+        // a handler cleared the framework's refusal of an invalid filter: it still cannot be routed
         if (parsed === undefined) {
-          // [MQTT-4.7.1-2] [MQTT-4.7.1-3] [MQTT-4.8.2-1] [MQTT-4.8.2-2]
-          granted[i] = v5 ? 0x8f : 0x80
-          continue
-        }
-        if (v5 && parsed.group !== undefined && s.nl === true) {
-          // No Local on a shared subscription is a protocol error [MQTT-3.8.3-4]
-          ctx.close(0x82, 'No Local on a shared subscription', 'protocol-error')
-          granted[i] = 0x80
+          granted[i] = v5 ? ReasonCode.topicFilterInvalid : 0x80
           continue
         }
         const qos = Math.min(granted[i]!, options.maxQos) as 0 | 1 | 2
@@ -236,8 +230,9 @@ export async function createBrokerHandler(
         if (reasonCodes[i]! >= 0x80) continue
         const raw = packet.unsubscriptions[i]!
         if (parseFilter(raw) === undefined) {
-          if (v5) reasonCodes[i] = 0x8f
-        } else if (!broker.router.unsubscribe(binding.session, raw) && v5) reasonCodes[i] = 0x11
+          if (v5) reasonCodes[i] = ReasonCode.topicFilterInvalid
+        } else if (!broker.router.unsubscribe(binding.session, raw) && v5)
+          reasonCodes[i] = ReasonCode.noSubscriptionExisted
       }
       return undefined
     },

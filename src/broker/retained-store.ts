@@ -3,9 +3,10 @@
  * docs/broker-design.md); writes carry a version so that replicas applying
  * concurrent writes in different orders still converge (last writer wins).
  */
+
+import { matchesFilter } from '../protocol/topic.ts'
 import type { BrokerMessage } from './message.ts'
 import { isExpired } from './message.ts'
-import { matchesFilter } from './topic.ts'
 
 /** Orders writes: later `time` wins, `worker` breaks ties. */
 export interface RetainVersion {

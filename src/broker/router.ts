@@ -3,6 +3,8 @@
  * this worker's replicas of the routing table and of the retained messages
  * in step with the cluster.
  */
+
+import { type ParsedFilter, parseFilter } from '../protocol/topic.ts'
 import { Announcer } from './announcer.ts'
 import { Backpressure, type Held } from './backpressure.ts'
 import type { ClusterMessage } from './cluster.ts'
@@ -13,7 +15,6 @@ import { type RetainedLimits, RetainedStore } from './retained-store.ts'
 import { RoutingTable } from './routing-table.ts'
 import type { Delivery, Session, Subscription } from './session.ts'
 import { pickMember, SubscriptionIndex } from './subscription-index.ts'
-import { type ParsedFilter, parseFilter } from './topic.ts'
 
 export interface RouterOptions {
   workerId: number

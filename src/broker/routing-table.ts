@@ -4,7 +4,7 @@
  * replicated from the deltas every worker broadcasts (see cluster.ts), and
  * tells a publisher which workers a message must go to.
  */
-import { parseFilter } from './topic.ts'
+import { parseFilter } from '../protocol/topic.ts'
 import { TopicTrie } from './topic-trie.ts'
 
 interface RemoteEntry {

@@ -6,6 +6,7 @@
  */
 import type { Packet } from 'mqtt-packet'
 import { fitsPacketSize } from '../connection/packet-size.ts'
+import { ReasonCode } from '../mqtt/reason-codes.ts'
 import type { BrokerMessage, QoS } from './message.ts'
 import { isExpired, toPublishPacket } from './message.ts'
 import { PacketIdAllocator } from './packet-ids.ts'
@@ -226,7 +227,7 @@ export class Session {
       if (entry === undefined || entry.state === 'pubrel') {
         // v5: PUBREL 0x92 for an id we do not hold; a repeated PUBREC gets PUBREL again
         if (entry === undefined && this.#link?.protocolVersion === 5) {
-          this.#write({ cmd: 'pubrel', messageId, reasonCode: 0x92 })
+          this.#write({ cmd: 'pubrel', messageId, reasonCode: ReasonCode.packetIdentifierNotFound })
         } else if (entry !== undefined) this.#write({ cmd: 'pubrel', messageId })
         return
       }

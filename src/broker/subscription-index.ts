@@ -2,8 +2,9 @@
  * The subscriptions of this worker's sessions, indexed by filter. Shared
  * subscriptions [MQTT-4.8.2-1] sit under their filter, grouped by share name.
  */
+
+import type { ParsedFilter } from '../protocol/topic.ts'
 import type { Session, Subscription } from './session.ts'
-import type { ParsedFilter } from './topic.ts'
 import { TopicTrie } from './topic-trie.ts'
 
 export interface Subscriber {

@@ -82,10 +82,10 @@ class ConnectionImpl extends Duplex {
         if (off === end || this.#closed) return
         next = slowRunEnd(chunk, off, v5, this.#maxPacketSize)
         parser = this.#borrowParser()
-      } else if (parser._stateCounter === 2) {
-        next = Math.min(off + parser.packet.length - parser._list.length, end)
       } else {
-        next = off + 1 // inside a fixed header split across chunks: byte by byte (≤ 4 bytes)
+        const missing = parser.missingBodyBytes
+        // inside a fixed header split across chunks: byte by byte (≤ 4 bytes)
+        next = missing === undefined ? off + 1 : Math.min(off + missing, end)
       }
       parser.parse(off === 0 && next === end ? chunk : chunk.subarray(off, next))
       off = next
@@ -111,7 +111,7 @@ class ConnectionImpl extends Duplex {
 
   /** Gives the parser back once it is between packets; keeps it while a packet is incomplete (or it failed). */
   #returnParser(parser: PacketParser): void {
-    if (parser._stateCounter !== 0 || parser._list.length !== 0 || parser.error !== null) return
+    if (!parser.idle) return
     // mqtt-packet replaces its settings with a parsed CONNECT: they are this connection's from now on
     this.#parserSettings = parser.settings
     this.#parser = undefined

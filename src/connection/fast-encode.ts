@@ -1,3 +1,4 @@
+import { varintSize } from '../mqtt/varint.ts'
 import { propertiesSize, writeProperties } from './fast-properties.ts'
 import { COPY_LIMIT, type OutboundBuffer } from './outbound-buffer.ts'
 
@@ -34,7 +35,7 @@ export function encodePublish(out: OutboundBuffer, o: PublishFields, v5: boolean
   if (v5 && props !== undefined) {
     propsSize = propertiesSize(props)
     if (propsSize < 0) return false
-    propsHead = propsSize < 128 ? 1 : propsSize < 16_384 ? 2 : propsSize < 2_097_152 ? 3 : 4
+    propsHead = varintSize(propsSize)
   }
   const qos = o.qos ?? 0
   if (qos !== 0 && qos !== 1 && qos !== 2) return false

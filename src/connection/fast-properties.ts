@@ -1,5 +1,3 @@
-import { strictString, wellFormed } from './strict-utf8.ts'
-
 /**
  * MQTT 5 PUBLISH properties for the fast paths: decoded into exactly the object
  * mqtt-packet's parser builds, encoded byte for byte as mqtt-packet's writer
@@ -7,6 +5,8 @@ import { strictString, wellFormed } from './strict-utf8.ts'
  * caller then leaves the packet to mqtt-packet, which parses, writes or
  * rejects it as it always does.
  */
+import { varintSize } from '../mqtt/varint.ts'
+import { strictString, wellFormed } from './strict-utf8.ts'
 
 /** Property names by id, for the ids handled here (the ones a PUBLISH carries). */
 const NAMES: Record<number, string> = {
@@ -183,10 +183,6 @@ export function parseProperties(b: Buffer, p: number, end: number): Record<strin
 
 function isUint(v: unknown, max: number): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max
-}
-
-function varintSize(n: number): number {
-  return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4
 }
 
 function userPropertiesSize(up: unknown): number {

@@ -2,12 +2,16 @@ import { isUtf8 } from 'node:buffer'
 import constants from 'mqtt-packet/constants.js'
 import Parser from 'mqtt-packet/parser.js'
 import { mqttdError } from '../errors.ts'
+import { varintSize } from '../mqtt/varint.ts'
 import { type ConnectRefusal, withConnectRefusal } from './connect-refusal.ts'
 import { propertyViolation } from './property-rules.ts'
 
+// mqtt-packet's parse states: 0 header, 1 length, 2 body (parser.js, `_stateCounter`)
+const BODY_STATE = 2
+
 /** Bytes of the fixed header for a remaining length (1 type byte + 1..4 length bytes). */
 function fixedHeaderSize(remaining: number): number {
-  return remaining < 128 ? 2 : remaining < 16_384 ? 3 : remaining < 2_097_152 ? 4 : 5
+  return 1 + varintSize(remaining)
 }
 
 /**
@@ -22,8 +26,9 @@ function fixedHeaderSize(remaining: number): number {
  *   (DISCONNECT) or fails (AUTH `F0 00`).
  *
  * This builds on mqtt-packet 9.0.x internals (`_parseLength`, `_parseDisconnect`,
- * `_parseAuth`, `packet`, `_list`, `settings`); test/connection/parser-fixes.test.ts
- * fails if an upgrade changes them.
+ * `_parseAuth`, `_emitError`, `_stateCounter`, `packet`, `_list`, `settings`), the only
+ * file that touches them; package.json pins mqtt-packet to the checked 9.0.x and
+ * test/connection/packet-parser.test.ts fails if an upgrade changes them.
  */
 export class PacketParser extends Parser {
   /** Largest packet accepted, fixed header included; may change between packets (a shared parser). */
@@ -35,6 +40,16 @@ export class PacketParser extends Parser {
     super()
     this.maxPacketSize = maxPacketSize
     this.parser(settings)
+  }
+
+  /** Bytes still missing from the body of the packet being read; undefined when not inside a body. */
+  get missingBodyBytes(): number | undefined {
+    return this._stateCounter === BODY_STATE ? this.packet.length - this._list.length : undefined
+  }
+
+  /** Between packets, nothing buffered, not failed: the parser can be given to another connection. */
+  get idle(): boolean {
+    return this._stateCounter === 0 && this._list.length === 0 && this.error === null
   }
 
   override _parseLength(): boolean {

@@ -30,10 +30,12 @@ import type {
   UserProperties,
 } from 'mqtt-packet'
 import type { MqttdError } from '../errors.ts'
-import type { ProtocolVersion } from '../handlers/types.ts'
 
 /** MQTT protocol level: 3 (3.1), 4 (3.1.1) or 5 (shared with the handler contract). */
-export type { ISubscription as Subscription, PacketCmd, ProtocolVersion, QoS, UserProperties }
+export type { ISubscription as Subscription, PacketCmd, QoS, UserProperties }
+
+/** MQTT protocol level: 3 = 3.1, 4 = 3.1.1, 5 = 5.0. */
+export type ProtocolVersion = 3 | 4 | 5
 
 /** Fixed-header fields mqtt-packet's parser sets on every packet it emits. */
 export interface ReceivedHeader {

@@ -9,6 +9,7 @@
  * are unref'd so they never keep a thread alive on their own.
  */
 import { BroadcastChannel } from 'node:worker_threads'
+import type { ControlMap, ControlProtocol } from './protocol.ts'
 
 export interface ControlRequest {
   kind: 'request'
@@ -49,7 +50,7 @@ interface Pending {
 }
 
 /** The main thread's side: ask all (or one) workers and collect answers until all replied or the timeout. */
-export class ControlClient {
+export class ControlClient<M extends ControlMap<M> = ControlProtocol> {
   readonly #requests: BroadcastChannel
   readonly #replies: BroadcastChannel
   readonly #pending = new Map<number, Pending>()
@@ -68,15 +69,15 @@ export class ControlClient {
    * Sends `type` to `expectedWorkers` workers (or to `target` alone) and
    * resolves when all answered or after `timeoutMs` with what arrived.
    */
-  request<T>(
-    type: string,
-    payload: unknown,
+  request<K extends keyof M & string>(
+    type: K,
+    payload: M[K]['request'],
     options: { expectedWorkers: number; timeoutMs: number; target?: number },
-  ): Promise<ControlResult<T>> {
+  ): Promise<ControlResult<M[K]['reply']>> {
     const id = this.#nextId++
     const expected = options.target === undefined ? options.expectedWorkers : 1
     const result: ControlResult<unknown> = { replies: new Map(), errors: new Map(), missing: expected }
-    if (expected <= 0) return Promise.resolve(result as ControlResult<T>)
+    if (expected <= 0) return Promise.resolve(result as ControlResult<M[K]['reply']>)
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.#settle(id), options.timeoutMs)
       this.#pending.set(id, { expected, result, resolve: resolve as Pending['resolve'], timer })
@@ -111,13 +112,15 @@ export class ControlClient {
   }
 }
 
-export type ControlHandler = (payload: unknown) => unknown
+/** Answers one request type: the reply, or a promise of it; a throw becomes the error reply. */
+export type ControlHandler<Req, Reply> = (payload: Req) => Reply | Promise<Reply>
 
 /** A worker's side: answers the request types it has handlers for. */
-export class ControlServer {
+export class ControlServer<M extends ControlMap<M> = ControlProtocol> {
   readonly #requests: BroadcastChannel
   readonly #replies: BroadcastChannel
-  readonly #handlers = new Map<string, ControlHandler>()
+  // erased per type: a request's payload is whatever the client sent for that type
+  readonly #handlers = new Map<string, ControlHandler<unknown, unknown>>()
   readonly #workerId: number
 
   constructor(instanceId: string, workerId: number) {
@@ -133,8 +136,8 @@ export class ControlServer {
   }
 
   /** Serves requests of `type`; the handler's value (or promise) is the reply. */
-  handle(type: string, handler: ControlHandler): void {
-    this.#handlers.set(type, handler)
+  handle<K extends keyof M & string>(type: K, handler: ControlHandler<M[K]['request'], M[K]['reply']>): void {
+    this.#handlers.set(type, handler as ControlHandler<unknown, unknown>)
   }
 
   async #onRequest(request: ControlRequest): Promise<void> {

@@ -41,6 +41,13 @@ export class HookError extends MqttdError {
 
 type AnyHook = (...args: unknown[]) => unknown
 
+/** The hooks whose results decide (refuse, set a code, continue authentication). */
+export type DecisionHook = 'onConnect' | 'onAuth' | 'onPublish' | 'onSubscribe' | 'onUnsubscribe'
+/** The hooks that are told, whose results are ignored. */
+export type NotifyHook = Exclude<HookName, DecisionHook>
+/** What a hook receives, from its signature in {@link Handler}. */
+export type HookArgs<H extends HookName> = Parameters<NonNullable<Handler[H]>>
+
 interface Entry {
   name: string
   fn: AnyHook
@@ -82,7 +89,7 @@ export class HandlerChain {
   }
 
   /** Runs a decision hook (onConnect, onAuth, onPublish, onSubscribe, onUnsubscribe). */
-  async decide(hook: HookName, ...args: unknown[]): Promise<ChainOutcome> {
+  async decide<H extends DecisionHook>(hook: H, ...args: HookArgs<H>): Promise<ChainOutcome> {
     const outcome: ChainOutcome = { reason: undefined, continueAuth: undefined }
     const entries = this.#byHook.get(hook)
     if (entries === undefined) return outcome
@@ -104,14 +111,14 @@ export class HandlerChain {
   }
 
   /** Runs a notification hook on every handler that has it; the first failure is thrown. */
-  async notify(hook: HookName, ...args: unknown[]): Promise<void> {
+  async notify<H extends NotifyHook>(hook: H, ...args: HookArgs<H>): Promise<void> {
     const entries = this.#byHook.get(hook)
     if (entries === undefined) return
     for (const entry of entries) await this.#call(hook, entry, args)
   }
 
   /** Like {@link notify} but runs every handler even when one fails; returns the failures. */
-  async notifyAll(hook: HookName, ...args: unknown[]): Promise<HookError[]> {
+  async notifyAll<H extends NotifyHook>(hook: H, ...args: HookArgs<H>): Promise<HookError[]> {
     const entries = this.#byHook.get(hook)
     if (entries === undefined) return []
     const failures: HookError[] = []

@@ -14,8 +14,10 @@
  *   at 1.5x, PINGRESP, max packet size in, client-id rules, inbound topic-alias
  *   resolution, the inbound QoS 1/2 flow (PUBACK/PUBREC after the onPublish
  *   chain, PUBCOMP on PUBREL, onPublish not run again for a QoS 2 packet id
- *   still awaiting PUBREL), inbound receive maximum, and v5 reason codes on
- *   every refusal it makes.
+ *   still awaiting PUBREL), inbound receive maximum, the topic rules (no
+ *   wildcards in a PUBLISH or Will topic name, SUBSCRIBE/UNSUBSCRIBE filters
+ *   refused 0x8F/0x80 before any hook, no No Local on a shared subscription),
+ *   and v5 reason codes on every refusal it makes.
  * - Handlers own application state: sessions, subscriptions, routing, retained
  *   and will messages, outbound QoS 1/2 (packet ids, in-flight windows,
  *   redelivery; the client's PUBACK/PUBREC/PUBCOMP arrive through onAck, and
@@ -38,12 +40,13 @@ import type {
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { Connection } from '../connection/connection.ts'
+import type { ProtocolVersion } from '../connection/types.ts'
 
 /** How the client reached the server. */
 export type Transport = 'tcp' | 'tls' | 'ws' | 'wss'
 
-/** MQTT protocol level: 3 = 3.1, 4 = 3.1.1, 5 = 5.0. */
-export type ProtocolVersion = 3 | 4 | 5
+/** MQTT protocol level: 3 = 3.1, 4 = 3.1.1, 5 = 5.0 (the codec's; here for handler authors). */
+export type { ProtocolVersion }
 
 /** A reason code for the acknowledgement or refusal, with an optional reason string (v5 only). */
 export interface ReasonResult {

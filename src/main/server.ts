@@ -14,7 +14,7 @@ import { validateConfig } from '../config/validate.ts'
 import { ControlClient } from '../control/control-channel.ts'
 import { validateHandlers } from '../handlers/loader.ts'
 import { MainMetrics } from '../metrics/main-metrics.ts'
-import { controlTypes, type WorkerData, type WorkerListener } from '../workers/worker-data.ts'
+import type { WorkerData, WorkerListener } from '../workers/worker-data.ts'
 import { Acceptor, type BoundListener } from './acceptor.ts'
 import { handlerSpecs } from './handler-specs.ts'
 import { AdmissionControl } from './limits.ts'
@@ -176,10 +176,10 @@ export async function startServer(
     draining ??= (async () => {
       await acceptor.stop()
       const timeoutMs = config.shutdown.drainTimeoutMs
-      const replies = await requestEveryWorker<{ closed: number; destroyed: number }>(
+      const replies = await requestEveryWorker(
         control,
         liveThreadIds,
-        controlTypes.drain,
+        'drain',
         { timeoutMs },
         timeoutMs + 2000,
       )

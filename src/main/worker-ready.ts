@@ -4,8 +4,8 @@
  * the request is repeated until all answered, one failed, or the deadline.
  */
 import type { ControlClient } from '../control/control-channel.ts'
+import type { ControlProtocol } from '../control/protocol.ts'
 import { fromPlainError, mqttdError, mqttdErrorWithCause } from '../errors.ts'
-import { controlTypes } from '../workers/worker-data.ts'
 
 export async function waitForWorkers(
   control: ControlClient,
@@ -15,7 +15,7 @@ export async function waitForWorkers(
   const deadline = Date.now() + timeoutMs
   const ready = new Set<number>()
   while (Date.now() < deadline) {
-    const result = await control.request<{ threadId: number }>(controlTypes.ready, null, {
+    const result = await control.request('worker:ready', null, {
       expectedWorkers: count,
       timeoutMs: 250,
     })
@@ -38,15 +38,15 @@ export async function waitForWorkers(
  * yet and misses it) until all answered or `timeoutMs` passed. The request
  * must be idempotent. Workers that answer with an error are not asked again.
  */
-export async function requestEveryWorker<T>(
+export async function requestEveryWorker<K extends keyof ControlProtocol>(
   control: ControlClient,
   threadIds: () => number[],
-  type: string,
-  payload: unknown,
+  type: K,
+  payload: ControlProtocol[K]['request'],
   timeoutMs: number,
-): Promise<Map<number, T>> {
+): Promise<Map<number, ControlProtocol[K]['reply']>> {
   const deadline = Date.now() + timeoutMs
-  const replies = new Map<number, T>()
+  const replies = new Map<number, ControlProtocol[K]['reply']>()
   const failed = new Set<number>()
   for (;;) {
     const pending = threadIds().filter((id) => !replies.has(id) && !failed.has(id))
@@ -54,7 +54,7 @@ export async function requestEveryWorker<T>(
     if (pending.length === 0 || left <= 0) return replies
     const results = await Promise.all(
       pending.map((target) =>
-        control.request<T>(type, payload, { expectedWorkers: 1, target, timeoutMs: Math.min(1000, left) }),
+        control.request(type, payload, { expectedWorkers: 1, target, timeoutMs: Math.min(1000, left) }),
       ),
     )
     results.forEach((result, i) => {

@@ -9,23 +9,10 @@
  * export shape is built only when the registry is read (on scrape).
  */
 import type { Metric, Registry } from 'prom-client'
+import type { MetricJSON, MetricValue } from '../control/protocol.ts'
 import type { MetricSpec } from './names.ts'
 
-/** One exported sample, as in prom-client's `getMetricsAsJSON()`. */
-export interface MetricValue {
-  value: number
-  labels: Record<string, string | number>
-  metricName?: string
-}
-
-/** One metric family, as in prom-client's `getMetricsAsJSON()`. */
-export interface MetricJSON {
-  name: string
-  help: string
-  type: string
-  values: MetricValue[]
-  aggregator: string
-}
+export type { MetricJSON, MetricValue }
 
 type Labels = Readonly<Record<string, string>>
 

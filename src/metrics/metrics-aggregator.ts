@@ -25,7 +25,6 @@ import {
   mainForMerge,
   withoutMergedQuantiles,
 } from './snapshot.ts'
-import { metricsRequest } from './worker-metrics.ts'
 
 /** The live workers: how many, or their thread ids (then snapshots of ids not listed are folded as dead). */
 export type LiveWorkers = () => number | readonly number[]
@@ -83,7 +82,7 @@ export class MetricsAggregator {
   async collect(): Promise<MetricJSON[][]> {
     const live = this.#liveWorkers()
     const expectedWorkers = typeof live === 'number' ? live : live.length
-    const result = await this.#control.request<MetricJSON[]>(metricsRequest, null, {
+    const result = await this.#control.request('metrics', null, {
       expectedWorkers,
       timeoutMs: this.#timeoutMs,
     })

@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks'
 import { Registry } from 'prom-client'
 import { lingeringStreams, lingerOverflows } from '../connection/linger.ts'
 import type { ControlServer } from '../control/control-channel.ts'
+import type { MetricJSON, WorkerLoad } from '../control/protocol.ts'
 import type { HookName } from '../handlers/types.ts'
 import { type ByteSource, ByteTracker } from './byte-tracker.ts'
 import { ChildCache } from './child-cache.ts'
@@ -35,12 +36,7 @@ export interface WorkerMetricsOptions {
   registry?: Registry
 }
 
-/** What `/workers` shows about one worker, measured inside it. */
-export interface WorkerLoad {
-  connections: number
-  /** Event-loop utilization (0..1) since the previous call. */
-  eventLoopUtilization: number
-}
+export type { WorkerLoad }
 
 type EventLoopUtilization = ReturnType<typeof performance.eventLoopUtilization>
 
@@ -255,9 +251,11 @@ export class WorkerMetrics {
   }
 }
 
-/** Control request type a worker answers with its registry's `getMetricsAsJSON()`. */
-export const metricsRequest = 'metrics'
-/** Makes this worker answer the main thread's metrics requests. */
+/** Makes this worker answer the main thread's `metrics` requests with its registry's `getMetricsAsJSON()`. */
 export function serveWorkerMetrics(control: ControlServer, metrics: WorkerMetrics): void {
-  control.handle(metricsRequest, () => metrics.registry.getMetricsAsJSON())
+  // prom-client types `type` as its own MetricType; on the wire it is the plain string MetricJSON says
+  control.handle(
+    'metrics',
+    () => metrics.registry.getMetricsAsJSON() as Promise<unknown> as Promise<MetricJSON[]>,
+  )
 }

@@ -1,9 +1,14 @@
 /**
  * The connections of one worker, for the admin API (list, kick) and drain.
  */
-import type { ConnectionInfo } from '../admin/types.ts'
-import type { ConnectionRunner } from './connection-runner.ts'
-import { Reason } from './reason-codes.ts'
+import type {
+  ConnectionInfo,
+  ConnectionsListReply,
+  ConnectionsListRequest,
+  DrainResult,
+} from '../control/protocol.ts'
+import { ReasonCode } from '../mqtt/reason-codes.ts'
+import type { ConnectionRunner } from '../protocol/connection-runner.ts'
 
 export class ConnectionRegistry {
   // keyed by the connection's sequence number: no id string is built per connection
@@ -26,14 +31,11 @@ export class ConnectionRegistry {
    * sequence number of the last connection of the previous page (ids are
    * `<workerId>-<seq>`, so a page survives connections closing meanwhile).
    */
-  list(query: { limit: number; after?: number; clientId?: string }): {
-    items: Array<ConnectionInfo & { seq: number }>
-    more: boolean
-  } {
-    const items: Array<ConnectionInfo & { seq: number }> = []
+  list(query: ConnectionsListRequest): ConnectionsListReply {
+    const items: ConnectionsListReply['items'] = []
     const after = query.after ?? -1
     for (const [seq, runner] of this.#runners) {
-      if (seq <= after || runner.state !== 'connected') continue
+      if (seq <= after || runner.phase !== 'connected') continue
       if (query.clientId !== undefined && runner.ctx.clientId !== query.clientId) continue
       if (items.length >= query.limit) return { items, more: true }
       items.push({ seq, ...infoOf(runner) })
@@ -45,8 +47,8 @@ export class ConnectionRegistry {
   kick(clientId: string): number {
     let n = 0
     for (const runner of this.#runners.values()) {
-      if (runner.ctx.clientId !== clientId || runner.state !== 'connected') continue
-      runner.close(Reason.administrativeAction, 'Administrative action', 'administrative')
+      if (runner.ctx.clientId !== clientId || runner.phase !== 'connected') continue
+      runner.close(ReasonCode.administrativeAction, 'Administrative action', 'administrative')
       n++
     }
     return n
@@ -57,10 +59,10 @@ export class ConnectionRegistry {
    * 3.x: closed) and resolves when all closed or after `timeoutMs`, when the
    * rest are destroyed.
    */
-  async drain(timeoutMs: number): Promise<{ closed: number; destroyed: number }> {
+  async drain(timeoutMs: number): Promise<DrainResult> {
     const runners = [...this.#runners.values()]
     for (const runner of runners)
-      runner.close(Reason.serverShuttingDown, 'Server shutting down', 'server-shutdown')
+      runner.close(ReasonCode.serverShuttingDown, 'Server shutting down', 'server-shutdown')
     let timer: NodeJS.Timeout | undefined
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs)
@@ -71,7 +73,7 @@ export class ConnectionRegistry {
     if (outcome !== 'timeout') return { closed: runners.length, destroyed: 0 }
     let destroyed = 0
     for (const runner of runners) {
-      if (runner.state === 'closed') continue
+      if (runner.phase === 'closed') continue
       runner.connection.destroy()
       destroyed++
     }

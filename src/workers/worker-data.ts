@@ -5,8 +5,8 @@
 import type { Socket } from 'node:net'
 import type { ListenerType } from '../config/schema.ts'
 import type { HandlerSpec } from '../handlers/loader.ts'
+import type { RunnerLimits } from '../protocol/host.ts'
 import type { TlsMaterial } from '../transport/tls.ts'
-import type { RunnerLimits } from './connection-runner.ts'
 
 export interface WorkerListener {
   name: string
@@ -34,12 +34,3 @@ export interface ConnectionTask {
   /** `performance.timeOrigin + performance.now()` in the main thread at accept (epoch ms). */
   acceptedAt: number
 }
-
-/** Control-channel request types the workers answer. */
-export const controlTypes = {
-  ready: 'worker:ready',
-  list: 'connections:list',
-  kick: 'connections:kick',
-  info: 'workers:info',
-  drain: 'drain',
-} as const

@@ -10,15 +10,16 @@ import type { TLSSocket } from 'node:tls'
 import { threadId, workerData } from 'node:worker_threads'
 import pino, { type Logger } from 'pino'
 import { ControlServer } from '../control/control-channel.ts'
+import type { DrainResult } from '../control/protocol.ts'
 import { HandlerChain } from '../handlers/chain.ts'
 import { instantiateHandlers } from '../handlers/loader.ts'
 import type { Handler, Transport, WorkerContext } from '../handlers/types.ts'
 import { serveWorkerMetrics, WorkerMetrics } from '../metrics/worker-metrics.ts'
+import { ConnectionRunner, type Endpoint } from '../protocol/connection-runner.ts'
 import { peerCertificateOf, TlsTransport } from '../transport/tls.ts'
 import { WebSocketTransport } from '../transport/websocket.ts'
-import { ConnectionRunner, type Endpoint } from './connection-runner.ts'
 import { ConnectionRegistry } from './registry.ts'
-import { type ConnectionTask, controlTypes, type WorkerData } from './worker-data.ts'
+import type { ConnectionTask, WorkerData } from './worker-data.ts'
 
 const data = workerData as WorkerData
 const log: Logger = pino({ level: data.logLevel, base: { worker: threadId } })
@@ -71,23 +72,21 @@ ready.then(
 )
 const ignore = () => {}
 
-control.handle(controlTypes.ready, async () => {
+control.handle('worker:ready', async () => {
   await ready
   return { threadId }
 })
-control.handle(controlTypes.list, (payload) =>
-  registry.list(payload as Parameters<ConnectionRegistry['list']>[0]),
-)
-control.handle(controlTypes.kick, (payload) => registry.kick((payload as { clientId: string }).clientId))
-control.handle(controlTypes.info, () => ({ threadId, ...metrics.load() }))
-let drained: Promise<{ closed: number; destroyed: number }> | undefined
+control.handle('connections:list', (query) => registry.list(query))
+control.handle('connections:kick', ({ clientId }) => registry.kick(clientId))
+control.handle('workers:info', () => ({ threadId, ...metrics.load() }))
+let drained: Promise<DrainResult> | undefined
 // idempotent: the main thread repeats the request to workers that have not answered yet
-control.handle(controlTypes.drain, (payload) => {
-  drained ??= drain((payload as { timeoutMs: number }).timeoutMs)
+control.handle('drain', ({ timeoutMs }) => {
+  drained ??= drain(timeoutMs)
   return drained
 })
 
-async function drain(timeoutMs: number): Promise<{ closed: number; destroyed: number }> {
+async function drain(timeoutMs: number): Promise<DrainResult> {
   draining = true
   // shutdown hooks run while connections are still open (handlers may flush state)
   for (const { name, handler, context } of loadedHandlers) {

@@ -71,6 +71,29 @@ export class Inbox {
   payloads(): string[] {
     return this.packets.map((p) => String(p.payload))
   }
+
+  /** Takes the messages matching `filter` out of the inbox (a sentinel, once it served). */
+  remove(filter: (p: IPublishPacket) => boolean): void {
+    for (let i = this.packets.length - 1; i >= 0; i--) if (filter(this.packets[i]!)) this.packets.splice(i, 1)
+  }
+}
+
+let sentinels = 0
+
+/**
+ * The wait before a negative assertion ("nothing else arrived"), instead of a sleep: `from`
+ * publishes a marker (QoS 1) on `topic`, which `to` must receive; once it did, the marker is
+ * taken out of `to`'s inbox. The server processes a connection's packets in order and a
+ * publisher's messages reach a subscriber in order [MQTT-4.6.0-5], so what did not arrive
+ * before the marker was not sent; and if the marker never comes, the test fails instead of
+ * passing on an idle subscriber.
+ */
+export async function sentinel(from: TestClient, to: TestClient, topic: string): Promise<void> {
+  const payload = `sentinel-${process.pid}-${++sentinels}`
+  const isMarker = (p: IPublishPacket) => String(p.payload) === payload
+  await from.client.publishAsync(topic, payload, { qos: 1 })
+  await to.inbox.waitFor(1, 5000, isMarker)
+  to.inbox.remove(isMarker)
 }
 
 export interface TestClient {

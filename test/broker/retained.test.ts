@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { connectClient, connectOn, delay, startBroker } from './helpers.ts'
+import { connectClient, connectOn, sentinel, startBroker } from './helpers.ts'
 
 for (const protocolVersion of [4, 5] as const) {
   const v = protocolVersion === 4 ? 'v3.1.1' : 'v5'
@@ -28,7 +28,8 @@ for (const protocolVersion of [4, 5] as const) {
     const late = await connectOn(t, server, (w) => w !== pub.worker, { protocolVersion, clientId: 'late' })
     await late.client.subscribeAsync('r/#', { qos: 1 })
     const after = await late.inbox.waitFor(1)
-    await delay(150)
+    // retained messages are written right after SUBACK, before any message published later
+    await sentinel(pub, late, 'r/marker')
     assert.deepEqual(
       after.map((p) => [p.topic, String(p.payload)]),
       [['r/b', 'other']],
@@ -49,7 +50,7 @@ test('[MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11] v5 retain handling 0/1/2 an
   await sub.client.subscribeAsync('h/+', { qos: 1, rh: 1 })
   await sub.client.subscribeAsync('h/#', { qos: 1, rh: 0 })
   await sub.inbox.waitFor(2)
-  await delay(150)
+  await sentinel(pub, sub, 'h/x')
   assert.equal(sub.inbox.packets.length, 2)
   assert.ok(sub.inbox.packets.every((p) => p.retain && p.topic === 'h/x'))
 
@@ -71,6 +72,7 @@ test('retained messages are not sent to a new shared subscription', async (t) =>
   await pub.client.publishAsync('s/x', 'kept', { qos: 1, retain: true })
   const sub = await connectClient(t, server, { protocolVersion: 5, clientId: 'sub' })
   await sub.client.subscribeAsync('$share/g/s/x', { qos: 1 })
-  await delay(200)
+  // a retained message would be written right after SUBACK, before this live one
+  await sentinel(pub, sub, 's/x')
   assert.equal(sub.inbox.packets.length, 0)
 })

@@ -10,7 +10,7 @@ import type { ClusterMessage } from '../../src/broker/cluster.ts'
 import type { BrokerMessage } from '../../src/broker/message.ts'
 import { Router } from '../../src/broker/router.ts'
 import { Session, type Subscription } from '../../src/broker/session.ts'
-import { parseFilter } from '../../src/broker/topic.ts'
+import { parseFilter } from '../../src/protocol/topic.ts'
 
 class Bus {
   readonly routers = new Map<number, Router>()

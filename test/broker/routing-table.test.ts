@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import { RoutingTable } from '../../src/broker/routing-table.ts'
 import { Session } from '../../src/broker/session.ts'
 import { pickMember, SubscriptionIndex } from '../../src/broker/subscription-index.ts'
-import { parseFilter } from '../../src/broker/topic.ts'
+import { parseFilter } from '../../src/protocol/topic.ts'
 
 test('routing table: workers with matching filters, counts per worker, snapshot replace and removal', () => {
   const table = new RoutingTable()

@@ -4,6 +4,13 @@ import { test } from 'node:test'
 import { Worker } from 'node:worker_threads'
 import { ControlClient } from '../../src/control/control-channel.ts'
 
+// The channel is generic over its request map; these workers serve a map of their own.
+interface TestProtocol {
+  whoami: { request: unknown; reply: { threadId: number; echo: unknown } }
+  fail: { request: null; reply: never }
+  slow: { request: null; reply: string }
+}
+
 // Real worker threads: each serves 'whoami' and 'fail'; one never answers 'slow'.
 const workerSource = `
 const { threadId, workerData } = require('node:worker_threads')
@@ -30,19 +37,12 @@ async function startWorkers(count: number, instanceId: string, stuckIndex = -1):
 test('a request reaches every worker and collects one reply each', async (t) => {
   const instanceId = randomUUID()
   const workers = await startWorkers(2, instanceId)
-  const client = new ControlClient(instanceId)
+  const client = new ControlClient<TestProtocol>(instanceId)
   t.after(async () => {
     client.close()
     await Promise.all(workers.map((w) => w.terminate()))
   })
-  const result = await client.request<{ threadId: number; echo: unknown }>(
-    'whoami',
-    { n: 1 },
-    {
-      expectedWorkers: 2,
-      timeoutMs: 5000,
-    },
-  )
+  const result = await client.request('whoami', { n: 1 }, { expectedWorkers: 2, timeoutMs: 5000 })
   assert.equal(result.missing, 0)
   assert.deepEqual([...result.replies.keys()].sort(), workers.map((w) => w.threadId).sort())
   for (const [id, reply] of result.replies) assert.deepEqual(reply, { threadId: id, echo: { n: 1 } })
@@ -62,12 +62,13 @@ test('a request reaches every worker and collects one reply each', async (t) => 
 test('a worker that does not answer is counted missing after the timeout', async (t) => {
   const instanceId = randomUUID()
   const workers = await startWorkers(2, instanceId, 1)
-  const client = new ControlClient(instanceId)
+  const client = new ControlClient<TestProtocol>(instanceId)
   t.after(async () => {
     client.close()
     await Promise.all(workers.map((w) => w.terminate()))
   })
-  const result = await client.request('slow', null, { expectedWorkers: 2, timeoutMs: 200 })
+  // the timeout is what makes the stuck worker missing; it is long so that the live one surely answers on a loaded machine
+  const result = await client.request('slow', null, { expectedWorkers: 2, timeoutMs: 2000 })
   assert.equal(result.replies.size, 1)
   assert.equal(result.missing, 1)
 })
@@ -75,7 +76,7 @@ test('a worker that does not answer is counted missing after the timeout', async
 test('two instances in one process do not see each other', async (t) => {
   const a = randomUUID()
   const workers = await startWorkers(1, a)
-  const other = new ControlClient(randomUUID())
+  const other = new ControlClient<TestProtocol>(randomUUID())
   t.after(async () => {
     other.close()
     await Promise.all(workers.map((w) => w.terminate()))

@@ -9,7 +9,8 @@ import type { IConnectPacket, Packet } from 'mqtt-packet'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { Connection } from '../connection/connection.ts'
-import type { CloseReason, ConnectContext, ProtocolVersion, Transport } from '../handlers/types.ts'
+import type { ProtocolVersion } from '../connection/types.ts'
+import type { CloseReason, ConnectContext, Transport } from '../handlers/types.ts'
 
 /** What the context reads of the connection it belongs to (the ConnectionRunner): its send and close. */
 export interface ContextOwner {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { isValidFilter, isValidTopicName, matchesFilter, parseFilter } from '../../src/broker/topic.ts'
 import { TopicTrie } from '../../src/broker/topic-trie.ts'
+import { isValidFilter, isValidTopicName, matchesFilter, parseFilter } from '../../src/protocol/topic.ts'
 
 test('[MQTT-4.7.1-2] [MQTT-4.7.1-3] [MQTT-4.7.3-1] filter validation: # last and alone, + alone, non-empty', () => {
   for (const ok of ['#', '+', 'a/#', 'a/+/b', '+/+', '/', 'a//b', '/#', '$SYS/#', 'sport/tennis/+']) {

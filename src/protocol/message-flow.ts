@@ -12,8 +12,9 @@ import type {
 } from '../connection/types.ts'
 import { mqttdError } from '../errors.ts'
 import type { ChainOutcome } from '../handlers/chain.ts'
-import type { ConnectionRunner } from './connection-runner.ts'
-import { Reason } from './reason-codes.ts'
+import { ReasonCode } from '../mqtt/reason-codes.ts'
+import type { ProtocolHost } from './host.ts'
+import { isValidTopicName, parseFilter } from './topic.ts'
 
 // PUBLISH packets that arrived beyond the Receive Maximum; packets are unique objects, so one set serves all connections
 const overLimit = new WeakSet<Packet>()
@@ -22,25 +23,31 @@ const overLimit = new WeakSet<Packet>()
  * Called on arrival, before queueing: Receive Maximum is judged on what the
  * client sent before it could see our acknowledgements [MQTT-3.3.4-9].
  */
-export function noteArrival(r: ConnectionRunner, packet: PublishPacket): void {
+export function noteArrival(r: ProtocolHost, packet: PublishPacket): void {
   r.flow.arrived()
   const resend = packet.qos === 2 && r.flow.isDuplicate(packet.messageId!)
   if (!resend && r.flow.exceeded()) overLimit.add(packet)
 }
 
-function reasonProperties(r: ConnectionRunner, outcome: ChainOutcome): { reasonString: string } | undefined {
+/** Ends the connection for a broken protocol rule with `reasonCode` and its reason string (allowed on DISCONNECT [MQTT-3.1.2-29]). */
+function ruleBroken(r: ProtocolHost, reasonCode: number, reasonString: string, what: string): void {
+  r.state.closeError = mqttdError('MQTTD_ERR_PROTOCOL_ERROR', what)
+  r.disconnectWith({ reasonCode, reasonString }, 'protocol-error')
+}
+
+function reasonProperties(r: ProtocolHost, outcome: ChainOutcome): { reasonString: string } | undefined {
   const text = outcome.reason?.reasonString
   return r.v5 && text !== undefined ? { reasonString: text } : undefined
 }
 
-export async function handlePublish(r: ConnectionRunner, packet: PublishPacket): Promise<void> {
+export async function handlePublish(r: ProtocolHost, packet: PublishPacket): Promise<void> {
   const alias = packet.properties?.topicAlias
   if (r.v5 && alias !== undefined) {
     const resolved = r.flow.resolveAlias(alias, packet.topic)
     if (!resolved.ok) {
       if (resolved.reason === 'unknown') return r.protocolError(`topic alias ${alias} was never set`)
-      r.closeError = mqttdError('MQTTD_ERR_TOPIC_ALIAS_INVALID', alias, r.limits.topicAliasMaximum)
-      return r.disconnectWith({ reasonCode: Reason.topicAliasInvalid }, 'protocol-error')
+      r.state.closeError = mqttdError('MQTTD_ERR_TOPIC_ALIAS_INVALID', alias, r.limits.topicAliasMaximum)
+      return r.disconnectWith({ reasonCode: ReasonCode.topicAliasInvalid }, 'protocol-error')
     }
     packet.topic = resolved.topic
     delete packet.properties!.topicAlias
@@ -48,6 +55,11 @@ export async function handlePublish(r: ConnectionRunner, packet: PublishPacket):
     return r.protocolError('PUBLISH with an empty topic and no topic alias')
   }
   r.metrics.messageReceived(packet.qos)
+  if (!isValidTopicName(packet.topic)) {
+    // wildcards or U+0000 in a topic name [MQTT-3.3.2-2] [MQTT-4.7.3-2]: no handler sees it, broker or not
+    const what = `PUBLISH to the invalid topic name ${JSON.stringify(packet.topic)}`
+    return ruleBroken(r, ReasonCode.topicNameInvalid, 'Topic name invalid', what)
+  }
   if (packet.qos === 0) {
     const outcome = await r.chain.decide('onPublish', r.ctx, packet)
     if ((outcome.reason?.reasonCode ?? 0) >= 0x80) r.metrics.messageDropped('hook_refused')
@@ -62,11 +74,11 @@ export async function handlePublish(r: ConnectionRunner, packet: PublishPacket):
   }
   if (r.v5 && overLimit.has(packet)) {
     // [MQTT-3.3.4-9] more unacknowledged QoS>0 PUBLISH packets than Receive Maximum
-    r.closeError = mqttdError('MQTTD_ERR_RECEIVE_MAXIMUM', r.limits.receiveMaximum)
-    return r.disconnectWith({ reasonCode: Reason.receiveMaximumExceeded }, 'protocol-error')
+    r.state.closeError = mqttdError('MQTTD_ERR_RECEIVE_MAXIMUM', r.limits.receiveMaximum)
+    return r.disconnectWith({ reasonCode: ReasonCode.receiveMaximumExceeded }, 'protocol-error')
   }
   const outcome = await r.chain.decide('onPublish', r.ctx, packet)
-  if (r.state !== 'connected') return
+  if (r.state.phase !== 'connected') return
   const code = outcome.reason?.reasonCode ?? 0
   if (code >= 0x80) r.metrics.messageDropped('hook_refused')
   const ack = r.v5 ? { messageId, reasonCode: code, properties: reasonProperties(r, outcome) } : { messageId }
@@ -81,19 +93,30 @@ export async function handlePublish(r: ConnectionRunner, packet: PublishPacket):
 }
 
 /** [MQTT-4.3.3-10] PUBCOMP for a released id; v5 0x92 when it was not awaiting release. */
-export function handlePubrel(r: ConnectionRunner, packet: PubrelPacket): void {
+export function handlePubrel(r: ProtocolHost, packet: PubrelPacket): void {
   const known = r.flow.released(packet.messageId!)
   r.ack({
     cmd: 'pubcomp',
     messageId: packet.messageId,
-    ...(r.v5 && !known ? { reasonCode: Reason.packetIdNotFound } : {}),
+    ...(r.v5 && !known ? { reasonCode: ReasonCode.packetIdentifierNotFound } : {}),
   })
 }
 
-export async function handleSubscribe(r: ConnectionRunner, packet: SubscribePacket): Promise<void> {
+export async function handleSubscribe(r: ProtocolHost, packet: SubscribePacket): Promise<void> {
   const granted = packet.subscriptions.map((s) => s.qos as number)
+  for (let i = 0; i < granted.length; i++) {
+    const s = packet.subscriptions[i]!
+    const parsed = parseFilter(s.topic)
+    // an invalid filter is refused before any handler [MQTT-4.7.1-2] [MQTT-4.7.1-3] [MQTT-4.8.2-1] [MQTT-4.8.2-2]
+    if (parsed === undefined) granted[i] = r.v5 ? ReasonCode.topicFilterInvalid : 0x80
+    else if (r.v5 && parsed.group !== undefined && s.nl === true) {
+      // No Local on a shared subscription is a protocol error [MQTT-3.8.3-4]
+      const what = `SUBSCRIBE with No Local on the shared subscription ${JSON.stringify(s.topic)}`
+      return ruleBroken(r, ReasonCode.protocolError, 'No Local on a shared subscription', what)
+    }
+  }
   const outcome = await r.chain.decide('onSubscribe', r.ctx, packet, granted)
-  if (r.state !== 'connected') return
+  if (r.state.phase !== 'connected') return
   const code = outcome.reason?.reasonCode ?? 0
   if (code >= 0x80) granted.fill(code)
   // 3.1.1 has one failure code, 0x80 [MQTT-3.9.3-2]
@@ -103,10 +126,13 @@ export async function handleSubscribe(r: ConnectionRunner, packet: SubscribePack
   await r.chain.notify('onSubscribed', r.ctx, packet, granted)
 }
 
-export async function handleUnsubscribe(r: ConnectionRunner, packet: UnsubscribePacket): Promise<void> {
-  const reasonCodes = packet.unsubscriptions.map(() => 0)
+export async function handleUnsubscribe(r: ProtocolHost, packet: UnsubscribePacket): Promise<void> {
+  // v5: an invalid filter gets 0x8F before any handler sees it (3.1.1 UNSUBACK has no codes)
+  const reasonCodes = packet.unsubscriptions.map((f): number =>
+    r.v5 && parseFilter(f) === undefined ? ReasonCode.topicFilterInvalid : 0,
+  )
   const outcome = await r.chain.decide('onUnsubscribe', r.ctx, packet, reasonCodes)
-  if (r.state !== 'connected') return
+  if (r.state.phase !== 'connected') return
   const code = outcome.reason?.reasonCode ?? 0
   if (code >= 0x80) reasonCodes.fill(code)
   if (r.v5) {

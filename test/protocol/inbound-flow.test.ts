@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { InboundFlow } from '../../src/workers/inbound-flow.ts'
-import { connackCode, v3ConnackCode } from '../../src/workers/reason-codes.ts'
+import { InboundFlow } from '../../src/protocol/inbound-flow.ts'
+import { connackCode, v3ConnackCode } from '../../src/protocol/reason-codes.ts'
 
 test('[MQTT-3.3.2-9] [MQTT-3.3.2-10] topic aliases: 0 and above the maximum are invalid; an unknown alias with an empty topic is refused', () => {
   const flow = new InboundFlow({ receiveMaximum: 10, topicAliasMaximum: 2 })

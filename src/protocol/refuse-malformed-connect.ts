@@ -1,5 +1,6 @@
 import { connectRefusal } from '../connection/connect-refusal.ts'
-import type { ConnectionRunner } from './connection-runner.ts'
+import type { Connection } from '../connection/connection.ts'
+import type { ProtocolHost } from './host.ts'
 
 /**
  * A CONNECT failed to parse but named a protocol version: answers with the
@@ -7,12 +8,12 @@ import type { ConnectionRunner } from './connection-runner.ts'
  * version's format, as the connection's last packet. False when the error
  * calls for none (the connection is then just closed).
  */
-export function refuseMalformedConnect(r: ConnectionRunner, err: Error): boolean {
+export function refuseMalformedConnect(r: ProtocolHost, connection: Connection, err: Error): boolean {
   const refusal = connectRefusal(err)
-  if (refusal === undefined || r.state !== 'awaiting-connect' || r.manualAcks) return false
+  if (refusal === undefined || r.state.phase !== 'awaiting-connect' || r.manualAcks) return false
   r.clearConnectTimer()
-  r.connackSent = true
-  r.connection.setOptions({ protocolVersion: refusal.protocolVersion })
+  r.state.connackSent = true
+  connection.setOptions({ protocolVersion: refusal.protocolVersion })
   r.writeFinal(
     refusal.protocolVersion === 5
       ? { cmd: 'connack', reasonCode: refusal.code, sessionPresent: false }

@@ -3,77 +3,83 @@
  * keepalive cap, the onConnect/onAuth chains (with v5 enhanced
  * authentication and re-authentication), CONNACK success or refusal.
  */
-import type { AuthPacket, ConnectPacket } from '../connection/types.ts'
+import type { AuthPacket, ConnectPacket, ProtocolVersion } from '../connection/types.ts'
 import type { ChainOutcome } from '../handlers/chain.ts'
-import type { ProtocolVersion, ReasonResult } from '../handlers/types.ts'
-import type { ConnectionRunner } from './connection-runner.ts'
-import { Reason, v3ConnackCode } from './reason-codes.ts'
+import type { ReasonResult } from '../handlers/types.ts'
+import { ReasonCode } from '../mqtt/reason-codes.ts'
+import type { ProtocolHost } from './host.ts'
+import { v3ConnackCode } from './reason-codes.ts'
+import { isValidTopicName } from './topic.ts'
 
 let assignedIds = 0
 // what a chain without hooks decides (never modified)
 const noOutcome: ChainOutcome = Object.freeze({ reason: undefined, continueAuth: undefined })
 
-export async function handleConnect(r: ConnectionRunner, packet: ConnectPacket): Promise<void> {
+export async function handleConnect(r: ProtocolHost, packet: ConnectPacket): Promise<void> {
   r.clearConnectTimer()
   const ctx = r.ctx
   ctx.protocolVersion = packet.protocolVersion as ProtocolVersion
   ctx.connectPacket = packet
   ctx.clientId = packet.clientId
-  r.state = 'connecting'
+  r.state.phase = 'connecting'
   const props = packet.properties
-  if (r.v5 && props?.maximumPacketSize !== undefined) r.maxOutgoingPacket = props.maximumPacketSize
+  if (r.v5 && props?.maximumPacketSize !== undefined) r.state.maxOutgoingPacket = props.maximumPacketSize
 
   if (packet.clientId === '') {
     // [MQTT-3.1.3-8] 3.1.1: an empty client id needs CleanSession=1; 3.1 has no empty ids at all
     if (ctx.protocolVersion === 3 || (ctx.protocolVersion === 4 && !packet.clean)) {
-      return refuse(r, { reasonCode: Reason.clientIdNotValid })
+      return refuse(r, { reasonCode: ReasonCode.clientIdentifierNotValid })
     }
     // [MQTT-3.1.3-6] the server assigns a unique id; v5 tells the client [MQTT-3.2.2-16]
     ctx.clientId = `mqttd-${ctx.workerId}-${Date.now().toString(36)}-${(++assignedIds).toString(36)}`
     if (r.v5) ctx.connack.properties.assignedClientIdentifier = ctx.clientId
   }
-  r.keepaliveMs = packet.keepalive * 1000
+  r.state.keepaliveMs = packet.keepalive * 1000
   const cap = r.limits.maxKeepaliveSeconds
   if (cap > 0 && r.v5 && (packet.keepalive === 0 || packet.keepalive > cap)) {
     ctx.connack.properties.serverKeepAlive = cap // [MQTT-3.2.2-21]
-    r.keepaliveMs = cap * 1000
+    r.state.keepaliveMs = cap * 1000
   }
   if (r.v5 && props?.authenticationMethod !== undefined && !r.chain.has('onAuth')) {
-    return refuse(r, { reasonCode: Reason.badAuthenticationMethod })
+    return refuse(r, { reasonCode: ReasonCode.badAuthenticationMethod })
+  }
+  if (packet.will !== undefined && !isValidTopicName(packet.will.topic)) {
+    // [MQTT-3.1.3-11] the Will Topic is a topic name: no wildcards, no U+0000 [MQTT-3.3.2-2] [MQTT-4.7.3-2]
+    return refuse(r, problem(r, ReasonCode.topicNameInvalid, 'Will topic invalid'))
   }
   if (!r.chain.has('onConnect')) return afterAuthStep(r, noOutcome)
   return afterAuthStep(r, await r.chain.decide('onConnect', ctx, packet))
 }
 
 /** AUTH from the client: the next step of enhanced authentication, or re-authentication (v5 only). */
-export async function handleAuth(r: ConnectionRunner, packet: AuthPacket): Promise<void> {
+export async function handleAuth(r: ProtocolHost, packet: AuthPacket): Promise<void> {
   if (!r.v5) return r.protocolError('AUTH on a protocol version before 5')
-  if (r.state === 'connected' && packet.reasonCode !== Reason.reAuthenticate) {
+  if (r.state.phase === 'connected' && packet.reasonCode !== ReasonCode.reAuthenticate) {
     return r.protocolError('AUTH without re-authentication reason code')
   }
   return afterAuthStep(r, await r.chain.decide('onAuth', r.ctx, packet))
 }
 
-async function afterAuthStep(r: ConnectionRunner, outcome: ChainOutcome): Promise<void> {
-  if (r.state === 'closing' || r.state === 'closed') return
+async function afterAuthStep(r: ProtocolHost, outcome: ChainOutcome): Promise<void> {
+  if (r.state.ending) return
   const refused = (outcome.reason?.reasonCode ?? 0) >= 0x80
   if (outcome.continueAuth !== undefined) {
-    if (!r.v5) return refuse(r, { reasonCode: Reason.protocolError })
-    r.state = r.wasConnected ? 'connected' : 'authenticating'
-    r.write({ cmd: 'auth', reasonCode: Reason.continueAuthentication, properties: outcome.continueAuth })
+    if (!r.v5) return refuse(r, { reasonCode: ReasonCode.protocolError })
+    r.state.phase = r.state.wasConnected ? 'connected' : 'authenticating'
+    r.write({ cmd: 'auth', reasonCode: ReasonCode.continueAuthentication, properties: outcome.continueAuth })
     return
   }
-  if (r.wasConnected) {
+  if (r.state.wasConnected) {
     // re-authentication [MQTT-4.12.1-1]: AUTH 0x00 on success, DISCONNECT with the code on refusal
     if (refused) return r.disconnectWith(outcome.reason!, 'connect-refused')
-    r.write({ cmd: 'auth', reasonCode: Reason.success })
+    r.write({ cmd: 'auth', reasonCode: ReasonCode.success })
     return
   }
   if (refused) return refuse(r, outcome.reason!)
   return accept(r, outcome.reason)
 }
 
-async function accept(r: ConnectionRunner, reason: ReasonResult | undefined): Promise<void> {
+async function accept(r: ProtocolHost, reason: ReasonResult | undefined): Promise<void> {
   const ctx = r.ctx
   const packet = ctx.connectPacket!
   // [MQTT-3.2.2-1] [MQTT-3.2.2-2] a clean start never has a session present
@@ -86,27 +92,33 @@ async function accept(r: ConnectionRunner, reason: ReasonResult | undefined): Pr
       ...(ctx.connackShaped ? ctx.connack.properties : undefined),
     }
     if (reason?.reasonString !== undefined) properties.reasonString = reason.reasonString
-    r.ack({ cmd: 'connack', reasonCode: Reason.success, sessionPresent, properties })
+    r.ack({ cmd: 'connack', reasonCode: ReasonCode.success, sessionPresent, properties })
   } else {
     r.ack({ cmd: 'connack', returnCode: 0, sessionPresent })
   }
-  r.connackSent = true
-  r.wasConnected = true
-  r.state = 'connected'
+  r.state.connackSent = true
+  r.state.wasConnected = true
+  r.state.phase = 'connected'
   r.armKeepalive()
   if (r.chain.has('onConnected')) await r.chain.notify('onConnected', ctx)
 }
 
+/** A refusal with its reason string unless the v5 client asked for none [MQTT-3.1.2-29]. */
+function problem(r: ProtocolHost, reasonCode: number, reasonString: string): ReasonResult {
+  const wants = r.v5 && r.ctx.connectPacket?.properties?.requestProblemInformation !== false
+  return wants ? { reasonCode, reasonString } : { reasonCode }
+}
+
 /** Refuses the CONNECT with a CONNACK carrying `reason` (3.1.1: the mapped return code, if any), then closes. */
-function refuse(r: ConnectionRunner, reason: ReasonResult): void {
+function refuse(r: ProtocolHost, reason: ReasonResult): void {
   r.metrics.connectionRejected(r.ctx.listener, 'auth_refused')
   sendConnackFailure(r, reason)
   r.terminate('connect-refused')
 }
 
 /** A failing CONNACK as the connection's last packet; 3.1.1 clients get it only when a return code exists. */
-export function sendConnackFailure(r: ConnectionRunner, reason: ReasonResult): void {
-  r.connackSent = true
+export function sendConnackFailure(r: ProtocolHost, reason: ReasonResult): void {
+  r.state.connackSent = true
   // with manualAcks the handler answers CONNECT itself (maybe already): a second CONNACK breaks the protocol
   if (r.manualAcks) return
   if (r.v5) {

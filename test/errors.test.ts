@@ -8,7 +8,7 @@ import {
   mqttdError,
   mqttdErrorWithCause,
   toPlainError,
-} from '../../src/errors.ts'
+} from '../src/errors.ts'
 
 test('every error code is MQTTD_ERR_* and builds an error carrying that code', () => {
   for (const code of Object.keys(errorTable)) {

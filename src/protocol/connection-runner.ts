@@ -21,8 +21,11 @@ import { MqttdError, mqttdError } from '../errors.ts'
 import { type HandlerChain, HookError } from '../handlers/chain.ts'
 import type { CloseInfo, CloseReason, ReasonResult, Transport } from '../handlers/types.ts'
 import type { WorkerMetrics } from '../metrics/worker-metrics.ts'
+import { ReasonCode } from '../mqtt/reason-codes.ts'
 import { handleAuth, handleConnect, sendConnackFailure } from './connect-flow.ts'
+import { ConnectionState, type Phase } from './connection-state.ts'
 import { ConnectionContext } from './hook-context.ts'
+import type { OutgoingPacket, ProtocolHost, RunnerLimits } from './host.ts'
 import { InboundFlow } from './inbound-flow.ts'
 import {
   handlePublish,
@@ -31,19 +34,8 @@ import {
   handleUnsubscribe,
   noteArrival,
 } from './message-flow.ts'
-import { connackCode, Reason } from './reason-codes.ts'
+import { connackCode } from './reason-codes.ts'
 import { refuseMalformedConnect } from './refuse-malformed-connect.ts'
-
-export interface RunnerLimits {
-  maxPacketSize: number
-  connectTimeoutMs: number
-  maxKeepaliveSeconds: number
-  receiveMaximum: number
-  topicAliasMaximum: number
-  /** Graceful close after a final packet: see linger.ts. */
-  lingerMs: number
-  maxLingering: number
-}
 
 /** Where a connection came from: what a transport hands over once its stream is ready. */
 export interface Endpoint {
@@ -65,8 +57,6 @@ export interface RunnerOptions extends Endpoint {
   metrics: WorkerMetrics
 }
 
-type State = 'awaiting-connect' | 'connecting' | 'authenticating' | 'connected' | 'closing' | 'closed'
-
 const backlogPause = 64
 
 // a module function, not a closure per connection
@@ -74,7 +64,7 @@ function connectTimedOut(runner: ConnectionRunner): void {
   runner.connectTimedOut()
 }
 
-export class ConnectionRunner {
+export class ConnectionRunner implements ProtocolHost {
   readonly ctx: ConnectionContext
   readonly connection: Connection
   readonly seq: number
@@ -83,29 +73,23 @@ export class ConnectionRunner {
   /** Resolves once the connection closed and onClose ran. */
   readonly closed: Promise<CloseInfo>
   #resolveClosed!: (info: CloseInfo) => void
-  // Members without `#` below are the interface of connect-flow.ts and message-flow.ts (worker-internal).
+  // Members without `#` below are the ProtocolHost the flows (connect-flow.ts, message-flow.ts) run against
   readonly chain: HandlerChain
   readonly limits: RunnerLimits
   readonly metrics: WorkerMetrics
   #flow: InboundFlow | undefined
   /** A handler answers CONNECT, PUBLISH, PUBREL, SUBSCRIBE, UNSUBSCRIBE and PINGREQ itself (Handler.manualAcks). */
   readonly manualAcks: boolean
-  /** Where the connection is in its life; the flows (connect-flow, message-flow) move it on. */
-  state: State = 'awaiting-connect'
-  wasConnected = false
-  connackSent = false
+  /** Where the connection is in its life and what CONNECT settled; the flows move it on. */
+  readonly state = new ConnectionState()
   #closeReason: CloseReason | undefined
-  closeError: Error | undefined
   #disconnectPacket: DisconnectPacket | undefined
   #queue: Packet[] = []
   #processing = false
   #paused = false
   #connectTimer: NodeJS.Timeout | undefined
   #keepaliveTimer: NodeJS.Timeout | undefined
-  keepaliveMs = 0
   #lastActivity = Date.now()
-  /** The client's v5 Maximum Packet Size; 0: none. */
-  maxOutgoingPacket = 0
   #destroyTimer: NodeJS.Timeout | undefined
   #finalPending = false
   /** The setup hooks' run, until it settled. */
@@ -134,6 +118,11 @@ export class ConnectionRunner {
     this.#connectTimer = setTimeout(connectTimedOut, options.limits.connectTimeoutMs, this)
   }
 
+  /** Where the connection is in its life (the registry lists and kicks connected ones only). */
+  get phase(): Phase {
+    return this.state.phase
+  }
+
   /** Inbound QoS 1/2 and topic-alias bookkeeping, created with the first PUBLISH that needs it. */
   get flow(): InboundFlow {
     this.#flow ??= new InboundFlow(this.limits)
@@ -158,13 +147,13 @@ export class ConnectionRunner {
 
   /** `ctx.close()`. */
   closeFromHook(reasonCode?: number, reasonString?: string, reason?: CloseReason): void {
-    this.close(reasonCode ?? Reason.success, reasonString, reason ?? 'closed-by-handler')
+    this.close(reasonCode ?? ReasonCode.success, reasonString, reason ?? 'closed-by-handler')
   }
 
   /** The connect timer fired: no CONNECT within limits.connectTimeoutMs. */
   connectTimedOut(): void {
     this.metrics.connectionRejected(this.ctx.listener, 'connect_timeout')
-    this.closeError = mqttdError('MQTTD_ERR_CONNECT_TIMEOUT', this.limits.connectTimeoutMs)
+    this.state.closeError = mqttdError('MQTTD_ERR_CONNECT_TIMEOUT', this.limits.connectTimeoutMs)
     this.terminate('connect-timeout')
   }
 
@@ -185,7 +174,7 @@ export class ConnectionRunner {
   async #drainQueue(): Promise<void> {
     this.#processing = true
     if (this.#setup !== undefined) await this.#setup
-    while (this.#queue.length > 0 && this.state !== 'closed') {
+    while (this.#queue.length > 0 && this.state.phase !== 'closed') {
       const packet = this.#queue.shift()!
       try {
         await this.#handle(packet)
@@ -201,13 +190,13 @@ export class ConnectionRunner {
   }
 
   async #handle(packet: Packet): Promise<void> {
-    if (this.state === 'closing' || this.state === 'closed') return
-    if (this.state === 'awaiting-connect') {
+    if (this.state.ending) return
+    if (this.state.phase === 'awaiting-connect') {
       if (packet.cmd !== 'connect') return this.protocolError(`${packet.cmd} before CONNECT`) // [MQTT-3.1.0-1]
       return handleConnect(this, packet)
     }
     if (packet.cmd === 'connect') return this.protocolError('second CONNECT') // [MQTT-3.1.0-2]
-    if (this.state === 'authenticating' && packet.cmd !== 'auth' && packet.cmd !== 'disconnect') {
+    if (this.state.phase === 'authenticating' && packet.cmd !== 'auth' && packet.cmd !== 'disconnect') {
       return this.protocolError(`${packet.cmd} during enhanced authentication`)
     }
     switch (packet.cmd) {
@@ -250,13 +239,13 @@ export class ConnectionRunner {
   // ---- keepalive --------------------------------------------------------
 
   armKeepalive(): void {
-    if (this.keepaliveMs <= 0) return
-    const limit = this.keepaliveMs * 1.5 // [MQTT-3.1.2-24]
+    if (this.state.keepaliveMs <= 0) return
+    const limit = this.state.keepaliveMs * 1.5 // [MQTT-3.1.2-24]
     const check = () => {
       const idle = Date.now() - this.#lastActivity
       if (idle >= limit) {
-        this.closeError = mqttdError('MQTTD_ERR_KEEPALIVE_TIMEOUT', this.keepaliveMs / 1000)
-        this.disconnectWith({ reasonCode: Reason.keepAliveTimeout }, 'keepalive-timeout')
+        this.state.closeError = mqttdError('MQTTD_ERR_KEEPALIVE_TIMEOUT', this.state.keepaliveMs / 1000)
+        this.disconnectWith({ reasonCode: ReasonCode.keepAliveTimeout }, 'keepalive-timeout')
       } else {
         this.#keepaliveTimer = setTimeout(check, limit - idle)
       }
@@ -267,7 +256,7 @@ export class ConnectionRunner {
   // ---- sending ----------------------------------------------------------
 
   /** Writes a framework packet; counts it. */
-  write(packet: Record<string, unknown> & { cmd: string }, cb?: (err?: Error | null) => void): boolean {
+  write(packet: OutgoingPacket, cb?: (err?: Error | null) => void): boolean {
     if (packet.properties === undefined) delete packet.properties
     const cmd = packet.cmd as keyof Connection & 'connack'
     const send = this.connection[cmd] as (p: unknown, cb?: (err?: Error | null) => void) => boolean
@@ -277,7 +266,7 @@ export class ConnectionRunner {
   }
 
   /** Writes an acknowledgement, unless a handler sends its own ({@link manualAcks}). */
-  ack(packet: Record<string, unknown> & { cmd: string }): void {
+  ack(packet: OutgoingPacket): void {
     if (!this.manualAcks) this.write(packet)
   }
 
@@ -286,19 +275,19 @@ export class ConnectionRunner {
    * stream is full. Never sends more than the client's v5 Maximum Packet Size [MQTT-3.1.2-24].
    */
   async send(packet: OutPacket): Promise<boolean> {
-    if (this.state === 'closing' || this.state === 'closed' || this.connection.destroyed) return false
-    if (this.maxOutgoingPacket > 0) {
+    if (this.state.ending || this.connection.destroyed) return false
+    if (this.state.maxOutgoingPacket > 0) {
       // a PUBLISH is sized by counting (generated only near the limit); other packets are small and rare
       const fits =
         packet.cmd === 'publish'
-          ? fitsPacketSize(packet, 5, this.maxOutgoingPacket)
-          : generate(packet, { protocolVersion: 5 }).length <= this.maxOutgoingPacket
+          ? fitsPacketSize(packet, 5, this.state.maxOutgoingPacket)
+          : generate(packet, { protocolVersion: 5 }).length <= this.state.maxOutgoingPacket
       if (!fits) {
         this.metrics.messageDropped('packet_too_large')
         return false
       }
     }
-    const ok = this.write(packet as unknown as Record<string, unknown> & { cmd: string })
+    const ok = this.write(packet as unknown as OutgoingPacket)
     if (packet.cmd === 'publish') this.metrics.messageSent(packet.qos ?? 0)
     if (ok) return true
     // One waiter for every send pending on this drain: a listener pair per send would pass the
@@ -328,9 +317,9 @@ export class ConnectionRunner {
   }
 
   disconnectWith(result: ReasonResult, reason: CloseReason): void {
-    if (this.state === 'closing' || this.state === 'closed') return
+    if (this.state.ending) return
     if (this.v5 && this.ctx.connectPacket !== undefined) {
-      if (this.connackSent) {
+      if (this.state.connackSent) {
         const properties =
           result.reasonString === undefined ? undefined : { reasonString: result.reasonString }
         this.writeFinal({ cmd: 'disconnect', reasonCode: result.reasonCode, properties })
@@ -338,16 +327,16 @@ export class ConnectionRunner {
         // no DISCONNECT before CONNACK [MQTT-3.14.0-1]; CONNACK has no code for some DISCONNECT reasons
         sendConnackFailure(this, { ...result, reasonCode: connackCode(result.reasonCode) })
       }
-    } else if (!this.connackSent && this.ctx.connectPacket !== undefined && result.reasonCode >= 0x80) {
+    } else if (!this.state.connackSent && this.ctx.connectPacket !== undefined && result.reasonCode >= 0x80) {
       sendConnackFailure(this, result)
     }
     this.terminate(reason)
   }
 
   protocolError(what: string): void {
-    this.closeError = mqttdError('MQTTD_ERR_PROTOCOL_ERROR', what)
-    if (!this.wasConnected) this.metrics.connectionRejected(this.ctx.listener, 'protocol_error')
-    this.disconnectWith({ reasonCode: Reason.protocolError }, 'protocol-error')
+    this.state.closeError = mqttdError('MQTTD_ERR_PROTOCOL_ERROR', what)
+    if (!this.state.wasConnected) this.metrics.connectionRejected(this.ctx.listener, 'protocol_error')
+    this.disconnectWith({ reasonCode: ReasonCode.protocolError }, 'protocol-error')
   }
 
   /**
@@ -356,8 +345,8 @@ export class ConnectionRunner {
    * transferred socket must be destroyed, never only ended (it would leak).
    */
   terminate(reason: CloseReason): void {
-    if (this.state === 'closing' || this.state === 'closed') return
-    this.state = 'closing'
+    if (this.state.ending) return
+    this.state.phase = 'closing'
     this.#closeReason ??= reason
     this.#clearTimers()
     this.#queue.length = 0
@@ -375,21 +364,21 @@ export class ConnectionRunner {
    * Writes the last packet of the connection (CONNACK refusal, DISCONNECT)
    * and closes: the socket lingers so the client reads it (see linger.ts).
    */
-  writeFinal(packet: Record<string, unknown> & { cmd: string }): void {
+  writeFinal(packet: OutgoingPacket): void {
     this.#finalPending = true
     this.write(packet)
     if (!this.connection.destroyed) lingerClose(this.connection.release(), this.limits)
   }
 
   #onError(err: Error): void {
-    if (this.state === 'closed') return
+    if (this.state.phase === 'closed') return
     const coded = err instanceof MqttdError
-    this.closeError = err
+    this.state.closeError = err
     if (coded && err.reasonCode !== undefined) {
       // parse errors: the Connection destroys itself right after this event; what is written now is flushed first
-      if (!this.wasConnected) this.metrics.connectionRejected(this.ctx.listener, 'protocol_error')
+      if (!this.state.wasConnected) this.metrics.connectionRejected(this.ctx.listener, 'protocol_error')
       if (err.code === 'MQTTD_ERR_PACKET_TOO_LARGE') this.metrics.messageDropped('packet_too_large')
-      if (!refuseMalformedConnect(this, err))
+      if (!refuseMalformedConnect(this, this.connection, err))
         this.disconnectWith({ reasonCode: err.reasonCode }, 'protocol-error')
       else this.terminate('protocol-error')
     } else {
@@ -404,9 +393,9 @@ export class ConnectionRunner {
     if (err instanceof HookError)
       this.ctx.log.error({ err, hook: err.hook, handler: err.handler }, err.message)
     else this.ctx.log.error({ err }, 'connection failed')
-    if (this.state === 'closing' || this.state === 'closed') return
-    this.closeError = error
-    this.disconnectWith({ reasonCode: Reason.implementationSpecific }, 'hook-error')
+    if (this.state.ending) return
+    this.state.closeError = error
+    this.disconnectWith({ reasonCode: ReasonCode.implementationSpecificError }, 'hook-error')
     void this.chain.notifyAll('onError', this.ctx, error).then((failures) => this.#logFailures(failures))
   }
 
@@ -422,15 +411,18 @@ export class ConnectionRunner {
   }
 
   async #finish(): Promise<void> {
-    if (this.state === 'closed') return
-    this.state = 'closed'
+    if (this.state.phase === 'closed') return
+    this.state.phase = 'closed'
     this.#clearTimers()
     clearTimeout(this.#destroyTimer)
     this.#queue.length = 0
     this.metrics.untrackBytes(this.connection)
-    const info: CloseInfo = { reason: this.#closeReason ?? 'socket-closed', wasConnected: this.wasConnected }
+    const info: CloseInfo = {
+      reason: this.#closeReason ?? 'socket-closed',
+      wasConnected: this.state.wasConnected,
+    }
     if (this.#disconnectPacket !== undefined) info.disconnect = this.#disconnectPacket
-    if (this.closeError !== undefined) info.error = this.closeError
+    if (this.state.closeError !== undefined) info.error = this.state.closeError
     if (this.chain.has('onClose')) this.#logFailures(await this.chain.notifyAll('onClose', this.ctx, info))
     this.#resolveClosed(info)
   }

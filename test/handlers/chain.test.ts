@@ -1,7 +1,21 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import type { ISubscribePacket } from 'mqtt-packet'
 import { HandlerChain, HookError } from '../../src/handlers/chain.ts'
-import type { Handler } from '../../src/handlers/types.ts'
+import type { ConnectContext, Handler } from '../../src/handlers/types.ts'
+
+// The chain hands these to the hooks untouched; it never reads them.
+const ctx = {} as ConnectContext
+const publish = {
+  cmd: 'publish',
+  topic: 't',
+  payload: Buffer.alloc(0),
+  qos: 0,
+  retain: false,
+  dup: false,
+} as const
+const connect = { cmd: 'connect', clientId: 'c' } as const
+const subscribe: ISubscribePacket = { cmd: 'subscribe', messageId: 1, subscriptions: [] }
 
 const chainOf = (...handlers: Handler[]) =>
   new HandlerChain(
@@ -21,7 +35,7 @@ test('decision hooks run in order; undefined goes on; a code < 0x80 is kept and 
     },
     { onPublish: () => void calls.push('c') },
   )
-  const outcome = await chain.decide('onPublish', {}, {})
+  const outcome = await chain.decide('onPublish', ctx, publish)
   assert.deepEqual(calls, ['a', 'b', 'c'])
   assert.deepEqual(outcome.reason, { reasonCode: 0x10, reasonString: 'No matching subscribers' })
 })
@@ -32,18 +46,20 @@ test('a code >= 0x80 refuses and stops; { stop: true } stops without a reason', 
     { onConnect: () => ({ reasonCode: 0x87 }) },
     { onConnect: () => void calls.push('never') },
   )
-  assert.equal((await refuse.decide('onConnect', {}, {})).reason?.reasonCode, 0x87)
+  assert.equal((await refuse.decide('onConnect', ctx, connect)).reason?.reasonCode, 0x87)
   const stop = chainOf(
     { onConnect: () => ({ stop: true as const }) },
     { onConnect: () => void calls.push('never') },
   )
-  assert.equal((await stop.decide('onConnect', {}, {})).reason, undefined)
+  assert.equal((await stop.decide('onConnect', ctx, connect)).reason, undefined)
   assert.deepEqual(calls, [])
 })
 
 test('continueAuth ends the chain and is returned', async () => {
   const chain = chainOf({ onConnect: () => ({ continueAuth: { authenticationMethod: 'SCRAM' } }) })
-  assert.deepEqual((await chain.decide('onConnect', {}, {})).continueAuth, { authenticationMethod: 'SCRAM' })
+  assert.deepEqual((await chain.decide('onConnect', ctx, connect)).continueAuth, {
+    authenticationMethod: 'SCRAM',
+  })
 })
 
 test('a throwing or rejecting hook raises MQTTD_ERR_HOOK_FAILED naming the hook and handler', async () => {
@@ -53,7 +69,7 @@ test('a throwing or rejecting hook raises MQTTD_ERR_HOOK_FAILED naming the hook 
       throw new Error('boom')
     },
   })
-  await assert.rejects(sync.decide('onConnect', {}, {}), (err: HookError) => {
+  await assert.rejects(sync.decide('onConnect', ctx, connect), (err: HookError) => {
     assert.ok(err instanceof HookError)
     assert.equal(err.code, 'MQTTD_ERR_HOOK_FAILED')
     assert.equal(err.hook, 'onConnect')
@@ -64,14 +80,14 @@ test('a throwing or rejecting hook raises MQTTD_ERR_HOOK_FAILED naming the hook 
   })
   const rejects = chainOf({ name: 'x', onSubscribe: () => Promise.reject(new Error('nope')) })
   await assert.rejects(
-    rejects.decide('onSubscribe', {}, {}, []),
+    rejects.decide('onSubscribe', ctx, subscribe, []),
     /Hook onSubscribe of handler x failed: nope/,
   )
 })
 
 test('a hook that does not settle within the timeout raises MQTTD_ERR_HOOK_TIMEOUT', async () => {
   const chain = chainOf({ name: 'slow', onPublish: () => new Promise(() => {}) })
-  await assert.rejects(chain.decide('onPublish', {}, {}), (err: HookError) => {
+  await assert.rejects(chain.decide('onPublish', ctx, publish), (err: HookError) => {
     assert.equal(err.code, 'MQTTD_ERR_HOOK_TIMEOUT')
     assert.equal(err.message, 'Hook onPublish of handler slow did not settle within 200 ms')
     return true
@@ -100,7 +116,7 @@ test('notifyAll runs every handler and collects failures; the observer sees dura
       },
     },
   )
-  const failures = await chain.notifyAll('onClose', {}, {})
+  const failures = await chain.notifyAll('onClose', ctx, { reason: 'socket-closed', wasConnected: false })
   assert.equal(failures.length, 1)
   assert.equal(failures[0]!.handler, 'a')
   assert.deepEqual(seen, ['error onClose a', 'b ran', 'ok onClose b'])

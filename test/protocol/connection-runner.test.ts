@@ -1,0 +1,124 @@
+// The protocol engine alone: a ConnectionRunner on one end of an in-memory duplex pair, a
+// Connection playing the client on the other. No piscina, no socket, no worker thread.
+import assert from 'node:assert/strict'
+import { duplexPair } from 'node:stream'
+import { test } from 'node:test'
+import pino from 'pino'
+import { Connection } from '../../src/connection/connection.ts'
+import type { Packet } from '../../src/connection/types.ts'
+import { HandlerChain } from '../../src/handlers/chain.ts'
+import type { Handler } from '../../src/handlers/types.ts'
+import { WorkerMetrics } from '../../src/metrics/worker-metrics.ts'
+import { ConnectionRunner } from '../../src/protocol/connection-runner.ts'
+
+const limits = {
+  maxPacketSize: 65536,
+  connectTimeoutMs: 5000,
+  maxKeepaliveSeconds: 0,
+  receiveMaximum: 10,
+  topicAliasMaximum: 5,
+  lingerMs: 2000,
+  maxLingering: 1000,
+}
+
+function pair(handler: Handler) {
+  const [serverSide, clientSide] = duplexPair()
+  const chain = new HandlerChain([{ name: 'test', handler }], { timeoutMs: 5000 })
+  const runner = new ConnectionRunner({
+    seq: 1,
+    stream: serverSide,
+    transport: 'tcp',
+    listener: 'memory',
+    remoteAddress: undefined,
+    remotePort: undefined,
+    peerCertificate: null,
+    chain,
+    limits,
+    workerId: 1,
+    log: pino({ level: 'silent' }),
+    metrics: new WorkerMetrics({ workerId: 1 }),
+  })
+  const client = new Connection(clientSide, { protocolVersion: 5 })
+  const inbox: Packet[] = []
+  const waiters: Array<() => void> = []
+  client.on('data', (p) => {
+    inbox.push(p)
+    for (const w of waiters.splice(0)) w()
+  })
+  const next = async (cmd: string): Promise<Packet> => {
+    for (;;) {
+      const i = inbox.findIndex((p) => p.cmd === cmd)
+      if (i >= 0) return inbox.splice(i, 1)[0]!
+      await new Promise<void>((resolve) => waiters.push(resolve))
+    }
+  }
+  return { runner, client, next }
+}
+
+test('a runner on an in-memory pair: CONNACK, PUBACK with the hook reason, state moved on by the flows', async () => {
+  const published: string[] = []
+  const { runner, client, next } = pair({
+    onPublish(_ctx, packet) {
+      published.push(packet.topic)
+      return { reasonCode: 0x10 }
+    },
+  })
+  await runner.start()
+  assert.equal(runner.phase, 'awaiting-connect')
+  client.connect({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 5,
+    clientId: 'mem',
+    clean: true,
+    keepalive: 30,
+  })
+  const connack = await next('connack')
+  assert.equal((connack as { reasonCode?: number }).reasonCode, 0)
+  assert.equal(runner.phase, 'connected')
+  assert.equal(runner.state.wasConnected, true)
+  assert.equal(runner.state.keepaliveMs, 30_000)
+
+  client.publish({
+    cmd: 'publish',
+    topic: 'a/b',
+    payload: Buffer.from('x'),
+    qos: 1,
+    messageId: 7,
+    retain: false,
+    dup: false,
+  })
+  const puback = (await next('puback')) as { messageId?: number; reasonCode?: number }
+  assert.deepEqual([puback.messageId, puback.reasonCode], [7, 0x10])
+  assert.deepEqual(published, ['a/b'])
+
+  client.disconnect({ cmd: 'disconnect', reasonCode: 0 })
+  const info = await runner.closed
+  assert.equal(info.reason, 'client-disconnect')
+  assert.equal(info.wasConnected, true)
+  assert.equal(runner.phase, 'closed')
+  client.destroy()
+})
+
+test('[5.0 MQTT-3.1.0-2] a second CONNECT on the in-memory pair is a protocol error: DISCONNECT 0x82', async () => {
+  const { runner, client, next } = pair({})
+  await runner.start()
+  const connect = {
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 5,
+    clientId: 'twice',
+    clean: true,
+    keepalive: 0,
+  } as const
+  client.connect(connect)
+  await next('connack')
+  client.connect(connect)
+  const disconnect = (await next('disconnect')) as { reasonCode?: number }
+  assert.equal(disconnect.reasonCode, 0x82)
+  const info = await runner.closed
+  assert.equal(info.reason, 'protocol-error')
+  assert.match(String(info.error), /second CONNECT/)
+  // an in-memory pair does not carry the server's destroy to the client side (a socket would)
+  client.destroy()
+})
