@@ -27,7 +27,7 @@ function channelName(options: BrokerOptions, worker: WorkerContext): string {
   return options.channel ?? `mqttd:${worker.instanceId}:broker`
 }
 
-/** A refusal, with its reason string only when the client did not opt out [MQTT-3.1.2-29]. */
+/** A refusal, with its reason string only when the client did not opt out [5.0 MQTT-3.1.2-29]. */
 function refuse(ctx: HookContext, reasonCode: number, reasonString: string): ReasonResult {
   const wants =
     ctx.protocolVersion === 5 && ctx.connectPacket?.properties?.requestProblemInformation !== false
@@ -86,7 +86,7 @@ export async function createBrokerHandler(
     await Promise.race([broker.retainedSynced, timeout])
     clearTimeout(timer)
   }
-  // Which subscriptions of a SUBSCRIBE existed before it, for Retain Handling 1 [MQTT-3.3.1-10]
+  // Which subscriptions of a SUBSCRIBE existed before it, for Retain Handling 1 [5.0 MQTT-3.3.1-10]
   const existedBefore = new WeakMap<object, boolean[]>()
 
   return {
@@ -111,7 +111,7 @@ export async function createBrokerHandler(
       if (present === 'closed') return { stop: true }
       if (present === 'full')
         return refuse(ctx, ReasonCode.quotaExceeded, 'Session quota exceeded on this worker')
-      // Session Present: 1 only when a session was resumed [MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3]
+      // Session Present: 1 only when a session was resumed [3.1.1 MQTT-3.2.2-1] [5.0 MQTT-3.2.2-1] [3.1.1 MQTT-3.2.2-2] [5.0 MQTT-3.2.2-2] [3.1.1 MQTT-3.2.2-3] [5.0 MQTT-3.2.2-3]
       ctx.connack.sessionPresent = present
       if (!v5) return undefined
       // Server Keep Alive and the assigned client id are the framework's (limits.maxKeepaliveSeconds)
@@ -204,10 +204,10 @@ export async function createBrokerHandler(
         const sub = binding.session.subscriptions.get(raw)
         // Retained messages are not sent for shared subscriptions (MQTT 5 §4.8.2)
         if (parsed === undefined || parsed.group !== undefined || sub === undefined) continue
-        // Retain Handling: 0 always [MQTT-3.3.1-9], 1 only for a new subscription [MQTT-3.3.1-10], 2 never [MQTT-3.3.1-11]
+        // Retain Handling: 0 always [5.0 MQTT-3.3.1-9], 1 only for a new subscription [5.0 MQTT-3.3.1-10], 2 never [5.0 MQTT-3.3.1-11]
         if (sub.rh === 2 || (sub.rh === 1 && existed[i] === true)) continue
         for (const message of broker.router.retained.match(parsed.filter, now)) {
-          // Sent because of a new subscription: RETAIN 1 [MQTT-3.3.1-6] [MQTT-3.3.1-8]
+          // Sent because of a new subscription: RETAIN 1 [3.1.1 MQTT-3.3.1-6] [3.1.1 MQTT-3.3.1-8]
           binding.session.deliver(
             {
               message,

@@ -114,7 +114,7 @@ export class ConnectionRunner implements ProtocolHost {
     connection.on('data', (packet) => this.#onPacket(packet))
     connection.on('error', (err) => this.#onError(err))
     connection.on('close', () => void this.#finish())
-    // [MQTT-3.1.0-1] CONNECT must come first, within connectTimeoutMs
+    // [3.1.1 MQTT-3.1.0-1] [5.0 MQTT-3.1.0-1] CONNECT must come first, within connectTimeoutMs
     this.#connectTimer = setTimeout(connectTimedOut, options.limits.connectTimeoutMs, this)
   }
 
@@ -192,10 +192,10 @@ export class ConnectionRunner implements ProtocolHost {
   async #handle(packet: Packet): Promise<void> {
     if (this.state.ending) return
     if (this.state.phase === 'awaiting-connect') {
-      if (packet.cmd !== 'connect') return this.protocolError(`${packet.cmd} before CONNECT`) // [MQTT-3.1.0-1]
+      if (packet.cmd !== 'connect') return this.protocolError(`${packet.cmd} before CONNECT`) // [3.1.1 MQTT-3.1.0-1] [5.0 MQTT-3.1.0-1]
       return handleConnect(this, packet)
     }
-    if (packet.cmd === 'connect') return this.protocolError('second CONNECT') // [MQTT-3.1.0-2]
+    if (packet.cmd === 'connect') return this.protocolError('second CONNECT') // [3.1.1 MQTT-3.1.0-2] [5.0 MQTT-3.1.0-2]
     if (this.state.phase === 'authenticating' && packet.cmd !== 'auth' && packet.cmd !== 'disconnect') {
       return this.protocolError(`${packet.cmd} during enhanced authentication`)
     }
@@ -213,7 +213,7 @@ export class ConnectionRunner implements ProtocolHost {
       case 'unsubscribe':
         return handleUnsubscribe(this, packet)
       case 'pingreq':
-        this.ack({ cmd: 'pingresp' }) // [MQTT-3.12.4-1]
+        this.ack({ cmd: 'pingresp' }) // [3.1.1 MQTT-3.12.4-1] [5.0 MQTT-3.12.4-1]
         return this.chain.notify('onPing', this.ctx, packet)
       case 'disconnect':
         this.#disconnectPacket = packet
@@ -240,7 +240,7 @@ export class ConnectionRunner implements ProtocolHost {
 
   armKeepalive(): void {
     if (this.state.keepaliveMs <= 0) return
-    const limit = this.state.keepaliveMs * 1.5 // [MQTT-3.1.2-24]
+    const limit = this.state.keepaliveMs * 1.5 // [3.1.1 MQTT-3.1.2-24] [5.0 MQTT-3.1.2-22]
     const check = () => {
       const idle = Date.now() - this.#lastActivity
       if (idle >= limit) {
@@ -272,7 +272,7 @@ export class ConnectionRunner implements ProtocolHost {
 
   /**
    * `ctx.send`: writes a handler's packet, waiting for `drain` when the
-   * stream is full. Never sends more than the client's v5 Maximum Packet Size [MQTT-3.1.2-24].
+   * stream is full. Never sends more than the client's v5 Maximum Packet Size [5.0 MQTT-3.1.2-24].
    */
   async send(packet: OutPacket): Promise<boolean> {
     if (this.state.ending || this.connection.destroyed) return false
@@ -324,7 +324,7 @@ export class ConnectionRunner implements ProtocolHost {
           result.reasonString === undefined ? undefined : { reasonString: result.reasonString }
         this.writeFinal({ cmd: 'disconnect', reasonCode: result.reasonCode, properties })
       } else if (result.reasonCode >= 0x80) {
-        // no DISCONNECT before CONNACK [MQTT-3.14.0-1]; CONNACK has no code for some DISCONNECT reasons
+        // no DISCONNECT before CONNACK [5.0 MQTT-3.14.0-1]; CONNACK has no code for some DISCONNECT reasons
         sendConnackFailure(this, { ...result, reasonCode: connackCode(result.reasonCode) })
       }
     } else if (!this.state.connackSent && this.ctx.connectPacket !== undefined && result.reasonCode >= 0x80) {
