@@ -146,7 +146,7 @@ export const errorTable = {
   MQTTD_ERR_ADMIN_ROUTE_NOT_FOUND: {
     message: 'No admin route %s %s',
     solve:
-      'The admin API serves /metrics, /healthz, /readyz, /workers, /connections and DELETE /connections/:clientId.',
+      'GET / lists every admin route (/metrics, /healthz, /readyz, /workers, /connections, /status, /rates, /config, the status page at /ui/ unless admin.ui is false).',
   },
   MQTTD_ERR_ADMIN_BACKEND: {
     message: 'Admin request failed: %s',

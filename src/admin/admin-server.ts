@@ -24,10 +24,16 @@ import {
   connectionsQuerySchema,
   errorSchema,
   healthSchema,
+  ratesQuerySchema,
+  ratesSchema,
   readySchema,
+  recentQuerySchema,
+  recentSchema,
+  statusSchema,
   workersSchema,
 } from './schemas.ts'
 import type { AdminBackend, ConnectionsQuery } from './types.ts'
+import { registerUiRoutes } from './ui-routes.ts'
 
 export interface AdminServerOptions {
   /** Default 127.0.0.1. */
@@ -38,6 +44,8 @@ export interface AdminServerOptions {
   token?: string
   backend: AdminBackend
   logger?: Logger
+  /** Serve the status page at `/ui/`; default true. */
+  ui?: boolean
 }
 
 export interface AdminServer {
@@ -98,6 +106,15 @@ export async function createAdminServer(options: AdminServerOptions): Promise<Ad
   app.addHook('onRoute', (route) => {
     if (route.method !== 'HEAD')
       routes.push({ method: String(route.method), url: route.url, schema: route.schema })
+  })
+
+  // no browser may guess a type for anything the admin API sends
+  // and nothing it sends may run code or be framed, unless a route (the status page) says otherwise
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('x-content-type-options', 'nosniff')
+    if (!reply.hasHeader('content-security-policy')) {
+      reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'")
+    }
   })
 
   if (token !== undefined) {
@@ -196,13 +213,64 @@ export async function createAdminServer(options: AdminServerOptions): Promise<Ad
       },
     },
     async (request) => {
-      const { limit, cursor, clientId } = request.query
+      const { limit, cursor, clientId, search } = request.query
       const query: ConnectionsQuery = { limit }
       if (cursor !== undefined) query.cursor = cursor
       if (clientId !== undefined) query.clientId = clientId
+      if (search !== undefined) query.search = search
       return backend.connections(query)
     },
   )
+
+  const { recent, status, rates, config } = backend
+  if (recent !== undefined) {
+    app.get<{ Querystring: { limit: number } }>(
+      '/connections/recent',
+      {
+        schema: {
+          description:
+            'The most recently connected clients, newest first (each worker asked for its newest).',
+          querystring: recentQuerySchema,
+          response: { 200: recentSchema, ...errors },
+        },
+      },
+      async (request) => ({ items: await recent.call(backend, request.query.limit) }),
+    )
+  }
+  if (status !== undefined) {
+    app.get(
+      '/status',
+      {
+        schema: {
+          description:
+            'Aggregate figures: version, uptime, listeners, totals, drops and refusals by reason, broker gauges.',
+          response: { 200: statusSchema, ...errors },
+        },
+      },
+      () => status.call(backend),
+    )
+  }
+  if (rates !== undefined) {
+    app.get<{ Querystring: { since?: number } }>(
+      '/rates',
+      {
+        schema: {
+          description: 'Per-second counters of the last 15 minutes, kept in the main thread.',
+          querystring: ratesQuerySchema,
+          response: { 200: ratesSchema, ...errors },
+        },
+      },
+      async (request) => rates.call(backend, request.query.since),
+    )
+  }
+  if (config !== undefined) {
+    app.get(
+      '/config',
+      { schema: { description: 'The effective configuration, secrets redacted.', response: errors } },
+      async () => config.call(backend),
+    )
+  }
+  if (options.ui !== false) registerUiRoutes(app)
 
   app.delete<{ Params: { clientId: string } }>(
     '/connections/:clientId',

@@ -90,6 +90,7 @@ export function createControlBackend(options: ControlBackendOptions): AdminBacke
           const seq = after[threadId]
           if (seq !== undefined) payload.after = seq
           if (query.clientId !== undefined) payload.clientId = query.clientId
+          if (query.search !== undefined) payload.search = query.search
           const result = await control.request('connections:list', payload, {
             expectedWorkers: 1,
             target: threadId,
@@ -111,6 +112,21 @@ export function createControlBackend(options: ControlBackendOptions): AdminBacke
       const next: Cursor = { ...after }
       for (const item of page) next[item.threadId] = item.seq
       return { items: page.map((p) => p.info), nextCursor: more ? encodeCursor(next) : null }
+    },
+
+    async recent(limit: number): Promise<ConnectionInfo[]> {
+      const result = await control.request(
+        'connections:recent',
+        { limit },
+        { expectedWorkers: options.workerThreadIds().length, timeoutMs },
+      )
+      const all: ConnectionInfo[] = []
+      for (const items of result.replies.values()) for (const { seq: _seq, ...info } of items) all.push(info)
+      // ISO 8601 UTC strings order as their instants do
+      all.sort((a, b) =>
+        a.connectedSince < b.connectedSince ? 1 : a.connectedSince > b.connectedSince ? -1 : 0,
+      )
+      return all.slice(0, limit)
     },
 
     async kick(clientId: string): Promise<boolean> {

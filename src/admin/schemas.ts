@@ -47,6 +47,9 @@ export const connectionsQuerySchema = Type.Object(
     limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
     cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
     clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 65535 })),
+    search: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 65535, description: 'Client ids containing this text.' }),
+    ),
   },
   { additionalProperties: false },
 )
@@ -57,3 +60,77 @@ export const connectionsPageSchema = Type.Object({
 })
 
 export const clientParamsSchema = Type.Object({ clientId: Type.String({ minLength: 1, maxLength: 65535 }) })
+
+export const recentQuerySchema = Type.Object(
+  { limit: Type.Integer({ minimum: 1, maximum: 100, default: 10 }) },
+  { additionalProperties: false },
+)
+export const recentSchema = Type.Object({ items: Type.Array(connectionSchema) })
+
+const byReason = Type.Record(Type.String(), Type.Number({ minimum: 0 }))
+const maybeNumber = Type.Union([Type.Number(), Type.Null()], {
+  description: 'null: not exposed by this broker.',
+})
+
+export const statusSchema = Type.Object({
+  version: Type.String(),
+  node: Type.String(),
+  startedAt: Type.String({ format: 'date-time' }),
+  uptimeSeconds: Type.Integer({ minimum: 0 }),
+  workers: Type.Integer({ minimum: 0 }),
+  connections: Type.Number({ minimum: 0 }),
+  listeners: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      type: Type.String(),
+      host: Type.String(),
+      port: Type.Integer(),
+      path: Type.Optional(Type.String()),
+      connections: Type.Number({ minimum: 0 }),
+      accepted: Type.Number({ minimum: 0 }),
+    }),
+  ),
+  totals: Type.Object({
+    messagesIn: Type.Number(),
+    messagesOut: Type.Number(),
+    bytesIn: Type.Number(),
+    bytesOut: Type.Number(),
+    accepted: Type.Number(),
+  }),
+  dropped: byReason,
+  rejected: byReason,
+  broker: Type.Object({
+    sessions: maybeNumber,
+    subscriptions: maybeNumber,
+    retainedMessages: maybeNumber,
+    retainedBytes: maybeNumber,
+    queuedMessages: maybeNumber,
+    queueDrops: Type.Number({ minimum: 0 }),
+    other: Type.Array(Type.Object({ name: Type.String(), help: Type.String(), value: Type.Number() })),
+  }),
+})
+
+export const ratesQuerySchema = Type.Object(
+  {
+    since: Type.Optional(Type.Integer({ minimum: 0, description: 'Only samples ending after (epoch ms).' })),
+  },
+  { additionalProperties: false },
+)
+
+export const ratesSchema = Type.Object({
+  intervalMs: Type.Integer(),
+  capacity: Type.Integer(),
+  samples: Type.Array(
+    Type.Object({
+      t: Type.Number({ description: 'End of the interval, epoch ms.' }),
+      ms: Type.Number({ description: 'Length of the interval, ms.' }),
+      messagesIn: Type.Number(),
+      messagesOut: Type.Number(),
+      bytesIn: Type.Number(),
+      bytesOut: Type.Number(),
+      connections: Type.Number(),
+      dropped: byReason,
+      rejected: byReason,
+    }),
+  ),
+})

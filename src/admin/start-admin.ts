@@ -5,15 +5,24 @@
  * are live and whether it is ready.
  */
 import type { Logger } from 'pino'
+import { redactConfig } from '../config/redact.ts'
 import type { ControlClient } from '../control/control-channel.ts'
 import type { MainMetrics } from '../metrics/main-metrics.ts'
 import { MetricsAggregator } from '../metrics/metrics-aggregator.ts'
+import { metricSpecs } from '../metrics/names.ts'
 import { type AdminServer, createAdminServer } from './admin-server.ts'
 import { createControlBackend } from './control-backend.ts'
+import { RateHistory } from './rate-history.ts'
+import { readStatus, type StatusListener } from './status.ts'
+import type { AdminBackend } from './types.ts'
 
 export interface StartAdminOptions {
   /** The config's `admin:` section. */
-  config: { enabled: boolean; host: string; port: number; token?: string | undefined }
+  config: { enabled: boolean; host: string; port: number; token?: string | undefined; ui?: boolean }
+  /** The whole effective configuration, shown redacted by `GET /config`. */
+  effectiveConfig?: unknown
+  /** The bound listeners (empty until they are), for `GET /status`. */
+  listeners?: () => readonly StatusListener[]
   metrics: MainMetrics
   control: ControlClient
   /** threadIds of the pool's live workers (e.g. `() => pool.threads.map((w) => w.threadId)`). */
@@ -31,10 +40,20 @@ export interface StartAdminOptions {
 
 export interface RunningAdmin {
   server: AdminServer
+  /** The per-second samples behind `GET /rates`. */
+  rates: RateHistory
   /** Call `workerExited(threadId)` when a worker dies (a thread id leaving the live list is noticed too). */
   aggregator: MetricsAggregator
   close(): Promise<void>
 }
+
+// what GET /status reads from the main thread's registry (the rest comes from the workers)
+const statusMainFamilies = [
+  metricSpecs.buildInfo.name,
+  metricSpecs.accepted.name,
+  metricSpecs.rejected.name,
+  metricSpecs.workerRestarts.name,
+]
 
 /** Starts the admin API, or returns null when `admin.enabled` is false. */
 export async function startAdmin(options: StartAdminOptions): Promise<RunningAdmin | null> {
@@ -43,7 +62,13 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
   const aggregator = new MetricsAggregator(options.metrics, options.control, options.workerThreadIds, {
     timeoutMs,
   })
-  const backend = createControlBackend({
+  const startedAt = Date.now()
+  const rates = new RateHistory({
+    control: options.control,
+    metrics: options.metrics,
+    workerThreadIds: options.workerThreadIds,
+  })
+  const controlBackend = createControlBackend({
     control: options.control,
     aggregator,
     workerThreadIds: options.workerThreadIds,
@@ -52,12 +77,41 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
     ...(options.restarts === undefined ? {} : { restarts: options.restarts }),
     timeoutMs,
   })
+  const listeners = options.listeners ?? (() => [])
+  const redacted = redactConfig(options.effectiveConfig ?? { admin: options.config })
+  const backend: AdminBackend = {
+    ...controlBackend,
+    status: () =>
+      readStatus({
+        metrics: () => aggregator.merged(statusMainFamilies),
+        listeners,
+        workers: () => options.workerThreadIds().length,
+        startedAt,
+      }),
+    rates: (since?: number) => ({
+      intervalMs: rates.intervalMs,
+      capacity: rates.capacity,
+      samples: rates.samples(since),
+    }),
+    config: () => redacted,
+  }
   const server = await createAdminServer({
     host: options.config.host,
     port: options.config.port,
     ...(options.config.token === undefined ? {} : { token: options.config.token }),
     backend,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ui: options.config.ui !== false,
   })
-  return { server, aggregator, close: () => server.close() }
+  // workers may still be starting: the first samples simply find fewer of them
+  void rates.start()
+  return {
+    server,
+    rates,
+    aggregator,
+    close: async () => {
+      rates.stop()
+      await server.close()
+    },
+  }
 }

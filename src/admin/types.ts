@@ -4,8 +4,10 @@
  * its pool, listeners and the control channel.
  */
 import type { ConnectionInfo } from '../control/protocol.ts'
+import type { RateSample } from './rate-history.ts'
+import type { StatusSummary } from './status.ts'
 
-export type { ConnectionInfo }
+export type { ConnectionInfo, RateSample, StatusSummary }
 
 /** One worker thread, as `GET /workers` shows it. */
 export interface WorkerInfo {
@@ -30,6 +32,8 @@ export interface ConnectionsQuery {
   cursor?: string
   /** Only connections with exactly this client id. */
   clientId?: string
+  /** Only connections whose client id contains this text. */
+  search?: string
 }
 
 export interface ConnectionsPage {
@@ -58,4 +62,12 @@ export interface AdminBackend {
   connections(query: ConnectionsQuery): Promise<ConnectionsPage>
   /** Disconnects the client (v5: DISCONNECT 0x98 "Administrative action"); false when no such client. */
   kick(clientId: string): Promise<boolean>
+  /** The `limit` most recently connected clients, newest first (`GET /connections/recent`). */
+  recent?(limit: number): Promise<ConnectionInfo[]>
+  /** Aggregate figures for the status page (`GET /status`). */
+  status?(): Promise<StatusSummary>
+  /** Per-second samples ending after `since` (epoch ms), oldest first (`GET /rates`). */
+  rates?(since?: number): { intervalMs: number; capacity: number; samples: RateSample[] }
+  /** The effective configuration with secrets redacted (`GET /config`). */
+  config?(): unknown
 }

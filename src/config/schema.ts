@@ -124,6 +124,10 @@ export const ConfigSchema = Type.Object(
         token: Type.Optional(
           Type.String({ minLength: 1, description: 'Bearer token required by the admin API.' }),
         ),
+        ui: Type.Boolean({
+          default: true,
+          description: 'Serve the status page at `/ui/` on the admin API (off with the admin API too).',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

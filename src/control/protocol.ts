@@ -33,6 +33,8 @@ export interface ConnectionsListRequest {
   after?: number
   /** Only connections with exactly this client id. */
   clientId?: string
+  /** Only connections whose client id contains this text. */
+  search?: string
 }
 
 export interface ConnectionsListReply {
@@ -45,6 +47,22 @@ export interface WorkerLoad {
   connections: number
   /** Event-loop utilization (0..1) since the previous call. */
   eventLoopUtilization: number
+}
+
+/**
+ * The running totals the admin API samples once a second for its rate
+ * history: a few sums, no registry walk, so sampling stays cheap.
+ */
+export interface WorkerTotals {
+  messagesIn: number
+  messagesOut: number
+  bytesIn: number
+  bytesOut: number
+  connections: number
+  /** By drop reason. */
+  dropped: Record<string, number>
+  /** By refusal reason, over all listeners. */
+  rejected: Record<string, number>
 }
 
 /** One exported sample, as in prom-client's `getMetricsAsJSON()`. */
@@ -75,12 +93,16 @@ export interface ControlProtocol {
   'worker:ready': { request: null; reply: { threadId: number } }
   'connections:list': { request: ConnectionsListRequest; reply: ConnectionsListReply }
   /** Disconnects every connection of the client id (v5: DISCONNECT 0x98); replies how many. */
+  /** The worker's `limit` most recently started connected clients, newest first. */
+  'connections:recent': { request: { limit: number }; reply: ConnectionsListReply['items'] }
   'connections:kick': { request: { clientId: string }; reply: number }
   'workers:info': { request: null; reply: WorkerLoad & { threadId: number } }
   /** Runs the handlers' `shutdown`, then closes every connection; idempotent (it is repeated). */
   drain: { request: { timeoutMs: number }; reply: DrainResult }
   /** The worker's metrics registry, for the aggregator in main. */
   metrics: { request: null; reply: MetricJSON[] }
+  /** A few running totals for the admin API's per-second rate history (cheap: no registry walk). */
+  'metrics:totals': { request: null; reply: WorkerTotals }
 }
 
 /** What a request map looks like ({@link ControlProtocol} is the server's; tests bring their own). */

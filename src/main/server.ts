@@ -146,6 +146,12 @@ export async function startServer(
       isLive: () => ready,
       restarts: (_slot, threadId) => restarts.of(threadId),
       logger: log,
+      effectiveConfig: config,
+      listeners: () =>
+        acceptor.bound.map((l) => {
+          const path = config.listeners.find((c) => c.name === l.name)?.path
+          return l.type === 'ws' || l.type === 'wss' ? { ...l, ...(path === undefined ? {} : { path }) } : l
+        }),
     })
     if (admin !== null) options.onAdminListening?.(admin.server.address)
     await waitForWorkers(control, config.workers, options.startTimeoutMs ?? 30_000)

@@ -112,6 +112,19 @@ abstract class FastMetric<C extends { readonly labels: Labels }> {
     return child
   }
 
+  /**
+   * Sums the children's values by the value of label `by` (or all into `''`),
+   * without building the export shape: the admin API's per-second sampling.
+   */
+  sumBy(by?: string): Record<string, number> {
+    const sums: Record<string, number> = {}
+    for (const c of this.children.values()) {
+      const key = by === undefined ? '' : String(c.labels[by] ?? '')
+      sums[key] = (sums[key] ?? 0) + ((c as { value?: number }).value ?? 0)
+    }
+    return sums
+  }
+
   /** Forgets every child (prom-client calls this from `registry.resetMetrics()`). */
   reset(): void {
     this.children.clear()

@@ -79,6 +79,11 @@ export class MainMetrics {
     this.#rejectedChildren.get(listener, reason).inc()
   }
 
+  /** Main-thread refusals by reason (all listeners), for the admin API's rate history. */
+  rejectedTotals(): Record<string, number> {
+    return this.#rejected.sumBy('reason')
+  }
+
   /** A worker thread died and the pool replaced it. */
   workerRestarted(): void {
     this.#restarts.inc()

@@ -75,11 +75,22 @@ export class MetricsAggregator {
   }
 
   /**
+   * The merged families as JSON (one value per series), for the admin API's
+   * status summary. `mainFamilies` limits what is read from the main thread's
+   * registry: the process metrics (e.g. open file descriptors, a directory
+   * listing of /proc/self/fd) cost most with many clients and a summary needs none.
+   */
+  async merged(mainFamilies?: readonly string[]): Promise<MetricJSON[]> {
+    const registry = AggregatorRegistry.aggregate(withoutMergedQuantiles(await this.collect(mainFamilies)))
+    return (await registry.getMetricsAsJSON()) as unknown as MetricJSON[]
+  }
+
+  /**
    * Asks the live workers for their registries and returns the inputs of a
    * merge: main first, then the retained totals of dead workers, then one
    * snapshot per live worker (fresh, or the last one for a worker that missed).
    */
-  async collect(): Promise<MetricJSON[][]> {
+  async collect(mainFamilies?: readonly string[]): Promise<MetricJSON[][]> {
     const live = this.#liveWorkers()
     const expectedWorkers = typeof live === 'number' ? live : live.length
     const result = await this.#control.request('metrics', null, {
@@ -96,7 +107,11 @@ export class MetricsAggregator {
       for (const threadId of [...this.#snapshots.keys()]) if (!ids.has(threadId)) this.workerExited(threadId)
     }
     // Read main last, so this scrape already shows its own misses.
-    const main = (await this.#main.registry.getMetricsAsJSON()) as unknown as MetricJSON[]
+    const main = (mainFamilies === undefined
+      ? await this.#main.registry.getMetricsAsJSON()
+      : await Promise.all(
+          mainFamilies.flatMap((name) => this.#main.registry.getSingleMetric(name)?.get() ?? []),
+        )) as unknown as MetricJSON[]
     return [mainForMerge(main), this.#retained, ...this.#snapshots.values()]
   }
 

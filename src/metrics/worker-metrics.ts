@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks'
 import { Registry } from 'prom-client'
 import { lingeringStreams, lingerOverflows } from '../connection/linger.ts'
 import type { ControlServer } from '../control/control-channel.ts'
-import type { MetricJSON, WorkerLoad } from '../control/protocol.ts'
+import type { MetricJSON, WorkerLoad, WorkerTotals } from '../control/protocol.ts'
 import type { HookName } from '../handlers/types.ts'
 import { type ByteSource, ByteTracker } from './byte-tracker.ts'
 import { ChildCache } from './child-cache.ts'
@@ -36,7 +36,7 @@ export interface WorkerMetricsOptions {
   registry?: Registry
 }
 
-export type { WorkerLoad }
+export type { WorkerLoad, WorkerTotals }
 
 type EventLoopUtilization = ReturnType<typeof performance.eventLoopUtilization>
 
@@ -244,6 +244,20 @@ export class WorkerMetrics {
     return { connections: this.#workerConnections.value, eventLoopUtilization: elu }
   }
 
+  /** Running totals since this worker started (see {@link WorkerTotals}). */
+  totals(): WorkerTotals {
+    this.#bytes.sync()
+    return {
+      messagesIn: this.#messagesInMetric.sumBy()[''] ?? 0,
+      messagesOut: this.#messagesOutMetric.sumBy()[''] ?? 0,
+      bytesIn: this.#bytesIn.value,
+      bytesOut: this.#bytesOut.value,
+      connections: this.#workerConnections.value,
+      dropped: this.#droppedMetric.sumBy('reason'),
+      rejected: this.#rejected.sumBy('reason'),
+    }
+  }
+
   #lazy(table: Map<string, CounterChild>, metric: FastCounter, key: string): CounterChild {
     const child = metric.child(key)
     table.set(key, child)
@@ -251,11 +265,15 @@ export class WorkerMetrics {
   }
 }
 
-/** Makes this worker answer the main thread's `metrics` requests with its registry's `getMetricsAsJSON()`. */
+/**
+ * Makes this worker answer the main thread's `metrics` requests with its
+ * registry's `getMetricsAsJSON()`, and `metrics:totals` with {@link WorkerMetrics.totals}.
+ */
 export function serveWorkerMetrics(control: ControlServer, metrics: WorkerMetrics): void {
   // prom-client types `type` as its own MetricType; on the wire it is the plain string MetricJSON says
   control.handle(
     'metrics',
     () => metrics.registry.getMetricsAsJSON() as Promise<unknown> as Promise<MetricJSON[]>,
   )
+  control.handle('metrics:totals', () => metrics.totals())
 }

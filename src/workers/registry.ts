@@ -37,10 +37,22 @@ export class ConnectionRegistry {
     for (const [seq, runner] of this.#runners) {
       if (seq <= after || runner.phase !== 'connected') continue
       if (query.clientId !== undefined && runner.ctx.clientId !== query.clientId) continue
+      if (query.search !== undefined && !runner.ctx.clientId.includes(query.search)) continue
       if (items.length >= query.limit) return { items, more: true }
       items.push({ seq, ...infoOf(runner) })
     }
     return { items, more: false }
+  }
+
+  /** The `limit` most recently started connected clients, newest first (one pass, `limit` kept). */
+  recent(limit: number): Array<ConnectionInfo & { seq: number }> {
+    const kept: ConnectionRunner[] = []
+    for (const runner of this.#runners.values()) {
+      if (runner.phase !== 'connected') continue
+      if (kept.length === limit) kept.shift()
+      kept.push(runner)
+    }
+    return kept.reverse().map((runner) => ({ seq: runner.seq, ...infoOf(runner) }))
   }
 
   /** Disconnects every connection of `clientId` (v5: DISCONNECT 0x98); returns how many. */

@@ -77,6 +77,7 @@ control.handle('worker:ready', async () => {
   return { threadId }
 })
 control.handle('connections:list', (query) => registry.list(query))
+control.handle('connections:recent', ({ limit }) => registry.recent(limit))
 control.handle('connections:kick', ({ clientId }) => registry.kick(clientId))
 control.handle('workers:info', () => ({ threadId, ...metrics.load() }))
 let drained: Promise<DrainResult> | undefined

@@ -293,6 +293,9 @@ test('GET / describes every route with its schema', async (t) => {
     'GET /healthz',
     'GET /metrics',
     'GET /readyz',
+    'GET /ui',
+    'GET /ui/',
+    'GET /ui/*',
     'GET /workers',
   ])
   const connections = routes.find((r) => r.url === '/connections')!

@@ -255,7 +255,7 @@ test('authorization through the chain: refusals by a handler before the broker s
   await pub.client.publishAsync('private/x', 'only-via-hash', { qos: 1 })
   await assert.rejects(pub.client.publishAsync('secret', 'no', { qos: 1 }))
   await sub.inbox.waitFor(1)
-  await delay(150)
+  await sentinel(pub, sub, 'marker/x')
   assert.deepEqual(sub.inbox.payloads(), ['only-via-hash'])
   await assert.rejects(connectClient(t, server, { protocolVersion: 5, clientId: 'banned' }))
 })

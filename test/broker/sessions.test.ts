@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { IDisconnectPacket, IPublishPacket } from 'mqtt-packet'
-import { connectClient, connectOn, delay, placeNext, startBroker } from './helpers.ts'
+import { connectClient, connectOn, delay, placeNext, sentinel, startBroker } from './helpers.ts'
 import { RawClient } from './raw-client.ts'
 
 for (const protocolVersion of [4, 5] as const) {
@@ -54,7 +54,9 @@ for (const protocolVersion of [4, 5] as const) {
     assert.equal(again.sessionPresent, false)
     const pub = await connectClient(t, server, { protocolVersion, clientId: 'pub' })
     await pub.client.publishAsync('c/x', 'nobody', { qos: 1 })
-    await delay(200)
+    // a kept c/# subscription would deliver c/x before the marker published after it
+    await again.client.subscribeAsync('c-marker', { qos: 1 })
+    await sentinel(pub, again, 'c-marker')
     assert.deepEqual(again.inbox.payloads(), [])
   })
 }

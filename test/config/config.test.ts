@@ -35,7 +35,7 @@ test('the embedded default: TCP 1883 and WS 8083 on loopback, admin on loopback 
     ],
   )
   assert.equal(config.listeners[1]!.path, '/mqtt')
-  assert.deepEqual(config.admin, { enabled: true, host: '127.0.0.1', port: 9883 })
+  assert.deepEqual(config.admin, { enabled: true, host: '127.0.0.1', port: 9883, ui: true })
   assert.equal(config.broker, true)
   assert.ok(config.workers >= 1)
   assert.deepEqual(config.limits, {
