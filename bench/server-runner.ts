@@ -36,6 +36,8 @@ const limits = {
   maxKeepaliveSeconds: 0,
   receiveMaximum: 65_535,
   topicAliasMaximum: 0,
+  lingerMs: 2000,
+  maxLingering: 1000,
 }
 const connect = mqttPacket.generate({
   cmd: 'connect',

@@ -39,8 +39,8 @@ export const errorTable = {
     reasonCode: ReasonCode.protocolError,
   },
   MQTTD_ERR_INVALID_PACKET: {
-    message: 'Cannot generate %s packet: %s',
-    solve: 'Check the fields passed to the send method against the packet type and protocol version.',
+    message: '%s',
+    solve: "Fix the send method's fields; the message is mqtt-packet's own, `err.cmd` names the packet type.",
   },
   MQTTD_ERR_CONNECTION_DESTROYED: {
     message: 'Cannot write %s: the connection is destroyed',

@@ -123,7 +123,7 @@ export default defineHandler((options) => {
       if (mayPublish(rules, subject, packet.topic)) return undefined
       ctx.log.info({ topic: packet.topic }, 'auth-file: publish refused')
       // v5 QoS 1/2: PUBACK/PUBREC 0x87. QoS 0 and 3.1.1 cannot say no: the message is dropped
-      // and acknowledged as usual [MQTT-3.3.5-2].
+      // and acknowledged as usual [3.1.1 MQTT-3.3.5-2].
       return { reasonCode: NOT_AUTHORIZED }
     },
 

@@ -29,7 +29,7 @@ import { type AuthData, type AuthSettings, currentAuth, loadAuthData, setAuth } 
 const BAD_CREDENTIALS = 0x86
 const NOT_AUTHORIZED = 0x87
 
-/** A refusal, with its reason string only when a v5 client did not opt out [MQTT-3.1.2-29]. */
+/** A refusal, with its reason string only when a v5 client did not opt out [5.0 MQTT-3.1.2-29]. */
 function refusal(ctx: HookContext, reasonCode: number, reasonString: string): ReasonResult {
   const wants =
     ctx.protocolVersion === 5 && ctx.connectPacket?.properties?.requestProblemInformation !== false

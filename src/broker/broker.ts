@@ -34,7 +34,7 @@ export interface Binding {
   readonly ctx: HookContext
   readonly session: Session
   readonly link: SessionLink
-  /** Cleared by DISCONNECT 0x00 [MQTT-3.14.4-3]. */
+  /** Cleared by DISCONNECT 0x00 [3.1.1 MQTT-3.14.4-3] [5.0 MQTT-3.14.4-3]. */
   will: Will | undefined
   connected: boolean
   /** Set once the connection no longer owns the session (closed or taken over). */
@@ -183,8 +183,8 @@ export class Broker {
 
   /**
    * Binds a connecting client to its session: takes over a connection with the
-   * same client id here or on another worker [MQTT-3.1.4-2] [MQTT-3.1.4-3],
-   * resumes or discards the session per Clean Start [MQTT-3.1.2-4] [MQTT-3.1.2-5] [MQTT-3.1.2-6].
+   * same client id here or on another worker [3.1.1 MQTT-3.1.4-2] [5.0 MQTT-3.1.4-3],
+   * resumes or discards the session per Clean Start [3.1.1 MQTT-3.1.2-4] [3.1.1 MQTT-3.1.2-6] [5.0 MQTT-3.1.2-4] [5.0 MQTT-3.1.2-5] [5.0 MQTT-3.1.2-6].
    * Returns whether a session was present, or 'closed' / 'full'.
    */
   async connect(
@@ -311,7 +311,7 @@ export class Broker {
   /**
    * Takes stored sessions nobody serves: routes to them again, and treats a
    * session whose client was connected as a lost connection: its will goes out
-   * after its delay [MQTT-3.1.2-8], its expiry counts from then; a session that
+   * after its delay [5.0 MQTT-3.1.2-8], its expiry counts from then; a session that
    * expired meanwhile ends (with its will).
    */
   adoptStored(isOrphan: (owner: string) => boolean): number {
@@ -348,7 +348,7 @@ export class Broker {
     binding.session.attach(binding.link)
   }
 
-  /** DISCONNECT: 0x04 keeps the will, anything else from v3.1.1 or 0x00 drops it [MQTT-3.14.4-3]. */
+  /** DISCONNECT: 0x04 keeps the will, anything else from v3.1.1 or 0x00 drops it [3.1.1 MQTT-3.14.4-3] [5.0 MQTT-3.14.4-3]. */
   disconnect(
     ctx: HookContext,
     reasonCode: number | undefined,
@@ -359,7 +359,7 @@ export class Broker {
     if (ctx.protocolVersion < 5 || (reasonCode ?? 0) === ReasonCode.normalDisconnection)
       binding.will = undefined
     if (sessionExpiryInterval !== undefined && binding.session.expiryInterval !== 0) {
-      // A session that was 0 cannot be made persistent at DISCONNECT [MQTT-3.14.2-2]
+      // A session that was 0 cannot be made persistent at DISCONNECT (5.0 §3.14.2.2.2)
       binding.session.expiryInterval = Math.min(sessionExpiryInterval, this.options.maxSessionExpiryInterval)
     }
     this.#saveSession(binding.session, binding.will, undefined)
@@ -388,7 +388,7 @@ export class Broker {
 
   /**
    * A session without connection since `since`: its will goes out after its
-   * delay, it ends after its expiry interval [MQTT-3.1.2-23]; both stored.
+   * delay, it ends after its expiry interval [5.0 MQTT-3.1.2-23]; both stored.
    */
   #offline(session: Session, will: Will | undefined, since: number): void {
     let pending = will
@@ -430,7 +430,7 @@ export class Broker {
 
   /**
    * Closes a connection whose client id connected again. Its will goes out now
-   * unless the new connection resumes the session within the will delay [MQTT-3.1.3-9].
+   * unless the new connection resumes the session within the will delay [5.0 MQTT-3.1.3-9].
    */
   #takeOver(old: Binding, sessionEnds: boolean): void {
     this.#unbind(old)
@@ -439,7 +439,7 @@ export class Broker {
     old.ctx.close(ReasonCode.sessionTakenOver, undefined, 'takeover' satisfies CloseReason)
   }
 
-  /** An offline session is taken: a delayed will is dropped when it resumes [MQTT-3.1.3-9], sent when it ends. */
+  /** An offline session is taken: a delayed will is dropped when it resumes [5.0 MQTT-3.1.3-9], sent when it ends. */
   #settleWill(clientId: string, sessionEnds: boolean): void {
     const pending = this.#pendingWills.get(clientId)
     if (pending === undefined) return
@@ -452,7 +452,7 @@ export class Broker {
     this.router.publish(willMessage(will, clientId, Date.now()))
   }
 
-  /** The session ends: its pending will goes out [MQTT-3.1.3-9], its subscriptions and messages go. */
+  /** The session ends: its pending will goes out [5.0 MQTT-3.1.3-9], its subscriptions and messages go. */
   #endSession(session: Session, release: boolean, stored = true): void {
     const clientId = session.clientId
     this.#settleWill(clientId, true)

@@ -30,7 +30,7 @@ export function merge(
     into.set(clientId, { session, qos: sub.qos, rap: sub.rap, ids: idsOf(sub) })
     return
   }
-  // Overlapping subscriptions: one copy at the highest QoS [MQTT-3.3.5-1], with every identifier [MQTT-3.3.4-3]
+  // Overlapping subscriptions: one copy at the highest QoS [3.1.1 MQTT-3.3.5-1] [5.0 MQTT-3.3.4-2], with every identifier [5.0 MQTT-3.3.4-3]
   if (sub.qos > seen.qos) seen.qos = sub.qos
   if (sub.rap) seen.rap = true
   if (sub.subscriptionId !== undefined) {
@@ -43,7 +43,7 @@ export function deliveryFor(message: BrokerMessage, m: Pick<Merge, 'qos' | 'rap'
   return {
     message,
     qos: Math.min(message.qos, m.qos) as QoS,
-    // v3.1.1: RETAIN 0 on forwarded messages [MQTT-3.3.1-9]; v5: as published when asked [MQTT-3.3.1-12] [MQTT-3.3.1-13]
+    // v3.1.1: RETAIN 0 on forwarded messages [3.1.1 MQTT-3.3.1-9]; v5: as published when asked [5.0 MQTT-3.3.1-12] [5.0 MQTT-3.3.1-13]
     retain: m.rap && message.retain,
     subscriptionIds: m.ids,
   }

@@ -115,7 +115,7 @@ export class Forwarder {
     const merged = new Map<string, Merge>()
     for (const s of stub.subs) {
       if (s.parsed.group !== undefined || !matchesFilter(s.parsed.filter, message.topic)) continue
-      // No Local [MQTT-3.8.3-3]
+      // No Local [5.0 MQTT-3.8.3-3]
       if (s.sub.nl && stub.clientId === message.origin) continue
       merge(merged, stub.clientId, undefined, s.sub)
     }

@@ -40,7 +40,7 @@ function channelName(options: BrokerOptions, worker: WorkerContext): string {
   return options.channel ?? `mqttd:${worker.instanceId}:broker`
 }
 
-/** A refusal, with its reason string only when the client did not opt out [MQTT-3.1.2-29]. */
+/** A refusal, with its reason string only when the client did not opt out [5.0 MQTT-3.1.2-29]. */
 function refuse(ctx: HookContext, reasonCode: number, reasonString: string): ReasonResult {
   const wants =
     ctx.protocolVersion === 5 && ctx.connectPacket?.properties?.requestProblemInformation !== false
@@ -166,7 +166,7 @@ export async function createBrokerHandler(
     await Promise.race([broker.retainedSynced, timeout])
     clearTimeout(timer)
   }
-  // Which subscriptions of a SUBSCRIBE existed before it, for Retain Handling 1 [MQTT-3.3.1-10]
+  // Which subscriptions of a SUBSCRIBE existed before it, for Retain Handling 1 [5.0 MQTT-3.3.1-10]
   const existedBefore = new WeakMap<object, boolean[]>()
 
   return {
@@ -209,7 +209,7 @@ export async function createBrokerHandler(
         store?.refused()
         return refuse(ctx, ReasonCode.quotaExceeded, 'Persistent storage full')
       }
-      // Session Present: 1 only when a session was resumed [MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3]
+      // Session Present: 1 only when a session was resumed [3.1.1 MQTT-3.2.2-1] [5.0 MQTT-3.2.2-1] [3.1.1 MQTT-3.2.2-2] [5.0 MQTT-3.2.2-2] [3.1.1 MQTT-3.2.2-3] [5.0 MQTT-3.2.2-3]
       ctx.connack.sessionPresent = present
       if (!v5) return undefined
       // Server Keep Alive and the assigned client id are the framework's (limits.maxKeepaliveSeconds)
@@ -338,7 +338,7 @@ export async function createBrokerHandler(
         for (let i = 0; i < granted.length; i++) if (granted[i]! < 0x80) granted[i] = v5 ? 0x97 : 0x80
         store?.refused()
       }
-      // A reason string for the refused filters, when the client accepts one [MQTT-3.1.2-29]; 0x00 keeps the codes set per filter
+      // A reason string for the refused filters, when the client accepts one [5.0 MQTT-3.1.2-29]; 0x00 keeps the codes set per filter
       if (problemText === undefined) return undefined
       const answer = refuse(ctx, ReasonCode.success, problemText)
       return answer.reasonString === undefined ? undefined : answer
@@ -356,10 +356,10 @@ export async function createBrokerHandler(
         const sub = binding.session.subscriptions.get(raw)
         // Retained messages are not sent for shared subscriptions (MQTT 5 §4.8.2)
         if (parsed === undefined || parsed.group !== undefined || sub === undefined) continue
-        // Retain Handling: 0 always [MQTT-3.3.1-9], 1 only for a new subscription [MQTT-3.3.1-10], 2 never [MQTT-3.3.1-11]
+        // Retain Handling: 0 always [5.0 MQTT-3.3.1-9], 1 only for a new subscription [5.0 MQTT-3.3.1-10], 2 never [5.0 MQTT-3.3.1-11]
         if (sub.rh === 2 || (sub.rh === 1 && existed[i] === true)) continue
         for (const message of broker.router.retained.match(parsed.filter, now)) {
-          // Sent because of a new subscription: RETAIN 1 [MQTT-3.3.1-6] [MQTT-3.3.1-8]
+          // Sent because of a new subscription: RETAIN 1 [3.1.1 MQTT-3.3.1-6] [3.1.1 MQTT-3.3.1-8]
           binding.session.deliver(
             {
               message,

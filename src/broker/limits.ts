@@ -81,7 +81,7 @@ export function allowReservedTopic(target: object): void {
  * a `$` topic only when a handler allowed this packet ({@link allowReservedTopic})
  * or it matches one of `allowed` (the broker option `allowReservedPublish`).
  * `$` topics are the server's: `$SYS/…` carries its statistics, and wildcard
- * subscriptions never match them [MQTT-4.7.2-1], so a client's publish there
+ * subscriptions never match them [3.1.1 MQTT-4.7.2-1] [5.0 MQTT-4.7.2-1], so a client's publish there
  * would pose as the server's.
  */
 export function mayPublishTo(topic: string, source: object, allowed: readonly string[]): boolean {

@@ -7,7 +7,7 @@ import type { IPublishPacket } from 'mqtt-packet'
 
 export type QoS = 0 | 1 | 2
 
-/** The PUBLISH properties a message carries to its receivers [MQTT-3.3.2-*]. */
+/** The PUBLISH properties a message carries to its receivers (5.0 §3.3.2.3). */
 export interface MessageProperties {
   payloadFormatIndicator?: boolean
   contentType?: string
@@ -24,7 +24,7 @@ export interface BrokerMessage {
   properties: MessageProperties | undefined
   /** Absolute expiry (ms since epoch) from the v5 Message Expiry Interval, when set. */
   expiresAt: number | undefined
-  /** Client id of the publisher, for No Local [MQTT-3.8.3-3]. */
+  /** Client id of the publisher, for No Local [5.0 MQTT-3.8.3-3]. */
   origin: string
 }
 
@@ -53,8 +53,8 @@ interface SourceProperties {
 }
 
 /**
- * Keeps the properties passed on unchanged to every receiver [MQTT-3.3.2-4]
- * [MQTT-3.3.2-15] [MQTT-3.3.2-16] [MQTT-3.3.2-17] [MQTT-3.3.2-20]; undefined when none.
+ * Keeps the properties passed on unchanged to every receiver [5.0 MQTT-3.3.2-4]
+ * [5.0 MQTT-3.3.2-15] [5.0 MQTT-3.3.2-16] [5.0 MQTT-3.3.2-17] [5.0 MQTT-3.3.2-20]; undefined when none.
  */
 export function carriedProperties(props: SourceProperties | undefined): MessageProperties | undefined {
   if (props === undefined) return undefined
@@ -84,7 +84,7 @@ export function messageFromPublish(packet: IPublishPacket, origin: string, now: 
   }
 }
 
-/** Whether the message's expiry interval has passed [MQTT-3.3.2-5]. */
+/** Whether the message's expiry interval has passed [5.0 MQTT-3.3.2-5]. */
 export function isExpired(message: BrokerMessage, now: number): boolean {
   return message.expiresAt !== undefined && message.expiresAt <= now
 }
@@ -128,12 +128,12 @@ export function toPublishPacket(
     if (mp.userProperties !== undefined) properties.userProperties = mp.userProperties
   }
   if (message.expiresAt !== undefined) {
-    // The receiver gets the remaining lifetime, not the original interval [MQTT-3.3.2-6]
+    // The receiver gets the remaining lifetime, not the original interval [5.0 MQTT-3.3.2-6]
     properties.messageExpiryInterval = Math.max(0, Math.ceil((message.expiresAt - now) / 1000))
   }
   const ids = delivery.subscriptionIds
   if (ids !== undefined && ids.length > 0) {
-    // [MQTT-3.3.4-3] every matching subscription's identifier goes with the message
+    // [5.0 MQTT-3.3.4-3] every matching subscription's identifier goes with the message
     properties.subscriptionIdentifier = ids.length === 1 ? ids[0]! : ids
   }
   if (delivery.topicAlias !== undefined) properties.topicAlias = delivery.topicAlias

@@ -1,7 +1,7 @@
 /**
  * Packet identifiers for the QoS 1/2 messages the server sends to one client:
- * non-zero 16-bit values [MQTT-2.3.1-1], never reused while the message that
- * holds one is unacknowledged [MQTT-2.3.1-2].
+ * non-zero 16-bit values [3.1.1 MQTT-2.3.1-1], never reused while the message that
+ * holds one is unacknowledged [3.1.1 MQTT-2.3.1-2].
  */
 export class PacketIdAllocator {
   readonly #used = new Set<number>()

@@ -59,7 +59,7 @@ export class RetainedStore {
 
   /**
    * Stores, replaces, or (empty payload) deletes the retained message of its
-   * topic [MQTT-3.3.1-5] [MQTT-3.3.1-6] [MQTT-3.3.1-7]. A new topic beyond the
+   * topic [3.1.1 MQTT-3.3.1-5] [3.1.1 MQTT-3.3.1-7] [3.1.1 MQTT-3.3.1-10] [5.0 MQTT-3.3.1-5] [5.0 MQTT-3.3.1-6]. A new topic beyond the
    * limits is refused; a replacement is accepted if its size fits.
    */
   set(message: BrokerMessage, version: RetainVersion): RetainOutcome {
@@ -73,7 +73,7 @@ export class RetainedStore {
       return 'stale'
     }
     if (message.payload.byteLength === 0) {
-      // A zero-byte retained message is never stored [MQTT-3.3.1-10] [MQTT-3.3.1-11]
+      // A zero-byte retained message is never stored [3.1.1 MQTT-3.3.1-10] [3.1.1 MQTT-3.3.1-11] [5.0 MQTT-3.3.1-6] [5.0 MQTT-3.3.1-7]
       if (current !== undefined) this.#remove(topic, current)
       this.#tombstones.set(topic, version)
       if (this.#tombstones.size > this.#limits.maxMessages) {
@@ -97,7 +97,7 @@ export class RetainedStore {
     return this.#entries.get(topic)?.message
   }
 
-  /** Retained messages matching `filter`, expired ones dropped on the way [MQTT-3.3.2-5]. */
+  /** Retained messages matching `filter`, expired ones dropped on the way [5.0 MQTT-3.3.2-5]. */
   match(filter: string, now: number): BrokerMessage[] {
     const out: BrokerMessage[] = []
     const exact = !filter.includes('+') && !filter.includes('#')

@@ -119,7 +119,7 @@ export class Router {
     this.#announcer.announce(raw, delta)
   }
 
-  /** Adds or replaces [MQTT-3.8.4-3] one subscription; returns whether it existed before. */
+  /** Adds or replaces [3.1.1 MQTT-3.8.4-3] [5.0 MQTT-3.8.4-3] one subscription; returns whether it existed before. */
   subscribe(session: Session, raw: string, parsed: ParsedFilter, sub: Subscription): boolean {
     const existed = session.subscriptions.has(raw)
     session.subscriptions.set(raw, sub)
@@ -128,7 +128,7 @@ export class Router {
     return existed
   }
 
-  /** Deletes the subscription whose filter is exactly `raw` [MQTT-3.10.4-1]; false when there was none. */
+  /** Deletes the subscription whose filter is exactly `raw` [3.1.1 MQTT-3.10.4-1] [5.0 MQTT-3.10.4-1]; false when there was none. */
   unsubscribe(session: Session, raw: string): boolean {
     if (!session.subscriptions.delete(raw)) return false
     this.index.remove(parseFilter(raw)!, session.clientId)
@@ -224,7 +224,7 @@ export class Router {
 
   /**
    * Delivers to this worker's sessions: every plain subscriber, and one member
-   * per share group [MQTT-4.8.2-3] — groups not `taken` by another worker
+   * per share group [5.0 MQTT-4.8.2-3] — groups not `taken` by another worker
    * (local publish) or the groups this worker was chosen for (`assigned`).
    */
   #deliverLocal(
@@ -238,7 +238,7 @@ export class Router {
     let count = 0
     this.index.match(message.topic, (entry) => {
       for (const [clientId, { session, sub }] of entry.subscribers) {
-        // No Local: never back to the publishing client [MQTT-3.8.3-3]
+        // No Local: never back to the publishing client [5.0 MQTT-3.8.3-3]
         if (sub.nl && clientId === message.origin) continue
         merge(merged, clientId, session, sub)
       }

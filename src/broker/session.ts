@@ -15,11 +15,11 @@ import { PacketIdAllocator } from './packet-ids.ts'
 export interface SessionLink {
   send(packet: Packet): Promise<boolean>
   readonly protocolVersion: number
-  /** Unacknowledged QoS 1/2 messages allowed: min(client Receive Maximum, broker cap) [MQTT-3.3.4-9]. */
+  /** Unacknowledged QoS 1/2 messages allowed: min(client Receive Maximum, broker cap) [5.0 MQTT-3.3.4-9]. */
   readonly receiveMaximum: number
-  /** Highest outbound topic alias the client accepts; 0 = none [MQTT-3.1.2-27]. */
+  /** Highest outbound topic alias the client accepts; 0 = none [5.0 MQTT-3.1.2-27]. */
   readonly topicAliasMaximum: number
-  /** The client's Maximum Packet Size, when it set one [MQTT-3.1.2-24]. */
+  /** The client's Maximum Packet Size, when it set one [5.0 MQTT-3.1.2-24]. */
   readonly maximumPacketSize: number | undefined
   /** Topics the client may receive (handlers/read-filter.ts); every topic when absent. */
   readonly mayRead?: ((topic: string) => boolean) | undefined
@@ -156,7 +156,7 @@ export class Session {
 
   /**
    * Binds the session to a live connection and resends what was unacknowledged,
-   * PUBLISH with DUP and PUBREL, with their original packet ids [MQTT-4.4.0-1] [MQTT-3.3.1-1].
+   * PUBLISH with DUP and PUBREL, with their original packet ids [3.1.1 MQTT-4.4.0-1] [5.0 MQTT-4.4.0-1] [3.1.1 MQTT-3.3.1-1] [5.0 MQTT-3.3.1-1].
    */
   attach(link: SessionLink): void {
     this.#link = link
@@ -226,7 +226,7 @@ export class Session {
   /**
    * Hands a message to this session at the QoS it gets. QoS 0 goes out now or
    * is dropped; QoS 1/2 goes out when the in-flight window has room, else waits
-   * in the bounded queue [MQTT-3.1.2-5]. Returns false when the message was dropped.
+   * in the bounded queue [3.1.1 MQTT-3.1.2-5]. Returns false when the message was dropped.
    */
   deliver(delivery: Delivery, now: number): boolean {
     // not for this client (an ACL): not a drop
@@ -274,11 +274,11 @@ export class Session {
         return
       }
       if (reasonCode !== undefined && reasonCode >= 0x80) {
-        // A PUBREC >= 0x80 acknowledges the message: never resent, id free again [MQTT-4.4.0-2]
+        // A PUBREC >= 0x80 acknowledges the message: never resent, id free again [5.0 MQTT-4.4.0-2]
         this.#complete(messageId)
         return
       }
-      // Answer PUBREC with PUBREL and never resend that PUBLISH [MQTT-4.3.3-1]
+      // Answer PUBREC with PUBREL and never resend that PUBLISH [3.1.1 MQTT-4.3.3-1]
       entry.state = 'pubrel'
       if (entry.seq !== undefined) this.#journal?.changed(entry.seq, messageId, 'pubrel')
       this.#write({ cmd: 'pubrel', messageId })
@@ -355,7 +355,7 @@ export class Session {
     }
     let packet = toPublishPacket(delivery.message, link.protocolVersion, options, now)
     if (!fitsPacketSize(packet, link.protocolVersion, link.maximumPacketSize)) {
-      // Never send a client more than its Maximum Packet Size: discard as if delivered [MQTT-3.1.2-25]
+      // Never send a client more than its Maximum Packet Size: discard as if delivered [5.0 MQTT-3.1.2-25]
       this.#discard(messageId)
       return
     }
@@ -365,7 +365,7 @@ export class Session {
       !dup &&
       this.#aliases.size < link.topicAliasMaximum
     ) {
-      // Aliases only when the client allows them, within its Topic Alias Maximum [MQTT-3.1.2-26] [MQTT-3.1.2-27]
+      // Aliases only when the client allows them, within its Topic Alias Maximum [5.0 MQTT-3.1.2-26] [5.0 MQTT-3.1.2-27]
       topicAlias = this.#aliases.size + 1
       const withAlias = toPublishPacket(
         delivery.message,
@@ -379,7 +379,7 @@ export class Session {
       }
     }
     // The size was checked above, so a refused write means the connection is going away: the
-    // in-flight entry stays and is resent on resume [MQTT-4.4.0-1]
+    // in-flight entry stays and is resent on resume [3.1.1 MQTT-4.4.0-1] [5.0 MQTT-4.4.0-1]
     void this.#write(packet)
   }
 

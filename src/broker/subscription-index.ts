@@ -1,6 +1,6 @@
 /**
  * The subscriptions of this worker's sessions, indexed by filter. Shared
- * subscriptions [MQTT-4.8.2-1] sit under their filter, grouped by share name.
+ * subscriptions [5.0 MQTT-4.8.2-1] sit under their filter, grouped by share name.
  */
 
 import type { ParsedFilter } from '../protocol/topic.ts'

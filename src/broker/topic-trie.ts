@@ -73,7 +73,7 @@ export class TopicTrie<T> {
 
   /**
    * Calls `visit` with the value of every filter matching topic name `topic`.
-   * Wildcards at the first level never match a `$` topic [MQTT-4.7.2-1].
+   * Wildcards at the first level never match a `$` topic [3.1.1 MQTT-4.7.2-1] [5.0 MQTT-4.7.2-1].
    */
   match(topic: string, visit: (value: T) => void): void {
     this.#walk(this.#root, topic.split('/'), 0, topic.charCodeAt(0) === 0x24, visit)
@@ -82,7 +82,7 @@ export class TopicTrie<T> {
   #walk(node: Node<T>, levels: string[], depth: number, dollar: boolean, visit: (value: T) => void): void {
     const wildcardsAllowed = !(dollar && depth === 0)
     if (wildcardsAllowed) {
-      // `#` matches the parent level too: "a/#" matches "a" [MQTT-4.7.1-2]
+      // `#` matches the parent level too: "a/#" matches "a" [3.1.1 MQTT-4.7.1-2] [5.0 MQTT-4.7.1-1]
       const hash = node.children.get('#')
       if (hash?.value !== undefined) visit(hash.value)
     }

@@ -248,6 +248,17 @@ export const ConfigSchema = Type.Object(
           description:
             'Most `/`-separated levels in a topic name or filter (broker); refused like maxTopicLength.',
         }),
+        lingerMs: Type.Integer({
+          minimum: 0,
+          default: 2000,
+          // after a refusing CONNACK or a DISCONNECT, so a client still sending reads it (no TCP reset)
+          description: 'Time a closed socket drains input after its final packet; 0: none.',
+        }),
+        maxLingering: Type.Integer({
+          minimum: 0,
+          default: 1000,
+          description: 'Sockets draining after their final packet, per worker.',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -51,6 +51,7 @@ class ConnectionImpl extends Duplex {
   #writer: PacketWriter
   #afterDrain: (() => void) | null = null
   #closed = false
+  #released = false
   #first = true
   #connectCb: (() => void) | undefined
   #configuredVersion: ProtocolVersion | undefined
@@ -352,6 +353,18 @@ class ConnectionImpl extends Duplex {
     cb()
   }
 
+  /**
+   * Destroys the connection (no more events, `'close'` emitted, pending
+   * callbacks fail) but not its raw stream, which it returns after handing it
+   * what is batched: the caller closes the stream (e.g. gracefully, so a
+   * final DISCONNECT is not wiped by a reset).
+   */
+  release(): Duplex {
+    this.#released = true
+    this.destroy()
+    return this.stream
+  }
+
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.#closed = true
     const raw = this.stream
@@ -359,8 +372,11 @@ class ConnectionImpl extends Duplex {
     // hand over what is batched (a DISCONNECT sent just before destroy()), then close
     if (!raw.destroyed) {
       this.#writer.flush()
-      if (typeof raw.destroy === 'function') raw.destroy()
-      else (raw as Duplex).end()
+      // released: the caller closes it
+      if (!this.#released) {
+        if (typeof raw.destroy === 'function') raw.destroy()
+        else (raw as Duplex).end()
+      }
     }
     this.#writer.failPending()
     cb(err)

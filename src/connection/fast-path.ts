@@ -1,5 +1,6 @@
 import Packet from 'mqtt-packet/packet.js'
 import { parseProperties, propertiesFit } from './fast-properties.ts'
+import { strictString } from './strict-utf8.ts'
 import type { Packet as AnyPacket } from './types.ts'
 
 /**
@@ -86,7 +87,10 @@ export function parseFast(
       packet.qos = qos
       packet.dup = (b0 & 8) !== 0
       packet.length = packetEnd - body
-      packet.topic = chunk.toString('utf8', body + 2, topicEnd)
+      const topic = strictString(chunk, body + 2, topicEnd)
+      // ill-formed UTF-8: mqtt-packet's parser (packet-parser.ts) rejects this packet
+      if (topic === null) return pos
+      packet.topic = topic
       let p = topicEnd
       if (qos !== 0) {
         packet.messageId = (chunk[p]! << 8) | chunk[p + 1]!

@@ -6,6 +6,7 @@
  * rejects it as it always does.
  */
 import { varintSize } from '../mqtt/varint.ts'
+import { strictString, wellFormed } from './strict-utf8.ts'
 
 /** Property names by id, for the ids handled here (the ones a PUBLISH carries). */
 const NAMES: Record<number, string> = {
@@ -30,7 +31,6 @@ const SINGLE_BIT: Record<number, number> = { 1: 1, 2: 2, 3: 4, 8: 8, 9: 16, 35: 
  */
 export function propertiesFit(b: Buffer, p: number, end: number): boolean {
   let seen = 0
-  let subId = -1
   while (p < end) {
     const id = b[p++]!
     switch (id) {
@@ -41,7 +41,13 @@ export function propertiesFit(b: Buffer, p: number, end: number): boolean {
         p += 4
         break
       case 0x03:
-      case 0x08:
+      case 0x08: {
+        if (p + 2 > end) return false
+        const s = p + 2
+        p = s + ((b[p]! << 8) | b[p + 1]!)
+        if (p > end || !wellFormed(b, s, p)) return false
+        break
+      }
       case 0x09:
         if (p + 2 > end) return false
         p += 2 + ((b[p]! << 8) | b[p + 1]!)
@@ -51,9 +57,12 @@ export function propertiesFit(b: Buffer, p: number, end: number): boolean {
         break
       case USER_PROPERTY: {
         if (p + 2 > end) return false
-        p += 2 + ((b[p]! << 8) | b[p + 1]!)
-        if (p + 2 > end) return false
-        p += 2 + ((b[p]! << 8) | b[p + 1]!)
+        const k = p + 2
+        p = k + ((b[p]! << 8) | b[p + 1]!)
+        if (p + 2 > end || !wellFormed(b, k, p)) return false
+        const v = p + 2
+        p = v + ((b[p]! << 8) | b[p + 1]!)
+        if (p > end || !wellFormed(b, v, p)) return false
         continue
       }
       case 0x0b: {
@@ -66,9 +75,8 @@ export function propertiesFit(b: Buffer, p: number, end: number): boolean {
           mul *= 128
           if (c < 128) break
         }
-        // a repeat after a first value of 0: mqtt-packet's overwrite quirk, left to it
-        if (subId === 0) return false
-        if (subId < 0) subId = n
+        // 0 is a protocol error (5.0 §3.8.2.1.2): left to mqtt-packet's parser, which rejects it
+        if (n === 0) return false
         continue
       }
       default:
@@ -98,8 +106,10 @@ export function parseProperties(b: Buffer, p: number, end: number): Record<strin
       if (kEnd + 2 > end) return null
       const vEnd = kEnd + 2 + ((b[kEnd]! << 8) | b[kEnd + 1]!)
       if (vEnd > end) return null
-      const k = b.toString('utf8', p + 2, kEnd)
-      const value = b.toString('utf8', kEnd + 2, vEnd)
+      const k = strictString(b, p + 2, kEnd)
+      const value = strictString(b, kEnd + 2, vEnd)
+      // ill-formed UTF-8: left to mqtt-packet's parser, which rejects it (packet-parser.ts)
+      if (k === null || value === null) return null
       p = vEnd
       // mqtt-packet's shape: a null-prototype object, a repeated key collects
       // its values in an array (its truthiness test included: '' is replaced)
@@ -131,7 +141,8 @@ export function parseProperties(b: Buffer, p: number, end: number): Record<strin
         if (p + 2 > end) return null
         const sEnd = p + 2 + ((b[p]! << 8) | b[p + 1]!)
         if (sEnd > end) return null
-        v = id === 0x09 ? b.subarray(p + 2, sEnd) : b.toString('utf8', p + 2, sEnd)
+        v = id === 0x09 ? b.subarray(p + 2, sEnd) : strictString(b, p + 2, sEnd)
+        if (v === null) return null
         p = sEnd
         break
       }
@@ -145,6 +156,7 @@ export function parseProperties(b: Buffer, p: number, end: number): Record<strin
           mul *= 128
           if (c < 128) break
         }
+        if (n === 0) return null
         v = n
         break
       }

@@ -6,6 +6,7 @@ import { Connection } from './connection.ts'
 
 export { type ErrorCode, MqttdError } from '../errors.ts'
 export type { ConnectionConstructor } from './connection.ts'
+export type { GenerateError } from './generate-error.ts'
 export { generateStream, type ParseStream, parseStream } from './streams.ts'
 export type * from './types.ts'
 export { Connection }

@@ -7,6 +7,7 @@ declare module 'mqtt-packet/parser.js' {
   interface BufferListLike {
     readonly length: number
     readUInt8(offset: number): number
+    slice(start: number, end: number): Buffer
   }
 
   interface ParserSettings {
@@ -34,6 +35,10 @@ declare module 'mqtt-packet/parser.js' {
     _parseDisconnect(): unknown
     _parseAuth(): unknown
     _emitError(err: Error): void
+    _parseString(): string | null
+    _parseProperties(): unknown
+    _parseSubscribe(): unknown
+    _parseUnsubscribe(): unknown
   }
   export default Parser
 }

@@ -1,7 +1,10 @@
+import { isUtf8 } from 'node:buffer'
 import constants from 'mqtt-packet/constants.js'
 import Parser from 'mqtt-packet/parser.js'
 import { mqttdError } from '../errors.ts'
 import { varintSize } from '../mqtt/varint.ts'
+import { type ConnectRefusal, withConnectRefusal } from './connect-refusal.ts'
+import { propertyViolation } from './property-rules.ts'
 
 // mqtt-packet's parse states: 0 header, 1 length, 2 body (parser.js, `_stateCounter`)
 const BODY_STATE = 2
@@ -77,6 +80,93 @@ export class PacketParser extends Parser {
       return this.#shortReason(constants.MQTT5_AUTH_CODES, 'auth')
     }
     return super._parseAuth()
+  }
+
+  #inProperties = false
+
+  /**
+   * [3.1.1 MQTT-1.5.3-1] [5.0 MQTT-1.5.4-1]: a string that is not well-formed
+   * UTF-8 is a malformed packet (mqtt-packet decodes it to U+FFFD and goes
+   * on). In a v5 CONNECT, an ill-formed client id is refused with 0x85.
+   */
+  override _parseString(): string | null {
+    const start = this._pos + 2
+    const s = super._parseString()
+    if (s === null) return s
+    // as many UTF-16 units as bytes and no U+FFFD (what each ill-formed byte became): ASCII
+    if (s.length === this._pos - start && !s.includes('\ufffd')) return s
+    if (isUtf8(this._list.slice(start, this._pos))) return s
+    const packet = this.packet
+    const clientId =
+      packet.cmd === 'connect' &&
+      packet.keepalive !== undefined &&
+      packet.clientId === undefined &&
+      !this.#inProperties
+    const err = mqttdError(
+      'MQTTD_ERR_MALFORMED_PACKET',
+      `ill-formed UTF-8 in a ${packet.cmd} ${clientId ? 'client id' : 'string'}`,
+    )
+    this._emitError(
+      packet.cmd === 'connect' && packet.protocolVersion === 5
+        ? withConnectRefusal(err, { protocolVersion: 5, code: clientId ? 0x85 : 0x81 })
+        : err,
+    )
+    return null
+  }
+
+  override _parseProperties(): unknown {
+    this.#inProperties = true
+    let properties: unknown
+    try {
+      properties = super._parseProperties()
+    } finally {
+      this.#inProperties = false
+    }
+    if (properties === false || this.error) return properties
+    const packet = this.packet
+    // in a CONNECT, the property list after the client id is the will's
+    const where = packet.cmd === 'connect' && packet.clientId !== undefined ? 'will' : String(packet.cmd)
+    const violation = propertyViolation(where, properties as Record<string, unknown>)
+    if (violation !== null) {
+      const code = violation.malformed ? 'MQTTD_ERR_MALFORMED_PACKET' : 'MQTTD_ERR_PROTOCOL_ERROR'
+      const err = mqttdError(code, violation.what)
+      const refusal = { protocolVersion: 5, code: err.reasonCode ?? 0x81 } as const
+      this._emitError(packet.cmd === 'connect' ? withConnectRefusal(err, refusal) : err)
+    }
+    return properties
+  }
+
+  /** [3.1.1 MQTT-3.8.3-3] [5.0 MQTT-3.8.3-2]: a SUBSCRIBE without a topic filter is a protocol violation. */
+  override _parseSubscribe(): unknown {
+    const result = super._parseSubscribe()
+    if (!this.error && (this.packet.subscriptions as unknown[] | undefined)?.length === 0) {
+      this._emitError(mqttdError('MQTTD_ERR_PROTOCOL_ERROR', 'SUBSCRIBE without a topic filter'))
+    }
+    return result
+  }
+
+  /** [3.1.1 MQTT-3.10.3-2] [5.0 MQTT-3.10.3-2]: an UNSUBSCRIBE without a topic filter is a protocol violation. */
+  override _parseUnsubscribe(): unknown {
+    const result = super._parseUnsubscribe()
+    if (!this.error && (this.packet.unsubscriptions as unknown[] | undefined)?.length === 0) {
+      this._emitError(mqttdError('MQTTD_ERR_PROTOCOL_ERROR', 'UNSUBSCRIBE without a topic filter'))
+    }
+    return result
+  }
+
+  override _emitError(err: Error): void {
+    // the first error of a packet counts: mqtt-packet may add a "Packet too short" after ours
+    if (this.error !== null && this.error !== undefined) return
+    const packet = this.packet
+    if (packet.cmd === 'connect' && err.message === 'Invalid protocol version') {
+      // [3.1.1 MQTT-3.1.2-2] CONNACK 0x01 for a level it does not support; [5.0 MQTT-3.1.2-2] 0x84
+      const level = packet.protocolVersion as number
+      const refusal: ConnectRefusal =
+        level > 5 ? { protocolVersion: 5, code: 0x84 } : { protocolVersion: 4, code: 0x01 }
+      super._emitError(withConnectRefusal(err, refusal))
+      return
+    }
+    super._emitError(err)
   }
 
   #shortReason(valid: Record<number, string>, name: string): boolean {

@@ -27,7 +27,7 @@ function propertyBytes(packet: IPublishPacket): number {
   return n
 }
 
-/** [MQTT-3.1.2-24] the server never sends a packet larger than the client's Maximum Packet Size. */
+/** [5.0 MQTT-3.1.2-24] the server never sends a packet larger than the client's Maximum Packet Size. */
 export function fitsPacketSize(packet: IPublishPacket, version: number, max: number | undefined): boolean {
   if (max === undefined) return true
   const payload =

@@ -1,7 +1,8 @@
 import type { Duplex } from 'node:stream'
 import { writeToStream } from 'mqtt-packet'
-import { type MqttdError, mqttdError, mqttdErrorWithCause } from '../errors.ts'
+import { type MqttdError, mqttdError } from '../errors.ts'
 import { encodePuback, encodePublish } from './fast-encode.ts'
+import { generateError } from './generate-error.ts'
 import { OutboundBuffer } from './outbound-buffer.ts'
 import type { PacketCmd, SendCallback } from './types.ts'
 
@@ -82,9 +83,7 @@ export class PacketWriter {
     }
     if (!ok || out.error !== null) {
       out.rollback()
-      // `userProperties: {}` and the like: writeToStream returns false without an error
-      const cause = out.error ?? new Error('invalid properties')
-      return mqttdErrorWithCause('MQTTD_ERR_INVALID_PACKET', cause, cmd, cause.message)
+      return generateError(cmd, out.error)
     }
     return null
   }

@@ -1,6 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream'
 import { writeToStream } from 'mqtt-packet'
 import { MqttdError, mqttdErrorWithCause } from '../errors.ts'
+import { generateError } from './generate-error.ts'
 import { OutboundBuffer } from './outbound-buffer.ts'
 import { PacketParser } from './packet-parser.ts'
 import type { GenerateStreamOptions, OutgoingPacket, Packet, ParseStreamOptions } from './types.ts'
@@ -55,8 +56,7 @@ export function generateStream(opts?: GenerateStreamOptions): Transform {
       const ok = writeToStream(packet as Parameters<typeof writeToStream>[0], sink, generateOptions)
       if (!ok || out.error !== null) {
         out.rollback()
-        const err = out.error ?? new Error('invalid properties')
-        cb(mqttdErrorWithCause('MQTTD_ERR_INVALID_PACKET', err, packet?.cmd, err.message))
+        cb(generateError(packet?.cmd, out.error))
         return
       }
       const chunks = out.take()

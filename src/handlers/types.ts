@@ -73,8 +73,8 @@ export type CloseReason =
   | 'socket-closed' // the peer went away without DISCONNECT
   | 'socket-error'
   | 'protocol-error' // malformed packet, oversize packet, broken MQTT rule
-  | 'connect-timeout' // no CONNECT within limits.connectTimeoutMs [MQTT-3.1.0-1]
-  | 'keepalive-timeout' // nothing received for 1.5 × keepalive [MQTT-3.1.2-24]
+  | 'connect-timeout' // no CONNECT within limits.connectTimeoutMs [3.1.1 MQTT-3.1.0-1] [5.0 MQTT-3.1.0-1]
+  | 'keepalive-timeout' // nothing received for 1.5 × keepalive [3.1.1 MQTT-3.1.2-24] [5.0 MQTT-3.1.2-22]
   | 'connect-refused' // CONNACK with a failure code was sent
   | 'hook-error' // a hook threw, rejected or timed out
   | 'server-shutdown' // drain on SIGTERM/SIGINT (v5: DISCONNECT 0x8B)
@@ -121,7 +121,7 @@ export interface HookContext {
   /**
    * Sends a packet, honouring backpressure (resolves when written or queued
    * within the high-water mark). A packet larger than the client's v5
-   * Maximum Packet Size is not sent and resolves `false` [MQTT-3.1.2-24].
+   * Maximum Packet Size is not sent and resolves `false` [5.0 MQTT-3.1.2-24].
    */
   send(packet: Packet): Promise<boolean>
   /**

@@ -239,6 +239,19 @@ export const metricSpecs = {
     type: 'counter',
     labelNames: ['action'],
   },
+  lingeringSockets: {
+    name: 'mqttd_lingering_sockets',
+    help: 'Closed connections whose socket still drains what the client sends, so it reads the final CONNACK or DISCONNECT.',
+    type: 'gauge',
+    labelNames: [],
+    aggregator: 'sum',
+  },
+  lingerOverflows: {
+    name: 'mqttd_linger_overflows_total',
+    help: 'Sockets closed at once after a final CONNACK or DISCONNECT because limits.maxLingering sockets lingered already.',
+    type: 'counter',
+    labelNames: [],
+  },
 } as const satisfies Record<string, MetricSpec>
 
 /** Gauges whose `worker` label the main thread sets to the worker index (see MetricsAggregator). */

@@ -11,6 +11,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import { Registry } from 'prom-client'
+import { lingeringStreams, lingerOverflows } from '../connection/linger.ts'
 import type { ControlServer } from '../control/control-channel.ts'
 import type { MetricJSON, WorkerLoad, WorkerTotals } from '../control/protocol.ts'
 import type { HookName } from '../handlers/types.ts'
@@ -133,6 +134,17 @@ export class WorkerMetrics {
       this.#eluAtScrape = now
     })
     this.#elu = eluGauge.child(worker)
+    const lingerGauge = new FastGauge(metricSpecs.lingeringSockets, registry, () =>
+      lingeringChild.set(lingeringStreams()),
+    )
+    const lingeringChild = lingerGauge.child()
+    let overflowsSeen = 0
+    const overflowCounter = new FastCounter(metricSpecs.lingerOverflows, registry, () => {
+      const n = lingerOverflows()
+      overflowChild.inc(n - overflowsSeen)
+      overflowsSeen = n
+    })
+    const overflowChild = overflowCounter.child()
     current = this
   }
 

@@ -26,25 +26,25 @@ export async function handleConnect(r: ProtocolHost, packet: ConnectPacket): Pro
   if (r.v5 && props?.maximumPacketSize !== undefined) r.state.maxOutgoingPacket = props.maximumPacketSize
 
   if (packet.clientId === '') {
-    // [MQTT-3.1.3-8] 3.1.1: an empty client id needs CleanSession=1; 3.1 has no empty ids at all
+    // [3.1.1 MQTT-3.1.3-8] 3.1.1: an empty client id needs CleanSession=1; 3.1 has no empty ids at all
     if (ctx.protocolVersion === 3 || (ctx.protocolVersion === 4 && !packet.clean)) {
       return refuse(r, { reasonCode: ReasonCode.clientIdentifierNotValid })
     }
-    // [MQTT-3.1.3-6] the server assigns a unique id; v5 tells the client [MQTT-3.2.2-16]
+    // [3.1.1 MQTT-3.1.3-6] [5.0 MQTT-3.1.3-6] the server assigns a unique id; v5 tells the client [5.0 MQTT-3.2.2-16]
     ctx.clientId = `mqttd-${ctx.workerId}-${Date.now().toString(36)}-${(++assignedIds).toString(36)}`
     if (r.v5) ctx.connack.properties.assignedClientIdentifier = ctx.clientId
   }
   r.state.keepaliveMs = packet.keepalive * 1000
   const cap = r.limits.maxKeepaliveSeconds
   if (cap > 0 && r.v5 && (packet.keepalive === 0 || packet.keepalive > cap)) {
-    ctx.connack.properties.serverKeepAlive = cap // [MQTT-3.2.2-21]
+    ctx.connack.properties.serverKeepAlive = cap // [5.0 MQTT-3.2.2-21]
     r.state.keepaliveMs = cap * 1000
   }
   if (r.v5 && props?.authenticationMethod !== undefined && !r.chain.has('onAuth')) {
     return refuse(r, { reasonCode: ReasonCode.badAuthenticationMethod })
   }
   if (packet.will !== undefined && !isValidTopicName(packet.will.topic)) {
-    // [MQTT-3.1.3-11] the Will Topic is a topic name: no wildcards, no U+0000 [MQTT-3.3.2-2] [MQTT-4.7.3-2]
+    // [3.1.1 MQTT-3.1.3-10] [5.0 MQTT-3.1.3-11] the Will Topic is a topic name: no wildcards, no U+0000 [3.1.1 MQTT-3.3.2-2] [5.0 MQTT-3.3.2-2] [3.1.1 MQTT-4.7.3-2] [5.0 MQTT-4.7.3-2]
     return refuse(r, problem(r, ReasonCode.topicNameInvalid, 'Will topic invalid'))
   }
   if (!r.chain.has('onConnect')) return afterAuthStep(r, noOutcome)
@@ -70,7 +70,7 @@ async function afterAuthStep(r: ProtocolHost, outcome: ChainOutcome): Promise<vo
     return
   }
   if (r.state.wasConnected) {
-    // re-authentication [MQTT-4.12.1-1]: AUTH 0x00 on success, DISCONNECT with the code on refusal
+    // re-authentication [5.0 MQTT-4.12.1-1]: AUTH 0x00 on success, DISCONNECT with the code on refusal
     if (refused) return r.disconnectWith(outcome.reason!, 'connect-refused')
     r.write({ cmd: 'auth', reasonCode: ReasonCode.success })
     return
@@ -82,7 +82,7 @@ async function afterAuthStep(r: ProtocolHost, outcome: ChainOutcome): Promise<vo
 async function accept(r: ProtocolHost, reason: ReasonResult | undefined): Promise<void> {
   const ctx = r.ctx
   const packet = ctx.connectPacket!
-  // [MQTT-3.2.2-1] [MQTT-3.2.2-2] a clean start never has a session present
+  // [3.1.1 MQTT-3.2.2-1] [5.0 MQTT-3.2.2-1] [3.1.1 MQTT-3.2.2-2] [5.0 MQTT-3.2.2-2] a clean start never has a session present
   const sessionPresent = packet.clean || !ctx.connackShaped ? false : ctx.connack.sessionPresent
   if (r.v5) {
     const properties: Record<string, unknown> = {
@@ -119,7 +119,7 @@ async function accept(r: ProtocolHost, reason: ReasonResult | undefined): Promis
   if (r.chain.has('onConnected')) await r.chain.notify('onConnected', ctx)
 }
 
-/** A refusal with its reason string unless the v5 client asked for none [MQTT-3.1.2-29]. */
+/** A refusal with its reason string unless the v5 client asked for none [5.0 MQTT-3.1.2-29]. */
 function problem(r: ProtocolHost, reasonCode: number, reasonString: string): ReasonResult {
   const wants = r.v5 && r.ctx.connectPacket?.properties?.requestProblemInformation !== false
   return wants ? { reasonCode, reasonString } : { reasonCode }

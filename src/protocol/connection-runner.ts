@@ -14,6 +14,7 @@ import type { PeerCertificate } from 'node:tls'
 import { generate, type Packet as OutPacket } from 'mqtt-packet'
 import type { Logger } from 'pino'
 import { Connection } from '../connection/connection.ts'
+import { lingerClose } from '../connection/linger.ts'
 import { fitsPacketSize } from '../connection/packet-size.ts'
 import type { DisconnectPacket, Packet } from '../connection/types.ts'
 import { MqttdError, mqttdError } from '../errors.ts'
@@ -35,6 +36,7 @@ import {
   noteArrival,
 } from './message-flow.ts'
 import { connackCode } from './reason-codes.ts'
+import { refuseMalformedConnect } from './refuse-malformed-connect.ts'
 
 /** Where a connection came from: what a transport hands over once its stream is ready. */
 export interface Endpoint {
@@ -125,7 +127,7 @@ export class ConnectionRunner implements ProtocolHost {
     connection.on('data', (packet) => this.#onPacket(packet))
     connection.on('error', (err) => this.#onError(err))
     connection.on('close', () => void this.#finish())
-    // [MQTT-3.1.0-1] CONNECT must come first, within connectTimeoutMs
+    // [3.1.1 MQTT-3.1.0-1] [5.0 MQTT-3.1.0-1] CONNECT must come first, within connectTimeoutMs
     this.#connectTimer = setTimeout(connectTimedOut, options.limits.connectTimeoutMs, this)
   }
 
@@ -204,10 +206,10 @@ export class ConnectionRunner implements ProtocolHost {
   async #handle(packet: Packet): Promise<void> {
     if (this.state.ending) return
     if (this.state.phase === 'awaiting-connect') {
-      if (packet.cmd !== 'connect') return this.protocolError(`${packet.cmd} before CONNECT`) // [MQTT-3.1.0-1]
+      if (packet.cmd !== 'connect') return this.protocolError(`${packet.cmd} before CONNECT`) // [3.1.1 MQTT-3.1.0-1] [5.0 MQTT-3.1.0-1]
       return handleConnect(this, packet)
     }
-    if (packet.cmd === 'connect') return this.protocolError('second CONNECT') // [MQTT-3.1.0-2]
+    if (packet.cmd === 'connect') return this.protocolError('second CONNECT') // [3.1.1 MQTT-3.1.0-2] [5.0 MQTT-3.1.0-2]
     if (this.state.phase === 'authenticating' && packet.cmd !== 'auth' && packet.cmd !== 'disconnect') {
       return this.protocolError(`${packet.cmd} during enhanced authentication`)
     }
@@ -225,7 +227,7 @@ export class ConnectionRunner implements ProtocolHost {
       case 'unsubscribe':
         return handleUnsubscribe(this, packet)
       case 'pingreq':
-        this.ack({ cmd: 'pingresp' }) // [MQTT-3.12.4-1]
+        this.ack({ cmd: 'pingresp' }) // [3.1.1 MQTT-3.12.4-1] [5.0 MQTT-3.12.4-1]
         return this.chain.notify('onPing', this.ctx, packet)
       case 'disconnect':
         this.#disconnectPacket = packet
@@ -252,7 +254,7 @@ export class ConnectionRunner implements ProtocolHost {
 
   armKeepalive(): void {
     if (this.state.keepaliveMs <= 0) return
-    const limit = this.state.keepaliveMs * 1.5 // [MQTT-3.1.2-24]
+    const limit = this.state.keepaliveMs * 1.5 // [3.1.1 MQTT-3.1.2-24] [5.0 MQTT-3.1.2-22]
     const check = () => {
       const idle = Date.now() - this.#lastActivity
       if (idle >= limit) {
@@ -285,7 +287,7 @@ export class ConnectionRunner implements ProtocolHost {
 
   /**
    * `ctx.send`: writes a handler's packet, waiting for `drain` when the
-   * stream is full. Never sends more than the client's v5 Maximum Packet Size [MQTT-3.1.2-24].
+   * stream is full. Never sends more than the client's v5 Maximum Packet Size [5.0 MQTT-3.1.2-24].
    */
   async send(packet: OutPacket): Promise<boolean> {
     if (this.state.ending || this.connection.destroyed) return false
@@ -337,7 +339,7 @@ export class ConnectionRunner implements ProtocolHost {
           result.reasonString === undefined ? undefined : { reasonString: result.reasonString }
         this.writeFinal({ cmd: 'disconnect', reasonCode: result.reasonCode, properties })
       } else if (result.reasonCode >= 0x80) {
-        // no DISCONNECT before CONNACK [MQTT-3.14.0-1]; CONNACK has no code for some DISCONNECT reasons
+        // no DISCONNECT before CONNACK [5.0 MQTT-3.14.0-1]; CONNACK has no code for some DISCONNECT reasons
         sendConnackFailure(this, { ...result, reasonCode: connackCode(result.reasonCode) })
       }
     } else if (!this.state.connackSent && this.ctx.connectPacket !== undefined && result.reasonCode >= 0x80) {
@@ -373,10 +375,14 @@ export class ConnectionRunner implements ProtocolHost {
     this.#destroyTimer.unref()
   }
 
-  /** Writes the last packet of the connection (CONNACK refusal, DISCONNECT); destroys once it is written. */
+  /**
+   * Writes the last packet of the connection (CONNACK refusal, DISCONNECT)
+   * and closes: the socket lingers so the client reads it (see linger.ts).
+   */
   writeFinal(packet: OutgoingPacket): void {
     this.#finalPending = true
-    this.write(packet, () => this.connection.destroy())
+    this.write(packet)
+    if (!this.connection.destroyed) lingerClose(this.connection.release(), this.limits)
   }
 
   #onError(err: Error): void {
@@ -387,7 +393,9 @@ export class ConnectionRunner implements ProtocolHost {
       // parse errors: the Connection destroys itself right after this event; what is written now is flushed first
       if (!this.state.wasConnected) this.metrics.connectionRejected(this.ctx.listener, 'protocol_error')
       if (err.code === 'MQTTD_ERR_PACKET_TOO_LARGE') this.metrics.messageDropped('packet_too_large')
-      this.disconnectWith({ reasonCode: err.reasonCode }, 'protocol-error')
+      if (!refuseMalformedConnect(this, this.connection, err))
+        this.disconnectWith({ reasonCode: err.reasonCode }, 'protocol-error')
+      else this.terminate('protocol-error')
     } else {
       this.#closeReason ??= coded ? 'protocol-error' : 'socket-error'
       this.terminate(this.#closeReason)

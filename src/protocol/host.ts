@@ -19,6 +19,9 @@ export interface RunnerLimits {
   maxKeepaliveSeconds: number
   receiveMaximum: number
   topicAliasMaximum: number
+  /** Graceful close after a final packet: see connection/linger.ts. */
+  lingerMs: number
+  maxLingering: number
 }
 
 /** A packet the framework writes: a command and its mqtt-packet fields. */
@@ -44,7 +47,7 @@ export interface ProtocolHost {
   write(packet: OutgoingPacket, cb?: (err?: Error | null) => void): boolean
   /** Writes an acknowledgement, unless a handler sends its own (manualAcks). */
   ack(packet: OutgoingPacket): void
-  /** Writes the last packet of the connection; it is destroyed once the packet is written. */
+  /** Writes the last packet of the connection, then closes it gracefully (connection/linger.ts). */
   writeFinal(packet: OutgoingPacket): void
   /** Ends the connection with `result` (DISCONNECT, or a failing CONNACK before CONNACK). */
   disconnectWith(result: ReasonResult, reason: CloseReason): void

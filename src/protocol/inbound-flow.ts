@@ -22,7 +22,7 @@ export class InboundFlow {
 
   /**
    * Resolves a v5 topic alias: a non-empty topic (re)binds the alias, an
-   * empty one uses it. Alias 0 or above the maximum is invalid [MQTT-3.3.2-9] [MQTT-3.3.2-10].
+   * empty one uses it. Alias 0 or above the maximum is invalid [5.0 MQTT-3.3.2-9] [5.0 MQTT-3.3.2-10].
    */
   resolveAlias(alias: number, topic: string): AliasResult {
     if (alias === 0 || alias > this.#topicAliasMaximum) return { ok: false, reason: 'invalid' }
@@ -47,7 +47,7 @@ export class InboundFlow {
 
   /**
    * Whether the client has more unacknowledged QoS 1/2 PUBLISH packets than
-   * the Receive Maximum allows [MQTT-3.3.4-9]. Call right after {@link arrived}.
+   * the Receive Maximum allows [5.0 MQTT-3.3.4-9]. Call right after {@link arrived}.
    */
   exceeded(): boolean {
     return this.#pending + (this.#awaitingRel?.size ?? 0) > this.#receiveMaximum

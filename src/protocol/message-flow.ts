@@ -21,7 +21,7 @@ const overLimit = new WeakSet<Packet>()
 
 /**
  * Called on arrival, before queueing: Receive Maximum is judged on what the
- * client sent before it could see our acknowledgements [MQTT-3.3.4-9].
+ * client sent before it could see our acknowledgements [5.0 MQTT-3.3.4-9].
  */
 export function noteArrival(r: ProtocolHost, packet: PublishPacket): void {
   r.flow.arrived()
@@ -29,7 +29,7 @@ export function noteArrival(r: ProtocolHost, packet: PublishPacket): void {
   if (!resend && r.flow.exceeded()) overLimit.add(packet)
 }
 
-/** Ends the connection for a broken protocol rule with `reasonCode` and its reason string (allowed on DISCONNECT [MQTT-3.1.2-29]). */
+/** Ends the connection for a broken protocol rule with `reasonCode` and its reason string (allowed on DISCONNECT [5.0 MQTT-3.1.2-29]). */
 function ruleBroken(r: ProtocolHost, reasonCode: number, reasonString: string, what: string): void {
   r.state.closeError = mqttdError('MQTTD_ERR_PROTOCOL_ERROR', what)
   r.disconnectWith({ reasonCode, reasonString }, 'protocol-error')
@@ -56,7 +56,7 @@ export async function handlePublish(r: ProtocolHost, packet: PublishPacket): Pro
   }
   r.metrics.messageReceived(packet.qos)
   if (!isValidTopicName(packet.topic)) {
-    // wildcards or U+0000 in a topic name [MQTT-3.3.2-2] [MQTT-4.7.3-2]: no handler sees it, broker or not
+    // wildcards or U+0000 in a topic name [3.1.1 MQTT-3.3.2-2] [5.0 MQTT-3.3.2-2] [3.1.1 MQTT-4.7.3-2] [5.0 MQTT-4.7.3-2]: no handler sees it, broker or not
     const what = `PUBLISH to the invalid topic name ${JSON.stringify(packet.topic)}`
     return ruleBroken(r, ReasonCode.topicNameInvalid, 'Topic name invalid', what)
   }
@@ -67,13 +67,13 @@ export async function handlePublish(r: ProtocolHost, packet: PublishPacket): Pro
   }
   const messageId = packet.messageId!
   if (packet.qos === 2 && r.flow.isDuplicate(messageId)) {
-    // exactly once: acknowledge the re-send, never deliver it again [MQTT-4.3.3-9]
+    // exactly once: acknowledge the re-send, never deliver it again [3.1.1 MQTT-4.3.3-2] [5.0 MQTT-4.3.3-10]
     r.flow.acknowledged()
     r.ack({ cmd: 'pubrec', messageId })
     return
   }
   if (r.v5 && overLimit.has(packet)) {
-    // [MQTT-3.3.4-9] more unacknowledged QoS>0 PUBLISH packets than Receive Maximum
+    // [5.0 MQTT-3.3.4-9] more unacknowledged QoS>0 PUBLISH packets than Receive Maximum
     r.state.closeError = mqttdError('MQTTD_ERR_RECEIVE_MAXIMUM', r.limits.receiveMaximum)
     return r.disconnectWith({ reasonCode: ReasonCode.receiveMaximumExceeded }, 'protocol-error')
   }
@@ -84,15 +84,15 @@ export async function handlePublish(r: ProtocolHost, packet: PublishPacket): Pro
   const ack = r.v5 ? { messageId, reasonCode: code, properties: reasonProperties(r, outcome) } : { messageId }
   if (packet.qos === 1) {
     r.flow.acknowledged()
-    r.ack({ cmd: 'puback', ...ack }) // [MQTT-4.3.2-2]
+    r.ack({ cmd: 'puback', ...ack }) // [3.1.1 MQTT-4.3.2-2] [5.0 MQTT-4.3.2-4]
   } else {
     if (code >= 0x80) r.flow.acknowledged()
     else r.flow.received(messageId)
-    r.ack({ cmd: 'pubrec', ...ack }) // [MQTT-4.3.3-8]
+    r.ack({ cmd: 'pubrec', ...ack }) // [3.1.1 MQTT-4.3.3-2] [5.0 MQTT-4.3.3-8]
   }
 }
 
-/** [MQTT-4.3.3-10] PUBCOMP for a released id; v5 0x92 when it was not awaiting release. */
+/** [3.1.1 MQTT-4.3.3-2] [5.0 MQTT-4.3.3-11] PUBCOMP for a released id; v5 0x92 when it was not awaiting release. */
 export function handlePubrel(r: ProtocolHost, packet: PubrelPacket): void {
   const known = r.flow.released(packet.messageId!)
   r.ack({
@@ -107,10 +107,10 @@ export async function handleSubscribe(r: ProtocolHost, packet: SubscribePacket):
   for (let i = 0; i < granted.length; i++) {
     const s = packet.subscriptions[i]!
     const parsed = parseFilter(s.topic)
-    // an invalid filter is refused before any handler [MQTT-4.7.1-2] [MQTT-4.7.1-3] [MQTT-4.8.2-1] [MQTT-4.8.2-2]
+    // an invalid filter is refused before any handler [3.1.1 MQTT-4.7.1-2] [5.0 MQTT-4.7.1-1] [3.1.1 MQTT-4.7.1-3] [5.0 MQTT-4.7.1-2] [5.0 MQTT-4.8.2-1] [5.0 MQTT-4.8.2-2]
     if (parsed === undefined) granted[i] = r.v5 ? ReasonCode.topicFilterInvalid : 0x80
     else if (r.v5 && parsed.group !== undefined && s.nl === true) {
-      // No Local on a shared subscription is a protocol error [MQTT-3.8.3-4]
+      // No Local on a shared subscription is a protocol error [5.0 MQTT-3.8.3-4]
       const what = `SUBSCRIBE with No Local on the shared subscription ${JSON.stringify(s.topic)}`
       return ruleBroken(r, ReasonCode.protocolError, 'No Local on a shared subscription', what)
     }
@@ -119,10 +119,10 @@ export async function handleSubscribe(r: ProtocolHost, packet: SubscribePacket):
   if (r.state.phase !== 'connected') return
   const code = outcome.reason?.reasonCode ?? 0
   if (code >= 0x80) granted.fill(code)
-  // 3.1.1 has one failure code, 0x80 [MQTT-3.9.3-2]
+  // 3.1.1 has one failure code, 0x80 [3.1.1 MQTT-3.9.3-2]
   if (!r.v5) for (let i = 0; i < granted.length; i++) if (granted[i]! >= 0x80) granted[i] = 0x80
   const properties = reasonProperties(r, outcome)
-  r.ack({ cmd: 'suback', messageId: packet.messageId, granted, properties }) // [MQTT-3.8.4-1]
+  r.ack({ cmd: 'suback', messageId: packet.messageId, granted, properties }) // [3.1.1 MQTT-3.8.4-1] [5.0 MQTT-3.8.4-1]
   if (r.logDebug) {
     const filters = packet.subscriptions.map((s) => ({ topic: s.topic, qos: s.qos }))
     r.ctx.log.debug({ filters, granted }, 'subscribe')
@@ -144,6 +144,6 @@ export async function handleUnsubscribe(r: ProtocolHost, packet: UnsubscribePack
     const properties = reasonProperties(r, outcome)
     r.ack({ cmd: 'unsuback', messageId: packet.messageId, granted: reasonCodes, properties })
   } else {
-    r.ack({ cmd: 'unsuback', messageId: packet.messageId }) // [MQTT-3.10.4-4]
+    r.ack({ cmd: 'unsuback', messageId: packet.messageId }) // [3.1.1 MQTT-3.10.4-4] [5.0 MQTT-3.10.4-4]
   }
 }

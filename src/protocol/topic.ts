@@ -16,7 +16,7 @@ const SHARE_PREFIX = '$share/'
 
 /**
  * Whether `topic` is a valid topic name for PUBLISH: at least one character
- * [MQTT-4.7.3-1], no wildcard characters [MQTT-3.3.2-2], no U+0000 [MQTT-4.7.3-2].
+ * [3.1.1 MQTT-4.7.3-1] [5.0 MQTT-4.7.3-1], no wildcard characters [3.1.1 MQTT-3.3.2-2] [5.0 MQTT-3.3.2-2], no U+0000 [3.1.1 MQTT-4.7.3-2] [5.0 MQTT-4.7.3-2].
  */
 export function isValidTopicName(topic: string): boolean {
   if (topic.length === 0) return false
@@ -28,9 +28,9 @@ export function isValidTopicName(topic: string): boolean {
 }
 
 /**
- * Whether `filter` is a valid (non-shared) topic filter: non-empty [MQTT-4.7.3-1],
- * `#` alone in the last level [MQTT-4.7.1-2], `+` alone in its level [MQTT-4.7.1-3],
- * no U+0000 [MQTT-4.7.3-2].
+ * Whether `filter` is a valid (non-shared) topic filter: non-empty [3.1.1 MQTT-4.7.3-1] [5.0 MQTT-4.7.3-1],
+ * `#` alone in the last level [3.1.1 MQTT-4.7.1-2] [5.0 MQTT-4.7.1-1], `+` alone in its level [3.1.1 MQTT-4.7.1-3] [5.0 MQTT-4.7.1-2],
+ * no U+0000 [3.1.1 MQTT-4.7.3-2] [5.0 MQTT-4.7.3-2].
  */
 export function isValidFilter(filter: string): boolean {
   if (filter.length === 0) return false
@@ -47,7 +47,7 @@ export function isValidFilter(filter: string): boolean {
 /**
  * Splits a subscription filter into share group and filter, or returns
  * undefined when it is invalid. A share name is non-empty and holds no `/`,
- * `+` or `#`; the filter after it is a valid, non-empty filter [MQTT-4.8.2-1] [MQTT-4.8.2-2].
+ * `+` or `#`; the filter after it is a valid, non-empty filter [5.0 MQTT-4.8.2-1] [5.0 MQTT-4.8.2-2].
  */
 export function parseFilter(raw: string): ParsedFilter | undefined {
   if (!raw.startsWith(SHARE_PREFIX)) {
@@ -64,8 +64,8 @@ export function parseFilter(raw: string): ParsedFilter | undefined {
 
 /**
  * Whether topic name `topic` matches `filter`. `+` matches one level, `#` the
- * parent level and any number of levels below [MQTT-4.7.1-2]; wildcards at the
- * first level never match a topic starting with `$` [MQTT-4.7.2-1].
+ * parent level and any number of levels below [3.1.1 MQTT-4.7.1-2] [5.0 MQTT-4.7.1-1]; wildcards at the
+ * first level never match a topic starting with `$` [3.1.1 MQTT-4.7.2-1] [5.0 MQTT-4.7.2-1].
  */
 export function matchesFilter(filter: string, topic: string): boolean {
   if (topic.charCodeAt(0) === 0x24 /* $ */ && (filter[0] === '+' || filter[0] === '#')) return false

@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream'
 import websocket from '@fastify/websocket'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { createWebSocketStream, type WebSocket } from 'ws'
+import { closeOnTextFrames } from './binary-frames-only.ts'
 
 /** Subprotocols MQTT clients send; some send none, which is accepted too. */
 const subprotocols = ['mqtt', 'mqttv3.1']
@@ -48,7 +49,9 @@ export class WebSocketTransport {
           const resolve = this.#waiting.get(raw)
           if (resolve === undefined) return void ws.terminate()
           this.#waiting.delete(raw)
-          resolve({ ws, stream: createWebSocketStream(ws), protocol: ws.protocol })
+          const stream = createWebSocketStream(ws)
+          closeOnTextFrames(ws, stream)
+          resolve({ ws, stream, protocol: ws.protocol })
         },
       })
       app.setNotFoundHandler((_req, reply) => reply.code(404).send(explain))

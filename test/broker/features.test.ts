@@ -4,7 +4,7 @@ import type { IPublishPacket, ISubackPacket } from 'mqtt-packet'
 import { connectClient, connectOn, delay, sentinel, startBroker } from './helpers.ts'
 import { RawClient } from './raw-client.ts'
 
-test('[MQTT-3.3.5-1] v3.1.1 overlapping subscriptions: one copy at the highest granted QoS', async (t) => {
+test('[3.1.1 MQTT-3.3.5-1] v3.1.1 overlapping subscriptions: one copy at the highest granted QoS', async (t) => {
   const server = await startBroker(t)
   const sub = await connectClient(t, server, { protocolVersion: 4, clientId: 'sub' })
   await sub.client.subscribeAsync({ 'o/+': { qos: 0 }, 'o/#': { qos: 2 }, 'o/x': { qos: 1 } })
@@ -18,7 +18,7 @@ test('[MQTT-3.3.5-1] v3.1.1 overlapping subscriptions: one copy at the highest g
   )
 })
 
-test('[MQTT-3.3.4-3] v5 overlapping subscriptions: one copy carrying every subscription identifier', async (t) => {
+test('[5.0 MQTT-3.3.4-3] v5 overlapping subscriptions: one copy carrying every subscription identifier', async (t) => {
   const server = await startBroker(t)
   const sub = await connectClient(t, server, { protocolVersion: 5, clientId: 'sub' })
   await sub.client.subscribeAsync('i/+', { qos: 1, properties: { subscriptionIdentifier: 7 } })
@@ -34,7 +34,7 @@ test('[MQTT-3.3.4-3] v5 overlapping subscriptions: one copy carrying every subsc
   assert.deepEqual((Array.isArray(ids) ? ids : [ids]).sort(), [7, 9])
 })
 
-test('[MQTT-3.8.3-3] v5 no local: a client does not get its own messages on a no-local subscription', async (t) => {
+test('[5.0 MQTT-3.8.3-3] v5 no local: a client does not get its own messages on a no-local subscription', async (t) => {
   const server = await startBroker(t)
   const c = await connectClient(t, server, { protocolVersion: 5, clientId: 'self' })
   await c.client.subscribeAsync('nl/a', { qos: 1, nl: true })
@@ -46,7 +46,7 @@ test('[MQTT-3.8.3-3] v5 no local: a client does not get its own messages on a no
   assert.deepEqual(c.inbox.payloads(), ['own-b'])
 })
 
-test('[MQTT-4.8.2-3] shared subscription across workers: each message reaches exactly one member of the group', async (t) => {
+test('[5.0 MQTT-4.8.2-3] shared subscription across workers: each message reaches exactly one member of the group', async (t) => {
   const server = await startBroker(t)
   const m1 = await connectClient(t, server, { protocolVersion: 5, clientId: 'm1' })
   const m2 = await connectOn(t, server, (w) => w !== m1.worker, { protocolVersion: 5, clientId: 'm2' })
@@ -69,7 +69,7 @@ test('[MQTT-4.8.2-3] shared subscription across workers: each message reaches ex
   assert.ok(m1.inbox.packets.length > 0 && m2.inbox.packets.length > 0, 'both members got a share')
 })
 
-test('[MQTT-4.7.1-2] [MQTT-4.8.2-2] invalid filters: v5 SUBACK 0x8F, v3.1.1 0x80; [MQTT-3.8.3-4] no local on a shared subscription closes', async (t) => {
+test('[3.1.1 MQTT-4.7.1-2] [5.0 MQTT-4.7.1-1] [5.0 MQTT-4.8.2-2] invalid filters: v5 SUBACK 0x8F, v3.1.1 0x80; [5.0 MQTT-3.8.3-4] no local on a shared subscription closes', async (t) => {
   const server = await startBroker(t)
   const { client: v5 } = await RawClient.connect(t, server.port(), { clientId: 'v5' })
   v5.send({
@@ -98,7 +98,7 @@ test('[MQTT-4.7.1-2] [MQTT-4.8.2-2] invalid filters: v5 SUBACK 0x8F, v3.1.1 0x80
   await v5.closed
 })
 
-test('[MQTT-3.3.2-2] PUBLISH to a topic name with wildcards: v5 DISCONNECT 0x90, nothing delivered', async (t) => {
+test('[3.1.1 MQTT-3.3.2-2] [5.0 MQTT-3.3.2-2] PUBLISH to a topic name with wildcards: v5 DISCONNECT 0x90, nothing delivered', async (t) => {
   const server = await startBroker(t)
   const sub = await connectClient(t, server, { protocolVersion: 5, clientId: 'sub' })
   await sub.client.subscribeAsync('#', { qos: 1 })
@@ -120,7 +120,7 @@ test('[MQTT-3.3.2-2] PUBLISH to a topic name with wildcards: v5 DISCONNECT 0x90,
   assert.equal(sub.inbox.packets.length, 0)
 })
 
-test('v5 properties pass through: response topic, correlation data, user properties, content type, payload format; [MQTT-3.3.2-6] remaining expiry', async (t) => {
+test('v5 properties pass through: response topic, correlation data, user properties, content type, payload format; [5.0 MQTT-3.3.2-6] remaining expiry', async (t) => {
   const server = await startBroker(t)
   const sub = await connectClient(t, server, { protocolVersion: 5, clientId: 'sub' })
   await sub.client.subscribeAsync('req/#', { qos: 1 })
@@ -144,7 +144,7 @@ test('v5 properties pass through: response topic, correlation data, user propert
   assert.ok(p.messageExpiryInterval! <= 60 && p.messageExpiryInterval! >= 59)
 })
 
-test('[MQTT-3.3.2-5] v5 message expiry: an expired message waiting in an offline session is not delivered', async (t) => {
+test('[5.0 MQTT-3.3.2-5] v5 message expiry: an expired message waiting in an offline session is not delivered', async (t) => {
   const server = await startBroker(t)
   const persistent = { clean: false, properties: { sessionExpiryInterval: 60 } }
   const sub = await connectClient(t, server, { protocolVersion: 5, clientId: 'sub', ...persistent })
@@ -161,7 +161,7 @@ test('[MQTT-3.3.2-5] v5 message expiry: an expired message waiting in an offline
   assert.ok(got!.properties!.messageExpiryInterval! < 100)
 })
 
-test('[MQTT-3.1.2-26] [MQTT-3.1.2-27] v5 topic aliases toward a client that allows them', async (t) => {
+test('[5.0 MQTT-3.1.2-26] [5.0 MQTT-3.1.2-27] v5 topic aliases toward a client that allows them', async (t) => {
   const server = await startBroker(t)
   const { client: sub } = await RawClient.connect(t, server.port(), {
     clientId: 'alias',
@@ -184,7 +184,7 @@ test('[MQTT-3.1.2-26] [MQTT-3.1.2-27] v5 topic aliases toward a client that allo
   )
 })
 
-test('[MQTT-3.3.4-9] v5 receive maximum: never more unacknowledged QoS 1 messages in flight than the client allows', async (t) => {
+test('[5.0 MQTT-3.3.4-9] v5 receive maximum: never more unacknowledged QoS 1 messages in flight than the client allows', async (t) => {
   const server = await startBroker(t)
   const { client: sub } = await RawClient.connect(t, server.port(), {
     clientId: 'slow',
@@ -209,7 +209,7 @@ test('[MQTT-3.3.4-9] v5 receive maximum: never more unacknowledged QoS 1 message
   )
 })
 
-test('[MQTT-3.1.2-24] [MQTT-3.1.2-25] v5 maximum packet size: a larger message is not sent to that client, the next one is', async (t) => {
+test('[5.0 MQTT-3.1.2-24] [5.0 MQTT-3.1.2-25] v5 maximum packet size: a larger message is not sent to that client, the next one is', async (t) => {
   const server = await startBroker(t)
   const { client: sub } = await RawClient.connect(t, server.port(), {
     clientId: 'small',
@@ -268,7 +268,7 @@ test('broker options: maxQos 1 caps SUBACK and announces Maximum QoS in the v5 C
   assert.equal(granted[0]!.qos, 1)
 })
 
-test('[MQTT-3.1.2-29] reason strings only for clients that did not opt out (Request Problem Information 0)', async (t) => {
+test('[5.0 MQTT-3.1.2-29] reason strings only for clients that did not opt out (Request Problem Information 0)', async (t) => {
   const server = await startBroker(t, { workers: 1, broker: { maxSessionsPerWorker: 1 } })
   await connectClient(t, server, { protocolVersion: 5, clientId: 'first' })
   const { connack: told } = await RawClient.connect(t, server.port(), { clientId: 'second' })
@@ -282,7 +282,7 @@ test('[MQTT-3.1.2-29] reason strings only for clients that did not opt out (Requ
   assert.equal(quiet.properties?.reasonString, undefined)
 })
 
-test('[MQTT-3.2.2-21] server keep alive: with limits.maxKeepaliveSeconds the v5 CONNACK caps the client keep alive (and the broker still serves it)', async (t) => {
+test('[5.0 MQTT-3.2.2-21] server keep alive: with limits.maxKeepaliveSeconds the v5 CONNACK caps the client keep alive (and the broker still serves it)', async (t) => {
   const server = await startBroker(t, { config: { limits: { maxKeepaliveSeconds: 30 } } })
   const c = await connectClient(t, server, { protocolVersion: 5, clientId: 'ka', keepalive: 600 })
   assert.equal(c.connack.properties?.serverKeepAlive, 30)

@@ -84,7 +84,7 @@ let sentinels = 0
  * The wait before a negative assertion ("nothing else arrived"), instead of a sleep: `from`
  * publishes a marker (QoS 1) on `topic`, which `to` must receive; once it did, the marker is
  * taken out of `to`'s inbox. The server processes a connection's packets in order and a
- * publisher's messages reach a subscriber in order [MQTT-4.6.0-5], so what did not arrive
+ * publisher's messages reach a subscriber in order [3.1.1 MQTT-4.6.0-5] [5.0 MQTT-4.6.0-5], so what did not arrive
  * before the marker was not sent; and if the marker never comes, the test fails instead of
  * passing on an idle subscriber.
  */

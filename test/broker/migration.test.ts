@@ -2,7 +2,7 @@
  * A persistent subscriber hops between workers while a publisher keeps
  * publishing: its session (subscriptions, queue, in-flight) moves with it,
  * and messages routed during each hand-over reach it exactly once (a second
- * copy may only be a redelivery, marked DUP [MQTT-3.3.1-1]).
+ * copy may only be a redelivery, marked DUP [3.1.1 MQTT-3.3.1-1] [5.0 MQTT-3.3.1-1]).
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
@@ -18,7 +18,7 @@ class KeptStore extends Store {
 }
 
 for (const qos of [1, 2] as const) {
-  test(`[MQTT-3.1.2-5] [MQTT-4.4.0-1] QoS ${qos}: session hops between workers 4 times under a continuous publisher, no loss, no non-DUP duplicate`, async (t) => {
+  test(`[3.1.1 MQTT-3.1.2-4] [5.0 MQTT-3.1.2-5] [3.1.1 MQTT-4.4.0-1] [5.0 MQTT-4.4.0-1] QoS ${qos}: session hops between workers 4 times under a continuous publisher, no loss, no non-DUP duplicate`, async (t) => {
     const server = await startBroker(t)
     // mqtt.js emits a QoS 2 message on PUBREL: the incarnations share its store of received-not-released messages
     const incomingStore = new KeptStore()

@@ -103,7 +103,7 @@ test('a will on a `$` topic is refused at CONNECT (v5 0x87, 3.1.1 0x05) unless a
   assert.equal(await refusals(server, 'will'), 2)
 })
 
-test('mosquitto_pub -V mqttv5 to $SYS is told "Not authorized"; mosquitto_sub on # never sees `$` topics [MQTT-4.7.2-1]', async (t) => {
+test('mosquitto_pub -V mqttv5 to $SYS is told "Not authorized"; mosquitto_sub on # never sees `$` topics [3.1.1 MQTT-4.7.2-1] [5.0 MQTT-4.7.2-1]', async (t) => {
   if (!(await hasMosquitto())) return t.skip('mosquitto-clients not installed')
   const server = await start(t)
   const port = String(server.port())

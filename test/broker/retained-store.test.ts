@@ -19,7 +19,7 @@ function msg(topic: string, payload: string, extra: Partial<BrokerMessage> = {})
 const v = (time: number, worker = 1) => ({ time, worker })
 const payloads = (ms: BrokerMessage[]) => ms.map((m) => String(Buffer.from(m.payload))).sort()
 
-test('[MQTT-3.3.1-5] [MQTT-3.3.1-7] store and replace per topic; match by filter', () => {
+test('[3.1.1 MQTT-3.3.1-5] [3.1.1 MQTT-3.3.1-7] [5.0 MQTT-3.3.1-5] store and replace per topic; match by filter', () => {
   const store = new RetainedStore({ maxMessages: 10, maxBytes: 1_000_000 })
   assert.equal(store.set(msg('a/b', '1'), v(1)), 'stored')
   assert.equal(store.set(msg('a/c', '2'), v(2)), 'stored')
@@ -30,7 +30,7 @@ test('[MQTT-3.3.1-5] [MQTT-3.3.1-7] store and replace per topic; match by filter
   assert.deepEqual(payloads(store.match('#', Date.now())), ['2', '3'])
 })
 
-test('[MQTT-3.3.1-10] [MQTT-3.3.1-11] an empty payload deletes and is never stored', () => {
+test('[3.1.1 MQTT-3.3.1-10] [3.1.1 MQTT-3.3.1-11] [5.0 MQTT-3.3.1-6] [5.0 MQTT-3.3.1-7] an empty payload deletes and is never stored', () => {
   const store = new RetainedStore({ maxMessages: 10, maxBytes: 1_000_000 })
   store.set(msg('a', 'x'), v(1))
   assert.equal(store.set(msg('a', ''), v(2)), 'deleted')
@@ -40,7 +40,7 @@ test('[MQTT-3.3.1-10] [MQTT-3.3.1-11] an empty payload deletes and is never stor
   assert.deepEqual(store.match('#', Date.now()), [])
 })
 
-test('[MQTT-4.7.2-1] # does not return retained $ topics', () => {
+test('[3.1.1 MQTT-4.7.2-1] [5.0 MQTT-4.7.2-1] # does not return retained $ topics', () => {
   const store = new RetainedStore({ maxMessages: 10, maxBytes: 1_000_000 })
   store.set(msg('$SYS/x', 's'), v(1))
   store.set(msg('x', 'n'), v(1))
@@ -93,7 +93,7 @@ test('maxBytes counts what an entry costs: per-entry overhead, topic, payload an
   assert.ok(store.bytes <= 1000 * 110)
 })
 
-test('[MQTT-3.3.2-5] expired retained messages are not returned and are dropped', () => {
+test('[5.0 MQTT-3.3.2-5] expired retained messages are not returned and are dropped', () => {
   const store = new RetainedStore({ maxMessages: 10, maxBytes: 1_000_000 })
   const now = Date.now()
   store.set(msg('a', 'x', { expiresAt: now - 1 }), v(1))

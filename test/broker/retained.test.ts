@@ -4,7 +4,7 @@ import { connectClient, connectOn, sentinel, startBroker } from './helpers.ts'
 
 for (const protocolVersion of [4, 5] as const) {
   const v = protocolVersion === 4 ? 'v3.1.1' : 'v5'
-  test(`[MQTT-3.3.1-5] [MQTT-3.3.1-6] [MQTT-3.3.1-8] ${v}: retained message set on one worker reaches a subscriber on another with RETAIN 1, replaced, then deleted by an empty payload`, async (t) => {
+  test(`[3.1.1 MQTT-3.3.1-5] [3.1.1 MQTT-3.3.1-6] [3.1.1 MQTT-3.3.1-8] [5.0 MQTT-3.3.1-5] [5.0 MQTT-3.3.1-6] ${v}: retained message set on one worker reaches a subscriber on another with RETAIN 1, replaced, then deleted by an empty payload`, async (t) => {
     const server = await startBroker(t)
     const pub = await connectClient(t, server, { protocolVersion, clientId: 'pub' })
     await pub.client.publishAsync('r/b', 'other', { qos: 0, retain: true })
@@ -18,11 +18,11 @@ for (const protocolVersion of [4, 5] as const) {
       ['r/a', 'second', true, 1],
       ['r/b', 'other', true, 0],
     ])
-    // a live message matching an established subscription carries RETAIN 0 [MQTT-3.3.1-9]
+    // a live message matching an established subscription carries RETAIN 0 [3.1.1 MQTT-3.3.1-9]
     await pub.client.publishAsync('r/a', 'live-retained', { qos: 1, retain: true })
     const [, , live] = await sub.inbox.waitFor(3)
     assert.equal(live!.retain, false)
-    // [MQTT-3.3.1-10] [MQTT-3.3.1-11] an empty retained payload deletes (and is forwarded as normal)
+    // [3.1.1 MQTT-3.3.1-10] [3.1.1 MQTT-3.3.1-11] [5.0 MQTT-3.3.1-6] [5.0 MQTT-3.3.1-7] an empty retained payload deletes (and is forwarded as normal)
     await pub.client.publishAsync('r/a', '', { qos: 1, retain: true })
     await sub.inbox.waitFor(4)
     const late = await connectOn(t, server, (w) => w !== pub.worker, { protocolVersion, clientId: 'late' })
@@ -38,7 +38,7 @@ for (const protocolVersion of [4, 5] as const) {
   })
 }
 
-test('[MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11] v5 retain handling 0/1/2 and [MQTT-3.3.1-12] [MQTT-3.3.1-13] retain as published', async (t) => {
+test('[5.0 MQTT-3.3.1-9] [5.0 MQTT-3.3.1-10] [5.0 MQTT-3.3.1-11] v5 retain handling 0/1/2 and [5.0 MQTT-3.3.1-12] [5.0 MQTT-3.3.1-13] retain as published', async (t) => {
   const server = await startBroker(t)
   const pub = await connectClient(t, server, { protocolVersion: 5, clientId: 'pub' })
   await pub.client.publishAsync('h/x', 'kept', { qos: 1, retain: true })

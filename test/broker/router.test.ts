@@ -100,7 +100,7 @@ const msg = (topic: string, payload: string): BrokerMessage => ({
   origin: 'p',
 })
 
-test('[MQTT-4.8.2-3] a share group message sent to a worker whose last member just left is re-routed once to another holder', () => {
+test('[5.0 MQTT-4.8.2-3] a share group message sent to a worker whose last member just left is re-routed once to another holder', () => {
   const bus = new Bus()
   const a = bus.add(1)
   const b = bus.add(2)
@@ -127,7 +127,7 @@ test('[MQTT-4.8.2-3] a share group message sent to a worker whose last member ju
   assert.deepEqual(bus.drops, [])
 })
 
-test('[MQTT-3.3.5-1] plain subscribers on several workers: one copy each, nobody twice, $ topics not matched by #', () => {
+test('[3.1.1 MQTT-3.3.5-1] plain subscribers on several workers: one copy each, nobody twice, $ topics not matched by #', () => {
   const bus = new Bus()
   const a = bus.add(1)
   const b = bus.add(2)

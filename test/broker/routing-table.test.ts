@@ -21,12 +21,12 @@ test('routing table: workers with matching filters, counts per worker, snapshot 
   assert.deepEqual([...table.targets('c', () => 0).workers], [3])
   table.removeWorker(3)
   assert.deepEqual([...table.targets('c', () => 0).workers], [])
-  // [MQTT-4.7.2-1]
+  // [3.1.1 MQTT-4.7.2-1] [5.0 MQTT-4.7.2-1]
   table.apply(5, '#', 1)
   assert.deepEqual([...table.targets('$SYS/x', () => 0).workers], [])
 })
 
-test('[MQTT-4.8.2-3] shared groups: each message goes to exactly one worker (or here), weighted by members', () => {
+test('[5.0 MQTT-4.8.2-3] shared groups: each message goes to exactly one worker (or here), weighted by members', () => {
   const table = new RoutingTable()
   table.apply(2, '$share/g/t/+', 3)
   table.apply(3, '$share/g/t/+', 1)
@@ -51,7 +51,7 @@ function msgSession(id: string): Session {
   return new Session(id, 0, { maxQueuedMessages: 10, maxPendingWrites: 10 }, () => {})
 }
 
-test('[MQTT-4.8.2-3] pickMember: round-robin over members, online members first', () => {
+test('[5.0 MQTT-4.8.2-3] pickMember: round-robin over members, online members first', () => {
   const index = new SubscriptionIndex()
   const sub = { qos: 1 as const, nl: false, rap: false, rh: 0, subscriptionId: undefined }
   const parsed = parseFilter('$share/g/t')!

@@ -53,7 +53,7 @@ function newSession(drops: string[] = [], limits = { maxQueuedMessages: 10, maxP
 
 const publishes = (l: FakeLink) => l.sent.filter((p): p is IPublishPacket => p.cmd === 'publish')
 
-test('[MQTT-2.3.1-1] packet ids: non-zero, unique while in use, reused after release, wrap at 65535', () => {
+test('[3.1.1 MQTT-2.3.1-1] packet ids: non-zero, unique while in use, reused after release, wrap at 65535', () => {
   const ids = new PacketIdAllocator()
   const seen = new Set<number>()
   for (let i = 0; i < 65535; i++) {
@@ -70,7 +70,7 @@ test('[MQTT-2.3.1-1] packet ids: non-zero, unique while in use, reused after rel
   assert.equal(ids.allocate(), 7)
 })
 
-test('[MQTT-3.3.4-9] never more unacknowledged QoS 1/2 messages in flight than the receive maximum; acks release the window', async () => {
+test('[5.0 MQTT-3.3.4-9] never more unacknowledged QoS 1/2 messages in flight than the receive maximum; acks release the window', async () => {
   const session = newSession()
   const l = link({ receiveMaximum: 2 })
   session.attach(l)
@@ -87,7 +87,7 @@ test('[MQTT-3.3.4-9] never more unacknowledged QoS 1/2 messages in flight than t
   )
 })
 
-test('[MQTT-4.3.3-1] QoS 2 outbound: PUBREC answered with PUBREL, PUBCOMP frees the id; a repeated PUBREC gets PUBREL again', () => {
+test('[3.1.1 MQTT-4.3.3-1] QoS 2 outbound: PUBREC answered with PUBREL, PUBCOMP frees the id; a repeated PUBREC gets PUBREL again', () => {
   const session = newSession()
   const l = link()
   session.attach(l)
@@ -100,7 +100,7 @@ test('[MQTT-4.3.3-1] QoS 2 outbound: PUBREC answered with PUBREL, PUBCOMP frees 
   assert.equal(session.inflightCount, 1)
   session.acknowledge('pubcomp', id, undefined)
   assert.equal(session.inflightCount, 0)
-  // [MQTT-4.4.0-2] PUBREC >= 0x80 ends the exchange without PUBREL
+  // [5.0 MQTT-4.4.0-2] PUBREC >= 0x80 ends the exchange without PUBREL
   session.deliver(delivery(message('t', 'y', 2)), Date.now())
   const id2 = publishes(l)[1]!.messageId!
   const before = l.sent.length
@@ -109,7 +109,7 @@ test('[MQTT-4.3.3-1] QoS 2 outbound: PUBREC answered with PUBREL, PUBCOMP frees 
   assert.equal(session.inflightCount, 0)
 })
 
-test('[MQTT-4.4.0-1] [MQTT-3.3.1-1] on resume: unacknowledged PUBLISH resent with DUP and original ids, then PUBREL, then the queue', () => {
+test('[3.1.1 MQTT-4.4.0-1] [5.0 MQTT-4.4.0-1] [3.1.1 MQTT-3.3.1-1] [5.0 MQTT-3.3.1-1] on resume: unacknowledged PUBLISH resent with DUP and original ids, then PUBREL, then the queue', () => {
   const session = newSession()
   const l1 = link()
   session.attach(l1)
@@ -118,7 +118,7 @@ test('[MQTT-4.4.0-1] [MQTT-3.3.1-1] on resume: unacknowledged PUBLISH resent wit
   const [a, b] = publishes(l1)
   session.acknowledge('pubrec', b!.messageId!, undefined)
   session.detach()
-  // [MQTT-3.1.2-5] offline: QoS 1/2 queued, QoS 0 dropped
+  // [3.1.1 MQTT-3.1.2-5] offline: QoS 1/2 queued, QoS 0 dropped
   const drops: string[] = []
   session.deliver(delivery(message('t', 'c', 1)), Date.now())
   assert.equal(session.queuedCount, 1)
@@ -167,7 +167,7 @@ test('slow consumer: QoS 0 dropped once maxPendingWrites sends are unresolved', 
   assert.equal(sent.length, 4)
 })
 
-test('[MQTT-3.3.2-5] [MQTT-3.3.2-6] expired messages are not delivered; others carry the remaining expiry interval', () => {
+test('[5.0 MQTT-3.3.2-5] [5.0 MQTT-3.3.2-6] expired messages are not delivered; others carry the remaining expiry interval', () => {
   const drops: string[] = []
   const session = newSession(drops)
   const l = link()
@@ -182,7 +182,7 @@ test('[MQTT-3.3.2-5] [MQTT-3.3.2-6] expired messages are not delivered; others c
   assert.ok(remaining >= 9 && remaining <= 10, String(remaining))
 })
 
-test('[MQTT-3.1.2-26] [MQTT-3.1.2-27] outbound topic aliases only when allowed, within the maximum', () => {
+test('[5.0 MQTT-3.1.2-26] [5.0 MQTT-3.1.2-27] outbound topic aliases only when allowed, within the maximum', () => {
   const none = link({ topicAliasMaximum: 0 })
   const s1 = newSession()
   s1.attach(none)
@@ -212,7 +212,7 @@ test('[MQTT-3.1.2-26] [MQTT-3.1.2-27] outbound topic aliases only when allowed, 
   assert.equal(publishes(v4)[0]!.properties, undefined)
 })
 
-test('[MQTT-3.1.2-24] [MQTT-3.1.2-25] a message larger than the client maximum packet size is discarded as if delivered', () => {
+test('[5.0 MQTT-3.1.2-24] [5.0 MQTT-3.1.2-25] a message larger than the client maximum packet size is discarded as if delivered', () => {
   const drops: string[] = []
   const session = newSession(drops)
   const l = link({ maximumPacketSize: 100, receiveMaximum: 1 })
@@ -249,7 +249,7 @@ test('session snapshot round-trips subscriptions, in-flight ids and queue', () =
   assert.equal(String(publishes(l2)[1]!.payload), 'two')
 })
 
-test('[MQTT-4.4.0-1] resume on a link with a smaller maximum packet size: a resend that no longer fits is discarded, the queue moves up, nothing is sent twice', () => {
+test('[3.1.1 MQTT-4.4.0-1] [5.0 MQTT-4.4.0-1] resume on a link with a smaller maximum packet size: a resend that no longer fits is discarded, the queue moves up, nothing is sent twice', () => {
   const drops: string[] = []
   const session = newSession(drops)
   const l1 = link({ receiveMaximum: 1 })

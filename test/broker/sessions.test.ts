@@ -9,7 +9,7 @@ for (const protocolVersion of [4, 5] as const) {
   const persistent =
     protocolVersion === 5 ? { clean: false, properties: { sessionExpiryInterval: 300 } } : { clean: false }
 
-  test(`[MQTT-3.1.2-4] [MQTT-3.1.2-5] [MQTT-3.2.2-2] ${v}: persistent session resumes on a different worker with its subscriptions and offline QoS 1/2 queue`, async (t) => {
+  test(`[3.1.1 MQTT-3.1.2-4] [3.1.1 MQTT-3.1.2-5] [5.0 MQTT-3.1.2-5] [3.1.1 MQTT-3.2.2-2] [5.0 MQTT-3.2.2-2] ${v}: persistent session resumes on a different worker with its subscriptions and offline QoS 1/2 queue`, async (t) => {
     const server = await startBroker(t)
     const first = await connectClient(t, server, { protocolVersion, clientId: 'p1', ...persistent })
     assert.equal(first.sessionPresent, false)
@@ -41,7 +41,7 @@ for (const protocolVersion of [4, 5] as const) {
     assert.deepEqual(again.inbox.payloads().sort(), ['live', 'm0', 'm1', 'm2', 'm3', 'm4'])
   })
 
-  test(`[MQTT-3.1.2-6] [MQTT-3.2.2-1] ${v}: clean start discards the session on another worker`, async (t) => {
+  test(`[3.1.1 MQTT-3.1.2-6] [5.0 MQTT-3.1.2-4] [3.1.1 MQTT-3.2.2-1] [5.0 MQTT-3.2.2-1] ${v}: clean start discards the session on another worker`, async (t) => {
     const server = await startBroker(t)
     const first = await connectClient(t, server, { protocolVersion, clientId: 'c1', ...persistent })
     await first.client.subscribeAsync('c/#', { qos: 1 })
@@ -61,7 +61,7 @@ for (const protocolVersion of [4, 5] as const) {
   })
 }
 
-test('[MQTT-3.1.4-3] v5: takeover across workers: the old connection gets DISCONNECT 0x8E, the session moves to the new one', async (t) => {
+test('[5.0 MQTT-3.1.4-3] v5: takeover across workers: the old connection gets DISCONNECT 0x8E, the session moves to the new one', async (t) => {
   const server = await startBroker(t)
   const old = await connectClient(t, server, {
     protocolVersion: 5,
@@ -88,7 +88,7 @@ test('[MQTT-3.1.4-3] v5: takeover across workers: the old connection gets DISCON
   assert.deepEqual(old.inbox.payloads(), [])
 })
 
-test('[MQTT-3.1.4-2] v3.1.1: takeover on the same worker closes the old connection', async (t) => {
+test('[3.1.1 MQTT-3.1.4-2] v3.1.1: takeover on the same worker closes the old connection', async (t) => {
   const server = await startBroker(t, { workers: 1 })
   const old = await connectClient(t, server, { protocolVersion: 4, clientId: 'same', clean: false })
   const closed = new Promise<void>((resolve) => old.client.on('close', () => resolve()))
@@ -97,7 +97,7 @@ test('[MQTT-3.1.4-2] v3.1.1: takeover on the same worker closes the old connecti
   assert.equal(fresh.sessionPresent, true)
 })
 
-test('[MQTT-4.4.0-1] [MQTT-3.3.1-1] unacknowledged QoS 1/2 redelivered with DUP and the same ids after reconnecting on another worker; QoS 2 after PUBREC gets PUBREL only', async (t) => {
+test('[3.1.1 MQTT-4.4.0-1] [5.0 MQTT-4.4.0-1] [3.1.1 MQTT-3.3.1-1] [5.0 MQTT-3.3.1-1] unacknowledged QoS 1/2 redelivered with DUP and the same ids after reconnecting on another worker; QoS 2 after PUBREC gets PUBREL only', async (t) => {
   const server = await startBroker(t)
   const port = server.port()
   const persistent = { clean: false, properties: { sessionExpiryInterval: 60 } }
@@ -138,11 +138,11 @@ test('[MQTT-4.4.0-1] [MQTT-3.3.1-1] unacknowledged QoS 1/2 redelivered with DUP 
   )
   assert.equal((pubrel as { messageId: number }).messageId, two.messageId)
   await delay(100)
-  // "two" itself is never sent again [MQTT-4.3.3-1]
+  // "two" itself is never sent again [3.1.1 MQTT-4.3.3-1]
   assert.equal(b.publishes().filter((p) => String(p.payload) === 'two').length, 0)
 })
 
-test('[MQTT-3.1.2-23] v5: a session with expiry 1 s is gone after it expires; session present 0', async (t) => {
+test('[5.0 MQTT-3.1.2-23] v5: a session with expiry 1 s is gone after it expires; session present 0', async (t) => {
   const server = await startBroker(t)
   const first = await connectClient(t, server, {
     protocolVersion: 5,

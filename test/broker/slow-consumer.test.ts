@@ -43,7 +43,7 @@ test('slow consumer: a client that stops reading gets QoS 0 dropped beyond the c
   await fast.inbox.waitFor(n, 20_000)
 })
 
-test('[MQTT-3.1.2-5] offline queue is bounded: beyond maxQueuedMessages QoS 1 messages are dropped and counted (queue_full), the first ones kept', async (t) => {
+test('[3.1.1 MQTT-3.1.2-5] offline queue is bounded: beyond maxQueuedMessages QoS 1 messages are dropped and counted (queue_full), the first ones kept', async (t) => {
   const server = await startBroker(t, { broker: { maxQueuedMessages: 5 } })
   const persistent = {
     protocolVersion: 5 as const,

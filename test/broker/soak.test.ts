@@ -2,13 +2,13 @@
  * Bounded soak: several publishers and subscribers spread over the workers,
  * mixed QoS, a fixed count of messages. No QoS 1/2 message may be lost,
  * QoS 2 arrives exactly once, and each publisher's QoS 1 stream keeps its
- * order [MQTT-4.6.0-6].
+ * order [3.1.1 MQTT-4.6.0-6] [5.0 MQTT-4.6.0-6].
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { connectClient, startBroker, type TestClient } from './helpers.ts'
 
-test('[MQTT-4.3.2-1] [MQTT-4.3.3-1] [MQTT-4.6.0-6] soak: 4 publishers × 250 messages (QoS 0/1/2) to 8 subscribers on 2 workers, no QoS 1/2 loss, QoS 2 exactly once', async (t) => {
+test('[3.1.1 MQTT-4.3.2-1] [3.1.1 MQTT-4.3.3-1] [3.1.1 MQTT-4.6.0-6] [5.0 MQTT-4.6.0-6] soak: 4 publishers × 250 messages (QoS 0/1/2) to 8 subscribers on 2 workers, no QoS 1/2 loss, QoS 2 exactly once', async (t) => {
   const server = await startBroker(t)
   const subscribers: TestClient[] = []
   for (let i = 0; i < 8; i++) {

@@ -60,7 +60,7 @@ test('limits.maxSubscriptionsPerClient: v5 SUBACK 0x97 per filter beyond the quo
   const first = await suback(v5, 1)
   assert.deepEqual(first.granted, [1, 1, 1, 0x97, 0x97])
   assert.match(first.properties?.reasonString ?? '', /maxSubscriptionsPerClient/)
-  // a filter the session holds is replaced [MQTT-3.8.4-3], not counted again
+  // a filter the session holds is replaced [3.1.1 MQTT-3.8.4-3] [5.0 MQTT-3.8.4-3], not counted again
   subscribe(v5, 2, ['a'])
   assert.deepEqual((await suback(v5, 2)).granted, [1])
   v5.send({ cmd: 'unsubscribe', messageId: 3, unsubscriptions: ['b'] })
@@ -68,7 +68,7 @@ test('limits.maxSubscriptionsPerClient: v5 SUBACK 0x97 per filter beyond the quo
   subscribe(v5, 4, ['d'])
   assert.deepEqual((await suback(v5, 4)).granted, [1])
 
-  // a v5 client that asked for no problem information gets the codes without the reason string [MQTT-3.1.2-29]
+  // a v5 client that asked for no problem information gets the codes without the reason string [5.0 MQTT-3.1.2-29]
   const { client: quiet } = await RawClient.connect(t, server.port(), {
     clientId: 'quiet',
     properties: { requestProblemInformation: false },

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { connectClient, delay, startBroker, type TestClient } from './helpers.ts'
 
-test('[MQTT-3.1.4-3] simultaneous connects with one client id on two workers: one connection survives and owns the session', async (t) => {
+test('[3.1.1 MQTT-3.1.4-2] [5.0 MQTT-3.1.4-3] simultaneous connects with one client id on two workers: one connection survives and owns the session', async (t) => {
   const server = await startBroker(t)
   const persistent = {
     protocolVersion: 5 as const,

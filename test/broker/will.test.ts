@@ -13,7 +13,7 @@ const will = (payload: string, properties?: Record<string, unknown>) => ({
 
 for (const protocolVersion of [4, 5] as const) {
   const v = protocolVersion === 4 ? 'v3.1.1' : 'v5'
-  test(`[MQTT-3.1.2-8] ${v}: will published on another worker when the connection drops; [MQTT-3.14.4-3] not after DISCONNECT`, async (t) => {
+  test(`[3.1.1 MQTT-3.1.2-8] [5.0 MQTT-3.1.2-8] ${v}: will published on another worker when the connection drops; [3.1.1 MQTT-3.14.4-3] [5.0 MQTT-3.14.4-3] not after DISCONNECT`, async (t) => {
     const server = await startBroker(t)
     const watcher = await connectClient(t, server, { protocolVersion, clientId: 'watcher' })
     await watcher.client.subscribeAsync('will/#', { qos: 1 })
@@ -36,7 +36,7 @@ for (const protocolVersion of [4, 5] as const) {
   })
 }
 
-test('[MQTT-3.1.2-8] will published on keepalive timeout', async (t) => {
+test('[3.1.1 MQTT-3.1.2-8] [5.0 MQTT-3.1.2-8] will published on keepalive timeout', async (t) => {
   const server = await startBroker(t)
   const watcher = await connectClient(t, server, { protocolVersion: 5, clientId: 'watcher' })
   await watcher.client.subscribeAsync('will/#', { qos: 1 })
@@ -57,7 +57,7 @@ test('v5: DISCONNECT 0x04 "with will message" publishes the will', async (t) => 
   assert.equal(String(got!.payload), 'asked-for')
 })
 
-test('[MQTT-3.1.3-9] v5 will delay: no will when the session resumes in time (on another worker), the will after the delay otherwise', async (t) => {
+test('[5.0 MQTT-3.1.3-9] v5 will delay: no will when the session resumes in time (on another worker), the will after the delay otherwise', async (t) => {
   const server = await startBroker(t)
   const watcher = await connectClient(t, server, { protocolVersion: 5, clientId: 'watcher' })
   await watcher.client.subscribeAsync('will/#', { qos: 1 })
@@ -108,7 +108,7 @@ test('v5: a will whose session ends before the delay is published at session end
   assert.equal(String(got!.payload), 'session-ended')
 })
 
-test('[MQTT-3.1.2-8] will published when the server closes the connection for a protocol error', async (t) => {
+test('[3.1.1 MQTT-3.1.2-8] [5.0 MQTT-3.1.2-8] will published when the server closes the connection for a protocol error', async (t) => {
   const server = await startBroker(t)
   const watcher = await connectClient(t, server, { protocolVersion: 5, clientId: 'watcher' })
   await watcher.client.subscribeAsync('will/#', { qos: 1 })
@@ -116,7 +116,7 @@ test('[MQTT-3.1.2-8] will published when the server closes the connection for a 
     clientId: 'broken',
     will: will('malformed'),
   })
-  // a second CONNECT is a protocol error [MQTT-3.1.0-2]
+  // a second CONNECT is a protocol error [3.1.1 MQTT-3.1.0-2] [5.0 MQTT-3.1.0-2]
   client.send({
     cmd: 'connect',
     protocolId: 'MQTT',

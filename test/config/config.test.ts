@@ -60,6 +60,8 @@ test('the embedded default: TCP 1883 and WS 8083 on loopback, admin on loopback 
     maxSubscriptions: 1_000_000,
     maxTopicLength: 1024,
     maxTopicLevels: 128,
+    lingerMs: 2000,
+    maxLingering: 1000,
   })
   assert.equal(config.shutdown.drainTimeoutMs, 30000)
   assert.equal(config.log.level, 'info')

@@ -17,7 +17,7 @@ function publish(payload: number, properties?: IPublishPacket['properties']): IP
   return p
 }
 
-test('[MQTT-3.1.2-24] fitsPacketSize agrees with the generated size at and around the limit', () => {
+test('[5.0 MQTT-3.1.2-24] fitsPacketSize agrees with the generated size at and around the limit', () => {
   const cases = [
     publish(100),
     publish(200, {

@@ -5,6 +5,8 @@
  *   ```sh run                 run with bash -euo pipefail
  *   ```sh run=server          start in the background; stopped with SIGTERM at the end (must exit 0)
  *   ```yaml file=mqttd.yaml   written to the page's work folder before anything runs after it
+ *   ```sh run needs=a,b       needs the commands a and b on PATH: skipped with a message where
+ *                             they are missing, a failure where CI is set (CI installs them)
  *   ```sh norun="reason"      shown only; the reason says why it cannot run here
  *   ```text                   diagrams and output, not code
  */
@@ -18,6 +20,8 @@ export interface Sample {
   run: 'yes' | 'server' | undefined
   file: string | undefined
   norun: string | undefined
+  /** Commands the sample needs on PATH (`needs=mosquitto_pub,mosquitto_sub`). */
+  needs: string[]
 }
 
 function attribute(info: string, name: string): string | undefined {
@@ -45,6 +49,7 @@ export function readSamples(path: string): Sample[] {
       run: run === undefined ? undefined : run === 'server' ? 'server' : 'yes',
       file: attribute(info, 'file'),
       norun: attribute(info, 'norun'),
+      needs: (attribute(info, 'needs') ?? '').split(',').filter((c) => c !== ''),
     })
   }
   return samples

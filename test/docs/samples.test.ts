@@ -5,9 +5,9 @@
 // must stop cleanly on SIGTERM. See markdown-samples.ts for the fence attributes.
 import assert from 'node:assert/strict'
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
-import { basename, dirname, join, resolve } from 'node:path'
+import { basename, delimiter, dirname, join, resolve } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
@@ -30,6 +30,25 @@ export const pages = [
   'docs/migrating-from-mqtt-connection.md',
 ]
 const fixedPorts = [1883, 8083, 9883, 8883, 8084]
+// CI installs every tool a sample needs (.ci/run): there a missing one fails instead of skipping.
+const inCI = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false'
+// External MQTT clients the samples call: a sample using one must say so with needs=.
+const externalTools = ['mosquitto_pub', 'mosquitto_sub', 'mosquitto_rr']
+
+/** The commands of `names` that are not executable files on `path`. */
+function missingCommands(names: readonly string[], path: string): string[] {
+  return names.filter(
+    (name) =>
+      !path.split(delimiter).some((dir) => {
+        try {
+          accessSync(join(dir, name), constants.X_OK)
+          return true
+        } catch {
+          return false
+        }
+      }),
+  )
+}
 const codeLangs = new Set(['ts', 'js', 'sh', 'yaml', 'json'])
 
 async function freePort(): Promise<number> {
@@ -82,10 +101,14 @@ for (const page of pages) {
         const declared =
           s.run !== undefined || s.file !== undefined || (s.norun !== undefined && s.norun !== '')
         assert.ok(declared, `${page}:${s.line}: \`\`\`${s.lang} block needs run, file= or norun="why"`)
+        for (const tool of externalTools) {
+          if (s.run === undefined || !new RegExp(`\\b${tool}\\b`).test(s.code)) continue
+          assert.ok(s.needs.includes(tool), `${page}:${s.line}: the sample calls ${tool}: add needs=${tool}`)
+        }
       }
     })
 
-    test('its samples run', { timeout: 90_000 }, async () => {
+    test('its samples run', { timeout: 90_000 }, async (t) => {
       const dir = project(basename(page, '.md'))
       const ports = await Promise.all(fixedPorts.map(() => freePort()))
       const rewrite = (code: string) =>
@@ -104,6 +127,7 @@ for (const page of pages) {
         npm_config_update_notifier: 'false',
       }
       const servers: Array<{ child: ChildProcess; sample: Sample; log: () => string }> = []
+      const skipped: string[] = []
       let failure: unknown
       try {
         let n = 0
@@ -114,6 +138,14 @@ for (const page of pages) {
             writeFileSync(join(dir, sample.file), rewrite(sample.code))
           }
           if (sample.run === undefined) continue
+          const missing = missingCommands(sample.needs, env.PATH)
+          if (missing.length > 0) {
+            assert.ok(!inCI, `${where} needs ${missing.join(', ')}, which CI must install (.ci/run)`)
+            skipped.push(
+              `${where} (${missing.join(', ')} not found; Debian: apt-get install mosquitto-clients)`,
+            )
+            continue
+          }
           const code = rewrite(sample.code)
           if (sample.run === 'server') {
             const child = spawn('bash', ['-c', `exec ${code.trim()}`], {
@@ -145,6 +177,7 @@ for (const page of pages) {
             assert.fail(`${where} failed (${err.code ?? err.signal}):\n${code}\n${err.stdout}\n${err.stderr}`)
           })
         }
+        if (skipped.length > 0) t.skip(`the other samples ran; skipped ${skipped.join('; ')}`)
       } catch (err) {
         failure = err
         throw err

@@ -139,7 +139,7 @@ describe('auth-file in the server', () => {
     assert.deepEqual(suback3.granted, [1, 0x80, 1])
   })
 
-  test('a refused publish is not routed: PUBACK 0x87 on v5, a plain PUBACK on v3.1.1 [MQTT-3.3.5-2]', async () => {
+  test('a refused publish is not routed: PUBACK 0x87 on v5, a plain PUBACK on v3.1.1 [3.1.1 MQTT-3.3.5-2]', async () => {
     const bob = await connect({ protocolVersion: 5, username: 'bob', password: 'bob-pw' })
     await bob.subscribeAsync('#', { qos: 1 })
     const received: string[] = []

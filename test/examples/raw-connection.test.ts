@@ -99,7 +99,7 @@ test('manualAcks: each packet is answered exactly once, by the handler (CONNACK,
   await raw.closed
 })
 
-test('manualAcks: the framework still enforces CONNECT first [MQTT-3.1.0-1]', async () => {
+test('manualAcks: the framework still enforces CONNECT first [3.1.1 MQTT-3.1.0-1] [5.0 MQTT-3.1.0-1]', async () => {
   const raw = await rawClient()
   raw.send({ cmd: 'pingreq' })
   // the handler's own listener answers at once; the framework then closes the connection
@@ -111,7 +111,7 @@ test('manualAcks: the framework still enforces CONNECT first [MQTT-3.1.0-1]', as
   assert.ok(!raw.received.some((p) => p.cmd === 'connack'))
 })
 
-test('manualAcks: the framework still enforces keepalive (closed after 1.5 x 1 s of silence) [MQTT-3.1.2-24]', async () => {
+test('manualAcks: the framework still enforces keepalive (closed after 1.5 x 1 s of silence) [3.1.1 MQTT-3.1.2-24] [5.0 MQTT-3.1.2-22]', async () => {
   const raw = await rawClient()
   const started = Date.now()
   raw.send(connect(1))

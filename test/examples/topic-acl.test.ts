@@ -23,7 +23,7 @@ test('topicMatches follows MQTT wildcard rules', () => {
     assert.equal(topicMatches(filter, topic), want, `${filter} ~ ${topic}`)
 })
 
-test('wildcards at the first level do not match $-topics [MQTT-4.7.2-1]', () => {
+test('wildcards at the first level do not match $-topics [3.1.1 MQTT-4.7.2-1] [5.0 MQTT-4.7.2-1]', () => {
   assert.equal(topicMatches('#', '$SYS/x'), false)
   assert.equal(topicMatches('+/x', '$SYS/x'), false)
   assert.equal(topicMatches('$SYS/#', '$SYS/x'), true)

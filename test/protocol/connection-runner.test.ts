@@ -17,6 +17,8 @@ const limits = {
   maxKeepaliveSeconds: 0,
   receiveMaximum: 10,
   topicAliasMaximum: 5,
+  lingerMs: 2000,
+  maxLingering: 1000,
 }
 
 function pair(handler: Handler) {

@@ -40,7 +40,7 @@ test('v5 enhanced authentication: AUTH 0x18 challenges until the handler accepts
   assert.equal((await client.next('connack'))?.reasonCode, 0)
   assert.equal((await events.waitFor((e) => e.event === 'connected')).authenticated, true)
 
-  // re-authentication [MQTT-4.12.1-1]: success answers AUTH 0x00, failure disconnects with the code
+  // re-authentication [5.0 MQTT-4.12.1-1]: success answers AUTH 0x00, failure disconnects with the code
   client.send({
     cmd: 'auth',
     reasonCode: 0x19,
@@ -75,7 +75,7 @@ test('v5 enhanced authentication refused: CONNACK with the handler code; other p
   assert.equal((await eager.next('connack'))?.reasonCode, 0x82)
 })
 
-test('SUBACK carries what onSubscribe set per filter; 3.1.1 gets 0x80 for any refusal [MQTT-3.9.3-2]', async (t) => {
+test('SUBACK carries what onSubscribe set per filter; 3.1.1 gets 0x80 for any refusal [3.1.1 MQTT-3.9.3-2]', async (t) => {
   const { server } = await start(t)
   const subscriptions = [
     { topic: 'ok/#', qos: 2 },

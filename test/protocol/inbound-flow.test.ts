@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import { InboundFlow } from '../../src/protocol/inbound-flow.ts'
 import { connackCode, v3ConnackCode } from '../../src/protocol/reason-codes.ts'
 
-test('[MQTT-3.3.2-9] [MQTT-3.3.2-10] topic aliases: 0 and above the maximum are invalid; an unknown alias with an empty topic is refused', () => {
+test('[5.0 MQTT-3.3.2-9] [5.0 MQTT-3.3.2-10] topic aliases: 0 and above the maximum are invalid; an unknown alias with an empty topic is refused', () => {
   const flow = new InboundFlow({ receiveMaximum: 10, topicAliasMaximum: 2 })
   assert.deepEqual(flow.resolveAlias(0, 'a'), { ok: false, reason: 'invalid' })
   assert.deepEqual(flow.resolveAlias(3, 'a'), { ok: false, reason: 'invalid' })
@@ -14,7 +14,7 @@ test('[MQTT-3.3.2-9] [MQTT-3.3.2-10] topic aliases: 0 and above the maximum are 
   assert.deepEqual(flow.resolveAlias(1, ''), { ok: true, topic: 'c' })
 })
 
-test('[MQTT-3.3.4-9] receive maximum counts unacknowledged QoS 1 and QoS 2 awaiting PUBREL', () => {
+test('[5.0 MQTT-3.3.4-9] receive maximum counts unacknowledged QoS 1 and QoS 2 awaiting PUBREL', () => {
   const flow = new InboundFlow({ receiveMaximum: 2, topicAliasMaximum: 0 })
   flow.arrived()
   assert.equal(flow.exceeded(), false)
@@ -32,7 +32,7 @@ test('[MQTT-3.3.4-9] receive maximum counts unacknowledged QoS 1 and QoS 2 await
   assert.equal(flow.inFlight, 1)
 })
 
-test('[MQTT-4.3.3-9] a QoS 2 id awaiting PUBREL marks a re-sent PUBLISH as duplicate', () => {
+test('[3.1.1 MQTT-4.3.3-2] [5.0 MQTT-4.3.3-10] a QoS 2 id awaiting PUBREL marks a re-sent PUBLISH as duplicate', () => {
   const flow = new InboundFlow({ receiveMaximum: 10, topicAliasMaximum: 0 })
   flow.arrived()
   flow.received(5)

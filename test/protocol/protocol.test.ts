@@ -7,7 +7,7 @@ import { startTestServer } from '../helpers/server.ts'
 
 const fixture = (name: string) => new URL(`../fixtures/handlers/${name}`, import.meta.url).pathname
 
-test('[MQTT-3.1.0-1] a connection that sends no CONNECT within connectTimeoutMs is closed', async (t) => {
+test('[3.1.1 MQTT-3.1.0-1] [5.0 MQTT-3.1.0-1] a connection that sends no CONNECT within connectTimeoutMs is closed', async (t) => {
   const server = await startTestServer(t, { workers: 1, config: { limits: { connectTimeoutMs: 300 } } })
   const client = await rawClient(t, server.port())
   const started = Date.now()
@@ -16,7 +16,7 @@ test('[MQTT-3.1.0-1] a connection that sends no CONNECT within connectTimeoutMs 
   assert.deepEqual(client.received, [])
 })
 
-test('[MQTT-3.1.0-1] a first packet other than CONNECT closes the connection', async (t) => {
+test('[3.1.1 MQTT-3.1.0-1] [5.0 MQTT-3.1.0-1] a first packet other than CONNECT closes the connection', async (t) => {
   const server = await startTestServer(t, { workers: 1 })
   const client = await rawClient(t, server.port())
   client.send({ cmd: 'pingreq' })
@@ -24,7 +24,7 @@ test('[MQTT-3.1.0-1] a first packet other than CONNECT closes the connection', a
   assert.deepEqual(client.received, [])
 })
 
-test('[MQTT-3.1.0-2] a second CONNECT is a protocol violation: v5 DISCONNECT 0x82, v3.1.1 closed', async (t) => {
+test('[3.1.1 MQTT-3.1.0-2] [5.0 MQTT-3.1.0-2] a second CONNECT is a protocol violation: v5 DISCONNECT 0x82, v3.1.1 closed', async (t) => {
   const server = await startTestServer(t, { workers: 1 })
   const v5 = await rawClient(t, server.port(), 5)
   v5.send(connectPacket(5))
@@ -43,7 +43,7 @@ test('[MQTT-3.1.0-2] a second CONNECT is a protocol violation: v5 DISCONNECT 0x8
   )
 })
 
-test('[MQTT-3.1.2-24] keepalive is enforced at 1.5x: v5 DISCONNECT 0x8D; PINGREQ answered and keeps it alive', async (t) => {
+test('[3.1.1 MQTT-3.1.2-24] [5.0 MQTT-3.1.2-22] keepalive is enforced at 1.5x: v5 DISCONNECT 0x8D; PINGREQ answered and keeps it alive', async (t) => {
   const server = await startTestServer(t, { workers: 1 })
   const client = await rawClient(t, server.port(), 5)
   client.send(connectPacket(5, { keepalive: 1 }))
@@ -60,7 +60,7 @@ test('[MQTT-3.1.2-24] keepalive is enforced at 1.5x: v5 DISCONNECT 0x8D; PINGREQ
   await client.closed
 })
 
-test('v5 CONNACK announces the server limits; an empty client id gets an assigned one [MQTT-3.1.3-6] [MQTT-3.2.2-16]', async (t) => {
+test('v5 CONNACK announces the server limits; an empty client id gets an assigned one [3.1.1 MQTT-3.1.3-6] [5.0 MQTT-3.1.3-6] [5.0 MQTT-3.2.2-16]', async (t) => {
   const server = await startTestServer(t, {
     workers: 1,
     config: { limits: { maxPacketSize: 4096, receiveMaximum: 7, topicAliasMaximum: 3 } },
@@ -76,7 +76,7 @@ test('v5 CONNACK announces the server limits; an empty client id gets an assigne
   assert.match(String(props.assignedClientIdentifier), /^mqttd-/)
 })
 
-test('[MQTT-3.1.3-8] 3.1.1: an empty client id with CleanSession=0 gets CONNACK 0x02', async (t) => {
+test('[3.1.1 MQTT-3.1.3-8] 3.1.1: an empty client id with CleanSession=0 gets CONNACK 0x02', async (t) => {
   const server = await startTestServer(t, { workers: 1 })
   const client = await rawClient(t, server.port(), 4)
   // mqtt-packet refuses to generate it, so the bytes: CONNECT, "MQTT" level 4, flags 0 (CleanSession=0), keepalive 0, client id ""
@@ -183,7 +183,7 @@ test('QoS 2 inbound is exactly once: a re-sent PUBLISH before PUBREL gets PUBREC
   )
 })
 
-test('[MQTT-3.3.4-9] more unacknowledged QoS 2 PUBLISH packets than Receive Maximum: DISCONNECT 0x93', async (t) => {
+test('[5.0 MQTT-3.3.4-9] more unacknowledged QoS 2 PUBLISH packets than Receive Maximum: DISCONNECT 0x93', async (t) => {
   const server = await startTestServer(t, { workers: 1, config: { limits: { receiveMaximum: 2 } } })
   const client = await rawClient(t, server.port(), 5)
   client.send(connectPacket(5))
@@ -200,7 +200,7 @@ test('[MQTT-3.3.4-9] more unacknowledged QoS 2 PUBLISH packets than Receive Maxi
   assert.equal(client.received.filter((p) => p.cmd === 'pubrec').length, 2)
 })
 
-test('[MQTT-3.1.2-24] ctx.send never sends a packet larger than the client Maximum Packet Size', async (t) => {
+test('[5.0 MQTT-3.1.2-24] ctx.send never sends a packet larger than the client Maximum Packet Size', async (t) => {
   const events = collectEvents(t)
   const server = await startTestServer(t, {
     workers: 1,
@@ -235,7 +235,7 @@ test('a refusal from onConnect: v5 CONNACK with the reason code and string, v3.1
   await v4.closed
 })
 
-test('[MQTT-3.2.2-21] limits.maxKeepaliveSeconds: a v5 client asking for more gets Server Keep Alive and is held to it', async (t) => {
+test('[5.0 MQTT-3.2.2-21] limits.maxKeepaliveSeconds: a v5 client asking for more gets Server Keep Alive and is held to it', async (t) => {
   const server = await startTestServer(t, { workers: 1, config: { limits: { maxKeepaliveSeconds: 1 } } })
   const client = await rawClient(t, server.port(), 5)
   client.send(connectPacket(5, { keepalive: 600 }))

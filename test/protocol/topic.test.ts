@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import { TopicTrie } from '../../src/broker/topic-trie.ts'
 import { isValidFilter, isValidTopicName, matchesFilter, parseFilter } from '../../src/protocol/topic.ts'
 
-test('[MQTT-4.7.1-2] [MQTT-4.7.1-3] [MQTT-4.7.3-1] filter validation: # last and alone, + alone, non-empty', () => {
+test('[3.1.1 MQTT-4.7.1-2] [5.0 MQTT-4.7.1-1] [3.1.1 MQTT-4.7.1-3] [5.0 MQTT-4.7.1-2] [3.1.1 MQTT-4.7.3-1] [5.0 MQTT-4.7.3-1] filter validation: # last and alone, + alone, non-empty', () => {
   for (const ok of ['#', '+', 'a/#', 'a/+/b', '+/+', '/', 'a//b', '/#', '$SYS/#', 'sport/tennis/+']) {
     assert.equal(isValidFilter(ok), true, ok)
   }
@@ -12,13 +12,13 @@ test('[MQTT-4.7.1-2] [MQTT-4.7.1-3] [MQTT-4.7.3-1] filter validation: # last and
   }
 })
 
-test('[MQTT-3.3.2-2] [MQTT-4.7.3-1] [MQTT-4.7.3-2] topic names: non-empty, no wildcards, no U+0000', () => {
+test('[3.1.1 MQTT-3.3.2-2] [5.0 MQTT-3.3.2-2] [3.1.1 MQTT-4.7.3-1] [5.0 MQTT-4.7.3-1] [3.1.1 MQTT-4.7.3-2] [5.0 MQTT-4.7.3-2] topic names: non-empty, no wildcards, no U+0000', () => {
   for (const ok of ['a', 'a/b', '/', '$SYS/x', 'a b/ü']) assert.equal(isValidTopicName(ok), true, ok)
   for (const bad of ['', 'a/+', 'a/#', '#', 'a\u0000b'])
     assert.equal(isValidTopicName(bad), false, JSON.stringify(bad))
 })
 
-test('[MQTT-4.8.2-1] [MQTT-4.8.2-2] shared subscription filters: $share/{name}/{filter}', () => {
+test('[5.0 MQTT-4.8.2-1] [5.0 MQTT-4.8.2-2] shared subscription filters: $share/{name}/{filter}', () => {
   assert.deepEqual(parseFilter('$share/g/a/+'), { filter: 'a/+', group: 'g' })
   assert.deepEqual(parseFilter('$share/g/#'), { filter: '#', group: 'g' })
   assert.deepEqual(parseFilter('a/b'), { filter: 'a/b', group: undefined })
@@ -44,19 +44,19 @@ const cases: [string, string, boolean][] = [
   ['a/b', 'a/c', false],
   ['a//b', 'a//b', true],
   ['+/b', 'a/b', true],
-  // [MQTT-4.7.2-1] wildcards at the first level do not match $ topics
+  // [3.1.1 MQTT-4.7.2-1] [5.0 MQTT-4.7.2-1] wildcards at the first level do not match $ topics
   ['#', '$SYS/x', false],
   ['+/x', '$SYS/x', false],
   ['$SYS/#', '$SYS/x', true],
   ['$SYS/+', '$SYS/x', true],
 ]
 
-test('[MQTT-4.7.1-2] [MQTT-4.7.2-1] matchesFilter: spec examples, $ topics not matched by first-level wildcards', () => {
+test('[3.1.1 MQTT-4.7.1-2] [5.0 MQTT-4.7.1-1] [3.1.1 MQTT-4.7.2-1] [5.0 MQTT-4.7.2-1] matchesFilter: spec examples, $ topics not matched by first-level wildcards', () => {
   for (const [filter, topic, expected] of cases)
     assert.equal(matchesFilter(filter, topic), expected, `${filter} ~ ${topic}`)
 })
 
-test('[MQTT-4.7.2-1] TopicTrie.match agrees with matchesFilter on every case, and prunes on delete', () => {
+test('[3.1.1 MQTT-4.7.2-1] [5.0 MQTT-4.7.2-1] TopicTrie.match agrees with matchesFilter on every case, and prunes on delete', () => {
   const trie = new TopicTrie<string>()
   const filters = [...new Set(cases.map(([f]) => f))]
   for (const f of filters) trie.getOrCreate(f, () => f)

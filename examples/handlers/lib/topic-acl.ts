@@ -29,7 +29,7 @@ export function substitute(rule: string, subject: AclSubject): string | null {
 
 /**
  * Whether a topic name matches a topic filter. Wildcards at the first level do not match topics
- * starting with `$` [MQTT-4.7.2-1].
+ * starting with `$` [3.1.1 MQTT-4.7.2-1] [5.0 MQTT-4.7.2-1].
  */
 export function topicMatches(filter: string, topic: string): boolean {
   if (topic.startsWith('$') && (filter.startsWith('+') || filter.startsWith('#'))) return false
