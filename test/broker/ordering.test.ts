@@ -53,7 +53,11 @@ class ReadTimes {
 
 async function pair(t: TestContext): Promise<{ sub: TestClient; pub: TestClient; reads: ReadTimes }> {
   const reads = new ReadTimes(t)
-  const server = await startBroker(t, { handlers: ['./broker/fixtures/read-order.ts'] })
+  // every round adds a subscription to one session: above the default per-client quota (1000)
+  const server = await startBroker(t, {
+    handlers: ['./broker/fixtures/read-order.ts'],
+    config: { limits: { maxSubscriptionsPerClient: 2 * ROUNDS + 10 } },
+  })
   const sub = await connectClient(t, server, { protocolVersion: 5, clientId: 'order-sub' })
   const pub = await connectOn(t, server, (w) => w !== sub.worker, {
     protocolVersion: 5,
