@@ -170,6 +170,7 @@ describe('the packed tarball', () => {
     for (const file of js) {
       const base = file.slice(0, -'.js'.length)
       if (base.startsWith('dist/runtime/')) continue // plain JavaScript copied as it is
+      if (base.startsWith('dist/admin/ui/')) continue // the status page's browser scripts, served as they are
       assert.ok(paths.includes(`${base}.d.ts`), `${base}.d.ts`)
       assert.ok(paths.includes(`${base}.d.ts.map`), `${base}.d.ts.map`)
     }
@@ -182,6 +183,8 @@ describe('the packed tarball', () => {
         `${source} is compiled`,
       )
     }
+    // the status page ships beside the admin server that serves it (dist/admin/ui-routes.js reads ./ui/)
+    assert.ok(paths.includes('dist/admin/ui/index.html'), 'dist/admin/ui/index.html')
     // docs/handlers.md points readers to the examples
     assert.ok(
       paths.some((p) => p.startsWith('examples/handlers/')),
