@@ -14,22 +14,12 @@ import type { ControlClient } from '../control/control-channel.ts'
 import type { WorkerTotals } from '../control/protocol.ts'
 import type { MainMetrics } from '../metrics/main-metrics.ts'
 
-/** What moved in one interval. */
-export interface RateSample {
+/** What moved in one interval: the workers' running totals as deltas, `connections` as a level at `t`. */
+export interface RateSample extends WorkerTotals {
   /** End of the interval, epoch ms. */
   t: number
   /** Length of the interval, ms (about 1000; longer when the main thread was busy). */
   ms: number
-  messagesIn: number
-  messagesOut: number
-  bytesIn: number
-  bytesOut: number
-  /** Open connections at `t` (a level, not a delta). */
-  connections: number
-  /** Messages dropped in the interval, by reason (reasons with none left out). */
-  dropped: Record<string, number>
-  /** Connections refused in the interval, by reason (main thread and workers). */
-  rejected: Record<string, number>
 }
 
 export interface RateHistoryOptions {
