@@ -6,19 +6,10 @@ import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
 import { test } from 'node:test'
 import { promisify } from 'node:util'
+import { hasMosquitto } from '../helpers/mosquitto.ts'
 import { startBroker } from './helpers.ts'
 
 const run = promisify(execFile)
-
-async function hasMosquitto(): Promise<boolean> {
-  try {
-    await run('mosquitto_pub', ['--help'])
-    return true
-  } catch (err) {
-    // --help exits 1 after printing usage; ENOENT means not installed
-    return (err as NodeJS.ErrnoException).code !== 'ENOENT'
-  }
-}
 
 for (const version of ['mqttv311', 'mqttv5'] as const) {
   test(`mosquitto_pub/mosquitto_sub (${version}): retained QoS 1 message and live QoS 2 messages through the broker`, async (t) => {

@@ -8,20 +8,12 @@ import { execFile } from 'node:child_process'
 import { type TestContext, test } from 'node:test'
 import { promisify } from 'node:util'
 import mqtt from 'mqtt'
+import { hasMosquitto } from '../helpers/mosquitto.ts'
 import { parseExposition, sampleValue } from '../helpers/prom-text.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { connectClient } from './helpers.ts'
 
 const run = promisify(execFile)
-
-async function hasMosquitto(): Promise<boolean> {
-  try {
-    await run('mosquitto_pub', ['--help'])
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== 'ENOENT'
-  }
-}
 
 function start(t: TestContext): Promise<TestServer> {
   return startTestServer(t, {
