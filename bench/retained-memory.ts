@@ -12,11 +12,13 @@
  *   node bench/retained-memory.ts [count=20000] [workers=2] [payloadBytes=100]
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { setTimeout as sleep } from 'node:timers/promises'
 import mqtt from 'mqtt'
+import { rssBytes } from '../load-tests/generator/proc-stats.ts'
 
 const count = Number(process.argv[2] ?? 20_000)
 const workers = Number(process.argv[3] ?? 2)
@@ -28,11 +30,8 @@ writeFileSync(
   `workers: ${workers}\nlisteners: [{ type: tcp, host: 127.0.0.1, port: 0 }]\nbroker: { sysInterval: 0, retained: { maxMessages: 10000000, maxBytes: 10000000000 } }\nadmin: { host: 127.0.0.1, port: 0 }\nlog: { level: info }\nshutdown: { drainTimeoutMs: 5000 }\n`,
 )
 
-const rssMb = (pid: number) => {
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1])
-  return kb / 1024
-}
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+// the load generator's /proc reader; a server that is gone reads as NaN
+const rssMb = (pid: number) => (rssBytes(pid) ?? Number.NaN) / (1024 * 1024)
 
 const server = spawn(process.execPath, [join(root, 'bin/mqttd.js'), '--config', config], {
   stdio: ['ignore', 'pipe', 'inherit'],

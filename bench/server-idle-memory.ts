@@ -7,10 +7,12 @@
  *   node bench/server-idle-memory.ts [count=10000] [workers=2]
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { rssBytes } from '../load-tests/generator/proc-stats.ts'
 
 const count = Number(process.argv[2] ?? 10_000)
 const workers = Number(process.argv[3] ?? 2)
@@ -21,11 +23,8 @@ writeFileSync(
   `workers: ${workers}\nlisteners: [{ type: tcp, host: 127.0.0.1, port: 0 }]\nbroker: false\nadmin: { enabled: false }\nlog: { level: info }\nshutdown: { drainTimeoutMs: 5000 }\n`,
 )
 
-const rssMb = (pid: number) => {
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1])
-  return kb / 1024
-}
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+// the load generator's /proc reader; a server that is gone reads as NaN
+const rssMb = (pid: number) => (rssBytes(pid) ?? Number.NaN) / (1024 * 1024)
 
 const server = spawn(process.execPath, [join(root, 'bin/mqttd.js'), '--config', config], {
   stdio: ['ignore', 'pipe', 'inherit'],
