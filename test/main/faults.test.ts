@@ -7,14 +7,17 @@ import { startTestServer } from '../helpers/server.ts'
 
 const fixture = (name: string) => new URL(`../fixtures/handlers/${name}`, import.meta.url).pathname
 
+/** The fault-injecting handler, then the recorder that reports hook calls on `channel`. */
+const faultsAndRecorder = (channel: string) => [
+  fixture('faults.ts'),
+  { module: fixture('recorder.ts'), options: { channel } },
+]
+
 test('a hook that throws closes only its connection (v5 DISCONNECT 0x83) and is counted; others go on', async (t) => {
   const events = collectEvents(t)
   const server = await startTestServer(t, {
     workers: 1,
-    handlers: [
-      fixture('faults.ts'),
-      { module: fixture('recorder.ts'), options: { channel: events.channel } },
-    ],
+    handlers: faultsAndRecorder(events.channel),
   })
   const victim = await rawClient(t, server.port(), 5)
   victim.send(connectPacket(5, { clientId: 'victim' }))
@@ -56,10 +59,7 @@ test('a hook that never settles times out after limits.hookTimeoutMs and closes 
   const events = collectEvents(t)
   const server = await startTestServer(t, {
     workers: 1,
-    handlers: [
-      fixture('faults.ts'),
-      { module: fixture('recorder.ts'), options: { channel: events.channel } },
-    ],
+    handlers: faultsAndRecorder(events.channel),
     config: { limits: { hookTimeoutMs: 300 } },
   })
   const client = await rawClient(t, server.port(), 5)
@@ -77,10 +77,7 @@ test('a worker that crashes: only its clients are disconnected, the pool replace
   const events = collectEvents(t)
   const server = await startTestServer(t, {
     workers: 2,
-    handlers: [
-      fixture('faults.ts'),
-      { module: fixture('recorder.ts'), options: { channel: events.channel } },
-    ],
+    handlers: faultsAndRecorder(events.channel),
   })
   // connect until both workers have a client
   const clients: mqtt.MqttClient[] = []
