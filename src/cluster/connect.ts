@@ -37,6 +37,13 @@ function options(config: ClusterConfig, baseDir: string, name: string): Connecti
   return opts
 }
 
+/** The servers as shown in errors and logs: a password in a URL is hidden. */
+export function shownServers(config: ClusterConfig): string {
+  return config.nats.servers
+    .map((s) => s.replace(/^([a-z]+:\/\/[^:/@\s]*):[^@/\s]*@/i, '$1:[redacted]@'))
+    .join(', ')
+}
+
 /**
  * Connects, or fails within `connectTimeoutMs` with MQTTD_ERR_CLUSTER_CONNECT
  * naming the servers (never the credentials).
@@ -46,7 +53,7 @@ export async function connectNats(
   baseDir: string,
   name: string,
 ): Promise<NatsConnection> {
-  const servers = config.nats.servers.join(', ')
+  const servers = shownServers(config)
   const timeoutMs = config.nats.connectTimeoutMs
   let timer: NodeJS.Timeout | undefined
   const attempt = connect(options(config, baseDir, name))
@@ -85,11 +92,6 @@ export async function ensureClusterState(nc: NatsConnection, config: ClusterConf
     await kvm.create(SESSIONS_BUCKET, { history: 1 })
     await kvm.create(NODES_BUCKET, { history: 1, ttl: NODE_TTL_MS })
   } catch (err) {
-    throw mqttdErrorWithCause(
-      'MQTTD_ERR_CLUSTER_SETUP',
-      err,
-      config.nats.servers.join(', '),
-      (err as Error).message,
-    )
+    throw mqttdErrorWithCause('MQTTD_ERR_CLUSTER_SETUP', err, shownServers(config), (err as Error).message)
   }
 }

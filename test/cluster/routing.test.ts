@@ -3,7 +3,14 @@
 // `$` topics, No Local, Retain As Published, Subscription Identifiers).
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { hasNatsServer, type MqttdNode, type NatsServer, startNats, startNode } from '../helpers/nats.ts'
+import {
+  freePort,
+  hasNatsServer,
+  type MqttdNode,
+  type NatsServer,
+  startNats,
+  startNode,
+} from '../helpers/nats.ts'
 import { connectClient, type TestClient } from './client.ts'
 
 const skip = hasNatsServer() ? false : 'nats-server is not installed'
@@ -155,4 +162,113 @@ describe('cluster routing across nodes', { skip }, () => {
     assert.deepEqual({ ...(m!.properties!.userProperties as object) }, { k: 'v' })
     assert.ok((m!.properties!.messageExpiryInterval as number) <= 60)
   })
+
+  test('a shared subscription across nodes gets each message once per group [5.0 MQTT-4.8.2-3]', async () => {
+    const g1 = [await client(a), await client(b), await client(b), await client(c)]
+    for (const m of g1) await m.client.subscribeAsync(['$share/g1/sh/+', 'sh-end'], { qos: 1 })
+    const g2 = await client(c)
+    await g2.client.subscribeAsync('$share/g2/sh/#', { qos: 1 })
+    const pub = await client(a)
+    const sent: string[] = []
+    for (let i = 0; i < 30; i++) {
+      for (const qos of [0, 1] as const) {
+        sent.push(`${qos}-${i}`)
+        await pub.client.publishAsync(`sh/${qos}`, `${qos}-${i}`, { qos })
+      }
+    }
+    await g2.waitFor(() => true, sent.length)
+    const all = () =>
+      g1.flatMap((m) => m.received.filter((r) => r.topic.startsWith('sh/')).map((r) => r.payload))
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        if (all().length >= sent.length) {
+          clearInterval(timer)
+          resolve()
+        }
+      }, 20)
+    })
+    // what a member could still get twice would come before this marker, sent after the last one
+    await pub.client.publishAsync('sh-end', 'end', { qos: 1 })
+    for (const m of g1) await m.waitFor((r) => r.topic === 'sh-end')
+    assert.deepEqual(all().sort(), [...sent].sort())
+    assert.deepEqual(g2.received.map((r) => r.payload).sort(), [...sent].sort())
+    // NATS spread the group over the nodes
+    assert.ok(g1.filter((m) => m.received.length > 1).length >= 2)
+  })
+
+  test('a retained message set on A is delivered on subscribe at C; deleted on B, gone everywhere [5.0 MQTT-3.3.1-6] [5.0 MQTT-3.3.1-10]', async () => {
+    const pub = await client(a)
+    await pub.client.publishAsync('ret/a', 'one', { qos: 1, retain: true })
+    const onC = await client(c)
+    await onC.client.subscribeAsync('ret/#', { qos: 1 })
+    const [got] = await onC.waitFor((m) => m.topic === 'ret/a')
+    assert.equal(got!.payload, 'one')
+    assert.equal(got!.retain, true)
+    const del = await client(b)
+    await del.client.publishAsync('ret/a', '', { qos: 1, retain: true })
+    await del.client.publishAsync('ret/s', 'sentinel', { qos: 1, retain: true })
+    for (const node of [a, b, c]) {
+      const sub = await client(node)
+      await sub.client.subscribeAsync('ret/#', { qos: 1 })
+      await sub.waitFor((m) => m.topic === 'ret/s')
+      assert.deepEqual(
+        sub.received.map((m) => m.topic),
+        ['ret/s'],
+        `node ${node.nodeId}`,
+      )
+    }
+  })
+
+  test('retain handling across nodes: 1 only for a new subscription [5.0 MQTT-3.3.1-10], 2 never [5.0 MQTT-3.3.1-11]', async () => {
+    const pub = await client(a)
+    await pub.client.publishAsync('rh/t', 'kept', { qos: 1, retain: true })
+    const never = await client(b)
+    await never.client.subscribeAsync('rh/#', { qos: 1, rh: 2 })
+    const once = await client(c)
+    await once.client.subscribeAsync('rh/#', { qos: 1, rh: 1 })
+    await once.waitFor((m) => m.topic === 'rh/t')
+    await once.client.subscribeAsync('rh/#', { qos: 1, rh: 1 })
+    await pub.client.publishAsync('rh/after', 'x', { qos: 1 })
+    await never.waitFor((m) => m.topic === 'rh/after')
+    await once.waitFor((m) => m.topic === 'rh/after')
+    assert.deepEqual(
+      never.received.map((m) => m.topic),
+      ['rh/after'],
+    )
+    assert.deepEqual(
+      once.received.map((m) => m.topic),
+      ['rh/t', 'rh/after'],
+    )
+    await pub.client.publishAsync('rh/t', '', { qos: 1, retain: true })
+  })
+
+  test('GET /cluster lists every node as up', async () => {
+    const res = await fetch(`${b.adminUrl}/cluster`)
+    assert.equal(res.status, 200)
+    const body = (await res.json()) as {
+      nodes: { nodeId: string; state: string; self: boolean; listeners: string[] }[]
+    }
+    assert.deepEqual(
+      body.nodes.map((n) => [n.nodeId, n.state, n.self]),
+      [
+        ['a', 'up', false],
+        ['b', 'up', true],
+        ['c', 'up', false],
+      ],
+    )
+    assert.ok(
+      body.nodes.every((n) => n.listeners.length === 1 && n.listeners[0]!.startsWith('tcp://127.0.0.1:')),
+    )
+  })
+})
+
+test('a node whose NATS cannot be reached stops at start-up with MQTTD_ERR_CLUSTER_CONNECT naming the servers', {
+  skip,
+}, async () => {
+  const port = await freePort()
+  const url = `nats://127.0.0.1:${port}`
+  await assert.rejects(
+    startNode('lonely', url, { workers: 1 }),
+    (err: Error) => err.message.includes('MQTTD_ERR_CLUSTER_CONNECT') && err.message.includes(url),
+  )
 })

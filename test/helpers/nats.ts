@@ -15,9 +15,13 @@ import { stringify } from 'yaml'
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const node = join(root, 'node_modules/.bin/node')
 
+// Debian installs it in /usr/sbin, which a non-root PATH may lack
+const natsBin =
+  spawnSync('nats-server', ['--version']).error === undefined ? 'nats-server' : '/usr/sbin/nats-server'
+
 /** Whether nats-server is installed; throws in CI when it is not. */
 export function hasNatsServer(): boolean {
-  const found = spawnSync('nats-server', ['--version']).error === undefined
+  const found = spawnSync(natsBin, ['--version']).error === undefined
   if (!found && process.env.CI === 'true')
     throw new Error('nats-server is missing: CI must install it (.ci/run)')
   return found
@@ -87,7 +91,7 @@ export async function startNats(): Promise<NatsServer> {
   const dir = mkdtempSync(join(tmpdir(), 'mqttd-nats-'))
   let child: ChildProcess | undefined
   const start = async () => {
-    const c = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], {
+    const c = spawn(natsBin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], {
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     child = c
