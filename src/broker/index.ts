@@ -195,6 +195,7 @@ export async function createBrokerHandler(
           log: worker.log,
           metrics: worker.metrics,
           drop,
+          giveUp: (clientId, resume) => broker.giveUpToNode(clientId, resume),
         })
   if (bridge !== undefined) broker.router.setRemote(bridge)
   // Which subscriptions of a SUBSCRIBE existed before it, for Retain Handling 1 [5.0 MQTT-3.3.1-10]
@@ -231,6 +232,11 @@ export async function createBrokerHandler(
       if (expiry > options.maxSessionExpiryInterval) {
         expiry = options.maxSessionExpiryInterval
         if (v5) ctx.connack.properties.sessionExpiryInterval = expiry
+      }
+      // In a cluster: the node that held the session hands it over (its connection gets 0x8E)
+      if (bridge !== undefined && broker.session(ctx.clientId) === undefined) {
+        const snapshot = await bridge.claim(ctx.clientId, !clean)
+        if (snapshot !== undefined) broker.installFromNode(snapshot)
       }
       const present = await broker.connect(ctx, packet, linkFor(ctx, packet, options), expiry)
       if (present === 'closed') return { stop: true }

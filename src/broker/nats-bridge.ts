@@ -24,6 +24,7 @@
  *   is delivered on subscribe on every other.
  */
 import { createHash, randomUUID } from 'node:crypto'
+import { deserialize, serialize } from 'node:v8'
 import {
   AckPolicy,
   type ConsumerMessages,
@@ -39,7 +40,15 @@ import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
 import { connectNats } from '../cluster/connect.ts'
-import { kvKey, QOS_PREFIX, QOS_STREAM, RETAINED_BUCKET, SOURCE_HEADER } from '../cluster/names.ts'
+import {
+  kvKey,
+  nodeSubject,
+  QOS_PREFIX,
+  QOS_STREAM,
+  RETAINED_BUCKET,
+  SESSIONS_BUCKET,
+  SOURCE_HEADER,
+} from '../cluster/names.ts'
 import type { ClusterConfig } from '../cluster/schema.ts'
 import { filterToSubjects, topicToSubject } from '../cluster/subjects.ts'
 import { metricSpecs } from '../metrics/names.ts'
@@ -48,6 +57,7 @@ import type { BrokerMessage } from './message.ts'
 import { isExpired } from './message.ts'
 import { messageFrom, messageHeaders, retainedFrom, retainedValue } from './nats-envelope.ts'
 import type { RemoteRoute, Router } from './router.ts'
+import type { SessionSnapshot } from './session.ts'
 
 /** A consumer nobody pulls from for this long is removed by the server (a dead worker's, a group without members). */
 const CONSUMER_IDLE_NS = 5 * 60 * 1e9
@@ -71,7 +81,18 @@ export interface BridgeOptions {
   log: Logger
   metrics: Registry
   drop: (reason: string) => void
+  /** This worker's sessions, for another node that takes one (its client connected there). */
+  giveUp: (clientId: string, resume: boolean) => SessionSnapshot | null | undefined
 }
+
+/** A session directory entry: the worker (node and link) that holds the client's session. */
+interface Holder {
+  node: string
+  link: string
+}
+
+/** How long a connecting client waits for the node that held its session. */
+const TAKE_TIMEOUT_MS = 2000
 
 function counter(registry: Registry, spec: { name: string; help: string; labelNames: readonly string[] }) {
   return (
@@ -95,7 +116,9 @@ export class NatsBridge implements RemoteRoute {
   readonly #js: JetStreamClient
   readonly #jsm: JetStreamManager
   readonly #retained: KV
+  readonly #sessions: KV
   readonly #node: string
+  readonly #link: string
   /** `<node>|<link>|`: this worker's connection, new at every start. */
   readonly #source: string
   #seq = 0
@@ -116,6 +139,7 @@ export class NatsBridge implements RemoteRoute {
     nc: NatsConnection,
     jsm: JetStreamManager,
     retained: KV,
+    sessions: KV,
     plain: ConsumerMessages,
     link: string,
   ) {
@@ -124,7 +148,9 @@ export class NatsBridge implements RemoteRoute {
     this.#jsm = jsm
     this.#js = jetstream(nc)
     this.#retained = retained
+    this.#sessions = sessions
     this.#node = o.config.nodeId
+    this.#link = link
     this.#source = `${this.#node}|${link}|`
     this.#plain = plain
     const messages = counter(o.metrics, metricSpecs.clusterMessages)
@@ -158,7 +184,10 @@ export class NatsBridge implements RemoteRoute {
         if (bridge !== undefined) bridge.#onStream(m)
       },
     })
-    bridge = new NatsBridge(o, nc, jsm, retained, plain, link)
+    const sessions = await new Kvm(nc).open(SESSIONS_BUCKET)
+    bridge = new NatsBridge(o, nc, jsm, retained, sessions, plain, link)
+    const self = bridge
+    nc.subscribe(nodeSubject(o.config.nodeId, `${link}.take`), { callback: (_err, m) => self.#onTake(m) })
     await bridge.#watchRetained()
     void bridge.#watchStatus()
     return bridge
@@ -421,6 +450,60 @@ export class NatsBridge implements RemoteRoute {
         await sleep(100)
       }
     }
+  }
+
+  /**
+   * The client connects here: when its session directory entry names another
+   * node, that node's worker closes its connection (v5 0x8E) and hands over the
+   * session when the client resumes it. Then the entry names this worker.
+   * Returns the session to install, if any.
+   */
+  async claim(clientId: string, resume: boolean): Promise<SessionSnapshot | undefined> {
+    if (this.#closed) return undefined
+    const key = kvKey(clientId)
+    let snapshot: SessionSnapshot | undefined
+    try {
+      const entry = await this.#sessions.get(key)
+      const holder = entry?.operation === 'PUT' ? entry.json<Holder>() : undefined
+      if (holder !== undefined && holder.node !== this.#node) {
+        try {
+          const reply = await this.#nc.request(
+            nodeSubject(holder.node, `${holder.link}.take`),
+            serialize({ clientId, resume }),
+            { timeout: TAKE_TIMEOUT_MS },
+          )
+          snapshot = (deserialize(reply.data) as { snapshot?: SessionSnapshot }).snapshot
+        } catch (err) {
+          // the holder is gone (no responders) or silent: its session is lost with it
+          this.#o.log.info(
+            { err, clientId, node: holder.node },
+            'cluster: the previous node did not hand over the session',
+          )
+        }
+      }
+      await this.#sessions.put(key, JSON.stringify({ node: this.#node, link: this.#link } satisfies Holder))
+    } catch (err) {
+      this.#o.log.warn({ err, clientId }, 'cluster: session directory unavailable')
+    }
+    return snapshot
+  }
+
+  #onTake(m: Msg): void {
+    let answer: { found: boolean; snapshot?: SessionSnapshot }
+    try {
+      const { clientId, resume } = deserialize(m.data) as { clientId: string; resume: boolean }
+      const snapshot = this.#o.giveUp(clientId, resume)
+      answer =
+        snapshot === undefined
+          ? { found: false }
+          : snapshot === null
+            ? { found: true }
+            : { found: true, snapshot }
+    } catch (err) {
+      this.#o.log.error({ err }, 'cluster: session hand-over failed')
+      answer = { found: false }
+    }
+    m.respond(serialize(answer))
   }
 
   async close(): Promise<void> {

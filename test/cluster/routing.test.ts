@@ -242,6 +242,45 @@ describe('cluster routing across nodes', { skip }, () => {
     await pub.client.publishAsync('rh/t', '', { qos: 1, retain: true })
   })
 
+  test('a client id connecting on another node takes over: the old connection gets DISCONNECT 0x8E [5.0 MQTT-3.1.4-3] [3.1.1 MQTT-3.1.4-2]', async () => {
+    const first = await client(a, { clientId: 'take-me' })
+    const reason = new Promise<number | undefined>((resolve) =>
+      first.client.once('disconnect', (packet) => resolve(packet.reasonCode)),
+    )
+    const second = await client(b, { clientId: 'take-me' })
+    assert.equal(await reason, 0x8e)
+    assert.equal(second.client.connected, true)
+  })
+
+  test('a persistent session resumes on another node with its subscriptions and queued messages [5.0 MQTT-3.1.2-5] [5.0 MQTT-3.2.2-2]', async () => {
+    const options = { clientId: 'wanderer', clean: false, properties: { sessionExpiryInterval: 300 } }
+    const first = await client(a, options)
+    await first.client.subscribeAsync('wander/t', { qos: 1 })
+    await first.end()
+    const pub = await client(c)
+    for (let i = 0; i < 5; i++) await pub.client.publishAsync('wander/t', `q${i}`, { qos: 1 })
+    // the last one is in A's queue once this marker reached a subscriber on A
+    const marker = await client(a)
+    await marker.client.subscribeAsync('wander/t', { qos: 1 })
+    await pub.client.publishAsync('wander/t', 'q5', { qos: 1 })
+    await marker.waitFor((m) => m.payload === 'q5')
+    const mqtt = (await import('mqtt')).default
+    const resumed = mqtt.connect(b.url, { protocolVersion: 5, reconnectPeriod: 0, ...options })
+    const payloads: string[] = []
+    resumed.on('message', (_topic, payload) => payloads.push(payload.toString()))
+    const connack = await new Promise<{ sessionPresent: boolean }>((resolve) =>
+      resumed.once('connect', resolve),
+    )
+    assert.equal(connack.sessionPresent, true)
+    await pub.client.publishAsync('wander/t', 'after', { qos: 1 })
+    await new Promise<void>((resolve) => {
+      const check = () => (payloads.includes('after') ? resolve() : setTimeout(check, 20))
+      check()
+    })
+    assert.deepEqual(payloads, ['q0', 'q1', 'q2', 'q3', 'q4', 'q5', 'after'])
+    await resumed.endAsync(true)
+  })
+
   test('GET /cluster lists every node as up', async () => {
     const res = await fetch(`${b.adminUrl}/cluster`)
     assert.equal(res.status, 200)

@@ -1,0 +1,53 @@
+// A cluster riding out failures: nats-server restarted under traffic; a node killed with kill -9.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { hasNatsServer, startNats, startNode } from '../helpers/nats.ts'
+import { connectClient } from './client.ts'
+
+const skip = hasNatsServer() ? false : 'nats-server is not installed'
+
+test('nats-server restarted mid-traffic: the nodes reconnect, nothing acknowledged is lost, local delivery goes on', {
+  skip,
+}, async (t) => {
+  const nats = await startNats()
+  t.after(() => nats.close())
+  const [a, b] = await Promise.all([startNode('a', nats.url), startNode('b', nats.url)])
+  t.after(() => Promise.all([a.kill(), b.kill()]))
+  const remote = await connectClient(b.url)
+  t.after(() => remote.end())
+  await remote.client.subscribeAsync('fo/#', { qos: 1 })
+  const local = await connectClient(a.url)
+  t.after(() => local.end())
+  await local.client.subscribeAsync('local/#', { qos: 0 })
+  const pub = await connectClient(a.url)
+  t.after(() => pub.end())
+
+  const acked: string[] = []
+  let restarted: Promise<void> | undefined
+  for (let i = 0; i < 120; i++) {
+    if (i === 40) {
+      await nats.stop()
+      // local delivery does not need NATS
+      await pub.client.publishAsync('local/x', 'while-down', { qos: 0 })
+      await local.waitFor((m) => m.payload === 'while-down')
+      restarted = nats.start()
+    }
+    try {
+      await pub.client.publishAsync('fo/t', `m${i}`, { qos: 1 })
+      acked.push(`m${i}`)
+    } catch {
+      // refused (v5 0x80, cluster unavailable): not acknowledged, so not owed
+    }
+  }
+  await restarted
+  assert.ok(acked.length >= 100, `acknowledged ${acked.length} of 120`)
+  await remote.waitFor((m) => m.topic === 'fo/t', acked.length, 30_000)
+  const got = new Set(remote.received.map((m) => m.payload))
+  assert.deepEqual(
+    acked.filter((p) => !got.has(p)),
+    [],
+  )
+  const metrics = await (await fetch(`${a.adminUrl}/metrics`)).text()
+  const line = metrics.split('\n').find((l) => l.startsWith('mqttd_cluster_nats_reconnects_total{node="a"}'))
+  assert.ok(Number(line?.split(' ')[1]) >= 1, `reconnects counted: ${line}`)
+})
