@@ -51,3 +51,30 @@ test('nats-server restarted mid-traffic: the nodes reconnect, nothing acknowledg
   const line = metrics.split('\n').find((l) => l.startsWith('mqttd_cluster_nats_reconnects_total{node="a"}'))
   assert.ok(Number(line?.split(' ')[1]) >= 1, `reconnects counted: ${line}`)
 })
+
+test('a node killed with kill -9: its clients reconnect to another node, nothing they had acknowledged is lost', {
+  skip,
+}, async (t) => {
+  const nats = await startNats()
+  t.after(() => nats.close())
+  const [a, b] = await Promise.all([startNode('a', nats.url), startNode('b', nats.url)])
+  t.after(() => Promise.all([a.kill(), b.kill()]))
+  const onB = await connectClient(b.url)
+  t.after(() => onB.end())
+  await onB.client.subscribeAsync('k9/#', { qos: 1 })
+  let pub = await connectClient(a.url, { clientId: 'k9-pub' })
+  const acked: string[] = []
+  for (let i = 0; i < 60; i++) {
+    if (i === 30) {
+      await a.kill('SIGKILL')
+      await pub.end().catch(() => {})
+      // the client's next node
+      pub = await connectClient(b.url, { clientId: 'k9-pub' })
+    }
+    await pub.client.publishAsync('k9/t', `m${i}`, { qos: 1 })
+    acked.push(`m${i}`)
+  }
+  t.after(() => pub.end())
+  await onB.waitFor((m) => m.topic === 'k9/t', acked.length, 20_000)
+  assert.deepEqual(onB.received.map((m) => m.payload).sort(), [...acked].sort())
+})
