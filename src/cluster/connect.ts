@@ -85,12 +85,14 @@ export async function ensureClusterState(nc: NatsConnection, config: ClusterConf
         retention: RetentionPolicy.Interest,
         storage: StorageType.File,
         max_age: 3600 * 1e9,
+        num_replicas: config.replicas,
       })
     }
     const kvm = new Kvm(nc)
-    await kvm.create(RETAINED_BUCKET, { history: 1 })
-    await kvm.create(SESSIONS_BUCKET, { history: 1 })
-    await kvm.create(NODES_BUCKET, { history: 1, ttl: NODE_TTL_MS })
+    const replicas = config.replicas
+    await kvm.create(RETAINED_BUCKET, { history: 1, replicas })
+    await kvm.create(SESSIONS_BUCKET, { history: 1, replicas })
+    await kvm.create(NODES_BUCKET, { history: 1, ttl: NODE_TTL_MS, replicas })
   } catch (err) {
     throw mqttdErrorWithCause('MQTTD_ERR_CLUSTER_SETUP', err, shownServers(config), (err as Error).message)
   }

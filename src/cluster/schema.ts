@@ -45,6 +45,13 @@ export const ClusterSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    replicas: Type.Integer({
+      minimum: 1,
+      maximum: 5,
+      default: 1,
+      description:
+        'Copies JetStream keeps of the QoS 1/2 stream and the buckets (retained, sessions, nodes), at most the NATS cluster size: 3 with a 3-server NATS cluster survives the loss of one. Applies when they are created.',
+    }),
     publishTimeoutMs: Type.Integer({
       minimum: 100,
       default: 4000,
