@@ -54,6 +54,8 @@ async function once(
   const sub: MqttClient = await mqtt.connectAsync(subUrl, { protocolVersion: 5, reconnectPeriod: 0 })
   const pub: MqttClient = await mqtt.connectAsync(pubUrl, { protocolVersion: 5, reconnectPeriod: 0 })
   const latencies: number[] = []
+  // window 1: the next message leaves once the previous one arrived (a latency, not a queue)
+  let arrived: () => void = () => {}
   let last = 0
   let done: () => void = () => {}
   const finished = new Promise<void>((resolve) => {
@@ -63,6 +65,7 @@ async function once(
     const t = now()
     latencies.push(t - payload.readDoubleBE(0))
     last = t
+    arrived()
     if (latencies.length === messages) done()
   })
   await sub.subscribeAsync(topic, { qos })
@@ -75,10 +78,13 @@ async function once(
     inFlight++
     const p = Buffer.from(payload)
     p.writeDoubleBE(now(), 0)
+    const received = window === 1 ? new Promise<void>((resolve) => (arrived = resolve)) : undefined
     pub.publish(topic, p, { qos }, () => {
       inFlight--
       wake()
     })
+    if (received !== undefined)
+      await Promise.race([received, new Promise((resolve) => setTimeout(resolve, 1000).unref())])
   }
   // QoS 0 may drop (slow consumer): wait until nothing more arrives for a second
   let seen = -1
