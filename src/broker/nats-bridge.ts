@@ -511,6 +511,8 @@ export class NatsBridge implements RemoteRoute {
     this.#closed = true
     try {
       await this.#plain.close()
+      // a worker that leaves in order takes its consumer along: the stream keeps nothing for it
+      await this.#jsm.consumers.delete(QOS_STREAM, `${this.#node}_${this.#link}`)
       await this.#nc.drain()
     } catch {
       await this.#nc.close()
