@@ -13,7 +13,7 @@
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import mqtt, { type MqttClient } from 'mqtt'
-import { hasNatsServer, startNats, startNode } from '../../test/helpers/nats.ts'
+import { hasNatsServer, type MqttdNode, startNats, startNodes } from '../../test/helpers/nats.ts'
 
 const { values } = parseArgs({
   options: {
@@ -109,7 +109,14 @@ if (!hasNatsServer()) {
 const nats = await startNats()
 // info: the helper reads the node's port from its "mqttd listening" line
 const extra = { workers: Number(values.workers) }
-const [a, b] = await Promise.all([startNode('a', nats.url, extra), startNode('b', nats.url, extra)])
+let a: MqttdNode
+let b: MqttdNode
+try {
+  ;[a, b] = (await startNodes(['a', 'b'], nats.url, extra)) as [MqttdNode, MqttdNode]
+} catch (err) {
+  await nats.close()
+  throw err
+}
 const results = new Map<string, Sample[]>()
 try {
   for (let round = 1; round <= rounds; round++) {

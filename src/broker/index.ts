@@ -240,6 +240,9 @@ export async function createBrokerHandler(
       }
       const present = await broker.connect(ctx, packet, linkFor(ctx, packet, options), expiry)
       if (present === 'closed') return { stop: true }
+      const held = broker.session(ctx.clientId)
+      if (bridge !== undefined && typeof present === 'boolean' && held !== undefined)
+        bridge.remember(held, true)
       if (present === 'full')
         return refuse(ctx, ReasonCode.quotaExceeded, 'Session quota exceeded on this worker')
       if (present === 'store-full') {
@@ -374,6 +377,7 @@ export async function createBrokerHandler(
         existed[i] = broker.subscribe(binding.session, s.topic, parsed, sub)
       }
       existedBefore.set(packet, existed)
+      bridge?.remember(binding.session)
       // SUBACK only once every worker routes to the new subscriptions, and they are committed
       const committed = broker.durable()
       await broker.router.confirm(options.clusterTimeoutMs)
@@ -434,6 +438,7 @@ export async function createBrokerHandler(
         } else if (!broker.unsubscribe(binding.session, raw) && v5)
           reasonCodes[i] = ReasonCode.noSubscriptionExisted
       }
+      bridge?.remember(binding.session)
       return undefined
     },
 

@@ -57,7 +57,7 @@ import type { BrokerMessage } from './message.ts'
 import { isExpired } from './message.ts'
 import { messageFrom, messageHeaders, retainedFrom, retainedValue } from './nats-envelope.ts'
 import type { RemoteRoute, Router } from './router.ts'
-import type { SessionSnapshot } from './session.ts'
+import type { Subscription as MqttSubscription, Session, SessionSnapshot } from './session.ts'
 
 /** A consumer nobody pulls from for this long is removed by the server (a dead worker's, a group without members). */
 const CONSUMER_IDLE_NS = 5 * 60 * 1e9
@@ -85,10 +85,16 @@ export interface BridgeOptions {
   giveUp: (clientId: string, resume: boolean) => SessionSnapshot | null | undefined
 }
 
-/** A session directory entry: the worker (node and link) that holds the client's session. */
+/**
+ * A session directory entry: the worker (node and link) that holds the
+ * client's session; for a persistent session also its expiry and
+ * subscriptions, so another node can take it up when this one died.
+ */
 interface Holder {
   node: string
   link: string
+  expiry?: number
+  subs?: [string, MqttSubscription][]
 }
 
 /** How long a connecting client waits for the node that held its session. */
@@ -474,11 +480,20 @@ export class NatsBridge implements RemoteRoute {
           )
           snapshot = (deserialize(reply.data) as { snapshot?: SessionSnapshot }).snapshot
         } catch (err) {
-          // the holder is gone (no responders) or silent: its session is lost with it
+          // the holder is gone (no responders) or silent: what the directory kept of a persistent
+          // session (its subscriptions) is taken up; its queued messages were lost with that node
           this.#o.log.info(
             { err, clientId, node: holder.node },
             'cluster: the previous node did not hand over the session',
           )
+          if (resume && holder.subs !== undefined && (holder.expiry ?? 0) > 0)
+            snapshot = {
+              clientId,
+              expiryInterval: holder.expiry!,
+              subscriptions: holder.subs,
+              inflight: [],
+              queue: [],
+            }
         }
       }
       await this.#sessions.put(key, JSON.stringify({ node: this.#node, link: this.#link } satisfies Holder))
@@ -486,6 +501,23 @@ export class NatsBridge implements RemoteRoute {
       this.#o.log.warn({ err, clientId }, 'cluster: session directory unavailable')
     }
     return snapshot
+  }
+
+  /**
+   * Keeps the directory entry of a session held here up to date (subscriptions
+   * of a persistent one); `connected`: the client just connected (the entry is
+   * written whatever the session, replacing what a previous holder kept).
+   */
+  remember(session: Session, connected = false): void {
+    if (this.#closed || (session.expiryInterval === 0 && !connected)) return
+    const entry: Holder = { node: this.#node, link: this.#link }
+    if (session.expiryInterval > 0) {
+      entry.expiry = session.expiryInterval
+      entry.subs = [...session.subscriptions]
+    }
+    this.#sessions.put(kvKey(session.clientId), JSON.stringify(entry)).catch((err: unknown) => {
+      this.#o.log.warn({ err, clientId: session.clientId }, 'cluster: session directory not updated')
+    })
   }
 
   #onTake(m: Msg): void {

@@ -1,7 +1,7 @@
 // A cluster riding out failures: nats-server restarted under traffic; a node killed with kill -9.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { hasNatsServer, startNats, startNode } from '../helpers/nats.ts'
+import { hasNatsServer, type MqttdNode, startNats, startNodes } from '../helpers/nats.ts'
 import { connectClient } from './client.ts'
 
 const skip = hasNatsServer() ? false : 'nats-server is not installed'
@@ -11,7 +11,7 @@ test('nats-server restarted mid-traffic: the nodes reconnect, nothing acknowledg
 }, async (t) => {
   const nats = await startNats()
   t.after(() => nats.close())
-  const [a, b] = await Promise.all([startNode('a', nats.url), startNode('b', nats.url)])
+  const [a, b] = (await startNodes(['a', 'b'], nats.url)) as [MqttdNode, MqttdNode]
   t.after(() => Promise.all([a.kill(), b.kill()]))
   const remote = await connectClient(b.url)
   t.after(() => remote.end())
@@ -57,11 +57,15 @@ test('a node killed with kill -9: its clients reconnect to another node, nothing
 }, async (t) => {
   const nats = await startNats()
   t.after(() => nats.close())
-  const [a, b] = await Promise.all([startNode('a', nats.url), startNode('b', nats.url)])
+  const [a, b] = (await startNodes(['a', 'b'], nats.url)) as [MqttdNode, MqttdNode]
   t.after(() => Promise.all([a.kill(), b.kill()]))
   const onB = await connectClient(b.url)
   t.after(() => onB.end())
   await onB.client.subscribeAsync('k9/#', { qos: 1 })
+  // a persistent session on the node about to die
+  const persistent = { clientId: 'k9-sub', clean: false, properties: { sessionExpiryInterval: 300 } }
+  const doomed = await connectClient(a.url, persistent)
+  await doomed.client.subscribeAsync('k9/p', { qos: 1 })
   let pub = await connectClient(a.url, { clientId: 'k9-pub' })
   const acked: string[] = []
   for (let i = 0; i < 60; i++) {
@@ -77,4 +81,16 @@ test('a node killed with kill -9: its clients reconnect to another node, nothing
   t.after(() => pub.end())
   await onB.waitFor((m) => m.topic === 'k9/t', acked.length, 20_000)
   assert.deepEqual(onB.received.map((m) => m.payload).sort(), [...acked].sort())
+  // its client comes back on B: the directory kept the session's subscriptions (its queue died with A)
+  await doomed.end().catch(() => {})
+  const mqtt = (await import('mqtt')).default
+  const back = mqtt.connect(b.url, { protocolVersion: 5, reconnectPeriod: 0, ...persistent })
+  t.after(() => back.endAsync(true))
+  const connack = await new Promise<{ sessionPresent: boolean }>((resolve) => back.once('connect', resolve))
+  assert.equal(connack.sessionPresent, true)
+  const got = new Promise<string>((resolve) =>
+    back.once('message', (_topic, payload) => resolve(payload.toString())),
+  )
+  await pub.client.publishAsync('k9/p', 'after', { qos: 1 })
+  assert.equal(await got, 'after')
 })

@@ -10,6 +10,7 @@ import {
   type NatsServer,
   startNats,
   startNode,
+  startNodes,
 } from '../helpers/nats.ts'
 import { connectClient, type TestClient } from './client.ts'
 
@@ -30,11 +31,7 @@ describe('cluster routing across nodes', { skip }, () => {
   before(async () => {
     nats = await startNats()
     const extra = { broker: { allowReservedPublish: ['$app/#'] } }
-    ;[a, b, c] = await Promise.all([
-      startNode('a', nats.url, extra),
-      startNode('b', nats.url, extra),
-      startNode('c', nats.url, extra),
-    ])
+    ;[a, b, c] = (await startNodes(['a', 'b', 'c'], nats.url, extra)) as [MqttdNode, MqttdNode, MqttdNode]
   })
 
   after(async () => {

@@ -155,12 +155,20 @@ export async function startNode(
   let output = ''
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()))
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()))
-  const line = await waitForOutput(
-    child,
-    /\{[^\n]*"msg":"mqttd listening[^\n]*\}/,
-    `mqttd node ${nodeId}`,
-    60_000,
-  )
+  let line: string
+  try {
+    line = await waitForOutput(
+      child,
+      /\{[^\n]*"msg":"mqttd listening[^\n]*\}/,
+      `mqttd node ${nodeId}`,
+      60_000,
+    )
+  } catch (err) {
+    // a node that did not come up leaves nothing behind
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+    throw err
+  }
   const parsed = JSON.parse(line) as {
     listeners: { port: number }[]
     admin: { host: string; port: number }
@@ -180,4 +188,20 @@ export async function startNode(
     output: () => output,
     kill,
   }
+}
+
+/** Starts several nodes at once; when one fails, the others are stopped before the error is thrown. */
+export async function startNodes(
+  nodeIds: string[],
+  natsUrl: string,
+  extra: Record<string, unknown> = {},
+): Promise<MqttdNode[]> {
+  const settled = await Promise.allSettled(nodeIds.map((id) => startNode(id, natsUrl, extra)))
+  const failed = settled.find((s) => s.status === 'rejected')
+  const up = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []))
+  if (failed !== undefined) {
+    await Promise.all(up.map((n) => n.kill('SIGKILL')))
+    throw failed.reason
+  }
+  return up
 }
