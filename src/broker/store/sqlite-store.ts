@@ -52,6 +52,11 @@ CREATE TABLE IF NOT EXISTS outbound (
   body BLOB NOT NULL,
   PRIMARY KEY (client_id, seq)
 );
+CREATE TABLE IF NOT EXISTS inbound (
+  client_id TEXT NOT NULL,
+  packet_id INTEGER NOT NULL,
+  PRIMARY KEY (client_id, packet_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS retained (
   topic TEXT PRIMARY KEY,
   time INTEGER NOT NULL,
@@ -136,6 +141,10 @@ export class SqliteStore implements BrokerStore {
       updateOut: db.prepare('UPDATE outbound SET packet_id = ?, state = ? WHERE client_id = ? AND seq = ?'),
       deleteOut: db.prepare('DELETE FROM outbound WHERE client_id = ? AND seq = ?'),
       clearOut: db.prepare('DELETE FROM outbound WHERE client_id = ?'),
+      putIn: db.prepare('INSERT OR IGNORE INTO inbound (client_id, packet_id) VALUES (?, ?)'),
+      deleteIn: db.prepare('DELETE FROM inbound WHERE client_id = ? AND packet_id = ?'),
+      clearIn: db.prepare('DELETE FROM inbound WHERE client_id = ?'),
+      inOf: db.prepare('SELECT packet_id FROM inbound WHERE client_id = ? ORDER BY packet_id'),
       // Last writer wins by version, as in the workers' replicas (retained-store.ts)
       putRetained: db.prepare(
         `INSERT INTO retained (topic, time, worker, body) VALUES (?, ?, ?, ?)
@@ -215,6 +224,7 @@ export class SqliteStore implements BrokerStore {
       this.#s.deleteSession!.run(clientId)
       this.#s.deleteSubs!.run(clientId)
       this.#s.clearOut!.run(clientId)
+      this.#s.clearIn!.run(clientId)
     })
   }
 
@@ -275,6 +285,14 @@ export class SqliteStore implements BrokerStore {
     this.#add(() => this.#s.clearOut!.run(clientId))
   }
 
+  putInbound(clientId: string, packetId: number): void {
+    this.#add(() => this.#s.putIn!.run(clientId, packetId))
+  }
+
+  deleteInbound(clientId: string, packetId: number): void {
+    this.#add(() => this.#s.deleteIn!.run(clientId, packetId))
+  }
+
   #cancelPuts(clientId: string): void {
     for (const [key, put] of this.#puts) {
       if (put.clientId !== clientId) continue
@@ -317,6 +335,7 @@ export class SqliteStore implements BrokerStore {
         state: Number(o.state) === 1 ? 'pubrel' : 'publish',
       }
     })
+    const inbound = this.#s.inOf!.all(clientId).map((r) => Number(r.packet_id))
     return {
       clientId,
       expiryInterval: Number(row.expiry),
@@ -325,6 +344,7 @@ export class SqliteStore implements BrokerStore {
       disconnectedAt: row.disconnected_at === null ? undefined : Number(row.disconnected_at),
       subscriptions,
       outbound,
+      inbound,
     }
   }
 
@@ -379,7 +399,8 @@ export class SqliteStore implements BrokerStore {
   }
 
   stats(): StoreStats {
-    if (this.#closed) return { bytes: 0, rows: { sessions: 0, subscriptions: 0, outbound: 0, retained: 0 } }
+    if (this.#closed)
+      return { bytes: 0, rows: { sessions: 0, subscriptions: 0, outbound: 0, retained: 0, inbound: 0 } }
     const count = (table: string): number =>
       Number((this.#db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as Row).n)
     return {
@@ -389,6 +410,7 @@ export class SqliteStore implements BrokerStore {
         subscriptions: count('subscriptions'),
         outbound: count('outbound'),
         retained: count('retained WHERE body IS NOT NULL'),
+        inbound: count('inbound'),
       },
     }
   }

@@ -95,7 +95,7 @@ export function openWorkerStore(
     () =>
       new Gauge({
         name: 'mqttd_store_rows',
-        help: 'Rows in the persistent store, by kind (sessions, subscriptions, outbound messages, retained messages).',
+        help: 'Rows in the persistent store, by kind (sessions, subscriptions, outbound messages, retained messages, inbound QoS 2 ids awaiting PUBREL).',
         labelNames: ['kind'],
         aggregator: 'max',
         registers,

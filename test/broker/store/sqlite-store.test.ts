@@ -125,3 +125,28 @@ test('commit() is undefined when nothing is pending, and false once a write came
   })
   assert.equal(await a.commit(), false)
 })
+
+test('inbound QoS 2 ids awaiting PUBREL are adopted with their session, released ones are not, and they go with the session', async () => {
+  const { a, b } = stores()
+  a.putSession({
+    clientId: 'p',
+    expiryInterval: 60,
+    will: undefined,
+    connected: true,
+    disconnectedAt: undefined,
+  })
+  a.putInbound('p', 9)
+  a.putInbound('p', 3)
+  a.putInbound('p', 5)
+  assert.equal(await a.commit(), true)
+  a.deleteInbound('p', 5)
+  assert.equal(await a.commit(), true)
+  assert.equal(a.stats().rows.inbound, 2)
+  const [record] = b.adopt((owner) => owner === 'i:1')
+  assert.deepEqual(record?.inbound, [3, 9])
+  b.deleteSession('p')
+  assert.equal(await b.commit(), true)
+  assert.equal(b.stats().rows.inbound, 0)
+  a.close()
+  b.close()
+})
