@@ -150,3 +150,36 @@ test('inbound QoS 2 ids awaiting PUBREL are adopted with their session, released
   a.close()
   b.close()
 })
+
+test("sync 'always': a commit resolves once the WAL was fdatasync'ed, each group is timed until then, and the rows are in the file", async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'mqttd-store-')), 'mqttd.db')
+  const timed: number[] = []
+  const a = new SqliteStore({
+    file,
+    owner: 'i:1',
+    sync: 'always',
+    maxBytes: 1 << 30,
+    onCommit: (seconds, err) => {
+      assert.equal(err, undefined)
+      timed.push(seconds)
+    },
+  })
+  a.putRetained(message('r/1', 'one'), 1, 1)
+  const first = a.commit()
+  // Committed in a later turn: two groups, whatever fdatasync they share
+  await new Promise((resolve) => setImmediate(resolve))
+  a.putRetained(message('r/2', 'two'), 2, 1)
+  const second = a.commit()
+  assert.deepEqual(await Promise.all([first, second]), [true, true])
+  assert.equal(timed.length, 2)
+  a.close()
+  const b = new SqliteStore({ file, owner: 'i:2', sync: 'batch', maxBytes: 1 << 30 })
+  assert.deepEqual(
+    b
+      .loadRetained(Date.now())
+      .map((r) => r.message.topic)
+      .sort(),
+    ['r/1', 'r/2'],
+  )
+  b.close()
+})
