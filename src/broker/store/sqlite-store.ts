@@ -126,6 +126,8 @@ export class SqliteStore implements BrokerStore {
   #waiters: ((ok: boolean) => void)[] = []
   #promise: Promise<boolean> | undefined
   #scheduled = false
+  /** When the scheduled group commit first found the write lock taken. */
+  #lockWaitSince: number | undefined
   #closed = false
   #droppedAfterClose = false
   #full = false
@@ -174,6 +176,8 @@ export class SqliteStore implements BrokerStore {
       subsOf: db.prepare('SELECT filter, options FROM subscriptions WHERE client_id = ?'),
       outOf: db.prepare('SELECT seq, packet_id, state, body FROM outbound WHERE client_id = ? ORDER BY seq'),
       retainedAll: db.prepare('SELECT topic, time, worker, body FROM retained WHERE body IS NOT NULL'),
+      noWait: db.prepare('PRAGMA busy_timeout = 0'),
+      wait: db.prepare(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 5000}`),
       pages: db.prepare(
         'SELECT (SELECT page_count FROM pragma_page_count) - (SELECT freelist_count FROM pragma_freelist_count) AS n',
       ),
@@ -384,11 +388,49 @@ export class SqliteStore implements BrokerStore {
 
   #flushScheduled(): void {
     this.#scheduled = false
-    this.flushNow()
+    if (this.#ops.length === 0 || this.#closed) return
+    // Another worker holds the write lock: try again in a millisecond rather than sleep in SQLite's
+    // busy handler (1, 2, 5, 10… ms with this worker's event loop stopped); meanwhile this worker
+    // serves its clients and the group grows. After busyTimeoutMs the blocking path decides.
+    const locked = this.#tryLock()
+    if (locked === 'busy') {
+      const now = performance.now()
+      this.#lockWaitSince ??= now
+      if (now - this.#lockWaitSince < (this.#o.busyTimeoutMs ?? 5000)) {
+        this.#scheduled = true
+        setTimeout(() => this.#flushScheduled(), 1)
+        return
+      }
+    }
+    this.#lockWaitSince = undefined
+    this.#flush(locked === 'locked')
+  }
+
+  /** BEGIN IMMEDIATE without waiting: 'busy' when another connection writes, 'error' for anything else. */
+  #tryLock(): 'locked' | 'busy' | 'error' {
+    this.#s.noWait!.run()
+    try {
+      this.#db.exec('BEGIN IMMEDIATE')
+      return 'locked'
+    } catch (err) {
+      const code = (err as { errcode?: number }).errcode
+      // SQLITE_BUSY, SQLITE_LOCKED (extended codes keep the primary code in the low byte)
+      return code !== undefined && ((code & 0xff) === 5 || (code & 0xff) === 6) ? 'busy' : 'error'
+    } finally {
+      this.#s.wait!.run()
+    }
   }
 
   flushNow(): boolean {
-    if (this.#ops.length === 0) return true
+    return this.#flush(false)
+  }
+
+  /** Commits what is pending; `locked`: the transaction was begun already. */
+  #flush(locked: boolean): boolean {
+    if (this.#ops.length === 0) {
+      if (locked) this.#db.exec('COMMIT')
+      return true
+    }
     const ops = this.#ops
     const waiters = this.#waiters
     this.#ops = []
@@ -398,7 +440,7 @@ export class SqliteStore implements BrokerStore {
     const started = performance.now()
     let ok = true
     try {
-      this.#db.exec('BEGIN IMMEDIATE')
+      if (!locked) this.#db.exec('BEGIN IMMEDIATE')
       try {
         for (const op of ops) op()
         this.#db.exec('COMMIT')

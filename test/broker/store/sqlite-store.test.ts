@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
 import { test } from 'node:test'
 import type { BrokerMessage } from '../../../src/broker/message.ts'
 import { SqliteStore } from '../../../src/broker/store/sqlite-store.ts'
@@ -182,4 +183,28 @@ test("sync 'always': a commit resolves once the WAL was fdatasync'ed, each group
     ['r/1', 'r/2'],
   )
   b.close()
+})
+
+test('a group commit that finds the write lock taken by another connection waits without blocking the event loop, then commits', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'mqttd-store-')), 'mqttd.db')
+  const a = new SqliteStore({ file, owner: 'i:1', sync: 'batch', maxBytes: 1 << 30 })
+  const other = new DatabaseSync(file)
+  other.exec('BEGIN IMMEDIATE')
+  a.putRetained(message('r/1', 'one'), 1, 1)
+  const committed = a.commit()
+  let settled = false
+  void committed?.then(() => {
+    settled = true
+  })
+  // Timers still fire while the lock is held: the worker goes on serving its clients
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 2))
+  assert.equal(settled, false, 'not committed while another connection holds the write lock')
+  other.exec('COMMIT')
+  assert.equal(await committed, true)
+  assert.deepEqual(
+    a.loadRetained(Date.now()).map((r) => r.message.topic),
+    ['r/1'],
+  )
+  other.close()
+  a.close()
 })
