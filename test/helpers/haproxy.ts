@@ -39,20 +39,25 @@ export function checkHaproxyConfig(binary: string, file: string): { status: numb
 }
 
 /**
- * Starts HAProxy with `config` and resolves once every port in `ports`
+ * Starts HAProxy with `config` (or the config made for its temp dir, e.g.
+ * with a stats socket there) and resolves once every port in `ports`
  * accepts connections on `host`.
  */
 export async function startHaproxy(
   t: TestContext,
   binary: string,
-  config: string,
+  config: string | ((dir: string) => string),
   ports: Array<{ host: string; port: number }>,
-): Promise<ChildProcess> {
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'mqttd-haproxy-'))
   const file = join(dir, 'haproxy.cfg')
-  writeFileSync(file, config)
+  writeFileSync(file, typeof config === 'string' ? config : config(dir))
   // -db: foreground, no daemon; -W is not needed for one process
-  const child = spawn(binary, ['-db', '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(binary, ['-db', '-f', file], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...env },
+  })
   let stderr = ''
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr += chunk.toString()
@@ -72,7 +77,27 @@ export async function startHaproxy(
       () => child.exitCode !== null,
       () => stderr,
     )
-  return child
+  return { child, dir }
+}
+
+/** One row of `show stat` (CSV) from HAProxy's stats socket, by column name. */
+export type HaproxyStat = Record<string, string>
+
+/** `show stat` over the stats socket at `path`: one row per frontend, backend and server. */
+export function haproxyStats(path: string): Promise<HaproxyStat[]> {
+  return new Promise((resolve, reject) => {
+    let text = ''
+    const socket = connect({ path }, () => socket.end('show stat\n'))
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString()
+    })
+    socket.once('error', reject)
+    socket.once('close', () => {
+      const [head, ...rows] = text.trim().split('\n')
+      const columns = (head ?? '').replace(/^# /, '').split(',')
+      resolve(rows.map((row) => Object.fromEntries(row.split(',').map((v, i) => [columns[i]!, v]))))
+    })
+  })
 }
 
 async function waitForPort(
