@@ -36,6 +36,15 @@ function proxiedListeners(): MqttdConfigInput['listeners'] {
       proxyProtocol: true,
     },
     { name: 'ws', type: 'ws', host: '127.0.0.1', port: 0, proxyProtocol: true },
+    {
+      name: 'wss',
+      type: 'wss',
+      host: '127.0.0.1',
+      port: 0,
+      key: tlsFiles.key,
+      cert: tlsFiles.cert,
+      proxyProtocol: true,
+    },
   ]
 }
 
@@ -44,6 +53,7 @@ interface Frontends {
   v2: number
   tls: number
   ws: number
+  wss: number
 }
 
 /** An HAProxy config: TCP mode, one frontend per case, backends that speak from 127.0.0.3. */
@@ -69,11 +79,18 @@ defaults
 ${frontend('v1', f.v1, 'tcp_v1')}${backend('tcp_v1', server.port('tcp'), 'send-proxy')}
 ${frontend('v2', f.v2, 'tcp_v2')}${backend('tcp_v2', server.port('tcp'), 'send-proxy-v2')}
 ${frontend('tls', f.tls, 'tls_v2')}${backend('tls_v2', server.port('tls'), 'send-proxy-v2')}
-${frontend('ws', f.ws, 'ws_v2')}${backend('ws_v2', server.port('ws'), 'send-proxy-v2')}`
+${frontend('ws', f.ws, 'ws_v2')}${backend('ws_v2', server.port('ws'), 'send-proxy-v2')}
+${frontend('wss', f.wss, 'wss_v2')}${backend('wss_v2', server.port('wss'), 'send-proxy-v2')}`
 }
 
 async function frontendPorts(): Promise<Frontends> {
-  return { v1: await freePort(), v2: await freePort(), tls: await freePort(), ws: await freePort() }
+  return {
+    v1: await freePort(),
+    v2: await freePort(),
+    tls: await freePort(),
+    ws: await freePort(),
+    wss: await freePort(),
+  }
 }
 
 /** An mqtt.js client over a stream we open ourselves, so it can leave from a chosen local address. */
@@ -135,7 +152,7 @@ describe('behind a real HAProxy', { skip }, () => {
       config: { listeners: proxiedListeners() },
     })
     f = await frontendPorts()
-    const ports = [f.v1, f.v2, f.tls, f.ws].map((port) => ({ host: '127.0.0.1', port }))
+    const ports = [f.v1, f.v2, f.tls, f.ws, f.wss].map((port) => ({ host: '127.0.0.1', port }))
     await startHaproxy(scope.t, binary!, haproxyConfig(server, f), ports)
   })
   after(async () => {
@@ -220,9 +237,23 @@ describe('behind a real HAProxy', { skip }, () => {
     assert.equal(items[0]?.remoteAddress, clientHost)
   })
 
+  test('secure WebSocket through send-proxy-v2: the header, then TLS, then the HTTP upgrade', async () => {
+    const clientId = 'wss-v2'
+    const client = await mqtt.connectAsync(`wss://127.0.0.1:${f.wss}/mqtt`, {
+      clientId,
+      reconnectPeriod: 0,
+      ca: tlsPem.ca,
+      wsOptions: { localAddress: clientHost },
+    })
+    clients.push(client)
+    const connect = await connectOf(clientId)
+    assert.equal(connect.transport, 'wss')
+    assert.equal(connect.remoteAddress, clientHost)
+  })
+
   test("no connection is ever reported with HAProxy's address", () => {
     const seen = events.events.filter((e) => e.event === 'connect').map((e) => e.remoteAddress)
-    assert.ok(seen.length >= 6, `connections seen: ${seen}`)
+    assert.ok(seen.length >= 7, `connections seen: ${seen}`)
     assert.ok(!seen.includes(proxyHost), `seen: ${seen}`)
   })
 })
