@@ -48,8 +48,9 @@ export function readProxyHeader(socket: Socket, timeoutMs: number): Promise<Prox
         const header = parseProxyHeader(received)
         if (header !== null) finish(header)
       } catch (err) {
-        if (!(err instanceof ProxyHeaderError)) throw err
-        finish(new ProxyHeaderReadError('invalid', err.message))
+        // thrown in a stream event: whatever it is, it refuses this connection and nothing else
+        const message = err instanceof ProxyHeaderError ? err.message : `parser failed: ${String(err)}`
+        finish(new ProxyHeaderReadError('invalid', message))
       }
     }
     const onClose = () =>

@@ -31,8 +31,9 @@ const log: Logger = createLogger({ level: data.logLevel, pretty: data.logPretty 
 const metrics = new WorkerMetrics({ workerId: threadId })
 const registry = new ConnectionRegistry()
 const control = new ControlServer(data.instanceId, threadId)
-const admissionClient = new AdmissionClient(data.instanceId, threadId)
 const proxiedListeners = new Set(data.listeners.filter((l) => l.proxyProtocol).map((l) => l.name))
+// only a worker with proxyProtocol listeners asks the main thread about client addresses
+const admissionClient = proxiedListeners.size > 0 ? new AdmissionClient(data.instanceId, threadId) : undefined
 const tlsTransports = new Map<string, TlsTransport>()
 const wsTransports = new Map<string, WebSocketTransport>()
 let chain: HandlerChain | undefined
@@ -203,9 +204,12 @@ async function behindProxy(task: ConnectionTask, peer: Peer): Promise<Peer | nul
     log.warn({ err: coded, listener: task.listener, proxy }, 'PROXY header refused: connection closed')
     return null
   }
-  if (header.source === null) return peer
-  const client: Peer = { socket, remoteAddress: header.source.address, remotePort: header.source.port }
-  if (task.checkAddress === true) {
+  // LOCAL / UNKNOWN: the proxy's own address stands
+  const client: Peer =
+    header.source === null
+      ? peer
+      : { socket, remoteAddress: header.source.address, remotePort: header.source.port }
+  if (task.checkAddress === true && admissionClient !== undefined && header.source !== null) {
     const refusal = await admissionClient.ask(task.listener, header.source.address, 1000)
     if (refusal !== null) {
       // counted by the main thread, which keeps the per-address buckets
@@ -217,7 +221,11 @@ async function behindProxy(task: ConnectionTask, peer: Peer): Promise<Peer | nul
       return null
     }
   }
-  if (socket.destroyed) return null
+  // the header (and the address check) took time: a drain may have begun, the peer may have left
+  if (draining || socket.destroyed) {
+    socket.destroy()
+    return null
+  }
   return client
 }
 
