@@ -190,7 +190,8 @@ class ConnectionImpl extends Duplex {
 
   // Every send method: `opts` is never modified; `cb` runs once the bytes are handed to the raw
   // stream (or with the error that stopped them); returns false when the caller should wait
-  // for 'drain' (or the connection is destroyed). An invalid packet emits one 'error'.
+  // for 'drain' (or the connection is destroyed). An invalid packet emits one 'error' before the
+  // call returns, as mqtt-connection does.
 
   /** Sends a CONNECT (a client; its protocolVersion also sets the version the CONNACK is parsed with). */
   connect(opts?: SendOptionsByCmd['connect'] | null, cb?: SendCallback): boolean {
@@ -274,10 +275,12 @@ class ConnectionImpl extends Duplex {
     }
     const err = this.#writer.write(cmd, opts, cb)
     if (err !== null) {
-      process.nextTick(() => {
-        this.emit('error', err)
-        cb?.(err)
-      })
+      // mqtt-connection 4.1.0 emits 'error' inside the send call (mqtt-packet emits it on the
+      // stream it writes to) and calls back later: the same order here, so code written for it
+      // (a try/catch around the call, an 'error' listener added after it) behaves the same
+      if (cb) process.nextTick(cb, err)
+      this.emit('error', err)
+      return !this.#closed && !this.#writer.full
     }
     return !this.#writer.full
   }
