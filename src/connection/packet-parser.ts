@@ -87,15 +87,19 @@ export class PacketParser extends Parser {
   /**
    * [3.1.1 MQTT-1.5.3-1] [5.0 MQTT-1.5.4-1]: a string that is not well-formed
    * UTF-8 is a malformed packet (mqtt-packet decodes it to U+FFFD and goes
-   * on). In a v5 CONNECT, an ill-formed client id is refused with 0x85.
+   * on); so is one holding U+0000 [3.1.1 MQTT-1.5.3-2] [5.0 MQTT-1.5.4-2].
+   * In a v5 CONNECT, such a client id is refused with 0x85.
    */
   override _parseString(): string | null {
     const start = this._pos + 2
     const s = super._parseString()
     if (s === null) return s
-    // as many UTF-16 units as bytes and no U+FFFD (what each ill-formed byte became): ASCII
-    if (s.length === this._pos - start && !s.includes('\ufffd')) return s
-    if (isUtf8(this._list.slice(start, this._pos))) return s
+    const nul = s.includes('\u0000')
+    if (!nul) {
+      // as many UTF-16 units as bytes and no U+FFFD (what each ill-formed byte became): ASCII
+      if (s.length === this._pos - start && !s.includes('\ufffd')) return s
+      if (isUtf8(this._list.slice(start, this._pos))) return s
+    }
     const packet = this.packet
     const clientId =
       packet.cmd === 'connect' &&
@@ -104,7 +108,7 @@ export class PacketParser extends Parser {
       !this.#inProperties
     const err = mqttdError(
       'MQTTD_ERR_MALFORMED_PACKET',
-      `ill-formed UTF-8 in a ${packet.cmd} ${clientId ? 'client id' : 'string'}`,
+      `${nul ? 'U+0000' : 'ill-formed UTF-8'} in a ${packet.cmd} ${clientId ? 'client id' : 'string'}`,
     )
     this._emitError(
       packet.cmd === 'connect' && packet.protocolVersion === 5

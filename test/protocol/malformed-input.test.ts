@@ -219,6 +219,29 @@ test('ill-formed UTF-8 closes the connection [3.1.1 MQTT-1.5.3-1] [5.0 MQTT-1.5.
   })
 })
 
+test('U+0000 in a string closes the connection [3.1.1 MQTT-1.5.3-2] [5.0 MQTT-1.5.4-2]', async (t) => {
+  const server = await startTestServer(t, { workers: 1, broker: true })
+  const watch = await watcher(t, server)
+  for (const version of [4, 5] as const) {
+    await t.test(`MQTT ${version}: in a PUBLISH topic`, async () => {
+      const violation = publish(version, [...ascii('watch/'), 0])
+      await expectClosed(t, server, watch, version, violation, expectFor(version, 0x81))
+    })
+    await t.test(`MQTT ${version}: in a SUBSCRIBE filter`, async () => {
+      const violation = subscribe(version, [...ascii('x/'), 0])
+      await expectClosed(t, server, watch, version, violation, expectFor(version, 0x81))
+    })
+    await t.test(`MQTT ${version}: in a client id (v5: CONNACK 0x85)`, async () => {
+      const last = version === 5 ? { last: { cmd: 'connack', reasonCode: 0x85 } as const } : {}
+      await expectClosed(t, server, watch, version, rawConnect(version, [...ascii('cid'), 0]), last, false)
+    })
+  }
+  await t.test('MQTT 5: in a user property of a PUBLISH', async () => {
+    const userProperty = [0x26, ...str(ascii('k')), ...str([...ascii('v'), 0])]
+    await expectClosed(t, server, watch, 5, publish(5, ascii('watch/up'), userProperty), expectFor(5, 0x81))
+  })
+})
+
 test('client ids that differ only in ill-formed bytes never share a session', async (t) => {
   const server = await startTestServer(t, { workers: 1, broker: true })
   for (const tail of [0xff, 0xfe]) {
