@@ -5,6 +5,9 @@
  * contenders interleaved round by round and the median reported.
  *
  * Run: npm run bench:connection   (BENCH_PACKETS, BENCH_ROUNDS, BENCH_PROTOCOL=4|5)
+ * BENCH_BASELINE=<checkout>: also runs that checkout's Connection (its src/, with this
+ * node_modules) interleaved with this one, and prints this ÷ baseline: a change's cost measured
+ * in one run, so machine load hits both alike.
  * Method: bench/README.md
  */
 import { createRequire } from 'node:module'
@@ -20,6 +23,11 @@ interface LegacyConnection extends NodeJS.EventEmitter {
   destroy(): void
 }
 
+const BASELINE = process.env.BENCH_BASELINE
+const BaseConnection: typeof Connection | undefined = BASELINE
+  ? ((await import(`${BASELINE}/src/connection/connection.ts`)) as { Connection: typeof Connection })
+      .Connection
+  : undefined
 const PACKETS = Number(process.env.BENCH_PACKETS ?? 200_000)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 // 'plain': QoS 0, no properties; 'props': v5 with properties (both on mqttd's fast paths);
@@ -165,7 +173,16 @@ const runs = {
   ),
   outBare: outboundBare,
 }
-type Name = keyof typeof runs
+type Name = keyof typeof runs | 'inBase' | 'outBase'
+if (BaseConnection !== undefined) {
+  Object.assign(runs, {
+    inBase: inbound((raw) => BaseConnection(raw, opts)),
+    outBase: outbound(
+      (raw) => BaseConnection(raw, opts),
+      (c: ReturnType<typeof Connection>) => c.publish(publishOptions()),
+    ),
+  })
+}
 
 const rates = Object.fromEntries(Object.keys(runs).map((k) => [k, [] as number[]])) as Record<Name, number[]>
 for (const run of Object.values(runs)) await run() // warm-up
@@ -194,3 +211,8 @@ console.log(
 console.log(
   `| outbound (generate) | ${fmt(m.outMqttd)} | ${fmt(m.outLegacy)} | ${fmt(m.outBare)} (generate) | ${ratio(m.outMqttd, m.outLegacy)} | ${pct(m.outMqttd, m.outBare)} |`,
 )
+if (BaseConnection !== undefined) {
+  console.log(`\nthis checkout ÷ baseline (${BASELINE}), same run:`)
+  console.log(`| inbound | ${fmt(m.inMqttd)} vs ${fmt(m.inBase)} | ${ratio(m.inMqttd, m.inBase)} |`)
+  console.log(`| outbound | ${fmt(m.outMqttd)} vs ${fmt(m.outBase)} | ${ratio(m.outMqttd, m.outBase)} |`)
+}
