@@ -326,6 +326,19 @@ test('MQTT 5 property errors close: a property the packet does not allow is malf
     const sub = packet(0x82, [0, 1, 2, 0x0b, 0, ...str(ascii('x/y')), 0])
     await expectClosed(t, server, watch, 5, sub, expectFor(5, 0x82))
   })
+  await t.test(
+    '[5.0 MQTT-3.3.4-6] a Subscription Identifier in a client PUBLISH: DISCONNECT 0x82',
+    async () => {
+      await expectClosed(t, server, watch, 5, publish(5, ascii('watch/p'), [0x0b, 5]), expectFor(5, 0x82))
+    },
+  )
+  await t.test(
+    '[5.0 MQTT-3.3.4-6] a Subscription Identifier in a client QoS 1 PUBLISH: no PUBACK, DISCONNECT 0x82',
+    async () => {
+      const qos1 = packet(0x32, [...str(ascii('watch/p')), 0, 7, 2, 0x0b, 5, ...ascii('payload')])
+      await expectClosed(t, server, watch, 5, qos1, expectFor(5, 0x82))
+    },
+  )
   await t.test('Topic Alias in a CONNECT (5.0 §2.2.2.2): CONNACK 0x81', async () => {
     const last = { cmd: 'connack', reasonCode: 0x81 } as const
     await expectClosed(t, server, watch, 5, connect('alias-cid', [0x23, 0, 1]), { last }, false)
