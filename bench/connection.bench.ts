@@ -5,15 +5,55 @@
  * contenders interleaved round by round and the median reported.
  *
  * Run: npm run bench:connection   (BENCH_PACKETS, BENCH_ROUNDS, BENCH_PROTOCOL=4|5)
- * BENCH_BASELINE=<checkout>: also runs that checkout's Connection (its src/, with this
- * node_modules) interleaved with this one, and prints this ÷ baseline: a change's cost measured
- * in one run, so machine load hits both alike.
+ * BENCH_BASELINE=<checkout>: a change's cost instead. Runs this bench for mqttd's Connection
+ * alone, alternately from that checkout's src/ and from this one's, in separate processes (one
+ * process would share JIT feedback between the two copies), BENCH_PAIRS pairs (default 5) in
+ * ABBA order, and prints the median of the per-pair ratios this ÷ baseline.
  * Method: bench/README.md
  */
+import { execFileSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { Duplex } from 'node:stream'
+import { fileURLToPath } from 'node:url'
 import mqttPacket from 'mqtt-packet'
-import { Connection } from '../src/connection/connection.ts'
+import type { Connection as ConnectionType } from '../src/connection/connection.ts'
+
+const BASELINE = process.env.BENCH_BASELINE
+if (BASELINE !== undefined) {
+  const here = fileURLToPath(new URL('..', import.meta.url))
+  const runOne = (src: string) => {
+    const env = { ...process.env, BENCH_BASELINE: undefined, BENCH_SRC: src, BENCH_JSON: '1' }
+    const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url)], { env, encoding: 'utf8' })
+    return JSON.parse(out) as { inMqttd: number; outMqttd: number }
+  }
+  const pairs = Number(process.env.BENCH_PAIRS ?? 5)
+  const ratios = { inMqttd: [] as number[], outMqttd: [] as number[] }
+  for (let i = 0; i < pairs; i++) {
+    // ABBA: a drift in machine load over a pair does not favour one side
+    let base: { inMqttd: number; outMqttd: number }
+    let ours: typeof base
+    if (i % 2 === 0) {
+      base = runOne(BASELINE)
+      ours = runOne(here)
+    } else {
+      ours = runOne(here)
+      base = runOne(BASELINE)
+    }
+    for (const k of ['inMqttd', 'outMqttd'] as const) ratios[k].push(ours[k] / base[k])
+    console.log(
+      `pair ${i + 1}: inbound ${(ours.inMqttd / base.inMqttd).toFixed(3)}, outbound ${(ours.outMqttd / base.outMqttd).toFixed(3)}`,
+    )
+  }
+  const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!
+  console.log(
+    `this ÷ baseline (${BASELINE}), median of ${pairs} pairs: inbound ${med(ratios.inMqttd).toFixed(3)}, outbound ${med(ratios.outMqttd).toFixed(3)}`,
+  )
+  process.exit(0)
+}
+const JSON_ONLY = process.env.BENCH_JSON === '1'
+const { Connection } = (await import(`${process.env.BENCH_SRC ?? '..'}/src/connection/connection.ts`)) as {
+  Connection: typeof ConnectionType
+}
 
 const require = createRequire(import.meta.url)
 // mqtt-connection is CommonJS without types; a devDependency used only here and in tests
@@ -23,11 +63,6 @@ interface LegacyConnection extends NodeJS.EventEmitter {
   destroy(): void
 }
 
-const BASELINE = process.env.BENCH_BASELINE
-const BaseConnection: typeof Connection | undefined = BASELINE
-  ? ((await import(`${BASELINE}/src/connection/connection.ts`)) as { Connection: typeof Connection })
-      .Connection
-  : undefined
 const PACKETS = Number(process.env.BENCH_PACKETS ?? 200_000)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 // 'plain': QoS 0, no properties; 'props': v5 with properties (both on mqttd's fast paths);
@@ -173,15 +208,11 @@ const runs = {
   ),
   outBare: outboundBare,
 }
-type Name = keyof typeof runs | 'inBase' | 'outBase'
-if (BaseConnection !== undefined) {
-  Object.assign(runs, {
-    inBase: inbound((raw) => BaseConnection(raw, opts)),
-    outBase: outbound(
-      (raw) => BaseConnection(raw, opts),
-      (c: ReturnType<typeof Connection>) => c.publish(publishOptions()),
-    ),
-  })
+type Name = keyof typeof runs
+if (JSON_ONLY) {
+  // a baseline comparison needs mqttd's two numbers only
+  for (const k of ['inLegacy', 'inBare', 'outLegacy', 'outBare'] as const)
+    delete (runs as Partial<typeof runs>)[k]
 }
 
 const rates = Object.fromEntries(Object.keys(runs).map((k) => [k, [] as number[]])) as Record<Name, number[]>
@@ -194,6 +225,10 @@ for (let r = 0; r < ROUNDS; r++) {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const m = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, median(v)])) as Record<Name, number>
 
+if (JSON_ONLY) {
+  console.log(JSON.stringify({ inMqttd: m.inMqttd, outMqttd: m.outMqttd }))
+  process.exit(0)
+}
 const fmt = (n: number) => `${(n / 1e6).toFixed(2)} M/s`
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`
 const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`
@@ -211,8 +246,3 @@ console.log(
 console.log(
   `| outbound (generate) | ${fmt(m.outMqttd)} | ${fmt(m.outLegacy)} | ${fmt(m.outBare)} (generate) | ${ratio(m.outMqttd, m.outLegacy)} | ${pct(m.outMqttd, m.outBare)} |`,
 )
-if (BaseConnection !== undefined) {
-  console.log(`\nthis checkout ÷ baseline (${BASELINE}), same run:`)
-  console.log(`| inbound | ${fmt(m.inMqttd)} vs ${fmt(m.inBase)} | ${ratio(m.inMqttd, m.inBase)} |`)
-  console.log(`| outbound | ${fmt(m.outMqttd)} vs ${fmt(m.outBase)} | ${ratio(m.outMqttd, m.outBase)} |`)
-}
