@@ -282,6 +282,50 @@ test('[5.0 MQTT-3.1.2-2] a CONNECT with a protocol level above 5 gets CONNACK 0x
   )
 })
 
+test('[5.0 MQTT-3.1.4-1] a malformed MQTT 5 CONNECT is answered with CONNACK 0x81 (5.0 §4.13.1) before the close; 3.1.1 is closed without one', async (t) => {
+  const server = await startTestServer(t, { workers: 1, broker: true })
+  const watch = await watcher(t, server)
+  // a CONNECT with raw flags and the rest of the variable header/payload as given
+  const withFlags = (v: Version, flags: number, rest: number[]) =>
+    packet(0x10, [...str(ascii('MQTT')), v, flags, 0, 0, ...rest])
+  const cid = (v: Version, id: string) => [...props(v), ...str(ascii(id))]
+  const cases: [string, (v: Version) => Buffer][] = [
+    [
+      '[3.1.1 MQTT-3.1.2-3] [5.0 MQTT-3.1.2-3] the reserved flag set',
+      (v) => withFlags(v, 0x03, cid(v, 'reserved')),
+    ],
+    [
+      '[3.1.1 MQTT-3.1.2-15] [5.0 MQTT-3.1.2-13] Will Retain without the Will Flag',
+      (v) => withFlags(v, 0x22, cid(v, 'wr')),
+    ],
+    [
+      '[3.1.1 MQTT-3.1.2-13] [5.0 MQTT-3.1.2-11] Will QoS without the Will Flag',
+      (v) => withFlags(v, 0x0a, cid(v, 'wq')),
+    ],
+    [
+      '[3.1.1 MQTT-3.1.2-14] [5.0 MQTT-3.1.2-12] Will QoS 3',
+      (v) => withFlags(v, 0x1e, [...cid(v, 'wq3'), ...props(v), ...str(ascii('w/t')), ...str(ascii('x'))]),
+    ],
+    [
+      'a client id cut short by the remaining length',
+      (v) => withFlags(v, 0x02, [...props(v), 0, 9, ...ascii('abc')]),
+    ],
+  ]
+  for (const version of [4, 5] as const) {
+    for (const [name, make] of cases) {
+      await t.test(`MQTT ${version}: ${name}`, async () => {
+        const last = version === 5 ? { last: { cmd: 'connack', reasonCode: 0x81 } as const } : {}
+        await expectClosed(t, server, watch, version, make(version), last, false)
+      })
+    }
+  }
+  await t.test('MQTT 5: an unknown property id in a CONNECT', async () => {
+    const connect = packet(0x10, [...str(ascii('MQTT')), 5, 0x02, 0, 0, 2, 0x7e, 0, ...str(ascii('unknown'))])
+    const last = { cmd: 'connack', reasonCode: 0x81 } as const
+    await expectClosed(t, server, watch, 5, connect, { last }, false)
+  })
+})
+
 test('[3.1.1 MQTT-3.8.3-3] [5.0 MQTT-3.8.3-2] [3.1.1 MQTT-3.10.3-2] [5.0 MQTT-3.10.3-2] SUBSCRIBE or UNSUBSCRIBE without a topic filter closes before anything after it is acted on', async (t) => {
   const server = await startTestServer(t, { workers: 1, broker: true })
   const watch = await watcher(t, server)
