@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { IPublishPacket, ISubackPacket } from 'mqtt-packet'
+import { RawClient } from '../helpers/raw-client.ts'
 import { connectClient, connectOn, delay, sentinel, startBroker } from './helpers.ts'
-import { RawClient } from './raw-client.ts'
 
 test('[3.1.1 MQTT-3.3.5-1] v3.1.1 overlapping subscriptions: one copy at the highest granted QoS', async (t) => {
   const server = await startBroker(t)

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { IDisconnectPacket, IPublishPacket } from 'mqtt-packet'
+import { RawClient } from '../helpers/raw-client.ts'
 import { connectClient, connectOn, delay, placeNext, sentinel, startBroker } from './helpers.ts'
-import { RawClient } from './raw-client.ts'
 
 for (const protocolVersion of [4, 5] as const) {
   const v = protocolVersion === 4 ? 'v3.1.1' : 'v5'

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { MetricsAggregator } from '../../src/metrics/metrics-aggregator.ts'
 import { parseExposition } from '../helpers/prom-text.ts'
+import { RawClient } from '../helpers/raw-client.ts'
 import { connectClient, delay, startBroker } from './helpers.ts'
-import { RawClient } from './raw-client.ts'
 
 async function dropped(server: Awaited<ReturnType<typeof startBroker>>): Promise<Map<string, number>> {
   const aggregator = new MetricsAggregator(server.metrics, server.control, () => server.workerThreadIds())

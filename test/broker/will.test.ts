@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { RawClient } from '../helpers/raw-client.ts'
 import { connectClient, connectOn, delay, startBroker } from './helpers.ts'
-import { RawClient } from './raw-client.ts'
 
 const will = (payload: string, properties?: Record<string, unknown>) => ({
   topic: 'will/t',
