@@ -282,7 +282,7 @@ test('[5.0 MQTT-3.1.2-2] a CONNECT with a protocol level above 5 gets CONNACK 0x
   )
 })
 
-test('[5.0 MQTT-3.1.4-1] a malformed MQTT 5 CONNECT is answered with CONNACK 0x81 (5.0 §4.13.1) before the close; 3.1.1 is closed without one', async (t) => {
+test('[5.0 MQTT-3.1.4-1] a malformed MQTT 5 CONNECT is answered with CONNACK 0x81 (5.0 §4.13.1) before the close; [3.1.1 MQTT-3.1.4-1] 3.1.1 is closed without one', async (t) => {
   const server = await startTestServer(t, { workers: 1, broker: true })
   const watch = await watcher(t, server)
   // a CONNECT with raw flags and the rest of the variable header/payload as given
