@@ -7,7 +7,7 @@
  * come from the one table in publish-properties.ts.
  */
 import {
-  BY_NAME,
+  CODE_BY_NAME,
   NAME_BY_ID,
   ONCE_BIT_BY_ID,
   propertySize,
@@ -234,10 +234,10 @@ export function propertiesSize(props: unknown): number {
   for (const name in props) {
     const v = (props as Record<string, unknown>)[name]
     if (v === undefined) continue
-    const property = BY_NAME[name]
-    if (property === undefined) return -1
+    const code = CODE_BY_NAME.get(name)
+    if (code === undefined) return -1
     let n: number
-    switch (TYPE_BY_ID[property.id]) {
+    switch (code & 15) {
       case T_BYTE:
         n = typeof v === 'boolean' ? propertySize(T_BYTE, 0) : -1
         break
@@ -304,8 +304,9 @@ export function writeProperties(slab: Buffer, p: number, props: Record<string, u
     const v = props[name]
     if (v === undefined) continue
     // propertiesSize accepted only names of the table, with values of their type
-    const id = BY_NAME[name]!.id
-    switch (TYPE_BY_ID[id]) {
+    const code = CODE_BY_NAME.get(name)!
+    const id = code >> 4
+    switch (code & 15) {
       case T_BYTE:
         slab[p++] = id
         slab[p++] = v ? 1 : 0

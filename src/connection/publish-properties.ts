@@ -56,14 +56,19 @@ export const TYPE_BY_ID = new Uint8Array(256)
 export const ONCE_BIT_BY_ID = new Uint8Array(256)
 /** By identifier: mqtt-packet's name. */
 export const NAME_BY_ID: string[] = []
-/** By mqtt-packet's name: the property. */
-export const BY_NAME: Readonly<Record<string, PublishProperty | undefined>> = Object.create(null)
+/**
+ * By mqtt-packet's name: `id << 4 | type code`, both in one number so an
+ * encoder dispatches with one lookup (a Map: a caller's name such as
+ * 'constructor' misses).
+ */
+export const CODE_BY_NAME: ReadonlyMap<string, number> = new Map(
+  PUBLISH_PROPERTIES.map((p) => [p.name, (p.id << 4) | CODE[p.type]]),
+)
 
 let bit = 1
 for (const p of PUBLISH_PROPERTIES) {
   TYPE_BY_ID[p.id] = CODE[p.type]
   NAME_BY_ID[p.id] = p.name
-  ;(BY_NAME as Record<string, PublishProperty>)[p.name] = p
   if (!p.repeats) {
     ONCE_BIT_BY_ID[p.id] = bit
     bit <<= 1
