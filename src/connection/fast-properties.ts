@@ -7,7 +7,7 @@
  * come from the one table in publish-properties.ts.
  */
 import {
-  CODE_BY_NAME,
+  codeOf,
   NAME_BY_ID,
   ONCE_BIT_BY_ID,
   propertySize,
@@ -234,7 +234,7 @@ export function propertiesSize(props: unknown): number {
   for (const name in props) {
     const v = (props as Record<string, unknown>)[name]
     if (v === undefined) continue
-    const code = CODE_BY_NAME.get(name)
+    const code = codeOf(name)
     if (code === undefined) return -1
     let n: number
     switch (code & 15) {
@@ -304,7 +304,7 @@ export function writeProperties(slab: Buffer, p: number, props: Record<string, u
     const v = props[name]
     if (v === undefined) continue
     // propertiesSize accepted only names of the table, with values of their type
-    const code = CODE_BY_NAME.get(name)!
+    const code = codeOf(name)!
     const id = code >> 4
     switch (code & 15) {
       case T_BYTE:
