@@ -5,12 +5,65 @@
  * contenders interleaved round by round and the median reported.
  *
  * Run: npm run bench:connection   (BENCH_PACKETS, BENCH_ROUNDS, BENCH_PROTOCOL=4|5)
+ * BENCH_BASELINE=<checkout>: a change's cost instead. Runs this bench for mqttd's Connection
+ * alone, alternately from that checkout's src/ and from this one's, in separate processes (one
+ * process would share JIT feedback between the two copies), BENCH_PAIRS pairs (default 5) in
+ * ABBA order, timed by CPU time, and prints the median of the per-pair ratios this ÷ baseline.
  * Method: bench/README.md
  */
+import { execFileSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { Duplex } from 'node:stream'
+import { fileURLToPath } from 'node:url'
 import mqttPacket from 'mqtt-packet'
-import { Connection } from '../src/connection/connection.ts'
+import type { Connection as ConnectionType } from '../src/connection/connection.ts'
+
+const BASELINE = process.env.BENCH_BASELINE
+if (BASELINE !== undefined) {
+  const here = fileURLToPath(new URL('..', import.meta.url))
+  const runOne = (src: string) => {
+    const env = { ...process.env, BENCH_BASELINE: undefined, BENCH_SRC: src, BENCH_JSON: '1' }
+    const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url)], { env, encoding: 'utf8' })
+    return JSON.parse(out) as { inMqttd: number; outMqttd: number }
+  }
+  const pairs = Number(process.env.BENCH_PAIRS ?? 5)
+  const ratios = { inMqttd: [] as number[], outMqttd: [] as number[] }
+  for (let i = 0; i < pairs; i++) {
+    // ABBA: a drift in machine load over a pair does not favour one side
+    let base: { inMqttd: number; outMqttd: number }
+    let ours: typeof base
+    if (i % 2 === 0) {
+      base = runOne(BASELINE)
+      ours = runOne(here)
+    } else {
+      ours = runOne(here)
+      base = runOne(BASELINE)
+    }
+    for (const k of ['inMqttd', 'outMqttd'] as const) ratios[k].push(ours[k] / base[k])
+    console.log(
+      `pair ${i + 1}: inbound ${(ours.inMqttd / base.inMqttd).toFixed(3)}, outbound ${(ours.outMqttd / base.outMqttd).toFixed(3)}`,
+    )
+  }
+  const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!
+  console.log(
+    `this ÷ baseline (${BASELINE}), median of ${pairs} pairs: inbound ${med(ratios.inMqttd).toFixed(3)}, outbound ${med(ratios.outMqttd).toFixed(3)}`,
+  )
+  process.exit(0)
+}
+const JSON_ONLY = process.env.BENCH_JSON === '1'
+/**
+ * Nanoseconds: wall clock, or for a baseline comparison this process's CPU time, which other
+ * jobs on a shared machine disturb far less (every round here runs on this thread alone).
+ */
+const now = JSON_ONLY
+  ? () => {
+      const { user, system } = process.cpuUsage()
+      return (user + system) * 1000
+    }
+  : () => Number(process.hrtime.bigint())
+const { Connection } = (await import(`${process.env.BENCH_SRC ?? '..'}/src/connection/connection.ts`)) as {
+  Connection: typeof ConnectionType
+}
 
 const require = createRequire(import.meta.url)
 // mqtt-connection is CommonJS without types; a devDependency used only here and in tests
@@ -87,10 +140,10 @@ function inbound(make: (raw: Duplex) => NodeJS.EventEmitter & { destroy(): void 
     new Promise((resolve) => {
       let count = 0
       const conn = make(rawStream(chunks, () => {}))
-      const start = process.hrtime.bigint()
+      const start = now()
       conn.on('publish', () => {
         if (++count === PACKETS) {
-          resolve(Number(process.hrtime.bigint() - start))
+          resolve(now() - start)
           conn.destroy()
         }
       })
@@ -103,9 +156,9 @@ const inboundBare: Run = async () => {
   parser.on('packet', (packet) => {
     if (packet.cmd === 'publish') count++
   })
-  const start = process.hrtime.bigint()
+  const start = now()
   for (const c of chunks) parser.parse(c)
-  const ns = Number(process.hrtime.bigint() - start)
+  const ns = now() - start
   if (count !== PACKETS) throw new Error(`bare parser: ${count} publishes`)
   return ns
 }
@@ -119,12 +172,12 @@ function outbound(
     new Promise((resolve) => {
       let bytes = 0
       let sent = 0
-      const start = process.hrtime.bigint()
+      const start = now()
       const conn = make(
         rawStream([], (n) => {
           bytes += n
           if (bytes === wireBytes) {
-            resolve(Number(process.hrtime.bigint() - start))
+            resolve(now() - start)
             conn.destroy()
           }
         }),
@@ -141,10 +194,10 @@ function outbound(
 
 const outboundBare: Run = async () => {
   let bytes = 0
-  const start = process.hrtime.bigint()
+  const start = now()
   for (let i = 0; i < PACKETS; i++)
     bytes += mqttPacket.generate(publishPacket(), { protocolVersion: VERSION }).length
-  const ns = Number(process.hrtime.bigint() - start)
+  const ns = now() - start
   if (bytes !== wireBytes) throw new Error('bare generate: byte count mismatch')
   return ns
 }
@@ -166,6 +219,11 @@ const runs = {
   outBare: outboundBare,
 }
 type Name = keyof typeof runs
+if (JSON_ONLY) {
+  // a baseline comparison needs mqttd's two numbers only
+  for (const k of ['inLegacy', 'inBare', 'outLegacy', 'outBare'] as const)
+    delete (runs as Partial<typeof runs>)[k]
+}
 
 const rates = Object.fromEntries(Object.keys(runs).map((k) => [k, [] as number[]])) as Record<Name, number[]>
 for (const run of Object.values(runs)) await run() // warm-up
@@ -177,6 +235,10 @@ for (let r = 0; r < ROUNDS; r++) {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const m = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, median(v)])) as Record<Name, number>
 
+if (JSON_ONLY) {
+  console.log(JSON.stringify({ inMqttd: m.inMqttd, outMqttd: m.outMqttd }))
+  process.exit(0)
+}
 const fmt = (n: number) => `${(n / 1e6).toFixed(2)} M/s`
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`
 const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`

@@ -309,7 +309,7 @@ export class Session {
         this.#complete(messageId)
         return
       }
-      // Answer PUBREC with PUBREL and never resend that PUBLISH [3.1.1 MQTT-4.3.3-1]
+      // Answer PUBREC with PUBREL and never resend that PUBLISH [3.1.1 MQTT-4.3.3-1] [5.0 MQTT-4.3.3-4] [5.0 MQTT-4.3.3-6]
       entry.state = 'pubrel'
       if (entry.seq !== undefined) this.#journal?.changed(entry.seq, messageId, 'pubrel')
       this.#write({ cmd: 'pubrel', messageId })

@@ -17,7 +17,7 @@
  *   [u32 bytes, v8-serialized properties], [u32 bytes, JSON of `shared`]
  */
 import { deserialize, serialize } from 'node:v8'
-import type { ClusterMessage } from './cluster.ts'
+import type { ClusterMessage } from './cluster-message.ts'
 import type { BrokerMessage, MessageProperties, QoS } from './message.ts'
 
 type PubMessage = Extract<ClusterMessage, { t: 'pub' }>

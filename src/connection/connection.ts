@@ -1,7 +1,6 @@
 import { Duplex } from 'node:stream'
 import { MqttdError, mqttdError, mqttdErrorWithCause } from '../errors.ts'
-import { parseFast, slowRunEnd } from './fast-path.ts'
-import { PacketParser } from './packet-parser.ts'
+import { PacketReader } from './packet-reader.ts'
 import { PacketWriter } from './packet-writer.ts'
 import { generateStream, parseStream } from './streams.ts'
 import type {
@@ -18,19 +17,6 @@ import type {
 
 type Listener<K extends keyof ConnectionEvents> = (...args: ConnectionEvents[K]) => void
 
-type ParserSettings = PacketParser['settings']
-
-/**
- * mqtt-packet's parser between two packets holds nothing of its connection
- * but its settings (protocol version, bridge mode). So a connection borrows
- * this worker-wide spare for a run of whole packets and gives it back, and
- * holds a parser of its own only while a packet is split across chunks: no
- * parser (EventEmitter, BufferList, packet object) is built per connection,
- * and an idle connection keeps none. A parse re-entered from a listener (an
- * in-memory pair) finds the spare taken and builds its own.
- */
-let spareParser: PacketParser | undefined
-
 /**
  * An MQTT connection over any binary duplex stream (TCP, TLS, WebSocket, …):
  * parses what arrives into per-packet events and generates what is sent.
@@ -45,9 +31,7 @@ class ConnectionImpl extends Duplex {
   /** The last options set by `setOptions()` (the first CONNECT or CONNACK), as in mqtt-connection. */
   options: Record<string, unknown> | undefined
   #notData: boolean
-  /** The parser in use: borrowed for a run of whole packets, kept while a packet is split. */
-  #parser: PacketParser | undefined
-  #parserSettings: ParserSettings
+  #reader: PacketReader
   #writer: PacketWriter
   #afterDrain: (() => void) | null = null
   #closed = false
@@ -55,75 +39,7 @@ class ConnectionImpl extends Duplex {
   #first = true
   #connectCb: (() => void) | undefined
   #configuredVersion: ProtocolVersion | undefined
-  #bytesReceived = 0
   #rawPaused = false
-  #maxPacketSize: number
-  #emitFast = (packet: Packet): boolean => {
-    this.#onPacket(packet)
-    return !this.#closed
-  }
-  /**
-   * The read loop. At a packet boundary the fast path parses what it can
-   * straight from the chunk; the packets it leaves are given to mqtt-packet's
-   * parser as runs of whole packets, so the fast path resumes right after
-   * them (and after a CONNECT, with the version it set). A packet split across
-   * chunks is completed by giving the parser exactly its missing bytes.
-   */
-  #onData = (chunk: Buffer) => {
-    this.#bytesReceived += chunk.length
-    const end = chunk.length
-    let off = 0
-    while (off < end) {
-      let parser = this.#parser
-      let next: number
-      if (parser === undefined) {
-        const v5 = this.#writer.options.protocolVersion === 5
-        off = parseFast(chunk, off, v5, this.#maxPacketSize, this.#emitFast)
-        if (off === end || this.#closed) return
-        next = slowRunEnd(chunk, off, v5, this.#maxPacketSize)
-        parser = this.#borrowParser()
-      } else {
-        const missing = parser.missingBodyBytes
-        // inside a fixed header split across chunks: byte by byte (≤ 4 bytes)
-        next = missing === undefined ? off + 1 : Math.min(off + missing, end)
-      }
-      parser.parse(off === 0 && next === end ? chunk : chunk.subarray(off, next))
-      off = next
-      if (this.#parser === parser) this.#returnParser(parser)
-      if (this.#closed) return
-    }
-  }
-
-  #borrowParser(): PacketParser {
-    let parser = spareParser
-    if (parser === undefined) {
-      parser = new PacketParser(this.#parserSettings)
-      ConnectionImpl.#listen(parser)
-    } else {
-      spareParser = undefined
-      parser.settings = this.#parserSettings
-    }
-    parser.owner = this
-    parser.maxPacketSize = this.#maxPacketSize
-    this.#parser = parser
-    return parser
-  }
-
-  /** Gives the parser back once it is between packets; keeps it while a packet is incomplete (or it failed). */
-  #returnParser(parser: PacketParser): void {
-    if (!parser.idle) return
-    // mqtt-packet replaces its settings with a parsed CONNECT: they are this connection's from now on
-    this.#parserSettings = parser.settings
-    this.#parser = undefined
-    parser.owner = undefined
-    spareParser ??= parser
-  }
-
-  /** A parser's events go to whichever connection uses it at the time. */
-  static #listen(parser: PacketParser): void {
-    parser.on('packet', (packet: Packet) => (parser.owner as ConnectionImpl).#onPacket(packet))
-    parser.on('error', (err: Error) => (parser.owner as ConnectionImpl).#onParseError(err))
-  }
 
   constructor(duplex: Duplex, opts?: ConnectionOptions | (() => void), cb?: () => void) {
     if (typeof opts === 'function') {
@@ -137,8 +53,15 @@ class ConnectionImpl extends Duplex {
     this.#connectCb = cb
     this.#configuredVersion = opts?.protocolVersion
     this.#writer = new PacketWriter(duplex, opts?.protocolVersion ?? 4)
-    this.#maxPacketSize = opts?.maxPacketSize ?? Number.POSITIVE_INFINITY
-    this.#parserSettings = { protocolVersion: opts?.protocolVersion ?? 4 }
+    this.#reader = new PacketReader(
+      {
+        packet: (packet) => this.#onPacket(packet),
+        error: (err) => this.#onParseError(err),
+        closed: () => this.#closed,
+      },
+      { protocolVersion: opts?.protocolVersion ?? 4 },
+      opts?.maxPacketSize ?? Number.POSITIVE_INFINITY,
+    )
 
     duplex.on('error', (err: Error) => {
       if (this.#closed) return
@@ -153,7 +76,7 @@ class ConnectionImpl extends Duplex {
     if (!notData) this.resume()
     // defer reading, so the consumer can attach listeners first
     process.nextTick(() => {
-      if (!this.#closed) duplex.on('data', this.#onData)
+      if (!this.#closed) duplex.on('data', this.#reader.read)
     })
   }
 
@@ -164,7 +87,7 @@ class ConnectionImpl extends Duplex {
 
   /** Raw bytes read from the stream. */
   get bytesReceived(): number {
-    return this.#bytesReceived
+    return this.#reader.bytesReceived
   }
 
   /** Raw bytes handed to the stream. */
@@ -183,14 +106,14 @@ class ConnectionImpl extends Duplex {
     if (packet.cmd === 'connack') version = opts?.protocolVersion ?? this.#configuredVersion ?? 4
     version ??= 4
     this.options = { ...packet, protocolVersion: version }
-    this.#parserSettings = { protocolVersion: version, bridgeMode: packet.bridgeMode === true }
-    if (this.#parser !== undefined) this.#parser.settings = this.#parserSettings
+    this.#reader.settings = { protocolVersion: version, bridgeMode: packet.bridgeMode === true }
     this.#writer.options.protocolVersion = version
   }
 
   // Every send method: `opts` is never modified; `cb` runs once the bytes are handed to the raw
   // stream (or with the error that stopped them); returns false when the caller should wait
-  // for 'drain' (or the connection is destroyed). An invalid packet emits one 'error'.
+  // for 'drain' (or the connection is destroyed). An invalid packet emits one 'error' before the
+  // call returns, as mqtt-connection does.
 
   /** Sends a CONNECT (a client; its protocolVersion also sets the version the CONNACK is parsed with). */
   connect(opts?: SendOptionsByCmd['connect'] | null, cb?: SendCallback): boolean {
@@ -274,10 +197,12 @@ class ConnectionImpl extends Duplex {
     }
     const err = this.#writer.write(cmd, opts, cb)
     if (err !== null) {
-      process.nextTick(() => {
-        this.emit('error', err)
-        cb?.(err)
-      })
+      // mqtt-connection 4.1.0 emits 'error' inside the send call (mqtt-packet emits it on the
+      // stream it writes to) and calls back later: the same order here, so code written for it
+      // (a try/catch around the call, an 'error' listener added after it) behaves the same
+      if (cb) process.nextTick(cb, err)
+      this.emit('error', err)
+      return !this.#closed && !this.#writer.full
     }
     return !this.#writer.full
   }
@@ -368,7 +293,7 @@ class ConnectionImpl extends Duplex {
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.#closed = true
     const raw = this.stream
-    raw.removeListener('data', this.#onData)
+    raw.removeListener('data', this.#reader.read)
     // hand over what is batched (a DISCONNECT sent just before destroy()), then close
     if (!raw.destroyed) {
       this.#writer.flush()

@@ -32,6 +32,7 @@ declare module 'mqtt-packet/parser.js' {
     parser(settings?: ParserSettings): this
     parse(buf: Buffer): number
     _parseLength(): boolean
+    _parseConnect(): unknown
     _parseDisconnect(): unknown
     _parseAuth(): unknown
     _emitError(err: Error): void

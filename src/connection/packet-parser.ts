@@ -1,9 +1,9 @@
 import { isUtf8 } from 'node:buffer'
 import constants from 'mqtt-packet/constants.js'
 import Parser from 'mqtt-packet/parser.js'
-import { mqttdError } from '../errors.ts'
+import { MqttdError, mqttdError } from '../errors.ts'
 import { varintSize } from '../mqtt/varint.ts'
-import { type ConnectRefusal, withConnectRefusal } from './connect-refusal.ts'
+import { type ConnectRefusal, connectRefusal, withConnectRefusal } from './connect-refusal.ts'
 import { propertyViolation } from './property-rules.ts'
 
 // mqtt-packet's parse states: 0 header, 1 length, 2 body (parser.js, `_stateCounter`)
@@ -25,7 +25,7 @@ function fixedHeaderSize(remaining: number): number {
  *   instead: it takes the next packet's bytes as reason code and properties
  *   (DISCONNECT) or fails (AUTH `F0 00`).
  *
- * This builds on mqtt-packet 9.0.x internals (`_parseLength`, `_parseDisconnect`,
+ * This builds on mqtt-packet 9.0.x internals (`_parseLength`, `_parseConnect`, `_parseDisconnect`,
  * `_parseAuth`, `_emitError`, `_stateCounter`, `packet`, `_list`, `settings`), the only
  * file that touches them; package.json pins mqtt-packet to the checked 9.0.x and
  * test/connection/packet-parser.test.ts fails if an upgrade changes them.
@@ -87,15 +87,19 @@ export class PacketParser extends Parser {
   /**
    * [3.1.1 MQTT-1.5.3-1] [5.0 MQTT-1.5.4-1]: a string that is not well-formed
    * UTF-8 is a malformed packet (mqtt-packet decodes it to U+FFFD and goes
-   * on). In a v5 CONNECT, an ill-formed client id is refused with 0x85.
+   * on); so is one holding U+0000 [3.1.1 MQTT-1.5.3-2] [5.0 MQTT-1.5.4-2].
+   * In a v5 CONNECT, such a client id is refused with 0x85.
    */
   override _parseString(): string | null {
     const start = this._pos + 2
     const s = super._parseString()
     if (s === null) return s
-    // as many UTF-16 units as bytes and no U+FFFD (what each ill-formed byte became): ASCII
-    if (s.length === this._pos - start && !s.includes('\ufffd')) return s
-    if (isUtf8(this._list.slice(start, this._pos))) return s
+    const nul = s.includes('\u0000')
+    if (!nul) {
+      // as many UTF-16 units as bytes and no U+FFFD (what each ill-formed byte became): ASCII
+      if (s.length === this._pos - start && !s.includes('\ufffd')) return s
+      if (isUtf8(this._list.slice(start, this._pos))) return s
+    }
     const packet = this.packet
     const clientId =
       packet.cmd === 'connect' &&
@@ -104,7 +108,7 @@ export class PacketParser extends Parser {
       !this.#inProperties
     const err = mqttdError(
       'MQTTD_ERR_MALFORMED_PACKET',
-      `ill-formed UTF-8 in a ${packet.cmd} ${clientId ? 'client id' : 'string'}`,
+      `${nul ? 'U+0000' : 'ill-formed UTF-8'} in a ${packet.cmd} ${clientId ? 'client id' : 'string'}`,
     )
     this._emitError(
       packet.cmd === 'connect' && packet.protocolVersion === 5
@@ -154,6 +158,16 @@ export class PacketParser extends Parser {
     return result
   }
 
+  /** [3.1.1 MQTT-3.1.2-14] [5.0 MQTT-3.1.2-12]: a Will QoS of 3 is malformed (mqtt-packet takes it). */
+  override _parseConnect(): unknown {
+    const packet = super._parseConnect()
+    const will = this.packet.will as { qos?: number } | undefined
+    if (!this.error && will?.qos === 3) {
+      this._emitError(mqttdError('MQTTD_ERR_MALFORMED_PACKET', 'Will QoS 3 in a CONNECT'))
+    }
+    return packet
+  }
+
   override _emitError(err: Error): void {
     // the first error of a packet counts: mqtt-packet may add a "Packet too short" after ours
     if (this.error !== null && this.error !== undefined) return
@@ -164,6 +178,14 @@ export class PacketParser extends Parser {
       const refusal: ConnectRefusal =
         level > 5 ? { protocolVersion: 5, code: 0x84 } : { protocolVersion: 4, code: 0x01 }
       super._emitError(withConnectRefusal(err, refusal))
+      return
+    }
+    if (packet.cmd === 'connect' && packet.protocolVersion === 5 && connectRefusal(err) === undefined) {
+      // 5.0 §4.13.1 / [5.0 MQTT-3.1.4-1]: an error in a CONNECT may be answered with a CONNACK
+      // carrying its reason code before the close; once the level byte said 5 the client reads
+      // CONNACKs in that format, so it learns why (0x81 malformed unless the error has its own code)
+      const code = err instanceof MqttdError && err.reasonCode !== undefined ? err.reasonCode : 0x81
+      super._emitError(withConnectRefusal(err, { protocolVersion: 5, code }))
       return
     }
     super._emitError(err)

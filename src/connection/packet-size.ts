@@ -5,35 +5,22 @@
  */
 import type { IPublishPacket } from 'mqtt-packet'
 import mqttPacket from 'mqtt-packet'
+import { propertiesSize } from './fast-properties.ts'
 
-// Fixed header (≤ 5), topic length (2), packet id (2), property length (≤ 4), and per-property ids/lengths.
-const MARGIN = 64
-
-function propertyBytes(packet: IPublishPacket): number {
-  const p = packet.properties
-  if (p === undefined) return 0
-  let n = 0
-  if (p.contentType !== undefined) n += Buffer.byteLength(p.contentType)
-  if (p.responseTopic !== undefined) n += Buffer.byteLength(p.responseTopic)
-  if (p.correlationData !== undefined) n += p.correlationData.length
-  if (p.userProperties !== undefined) {
-    for (const [key, value] of Object.entries(p.userProperties)) {
-      for (const v of Array.isArray(value) ? value : [value])
-        n += Buffer.byteLength(key) + Buffer.byteLength(v) + 5
-    }
-  }
-  const ids = p.subscriptionIdentifier
-  if (ids !== undefined) n += (Array.isArray(ids) ? ids.length : 1) * 5
-  return n
-}
+// Fixed header (≤ 5), topic length (2), packet id (2), property length (≤ 4).
+const MARGIN = 16
 
 /** [5.0 MQTT-3.1.2-24] the server never sends a packet larger than the client's Maximum Packet Size. */
 export function fitsPacketSize(packet: IPublishPacket, version: number, max: number | undefined): boolean {
   if (max === undefined) return true
-  const payload =
-    typeof packet.payload === 'string' ? Buffer.byteLength(packet.payload) : packet.payload.length
-  const lower = Buffer.byteLength(packet.topic) + payload + propertyBytes(packet)
-  if (lower > max) return false
-  if (lower + MARGIN <= max) return true
+  // the property list's exact size, by the PUBLISH property table; -1: not one the table sizes
+  const properties = version === 5 && packet.properties !== undefined ? propertiesSize(packet.properties) : 0
+  if (properties >= 0) {
+    const payload =
+      typeof packet.payload === 'string' ? Buffer.byteLength(packet.payload) : packet.payload.length
+    const lower = Buffer.byteLength(packet.topic) + payload + properties
+    if (lower > max) return false
+    if (lower + MARGIN <= max) return true
+  }
   return mqttPacket.generate(packet, { protocolVersion: version as 3 | 4 | 5 }).length <= max
 }

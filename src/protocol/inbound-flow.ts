@@ -22,7 +22,7 @@ export class InboundFlow {
 
   /**
    * Resolves a v5 topic alias: a non-empty topic (re)binds the alias, an
-   * empty one uses it. Alias 0 or above the maximum is invalid [5.0 MQTT-3.3.2-9] [5.0 MQTT-3.3.2-10].
+   * empty one uses it. Alias 0 or above the maximum is invalid [5.0 MQTT-3.3.2-8] [5.0 MQTT-3.3.2-9]; every alias from 1 to the maximum is accepted [5.0 MQTT-3.3.2-12].
    */
   resolveAlias(alias: number, topic: string): AliasResult {
     if (alias === 0 || alias > this.#topicAliasMaximum) return { ok: false, reason: 'invalid' }

@@ -41,6 +41,11 @@ function reasonProperties(r: ProtocolHost, outcome: ChainOutcome): { reasonStrin
 }
 
 export async function handlePublish(r: ProtocolHost, packet: PublishPacket): Promise<void> {
+  // [5.0 MQTT-3.3.4-6] a Subscription Identifier is the server's to send: from a client it is a
+  // protocol error (the codec accepts it, a client's Connection reads it from servers)
+  if (r.v5 && packet.properties?.subscriptionIdentifier !== undefined) {
+    return r.protocolError('PUBLISH from a client with a Subscription Identifier')
+  }
   const alias = packet.properties?.topicAlias
   if (r.v5 && alias !== undefined) {
     const resolved = r.flow.resolveAlias(alias, packet.topic)

@@ -4,8 +4,8 @@ import { test } from 'node:test'
 import type { IPublishPacket } from 'mqtt-packet'
 import { MetricsAggregator } from '../../src/metrics/metrics-aggregator.ts'
 import { parseExposition } from '../helpers/prom-text.ts'
+import { RawClient } from '../helpers/raw-client.ts'
 import { connectClient, connectOn, delay, startBroker } from './helpers.ts'
-import { RawClient } from './raw-client.ts'
 
 type Server = Awaited<ReturnType<typeof startBroker>>
 

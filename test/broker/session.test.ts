@@ -87,7 +87,7 @@ test('[5.0 MQTT-3.3.4-9] never more unacknowledged QoS 1/2 messages in flight th
   )
 })
 
-test('[3.1.1 MQTT-4.3.3-1] QoS 2 outbound: PUBREC answered with PUBREL, PUBCOMP frees the id; a repeated PUBREC gets PUBREL again', () => {
+test('[3.1.1 MQTT-4.3.3-1] [5.0 MQTT-4.3.3-4] [5.0 MQTT-4.3.3-5] QoS 2 outbound: PUBREC answered with PUBREL, PUBCOMP frees the id; a repeated PUBREC gets PUBREL again', () => {
   const session = newSession()
   const l = link()
   session.attach(l)

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { IDisconnectPacket, IPublishPacket } from 'mqtt-packet'
+import { RawClient } from '../helpers/raw-client.ts'
 import { connectClient, connectOn, delay, placeNext, sentinel, startBroker } from './helpers.ts'
-import { RawClient } from './raw-client.ts'
 
 for (const protocolVersion of [4, 5] as const) {
   const v = protocolVersion === 4 ? 'v3.1.1' : 'v5'
@@ -37,7 +37,8 @@ for (const protocolVersion of [4, 5] as const) {
     // the subscription moved too: live messages arrive on the new worker
     await pub.client.publishAsync('s/y', 'live', { qos: 1 })
     await again.inbox.waitFor(6)
-    await delay(100)
+    // a marker behind them: a duplicate would have come first
+    await sentinel(pub, again, 's/y')
     assert.deepEqual(again.inbox.payloads().sort(), ['live', 'm0', 'm1', 'm2', 'm3', 'm4'])
   })
 
@@ -137,7 +138,9 @@ test('[3.1.1 MQTT-4.4.0-1] [5.0 MQTT-4.4.0-1] [3.1.1 MQTT-3.3.1-1] [5.0 MQTT-3.3
       .sort(),
   )
   assert.equal((pubrel as { messageId: number }).messageId, two.messageId)
-  await delay(100)
+  // a QoS 0 marker, sent after the resends: a resent "two" would have come before it
+  await pub.client.publishAsync('r/marker', 'marker', { qos: 0 })
+  await b.waitFor((p) => p.cmd === 'publish' && p.topic === 'r/marker')
   // "two" itself is never sent again [3.1.1 MQTT-4.3.3-1]
   assert.equal(b.publishes().filter((p) => String(p.payload) === 'two').length, 0)
 })

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { MetricsAggregator } from '../../src/metrics/metrics-aggregator.ts'
 import { parseExposition } from '../helpers/prom-text.ts'
-import { connectClient, delay, startBroker } from './helpers.ts'
-import { RawClient } from './raw-client.ts'
+import { RawClient } from '../helpers/raw-client.ts'
+import { connectClient, delay, sentinel, startBroker } from './helpers.ts'
 
 async function dropped(server: Awaited<ReturnType<typeof startBroker>>): Promise<Map<string, number>> {
   const aggregator = new MetricsAggregator(server.metrics, server.control, () => server.workerThreadIds())
@@ -58,7 +58,8 @@ test('[3.1.1 MQTT-3.1.2-5] offline queue is bounded: beyond maxQueuedMessages Qo
   for (let i = 0; i < 12; i++) await pub.client.publishAsync('q/x', String(i), { qos: 1 })
   const back = await connectClient(t, server, persistent)
   await back.inbox.waitFor(5)
-  await delay(200)
+  // a marker behind the resumed queue: a 6th queued message would have come first
+  await sentinel(pub, back, 'q/marker')
   assert.deepEqual(back.inbox.payloads(), ['0', '1', '2', '3', '4'])
   let counts = await dropped(server)
   for (let i = 0; i < 50 && (counts.get('queue_full') ?? 0) < 7; i++) {

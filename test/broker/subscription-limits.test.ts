@@ -12,9 +12,9 @@ import { type TestContext, test } from 'node:test'
 import { promisify } from 'node:util'
 import type { IPubackPacket, ISubackPacket } from 'mqtt-packet'
 import { parseExposition, sampleValue } from '../helpers/prom-text.ts'
+import { RawClient } from '../helpers/raw-client.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { connectClient, connectOn } from './helpers.ts'
-import { RawClient } from './raw-client.ts'
 
 const run = promisify(execFile)
 

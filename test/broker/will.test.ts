@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { connectClient, connectOn, delay, startBroker } from './helpers.ts'
-import { RawClient } from './raw-client.ts'
+import { RawClient } from '../helpers/raw-client.ts'
+import { connectClient, connectOn, delay, sentinel, startBroker } from './helpers.ts'
 
 const will = (payload: string, properties?: Record<string, unknown>) => ({
   topic: 'will/t',
@@ -30,8 +30,10 @@ for (const protocolVersion of [4, 5] as const) {
       clientId: 'polite',
       will: will('should-not-appear'),
     })
+    // a marker published on polite's worker after its DISCONNECT: a will would have come first
+    const marker = await connectOn(t, server, (w) => w === polite.worker, { protocolVersion })
     await polite.client.endAsync()
-    await delay(200)
+    await sentinel(marker, watcher, 'will/sentinel')
     assert.deepEqual(watcher.inbox.payloads(), ['gone'])
   })
 }
@@ -76,7 +78,10 @@ test('[5.0 MQTT-3.1.3-9] v5 will delay: no will when the session resumes in time
     ...persistent,
   })
   assert.equal(back.sessionPresent, true)
+  // the rule is about time: wait out the 2 s will delay, then a marker from the worker that
+  // holds the session now flushes anything already on its way
   await delay(2500)
+  await sentinel(back, watcher, 'will/sentinel')
   assert.deepEqual(watcher.inbox.payloads(), [])
 
   const b = await connectClient(t, server, {

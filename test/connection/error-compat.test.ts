@@ -151,7 +151,7 @@ const cases: [string, 4 | 5, PacketCmd, object][] = [
 ]
 
 interface Outcome {
-  /** 'error: <message>' and 'callback' in the order they happened. */
+  /** 'error: <message>', 'returned' (the send call returned) and 'callback', in the order they happened. */
   events: string[]
   /** Every byte the peer read until the connection closed. */
   wire: number[]
@@ -206,6 +206,8 @@ async function run(
         out.callbackArgs = args
         resolve()
       })
+      // where the call returns in the sequence: mqtt-connection emits 'error' inside it
+      out.events.push('returned')
     })
     await new Promise((r) => setImmediate(r))
     ours.end()
@@ -226,6 +228,8 @@ describe('mqttd/connection gives the errors mqtt-connection 4.1.0 gives', () => 
       const theirs = await run(legacy, version, cmd, opts)
       const ours = await run(mqttd, version, cmd, opts)
       assert.equal(theirs.errors.length, 1, `mqtt-connection rejects it: ${theirs.events}`)
+      // synchronous: 'error' is emitted before the send call returns, the callback comes after
+      assert.deepEqual(theirs.events, [`error: ${theirs.errors[0]!.message}`, 'returned', 'callback'])
       assert.deepEqual(ours.events, theirs.events)
       assert.deepEqual(ours.wire, theirs.wire)
       // the extras ride on the error object; the message is mqtt-packet's, unchanged
@@ -244,7 +248,7 @@ describe('mqttd/connection gives the errors mqtt-connection 4.1.0 gives', () => 
   it('AUTH on MQTT 3.1.1: the same message, but no malformed AUTH on the wire (mqtt-connection writes one)', async () => {
     const theirs = await run(legacy, 4, 'auth', { reasonCode: 0 })
     const ours = await run(mqttd, 4, 'auth', { reasonCode: 0 })
-    assert.deepEqual(theirs.events, ['error: Invalid mqtt version for auth packet', 'callback'])
+    assert.deepEqual(theirs.events, ['error: Invalid mqtt version for auth packet', 'returned', 'callback'])
     assert.deepEqual(ours.events, theirs.events)
     // remaining length 1 followed by 2 bytes: not a packet a peer can parse
     assert.deepEqual(theirs.wire, [0xf0, 1, 0, 0])
@@ -257,7 +261,7 @@ describe('mqttd/connection gives the errors mqtt-connection 4.1.0 gives', () => 
     const ours = await run(mqttd, 4, 'publish', opts)
     assert.equal(ours.errors.length, 1)
     assert.equal((ours.errors[0] as MqttdError).code, 'MQTTD_ERR_INVALID_PACKET')
-    assert.deepEqual(ours.events, [`error: ${ours.errors[0]!.message}`, 'callback'])
+    assert.deepEqual(ours.events, [`error: ${ours.errors[0]!.message}`, 'returned', 'callback'])
     assert.deepEqual(ours.wire, [])
   })
 

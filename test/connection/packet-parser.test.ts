@@ -28,7 +28,18 @@ test('the parser internals packet-parser.ts overrides or reads are still there',
     'function',
     'static Parser.parser is gone',
   )
-  for (const method of ['_parseLength', '_parseDisconnect', '_parseAuth', '_emitError', 'parse']) {
+  for (const method of [
+    '_parseLength',
+    '_parseConnect',
+    '_parseDisconnect',
+    '_parseAuth',
+    '_parseString',
+    '_parseProperties',
+    '_parseSubscribe',
+    '_parseUnsubscribe',
+    '_emitError',
+    'parse',
+  ]) {
     assert.equal(
       typeof (Parser.prototype as unknown as Record<string, unknown>)[method],
       'function',

@@ -1,4 +1,4 @@
-// Connections share one mqtt-packet parser between packets (connection.ts): these tests interleave
+// Connections share one mqtt-packet parser between packets (packet-reader.ts): these tests interleave
 // connections whose packets are split across chunks, with different protocol versions, and a parse
 // re-entered from a listener, and check every connection still gets exactly its own packets.
 import assert from 'node:assert/strict'

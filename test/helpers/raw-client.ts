@@ -1,79 +1,157 @@
 /**
- * A bare MQTT client over a real socket for protocol tests: sends any packet
- * (or raw bytes), and reads what the server sends, packet by packet.
+ * A bare MQTT client over a real TCP socket, built on mqtt-packet, for tests
+ * that need what mqtt.js does not do on purpose: send any packet or raw bytes
+ * (invalid topics, malformed input), withhold acknowledgements, stop reading
+ * its socket, go silent past its keepalive. It reads what the server sends,
+ * packet by packet.
  */
-import { connect, type Socket } from 'node:net'
+import { type Socket, connect as tcpConnect } from 'node:net'
 import type { TestContext } from 'node:test'
-import mqttPacket, { type Packet } from 'mqtt-packet'
+import mqttPacket, {
+  type IConnackPacket,
+  type IConnectPacket,
+  type IPublishPacket,
+  type Packet,
+} from 'mqtt-packet'
 
-export interface RawClient {
-  socket: Socket
-  send(packet: Record<string, unknown>): void
-  write(bytes: Buffer): void
-  /** The next packet received (of `cmd`, skipping others when given), or null if the socket closed first. */
-  next(cmd?: string, timeoutMs?: number): Promise<(Packet & Record<string, unknown>) | null>
-  /** Resolves when the server closed the connection. */
-  closed: Promise<void>
-  received: Packet[]
-}
+type AnyPacket = Packet & Record<string, unknown>
 
-export async function rawClient(
-  t: TestContext,
-  port: number,
-  protocolVersion: 3 | 4 | 5 = 4,
-): Promise<RawClient> {
-  const socket = connect({ port, host: '127.0.0.1' })
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve)
-    socket.once('error', reject)
-  })
-  socket.on('error', () => {})
-  t.after(() => socket.destroy())
-  const parser = mqttPacket.parser({ protocolVersion })
-  const received: Packet[] = []
-  const queue: Packet[] = []
-  let wake: (() => void) | undefined
-  let isClosed = false
-  parser.on('packet', (p: Packet) => {
-    received.push(p)
-    queue.push(p)
-    wake?.()
-  })
-  socket.on('data', (b: Buffer) => parser.parse(b))
-  const closed = new Promise<void>((resolve) =>
-    socket.once('close', () => {
-      isClosed = true
-      wake?.()
-      resolve()
-    }),
-  )
-  const next = async (cmd?: string, timeoutMs = 5000) => {
+export class RawClient {
+  readonly socket: Socket
+  readonly version: 3 | 4 | 5
+  /** Every packet received, in order. */
+  readonly received: Packet[] = []
+  /** Resolves when the connection closed. */
+  readonly closed: Promise<void>
+  /** Received packets `next()` has not returned yet. */
+  #unread: Packet[] = []
+  #waiters: (() => void)[] = []
+
+  constructor(socket: Socket, version: 3 | 4 | 5) {
+    this.socket = socket
+    this.version = version
+    const parser = mqttPacket.parser({ protocolVersion: version })
+    parser.on('packet', (p: Packet) => {
+      this.received.push(p)
+      this.#unread.push(p)
+      this.#wake()
+    })
+    socket.on('data', (chunk: Buffer) => parser.parse(chunk))
+    socket.on('error', () => {})
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.#wake()
+        resolve()
+      }),
+    )
+  }
+
+  /** Opens a TCP connection (nothing sent yet); destroyed when the test ends. */
+  static async open(t: TestContext, port: number, version: 3 | 4 | 5 = 4): Promise<RawClient> {
+    const socket = tcpConnect({ host: '127.0.0.1', port })
+    t.after(() => socket.destroy())
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject))
+    return new RawClient(socket, version)
+  }
+
+  /** Connects (MQTT 5 unless `fields.protocolVersion` says otherwise) and waits for CONNACK. */
+  static async connect(
+    t: TestContext,
+    port: number,
+    fields: Partial<IConnectPacket> & { clientId: string },
+  ): Promise<{ client: RawClient; connack: IConnackPacket }> {
+    const version = (fields.protocolVersion ?? 5) as 4 | 5
+    const client = await RawClient.open(t, port, version)
+    client.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: version,
+      clean: true,
+      keepalive: 0,
+      ...fields,
+    })
+    const [connack] = await client.waitFor((p) => p.cmd === 'connack')
+    return { client, connack: connack as IConnackPacket }
+  }
+
+  /** Sends a packet (generated for this client's protocol version). */
+  send(packet: Packet | Record<string, unknown>): void {
+    this.socket.write(mqttPacket.generate(packet as Packet, { protocolVersion: this.version }))
+  }
+
+  /** Sends raw bytes. */
+  write(bytes: Buffer): void {
+    this.socket.write(bytes)
+  }
+
+  /**
+   * The next packet not returned before (of `cmd`, skipping others when
+   * given), or null if the connection closed first.
+   */
+  async next(cmd?: string, timeoutMs = 5000): Promise<AnyPacket | null> {
     const deadline = Date.now() + timeoutMs
     for (;;) {
-      while (queue.length > 0) {
-        const p = queue.shift()!
-        if (cmd === undefined || p.cmd === cmd) return p as Packet & Record<string, unknown>
+      while (this.#unread.length > 0) {
+        const p = this.#unread.shift()!
+        if (cmd === undefined || p.cmd === cmd) return p as AnyPacket
       }
-      if (isClosed) return null
+      if (this.socket.destroyed) return null
       if (Date.now() > deadline) throw new Error(`no ${cmd ?? 'packet'} within ${timeoutMs} ms`)
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()) + 1)
-        wake = () => {
-          clearTimeout(timer)
-          resolve()
-        }
-      })
-      wake = undefined
+      await this.#wait(deadline)
     }
   }
-  return {
-    socket,
-    received,
-    closed,
-    next,
-    write: (bytes) => socket.write(bytes),
-    send: (packet) => socket.write(mqttPacket.generate(packet as unknown as Packet, { protocolVersion })),
+
+  /** Resolves with the packets received so far matching `match` once there are `count` of them. */
+  async waitFor(match: (p: Packet) => boolean, count = 1, timeoutMs = 5000): Promise<Packet[]> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const got = this.received.filter(match)
+      if (got.length >= count) return got
+      if (Date.now() >= deadline || this.socket.destroyed) {
+        throw new Error(
+          `expected ${count} packets, got ${got.length} (all: ${this.received.map((p) => p.cmd).join(',')})`,
+        )
+      }
+      await this.#wait(deadline)
+    }
   }
+
+  /** The worker the connection runs on, as the worker-id fixture told it. */
+  async worker(): Promise<number> {
+    const [p] = await this.waitFor((x) => x.cmd === 'publish' && x.topic === '$mqttd/test/worker')
+    return Number(String((p as { payload: Buffer }).payload))
+  }
+
+  /** PUBLISH packets received, without the worker-id one. */
+  publishes(): IPublishPacket[] {
+    return this.received.filter(
+      (p): p is IPublishPacket => p.cmd === 'publish' && p.topic !== '$mqttd/test/worker',
+    )
+  }
+
+  destroy(): void {
+    this.socket.destroy()
+  }
+
+  /** Until the next packet, the close, or `deadline`. */
+  #wait(deadline: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()) + 1)
+      this.#waiters.push(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+  }
+
+  #wake(): void {
+    for (const w of this.#waiters.splice(0)) w()
+  }
+}
+
+/** Opens a raw client at `protocolVersion` (nothing sent yet); see {@link RawClient.open}. */
+export function rawClient(t: TestContext, port: number, protocolVersion: 3 | 4 | 5 = 4): Promise<RawClient> {
+  return RawClient.open(t, port, protocolVersion)
 }
 
 /** A CONNECT packet with sensible defaults. */

@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import { InboundFlow } from '../../src/protocol/inbound-flow.ts'
 import { connackCode, v3ConnackCode } from '../../src/protocol/reason-codes.ts'
 
-test('[5.0 MQTT-3.3.2-9] [5.0 MQTT-3.3.2-10] topic aliases: 0 and above the maximum are invalid; an unknown alias with an empty topic is refused', () => {
+test('[5.0 MQTT-3.3.2-8] [5.0 MQTT-3.3.2-9] [5.0 MQTT-3.3.2-12] topic aliases: 0 and above the maximum are invalid; an unknown alias with an empty topic is refused', () => {
   const flow = new InboundFlow({ receiveMaximum: 10, topicAliasMaximum: 2 })
   assert.deepEqual(flow.resolveAlias(0, 'a'), { ok: false, reason: 'invalid' })
   assert.deepEqual(flow.resolveAlias(3, 'a'), { ok: false, reason: 'invalid' })

@@ -219,6 +219,29 @@ test('ill-formed UTF-8 closes the connection [3.1.1 MQTT-1.5.3-1] [5.0 MQTT-1.5.
   })
 })
 
+test('U+0000 in a string closes the connection [3.1.1 MQTT-1.5.3-2] [5.0 MQTT-1.5.4-2]', async (t) => {
+  const server = await startTestServer(t, { workers: 1, broker: true })
+  const watch = await watcher(t, server)
+  for (const version of [4, 5] as const) {
+    await t.test(`MQTT ${version}: in a PUBLISH topic`, async () => {
+      const violation = publish(version, [...ascii('watch/'), 0])
+      await expectClosed(t, server, watch, version, violation, expectFor(version, 0x81))
+    })
+    await t.test(`MQTT ${version}: in a SUBSCRIBE filter`, async () => {
+      const violation = subscribe(version, [...ascii('x/'), 0])
+      await expectClosed(t, server, watch, version, violation, expectFor(version, 0x81))
+    })
+    await t.test(`MQTT ${version}: in a client id (v5: CONNACK 0x85)`, async () => {
+      const last = version === 5 ? { last: { cmd: 'connack', reasonCode: 0x85 } as const } : {}
+      await expectClosed(t, server, watch, version, rawConnect(version, [...ascii('cid'), 0]), last, false)
+    })
+  }
+  await t.test('MQTT 5: in a user property of a PUBLISH', async () => {
+    const userProperty = [0x26, ...str(ascii('k')), ...str([...ascii('v'), 0])]
+    await expectClosed(t, server, watch, 5, publish(5, ascii('watch/up'), userProperty), expectFor(5, 0x81))
+  })
+})
+
 test('client ids that differ only in ill-formed bytes never share a session', async (t) => {
   const server = await startTestServer(t, { workers: 1, broker: true })
   for (const tail of [0xff, 0xfe]) {
@@ -257,6 +280,50 @@ test('[5.0 MQTT-3.1.2-2] a CONNECT with a protocol level above 5 gets CONNACK 0x
     { last: { cmd: 'connack', reasonCode: 0x84 } },
     false,
   )
+})
+
+test('[5.0 MQTT-3.1.4-1] a malformed MQTT 5 CONNECT is answered with CONNACK 0x81 (5.0 §4.13.1) before the close; [3.1.1 MQTT-3.1.4-1] 3.1.1 is closed without one', async (t) => {
+  const server = await startTestServer(t, { workers: 1, broker: true })
+  const watch = await watcher(t, server)
+  // a CONNECT with raw flags and the rest of the variable header/payload as given
+  const withFlags = (v: Version, flags: number, rest: number[]) =>
+    packet(0x10, [...str(ascii('MQTT')), v, flags, 0, 0, ...rest])
+  const cid = (v: Version, id: string) => [...props(v), ...str(ascii(id))]
+  const cases: [string, (v: Version) => Buffer][] = [
+    [
+      '[3.1.1 MQTT-3.1.2-3] [5.0 MQTT-3.1.2-3] the reserved flag set',
+      (v) => withFlags(v, 0x03, cid(v, 'reserved')),
+    ],
+    [
+      '[3.1.1 MQTT-3.1.2-15] [5.0 MQTT-3.1.2-13] Will Retain without the Will Flag',
+      (v) => withFlags(v, 0x22, cid(v, 'wr')),
+    ],
+    [
+      '[3.1.1 MQTT-3.1.2-13] [5.0 MQTT-3.1.2-11] Will QoS without the Will Flag',
+      (v) => withFlags(v, 0x0a, cid(v, 'wq')),
+    ],
+    [
+      '[3.1.1 MQTT-3.1.2-14] [5.0 MQTT-3.1.2-12] Will QoS 3',
+      (v) => withFlags(v, 0x1e, [...cid(v, 'wq3'), ...props(v), ...str(ascii('w/t')), ...str(ascii('x'))]),
+    ],
+    [
+      'a client id cut short by the remaining length',
+      (v) => withFlags(v, 0x02, [...props(v), 0, 9, ...ascii('abc')]),
+    ],
+  ]
+  for (const version of [4, 5] as const) {
+    for (const [name, make] of cases) {
+      await t.test(`MQTT ${version}: ${name}`, async () => {
+        const last = version === 5 ? { last: { cmd: 'connack', reasonCode: 0x81 } as const } : {}
+        await expectClosed(t, server, watch, version, make(version), last, false)
+      })
+    }
+  }
+  await t.test('MQTT 5: an unknown property id in a CONNECT', async () => {
+    const connect = packet(0x10, [...str(ascii('MQTT')), 5, 0x02, 0, 0, 2, 0x7e, 0, ...str(ascii('unknown'))])
+    const last = { cmd: 'connack', reasonCode: 0x81 } as const
+    await expectClosed(t, server, watch, 5, connect, { last }, false)
+  })
 })
 
 test('[3.1.1 MQTT-3.8.3-3] [5.0 MQTT-3.8.3-2] [3.1.1 MQTT-3.10.3-2] [5.0 MQTT-3.10.3-2] SUBSCRIBE or UNSUBSCRIBE without a topic filter closes before anything after it is acted on', async (t) => {
@@ -303,6 +370,19 @@ test('MQTT 5 property errors close: a property the packet does not allow is malf
     const sub = packet(0x82, [0, 1, 2, 0x0b, 0, ...str(ascii('x/y')), 0])
     await expectClosed(t, server, watch, 5, sub, expectFor(5, 0x82))
   })
+  await t.test(
+    '[5.0 MQTT-3.3.4-6] a Subscription Identifier in a client PUBLISH: DISCONNECT 0x82',
+    async () => {
+      await expectClosed(t, server, watch, 5, publish(5, ascii('watch/p'), [0x0b, 5]), expectFor(5, 0x82))
+    },
+  )
+  await t.test(
+    '[5.0 MQTT-3.3.4-6] a Subscription Identifier in a client QoS 1 PUBLISH: no PUBACK, DISCONNECT 0x82',
+    async () => {
+      const qos1 = packet(0x32, [...str(ascii('watch/p')), 0, 7, 2, 0x0b, 5, ...ascii('payload')])
+      await expectClosed(t, server, watch, 5, qos1, expectFor(5, 0x82))
+    },
+  )
   await t.test('Topic Alias in a CONNECT (5.0 §2.2.2.2): CONNACK 0x81', async () => {
     const last = { cmd: 'connack', reasonCode: 0x81 } as const
     await expectClosed(t, server, watch, 5, connect('alias-cid', [0x23, 0, 1]), { last }, false)

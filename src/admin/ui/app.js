@@ -10,8 +10,8 @@ import * as overview from './views/overview.js'
 import * as workers from './views/workers.js'
 
 /**
- * @typedef {{ refresh(): Promise<void>, intervalMs: number, destroy?(): void }} View
- * @typedef {{ api: typeof api, confirm(title: string, text: string, ok: string): Promise<boolean> }} Context
+ * @typedef {import('./views/context.js').View} View
+ * @typedef {import('./views/context.js').Context} Context
  */
 
 /** @type {Record<string, { mount(el: HTMLElement, ctx: Context): View }>} */

@@ -4,7 +4,7 @@
 import { fill, h, table } from '../dom.js'
 import { bytes, num } from '../format.js'
 
-/** @param {HTMLElement} el @param {import('../app.js').Context} ctx */
+/** @param {HTMLElement} el @param {import('./context.js').Context} ctx */
 export function mount(el, ctx) {
   const figures = h('div', { class: 'narrow' })
   const drops = h('div', { class: 'narrow' })

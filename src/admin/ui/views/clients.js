@@ -10,7 +10,7 @@ function pageSize() {
   return Number.isInteger(size) && size >= 1 && size <= 1000 ? size : 50
 }
 
-/** @param {HTMLElement} el @param {import('../app.js').Context} ctx */
+/** @param {HTMLElement} el @param {import('./context.js').Context} ctx */
 export function mount(el, ctx) {
   const search = /** @type {HTMLInputElement} */ (
     h('input', {

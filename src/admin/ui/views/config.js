@@ -2,7 +2,7 @@
 // by the server (src/config/redact.ts) before it leaves the process.
 import { fill, h } from '../dom.js'
 
-/** @param {HTMLElement} el @param {import('../app.js').Context} ctx */
+/** @param {HTMLElement} el @param {import('./context.js').Context} ctx */
 export function mount(el, ctx) {
   const pre = h('pre', { class: 'config', 'data-testid': 'config' })
   fill(

@@ -5,7 +5,7 @@ import { timeChart } from '../chart.js'
 import { fill, h, stat, table } from '../dom.js'
 import { bytes, duration, num, protocol, since } from '../format.js'
 
-/** @param {HTMLElement} el @param {import('../app.js').Context} ctx */
+/** @param {HTMLElement} el @param {import('./context.js').Context} ctx */
 export function mount(el, ctx) {
   const figures = h('div', { class: 'stats' })
   const msgHost = h('div', { class: 'chart' })

@@ -2,7 +2,7 @@
 import { fill, h, stat, table } from '../dom.js'
 import { num, percent } from '../format.js'
 
-/** @param {HTMLElement} el @param {import('../app.js').Context} ctx */
+/** @param {HTMLElement} el @param {import('./context.js').Context} ctx */
 export function mount(el, ctx) {
   const figures = h('div', { class: 'stats' })
   const list = h('div')
