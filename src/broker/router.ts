@@ -47,6 +47,9 @@ export interface RouterOptions {
   onRetained?: (message: BrokerMessage, version: RetainVersion, kept: boolean) => void
 }
 
+/** No share group was taken by another worker (never modified). */
+const NOT_TAKEN: ReadonlySet<string> = new Set()
+
 type SubsMessage = Extract<ClusterMessage, { t: 'subs' }>
 type PubMessage = Extract<ClusterMessage, { t: 'pub' }>
 
@@ -185,11 +188,15 @@ export class Router {
       (filter, group) => this.index.group(filter, group)?.members.size ?? 0,
     )
     const to: number[] = []
-    const taken = new Set<string>()
     for (const worker of targets.workers) if (worker !== this.#self) to.push(worker)
-    for (const [worker, groups] of targets.shared) {
-      if (worker !== this.#self && !to.includes(worker)) to.push(worker)
-      for (const [group, filter] of groups) taken.add(`${group}\u0000${filter}`)
+    let taken = NOT_TAKEN
+    if (targets.shared.size > 0) {
+      const groupsTaken = new Set<string>()
+      for (const [worker, groups] of targets.shared) {
+        if (worker !== this.#self && !to.includes(worker)) to.push(worker)
+        for (const [group, filter] of groups) groupsTaken.add(`${group}\u0000${filter}`)
+      }
+      taken = groupsTaken
     }
     const fromSeq = this.flush()
     const seen = to.map((w) => this.#seen.get(w) ?? 0)
@@ -214,11 +221,11 @@ export class Router {
     }
     const route: RouteInfo = { from: m.from, fromSeq: m.fromSeq, to: m.to, seen: m.seen, local: false }
     if (m.id === undefined) {
-      this.#deliverLocal(m.message, route, null, m.shared[i] ?? [])
+      this.#deliverLocal(m.message, route, null, m.shared[i] ?? null)
       return
     }
     const held: Held = { sessions: [] }
-    this.#deliverLocal(m.message, route, null, m.shared[i] ?? [], held)
+    this.#deliverLocal(m.message, route, null, m.shared[i] ?? null, held)
     this.pressure.received(m.from, m.id, held.sessions, this.#o.durable?.())
   }
 
@@ -230,7 +237,7 @@ export class Router {
   #deliverLocal(
     message: BrokerMessage,
     route: RouteInfo,
-    taken: Set<string> | null,
+    taken: ReadonlySet<string> | null,
     assigned: [string, string][] | null,
     held?: Held,
   ): number {
