@@ -337,7 +337,8 @@ export class Session {
 
   #sendPublish(messageId: number | undefined, delivery: Delivery, dup: boolean): void {
     const link = this.#link!
-    const now = Date.now()
+    // The clock is read only for a message with an expiry (its remaining lifetime goes out)
+    const now = delivery.message.expiresAt === undefined ? 0 : Date.now()
     let topicAlias: number | undefined
     let aliasOnly = false
     if (link.topicAliasMaximum > 0 && !dup) {
