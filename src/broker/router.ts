@@ -14,7 +14,7 @@ import type { BrokerMessage } from './message.ts'
 import { type RetainedLimits, RetainedStore, type RetainVersion } from './retained-store.ts'
 import { RoutingTable } from './routing-table.ts'
 import type { Delivery, Session, Subscription } from './session.ts'
-import { pickMember, SubscriptionIndex } from './subscription-index.ts'
+import { type FilterEntry, pickMember, SubscriptionIndex } from './subscription-index.ts'
 
 export interface RouterOptions {
   workerId: number
@@ -241,32 +241,57 @@ export class Router {
     assigned: [string, string][] | null,
     held?: Held,
   ): number {
-    const merged = new Map<string, Merge>()
+    const entries = this.index.matches(message.topic)
     let count = 0
-    this.index.match(message.topic, (entry) => {
+    let now = 0
+    if (entries.length === 1) {
+      // One matching filter: no client can match twice, so nothing to merge
+      const entry = entries[0]!
       for (const [clientId, { session, sub }] of entry.subscribers) {
         // No Local: never back to the publishing client [5.0 MQTT-3.8.3-3]
         if (sub.nl && clientId === message.origin) continue
-        merge(merged, clientId, session, sub)
+        if (now === 0) now = Date.now()
+        deliverHeld(session, deliveryForSub(message, sub), now, held)
+        count++
       }
-      if (taken === null) return
-      for (const [group, members] of entry.groups) {
-        if (taken.has(`${group}\u0000${entry.filter}`)) continue
-        const member = pickMember(members)
-        if (member !== undefined) {
-          deliverHeld(member.session, deliveryForSub(message, member.sub), Date.now(), held)
-          count++
+      if (taken !== null && entry.groups.size > 0) count += this.#deliverGroups(message, entry, taken, held)
+    } else if (entries.length > 1) {
+      const merged = new Map<string, Merge>()
+      for (const entry of entries) {
+        for (const [clientId, { session, sub }] of entry.subscribers) {
+          if (sub.nl && clientId === message.origin) continue
+          merge(merged, clientId, session, sub)
         }
+        if (taken !== null && entry.groups.size > 0) count += this.#deliverGroups(message, entry, taken, held)
       }
-    })
+      now = Date.now()
+      for (const m of merged.values()) {
+        deliverHeld(m.session!, deliveryFor(message, m), now, held)
+        count++
+      }
+    }
     if (assigned !== null)
       for (const [group, filter] of assigned)
         count += this.#deliverShared(message, group, filter, false, held)
     if (this.#forwarder.size > 0) this.#forwarder.forward(message, route)
-    const now = Date.now()
-    for (const m of merged.values()) {
-      deliverHeld(m.session!, deliveryFor(message, m), now, held)
-      count++
+    return count
+  }
+
+  /** One member of each share group of `entry` not `taken` by another worker [5.0 MQTT-4.8.2-3]. */
+  #deliverGroups(
+    message: BrokerMessage,
+    entry: FilterEntry,
+    taken: ReadonlySet<string>,
+    held?: Held,
+  ): number {
+    let count = 0
+    for (const [group, members] of entry.groups) {
+      if (taken.has(`${group}\u0000${entry.filter}`)) continue
+      const member = pickMember(members)
+      if (member !== undefined) {
+        deliverHeld(member.session, deliveryForSub(message, member.sub), Date.now(), held)
+        count++
+      }
     }
     return count
   }
