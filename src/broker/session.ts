@@ -117,7 +117,8 @@ export class Session {
   #stalled = false
   #progressAt = 0
   #stallTimer: NodeJS.Timeout | undefined
-  #relief: (() => void)[] = []
+  /** One promise per congestion episode, shared by every publish it holds back (see whenRelieved). */
+  #relief: { promise: Promise<void>; resolve: () => void } | undefined
   #journal: SessionJournal | undefined
   #nextSeq = 1
 
@@ -191,7 +192,9 @@ export class Session {
   /** Resolves once the queue is at the low-water mark, or the session went offline, stalled or ended. */
   whenRelieved(): Promise<void> {
     if (!this.#congested) return Promise.resolve()
-    return new Promise((resolve) => this.#relief.push(resolve))
+    // A congested subscriber holds back every publish that reaches it: one promise for all of them
+    this.#relief ??= Promise.withResolvers<void>()
+    return this.#relief.promise
   }
 
   #setCongested(on: boolean): void {
@@ -204,8 +207,8 @@ export class Session {
       clearTimeout(this.#stallTimer)
       this.#stallTimer = undefined
       const relief = this.#relief
-      this.#relief = []
-      for (const resolve of relief) resolve()
+      this.#relief = undefined
+      relief?.resolve()
     }
     this.#limits.onCongestion?.(this, on)
   }
