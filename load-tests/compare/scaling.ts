@@ -150,7 +150,10 @@ async function measure(config: Config, w: Workload): Promise<Run> {
     if (warmup > 0) {
       const args = [...w.args]
       args[args.indexOf('--duration') + 1] = String(warmup)
-      await generate({ port: server.port, pid: server.pid, cpus: config.generatorCpus, quick: false, log }, args)
+      await generate(
+        { port: server.port, pid: server.pid, cpus: config.generatorCpus, quick: false, log },
+        args,
+      )
     }
     const pressure = pressureWindow()
     const r = await generate(
