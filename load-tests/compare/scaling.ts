@@ -8,10 +8,15 @@
  * printed). Configurations are interleaved round by round and the median of
  * `--repeat` rounds is reported, because the machine may be shared.
  *
- * usage: npm run bench:scaling -- [--repeat 3] [--seconds 4] [--one-core] [--workloads a,b] [--baseline DIR] [--out FILE]
+ * usage: npm run bench:scaling -- [--repeat 3] [--seconds 4] [--warmup 2] [--one-core] [--workloads a,b] [--baseline DIR] [--out FILE]
  *
  * `--baseline DIR` also runs the one-core rows against another checkout of
  * mqttd (its bin/mqttd.js), interleaved with this one: a before/after in one run.
+ *
+ * Each server first runs the same workload for `--warmup` seconds (default 2),
+ * unmeasured: what is compared is the steady state. Without it a few-second
+ * figure carries the JIT's start-up, which a server with two workers pays
+ * twice (each worker thread compiles the same code in its own isolate).
  */
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -27,6 +32,7 @@ const { values } = parseArgs({
   options: {
     repeat: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '4' },
+    warmup: { type: 'string', default: '2' },
     baseline: { type: 'string' },
     workloads: { type: 'string' },
     'one-core': { type: 'boolean', default: false },
@@ -36,6 +42,7 @@ const { values } = parseArgs({
 
 const repeat = Math.max(1, Math.min(9, Number(values.repeat)))
 const seconds = Math.max(1, Math.min(30, Number(values.seconds)))
+const warmup = Math.max(0, Math.min(30, Number(values.warmup)))
 const log = (line: string) => process.stderr.write(`${line}\n`)
 
 interface Workload {
@@ -140,6 +147,14 @@ async function measure(config: Config, w: Workload): Promise<Run> {
     ...(config.root === undefined ? {} : { root: config.root }),
   })
   try {
+    if (warmup > 0) {
+      const args = [...w.args]
+      args[args.indexOf('--duration') + 1] = String(warmup)
+      await generate(
+        { port: server.port, pid: server.pid, cpus: config.generatorCpus, quick: false, log },
+        args,
+      )
+    }
     const pressure = pressureWindow()
     const r = await generate(
       { port: server.port, pid: server.pid, cpus: config.generatorCpus, quick: false, log },
@@ -171,7 +186,7 @@ function median(xs: number[]): number {
 
 const startedAt = new Date().toISOString()
 log(
-  `bench:scaling ${startedAt}: ${repeat} round(s) of ${seconds} s per figure, configurations interleaved; ` +
+  `bench:scaling ${startedAt}: ${repeat} round(s) of ${seconds} s per figure after ${warmup} s of warm-up, configurations interleaved; ` +
     'one core: server on CPU 1, generator on CPU 0; two cores: both unpinned on CPUs 0-1',
 )
 const runs = new Map<string, Run[]>()

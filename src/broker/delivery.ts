@@ -51,5 +51,11 @@ export function deliveryFor(message: BrokerMessage, m: Pick<Merge, 'qos' | 'rap'
 
 /** The delivery for one subscription alone (a share group member). */
 export function deliveryForSub(message: BrokerMessage, sub: Subscription): Delivery {
-  return deliveryFor(message, { qos: sub.qos, rap: sub.rap, ids: idsOf(sub) })
+  return {
+    message,
+    qos: Math.min(message.qos, sub.qos) as QoS,
+    // as in deliveryFor [3.1.1 MQTT-3.3.1-9] [5.0 MQTT-3.3.1-12] [5.0 MQTT-3.3.1-13]
+    retain: sub.rap && message.retain,
+    subscriptionIds: idsOf(sub),
+  }
 }

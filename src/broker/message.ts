@@ -36,7 +36,10 @@ export interface BrokerMessage {
 export function ownBytes(bytes: Uint8Array | string): Uint8Array {
   if (typeof bytes === 'string') return Buffer.from(bytes)
   if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes
-  return new Uint8Array(bytes)
+  // A Buffer (not a pooled one: its own exact-size ArrayBuffer), so each delivery's PUBLISH takes it as it is
+  const copy = Buffer.allocUnsafeSlow(bytes.byteLength)
+  copy.set(bytes)
+  return copy
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {

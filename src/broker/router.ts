@@ -14,7 +14,7 @@ import type { BrokerMessage } from './message.ts'
 import { type RetainedLimits, RetainedStore, type RetainVersion } from './retained-store.ts'
 import { RoutingTable } from './routing-table.ts'
 import type { Delivery, Session, Subscription } from './session.ts'
-import { pickMember, SubscriptionIndex } from './subscription-index.ts'
+import { type FilterEntry, pickMember, SubscriptionIndex } from './subscription-index.ts'
 
 export interface RouterOptions {
   workerId: number
@@ -58,6 +58,9 @@ export interface RemoteRoute {
   /** The message leaves for the other nodes; QoS 1/2: resolves once NATS stored it (false: it could not). */
   publish(message: BrokerMessage): Promise<boolean> | undefined
 }
+
+/** No share group was taken by another worker (never modified). */
+const NOT_TAKEN: ReadonlySet<string> = new Set()
 
 type SubsMessage = Extract<ClusterMessage, { t: 'subs' }>
 type PubMessage = Extract<ClusterMessage, { t: 'pub' }>
@@ -205,13 +208,16 @@ export class Router {
       (filter, group) => this.index.group(filter, group)?.members.size ?? 0,
     )
     const to: number[] = []
-    const taken = new Set<string>()
     for (const worker of targets.workers) if (worker !== this.#self) to.push(worker)
-    for (const [worker, groups] of targets.shared) {
-      // in a cluster NATS picks the member of a share group, on this node or another
-      if (this.#remote !== undefined) break
-      if (worker !== this.#self && !to.includes(worker)) to.push(worker)
-      for (const [group, filter] of groups) taken.add(`${group}\u0000${filter}`)
+    let taken = NOT_TAKEN
+    // in a cluster NATS picks the member of a share group, on this node or another
+    if (targets.shared.size > 0 && this.#remote === undefined) {
+      const groupsTaken = new Set<string>()
+      for (const [worker, groups] of targets.shared) {
+        if (worker !== this.#self && !to.includes(worker)) to.push(worker)
+        for (const [group, filter] of groups) groupsTaken.add(`${group}\u0000${filter}`)
+      }
+      taken = groupsTaken
     }
     const fromSeq = this.flush()
     const seen = to.map((w) => this.#seen.get(w) ?? 0)
@@ -256,11 +262,11 @@ export class Router {
     }
     const route: RouteInfo = { from: m.from, fromSeq: m.fromSeq, to: m.to, seen: m.seen, local: false }
     if (m.id === undefined) {
-      this.#deliverLocal(m.message, route, null, m.shared[i] ?? [])
+      this.#deliverLocal(m.message, route, null, m.shared[i] ?? null)
       return
     }
     const held: Held = { sessions: [] }
-    this.#deliverLocal(m.message, route, null, m.shared[i] ?? [], held)
+    this.#deliverLocal(m.message, route, null, m.shared[i] ?? null, held)
     this.pressure.received(m.from, m.id, held.sessions, this.#o.durable?.())
   }
 
@@ -272,37 +278,65 @@ export class Router {
   #deliverLocal(
     message: BrokerMessage,
     route: RouteInfo,
-    taken: Set<string> | null,
+    taken: ReadonlySet<string> | null,
     assigned: [string, string][] | null,
     held?: Held,
     forward = true,
   ): number {
-    const merged = new Map<string, Merge>()
+    const entries = this.index.matches(message.topic)
+    // in a cluster NATS picks the member of a share group, on this node or another
+    const groups = this.#remote === undefined ? taken : null
     let count = 0
-    this.index.match(message.topic, (entry) => {
+    let now = 0
+    if (entries.length === 1) {
+      // One matching filter: no client can match twice, so nothing to merge
+      const entry = entries[0]!
       for (const [clientId, { session, sub }] of entry.subscribers) {
         // No Local: never back to the publishing client [5.0 MQTT-3.8.3-3]
         if (sub.nl && clientId === message.origin) continue
-        merge(merged, clientId, session, sub)
+        if (now === 0) now = Date.now()
+        deliverHeld(session, deliveryForSub(message, sub), now, held)
+        count++
       }
-      if (taken === null || this.#remote !== undefined) return
-      for (const [group, members] of entry.groups) {
-        if (taken.has(`${group}\u0000${entry.filter}`)) continue
-        const member = pickMember(members)
-        if (member !== undefined) {
-          deliverHeld(member.session, deliveryForSub(message, member.sub), Date.now(), held)
-          count++
+      if (groups !== null && entry.groups.size > 0) count += this.#deliverGroups(message, entry, groups, held)
+    } else if (entries.length > 1) {
+      const merged = new Map<string, Merge>()
+      for (const entry of entries) {
+        for (const [clientId, { session, sub }] of entry.subscribers) {
+          if (sub.nl && clientId === message.origin) continue
+          merge(merged, clientId, session, sub)
         }
+        if (groups !== null && entry.groups.size > 0)
+          count += this.#deliverGroups(message, entry, groups, held)
       }
-    })
+      now = Date.now()
+      for (const m of merged.values()) {
+        deliverHeld(m.session!, deliveryFor(message, m), now, held)
+        count++
+      }
+    }
     if (assigned !== null)
       for (const [group, filter] of assigned)
         count += this.#deliverShared(message, group, filter, false, held)
     if (forward && this.#forwarder.size > 0) this.#forwarder.forward(message, route)
-    const now = Date.now()
-    for (const m of merged.values()) {
-      deliverHeld(m.session!, deliveryFor(message, m), now, held)
-      count++
+    return count
+  }
+
+  /** One member of each share group of `entry` not `taken` by another worker [5.0 MQTT-4.8.2-3]. */
+  #deliverGroups(
+    message: BrokerMessage,
+    entry: FilterEntry,
+    taken: ReadonlySet<string>,
+    held?: Held,
+  ): number {
+    let count = 0
+    for (const [group, members] of entry.groups) {
+      if (taken.has(`${group}\u0000${entry.filter}`)) continue
+      const member = pickMember(members)
+      if (member !== undefined) {
+        deliverHeld(member.session, deliveryForSub(message, member.sub), Date.now(), held)
+        count++
+      }
     }
     return count
   }

@@ -13,12 +13,15 @@ interface RemoteEntry {
   groups: Map<string, Map<number, number>>
 }
 
-/** Where a message goes: workers with plain subscribers, and per share group the chosen worker. */
+/** Where a message goes: workers with plain subscribers, and per share group the chosen worker (read-only for the caller). */
 export interface RemoteTargets {
   workers: Set<number>
   /** [group, filter] → worker chosen for it, weighted by member count. */
   shared: Map<number, [string, string][]>
 }
+
+/** The targets of a topic no other worker subscribes to (shared: never modified). */
+const NO_TARGETS: RemoteTargets = { workers: new Set(), shared: new Map() }
 
 function bump(map: Map<number, number>, worker: number, delta: number): void {
   const n = (map.get(worker) ?? 0) + delta
@@ -88,8 +91,11 @@ export class RoutingTable {
    * `localMembers` in the draw; a draw won by this worker is left out.
    */
   targets(topic: string, localMembers: (filter: string, group: string) => number): RemoteTargets {
+    const entries = this.#trie.matches(topic)
+    // Most publishes on a one-worker server, or to topics nobody elsewhere wants: nothing to build
+    if (entries.length === 0) return NO_TARGETS
     const result: RemoteTargets = { workers: new Set(), shared: new Map() }
-    this.#trie.match(topic, (entry) => {
+    for (const entry of entries) {
       for (const worker of entry.workers.keys()) result.workers.add(worker)
       for (const [group, counts] of entry.groups) {
         const local = localMembers(entry.filter, group)
@@ -110,7 +116,7 @@ export class RoutingTable {
           }
         }
       }
-    })
+    }
     return result
   }
 

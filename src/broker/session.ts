@@ -123,7 +123,8 @@ export class Session {
   #stalled = false
   #progressAt = 0
   #stallTimer: NodeJS.Timeout | undefined
-  #relief: (() => void)[] = []
+  /** One promise per congestion episode, shared by every publish it holds back (see whenRelieved). */
+  #relief: { promise: Promise<void>; resolve: () => void } | undefined
   #journal: SessionJournal | undefined
   #nextSeq = 1
   /** QoS 2 packet ids from the client whose PUBREC was sent and whose PUBREL has not come. */
@@ -222,7 +223,9 @@ export class Session {
   /** Resolves once the queue is at the low-water mark, or the session went offline, stalled or ended. */
   whenRelieved(): Promise<void> {
     if (!this.#congested) return Promise.resolve()
-    return new Promise((resolve) => this.#relief.push(resolve))
+    // A congested subscriber holds back every publish that reaches it: one promise for all of them
+    this.#relief ??= Promise.withResolvers<void>()
+    return this.#relief.promise
   }
 
   #setCongested(on: boolean): void {
@@ -235,8 +238,8 @@ export class Session {
       clearTimeout(this.#stallTimer)
       this.#stallTimer = undefined
       const relief = this.#relief
-      this.#relief = []
-      for (const resolve of relief) resolve()
+      this.#relief = undefined
+      relief?.resolve()
     }
     this.#limits.onCongestion?.(this, on)
   }
@@ -368,7 +371,8 @@ export class Session {
 
   #sendPublish(messageId: number | undefined, delivery: Delivery, dup: boolean): void {
     const link = this.#link!
-    const now = Date.now()
+    // The clock is read only for a message with an expiry (its remaining lifetime goes out)
+    const now = delivery.message.expiresAt === undefined ? 0 : Date.now()
     let topicAlias: number | undefined
     let aliasOnly = false
     if (link.topicAliasMaximum > 0 && !dup) {

@@ -84,6 +84,11 @@ export class SubscriptionIndex {
     this.#trie.match(topic, visit)
   }
 
+  /** The entries whose filter matches `topic` (cached by the trie; do not modify). */
+  matches(topic: string): readonly FilterEntry[] {
+    return this.#trie.matches(topic)
+  }
+
   group(filter: string, group: string): SharedGroup | undefined {
     return this.#trie.get(filter)?.groups.get(group)
   }

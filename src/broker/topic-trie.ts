@@ -3,7 +3,21 @@
  * of type T. Matching a topic walks only the branches that can match (the
  * exact level, `+` and `#`), so its cost grows with the topic's depth, not
  * with the number of filters.
+ *
+ * Matches are cached per topic name: a broker sees the same topics again and
+ * again (a device publishes to its own few topics), and a hit costs one Map
+ * lookup instead of a split and a walk with a Map lookup per level. A cached
+ * match holds the matching values themselves, which stay valid while no
+ * filter gains or loses its value, so any such change empties the cache; the
+ * values' own contents (subscribers, counts) may change freely. The cache is
+ * bounded: past `MATCH_CACHE_SIZE` topics it starts over, so a workload of
+ * ever-new topics pays one Map insert per miss and never grows memory.
  */
+
+/** Topics whose matches are kept; past this the cache is emptied (see above). */
+const MATCH_CACHE_SIZE = 4096
+
+const NO_MATCH: readonly never[] = []
 
 interface Node<T> {
   children: Map<string, Node<T>>
@@ -17,6 +31,7 @@ function newNode<T>(): Node<T> {
 export class TopicTrie<T> {
   readonly #root: Node<T> = newNode()
   #size = 0
+  #cache = new Map<string, readonly T[]>()
 
   /** Number of filters holding a value. */
   get size(): number {
@@ -46,6 +61,7 @@ export class TopicTrie<T> {
     if (node.value === undefined) {
       node.value = make()
       this.#size++
+      this.#cache.clear()
     }
     return node.value
   }
@@ -63,6 +79,7 @@ export class TopicTrie<T> {
     if (leaf.value === undefined) return false
     leaf.value = undefined
     this.#size--
+    this.#cache.clear()
     for (let i = levels.length; i > 0; i--) {
       const node = path[i]!
       if (node.value !== undefined || node.children.size > 0) break
@@ -76,7 +93,24 @@ export class TopicTrie<T> {
    * Wildcards at the first level never match a `$` topic [3.1.1 MQTT-4.7.2-1] [5.0 MQTT-4.7.2-1].
    */
   match(topic: string, visit: (value: T) => void): void {
-    this.#walk(this.#root, topic.split('/'), 0, topic.charCodeAt(0) === 0x24, visit)
+    const values = this.matches(topic)
+    for (let i = 0; i < values.length; i++) visit(values[i]!)
+  }
+
+  /** The values of every filter matching `topic` (cached; do not modify). */
+  matches(topic: string): readonly T[] {
+    const cached = this.#cache.get(topic)
+    if (cached !== undefined) return cached
+    let values: T[] | undefined
+    if (this.#size > 0)
+      this.#walk(this.#root, topic.split('/'), 0, topic.charCodeAt(0) === 0x24, (value) => {
+        if (values === undefined) values = [value]
+        else values.push(value)
+      })
+    const result = values ?? NO_MATCH
+    if (this.#cache.size >= MATCH_CACHE_SIZE) this.#cache.clear()
+    this.#cache.set(topic, result)
+    return result
   }
 
   #walk(node: Node<T>, levels: string[], depth: number, dollar: boolean, visit: (value: T) => void): void {

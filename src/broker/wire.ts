@@ -22,6 +22,9 @@ import type { BrokerMessage, MessageProperties, QoS } from './message.ts'
 
 type PubMessage = Extract<ClusterMessage, { t: 'pub' }>
 
+/** `shared` of a `pub` for one worker and no share group, the usual case (never modified). */
+const ONE_UNSHARED: PubMessage['shared'] = [null]
+
 const KIND_PUB = 1
 const KIND_OBJECT = 2
 
@@ -184,11 +187,12 @@ export function readBatch(batch: WireBatch, each: (m: ClusterMessage) => void): 
     p += 4
     const qos = (flags & 3) as QoS
     const retain = (flags & 4) !== 0
-    // A QoS 0 message is written out or dropped at once: a view will do; anything kept gets its own bytes
+    // A QoS 0 message is written out or dropped at once: a view will do; anything kept gets its own
+    // bytes. A Buffer, so each delivery's PUBLISH takes it as it is (message.ts asBuffer)
     const payload =
       qos === 0 && !retain
-        ? new Uint8Array(batch.b, p, payloadBytes)
-        : new Uint8Array(batch.b.slice(p, p + payloadBytes))
+        ? Buffer.from(batch.b, p, payloadBytes)
+        : Buffer.from(batch.b.slice(p, p + payloadBytes))
     p += payloadBytes
     let properties: MessageProperties | undefined
     if ((flags & 64) !== 0) {
@@ -201,7 +205,7 @@ export function readBatch(batch: WireBatch, each: (m: ClusterMessage) => void): 
       const len = buf.readUInt32LE(p)
       shared = JSON.parse(buf.toString('utf8', p + 4, p + 4 + len)) as PubMessage['shared']
       p += 4 + len
-    } else shared = new Array(n).fill(null)
+    } else shared = n === 1 ? ONE_UNSHARED : new Array(n).fill(null)
     const message: BrokerMessage = { topic, payload, qos, retain, properties, expiresAt, origin }
     const pub: PubMessage = { t: 'pub', from, fromSeq, to, seen, shared, message }
     if ((flags & 8) !== 0) pub.sharedOnly = true

@@ -54,6 +54,21 @@ interface Entry {
   handler: Handler
 }
 
+/** Applies one hook's result to `outcome`; true when it ends the chain. */
+function settles(outcome: ChainOutcome, value: unknown): boolean {
+  const result = value as Record<string, unknown> | undefined | null
+  if (result === undefined || result === null) return false
+  if (typeof result.continueAuth === 'object' && result.continueAuth !== null) {
+    outcome.continueAuth = result.continueAuth as ChainOutcome['continueAuth']
+    return true
+  }
+  if (typeof result.reasonCode === 'number') {
+    outcome.reason = result as unknown as ReasonResult
+    return result.reasonCode >= 0x80 || result.stop === true
+  }
+  return result.stop === true
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
     typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
@@ -88,24 +103,40 @@ export class HandlerChain {
     return this.#byHook.has(hook)
   }
 
-  /** Runs a decision hook (onConnect, onAuth, onPublish, onSubscribe, onUnsubscribe). */
-  async decide<H extends DecisionHook>(hook: H, ...args: HookArgs<H>): Promise<ChainOutcome> {
+  /**
+   * Runs a decision hook (onConnect, onAuth, onPublish, onSubscribe, onUnsubscribe).
+   * While every hook answers synchronously the outcome comes back as a value, not a
+   * promise: this runs for every PUBLISH, and most hooks (the broker's among them)
+   * decide at once. A failed hook always comes back as a rejected promise.
+   */
+  decide<H extends DecisionHook>(hook: H, ...args: HookArgs<H>): ChainOutcome | Promise<ChainOutcome> {
     const outcome: ChainOutcome = { reason: undefined, continueAuth: undefined }
     const entries = this.#byHook.get(hook)
     if (entries === undefined) return outcome
-    for (const entry of entries) {
-      const result = (await this.#call(hook, entry, args)) as Record<string, unknown> | undefined | null
-      if (result === undefined || result === null) continue
-      if (typeof result.continueAuth === 'object' && result.continueAuth !== null) {
-        outcome.continueAuth = result.continueAuth as ChainOutcome['continueAuth']
-        return outcome
+    try {
+      for (let i = 0; i < entries.length; i++) {
+        const value = this.#callSync(hook, entries[i]!, args)
+        if (isThenable(value)) return this.#decideRest(hook, entries, i, value, outcome, args)
+        if (settles(outcome, value)) return outcome
       }
-      if (typeof result.reasonCode === 'number') {
-        outcome.reason = result as unknown as ReasonResult
-        if (result.reasonCode >= 0x80 || result.stop === true) return outcome
-        continue
-      }
-      if (result.stop === true) return outcome
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return outcome
+  }
+
+  /** The rest of {@link decide} once a hook answered with a promise: `pending` is entry `i`'s answer. */
+  async #decideRest(
+    hook: HookName,
+    entries: readonly Entry[],
+    i: number,
+    pending: PromiseLike<unknown>,
+    outcome: ChainOutcome,
+    args: unknown[],
+  ): Promise<ChainOutcome> {
+    if (settles(outcome, await pending)) return outcome
+    for (let j = i + 1; j < entries.length; j++) {
+      if (settles(outcome, await this.#call(hook, entries[j]!, args))) return outcome
     }
     return outcome
   }
@@ -132,28 +163,57 @@ export class HandlerChain {
     return failures
   }
 
-  async #call(hook: HookName, entry: Entry, args: unknown[]): Promise<unknown> {
+  /**
+   * Calls one hook: its value when it answers synchronously, else a promise of
+   * it (timed, observed). Throws the hook's failure as a HookError.
+   */
+  #callSync(hook: HookName, entry: Entry, args: unknown[]): unknown {
     const started = this.#observer === undefined ? 0 : performance.now()
+    let value: unknown
     try {
-      let value = entry.fn.apply(entry.handler, args)
-      if (isThenable(value)) value = await this.#withTimeout(hook, entry.name, value)
-      this.#observer?.observeHook(hook, entry.name, (performance.now() - started) / 1000)
-      return value
+      value = entry.fn.apply(entry.handler, args)
     } catch (err) {
-      this.#observer?.hookError(hook, entry.name)
-      if (err instanceof HookError) throw err
-      const base =
-        err instanceof MqttdError && err.code === 'MQTTD_ERR_HOOK_TIMEOUT'
-          ? err
-          : mqttdErrorWithCause(
-              'MQTTD_ERR_HOOK_FAILED',
-              err,
-              hook,
-              entry.name,
-              (err as Error)?.message ?? String(err),
-            )
-      throw new HookError(base, hook, entry.name)
+      throw this.#failed(hook, entry, err)
     }
+    if (isThenable(value)) return this.#settle(hook, entry, value, started)
+    this.#observer?.observeHook(hook, entry.name, (performance.now() - started) / 1000)
+    return value
+  }
+
+  async #settle(
+    hook: HookName,
+    entry: Entry,
+    value: PromiseLike<unknown>,
+    started: number,
+  ): Promise<unknown> {
+    try {
+      const result = await this.#withTimeout(hook, entry.name, value)
+      this.#observer?.observeHook(hook, entry.name, (performance.now() - started) / 1000)
+      return result
+    } catch (err) {
+      throw this.#failed(hook, entry, err)
+    }
+  }
+
+  /** Counts a hook's failure and wraps it as a HookError naming the hook and the handler. */
+  #failed(hook: HookName, entry: Entry, err: unknown): HookError {
+    this.#observer?.hookError(hook, entry.name)
+    if (err instanceof HookError) return err
+    const base =
+      err instanceof MqttdError && err.code === 'MQTTD_ERR_HOOK_TIMEOUT'
+        ? err
+        : mqttdErrorWithCause(
+            'MQTTD_ERR_HOOK_FAILED',
+            err,
+            hook,
+            entry.name,
+            (err as Error)?.message ?? String(err),
+          )
+    return new HookError(base, hook, entry.name)
+  }
+
+  async #call(hook: HookName, entry: Entry, args: unknown[]): Promise<unknown> {
+    return this.#callSync(hook, entry, args)
   }
 
   #withTimeout(hook: HookName, name: string, value: PromiseLike<unknown>): Promise<unknown> {

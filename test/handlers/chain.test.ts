@@ -40,6 +40,30 @@ test('decision hooks run in order; undefined goes on; a code < 0x80 is kept and 
   assert.deepEqual(outcome.reason, { reasonCode: 0x10, reasonString: 'No matching subscribers' })
 })
 
+test('decide answers with a value, not a promise, while every hook answers synchronously', async () => {
+  const calls: string[] = []
+  const sync = chainOf(
+    { onPublish: () => void calls.push('a') },
+    { onPublish: () => ({ reasonCode: 0x10 }) },
+    { onPublish: () => void calls.push('c') },
+  )
+  const outcome = sync.decide('onPublish', ctx, publish)
+  assert.ok(!(outcome instanceof Promise))
+  assert.deepEqual(calls, ['a', 'c'])
+  assert.equal(outcome.reason?.reasonCode, 0x10)
+  // one asynchronous hook in the middle: the rest still run, in order, after it
+  const mixed = chainOf(
+    { onPublish: () => void calls.push('d') },
+    { onPublish: async () => void calls.push('e') },
+    { onPublish: () => ({ reasonCode: 0x87 }) },
+    { onPublish: () => void calls.push('never') },
+  )
+  const later = mixed.decide('onPublish', ctx, publish)
+  assert.ok(later instanceof Promise)
+  assert.equal((await later).reason?.reasonCode, 0x87)
+  assert.deepEqual(calls, ['a', 'c', 'd', 'e'])
+})
+
 test('a code >= 0x80 refuses and stops; { stop: true } stops without a reason', async () => {
   const calls: string[] = []
   const refuse = chainOf(
@@ -69,7 +93,10 @@ test('a throwing or rejecting hook raises MQTTD_ERR_HOOK_FAILED naming the hook 
       throw new Error('boom')
     },
   })
-  await assert.rejects(sync.decide('onConnect', ctx, connect), (err: HookError) => {
+  // a failure is a rejected promise, even from a hook that threw synchronously
+  const failed = sync.decide('onConnect', ctx, connect)
+  assert.ok(failed instanceof Promise)
+  await assert.rejects(failed, (err: HookError) => {
     assert.ok(err instanceof HookError)
     assert.equal(err.code, 'MQTTD_ERR_HOOK_FAILED')
     assert.equal(err.hook, 'onConnect')
@@ -80,14 +107,14 @@ test('a throwing or rejecting hook raises MQTTD_ERR_HOOK_FAILED naming the hook 
   })
   const rejects = chainOf({ name: 'x', onSubscribe: () => Promise.reject(new Error('nope')) })
   await assert.rejects(
-    rejects.decide('onSubscribe', ctx, subscribe, []),
+    Promise.resolve(rejects.decide('onSubscribe', ctx, subscribe, [])),
     /Hook onSubscribe of handler x failed: nope/,
   )
 })
 
 test('a hook that does not settle within the timeout raises MQTTD_ERR_HOOK_TIMEOUT', async () => {
   const chain = chainOf({ name: 'slow', onPublish: () => new Promise(() => {}) })
-  await assert.rejects(chain.decide('onPublish', ctx, publish), (err: HookError) => {
+  await assert.rejects(Promise.resolve(chain.decide('onPublish', ctx, publish)), (err: HookError) => {
     assert.equal(err.code, 'MQTTD_ERR_HOOK_TIMEOUT')
     assert.equal(err.message, 'Hook onPublish of handler slow did not settle within 200 ms')
     return true

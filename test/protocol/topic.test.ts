@@ -94,3 +94,46 @@ test('TopicTrie on random filters and topics agrees with matchesFilter', () => {
     assert.deepEqual(got.sort(), [...filters].filter((f) => matchesFilter(f, topic)).sort(), topic)
   }
 })
+
+test('TopicTrie match cache: every add and delete between matches of the same topics shows at once', () => {
+  const levels = ['a', 'b', '', '$x']
+  const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)]!
+  const trie = new TopicTrie<string>()
+  const filters = new Set<string>()
+  // a few topics matched over and over, so nearly every match is a cache hit
+  const topics = ['a', 'a/b', 'b//a', '$x/a', '/', 'a/b/']
+  for (let round = 0; round < 2000; round++) {
+    const parts = Array.from({ length: 1 + Math.floor(Math.random() * 3) }, () => pick([...levels, '+']))
+    if (Math.random() < 0.3) parts.push('#')
+    const f = parts.join('/')
+    if (filters.has(f) && Math.random() < 0.5) {
+      filters.delete(f)
+      trie.delete(f)
+    } else {
+      filters.add(f)
+      trie.getOrCreate(f, () => f)
+    }
+    for (const topic of topics) {
+      const got: string[] = []
+      trie.match(topic, (v) => got.push(v))
+      assert.deepEqual(
+        got.sort(),
+        [...filters].filter((x) => matchesFilter(x, topic)).sort(),
+        `${topic} @${round}`,
+      )
+    }
+  }
+})
+
+test('TopicTrie match cache: more distinct topics than the cache holds still match right', () => {
+  const trie = new TopicTrie<string>()
+  trie.getOrCreate('d/+/t', () => 'd/+/t')
+  trie.getOrCreate('d/7/#', () => 'd/7/#')
+  for (let pass = 0; pass < 2; pass++) {
+    for (let i = 0; i < 10_000; i++) {
+      const expected = i === 7 ? ['d/+/t', 'd/7/#'] : ['d/+/t']
+      assert.deepEqual([...trie.matches(`d/${i}/t`)].sort(), expected.sort())
+    }
+  }
+  assert.deepEqual(trie.matches('e/1/t'), [])
+})
