@@ -130,11 +130,23 @@ export class Acceptor {
       listener: name,
       acceptedAt: performance.timeOrigin + performance.now(),
     }
+    const transfer = [socket]
     // same tick as the accept: the socket is paused and untouched; `name` picks the transport's task
-    pool
-      .run(task, { transferList: [socket] as unknown as RunOptions['transferList'], name: type })
+    const settled = pool.run(task, {
+      transferList: transfer as unknown as RunOptions['transferList'],
+      name: type,
+    })
+    // Posted at once (a worker had room): what is left here is a destroyed husk of about 2 KB that
+    // piscina's task record would keep, through this transfer list, as long as the connection lives.
+    // A queued task still needs its socket until it is posted.
+    let held: Socket | undefined = socket
+    if (socket.destroyed) {
+      transfer.length = 0
+      held = undefined
+    }
+    settled
       .catch((err: Error) => {
-        socket.destroy()
+        held?.destroy()
         if (/queue/i.test(err.message)) metrics.rejected(name, 'queue_full')
         else this.#options.log.debug({ err, listener: name }, 'connection task failed')
       })
