@@ -121,13 +121,22 @@ async function drain(timeoutMs: number): Promise<DrainResult> {
 }
 serveWorkerMetrics(control, metrics)
 
-/** Runs one connection to its end. */
-async function serve(endpoint: Endpoint): Promise<void> {
+/** Settled: what a refused task returns. */
+const noTask = Promise.resolve()
+
+/**
+ * Runs one connection to its end: the task's promise settles once the
+ * connection closed and `onClose` ran. A plain function and one `then`
+ * rather than nested async functions, whose suspended frames each idle
+ * connection would hold for its whole life.
+ */
+function serve(endpoint: Endpoint): Promise<void> {
   const runner = new ConnectionRunner({
     seq: ++sequence,
     ...endpoint,
     chain: chain!,
-    limits: { ...data.limits },
+    // shared, not copied: a reload replaces data.limits, so a connection keeps the limits it started with
+    limits: data.limits,
     workerId: threadId,
     log,
     metrics,
@@ -135,36 +144,40 @@ async function serve(endpoint: Endpoint): Promise<void> {
   })
   registry.add(runner)
   metrics.connectionOpened(endpoint.listener, endpoint.transport)
-  try {
-    await runner.start()
-    await runner.closed
-  } finally {
+  // packets wait for the setup hooks inside the runner; start() never rejects
+  void runner.start()
+  return runner.closed.then(() => {
     registry.delete(runner)
     metrics.connectionClosed(endpoint.listener, endpoint.transport)
-  }
+  })
 }
 
-/** Common start of every task: wait for init, count the hand-off, refuse while draining. */
-async function begin(task: ConnectionTask): Promise<Socket | null> {
-  const { socket } = task
+/**
+ * Common start of every task: count the hand-off, wait for init (only tasks
+ * that arrive before it is done), refuse while draining, then `run`.
+ */
+function begin(task: ConnectionTask, run: (socket: Socket) => Promise<void>): Promise<void> {
   metrics.observeHandoff(Math.max(0, performance.timeOrigin + performance.now() - task.acceptedAt) / 1000)
   // once ready, no await: the task goes on in the tick its socket arrived
-  if (!isReady) {
-    try {
-      await ready
-    } catch (err) {
-      socket.destroy()
+  if (isReady) return start(task.socket, run)
+  return ready.then(
+    () => start(task.socket, run),
+    (err: unknown) => {
+      task.socket.destroy()
       throw err
-    }
-  }
+    },
+  )
+}
+
+function start(socket: Socket, run: (socket: Socket) => Promise<void>): Promise<void> {
   if (draining) {
     socket.destroy()
-    return null
+    return noTask
   }
   socket.setNoDelay(true)
   // a transferred socket must be read or destroyed: errors before the Connection attaches must not throw
   socket.on('error', ignore)
-  return socket
+  return run(socket)
 }
 
 function plain(socket: Socket, transport: Transport, listener: string): Endpoint {
@@ -179,29 +192,29 @@ function plain(socket: Socket, transport: Transport, listener: string): Endpoint
 }
 
 /** Task `tcp`: MQTT straight on the socket. */
-export async function tcp(task: ConnectionTask): Promise<void> {
-  const socket = await begin(task)
-  if (socket !== null) await serve(plain(socket, 'tcp', task.listener))
+export function tcp(task: ConnectionTask): Promise<void> {
+  return begin(task, (socket) => serve(plain(socket, 'tcp', task.listener)))
 }
 
 /** Task `tls`: TLS handshake in this worker, then MQTT. */
-export async function tls(task: ConnectionTask): Promise<void> {
-  const socket = await begin(task)
-  if (socket === null) return
-  const secure = await tlsTransports
-    .get(task.listener)!
-    .accept(socket)
-    .catch((err: Error) => {
-      log.debug({ err, listener: task.listener, remote: socket.remoteAddress }, 'TLS handshake failed')
-      socket.destroy()
-      return null
-    })
-  if (secure === null) return
-  await serve({
-    ...plain(socket, 'tls', task.listener),
-    stream: secure,
-    peerCertificate: peerCertificateOf(secure),
-  })
+export function tls(task: ConnectionTask): Promise<void> {
+  return begin(task, (socket) =>
+    tlsTransports
+      .get(task.listener)!
+      .accept(socket)
+      .then(
+        (secure) =>
+          serve({
+            ...plain(socket, 'tls', task.listener),
+            stream: secure,
+            peerCertificate: peerCertificateOf(secure),
+          }),
+        (err: Error) => {
+          log.debug({ err, listener: task.listener, remote: socket.remoteAddress }, 'TLS handshake failed')
+          socket.destroy()
+        },
+      ),
+  )
 }
 
 async function websocket(
@@ -220,21 +233,21 @@ async function websocket(
 }
 
 /** Task `ws`: HTTP upgrade to WebSocket in this worker, then MQTT over binary frames. */
-export async function ws(task: ConnectionTask): Promise<void> {
-  const socket = await begin(task)
-  if (socket !== null) await websocket(task, socket, socket, 'ws')
+export function ws(task: ConnectionTask): Promise<void> {
+  return begin(task, (socket) => websocket(task, socket, socket, 'ws'))
 }
 
 /** Task `wss`: TLS, then the WebSocket upgrade, then MQTT. */
-export async function wss(task: ConnectionTask): Promise<void> {
-  const socket = await begin(task)
-  if (socket === null) return
-  const secure = await tlsTransports
-    .get(task.listener)!
-    .accept(socket)
-    .catch(() => {
-      socket.destroy()
-      return null
-    })
-  if (secure !== null) await websocket(task, socket, secure as unknown as Socket, 'wss')
+export function wss(task: ConnectionTask): Promise<void> {
+  return begin(task, (socket) =>
+    tlsTransports
+      .get(task.listener)!
+      .accept(socket)
+      .then(
+        (secure) => websocket(task, socket, secure as unknown as Socket, 'wss'),
+        () => {
+          socket.destroy()
+        },
+      ),
+  )
 }
