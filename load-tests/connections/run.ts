@@ -39,7 +39,7 @@ import { cpuSeconds, rssBytes } from '../generator/proc-stats.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const repo = resolve(here, '..', '..')
-const SECTIONS = ['server-idle', 'idle', 'cpu', 'churn', 'storm', 'fanin'] as const
+const SECTIONS = ['server-idle', 'breakdown', 'idle', 'cpu', 'churn', 'storm', 'fanin'] as const
 type Section = (typeof SECTIONS)[number]
 
 const { values } = parseArgs({
@@ -327,6 +327,38 @@ async function sectionServerIdle(): Promise<void> {
   await bare.stop()
 }
 
+/**
+ * What the parts of an idle server cost: RSS 3 s after start (1 worker, default config) with one
+ * part taken away at a time, from the sources and from dist/ (the build an installed package runs).
+ */
+async function sectionBreakdown(): Promise<void> {
+  const last = variants[variants.length - 1]!
+  const parts: Array<[string, Merge, Array<'tcp' | 'tls' | 'ws'>]> = [
+    ['default config (TCP + WS listeners, admin API, broker, SQLite store)', {}, ['tcp', 'ws']],
+    ['  without the WS listener', {}, ['tcp']],
+    ['  without the admin API', { admin: { enabled: false } }, ['tcp', 'ws']],
+    ['  without the broker', { broker: false }, ['tcp', 'ws']],
+    ['  without the store (persistence: false)', { persistence: false }, ['tcp', 'ws']],
+    [
+      '  TCP only, no admin, no broker, no store',
+      { admin: { enabled: false }, broker: false, persistence: false },
+      ['tcp'],
+    ],
+  ]
+  const builds = [false, ...(existsSync(join(last.root, 'dist', 'cli', 'main.js')) ? [true] : [])]
+  for (const [label, config, kinds] of parts) {
+    const vals: Record<string, number | null> = {}
+    for (const dist of builds) {
+      const v: Variant = { ...last, dist, config: merge(last.config, config) }
+      const s = await startMqttd(v, 1, kinds, (config as { persistence?: unknown }).persistence !== false)
+      await sleep(3000)
+      vals[dist ? 'dist' : 'src'] = mb(rssBytes(s.pid))
+      await s.stop()
+    }
+    row(`idle RSS, 1 worker: ${label}`, 'MB', vals)
+  }
+}
+
 /** Runs `argv` (a Node script and its arguments) pinned to the generator's CPU; resolves with its stdout. */
 function runClient(argv: string[]): Promise<string> {
   const full = pin ? ['taskset', '-c', '1', process.execPath, ...argv] : [process.execPath, ...argv]
@@ -568,6 +600,7 @@ async function sectionFanin(): Promise<void> {
 
 const RUN: Record<Section, () => Promise<void>> = {
   'server-idle': sectionServerIdle,
+  breakdown: sectionBreakdown,
   idle: sectionIdle,
   cpu: sectionCpu,
   churn: sectionChurn,
@@ -588,7 +621,9 @@ for (const s of sections) {
   loads[s] = { before, after: load(), cpuPressurePct: psi.read() }
 }
 
-const names = ['bare', ...variants.map((v) => v.name)]
+const names = ['bare', 'src', 'dist', ...variants.map((v) => v.name)].filter((n) =>
+  rows.some((r) => n in r.values),
+)
 const fmt = (x: number | string | null | undefined) =>
   x === undefined ? '' : x === null ? 'n/a' : typeof x === 'number' ? x.toLocaleString('en-US') : x
 const first = variants[0]!.name
