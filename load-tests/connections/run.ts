@@ -18,7 +18,7 @@
  * to CPU 1. Loopback only, bounded in count and time; it stops by itself.
  *
  * usage: npm run bench:connections -- [--baseline DIR] [--sections a,b] [--counts 1000,10000,19000]
- *        [--variant JSON]... [--dist] [--quick] [--out FILE]
+ *        [--variant JSON]... [--dist] [--kinds tcp,tls,ws] [--quick] [--out FILE]
  *
  * A variant is `{"name", "root"?, "flags"?: [node flags for the main thread], "config"?: {merged
  * into the mqttd config}, "dist"?: run dist/ (the build), not the sources}`; `--dist` sets it for all. without `--variant`, the variants are `before` (the `--baseline`
@@ -51,6 +51,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     'no-pin': { type: 'boolean', default: false },
     dist: { type: 'boolean', default: false },
+    kinds: { type: 'string', default: 'tcp,tls,ws' },
     out: { type: 'string' },
   },
 })
@@ -393,7 +394,7 @@ async function sectionCpu(): Promise<void> {
       '--duration',
       '120',
     ])
-  for (const kind of ['tcp', 'tls', 'ws'] as const) {
+  for (const kind of values.kinds.split(',') as Array<'tcp' | 'tls' | 'ws'>) {
     const cpu: Record<string, number | null> = {}
     const rate: Record<string, number | null> = {}
     for (const v of variants) {

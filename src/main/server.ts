@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto'
 import type { Socket } from 'node:net'
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { setFlagsFromString } from 'node:v8'
 import type { Logger } from 'pino'
 import { Piscina } from 'piscina'
 import { type RunningAdmin, startAdmin } from '../admin/start-admin.ts'
@@ -129,6 +130,8 @@ export async function startServer(
     logPretty: wantsPretty(config.log.pretty),
     logPayloads: config.log.payloads,
   }
+  // before the workers exist: their isolates read it when created; the main isolate's heap reads it at each GC
+  if (config.memory.optimizeForSize) setFlagsFromString('--optimize-for-size')
   const pool = new Piscina({
     filename: workerFile,
     minThreads: config.workers,
@@ -139,6 +142,10 @@ export async function startServer(
     concurrentTasksPerWorker: config.limits.maxConnections,
     maxQueue: config.limits.handoffQueue,
     workerData,
+    // a young generation V8 would grow under connection churn and never give back (docs/operations.md)
+    ...(config.memory.workerYoungGenerationMb > 0
+      ? { resourceLimits: { maxYoungGenerationSizeMb: config.memory.workerYoungGenerationMb } }
+      : {}),
   })
   pool.on('error', (err: Error) => log.error({ err }, 'worker pool error'))
   const slots = new WorkerSlots(config.workers, () => pool.threads)
