@@ -3,7 +3,7 @@
  * in this process, idle and after connect/close churn: what RSS is made of and
  * which thread's heap grows.
  *
- *   node load-tests/connections/heap-stats.ts [workers=2] [cycles=20000] [optimizeForSize=true]
+ *   node load-tests/connections/heap-stats.ts [workers=2] [cycles=20000] [trimIdleHeap=true]
  *
  * Per isolate: total heap / used heap, MB. Config: TCP and WS listeners, admin API, broker and
  * SQLite store (in a temp directory) on, as the defaults are.
@@ -22,7 +22,7 @@ import { rssBytes } from '../generator/proc-stats.ts'
 
 const workerCount = Number(process.argv[2] ?? 2)
 const cycles = Number(process.argv[3] ?? 20_000)
-const optimizeForSize = process.argv[4] !== 'false'
+const trimIdleHeap = process.argv[4] !== 'false'
 const workers: Worker[] = []
 diagnostics.subscribe('worker_threads', (m) => workers.push((m as { worker: Worker }).worker))
 const dir = mkdtempSync(join(tmpdir(), 'cc-heap-'))
@@ -35,7 +35,7 @@ const server = await startServer({
   admin: { host: '127.0.0.1', port: 0 },
   persistence: { dir },
   log: { level: 'warn' },
-  memory: { optimizeForSize },
+  memory: { trimIdleHeap },
 })
 const mb = (x: number) => Math.round(x / 1048576)
 

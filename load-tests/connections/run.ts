@@ -18,7 +18,7 @@
  * to CPU 1. Loopback only, bounded in count and time; it stops by itself.
  *
  * usage: npm run bench:connections -- [--baseline DIR] [--sections a,b] [--counts 1000,10000,19000]
- *        [--variant JSON]... [--dist] [--kinds tcp,tls,ws] [--quick] [--out FILE]
+ *        [--variant JSON]... [--dist] [--kinds tcp,tls,ws] [--cpu-count 5000] [--quick] [--out FILE]
  *
  * A variant is `{"name", "root"?, "flags"?: [node flags for the main thread], "config"?: {merged
  * into the mqttd config}, "dist"?: run dist/ (the build), not the sources}`; `--dist` sets it for all. without `--variant`, the variants are `before` (the `--baseline`
@@ -52,6 +52,7 @@ const { values } = parseArgs({
     'no-pin': { type: 'boolean', default: false },
     dist: { type: 'boolean', default: false },
     kinds: { type: 'string', default: 'tcp,tls,ws' },
+    'cpu-count': { type: 'string', default: '5000' },
     out: { type: 'string' },
   },
 })
@@ -300,7 +301,8 @@ async function sectionIdle(): Promise<void> {
       const vals: Record<string, number | null> = { bare: b.perConn }
       for (const v of variants) {
         const s = await startMqttd(v, workers)
-        await sleep(1500)
+        // past the first idle heap trim (5 s), so the baseline is the steady idle server
+        await sleep(7000)
         const m = await idlePerConnection(s, n).finally(() => s.stop())
         raw.push({ section: 'idle', target: v.name, workers, n, result: m.r })
         vals[v.name] = m.perConn
@@ -315,8 +317,8 @@ async function sectionServerIdle(): Promise<void> {
     const vals: Record<string, number | null> = {}
     for (const v of variants) {
       const s = await startMqttd(v, workers, ['tcp', 'ws'], true)
-      // what an operator sees a few seconds after start: the JIT and the first GCs done
-      await sleep(3000)
+      // what an operator sees a little after start: the JIT, the first GCs (and heap trim) done
+      await sleep(10_000)
       vals[v.name] = mb(rssBytes(s.pid))
       await s.stop()
     }
@@ -329,7 +331,7 @@ async function sectionServerIdle(): Promise<void> {
 }
 
 /**
- * What the parts of an idle server cost: RSS 3 s after start (1 worker, default config) with one
+ * What the parts of an idle server cost: RSS 10 s after start (1 worker, default config) with one
  * part taken away at a time, from the sources and from dist/ (the build an installed package runs).
  */
 async function sectionBreakdown(): Promise<void> {
@@ -352,7 +354,7 @@ async function sectionBreakdown(): Promise<void> {
     for (const dist of builds) {
       const v: Variant = { ...last, dist, config: merge(last.config, config) }
       const s = await startMqttd(v, 1, kinds, (config as { persistence?: unknown }).persistence !== false)
-      await sleep(3000)
+      await sleep(10_000)
       vals[dist ? 'dist' : 'src'] = mb(rssBytes(s.pid))
       await s.stop()
     }
@@ -379,7 +381,7 @@ function runClient(argv: string[]): Promise<string> {
 }
 
 async function sectionCpu(): Promise<void> {
-  const n = quick ? 2000 : 5000
+  const n = quick ? 2000 : Number(values['cpu-count'])
   const conn = (server: Running, kind: string, count: number) =>
     generate(ctxFor(server, server.ports[kind]), [
       'conn',

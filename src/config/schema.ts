@@ -323,10 +323,15 @@ export const ConfigSchema = Type.Object(
     ),
     memory: Type.Object(
       {
-        optimizeForSize: Type.Boolean({
+        trimIdleHeap: Type.Boolean({
           default: true,
           description:
-            "Sets V8's `--optimize-for-size` for the process at start: heaps grow less and shrink back after a connection storm (measured: RSS +213 MB after 30k connect/close cycles without it, +0 with it). See docs/operations.md.",
+            'Each thread gives its heap back to the OS once idle after a burst (one full GC per 32 MB of growth, only when idle). See docs/operations.md.',
+        }),
+        optimizeForSize: Type.Boolean({
+          default: false,
+          description:
+            "Sets V8's `--optimize-for-size` for the process at start: smaller heaps, at about 1.5x the CPU per connection and per message (measured). See docs/operations.md.",
         }),
         workerYoungGenerationMb: Type.Integer({
           minimum: 0,

@@ -25,6 +25,7 @@ import { validateHandlers } from '../handlers/loader.ts'
 import { createLogger, wantsPretty } from '../log/logger.ts'
 import { MainMetrics, packageVersion } from '../metrics/main-metrics.ts'
 import { MetricsAggregator } from '../metrics/metrics-aggregator.ts'
+import { startHeapTrim } from '../runtime/heap-trim.ts'
 import type { WorkerData, WorkerListener } from '../workers/worker-data.ts'
 import { Acceptor, type BoundListener } from './acceptor.ts'
 import { handlerSpecs, persistenceOf } from './handler-specs.ts'
@@ -129,6 +130,7 @@ export async function startServer(
     logLevel: config.log.level,
     logPretty: wantsPretty(config.log.pretty),
     logPayloads: config.log.payloads,
+    trimIdleHeap: config.memory.trimIdleHeap,
   }
   // before the workers exist: their isolates read it when created; the main isolate's heap reads it at each GC
   if (config.memory.optimizeForSize) setFlagsFromString('--optimize-for-size')
@@ -269,8 +271,10 @@ export async function startServer(
     })()
     return draining
   }
+  const stopHeapTrim = config.memory.trimIdleHeap ? startHeapTrim() : () => {}
   const close = () => {
     closing ??= (async () => {
+      stopHeapTrim()
       await drain()
       await admin?.close()
       control.close()

@@ -18,6 +18,7 @@ import type { Handler, Transport, WorkerContext } from '../handlers/types.ts'
 import { createLogger } from '../log/logger.ts'
 import { serveWorkerMetrics, WorkerMetrics } from '../metrics/worker-metrics.ts'
 import { ConnectionRunner, type Endpoint } from '../protocol/connection-runner.ts'
+import { startHeapTrim } from '../runtime/heap-trim.ts'
 import { peerCertificateOf, TlsTransport } from '../transport/tls.ts'
 import { WebSocketTransport } from '../transport/websocket.ts'
 import { ConnectionRegistry } from './registry.ts'
@@ -66,6 +67,7 @@ async function init(): Promise<void> {
 }
 
 const ready = init()
+if (data.trimIdleHeap) startHeapTrim()
 let isReady = false
 ready.then(
   () => {
