@@ -31,6 +31,9 @@ const defaults: HeapTrimOptions = { intervalMs: 5000, growthBytes: 32 * 1024 * 1
  * context is made, so handler code does not find a global `gc`.
  */
 function exposedGc(): Gc {
+  // started with --expose-gc: leave the flag as it is
+  const own = (globalThis as { gc?: unknown }).gc
+  if (typeof own === 'function') return own as Gc
   setFlagsFromString('--expose-gc')
   try {
     return runInNewContext('gc') as Gc
