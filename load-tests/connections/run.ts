@@ -236,6 +236,8 @@ async function startMqttd(
         '--input-type=module',
         '-e',
         `const { main } = await import(${JSON.stringify(join(variant.root, 'dist', 'cli', 'main.js'))}); await main(process.argv.slice(1))`,
+        // what follows is the script's, not node's
+        '--',
       ]
     : [join(variant.root, 'bin', 'mqttd.js')]
   const child = spawnPinned([process.execPath, ...variant.flags, ...entry, '--config', file], variant.root)
