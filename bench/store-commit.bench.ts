@@ -9,14 +9,19 @@
  *   write lock (busy_timeout);
  * - store thread: the workers post their bursts to one store thread that
  *   commits everything that arrived in one of its turns in one transaction and
- *   answers each worker.
+ *   answers each worker;
+ * - wal-fsync (FULL only): each worker commits on its own connection with
+ *   sync NORMAL (no fsync on the event loop), then fdatasyncs the WAL file on
+ *   libuv's thread pool and acknowledges once that returns; commits made while
+ *   an fdatasync runs wait for the next one, so one fsync covers a group of
+ *   turns (what the broker's `sync: 'always'` does, sqlite-store.ts).
  *
  * Prints rows/s and the p50/p99 time from a burst's creation to its commit
  * acknowledgement, for sync NORMAL (batch) and FULL (always).
  *
  * usage: node bench/store-commit.bench.ts [seconds=3] [burst=50]
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { fdatasync, mkdtempSync, openSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
@@ -42,7 +47,7 @@ function open(file: string, sync: string): DatabaseSync {
 
 interface Job {
   role: 'producer' | 'store'
-  mode: 'in-worker' | 'store-thread'
+  mode: 'in-worker' | 'store-thread' | 'wal-fsync'
   file: string
   sync: string
   seconds: number
@@ -65,7 +70,26 @@ async function producer(job: Job): Promise<void> {
   let rows = 0
   let seq = 0
   const end = performance.now() + job.seconds * 1000
-  const db = job.mode === 'in-worker' ? open(job.file, job.sync) : undefined
+  const db =
+    job.mode === 'store-thread' ? undefined : open(job.file, job.mode === 'wal-fsync' ? 'NORMAL' : job.sync)
+  const wal = job.mode === 'wal-fsync' ? openSync(`${job.file}-wal`, 'r+') : undefined
+  // wal-fsync: commits waiting for the next fdatasync, and whether one is running
+  let unsynced: number[] = []
+  let syncing = false
+  const syncWal = (): void => {
+    syncing = true
+    const covered = unsynced
+    unsynced = []
+    fdatasync(wal!, () => {
+      const now = performance.now()
+      for (const started of covered) latencies.push(now - started)
+      for (let i = 0; i < covered.length; i++) pending.delete(-++synced)
+      syncing = false
+      if (unsynced.length > 0) syncWal()
+    })
+  }
+  let synced = 0
+  let committed = 0
   const insert = db?.prepare(
     'INSERT INTO outbound (client_id, seq, packet_id, state, body) VALUES (?, ?, ?, ?, ?)',
   )
@@ -79,7 +103,12 @@ async function producer(job: Job): Promise<void> {
     const started = performance.now()
     const burst: Row[] = []
     for (let i = 0; i < job.burst; i++) burst.push([`w${job.id}-c${i % 10}`, ++seq, body])
-    if (db !== undefined) {
+    if (wal !== undefined) {
+      commit(db!, insert!, burst)
+      pending.set(-++committed, started)
+      unsynced.push(started)
+      if (!syncing) syncWal()
+    } else if (db !== undefined) {
       commit(db, insert!, burst)
       latencies.push(performance.now() - started)
     } else {
@@ -203,6 +232,7 @@ if (isMainThread) {
     for (let round = 0; round < 2; round++) {
       await run('in-worker', sync, seconds, burst)
       await run('store-thread', sync, seconds, burst)
+      if (sync === 'FULL') await run('wal-fsync', sync, seconds, burst)
     }
   }
 } else {

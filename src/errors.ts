@@ -182,6 +182,11 @@ export const errorTable = {
     solve:
       'The file is damaged or not an mqttd database. Stop mqttd, move the file and its -wal/-shm files aside (keep them for inspection or `sqlite3 FILE .recover`), then start again with an empty store, or restore a backup.',
   },
+  MQTTD_ERR_PROXY_HEADER: {
+    message: 'PROXY protocol header refused on listener %s (from %s): %s',
+    solve:
+      'The listener has proxyProtocol: true, so every connection must start with a PROXY v1/v2 header: make the load balancer send one (HAProxy: send-proxy or send-proxy-v2 on the server line) and let only it reach this port, or set proxyProtocol: false for direct clients.',
+  },
   MQTTD_ERR_STORE_LOCKED: {
     message: 'Persistent store %s is in use: %s',
     solve:

@@ -36,6 +36,8 @@ export interface RunningServer {
   port: number
   /** Server version / command line, for the report. */
   description: string
+  /** mqttd: the admin API's port (its /metrics). */
+  adminPort?: number
   stop(): Promise<void>
 }
 
@@ -124,6 +126,7 @@ export async function startServer(name: TargetName, opts: StartOptions): Promise
   const cleanup = () => rmSync(dir, { recursive: true, force: true })
   let argv: string[]
   let description: string
+  let adminPort: number | undefined
   if (name === 'mosquitto') {
     const conf = join(dir, 'mosquitto.conf')
     // defaults otherwise: logging and persistence off the hot path, Nagle off
@@ -152,7 +155,7 @@ export async function startServer(name: TargetName, opts: StartOptions): Promise
     argv = [process.execPath, join(root, 'load-tests', 'compare', 'aedes-server.ts'), '--port', String(port)]
     description = 'aedes (npm), load-tests/compare/aedes-server.ts'
   } else {
-    const adminPort = await freePort()
+    adminPort = await freePort()
     const config = {
       listeners: [{ name: 'tcp', type: 'tcp', host: '127.0.0.1', port }],
       workers: opts.mqttdWorkers,
@@ -182,5 +185,5 @@ export async function startServer(name: TargetName, opts: StartOptions): Promise
     await stopper(child, cleanup)()
     throw err
   }
-  return { name, pid: child.pid!, port, description, stop: stopper(child, cleanup) }
+  return { name, pid: child.pid!, port, description, adminPort, stop: stopper(child, cleanup) }
 }

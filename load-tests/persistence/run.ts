@@ -6,7 +6,12 @@
  * `persistence.sync: batch`, `sync: always`, and mosquitto with
  * `persistence true`, interleaved round by round in one run (the machine may be
  * shared: compare within a round). Prints delivered msg/s, the ratio to
- * memory-only, end-to-end and PUBACK p99.
+ * memory-only, end-to-end and PUBACK p50/p99, the server's CPU per message,
+ * and for mqttd with a store its own commit timings (mqttd_store_commit_seconds
+ * from the admin API: group commits per second, mean time until durable).
+ *
+ * A server that does not start (a busy machine) is tried once more, then its
+ * row says `failed` rather than vanishing from the table.
  *
  * usage: npm run bench:persistence -- [--rounds 3] [--duration 5] [--workers 2] [--out FILE]
  */
@@ -14,7 +19,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { type StartOptions, startServer, unavailable } from '../compare/targets.ts'
+import { type RunningServer, type StartOptions, startServer, unavailable } from '../compare/targets.ts'
 import { main as generate } from '../generator/main.ts'
 
 const { values } = parseArgs({
@@ -50,24 +55,61 @@ const scenarios = {
 type ScenarioName = keyof typeof scenarios
 
 interface Sample {
+  round: number
   delivered: number
+  e2eP50Ms: number
   e2eP99Ms: number
+  ackP50Ms: number
   ackP99Ms: number
   lossPct: number
+  /** Server CPU per delivered message, µs (100% = one core). */
+  cpuUsPerMsg: number
+  /** Group commits per second and their mean time until durable (mqttd with a store). */
+  commitsPerSecond: number | undefined
+  commitMeanMs: number | undefined
 }
 
 const samples = new Map<string, Sample[]>()
+const failures = new Map<string, string[]>()
 
-async function measure(target: Target, scenario: ScenarioName): Promise<Sample> {
-  const server = await startServer(target.server, {
+/** The store's commit histogram (sum, count) from the admin API, summed over the workers. */
+async function commitTotals(server: RunningServer): Promise<{ sum: number; count: number } | undefined> {
+  if (server.adminPort === undefined) return undefined
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${server.adminPort}/metrics`)).text()
+    const value = (name: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
+      return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1))
+    }
+    const sum = value('mqttd_store_commit_seconds_sum')
+    const count = value('mqttd_store_commit_seconds_count')
+    return sum === undefined || count === undefined ? undefined : { sum, count }
+  } catch {
+    return undefined
+  }
+}
+
+async function start(target: Target): Promise<RunningServer> {
+  const options: StartOptions = {
     cpus: null,
     mqttdWorkers: workers,
     mqttdConfig: {},
     // A busy shared machine starts two worker threads slowly
     startTimeoutMs: 90_000,
     ...target.options,
-  })
+  }
   try {
+    return await startServer(target.server, options)
+  } catch (err) {
+    log(`${target.name}: start failed (${(err as Error).message.split('\n')[0]}), trying once more`)
+    return startServer(target.server, options)
+  }
+}
+
+async function measure(target: Target, scenario: ScenarioName, round: number): Promise<Sample> {
+  const server = await start(target)
+  try {
+    const before = await commitTotals(server)
     const { result } = await generate([
       'pub',
       '--port',
@@ -92,15 +134,26 @@ async function measure(target: Target, scenario: ScenarioName): Promise<Sample> 
     ])
     const r = result as {
       receivedPerSecond: number
+      seconds: number
       lossPct: number
-      latency: { p99Ms: number }
-      ackLatency: { p99Ms: number } | null
+      latency: { p50Ms: number; p99Ms: number }
+      ackLatency: { p50Ms: number; p99Ms: number } | null
+      cpu: { serverPct: number | null }
     }
+    const after = await commitTotals(server)
+    const commits = before !== undefined && after !== undefined ? after.count - before.count : undefined
     return {
+      round,
       delivered: r.receivedPerSecond,
+      e2eP50Ms: r.latency.p50Ms,
       e2eP99Ms: r.latency.p99Ms,
+      ackP50Ms: r.ackLatency?.p50Ms ?? 0,
       ackP99Ms: r.ackLatency?.p99Ms ?? 0,
       lossPct: r.lossPct,
+      cpuUsPerMsg: r.receivedPerSecond > 0 ? ((r.cpu.serverPct ?? 0) * 1e4) / r.receivedPerSecond : 0,
+      commitsPerSecond: commits === undefined ? undefined : commits / r.seconds,
+      commitMeanMs:
+        commits === undefined || commits === 0 ? undefined : ((after!.sum - before!.sum) / commits) * 1000,
     }
   } finally {
     await server.stop()
@@ -118,14 +171,21 @@ for (let round = 1; round <= rounds; round++) {
         continue
       }
       try {
-        const s = await measure(target, scenario)
+        const s = await measure(target, scenario, round)
         const key = `${scenario}\u0000${target.name}`
         samples.set(key, [...(samples.get(key) ?? []), s])
+        const commits =
+          s.commitsPerSecond === undefined
+            ? ''
+            : `, ${Math.round(s.commitsPerSecond)} commits/s of ${s.commitMeanMs?.toFixed(2) ?? '-'} ms`
         log(
-          `round ${round} ${scenario} ${target.name}: ${s.delivered} msg/s, e2e p99 ${s.e2eP99Ms.toFixed(1)} ms, PUBACK p99 ${s.ackP99Ms.toFixed(1)} ms, loss ${s.lossPct}%`,
+          `round ${round} ${scenario} ${target.name}: ${s.delivered} msg/s, e2e p50/p99 ${s.e2eP50Ms.toFixed(1)}/${s.e2eP99Ms.toFixed(1)} ms, PUBACK p50/p99 ${s.ackP50Ms.toFixed(1)}/${s.ackP99Ms.toFixed(1)} ms, server ${s.cpuUsPerMsg.toFixed(1)} µs/msg, loss ${s.lossPct}%${commits}`,
         )
       } catch (err) {
-        log(`round ${round} ${scenario} ${target.name}: failed: ${(err as Error).message}`)
+        const why = (err as Error).message.split('\n')[0] ?? String(err)
+        const key = `${scenario}\u0000${target.name}`
+        failures.set(key, [...(failures.get(key) ?? []), why])
+        log(`round ${round} ${scenario} ${target.name}: failed: ${why}`)
       }
     }
   }
@@ -136,19 +196,42 @@ function median(xs: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? 0
 }
 
+/**
+ * The ratio to memory-only is the median of the per-round ratios: each round
+ * runs its targets back to back, so a busy moment of the machine hits a round
+ * rather than one target.
+ */
+function ratioToMemory(scenario: ScenarioName, target: string): string {
+  const base = samples.get(`${scenario}\u0000mqttd memory`) ?? []
+  const list = samples.get(`${scenario}\u0000${target}`) ?? []
+  const ratios: number[] = []
+  for (const s of list) {
+    const b = base.find((x) => x.round === s.round)
+    if (b !== undefined && b.delivered > 0) ratios.push(s.delivered / b.delivered)
+  }
+  return ratios.length === 0 ? '—' : `${Math.round(median(ratios) * 100)} %`
+}
+
+const ms = (xs: number[]) => median(xs).toFixed(1)
 const lines = [
-  '| scenario | server | delivered msg/s (median) | vs memory-only | e2e p99 ms | PUBACK p99 ms | loss % |',
-  '| --- | --- | --- | --- | --- | --- | --- |',
+  '| scenario | server | delivered msg/s (median) | vs memory-only | e2e p50 / p99 ms | PUBACK p50 / p99 ms | server µs/msg | store commits/s, mean ms | loss % |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 ]
 for (const scenario of Object.keys(scenarios) as ScenarioName[]) {
-  const base = median((samples.get(`${scenario}\u0000mqttd memory`) ?? []).map((s) => s.delivered))
   for (const target of targets) {
-    const list = samples.get(`${scenario}\u0000${target.name}`)
-    if (list === undefined) continue
-    const rate = median(list.map((s) => s.delivered))
-    const ratio = base > 0 ? `${Math.round((rate / base) * 100)} %` : '—'
+    const key = `${scenario}\u0000${target.name}`
+    const list = samples.get(key)
+    if (list === undefined) {
+      const why = failures.get(key)
+      if (why !== undefined) lines.push(`| ${scenario} | ${target.name} | failed: ${why[0]} | | | | | | |`)
+      continue
+    }
+    const commits = list.flatMap((s) => (s.commitsPerSecond === undefined ? [] : [s.commitsPerSecond]))
+    const commitMs = list.flatMap((s) => (s.commitMeanMs === undefined ? [] : [s.commitMeanMs]))
+    const store =
+      commits.length === 0 ? '—' : `${Math.round(median(commits))}, ${median(commitMs).toFixed(2)}`
     lines.push(
-      `| ${scenario} | ${target.name} | ${rate} | ${ratio} | ${median(list.map((s) => s.e2eP99Ms)).toFixed(1)} | ${median(list.map((s) => s.ackP99Ms)).toFixed(1)} | ${median(list.map((s) => s.lossPct))} |`,
+      `| ${scenario} | ${target.name} | ${median(list.map((s) => s.delivered))} | ${ratioToMemory(scenario, target.name)} | ${ms(list.map((s) => s.e2eP50Ms))} / ${ms(list.map((s) => s.e2eP99Ms))} | ${ms(list.map((s) => s.ackP50Ms))} / ${ms(list.map((s) => s.ackP99Ms))} | ${ms(list.map((s) => s.cpuUsPerMsg))} | ${store} | ${median(list.map((s) => s.lossPct))} |`,
     )
   }
 }
@@ -158,6 +241,6 @@ const file = values.out ?? join(here, '..', 'results', `persistence-${startedAt.
 mkdirSync(dirname(file), { recursive: true })
 writeFileSync(
   file,
-  `${JSON.stringify({ startedAt, rounds, workers, samples: Object.fromEntries(samples), table }, null, 2)}\n`,
+  `${JSON.stringify({ startedAt, rounds, workers, samples: Object.fromEntries(samples), failures: Object.fromEntries(failures), table }, null, 2)}\n`,
 )
 log(`result written to ${file}`)

@@ -276,6 +276,7 @@ export class Broker {
     const store = this.#store!
     session.journal = journalFor(store, session.clientId)
     for (const [filter, sub] of session.subscriptions) store.putSubscription(session.clientId, filter, sub)
+    for (const id of session.awaitingRelease ?? []) store.putInbound(session.clientId, id)
   }
 
   #saveSession(session: Session, will: Will | undefined, disconnectedAt: number | undefined): void {
@@ -567,5 +568,6 @@ function snapshotOf(record: SessionRecord): SessionSnapshot {
     subscriptions: record.subscriptions,
     inflight,
     queue,
+    inbound: record.inbound,
   }
 }

@@ -211,6 +211,9 @@ export async function createBrokerHandler(
       }
       // Session Present: 1 only when a session was resumed [3.1.1 MQTT-3.2.2-1] [5.0 MQTT-3.2.2-1] [3.1.1 MQTT-3.2.2-2] [5.0 MQTT-3.2.2-2] [3.1.1 MQTT-3.2.2-3] [5.0 MQTT-3.2.2-3]
       ctx.connack.sessionPresent = present
+      // QoS 2 ids the resumed session still awaits PUBREL for (from an earlier connection, or the store)
+      const awaiting = present ? broker.binding(ctx)?.session.awaitingRelease : undefined
+      if (awaiting !== undefined) for (const id of awaiting) ctx.awaitingRelease.add(id)
       if (!v5) return undefined
       // Server Keep Alive and the assigned client id are the framework's (limits.maxKeepaliveSeconds)
       const props = ctx.connack.properties
@@ -253,6 +256,14 @@ export async function createBrokerHandler(
         delivered === 0 && packet.qos > 0 && ctx.protocolVersion === 5
           ? { reasonCode: ReasonCode.noMatchingSubscribers }
           : undefined
+      // A persistent session keeps the id until PUBREL, committed with the message before PUBREC, so a
+      // re-send after a reconnect or a crash is not delivered again [3.1.1 MQTT-4.3.3-2] [5.0 MQTT-4.3.3-10]
+      const publisher = packet.qos === 2 ? broker.binding(ctx) : undefined
+      const inbound =
+        publisher !== undefined && !publisher.detached && publisher.session.expiryInterval > 0
+          ? publisher.session
+          : undefined
+      inbound?.received(packet.messageId!)
       const waits: Promise<unknown>[] = []
       // PUBACK / PUBREC once what the message added to sessions here and on other workers is committed
       const committed = packet.qos > 0 ? broker.durable() : undefined
@@ -269,9 +280,12 @@ export async function createBrokerHandler(
       }
       if (waits.length === 0) return result
       if (store === undefined) return Promise.all(waits).then(() => result)
-      return Promise.all([committed, ...waits]).then(([ok]) =>
-        ok === false || held?.remote?.failed === true ? refuseUnstored(ctx, store) : result,
-      )
+      return Promise.all([committed, ...waits]).then(([ok]) => {
+        if (ok !== false && held?.remote?.failed !== true) return result
+        // Not acknowledged as received: a re-send is a new message
+        inbound?.released(packet.messageId!)
+        return refuseUnstored(ctx, store)
+      })
     },
 
     async onSubscribe(ctx, packet, granted): Promise<HookResult> {
@@ -394,6 +408,21 @@ export async function createBrokerHandler(
       if (binding === undefined || binding.detached) return
       const reasonCode = (packet as { reasonCode?: number }).reasonCode
       binding.session.acknowledge(packet.cmd, packet.messageId!, reasonCode)
+    },
+
+    onRelease(ctx, packet) {
+      const binding = broker.binding(ctx)
+      if (binding === undefined || binding.detached) return undefined
+      if (!binding.session.released(packet.messageId!)) return undefined
+      // PUBCOMP once the release is committed: the client may reuse the id after it
+      const committed = binding.session.journal === undefined ? undefined : broker.durable()
+      if (committed === undefined) return undefined
+      return committed.then((ok) => {
+        if (ok) return
+        // Not committed: no PUBCOMP, the client sends PUBREL again on its next connection
+        store?.refused()
+        ctx.close(ReasonCode.quotaExceeded, 'Persistent storage full', 'closed-by-handler')
+      })
     },
 
     onDisconnect(ctx, packet) {

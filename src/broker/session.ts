@@ -60,6 +60,10 @@ export interface SessionJournal {
   changed(seq: number, packetId: number, state: 'publish' | 'pubrel'): void
   removed(seq: number): void
   cleared(): void
+  /** A QoS 2 message from the client was accepted: its packet id awaits PUBREL. */
+  inboundReceived(packetId: number): void
+  /** Its PUBREL came: the id is free again. */
+  inboundReleased(packetId: number): void
 }
 
 interface InFlight extends Delivery {
@@ -93,6 +97,8 @@ export interface SessionSnapshot {
   subscriptions: [string, Subscription][]
   inflight: [number, InFlight][]
   queue: Delivery[]
+  /** QoS 2 ids from the client awaiting PUBREL, when there are any. */
+  inbound?: number[]
 }
 
 export class Session {
@@ -120,6 +126,8 @@ export class Session {
   #relief: (() => void)[] = []
   #journal: SessionJournal | undefined
   #nextSeq = 1
+  /** QoS 2 packet ids from the client whose PUBREC was sent and whose PUBREL has not come. */
+  #inbound: Set<number> | undefined
 
   constructor(
     clientId: string,
@@ -140,6 +148,29 @@ export class Session {
 
   set journal(journal: SessionJournal | undefined) {
     this.#journal = journal
+  }
+
+  /**
+   * The client's QoS 2 packet ids awaiting PUBREL: part of the server's session
+   * state (§4.1 of both specifications), so a re-sent PUBLISH on a later
+   * connection (or after a restart, from the store) is not delivered twice.
+   */
+  get awaitingRelease(): ReadonlySet<number> | undefined {
+    return this.#inbound
+  }
+
+  /** A QoS 2 PUBLISH from the client was accepted (PUBREC follows): its id awaits PUBREL. */
+  received(messageId: number): void {
+    this.#inbound ??= new Set()
+    this.#inbound.add(messageId)
+    this.#journal?.inboundReceived(messageId)
+  }
+
+  /** PUBREL from the client; false when the id was not awaiting it. */
+  released(messageId: number): boolean {
+    if (this.#inbound?.delete(messageId) !== true) return false
+    this.#journal?.inboundReleased(messageId)
+    return true
   }
 
   get online(): boolean {
@@ -425,6 +456,7 @@ export class Session {
       subscriptions: [...this.subscriptions],
       inflight: [...this.#inflight],
       queue: this.#queue.slice(this.#queueHead),
+      ...(this.#inbound === undefined || this.#inbound.size === 0 ? {} : { inbound: [...this.#inbound] }),
     }
   }
 
@@ -441,6 +473,8 @@ export class Session {
       session.#ids.reserve(id)
     }
     session.#queue = snapshot.queue
+    if (snapshot.inbound !== undefined && snapshot.inbound.length > 0)
+      session.#inbound = new Set(snapshot.inbound)
     // Stored messages keep their seq; new ones follow them
     for (const [, entry] of snapshot.inflight)
       session.#nextSeq = Math.max(session.#nextSeq, (entry.seq ?? 0) + 1)

@@ -70,6 +70,11 @@ export const ListenerSchema = Type.Object(
     maxConnections: Type.Optional(
       Type.Integer({ minimum: 1, description: 'Open connections allowed on this listener.' }),
     ),
+    proxyProtocol: Type.Boolean({
+      default: false,
+      description:
+        'Every connection starts with a PROXY protocol v1 or v2 header (HAProxy send-proxy / send-proxy-v2); its client address is used everywhere. Trusts whoever can connect: let only the proxy reach this listener. A connection without a valid header within limits.connectTimeoutMs is closed.',
+    }),
   },
   { additionalProperties: false },
 )

@@ -33,6 +33,7 @@ import type {
   IPubcompPacket,
   IPublishPacket,
   IPubrecPacket,
+  IPubrelPacket,
   ISubscribePacket,
   IUnsubscribePacket,
   Packet,
@@ -138,6 +139,16 @@ export interface ConnectContext extends HookContext {
     /** v5 CONNACK properties (assignedClientIdentifier, serverKeepAlive, …). */
     properties: Record<string, unknown>
   }
+  /**
+   * QoS 2 packet ids of the resumed session that are still awaiting PUBREL:
+   * their PUBREC was sent on an earlier connection (or before a restart). A
+   * handler that keeps sessions (the broker, from its store) adds them in
+   * `onConnect`; when the CONNACK says Session Present, the framework then
+   * acknowledges a re-sent PUBLISH with such an id without running
+   * `onPublish` again [3.1.1 MQTT-4.3.3-2] [5.0 MQTT-4.3.3-10] and answers its PUBREL
+   * with PUBCOMP 0x00.
+   */
+  readonly awaitingRelease: Set<number>
 }
 
 /** Once per worker thread, before any connection: for handlers with shared state (the broker). */
@@ -203,6 +214,13 @@ export interface Handler {
   onUnsubscribe?(ctx: HookContext, packet: IUnsubscribePacket, reasonCodes: number[]): Awaitable<HookResult>
   /** PUBACK, PUBREC or PUBCOMP from the client, for QoS 1/2 messages the server sent. */
   onAck?(ctx: HookContext, packet: IPubackPacket | IPubrecPacket | IPubcompPacket): Awaitable<void>
+  /**
+   * PUBREL received for a QoS 2 message from the client whose PUBREC was
+   * sent: its packet id is free again. PUBCOMP is sent once every handler's
+   * hook resolved, so a handler keeping the id in a store can commit its
+   * removal first (the client may reuse the id as soon as it has PUBCOMP).
+   */
+  onRelease?(ctx: HookContext, packet: IPubrelPacket): Awaitable<void>
   /** PINGREQ received; the framework answers PINGRESP whatever the hook does. */
   onPing?(ctx: HookContext, packet: IPingreqPacket): Awaitable<void>
   /** DISCONNECT received. */
@@ -228,6 +246,7 @@ export const hookNames = [
   'onSubscribed',
   'onUnsubscribe',
   'onAck',
+  'onRelease',
   'onPing',
   'onDisconnect',
   'onClose',

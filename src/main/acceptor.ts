@@ -75,7 +75,8 @@ export class Acceptor {
     for (const listener of listeners) {
       const name = listener.name!
       const server = createServer({ pauseOnConnect: true })
-      server.on('connection', (socket: Socket) => this.#handOff(socket, name, listener.type))
+      const proxied = listener.proxyProtocol === true
+      server.on('connection', (socket: Socket) => this.#handOff(socket, name, listener.type, proxied))
       server.on('error', (err) => this.#options.log.error({ err, listener: name }, 'listener error'))
       let port: number
       try {
@@ -109,12 +110,13 @@ export class Acceptor {
     })
   }
 
-  #handOff(socket: Socket, name: string, type: ListenerType): void {
+  #handOff(socket: Socket, name: string, type: ListenerType, proxied: boolean): void {
     const { admission, metrics, pool } = this.#options
-    // reading remoteAddress is a getpeername() syscall: only when a per-address rate needs it
+    // reading remoteAddress is a getpeername() syscall: only when a per-address rate needs it.
+    // Behind a proxy it is the proxy's address: the worker asks about the client's once it read the header.
     const refusal = !this.#accepting
       ? 'max_connections'
-      : admission.ratesAddresses
+      : admission.ratesAddresses && !proxied
         ? admission.admit(name, socket.remoteAddress, Date.now())
         : admission.admit(name, undefined, 0)
     if (refusal !== null) {
@@ -130,6 +132,7 @@ export class Acceptor {
       listener: name,
       acceptedAt: performance.timeOrigin + performance.now(),
     }
+    if (proxied && admission.ratesAddresses) task.checkAddress = true
     const transfer = [socket]
     // same tick as the accept: the socket is paused and untouched; `name` picks the transport's task
     const settled = pool.run(task, {

@@ -45,6 +45,15 @@ export class AdmissionControl {
     return null
   }
 
+  /**
+   * The per-address rate alone, for a client whose address is known only
+   * after the hand-off (a PROXY protocol header read by a worker); the
+   * connection was counted open by {@link admit} at accept.
+   */
+  admitAddress(address: string, now: number): 'rate_limited' | null {
+    return this.#ratePerAddress > 0 && !this.#take(address, now) ? 'rate_limited' : null
+  }
+
   #take(address: string, now: number): boolean {
     const rate = this.#ratePerAddress
     if (now - this.#lastPrune > 10_000) {

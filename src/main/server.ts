@@ -19,6 +19,7 @@ import { prepareStore } from '../broker/store/store-file.ts'
 import { loadConfig } from '../config/load.ts'
 import type { MqttdConfig, MqttdConfigInput } from '../config/schema.ts'
 import { validateConfig } from '../config/validate.ts'
+import { AdmissionServer } from '../control/admission-channel.ts'
 import { ControlClient } from '../control/control-channel.ts'
 import { mqttdError } from '../errors.ts'
 import { validateHandlers } from '../handlers/loader.ts'
@@ -115,7 +116,12 @@ export async function startServer(
   const releaseStore = persistence === undefined ? () => {} : prepareStore(persistence)
 
   const workerListeners: WorkerListener[] = config.listeners.map((l) => {
-    const entry: WorkerListener = { name: l.name!, type: l.type, path: l.path }
+    const entry: WorkerListener = {
+      name: l.name!,
+      type: l.type,
+      path: l.path,
+      proxyProtocol: l.proxyProtocol,
+    }
     if (l.type === 'tls' || l.type === 'wss') entry.tls = readTlsMaterial(l)
     return entry
   })
@@ -200,6 +206,12 @@ export async function startServer(
     ),
     ratePerAddress: config.limits.connectionRatePerAddress,
   })
+  // proxyProtocol listeners: workers ask about the client address their PROXY header gave
+  const addressAdmission = new AdmissionServer(instanceId, (listener, address) => {
+    const refusal = admission.admitAddress(address, Date.now())
+    if (refusal !== null) metrics.rejected(listener, refusal)
+    return refusal
+  })
   const acceptor = new Acceptor({ pool, admission, metrics, log, onHandoff: options.onHandoff })
   let bound: BoundListener[]
   try {
@@ -234,6 +246,7 @@ export async function startServer(
     await acceptor.stop()
     await admin?.close()
     control.close()
+    addressAdmission.close()
     await pool.destroy()
     releaseStore()
     throw err
@@ -278,6 +291,7 @@ export async function startServer(
       await drain()
       await admin?.close()
       control.close()
+      addressAdmission.close()
       await pool.destroy()
       releaseStore()
       log.info('mqttd stopped')

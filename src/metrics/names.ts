@@ -46,7 +46,13 @@ export const qosLevels = [0, 1, 2] as const
 /** Refusals the main thread counts before a worker sees the socket. */
 export const mainRejectReasons = ['max_connections', 'rate_limited', 'queue_full'] as const
 /** Refusals a worker counts. */
-export const workerRejectReasons = ['auth_refused', 'protocol_error', 'connect_timeout'] as const
+export const workerRejectReasons = [
+  'auth_refused',
+  'protocol_error',
+  'connect_timeout',
+  'proxy_header_invalid',
+  'proxy_header_timeout',
+] as const
 /** Drop reasons pre-bound at start; others are bound on first use. */
 export const knownDropReasons = [
   'queue_full',

@@ -99,6 +99,9 @@ async function accept(r: ProtocolHost, reason: ReasonResult | undefined): Promis
   r.state.connackSent = true
   r.state.wasConnected = true
   r.state.phase = 'connected'
+  // The resumed session's QoS 2 ids awaiting PUBREL stay exactly-once across connections [3.1.1 MQTT-4.3.3-2] [5.0 MQTT-4.3.3-10]
+  const restored = ctx.restoredAwaitingRelease
+  if (sessionPresent && restored !== undefined) r.flow.restore(restored)
   // never the password: the connect packet is summarised field by field
   r.rootLog.info(
     {

@@ -42,6 +42,7 @@ export class ConnectionContext implements ConnectContext {
   #id: string | undefined
   #state: Record<string, unknown> | undefined
   #connack: { sessionPresent: boolean; properties: Record<string, unknown> } | undefined
+  #awaitingRelease: Set<number> | undefined
   #log: Logger | undefined
   #logClientId = ''
 
@@ -89,6 +90,16 @@ export class ConnectionContext implements ConnectContext {
   get connack(): { sessionPresent: boolean; properties: Record<string, unknown> } {
     this.#connack ??= { sessionPresent: false, properties: {} }
     return this.#connack
+  }
+
+  get awaitingRelease(): Set<number> {
+    this.#awaitingRelease ??= new Set()
+    return this.#awaitingRelease
+  }
+
+  /** The ids a handler restored in onConnect, without allocating when there are none. */
+  get restoredAwaitingRelease(): Set<number> | undefined {
+    return this.#awaitingRelease
   }
 
   /** Whether a hook shaped the CONNACK (set sessionPresent or a property). */

@@ -65,6 +65,14 @@ export class InboundFlow {
     this.#awaitingRel.add(messageId)
   }
 
+  /** The resumed session's ids whose PUBREC was sent on an earlier connection. */
+  restore(ids: Iterable<number>): void {
+    for (const id of ids) {
+      this.#awaitingRel ??= new Set()
+      this.#awaitingRel.add(id)
+    }
+  }
+
   /** PUBREL arrived; returns whether the id was awaiting it (else PUBCOMP 0x92). */
   released(messageId: number): boolean {
     return this.#awaitingRel?.delete(messageId) === true

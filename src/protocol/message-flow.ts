@@ -93,8 +93,13 @@ export async function handlePublish(r: ProtocolHost, packet: PublishPacket): Pro
 }
 
 /** [3.1.1 MQTT-4.3.3-2] [5.0 MQTT-4.3.3-11] PUBCOMP for a released id; v5 0x92 when it was not awaiting release. */
-export function handlePubrel(r: ProtocolHost, packet: PubrelPacket): void {
+export async function handlePubrel(r: ProtocolHost, packet: PubrelPacket): Promise<void> {
   const known = r.flow.released(packet.messageId!)
+  // A handler that stored the id commits its release before the client may reuse it
+  if (known && r.chain.has('onRelease')) {
+    await r.chain.notify('onRelease', r.ctx, packet)
+    if (r.state.phase !== 'connected') return
+  }
   r.ack({
     cmd: 'pubcomp',
     messageId: packet.messageId,

@@ -15,6 +15,8 @@ export interface WorkerListener {
   path: string
   /** tls/wss: key, certificate and options, read by the main thread. */
   tls?: TlsMaterial
+  /** A PROXY protocol header precedes each connection's bytes. */
+  proxyProtocol: boolean
 }
 
 export interface WorkerData {
@@ -40,4 +42,9 @@ export interface ConnectionTask {
   listener: string
   /** `performance.timeOrigin + performance.now()` in the main thread at accept (epoch ms). */
   acceptedAt: number
+  /**
+   * proxyProtocol listeners: the per-address rate is on, so the worker asks
+   * the main thread about the client address the header gives.
+   */
+  checkAddress?: boolean
 }

@@ -10,8 +10,10 @@ import type { TLSSocket } from 'node:tls'
 import { threadId, workerData } from 'node:worker_threads'
 import type { Logger } from 'pino'
 import { loadAuthData, setAuth } from '../auth/state.ts'
+import { AdmissionClient } from '../control/admission-channel.ts'
 import { ControlServer } from '../control/control-channel.ts'
 import type { DrainResult, WorkerReload } from '../control/protocol.ts'
+import { mqttdError } from '../errors.ts'
 import { HandlerChain } from '../handlers/chain.ts'
 import { instantiateHandlers } from '../handlers/loader.ts'
 import type { Handler, Transport, WorkerContext } from '../handlers/types.ts'
@@ -19,6 +21,7 @@ import { createLogger } from '../log/logger.ts'
 import { serveWorkerMetrics, WorkerMetrics } from '../metrics/worker-metrics.ts'
 import { ConnectionRunner, type Endpoint } from '../protocol/connection-runner.ts'
 import { startHeapTrim } from '../runtime/heap-trim.ts'
+import { ProxyHeaderReadError, readProxyHeader } from '../transport/proxy-header-reader.ts'
 import { peerCertificateOf, TlsTransport } from '../transport/tls.ts'
 import { WebSocketTransport } from '../transport/websocket.ts'
 import { ConnectionRegistry } from './registry.ts'
@@ -29,6 +32,9 @@ const log: Logger = createLogger({ level: data.logLevel, pretty: data.logPretty 
 const metrics = new WorkerMetrics({ workerId: threadId })
 const registry = new ConnectionRegistry()
 const control = new ControlServer(data.instanceId, threadId)
+const proxiedListeners = new Set(data.listeners.filter((l) => l.proxyProtocol).map((l) => l.name))
+// only a worker with proxyProtocol listeners asks the main thread about client addresses
+const admissionClient = proxiedListeners.size > 0 ? new AdmissionClient(data.instanceId, threadId) : undefined
 const tlsTransports = new Map<string, TlsTransport>()
 const wsTransports = new Map<string, WebSocketTransport>()
 let chain: HandlerChain | undefined
@@ -123,14 +129,10 @@ async function drain(timeoutMs: number): Promise<DrainResult> {
 }
 serveWorkerMetrics(control, metrics)
 
-/** Settled: what a refused task returns. */
-const noTask = Promise.resolve()
-
 /**
- * Runs one connection to its end: the task's promise settles once the
- * connection closed and `onClose` ran. A plain function and one `then`
- * rather than nested async functions, whose suspended frames each idle
- * connection would hold for its whole life.
+ * Runs one connection to its end: the promise settles once the connection
+ * closed and `onClose` ran. A plain function and one `then` rather than an
+ * async function, whose suspended frame each idle connection would hold.
  */
 function serve(endpoint: Endpoint): Promise<void> {
   const runner = new ConnectionRunner({
@@ -154,102 +156,154 @@ function serve(endpoint: Endpoint): Promise<void> {
   })
 }
 
-/**
- * Common start of every task: count the hand-off, wait for init (only tasks
- * that arrive before it is done), refuse while draining, then `run`.
- */
-function begin(task: ConnectionTask, run: (socket: Socket) => Promise<void>): Promise<void> {
-  metrics.observeHandoff(Math.max(0, performance.timeOrigin + performance.now() - task.acceptedAt) / 1000)
-  // once ready, no await: the task goes on in the tick its socket arrived
-  if (isReady) return start(task.socket, run)
-  return ready.then(
-    () => start(task.socket, run),
-    (err: unknown) => {
-      task.socket.destroy()
-      throw err
-    },
-  )
+/** A connection's socket and the client's address: the peer's, or what a PROXY header said. */
+interface Peer {
+  socket: Socket
+  remoteAddress: string | undefined
+  remotePort: number | undefined
 }
 
-function start(socket: Socket, run: (socket: Socket) => Promise<void>): Promise<void> {
+/** Common start of every task: wait for init, count the hand-off, refuse while draining, read a PROXY header. */
+async function begin(task: ConnectionTask): Promise<Peer | null> {
+  const { socket } = task
+  metrics.observeHandoff(Math.max(0, performance.timeOrigin + performance.now() - task.acceptedAt) / 1000)
+  // once ready, no await: the task goes on in the tick its socket arrived
+  if (!isReady) {
+    try {
+      await ready
+    } catch (err) {
+      socket.destroy()
+      throw err
+    }
+  }
   if (draining) {
     socket.destroy()
-    return noTask
+    return null
   }
   socket.setNoDelay(true)
   // a transferred socket must be read or destroyed: errors before the Connection attaches must not throw
   socket.on('error', ignore)
-  return run(socket)
+  const peer: Peer = { socket, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort }
+  return proxiedListeners.has(task.listener) ? behindProxy(task, peer) : peer
 }
 
-function plain(socket: Socket, transport: Transport, listener: string): Endpoint {
+/**
+ * A proxyProtocol listener: the PROXY header comes first, before TLS,
+ * WebSocket or MQTT. A connection without a valid one is closed, logged
+ * and counted; LOCAL (v2) and UNKNOWN (v1) keep the proxy's own address.
+ */
+async function behindProxy(task: ConnectionTask, peer: Peer): Promise<Peer | null> {
+  const { socket } = peer
+  const proxy = `${peer.remoteAddress}:${peer.remotePort}`
+  let header: Awaited<ReturnType<typeof readProxyHeader>>
+  try {
+    header = await readProxyHeader(socket, data.limits.connectTimeoutMs)
+  } catch (err) {
+    socket.destroy()
+    if (!(err instanceof ProxyHeaderReadError)) throw err
+    if (err.reason === 'closed') {
+      log.debug({ listener: task.listener, proxy, reason: err.message }, 'closed before a PROXY header')
+      return null
+    }
+    metrics.connectionRejected(task.listener, `proxy_header_${err.reason}`)
+    const coded = mqttdError('MQTTD_ERR_PROXY_HEADER', task.listener, proxy, err.message)
+    log.warn({ err: coded, listener: task.listener, proxy }, 'PROXY header refused: connection closed')
+    return null
+  }
+  // LOCAL / UNKNOWN: the proxy's own address stands
+  const client: Peer =
+    header.source === null
+      ? peer
+      : { socket, remoteAddress: header.source.address, remotePort: header.source.port }
+  if (task.checkAddress === true && admissionClient !== undefined && header.source !== null) {
+    const refusal = await admissionClient.ask(task.listener, header.source.address, 1000)
+    if (refusal !== null) {
+      // counted by the main thread, which keeps the per-address buckets
+      socket.destroy()
+      log.debug(
+        { listener: task.listener, remote: client.remoteAddress, proxy, refusal },
+        'connection refused',
+      )
+      return null
+    }
+  }
+  // the header (and the address check) took time: a drain may have begun, the peer may have left
+  if (draining || socket.destroyed) {
+    socket.destroy()
+    return null
+  }
+  return client
+}
+
+function plain(peer: Peer, transport: Transport, listener: string): Endpoint {
   return {
-    stream: socket,
+    stream: peer.socket,
     transport,
     listener,
-    remoteAddress: socket.remoteAddress,
-    remotePort: socket.remotePort,
+    remoteAddress: peer.remoteAddress,
+    remotePort: peer.remotePort,
     peerCertificate: null,
   }
 }
 
 /** Task `tcp`: MQTT straight on the socket. */
-export function tcp(task: ConnectionTask): Promise<void> {
-  return begin(task, (socket) => serve(plain(socket, 'tcp', task.listener)))
+export async function tcp(task: ConnectionTask): Promise<void> {
+  const peer = await begin(task)
+  if (peer !== null) await serve(plain(peer, 'tcp', task.listener))
 }
 
 /** Task `tls`: TLS handshake in this worker, then MQTT. */
-export function tls(task: ConnectionTask): Promise<void> {
-  return begin(task, (socket) =>
-    tlsTransports
-      .get(task.listener)!
-      .accept(socket)
-      .then(
-        (secure) =>
-          serve({
-            ...plain(socket, 'tls', task.listener),
-            stream: secure,
-            peerCertificate: peerCertificateOf(secure),
-          }),
-        (err: Error) => {
-          log.debug({ err, listener: task.listener, remote: socket.remoteAddress }, 'TLS handshake failed')
-          socket.destroy()
-        },
-      ),
-  )
+export async function tls(task: ConnectionTask): Promise<void> {
+  const peer = await begin(task)
+  if (peer === null) return
+  const { socket } = peer
+  const secure = await tlsTransports
+    .get(task.listener)!
+    .accept(socket)
+    .catch((err: Error) => {
+      log.debug({ err, listener: task.listener, remote: peer.remoteAddress }, 'TLS handshake failed')
+      socket.destroy()
+      return null
+    })
+  if (secure === null) return
+  await serve({
+    ...plain(peer, 'tls', task.listener),
+    stream: secure,
+    peerCertificate: peerCertificateOf(secure),
+  })
 }
 
 async function websocket(
   task: ConnectionTask,
-  socket: Socket,
+  peer: Peer,
   stream: Socket,
   transport: Transport,
 ): Promise<void> {
   const upgrade = await wsTransports.get(task.listener)!.accept(stream)
   if (upgrade === null) return // plain HTTP, answered and closed
   upgrade.stream.on('error', () => {})
-  const endpoint = plain(socket, transport, task.listener)
+  const endpoint = plain(peer, transport, task.listener)
   endpoint.stream = upgrade.stream
   if (transport === 'wss') endpoint.peerCertificate = peerCertificateOf(stream as unknown as TLSSocket)
   await serve(endpoint)
 }
 
 /** Task `ws`: HTTP upgrade to WebSocket in this worker, then MQTT over binary frames. */
-export function ws(task: ConnectionTask): Promise<void> {
-  return begin(task, (socket) => websocket(task, socket, socket, 'ws'))
+export async function ws(task: ConnectionTask): Promise<void> {
+  const peer = await begin(task)
+  if (peer !== null) await websocket(task, peer, peer.socket, 'ws')
 }
 
 /** Task `wss`: TLS, then the WebSocket upgrade, then MQTT. */
-export function wss(task: ConnectionTask): Promise<void> {
-  return begin(task, (socket) =>
-    tlsTransports
-      .get(task.listener)!
-      .accept(socket)
-      .then(
-        (secure) => websocket(task, socket, secure as unknown as Socket, 'wss'),
-        () => {
-          socket.destroy()
-        },
-      ),
-  )
+export async function wss(task: ConnectionTask): Promise<void> {
+  const peer = await begin(task)
+  if (peer === null) return
+  const secure = await tlsTransports
+    .get(task.listener)!
+    .accept(peer.socket)
+    .catch(() => {
+      peer.socket.destroy()
+      return null
+    })
+  if (secure !== null) await websocket(task, peer, secure as unknown as Socket, 'wss')
 }

@@ -28,3 +28,21 @@ test('admission: per-address rate is a token bucket refilled per second, per add
   assert.equal(control.admit('l', '10.0.0.1', 1501), 'rate_limited')
   assert.equal(control.admit('l', undefined, 1501), null, 'no address, no rate limit')
 })
+
+test('admission: behind a proxy, the address from the PROXY header draws on the same buckets, without counting a connection again', () => {
+  const control = new AdmissionControl({ maxConnections: 1, perListener: new Map(), ratePerAddress: 2 })
+  // accept: counted, no address (the peer is the proxy)
+  assert.equal(control.admit('proxied', undefined, 0), null)
+  assert.equal(control.open, 1)
+  // the worker read the header: the client's address is checked; the count stays
+  assert.equal(control.admitAddress('10.0.0.1', 1000), null)
+  assert.equal(control.open, 1)
+  assert.equal(control.admitAddress('10.0.0.1', 1001), null)
+  assert.equal(control.admitAddress('10.0.0.1', 1002), 'rate_limited')
+  // a direct client from that address shares the bucket
+  control.release('proxied')
+  assert.equal(control.admit('direct', '10.0.0.1', 1003), 'rate_limited')
+  assert.equal(control.admitAddress('10.0.0.9', 1003), null)
+  const unlimited = new AdmissionControl({ maxConnections: 1, perListener: new Map(), ratePerAddress: 0 })
+  for (let i = 0; i < 5; i++) assert.equal(unlimited.admitAddress('10.0.0.1', 1000), null)
+})

@@ -10,5 +10,7 @@ export function journalFor(store: BrokerStore, clientId: string): SessionJournal
     changed: (seq, packetId, state) => store.updateOutbound(clientId, seq, packetId, state),
     removed: (seq) => store.deleteOutbound(clientId, seq),
     cleared: () => store.clearOutbound(clientId),
+    inboundReceived: (packetId) => store.putInbound(clientId, packetId),
+    inboundReleased: (packetId) => store.deleteInbound(clientId, packetId),
   }
 }

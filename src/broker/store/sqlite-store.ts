@@ -4,8 +4,14 @@
  * buffered and committed in groups, one transaction per event-loop turn
  * (`setImmediate`), so a flood of publishes costs one commit per turn rather
  * than one per message. Writers of different workers serialize on SQLite's
- * write lock (`busy_timeout`). See docs/broker-design.md, "Durable state".
+ * write lock (`busy_timeout`). With `sync: 'always'` the transaction itself
+ * does not fsync (SQLite's NORMAL): the WAL file is fdatasync'ed afterwards
+ * on libuv's thread pool and the group's acknowledgements wait for it, so the
+ * worker's event loop never blocks on the disk, and commits made while one
+ * fdatasync runs share the next. See docs/broker-design.md, "Durable state".
  */
+import { closeSync, fdatasync, fsyncSync, openSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import { deserialize, serialize } from 'node:v8'
 import type { BrokerMessage } from '../message.ts'
@@ -52,6 +58,11 @@ CREATE TABLE IF NOT EXISTS outbound (
   body BLOB NOT NULL,
   PRIMARY KEY (client_id, seq)
 );
+CREATE TABLE IF NOT EXISTS inbound (
+  client_id TEXT NOT NULL,
+  packet_id INTEGER NOT NULL,
+  PRIMARY KEY (client_id, packet_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS retained (
   topic TEXT PRIMARY KEY,
   time INTEGER NOT NULL,
@@ -72,8 +83,9 @@ export function openDatabase(file: string, sync: SyncMode, busyTimeoutMs = 5000)
   try {
     // WAL: one writer and many readers across the workers' connections
     db.exec('PRAGMA journal_mode = WAL')
-    // batch: durable against a process crash (kill -9), fsync at checkpoints; always: fsync every commit
-    db.exec(`PRAGMA synchronous = ${sync === 'always' ? 'FULL' : sync === 'off' ? 'OFF' : 'NORMAL'}`)
+    // batch: durable against a process crash (kill -9), fsync at checkpoints; always: the same, and
+    // SqliteStore fsyncs the WAL after each group commit itself, off the event loop
+    db.exec(`PRAGMA synchronous = ${sync === 'off' ? 'OFF' : 'NORMAL'}`)
     db.exec(SCHEMA)
   } catch (err) {
     db.close()
@@ -92,6 +104,12 @@ function decode<T>(bytes: Uint8Array): T {
 
 type Row = Record<string, unknown>
 
+/** A committed group waiting for the WAL's fdatasync (sync 'always'). */
+interface Unsynced {
+  started: number
+  waiters: ((ok: boolean) => void)[]
+}
+
 interface PendingPut {
   clientId: string
   delivery: StoredDelivery
@@ -108,10 +126,16 @@ export class SqliteStore implements BrokerStore {
   #waiters: ((ok: boolean) => void)[] = []
   #promise: Promise<boolean> | undefined
   #scheduled = false
+  /** When the scheduled group commit first found the write lock taken. */
+  #lockWaitSince: number | undefined
   #closed = false
   #droppedAfterClose = false
   #full = false
   readonly #pageSize: number
+  /** sync 'always': the WAL file, fdatasync'ed after each group commit. */
+  #wal: number | undefined
+  #unsynced: Unsynced[] = []
+  #syncing = false
 
   constructor(options: SqliteStoreOptions) {
     this.#o = options
@@ -136,6 +160,10 @@ export class SqliteStore implements BrokerStore {
       updateOut: db.prepare('UPDATE outbound SET packet_id = ?, state = ? WHERE client_id = ? AND seq = ?'),
       deleteOut: db.prepare('DELETE FROM outbound WHERE client_id = ? AND seq = ?'),
       clearOut: db.prepare('DELETE FROM outbound WHERE client_id = ?'),
+      putIn: db.prepare('INSERT OR IGNORE INTO inbound (client_id, packet_id) VALUES (?, ?)'),
+      deleteIn: db.prepare('DELETE FROM inbound WHERE client_id = ? AND packet_id = ?'),
+      clearIn: db.prepare('DELETE FROM inbound WHERE client_id = ?'),
+      inOf: db.prepare('SELECT packet_id FROM inbound WHERE client_id = ? ORDER BY packet_id'),
       // Last writer wins by version, as in the workers' replicas (retained-store.ts)
       putRetained: db.prepare(
         `INSERT INTO retained (topic, time, worker, body) VALUES (?, ?, ?, ?)
@@ -148,9 +176,21 @@ export class SqliteStore implements BrokerStore {
       subsOf: db.prepare('SELECT filter, options FROM subscriptions WHERE client_id = ?'),
       outOf: db.prepare('SELECT seq, packet_id, state, body FROM outbound WHERE client_id = ? ORDER BY seq'),
       retainedAll: db.prepare('SELECT topic, time, worker, body FROM retained WHERE body IS NOT NULL'),
+      noWait: db.prepare('PRAGMA busy_timeout = 0'),
+      wait: db.prepare(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 5000}`),
       pages: db.prepare(
         'SELECT (SELECT page_count FROM pragma_page_count) - (SELECT freelist_count FROM pragma_freelist_count) AS n',
       ),
+    }
+    if (options.sync === 'always') {
+      // The WAL exists once the schema was written; its directory entry is made durable once
+      this.#wal = openSync(`${options.file}-wal`, 'r+')
+      const dir = openSync(dirname(options.file), 'r')
+      try {
+        fsyncSync(dir)
+      } finally {
+        closeSync(dir)
+      }
     }
     this.#checkSize()
   }
@@ -215,6 +255,7 @@ export class SqliteStore implements BrokerStore {
       this.#s.deleteSession!.run(clientId)
       this.#s.deleteSubs!.run(clientId)
       this.#s.clearOut!.run(clientId)
+      this.#s.clearIn!.run(clientId)
     })
   }
 
@@ -275,6 +316,14 @@ export class SqliteStore implements BrokerStore {
     this.#add(() => this.#s.clearOut!.run(clientId))
   }
 
+  putInbound(clientId: string, packetId: number): void {
+    this.#add(() => this.#s.putIn!.run(clientId, packetId))
+  }
+
+  deleteInbound(clientId: string, packetId: number): void {
+    this.#add(() => this.#s.deleteIn!.run(clientId, packetId))
+  }
+
   #cancelPuts(clientId: string): void {
     for (const [key, put] of this.#puts) {
       if (put.clientId !== clientId) continue
@@ -317,6 +366,7 @@ export class SqliteStore implements BrokerStore {
         state: Number(o.state) === 1 ? 'pubrel' : 'publish',
       }
     })
+    const inbound = this.#s.inOf!.all(clientId).map((r) => Number(r.packet_id))
     return {
       clientId,
       expiryInterval: Number(row.expiry),
@@ -325,6 +375,7 @@ export class SqliteStore implements BrokerStore {
       disconnectedAt: row.disconnected_at === null ? undefined : Number(row.disconnected_at),
       subscriptions,
       outbound,
+      inbound,
     }
   }
 
@@ -337,11 +388,49 @@ export class SqliteStore implements BrokerStore {
 
   #flushScheduled(): void {
     this.#scheduled = false
-    this.flushNow()
+    if (this.#ops.length === 0 || this.#closed) return
+    // Another worker holds the write lock: try again in a millisecond rather than sleep in SQLite's
+    // busy handler (1, 2, 5, 10… ms with this worker's event loop stopped); meanwhile this worker
+    // serves its clients and the group grows. After busyTimeoutMs the blocking path decides.
+    const locked = this.#tryLock()
+    if (locked === 'busy') {
+      const now = performance.now()
+      this.#lockWaitSince ??= now
+      if (now - this.#lockWaitSince < (this.#o.busyTimeoutMs ?? 5000)) {
+        this.#scheduled = true
+        setTimeout(() => this.#flushScheduled(), 1)
+        return
+      }
+    }
+    this.#lockWaitSince = undefined
+    this.#flush(locked === 'locked')
+  }
+
+  /** BEGIN IMMEDIATE without waiting: 'busy' when another connection writes, 'error' for anything else. */
+  #tryLock(): 'locked' | 'busy' | 'error' {
+    this.#s.noWait!.run()
+    try {
+      this.#db.exec('BEGIN IMMEDIATE')
+      return 'locked'
+    } catch (err) {
+      const code = (err as { errcode?: number }).errcode
+      // SQLITE_BUSY, SQLITE_LOCKED (extended codes keep the primary code in the low byte)
+      return code !== undefined && ((code & 0xff) === 5 || (code & 0xff) === 6) ? 'busy' : 'error'
+    } finally {
+      this.#s.wait!.run()
+    }
   }
 
   flushNow(): boolean {
-    if (this.#ops.length === 0) return true
+    return this.#flush(false)
+  }
+
+  /** Commits what is pending; `locked`: the transaction was begun already. */
+  #flush(locked: boolean): boolean {
+    if (this.#ops.length === 0) {
+      if (locked) this.#db.exec('COMMIT')
+      return true
+    }
     const ops = this.#ops
     const waiters = this.#waiters
     this.#ops = []
@@ -351,7 +440,7 @@ export class SqliteStore implements BrokerStore {
     const started = performance.now()
     let ok = true
     try {
-      this.#db.exec('BEGIN IMMEDIATE')
+      if (!locked) this.#db.exec('BEGIN IMMEDIATE')
       try {
         for (const op of ops) op()
         this.#db.exec('COMMIT')
@@ -359,14 +448,44 @@ export class SqliteStore implements BrokerStore {
         if (this.#db.isTransaction) this.#db.exec('ROLLBACK')
         throw err
       }
-      this.#o.onCommit?.((performance.now() - started) / 1000, undefined)
+      if (this.#wal === undefined) this.#o.onCommit?.((performance.now() - started) / 1000, undefined)
     } catch (err) {
       ok = false
       this.#o.onCommit?.((performance.now() - started) / 1000, err)
     }
     this.#checkSize()
+    if (ok && this.#wal !== undefined) {
+      // Durable once the WAL is on disk: acknowledged after the next fdatasync
+      this.#unsynced.push({ started, waiters })
+      if (!this.#syncing) this.#syncWal()
+      return ok
+    }
     for (const resolve of waiters) resolve(ok)
     return ok
+  }
+
+  /** One fdatasync of the WAL for every group committed before it started. */
+  #syncWal(): void {
+    const wal = this.#wal!
+    const covered = this.#unsynced
+    this.#unsynced = []
+    this.#syncing = true
+    fdatasync(wal, (err) => {
+      this.#syncing = false
+      const now = performance.now()
+      for (const group of covered) {
+        this.#o.onCommit?.((now - group.started) / 1000, err ?? undefined)
+        for (const resolve of group.waiters) resolve(err === null)
+      }
+      if (this.#unsynced.length > 0) this.#syncWal()
+      else if (this.#closed) this.#closeWal()
+    })
+  }
+
+  #closeWal(): void {
+    if (this.#wal === undefined) return
+    closeSync(this.#wal)
+    this.#wal = undefined
   }
 
   #checkSize(): void {
@@ -379,7 +498,8 @@ export class SqliteStore implements BrokerStore {
   }
 
   stats(): StoreStats {
-    if (this.#closed) return { bytes: 0, rows: { sessions: 0, subscriptions: 0, outbound: 0, retained: 0 } }
+    if (this.#closed)
+      return { bytes: 0, rows: { sessions: 0, subscriptions: 0, outbound: 0, retained: 0, inbound: 0 } }
     const count = (table: string): number =>
       Number((this.#db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as Row).n)
     return {
@@ -389,6 +509,7 @@ export class SqliteStore implements BrokerStore {
         subscriptions: count('subscriptions'),
         outbound: count('outbound'),
         retained: count('retained WHERE body IS NOT NULL'),
+        inbound: count('inbound'),
       },
     }
   }
@@ -398,5 +519,7 @@ export class SqliteStore implements BrokerStore {
     this.flushNow()
     this.#closed = true
     this.#db.close()
+    // A running fdatasync closes the file when it (and those queued behind it) returned
+    if (!this.#syncing) this.#closeWal()
   }
 }

@@ -40,12 +40,14 @@ export interface SessionRecord extends SessionState {
   subscriptions: [string, Subscription][]
   /** Ordered by seq. */
   outbound: StoredDelivery[]
+  /** QoS 2 packet ids from the client whose PUBREC was sent and whose PUBREL has not come. */
+  inbound: number[]
 }
 
 /** Sizes for metrics and the `maxBytes` bound. */
 export interface StoreStats {
   bytes: number
-  rows: { sessions: number; subscriptions: number; outbound: number; retained: number }
+  rows: { sessions: number; subscriptions: number; outbound: number; retained: number; inbound: number }
 }
 
 export interface BrokerStore {
@@ -71,6 +73,11 @@ export interface BrokerStore {
   ): void
   deleteOutbound(clientId: string, seq: number): void
   clearOutbound(clientId: string): void
+
+  /** A QoS 2 message from the client was accepted: its packet id awaits PUBREL (written before PUBREC). */
+  putInbound(clientId: string, packetId: number): void
+  /** PUBREL came: the id is free (written before PUBCOMP, since the client may then reuse it). */
+  deleteInbound(clientId: string, packetId: number): void
 
   /**
    * Takes over every session whose owner `isOrphan` (a previous run, a dead

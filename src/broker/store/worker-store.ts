@@ -31,7 +31,7 @@ export function openWorkerStore(
     () =>
       new Histogram({
         name: 'mqttd_store_commit_seconds',
-        help: 'Time one group commit of the persistent store took (one transaction per event-loop turn per worker).',
+        help: 'Time one group commit of the persistent store took until durable (one transaction per event-loop turn per worker; sync always: until the WAL fdatasync after it returned).',
         buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
         registers,
       }),
@@ -95,7 +95,7 @@ export function openWorkerStore(
     () =>
       new Gauge({
         name: 'mqttd_store_rows',
-        help: 'Rows in the persistent store, by kind (sessions, subscriptions, outbound messages, retained messages).',
+        help: 'Rows in the persistent store, by kind (sessions, subscriptions, outbound messages, retained messages, inbound QoS 2 ids awaiting PUBREL).',
         labelNames: ['kind'],
         aggregator: 'max',
         registers,
