@@ -192,6 +192,16 @@ export const errorTable = {
     solve:
       'Another mqttd process uses this persistence directory: stop it, or give this server its own persistence.dir. A lock left by a process that no longer runs is taken over automatically.',
   },
+  MQTTD_ERR_CLUSTER_CONNECT: {
+    message: 'Cannot reach NATS at %s within %s ms: %s',
+    solve:
+      'Start nats-server with JetStream (`nats-server -js`), check cluster.nats.servers and the credentials (user/pass, token, tls), or raise cluster.nats.connectTimeoutMs. Without a `cluster:` section mqttd runs as a single node.',
+  },
+  MQTTD_ERR_CLUSTER_SETUP: {
+    message: 'NATS at %s cannot hold the cluster state: %s',
+    solve:
+      'mqttd needs JetStream (streams and key-value buckets): run nats-server with `-js` and a store directory (`-sd`), and give the NATS user the permissions for $JS.API.>.',
+  },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorTable

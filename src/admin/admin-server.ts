@@ -227,7 +227,7 @@ export async function createAdminServer(options: AdminServerOptions): Promise<Ad
     },
   )
 
-  const { recent, status, rates, config } = backend
+  const { recent, status, rates, config, cluster } = backend
   if (recent !== undefined) {
     app.get<{ Querystring: { limit: number } }>(
       '/connections/recent',
@@ -273,6 +273,19 @@ export async function createAdminServer(options: AdminServerOptions): Promise<Ad
       '/config',
       { schema: { description: 'The effective configuration, secrets redacted.', response: errors } },
       async () => config.call(backend),
+    )
+  }
+  if (cluster !== undefined) {
+    app.get(
+      '/cluster',
+      {
+        schema: {
+          description:
+            'The nodes of the cluster (cluster:), each with its state (up / stale), start time, last heartbeat and listeners.',
+          response: errors,
+        },
+      },
+      async () => ({ nodes: await cluster.call(backend) }),
     )
   }
   if (options.ui !== false) registerUiRoutes(app)

@@ -49,6 +49,8 @@ export interface StartAdminOptions {
   timeoutMs?: number
   /** `POST /reload` (the server's reload); absent: no such route. */
   reload?: AdminBackend['reload']
+  /** `GET /cluster` (the cluster's nodes); absent without `cluster:`. */
+  cluster?: AdminBackend['cluster']
 }
 
 export interface RunningAdmin {
@@ -112,6 +114,7 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
       samples: rates.samples(since),
     }),
     config: () => redacted,
+    ...(options.cluster === undefined ? {} : { cluster: options.cluster }),
   }
   const server = await createAdminServer({
     host: options.config.host,

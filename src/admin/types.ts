@@ -70,6 +70,8 @@ export interface AdminBackend {
   rates?(since?: number): { intervalMs: number; capacity: number; samples: RateSample[] }
   /** The effective configuration with secrets redacted (`GET /config`). */
   config?(): unknown
+  /** The nodes of the cluster and their state (`GET /cluster`); absent without `cluster:`. */
+  cluster?(): Promise<unknown>
   /** Re-reads the config and applies it (`POST /reload`); absent: no such route. */
   reload?(): Promise<ReloadResult>
 }

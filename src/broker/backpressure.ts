@@ -33,6 +33,8 @@ interface Tracked {
 export interface Held {
   sessions: Session[]
   remote?: Tracked
+  /** In a cluster: resolves once NATS stored the message for the other nodes (false: it could not). */
+  exported?: Promise<boolean>
 }
 
 export interface BackpressureOptions {

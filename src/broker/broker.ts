@@ -489,8 +489,33 @@ export class Broker {
     return session.snapshot()
   }
 
+  /**
+   * Another node takes the session of `clientId` (its client connected there):
+   * the connection here is taken over (v5 DISCONNECT 0x8E), the session leaves
+   * this worker, its snapshot goes along when the client resumes. undefined:
+   * this worker has no such session.
+   */
+  giveUpToNode(clientId: string, resume: boolean): SessionSnapshot | null | undefined {
+    const session = this.#sessions.get(clientId)
+    if (session === undefined) return undefined
+    const binding = this.#bindings.get(clientId)
+    if (binding !== undefined) this.#takeOver(binding, !resume)
+    else this.#settleWill(clientId, !resume)
+    const snapshot = resume ? session.snapshot() : null
+    // stored state goes too: the other node holds the session now
+    this.#endSession(session, true, true)
+    this.#store?.flushNow()
+    return snapshot
+  }
+
+  /** A session taken from another node, before its client binds to it (connect). */
+  installFromNode(snapshot: SessionSnapshot): void {
+    if (this.#sessions.has(snapshot.clientId)) return
+    this.#install(snapshot, undefined, [])
+  }
+
   /** A session moved in from another worker. */
-  #install(snapshot: SessionSnapshot, from: number, buffered: readonly Delivery[]): void {
+  #install(snapshot: SessionSnapshot, from: number | undefined, buffered: readonly Delivery[]): void {
     const session = Session.fromSnapshot(snapshot, this.#limits, this.#drop)
     if (this.#store !== undefined && snapshot.expiryInterval > 0)
       session.journal = journalFor(this.#store, snapshot.clientId)

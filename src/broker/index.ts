@@ -8,6 +8,7 @@
  * docs/broker-design.md.
  */
 import type { IConnectPacket } from 'mqtt-packet'
+import type { ClusterConfig } from '../cluster/schema.ts'
 import { currentControlServer } from '../control/control-channel.ts'
 import { defineHandler } from '../handlers/define-handler.ts'
 import { readFilterOf } from '../handlers/read-filter.ts'
@@ -27,6 +28,7 @@ import {
 } from './limits.ts'
 import { messageFromPublish } from './message.ts'
 import { dropCounter, refusalCounter, registerBrokerGauges } from './metrics.ts'
+import { NatsBridge } from './nats-bridge.ts'
 import { type BrokerOptions, parseBrokerOptions } from './options.ts'
 import type { SessionLink, Subscription } from './session.ts'
 import type { PersistenceOptions } from './store/store-file.ts'
@@ -105,13 +107,28 @@ const topicText: Partial<Record<RefusalReason, string>> = {
 /** How long a starting worker waits for a peer's retained messages before it serves clients. */
 const RETAINED_SYNC_WAIT_MS = 500
 
+/**
+ * A QoS 1/2 publish that NATS could not store for the other nodes within
+ * cluster.publishTimeoutMs is not acknowledged as accepted: v5 0x80, v3.1.1
+ * (no refusal) a closed connection, so the client sends it again.
+ */
+function refuseUnexported(ctx: HookContext): HookResult {
+  if (ctx.protocolVersion === 5) return refuse(ctx, ReasonCode.unspecifiedError, 'Cluster unavailable')
+  ctx.close(ReasonCode.unspecifiedError, 'Cluster unavailable', 'closed-by-handler')
+  return { stop: true }
+}
+
 /** Builds the broker for one worker thread. */
 export async function createBrokerHandler(
   rawOptions: Record<string, unknown>,
   worker: WorkerContext,
 ): Promise<Handler> {
   // `persistence` is the server's top-level section, passed in by handler-specs.ts (not a broker option)
-  const { persistence, ...brokerOptions } = rawOptions as { persistence?: PersistenceOptions | false }
+  // `cluster` likewise (with the config's directory, for its TLS files)
+  const { persistence, cluster, ...brokerOptions } = rawOptions as {
+    persistence?: PersistenceOptions | false
+    cluster?: ClusterConfig & { baseDir: string }
+  }
   const options = parseBrokerOptions(brokerOptions)
   const drop = dropCounter(worker.metrics)
   const refused = refusalCounter(worker.metrics)
@@ -166,6 +183,21 @@ export async function createBrokerHandler(
     await Promise.race([broker.retainedSynced, timeout])
     clearTimeout(timer)
   }
+  // In a cluster: this worker's own NATS connection (nats-bridge.ts); start-up fails when NATS is not there
+  const bridge =
+    cluster === undefined
+      ? undefined
+      : await NatsBridge.start({
+          config: cluster,
+          baseDir: cluster.baseDir,
+          workerId: worker.workerId,
+          router: broker.router,
+          log: worker.log,
+          metrics: worker.metrics,
+          drop,
+          giveUp: (clientId, resume) => broker.giveUpToNode(clientId, resume),
+        })
+  if (bridge !== undefined) broker.router.setRemote(bridge)
   // Which subscriptions of a SUBSCRIBE existed before it, for Retain Handling 1 [5.0 MQTT-3.3.1-10]
   const existedBefore = new WeakMap<object, boolean[]>()
 
@@ -201,8 +233,16 @@ export async function createBrokerHandler(
         expiry = options.maxSessionExpiryInterval
         if (v5) ctx.connack.properties.sessionExpiryInterval = expiry
       }
+      // In a cluster: the node that held the session hands it over (its connection gets 0x8E)
+      if (bridge !== undefined && broker.session(ctx.clientId) === undefined) {
+        const snapshot = await bridge.claim(ctx.clientId, !clean)
+        if (snapshot !== undefined) broker.installFromNode(snapshot)
+      }
       const present = await broker.connect(ctx, packet, linkFor(ctx, packet, options), expiry)
       if (present === 'closed') return { stop: true }
+      const held = broker.session(ctx.clientId)
+      if (bridge !== undefined && typeof present === 'boolean' && held !== undefined)
+        bridge.remember(held, true)
       if (present === 'full')
         return refuse(ctx, ReasonCode.quotaExceeded, 'Session quota exceeded on this worker')
       if (present === 'store-full') {
@@ -252,8 +292,9 @@ export async function createBrokerHandler(
       if (packet.qos > 0 && broker.storeFull) return refuseUnstored(ctx, store)
       const held: Held | undefined = packet.qos > 0 ? { sessions: [] } : undefined
       const delivered = broker.router.publish(messageFromPublish(packet, ctx.clientId, Date.now()), held)
+      // in a cluster other nodes may have subscribers: this node cannot say there are none
       const result: HookResult =
-        delivered === 0 && packet.qos > 0 && ctx.protocolVersion === 5
+        delivered === 0 && packet.qos > 0 && ctx.protocolVersion === 5 && bridge === undefined
           ? { reasonCode: ReasonCode.noMatchingSubscribers }
           : undefined
       // A persistent session keeps the id until PUBREL, committed with the message before PUBREC, so a
@@ -278,10 +319,22 @@ export async function createBrokerHandler(
         if (held.sessions.length > 0 || held.remote !== undefined)
           waits.push(broker.router.pressure.wait(held, store === undefined))
       }
+      // In a cluster: acknowledged once NATS stored it for the other nodes
+      const exported = held?.exported
+      if (exported !== undefined) waits.push(exported)
       if (waits.length === 0) return result
-      if (store === undefined) return Promise.all(waits).then(() => result)
+      const answer = (): Promise<HookResult> | HookResult =>
+        exported === undefined
+          ? result
+          : exported.then((ok) => {
+              if (ok) return result
+              // Not acknowledged as received: a re-send is a new message
+              inbound?.released(packet.messageId!)
+              return refuseUnexported(ctx)
+            })
+      if (store === undefined) return Promise.all(waits).then(answer)
       return Promise.all([committed, ...waits]).then(([ok]) => {
-        if (ok !== false && held?.remote?.failed !== true) return result
+        if (ok !== false && held?.remote?.failed !== true) return answer()
         // Not acknowledged as received: a re-send is a new message
         inbound?.released(packet.messageId!)
         return refuseUnstored(ctx, store)
@@ -345,9 +398,15 @@ export async function createBrokerHandler(
         existed[i] = broker.subscribe(binding.session, s.topic, parsed, sub)
       }
       existedBefore.set(packet, existed)
+      bridge?.remember(binding.session)
       // SUBACK only once every worker routes to the new subscriptions, and they are committed
       const committed = broker.durable()
       await broker.router.confirm(options.clusterTimeoutMs)
+      if (bridge !== undefined) {
+        // SUBACK means routed on every node, and the retained messages acknowledged anywhere are here
+        await bridge.settled()
+        await bridge.retainedBarrier()
+      }
       if ((await committed) === false) {
         for (let i = 0; i < granted.length; i++) if (granted[i]! < 0x80) granted[i] = v5 ? 0x97 : 0x80
         store?.refused()
@@ -400,6 +459,7 @@ export async function createBrokerHandler(
         } else if (!broker.unsubscribe(binding.session, raw) && v5)
           reasonCodes[i] = ReasonCode.noSubscriptionExisted
       }
+      bridge?.remember(binding.session)
       return undefined
     },
 
@@ -433,8 +493,9 @@ export async function createBrokerHandler(
       broker.closed(ctx, info.wasConnected)
     },
 
-    shutdown() {
+    async shutdown() {
       broker.close()
+      await bridge?.close()
     },
   }
 }

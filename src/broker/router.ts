@@ -47,6 +47,18 @@ export interface RouterOptions {
   onRetained?: (message: BrokerMessage, version: RetainVersion, kept: boolean) => void
 }
 
+/**
+ * Routing beyond this node (the NATS bridge, nats-bridge.ts): told of every
+ * change in this worker's subscription counts, handed every message published
+ * here. With it, shared subscriptions are served cluster-wide by NATS (queue
+ * groups), never by the workers of this node among themselves.
+ */
+export interface RemoteRoute {
+  interest(raw: string, delta: number): void
+  /** The message leaves for the other nodes; QoS 1/2: resolves once NATS stored it (false: it could not). */
+  publish(message: BrokerMessage): Promise<boolean> | undefined
+}
+
 type SubsMessage = Extract<ClusterMessage, { t: 'subs' }>
 type PubMessage = Extract<ClusterMessage, { t: 'pub' }>
 
@@ -74,6 +86,7 @@ export class Router {
   readonly #drain: (peer: number) => void
   readonly #forwarder: Forwarder
   readonly #announcer: Announcer
+  #remote: RemoteRoute | undefined
 
   constructor(options: RouterOptions) {
     this.#o = options
@@ -91,7 +104,7 @@ export class Router {
     this.#forwarder = new Forwarder({
       self: options.workerId,
       send: options.send,
-      announce: (raw, delta) => this.#announcer.announce(raw, delta),
+      announce: (raw, delta) => this.#announce(raw, delta),
       flush: () => this.#announcer.flush(),
       drop: options.drop,
       ttlMs: options.stubTtlMs,
@@ -117,6 +130,13 @@ export class Router {
 
   #announce(raw: string, delta: number): void {
     this.#announcer.announce(raw, delta)
+    this.#remote?.interest(raw, delta)
+  }
+
+  /** Joins a cluster: from now on `remote` hears of every subscription count and every publish. */
+  setRemote(remote: RemoteRoute): void {
+    this.#remote = remote
+    for (const [raw, count] of this.#announcer.snapshot().filters) remote.interest(raw, count)
   }
 
   /** Adds or replaces [3.1.1 MQTT-3.8.4-3] [5.0 MQTT-3.8.4-3] one subscription; returns whether it existed before. */
@@ -188,6 +208,8 @@ export class Router {
     const taken = new Set<string>()
     for (const worker of targets.workers) if (worker !== this.#self) to.push(worker)
     for (const [worker, groups] of targets.shared) {
+      // in a cluster NATS picks the member of a share group, on this node or another
+      if (this.#remote !== undefined) break
       if (worker !== this.#self && !to.includes(worker)) to.push(worker)
       for (const [group, filter] of groups) taken.add(`${group}\u0000${filter}`)
     }
@@ -202,7 +224,27 @@ export class Router {
       this.#o.send(to, pub)
     }
     const route: RouteInfo = { from: this.#self, fromSeq, to, seen, local: true }
-    return to.length + this.#deliverLocal(message, route, taken, null, held)
+    const count = to.length + this.#deliverLocal(message, route, taken, null, held)
+    if (this.#remote !== undefined) {
+      const exported = this.#remote.publish(message)
+      if (held !== undefined && exported !== undefined) held.exported = exported
+    }
+    return count
+  }
+
+  /**
+   * A message another node published (through NATS): delivered to this worker's
+   * plain subscribers only, matched again with MQTT's rules (the NATS subject is
+   * a superset: escaped levels, `$` topics under `>`).
+   */
+  deliverRemote(message: BrokerMessage): number {
+    const route: RouteInfo = { from: this.#self, fromSeq: 0, to: [], seen: [], local: false }
+    return this.#deliverLocal(message, route, null, null, undefined, false)
+  }
+
+  /** A message NATS gave this worker for share group `group` of `filter` (any node may have published it). */
+  deliverRemoteShared(message: BrokerMessage, group: string, filter: string): number {
+    return this.#deliverShared(message, group, filter, true)
   }
 
   /** A message another worker routed here. */
@@ -233,6 +275,7 @@ export class Router {
     taken: Set<string> | null,
     assigned: [string, string][] | null,
     held?: Held,
+    forward = true,
   ): number {
     const merged = new Map<string, Merge>()
     let count = 0
@@ -242,7 +285,7 @@ export class Router {
         if (sub.nl && clientId === message.origin) continue
         merge(merged, clientId, session, sub)
       }
-      if (taken === null) return
+      if (taken === null || this.#remote !== undefined) return
       for (const [group, members] of entry.groups) {
         if (taken.has(`${group}\u0000${entry.filter}`)) continue
         const member = pickMember(members)
@@ -255,7 +298,7 @@ export class Router {
     if (assigned !== null)
       for (const [group, filter] of assigned)
         count += this.#deliverShared(message, group, filter, false, held)
-    if (this.#forwarder.size > 0) this.#forwarder.forward(message, route)
+    if (forward && this.#forwarder.size > 0) this.#forwarder.forward(message, route)
     const now = Date.now()
     for (const m of merged.values()) {
       deliverHeld(m.session!, deliveryFor(message, m), now, held)

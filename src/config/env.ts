@@ -81,6 +81,36 @@ export const envOverrides: Record<string, { parse: (raw: string) => unknown; set
     parse: String,
     set: (c, v) => (section(c, 'persistence').sync = v),
   },
+  MQTTD_CLUSTER_NODE_ID: {
+    key: 'cluster.nodeId',
+    parse: String,
+    set: (c, v) => (section(c, 'cluster').nodeId = v),
+  },
+  MQTTD_CLUSTER_NATS_SERVERS: {
+    key: 'cluster.nats.servers',
+    // comma-separated
+    parse: (raw) =>
+      raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    set: (c, v) => (section(section(c, 'cluster'), 'nats').servers = v),
+  },
+  MQTTD_CLUSTER_NATS_USER: {
+    key: 'cluster.nats.user',
+    parse: String,
+    set: (c, v) => (section(section(c, 'cluster'), 'nats').user = v),
+  },
+  MQTTD_CLUSTER_NATS_PASS: {
+    key: 'cluster.nats.pass',
+    parse: String,
+    set: (c, v) => (section(section(c, 'cluster'), 'nats').pass = v),
+  },
+  MQTTD_CLUSTER_NATS_TOKEN: {
+    key: 'cluster.nats.token',
+    parse: String,
+    set: (c, v) => (section(section(c, 'cluster'), 'nats').token = v),
+  },
 }
 
 /** Returns a copy of `input` with the MQTTD_* variables of `env` applied; lists what was applied. */

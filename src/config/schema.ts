@@ -7,6 +7,7 @@
 import { availableParallelism } from 'node:os'
 import { KindGuard, type Static, type TObject, type TUnsafe, Type } from '@sinclair/typebox'
 import { brokerOptionsSchema } from '../broker/options.ts'
+import { ClusterSchema } from '../cluster/schema.ts'
 
 /**
  * The same object schema with every key optional at every depth: a config
@@ -307,6 +308,7 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    cluster: Type.Optional(ClusterSchema),
     log: Type.Object(
       {
         level: Type.Union(

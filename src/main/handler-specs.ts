@@ -20,7 +20,8 @@ export function persistenceOf(config: MqttdConfig): PersistenceOptions | undefin
   return config.persistence as PersistenceOptions
 }
 
-export function handlerSpecs(config: MqttdConfig): HandlerSpec[] {
+/** `baseDir`: where the config's relative paths start (the cluster's TLS files). */
+export function handlerSpecs(config: MqttdConfig, baseDir = process.cwd()): HandlerSpec[] {
   const specs = config.handlers.map((entry) => (typeof entry === 'string' ? { module: entry } : { ...entry }))
   const auth = authSettings(config)
   // first: refusals stand before any user handler or the broker sees the client
@@ -30,6 +31,8 @@ export function handlerSpecs(config: MqttdConfig): HandlerSpec[] {
     // The store is the broker's: it gets the resolved top-level section
     const persistence = persistenceOf(config)
     if (persistence !== undefined) options.persistence = persistence
+    // Likewise the cluster (top-level too: the main thread uses it)
+    if (config.cluster !== undefined) options.cluster = { ...config.cluster, baseDir }
     specs.push({ module: brokerModule, options })
   }
   return specs

@@ -16,6 +16,7 @@ import { assertSafeExposure, authSettings } from '../auth/exposure.ts'
 import { withFileTexts } from '../auth/state.ts'
 import { parseBrokerOptions } from '../broker/options.ts'
 import { prepareStore } from '../broker/store/store-file.ts'
+import { ClusterNode } from '../cluster/node.ts'
 import { loadConfig } from '../config/load.ts'
 import type { MqttdConfig, MqttdConfigInput } from '../config/schema.ts'
 import { validateConfig } from '../config/validate.ts'
@@ -109,8 +110,13 @@ export async function startServer(
   let authNow = auth === null ? null : withFileTexts(auth)
   const log = options.logger ?? createLogger(config.log)
   const metrics = options.metrics ?? new MainMetrics({ listeners: config.listeners.map((l) => l.name!) })
-  const specs = handlerSpecs(config)
+  const specs = handlerSpecs(config, baseDir)
   await validateHandlers(specs, baseDir)
+  // A cluster node needs NATS: start-up fails here, naming the servers, when it is not there
+  const clusterNode =
+    config.cluster === undefined
+      ? undefined
+      : await ClusterNode.start(config.cluster, baseDir, log.child({ component: 'cluster' }))
   // A bad store stops start-up here with one coded error, before any worker opens it
   const persistence = persistenceOf(config)
   const releaseStore = persistence === undefined ? () => {} : prepareStore(persistence)
@@ -234,11 +240,13 @@ export async function startServer(
           return l.type === 'ws' || l.type === 'wss' ? { ...l, ...(path === undefined ? {} : { path }) } : l
         }),
       reload: () => reload(),
+      ...(clusterNode === undefined ? {} : { cluster: () => clusterNode.nodes() }),
     })
     if (admin !== null) options.onAdminListening?.(admin.server.address)
     await waitForWorkers(control, config.workers, options.startTimeoutMs ?? 30_000)
     started = true
     bound = await acceptor.listen(config.listeners)
+    await clusterNode?.announce(bound.map((l) => `${l.type}://${l.host}:${l.port}`))
     ready = true
     sys.start()
   } catch (err) {
@@ -248,6 +256,7 @@ export async function startServer(
     control.close()
     addressAdmission.close()
     await pool.destroy()
+    await clusterNode?.close()
     releaseStore()
     throw err
   }
@@ -293,6 +302,7 @@ export async function startServer(
       control.close()
       addressAdmission.close()
       await pool.destroy()
+      await clusterNode?.close()
       releaseStore()
       log.info('mqttd stopped')
     })()

@@ -258,6 +258,18 @@ export const metricSpecs = {
     type: 'counter',
     labelNames: [],
   },
+  clusterMessages: {
+    name: 'mqttd_cluster_messages_total',
+    help: 'Messages this node sent to the other nodes of the cluster (direction out) and received from them (in), over NATS.',
+    type: 'counter',
+    labelNames: ['node', 'direction'],
+  },
+  clusterReconnects: {
+    name: 'mqttd_cluster_nats_reconnects_total',
+    help: 'Times a NATS connection of this node (one per worker) came back after it was lost.',
+    type: 'counter',
+    labelNames: ['node'],
+  },
 } as const satisfies Record<string, MetricSpec>
 
 /** Gauges whose `worker` label the main thread sets to the worker index (see MetricsAggregator). */

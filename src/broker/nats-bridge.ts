@@ -1,0 +1,553 @@
+/**
+ * One worker's link to the other nodes of a cluster, over NATS (design:
+ * docs/cluster.md). Each worker has its own NATS connection and subscribes
+ * only to what its own sessions subscribed to, so NATS sends a node only what
+ * its clients want, straight to the worker that holds them.
+ *
+ * - QoS 0: core NATS on the topic's subject (subjects.ts). A message this node
+ *   published comes back to its other workers (they subscribe too): the
+ *   `Mqttd-Src` header names the node, and they drop it (this node routed it
+ *   already, through its own workers). Overlapping filters of one worker make
+ *   NATS deliver one copy per subscription; the per-sender sequence in the
+ *   same header keeps the first.
+ * - QoS 1/2: JetStream (stream MQTTD_Q, `$MQTTD.q.<subject>`). The PUBACK /
+ *   PUBREC waits for the stream's acknowledgement; every worker of every node
+ *   reads the stream through its own durable consumer and acknowledges a
+ *   message once it is in the sessions' queues, so a slow or restarting node
+ *   loses nothing: the stream keeps it until taken.
+ * - Shared subscriptions: a NATS queue group per (group, filter) for QoS 0 and
+ *   a JetStream consumer per (group, filter subject) that every member's
+ *   worker pulls from for QoS 1/2: one member cluster-wide gets each message.
+ * - Retained messages: the key-value bucket MQTTD_retained; every worker
+ *   watches it into its own replica, and a SUBSCRIBE waits until the replica
+ *   caught up with the bucket, so a retained message acknowledged on any node
+ *   is delivered on subscribe on every other.
+ */
+import { createHash, randomUUID } from 'node:crypto'
+import { deserialize, serialize } from 'node:v8'
+import {
+  AckPolicy,
+  type ConsumerMessages,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream'
+import { type KV, Kvm } from '@nats-io/kv'
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
+import type { Logger } from 'pino'
+import { Counter, type Registry } from 'prom-client'
+import { connectNats } from '../cluster/connect.ts'
+import {
+  kvKey,
+  nodeSubject,
+  QOS_PREFIX,
+  QOS_STREAM,
+  RETAINED_BUCKET,
+  SESSIONS_BUCKET,
+  SOURCE_HEADER,
+} from '../cluster/names.ts'
+import type { ClusterConfig } from '../cluster/schema.ts'
+import { filterToSubjects, topicToSubject } from '../cluster/subjects.ts'
+import { metricSpecs } from '../metrics/names.ts'
+import { parseFilter } from '../protocol/topic.ts'
+import type { BrokerMessage } from './message.ts'
+import { isExpired } from './message.ts'
+import { messageFrom, messageHeaders, retainedFrom, retainedValue } from './nats-envelope.ts'
+import type { RemoteRoute, Router } from './router.ts'
+import type { Subscription as MqttSubscription, Session, SessionSnapshot } from './session.ts'
+
+/** A consumer nobody pulls from for this long is removed by the server (a dead worker's, a group without members). */
+const CONSUMER_IDLE_NS = 5 * 60 * 1e9
+/** Unacknowledged QoS 1/2 messages one worker takes from the stream at a time. */
+const PULL_BATCH = 1000
+/** How long a SUBSCRIBE waits for the retained replica to catch up with the bucket. */
+const RETAINED_BARRIER_MS = 2000
+
+interface FilterState {
+  count: number
+  subs: Subscription[]
+  /** Shared subscriptions: this worker's pulls from the group's JetStream consumers. */
+  pulls: Promise<ConsumerMessages | undefined>[]
+}
+
+export interface BridgeOptions {
+  config: ClusterConfig
+  baseDir: string
+  workerId: number
+  router: Router
+  log: Logger
+  metrics: Registry
+  drop: (reason: string) => void
+  /** This worker's sessions, for another node that takes one (its client connected there). */
+  giveUp: (clientId: string, resume: boolean) => SessionSnapshot | null | undefined
+}
+
+/**
+ * A session directory entry: the worker (node and link) that holds the
+ * client's session; for a persistent session also its expiry and
+ * subscriptions, so another node can take it up when this one died.
+ */
+interface Holder {
+  node: string
+  link: string
+  expiry?: number
+  subs?: [string, MqttSubscription][]
+}
+
+/** How long a connecting client waits for the node that held its session. */
+const TAKE_TIMEOUT_MS = 2000
+
+function counter(registry: Registry, spec: { name: string; help: string; labelNames: readonly string[] }) {
+  return (
+    (registry.getSingleMetric(spec.name) as Counter<string> | undefined) ??
+    new Counter({ name: spec.name, help: spec.help, labelNames: [...spec.labelNames], registers: [registry] })
+  )
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref())
+}
+
+/** A short, NATS-safe name for a share group of a filter (queue groups and consumers). */
+function groupName(group: string, filter: string, subject = ''): string {
+  return `mqttd_${createHash('sha256').update(`${group}\u0000${filter}\u0000${subject}`).digest('hex').slice(0, 24)}`
+}
+
+export class NatsBridge implements RemoteRoute {
+  readonly #o: BridgeOptions
+  readonly #nc: NatsConnection
+  readonly #js: JetStreamClient
+  readonly #jsm: JetStreamManager
+  readonly #retained: KV
+  readonly #sessions: KV
+  readonly #node: string
+  readonly #link: string
+  /** `<node>|<link>|`: this worker's connection, new at every start. */
+  readonly #source: string
+  #seq = 0
+  /** Per sending link, the last core sequence delivered here (overlapping subscriptions each get a copy). */
+  readonly #lastSeq = new Map<string, number>()
+  readonly #filters = new Map<string, FilterState>()
+  readonly #pending = new Set<Promise<unknown>>()
+  readonly #plain: ConsumerMessages
+  #retainedRevision = 0
+  readonly #retainedWaiters = new Set<{ revision: number; resolve: () => void }>()
+  #closed = false
+  readonly #sent: Counter.Internal
+  readonly #received: Counter.Internal
+  readonly #reconnects: Counter.Internal
+
+  private constructor(
+    o: BridgeOptions,
+    nc: NatsConnection,
+    jsm: JetStreamManager,
+    retained: KV,
+    sessions: KV,
+    plain: ConsumerMessages,
+    link: string,
+  ) {
+    this.#o = o
+    this.#nc = nc
+    this.#jsm = jsm
+    this.#js = jetstream(nc)
+    this.#retained = retained
+    this.#sessions = sessions
+    this.#node = o.config.nodeId
+    this.#link = link
+    this.#source = `${this.#node}|${link}|`
+    this.#plain = plain
+    const messages = counter(o.metrics, metricSpecs.clusterMessages)
+    this.#sent = messages.labels(this.#node, 'out')
+    this.#received = messages.labels(this.#node, 'in')
+    this.#reconnects = counter(o.metrics, metricSpecs.clusterReconnects).labels(this.#node)
+    this.#reconnects.inc(0)
+  }
+
+  /** Connects this worker (MQTTD_ERR_CLUSTER_CONNECT when NATS cannot be reached) and starts reading. */
+  static async start(o: BridgeOptions): Promise<NatsBridge> {
+    const link = randomUUID().slice(0, 8)
+    const nc = await connectNats(o.config, o.baseDir, `mqttd ${o.config.nodeId} worker ${o.workerId}`)
+    const jsm = await jetstreamManager(nc)
+    const retained = await new Kvm(nc).open(RETAINED_BUCKET)
+    const durable = `${o.config.nodeId}_${link}`
+    await jsm.consumers.add(QOS_STREAM, {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.New,
+      filter_subject: `${QOS_PREFIX}>`,
+      inactive_threshold: CONSUMER_IDLE_NS,
+      max_ack_pending: 10 * PULL_BATCH,
+    })
+    let bridge: NatsBridge | undefined
+    const consumer = await jetstream(nc).consumers.get(QOS_STREAM, durable)
+    // a message before the bridge exists is left unacknowledged: the stream delivers it again
+    const plain = await consumer.consume({
+      max_messages: PULL_BATCH,
+      callback: (m) => {
+        if (bridge !== undefined) bridge.#onStream(m)
+      },
+    })
+    const sessions = await new Kvm(nc).open(SESSIONS_BUCKET)
+    bridge = new NatsBridge(o, nc, jsm, retained, sessions, plain, link)
+    const self = bridge
+    nc.subscribe(nodeSubject(o.config.nodeId, `${link}.take`), { callback: (_err, m) => self.#onTake(m) })
+    await bridge.#watchRetained()
+    void bridge.#watchStatus()
+    return bridge
+  }
+
+  async #watchStatus(): Promise<void> {
+    for await (const s of this.#nc.status()) {
+      if (s.type === 'disconnect')
+        this.#o.log.warn(
+          { server: s.server },
+          'cluster: NATS connection lost; local delivery goes on, reconnecting',
+        )
+      else if (s.type === 'reconnect') {
+        this.#reconnects.inc()
+        this.#o.log.info({ server: s.server }, 'cluster: NATS connection back')
+      } else if (s.type === 'error') this.#o.log.warn({ err: s.error }, 'cluster: NATS error')
+    }
+  }
+
+  async #watchRetained(): Promise<void> {
+    const status = await this.#retained.status()
+    const initial = status.streamInfo.state.last_seq
+    const watch = await this.#retained.watch()
+    void (async () => {
+      for await (const e of watch) {
+        this.#retainedRevision = Math.max(this.#retainedRevision, e.revision)
+        try {
+          if (e.operation === 'PUT') this.#applyRetained(retainedFrom(e.value))
+          else
+            this.#applyRetained({
+              topic: Buffer.from(e.key, 'base64url').toString(),
+              payload: new Uint8Array(0),
+              qos: 0,
+              retain: true,
+              properties: undefined,
+              expiresAt: undefined,
+              origin: '',
+            })
+        } catch (err) {
+          this.#o.log.warn({ err, key: e.key }, 'cluster: unreadable retained entry skipped')
+        }
+        for (const w of this.#retainedWaiters) if (this.#retainedRevision >= w.revision) w.resolve()
+      }
+    })()
+    // the worker serves clients once it holds what the bucket held at start
+    await this.#caughtUp(initial)
+  }
+
+  #applyRetained(message: BrokerMessage): void {
+    if (message.payload.byteLength > 0 && isExpired(message, Date.now())) return
+    this.#o.router.retained.set(message, { time: Date.now(), worker: this.#o.workerId })
+  }
+
+  #caughtUp(revision: number): Promise<void> {
+    if (this.#retainedRevision >= revision) return Promise.resolve()
+    return new Promise((resolve) => {
+      const waiter = { revision, resolve: () => finish() }
+      const timer = setTimeout(() => finish(), RETAINED_BARRIER_MS)
+      const finish = () => {
+        clearTimeout(timer)
+        this.#retainedWaiters.delete(waiter)
+        resolve()
+      }
+      this.#retainedWaiters.add(waiter)
+    })
+  }
+
+  /** Resolves once this worker's replica holds every retained write the bucket had acknowledged before. */
+  async retainedBarrier(): Promise<void> {
+    try {
+      const status = await this.#retained.status()
+      await this.#caughtUp(status.streamInfo.state.last_seq)
+    } catch (err) {
+      this.#o.log.warn({ err }, 'cluster: retained bucket unavailable; serving the local replica')
+    }
+  }
+
+  interest(raw: string, delta: number): void {
+    let state = this.#filters.get(raw)
+    if (state === undefined) {
+      if (delta <= 0) return
+      state = { count: 0, subs: [], pulls: [] }
+      this.#filters.set(raw, state)
+    }
+    const before = state.count
+    state.count += delta
+    if (before <= 0 && state.count > 0) this.#open(raw, state)
+    else if (before > 0 && state.count <= 0) {
+      this.#close(state)
+      this.#filters.delete(raw)
+    }
+  }
+
+  #open(raw: string, state: FilterState): void {
+    const parsed = parseFilter(raw)
+    if (parsed === undefined) return
+    const subjects = filterToSubjects(parsed.filter)
+    const group = parsed.group
+    for (const subject of subjects) {
+      if (group === undefined) {
+        state.subs.push(this.#nc.subscribe(subject, { callback: (_err, m) => this.#onCore(m) }))
+        continue
+      }
+      state.subs.push(
+        this.#nc.subscribe(subject, {
+          queue: groupName(group, parsed.filter),
+          callback: (_err, m) => this.#onShared(m, m.subject, group, parsed.filter),
+        }),
+      )
+      state.pulls.push(this.#track(this.#pullShared(group, parsed.filter, subject)))
+    }
+  }
+
+  #close(state: FilterState): void {
+    for (const sub of state.subs) sub.unsubscribe()
+    for (const pull of state.pulls) void pull.then((m) => m?.close()).catch(() => {})
+  }
+
+  async #pullShared(group: string, filter: string, subject: string): Promise<ConsumerMessages | undefined> {
+    const name = groupName(group, filter, subject)
+    try {
+      try {
+        await this.#jsm.consumers.info(QOS_STREAM, name)
+      } catch {
+        await this.#jsm.consumers.add(QOS_STREAM, {
+          durable_name: name,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.New,
+          filter_subject: `${QOS_PREFIX}${subject}`,
+          inactive_threshold: CONSUMER_IDLE_NS,
+        })
+      }
+      const consumer = await this.#js.consumers.get(QOS_STREAM, name)
+      return await consumer.consume({
+        max_messages: 100,
+        callback: (m) => this.#onSharedStream(m, group, filter),
+      })
+    } catch (err) {
+      this.#o.log.error({ err, group, filter }, 'cluster: cannot read the shared subscription from JetStream')
+      return undefined
+    }
+  }
+
+  #track<T>(p: Promise<T>): Promise<T> {
+    this.#pending.add(p)
+    void p.finally(() => this.#pending.delete(p))
+    return p
+  }
+
+  /** Resolves once NATS has every subscription made so far (SUBACK waits for it: SUBACK means routed). */
+  async settled(): Promise<void> {
+    if (this.#closed) return
+    await Promise.all([...this.#pending])
+    try {
+      await this.#nc.flush()
+    } catch {
+      // NATS away: the subscriptions are sent again on reconnect
+    }
+  }
+
+  /** A core message: plain subscriptions of this worker. */
+  #onCore(m: Msg): void {
+    const src = m.headers?.get(SOURCE_HEADER) ?? ''
+    if (src.startsWith(this.#source.slice(0, this.#node.length + 1))) return
+    if (src !== '') {
+      // one copy per overlapping subscription: the first one of each sender's sequence is delivered
+      const cut = src.lastIndexOf('|')
+      const link = src.slice(0, cut)
+      const seq = Number(src.slice(cut + 1))
+      if (seq <= (this.#lastSeq.get(link) ?? 0)) return
+      this.#lastSeq.set(link, seq)
+    }
+    this.#received.inc()
+    this.#o.router.deliverRemote(messageFrom(m.subject, m.data, m.headers))
+  }
+
+  /** A core message for a share group: any node's, this node's own included. */
+  #onShared(m: Msg, subject: string, group: string, filter: string): void {
+    this.#received.inc()
+    const message = messageFrom(subject, new Uint8Array(m.data), m.headers)
+    this.#o.router.deliverRemoteShared(message, group, filter)
+  }
+
+  /** A QoS 1/2 message from the stream, for this worker's plain subscriptions. */
+  #onStream(m: JsMsg): void {
+    const src = m.headers?.get(SOURCE_HEADER) ?? ''
+    if (!src.startsWith(this.#source.slice(0, this.#node.length + 1))) {
+      this.#received.inc()
+      const message = messageFrom(m.subject.slice(QOS_PREFIX.length), new Uint8Array(m.data), m.headers)
+      this.#o.router.deliverRemote(message)
+    }
+    m.ack()
+  }
+
+  #onSharedStream(m: JsMsg, group: string, filter: string): void {
+    this.#received.inc()
+    const message = messageFrom(m.subject.slice(QOS_PREFIX.length), new Uint8Array(m.data), m.headers)
+    // no member left here: another worker of the group takes it
+    if (this.#o.router.deliverRemoteShared(message, group, filter) === 0) m.nak()
+    else m.ack()
+  }
+
+  publish(message: BrokerMessage): Promise<boolean> | undefined {
+    // the $SYS tree is each node's own
+    if (this.#closed || message.topic.startsWith('$SYS/')) return undefined
+    const { subject, exact } = topicToSubject(message.topic)
+    const seq = ++this.#seq
+    const h = messageHeaders(message, `${this.#source}${seq}`, exact)
+    this.#sent.inc()
+    const retained = message.retain ? this.#storeRetained(message) : undefined
+    if (message.qos === 0) {
+      try {
+        this.#nc.publish(subject, message.payload, { headers: h })
+      } catch (err) {
+        this.#o.drop('cluster_unavailable')
+        this.#o.log.debug({ err }, 'cluster: QoS 0 publish not sent')
+      }
+      return retained
+    }
+    const stored = this.#storeQos(`${QOS_PREFIX}${subject}`, message, h, `${this.#source}${seq}`)
+    return retained === undefined ? stored : Promise.all([stored, retained]).then(([a, b]) => a && b)
+  }
+
+  /** JetStream publish, retried (same message id: the stream keeps one copy) until publishTimeoutMs. */
+  async #storeQos(
+    subject: string,
+    message: BrokerMessage,
+    h: ReturnType<typeof messageHeaders>,
+    id: string,
+  ): Promise<boolean> {
+    const deadline = Date.now() + this.#o.config.publishTimeoutMs
+    for (;;) {
+      const left = deadline - Date.now()
+      if (left <= 0 || this.#closed) return false
+      try {
+        await this.#js.publish(subject, message.payload, {
+          headers: h,
+          msgID: id,
+          timeout: Math.min(left, 2000),
+        })
+        return true
+      } catch (err) {
+        this.#o.log.debug({ err }, 'cluster: JetStream publish failed; retrying')
+        await sleep(100)
+      }
+    }
+  }
+
+  async #storeRetained(message: BrokerMessage): Promise<boolean> {
+    const key = kvKey(message.topic)
+    const deadline = Date.now() + this.#o.config.publishTimeoutMs
+    for (;;) {
+      if (Date.now() >= deadline || this.#closed) return false
+      try {
+        if (message.payload.byteLength === 0) await this.#retained.delete(key)
+        else await this.#retained.put(key, retainedValue(message))
+        return true
+      } catch (err) {
+        this.#o.log.debug({ err }, 'cluster: retained write failed; retrying')
+        await sleep(100)
+      }
+    }
+  }
+
+  /**
+   * The client connects here: when its session directory entry names another
+   * node, that node's worker closes its connection (v5 0x8E) and hands over the
+   * session when the client resumes it. Then the entry names this worker.
+   * Returns the session to install, if any.
+   */
+  async claim(clientId: string, resume: boolean): Promise<SessionSnapshot | undefined> {
+    if (this.#closed) return undefined
+    const key = kvKey(clientId)
+    let snapshot: SessionSnapshot | undefined
+    try {
+      const entry = await this.#sessions.get(key)
+      const holder = entry?.operation === 'PUT' ? entry.json<Holder>() : undefined
+      if (holder !== undefined && holder.node !== this.#node) {
+        try {
+          const reply = await this.#nc.request(
+            nodeSubject(holder.node, `${holder.link}.take`),
+            serialize({ clientId, resume }),
+            { timeout: TAKE_TIMEOUT_MS },
+          )
+          snapshot = (deserialize(reply.data) as { snapshot?: SessionSnapshot }).snapshot
+        } catch (err) {
+          // the holder is gone (no responders) or silent: what the directory kept of a persistent
+          // session (its subscriptions) is taken up; its queued messages were lost with that node
+          this.#o.log.info(
+            { err, clientId, node: holder.node },
+            'cluster: the previous node did not hand over the session',
+          )
+          if (resume && holder.subs !== undefined && (holder.expiry ?? 0) > 0)
+            snapshot = {
+              clientId,
+              expiryInterval: holder.expiry!,
+              subscriptions: holder.subs,
+              inflight: [],
+              queue: [],
+            }
+        }
+      }
+      await this.#sessions.put(key, JSON.stringify({ node: this.#node, link: this.#link } satisfies Holder))
+    } catch (err) {
+      this.#o.log.warn({ err, clientId }, 'cluster: session directory unavailable')
+    }
+    return snapshot
+  }
+
+  /**
+   * Keeps the directory entry of a session held here up to date (subscriptions
+   * of a persistent one); `connected`: the client just connected (the entry is
+   * written whatever the session, replacing what a previous holder kept).
+   */
+  remember(session: Session, connected = false): void {
+    if (this.#closed || (session.expiryInterval === 0 && !connected)) return
+    const entry: Holder = { node: this.#node, link: this.#link }
+    if (session.expiryInterval > 0) {
+      entry.expiry = session.expiryInterval
+      entry.subs = [...session.subscriptions]
+    }
+    this.#sessions.put(kvKey(session.clientId), JSON.stringify(entry)).catch((err: unknown) => {
+      this.#o.log.warn({ err, clientId: session.clientId }, 'cluster: session directory not updated')
+    })
+  }
+
+  #onTake(m: Msg): void {
+    let answer: { found: boolean; snapshot?: SessionSnapshot }
+    try {
+      const { clientId, resume } = deserialize(m.data) as { clientId: string; resume: boolean }
+      const snapshot = this.#o.giveUp(clientId, resume)
+      answer =
+        snapshot === undefined
+          ? { found: false }
+          : snapshot === null
+            ? { found: true }
+            : { found: true, snapshot }
+    } catch (err) {
+      this.#o.log.error({ err }, 'cluster: session hand-over failed')
+      answer = { found: false }
+    }
+    m.respond(serialize(answer))
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    try {
+      await this.#plain.close()
+      // a worker that leaves in order takes its consumer along: the stream keeps nothing for it
+      await this.#jsm.consumers.delete(QOS_STREAM, `${this.#node}_${this.#link}`)
+      await this.#nc.drain()
+    } catch {
+      await this.#nc.close()
+    }
+  }
+}

@@ -1,0 +1,96 @@
+// A cluster riding out failures: nats-server restarted under traffic; a node killed with kill -9.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { hasNatsServer, type MqttdNode, startNats, startNodes } from '../helpers/nats.ts'
+import { connectClient } from './client.ts'
+
+const skip = hasNatsServer() ? false : 'nats-server is not installed'
+
+test('nats-server restarted mid-traffic: the nodes reconnect, nothing acknowledged is lost, local delivery goes on', {
+  skip,
+}, async (t) => {
+  const nats = await startNats()
+  t.after(() => nats.close())
+  const [a, b] = (await startNodes(['a', 'b'], nats.url)) as [MqttdNode, MqttdNode]
+  t.after(() => Promise.all([a.kill(), b.kill()]))
+  const remote = await connectClient(b.url)
+  t.after(() => remote.end())
+  await remote.client.subscribeAsync('fo/#', { qos: 1 })
+  const local = await connectClient(a.url)
+  t.after(() => local.end())
+  await local.client.subscribeAsync('local/#', { qos: 0 })
+  const pub = await connectClient(a.url)
+  t.after(() => pub.end())
+
+  const acked: string[] = []
+  let restarted: Promise<void> | undefined
+  for (let i = 0; i < 120; i++) {
+    if (i === 40) {
+      await nats.stop()
+      // local delivery does not need NATS
+      await pub.client.publishAsync('local/x', 'while-down', { qos: 0 })
+      await local.waitFor((m) => m.payload === 'while-down')
+      restarted = nats.start()
+    }
+    try {
+      await pub.client.publishAsync('fo/t', `m${i}`, { qos: 1 })
+      acked.push(`m${i}`)
+    } catch {
+      // refused (v5 0x80, cluster unavailable): not acknowledged, so not owed
+    }
+  }
+  await restarted
+  assert.ok(acked.length >= 100, `acknowledged ${acked.length} of 120`)
+  await remote.waitFor((m) => m.topic === 'fo/t', acked.length, 30_000)
+  const got = new Set(remote.received.map((m) => m.payload))
+  assert.deepEqual(
+    acked.filter((p) => !got.has(p)),
+    [],
+  )
+  const metrics = await (await fetch(`${a.adminUrl}/metrics`)).text()
+  const line = metrics.split('\n').find((l) => l.startsWith('mqttd_cluster_nats_reconnects_total{node="a"}'))
+  assert.ok(Number(line?.split(' ')[1]) >= 1, `reconnects counted: ${line}`)
+})
+
+test('a node killed with kill -9: its clients reconnect to another node, nothing they had acknowledged is lost', {
+  skip,
+}, async (t) => {
+  const nats = await startNats()
+  t.after(() => nats.close())
+  const [a, b] = (await startNodes(['a', 'b'], nats.url)) as [MqttdNode, MqttdNode]
+  t.after(() => Promise.all([a.kill(), b.kill()]))
+  const onB = await connectClient(b.url)
+  t.after(() => onB.end())
+  await onB.client.subscribeAsync('k9/#', { qos: 1 })
+  // a persistent session on the node about to die
+  const persistent = { clientId: 'k9-sub', clean: false, properties: { sessionExpiryInterval: 300 } }
+  const doomed = await connectClient(a.url, persistent)
+  await doomed.client.subscribeAsync('k9/p', { qos: 1 })
+  let pub = await connectClient(a.url, { clientId: 'k9-pub' })
+  const acked: string[] = []
+  for (let i = 0; i < 60; i++) {
+    if (i === 30) {
+      await a.kill('SIGKILL')
+      await pub.end().catch(() => {})
+      // the client's next node
+      pub = await connectClient(b.url, { clientId: 'k9-pub' })
+    }
+    await pub.client.publishAsync('k9/t', `m${i}`, { qos: 1 })
+    acked.push(`m${i}`)
+  }
+  t.after(() => pub.end())
+  await onB.waitFor((m) => m.topic === 'k9/t', acked.length, 20_000)
+  assert.deepEqual(onB.received.map((m) => m.payload).sort(), [...acked].sort())
+  // its client comes back on B: the directory kept the session's subscriptions (its queue died with A)
+  await doomed.end().catch(() => {})
+  const mqtt = (await import('mqtt')).default
+  const back = mqtt.connect(b.url, { protocolVersion: 5, reconnectPeriod: 0, ...persistent })
+  t.after(() => back.endAsync(true))
+  const connack = await new Promise<{ sessionPresent: boolean }>((resolve) => back.once('connect', resolve))
+  assert.equal(connack.sessionPresent, true)
+  const got = new Promise<string>((resolve) =>
+    back.once('message', (_topic, payload) => resolve(payload.toString())),
+  )
+  await pub.client.publishAsync('k9/p', 'after', { qos: 1 })
+  assert.equal(await got, 'after')
+})
