@@ -58,7 +58,7 @@ export type Config = PubConfig | ConnConfig
 
 export const USAGE = `usage: npm run load -- <pub|conn|idle> [options]
 
-common:  --transport tcp|ws  --host 127.0.0.1  --port 1883  --path /mqtt  --mqtt-version 4|5
+common:  --transport tcp|tls|ws  --host 127.0.0.1  --port 1883  --path /mqtt  --mqtt-version 4|5
          --server-pid PID (report its CPU/RSS)  --threads N  --source-ips N (127.0.0.1..N)
          --duration S (time limit, default 10, max ${LIMITS.durationS})  --timeout MS  --out FILE  --label NAME  --quiet
 pub:     --publishers 10  --subscribers 1  --payload 64  --qos 0|1  --sub-qos 0|1  --rate MSG/S (total, 0 = max)
@@ -115,8 +115,8 @@ export function parseConfig(argv: string[]): Config {
   })
   const scenario = positionals[0] as Scenario
   if (values.help || !SCENARIOS.includes(scenario)) throw new Error(USAGE)
-  if (values.transport !== 'tcp' && values.transport !== 'ws')
-    throw new Error('--transport must be tcp or ws')
+  if (values.transport !== 'tcp' && values.transport !== 'tls' && values.transport !== 'ws')
+    throw new Error('--transport must be tcp, tls or ws')
   assertLoopback(values.host)
   const version = int('mqtt-version', values['mqtt-version'], 4, 4, 5)
   const serverPid =

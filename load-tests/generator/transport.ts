@@ -1,21 +1,15 @@
 /**
- * Opens the byte stream a load client speaks MQTT over: plain TCP or
- * WebSocket (binary frames, subprotocol `mqtt`). Every target must be on the
- * loopback range; source addresses rotate over 127.0.0.x so large connection
- * counts do not run out of ephemeral ports on a single source address.
- */
-
-/**
- * Opens the byte stream a load client speaks MQTT over: plain TCP or
+ * Opens the byte stream a load client speaks MQTT over: plain TCP, TLS or
  * WebSocket (binary frames, subprotocol `mqtt`). Every target must be on the
  * loopback range; source addresses rotate over 127.0.0.x so large connection
  * counts do not run out of ephemeral ports on a single source address.
  */
 import net, { isIPv4 } from 'node:net'
 import type { Duplex } from 'node:stream'
+import tls from 'node:tls'
 import WebSocket, { createWebSocketStream } from 'ws'
 
-export type TransportKind = 'tcp' | 'ws'
+export type TransportKind = 'tcp' | 'tls' | 'ws'
 
 export interface Target {
   transport: TransportKind
@@ -47,9 +41,40 @@ export function openStream(
   localAddress: string | undefined,
   timeoutMs: number,
 ): Promise<Duplex> {
-  return target.transport === 'ws'
-    ? openWs(target, localAddress, timeoutMs)
-    : openTcp(target, localAddress, timeoutMs)
+  if (target.transport === 'ws') return openWs(target, localAddress, timeoutMs)
+  if (target.transport === 'tls') return openTls(target, localAddress, timeoutMs)
+  return openTcp(target, localAddress, timeoutMs)
+}
+
+/**
+ * TLS over loopback to a server with a throw-away certificate: the load is about the
+ * server's handshake cost, so the client does not verify the chain.
+ */
+function openTls(target: Target, localAddress: string | undefined, timeoutMs: number): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({
+      host: target.host,
+      port: target.port,
+      ...(localAddress && target.host !== 'localhost' && target.host !== '::1' ? { localAddress } : {}),
+      rejectUnauthorized: false,
+      ALPNProtocols: ['mqtt'],
+    })
+    socket.setNoDelay(true)
+    const timer = setTimeout(() => {
+      socket.destroy()
+      reject(new Error(`TLS connect timeout after ${timeoutMs} ms`))
+    }, timeoutMs)
+    const onError = (err: Error) => {
+      clearTimeout(timer)
+      reject(err)
+    }
+    socket.once('secureConnect', () => {
+      clearTimeout(timer)
+      socket.removeListener('error', onError)
+      resolve(socket)
+    })
+    socket.once('error', onError)
+  })
 }
 
 function openTcp(target: Target, localAddress: string | undefined, timeoutMs: number): Promise<Duplex> {

@@ -328,6 +328,28 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    memory: Type.Object(
+      {
+        trimIdleHeap: Type.Boolean({
+          default: true,
+          description:
+            'Each thread gives its heap back to the OS once idle after a burst (one full GC per 32 MB of growth, only when idle). See docs/operations.md.',
+        }),
+        optimizeForSize: Type.Boolean({
+          default: false,
+          description:
+            "Sets V8's `--optimize-for-size` for the process at start: smaller heaps, at about 1.5x the CPU per connection and per message (measured). See docs/operations.md.",
+        }),
+        workerYoungGenerationMb: Type.Integer({
+          minimum: 0,
+          maximum: 1024,
+          default: 0,
+          description:
+            "V8 young generation of each worker thread (`resourceLimits.maxYoungGenerationSizeMb`); 0: V8's own sizing. See docs/operations.md.",
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   { additionalProperties: false },
 )

@@ -6,6 +6,11 @@ import { generateError } from './generate-error.ts'
 import { OutboundBuffer } from './outbound-buffer.ts'
 import type { PacketCmd, SendCallback } from './types.ts'
 
+// mqtt-packet's default builds, on its first generate, a table of 65,536 two-byte Buffers (the
+// packet ids): about 7 MB of heap in every thread that generates a packet. The fast paths encode
+// PUBLISH and PUBACK themselves; the rarer packets mqtt-packet writes can afford a 2-byte allocation.
+writeToStream.cacheNumbers = false
+
 function callAll(callbacks: SendCallback[], err: Error | null): void {
   for (const cb of callbacks) cb(err)
 }

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto'
 import type { Socket } from 'node:net'
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { setFlagsFromString } from 'node:v8'
 import type { Logger } from 'pino'
 import { Piscina } from 'piscina'
 import { type RunningAdmin, startAdmin } from '../admin/start-admin.ts'
@@ -26,6 +27,7 @@ import { validateHandlers } from '../handlers/loader.ts'
 import { createLogger, wantsPretty } from '../log/logger.ts'
 import { MainMetrics, packageVersion } from '../metrics/main-metrics.ts'
 import { MetricsAggregator } from '../metrics/metrics-aggregator.ts'
+import { startHeapTrim } from '../runtime/heap-trim.ts'
 import type { WorkerData, WorkerListener } from '../workers/worker-data.ts'
 import { Acceptor, type BoundListener } from './acceptor.ts'
 import { handlerSpecs, persistenceOf } from './handler-specs.ts'
@@ -140,7 +142,10 @@ export async function startServer(
     logLevel: config.log.level,
     logPretty: wantsPretty(config.log.pretty),
     logPayloads: config.log.payloads,
+    trimIdleHeap: config.memory.trimIdleHeap,
   }
+  // before the workers exist: their isolates read it when created; the main isolate's heap reads it at each GC
+  if (config.memory.optimizeForSize) setFlagsFromString('--optimize-for-size')
   const pool = new Piscina({
     filename: workerFile,
     minThreads: config.workers,
@@ -151,6 +156,10 @@ export async function startServer(
     concurrentTasksPerWorker: config.limits.maxConnections,
     maxQueue: config.limits.handoffQueue,
     workerData,
+    // a young generation V8 would grow under connection churn and never give back (docs/operations.md)
+    ...(config.memory.workerYoungGenerationMb > 0
+      ? { resourceLimits: { maxYoungGenerationSizeMb: config.memory.workerYoungGenerationMb } }
+      : {}),
   })
   pool.on('error', (err: Error) => log.error({ err }, 'worker pool error'))
   const slots = new WorkerSlots(config.workers, () => pool.threads)
@@ -284,8 +293,10 @@ export async function startServer(
     })()
     return draining
   }
+  const stopHeapTrim = config.memory.trimIdleHeap ? startHeapTrim() : () => {}
   const close = () => {
     closing ??= (async () => {
+      stopHeapTrim()
       await drain()
       await admin?.close()
       control.close()

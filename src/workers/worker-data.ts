@@ -32,6 +32,8 @@ export interface WorkerData {
   logPretty: boolean
   /** trace: include PUBLISH payloads in the per-packet lines. */
   logPayloads: boolean
+  /** Give the heap back to the OS when idle after a burst (memory.trimIdleHeap). */
+  trimIdleHeap: boolean
 }
 
 /** One connection task: the transferred socket and where it came from. */

@@ -20,6 +20,7 @@ import type { Handler, Transport, WorkerContext } from '../handlers/types.ts'
 import { createLogger } from '../log/logger.ts'
 import { serveWorkerMetrics, WorkerMetrics } from '../metrics/worker-metrics.ts'
 import { ConnectionRunner, type Endpoint } from '../protocol/connection-runner.ts'
+import { startHeapTrim } from '../runtime/heap-trim.ts'
 import { ProxyHeaderReadError, readProxyHeader } from '../transport/proxy-header-reader.ts'
 import { peerCertificateOf, TlsTransport } from '../transport/tls.ts'
 import { WebSocketTransport } from '../transport/websocket.ts'
@@ -72,6 +73,7 @@ async function init(): Promise<void> {
 }
 
 const ready = init()
+if (data.trimIdleHeap) startHeapTrim()
 let isReady = false
 ready.then(
   () => {
@@ -127,13 +129,18 @@ async function drain(timeoutMs: number): Promise<DrainResult> {
 }
 serveWorkerMetrics(control, metrics)
 
-/** Runs one connection to its end. */
-async function serve(endpoint: Endpoint): Promise<void> {
+/**
+ * Runs one connection to its end: the promise settles once the connection
+ * closed and `onClose` ran. A plain function and one `then` rather than an
+ * async function, whose suspended frame each idle connection would hold.
+ */
+function serve(endpoint: Endpoint): Promise<void> {
   const runner = new ConnectionRunner({
     seq: ++sequence,
     ...endpoint,
     chain: chain!,
-    limits: { ...data.limits },
+    // shared, not copied: a reload replaces data.limits, so a connection keeps the limits it started with
+    limits: data.limits,
     workerId: threadId,
     log,
     metrics,
@@ -141,13 +148,12 @@ async function serve(endpoint: Endpoint): Promise<void> {
   })
   registry.add(runner)
   metrics.connectionOpened(endpoint.listener, endpoint.transport)
-  try {
-    await runner.start()
-    await runner.closed
-  } finally {
+  // packets wait for the setup hooks inside the runner; start() never rejects
+  void runner.start()
+  return runner.closed.then(() => {
     registry.delete(runner)
     metrics.connectionClosed(endpoint.listener, endpoint.transport)
-  }
+  })
 }
 
 /** A connection's socket and the client's address: the peer's, or what a PROXY header said. */

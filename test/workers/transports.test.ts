@@ -113,6 +113,20 @@ test('a plain HTTP GET on a WebSocket listener gets 426 and a short text', async
   assert.equal(other.status, 404)
 })
 
+test("a WebSocket upgrade on another path than the listener's is refused with 404", async (t) => {
+  const server = await startTestServer(t, { workers: 1, listeners: ['ws'] })
+  const { WebSocket } = await import('ws')
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port('ws')}/elsewhere`, ['mqtt'])
+  const status = await new Promise<number>((resolve, reject) => {
+    ws.once('unexpected-response', (req, res) => {
+      resolve(res.statusCode ?? 0)
+      req.destroy()
+    })
+    ws.once('open', () => reject(new Error('upgraded on the wrong path')))
+  })
+  assert.equal(status, 404)
+})
+
 test('WebSocket subprotocols mqtt, mqttv3.1 and none are accepted', async (t) => {
   const server = await startTestServer(t, { workers: 1, listeners: ['ws'] })
   const { WebSocket } = await import('ws')
