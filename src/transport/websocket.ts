@@ -1,18 +1,16 @@
 /**
- * MQTT over WebSocket in the worker: one `node:http` server with a `ws`
- * server in `noServer` mode per WS listener, never listening, fed with the
- * transferred raw socket through `server.emit('connection')`. The main
+ * MQTT over WebSocket in the worker: one Fastify app with
+ * `@fastify/websocket` per WS listener, never listening, fed with the
+ * transferred raw socket through `app.server.emit('connection')`. The main
  * thread must not parse HTTP: after Node's HTTP parser reads the upgrade
  * request the socket is no longer transferable. TLS (wss) is done first by
  * a {@link TlsTransport}; its secure socket is fed here the same way.
- *
- * Not Fastify: its instance, router and schema compiler cost every worker
- * about 15 MB of RSS (measured, docs/operations.md) to serve one path.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { createWebSocketStream, type WebSocket, WebSocketServer } from 'ws'
+import websocket from '@fastify/websocket'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { createWebSocketStream, type WebSocket } from 'ws'
 import { closeOnTextFrames } from './binary-frames-only.ts'
 
 /** Subprotocols MQTT clients send; some send none, which is accepted too. */
@@ -24,15 +22,8 @@ export interface WebSocketUpgrade {
   protocol: string
 }
 
-function pathOf(req: IncomingMessage): string {
-  const url = req.url ?? '/'
-  const q = url.indexOf('?')
-  return q === -1 ? url : url.slice(0, q)
-}
-
 export class WebSocketTransport {
-  readonly #http: Server
-  readonly #wss: WebSocketServer
+  readonly #app: FastifyInstance
   readonly #waiting = new WeakMap<Socket, (upgrade: WebSocketUpgrade) => void>()
   readonly #path: string
   readonly #upgradeTimeoutMs: number
@@ -40,43 +31,36 @@ export class WebSocketTransport {
   constructor(options: { path: string; maxPayload: number; upgradeTimeoutMs: number }) {
     this.#path = options.path
     this.#upgradeTimeoutMs = options.upgradeTimeoutMs
-    const explain = `mqttd: MQTT over WebSocket is served at ${options.path} (Upgrade: websocket)\n`
-    this.#wss = new WebSocketServer({
-      noServer: true,
-      clientTracking: false,
-      maxPayload: options.maxPayload,
-      handleProtocols: (protocols: Set<string>) => subprotocols.find((p) => protocols.has(p)) ?? false,
+    this.#app = Fastify({ logger: false })
+    void this.#app.register(websocket, {
+      options: {
+        maxPayload: options.maxPayload,
+        handleProtocols: (protocols: Set<string>) => subprotocols.find((p) => protocols.has(p)) ?? false,
+      },
     })
-    // plain HTTP: 426 at the path, 404 elsewhere, with a line saying where MQTT is served
-    this.#http = createServer((req, res) => {
-      const here = pathOf(req) === this.#path
-      res.writeHead(here ? 426 : 404, {
-        'content-type': 'text/plain; charset=utf-8',
-        ...(here ? { upgrade: 'websocket' } : {}),
+    void this.#app.register(async (app) => {
+      const explain = `mqttd: MQTT over WebSocket is served at ${options.path} (Upgrade: websocket)\n`
+      app.route({
+        method: 'GET',
+        url: options.path,
+        handler: (_req, reply) => reply.code(426).header('upgrade', 'websocket').send(explain),
+        wsHandler: (ws, req) => {
+          const raw = req.raw.socket as Socket
+          const resolve = this.#waiting.get(raw)
+          if (resolve === undefined) return void ws.terminate()
+          this.#waiting.delete(raw)
+          const stream = createWebSocketStream(ws)
+          closeOnTextFrames(ws, stream)
+          resolve({ ws, stream, protocol: ws.protocol })
+        },
       })
-      res.end(explain)
-    })
-    this.#http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (req.method !== 'GET' || pathOf(req) !== this.#path) {
-        socket.end(
-          `HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${explain}`,
-        )
-        return
-      }
-      this.#wss.handleUpgrade(req, socket, head, (ws) => {
-        const raw = req.socket as Socket
-        const resolve = this.#waiting.get(raw)
-        if (resolve === undefined) return void ws.terminate()
-        this.#waiting.delete(raw)
-        const stream = createWebSocketStream(ws)
-        closeOnTextFrames(ws, stream)
-        resolve({ ws, stream, protocol: ws.protocol })
-      })
+      app.setNotFoundHandler((_req, reply) => reply.code(404).send(explain))
     })
   }
 
-  /** Kept for the worker's start-up sequence: nothing to wait for without Fastify. */
-  async ready(): Promise<void> {}
+  async ready(): Promise<void> {
+    await this.#app.ready()
+  }
 
   get path(): string {
     return this.#path
@@ -103,12 +87,11 @@ export class WebSocketTransport {
         socket.off('close', onClose)
         resolve(upgrade)
       })
-      this.#http.emit('connection', socket)
+      this.#app.server.emit('connection', socket)
     })
   }
 
   async close(): Promise<void> {
-    this.#http.closeAllConnections()
-    await new Promise<void>((resolve) => this.#wss.close(() => resolve()))
+    await this.#app.close()
   }
 }
