@@ -25,6 +25,11 @@ export async function handleConnect(r: ProtocolHost, packet: ConnectPacket): Pro
   const props = packet.properties
   if (r.v5 && props?.maximumPacketSize !== undefined) r.state.maxOutgoingPacket = props.maximumPacketSize
 
+  if (ctx.protocolVersion < 5 && packet.password !== undefined && packet.username === undefined) {
+    // [3.1.1 MQTT-3.1.2-22] a password needs a user name before 5.0 (mqtt-packet parses it anyway): a
+    // malformed CONNECT, closed without a CONNACK [3.1.1 MQTT-3.1.4-1]
+    return r.protocolError('CONNECT with a password and no user name')
+  }
   if (packet.clientId === '') {
     // [3.1.1 MQTT-3.1.3-8] 3.1.1: an empty client id needs CleanSession=1; 3.1 has no empty ids at all
     if (ctx.protocolVersion === 3 || (ctx.protocolVersion === 4 && !packet.clean)) {

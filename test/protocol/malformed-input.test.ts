@@ -319,6 +319,10 @@ test('[5.0 MQTT-3.1.4-1] a malformed MQTT 5 CONNECT is answered with CONNACK 0x8
       })
     }
   }
+  await t.test('[3.1.1 MQTT-3.1.2-22] MQTT 4: a password without a user name', async () => {
+    const connect = withFlags(4, 0x42, [...str(ascii('pw-only')), ...str(ascii('secret'))])
+    await expectClosed(t, server, watch, 4, connect, {}, false)
+  })
   await t.test('MQTT 5: an unknown property id in a CONNECT', async () => {
     const connect = packet(0x10, [...str(ascii('MQTT')), 5, 0x02, 0, 0, 2, 0x7e, 0, ...str(ascii('unknown'))])
     const last = { cmd: 'connack', reasonCode: 0x81 } as const
