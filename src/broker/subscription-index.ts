@@ -80,10 +80,6 @@ export class SubscriptionIndex {
     return removed
   }
 
-  match(topic: string, visit: (entry: FilterEntry) => void): void {
-    this.#trie.match(topic, visit)
-  }
-
   /** The entries whose filter matches `topic` (cached by the trie; do not modify). */
   matches(topic: string): readonly FilterEntry[] {
     return this.#trie.matches(topic)
