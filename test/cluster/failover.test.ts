@@ -1,18 +1,26 @@
 // A cluster riding out failures: nats-server restarted under traffic; a node killed with kill -9.
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import { hasNatsServer, type MqttdNode, startNats, startNodes } from '../helpers/nats.ts'
 import { connectClient } from './client.ts'
 
 const skip = hasNatsServer() ? false : 'nats-server is not installed'
 
-test('nats-server restarted mid-traffic: the nodes reconnect, nothing acknowledged is lost, local delivery goes on', {
-  skip,
-}, async (t) => {
+/** A nats-server and nodes a and b on it, all stopped when the test ends. */
+async function twoNodes(
+  t: TestContext,
+): Promise<{ nats: Awaited<ReturnType<typeof startNats>>; a: MqttdNode; b: MqttdNode }> {
   const nats = await startNats()
   t.after(() => nats.close())
   const [a, b] = (await startNodes(['a', 'b'], nats.url)) as [MqttdNode, MqttdNode]
   t.after(() => Promise.all([a.kill(), b.kill()]))
+  return { nats, a, b }
+}
+
+test('nats-server restarted mid-traffic: the nodes reconnect, nothing acknowledged is lost, local delivery goes on', {
+  skip,
+}, async (t) => {
+  const { nats, a, b } = await twoNodes(t)
   const remote = await connectClient(b.url)
   t.after(() => remote.end())
   await remote.client.subscribeAsync('fo/#', { qos: 1 })
@@ -55,10 +63,7 @@ test('nats-server restarted mid-traffic: the nodes reconnect, nothing acknowledg
 test('a node killed with kill -9: its clients reconnect to another node, nothing they had acknowledged is lost', {
   skip,
 }, async (t) => {
-  const nats = await startNats()
-  t.after(() => nats.close())
-  const [a, b] = (await startNodes(['a', 'b'], nats.url)) as [MqttdNode, MqttdNode]
-  t.after(() => Promise.all([a.kill(), b.kill()]))
+  const { a, b } = await twoNodes(t)
   const onB = await connectClient(b.url)
   t.after(() => onB.end())
   await onB.client.subscribeAsync('k9/#', { qos: 1 })
