@@ -3,6 +3,7 @@
  * what they receive, with waits for a number of messages or a sentinel.
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import { WaitList } from '../helpers/wait-list.ts'
 
 export interface Received {
   topic: string
@@ -22,41 +23,28 @@ export interface TestClient {
 
 export async function connectClient(url: string, options: IClientOptions = {}): Promise<TestClient> {
   const client = await mqtt.connectAsync(url, { protocolVersion: 5, reconnectPeriod: 0, ...options })
-  const received: Received[] = []
-  const waiters = new Set<() => void>()
+  const list = new WaitList<Received>()
+  const received = list.items
   client.on('message', (topic, payload, packet) => {
-    received.push({
+    list.push({
       topic,
       payload: payload.toString(),
       qos: packet.qos,
       retain: packet.retain,
       properties: packet.properties as Record<string, unknown> | undefined,
     })
-    for (const w of [...waiters]) w()
   })
   return {
     client,
     received,
     waitFor(match, count = 1, timeoutMs = 10_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const found = received.filter(match)
-          if (found.length < count) return
-          waiters.delete(check)
-          clearTimeout(timer)
-          resolve(found)
-        }
-        const timer = setTimeout(() => {
-          waiters.delete(check)
-          reject(
-            new Error(
-              `timed out: ${count} messages wanted; got ${JSON.stringify(received.map((r) => [r.topic, r.payload]))}`,
-            ),
-          )
-        }, timeoutMs)
-        waiters.add(check)
-        check()
-      })
+      return list.waitForCount(
+        match,
+        count,
+        timeoutMs,
+        () =>
+          `timed out: ${count} messages wanted; got ${JSON.stringify(received.map((r) => [r.topic, r.payload]))}`,
+      )
     },
     async end() {
       await client.endAsync(true)

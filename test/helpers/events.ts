@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto'
 import type { TestContext } from 'node:test'
 import { BroadcastChannel } from 'node:worker_threads'
+import { WaitList } from './wait-list.ts'
 
 export type HandlerEvent = Record<string, unknown> & { event: string }
 
@@ -23,29 +24,17 @@ export interface EventLog {
 
 export function collectEvents(t: TestContext, name = `mqttd-test-${randomUUID()}`): EventLog {
   const channel = new BroadcastChannel(name)
-  const events: HandlerEvent[] = []
-  const waiters = new Set<() => void>()
-  channel.onmessage = (message) => {
-    events.push((message as { data: HandlerEvent }).data)
-    for (const w of waiters) w()
-  }
+  const log = new WaitList<HandlerEvent>()
+  const events = log.items
+  channel.onmessage = (message) => log.push((message as { data: HandlerEvent }).data)
   t.after(() => channel.close())
   const waitForCount = (match: (e: HandlerEvent) => boolean, count: number, timeoutMs = 5000) =>
-    new Promise<HandlerEvent[]>((resolve, reject) => {
-      const check = () => {
-        const found = events.filter(match)
-        if (found.length < count) return
-        waiters.delete(check)
-        clearTimeout(timer)
-        resolve(found)
-      }
-      const timer = setTimeout(() => {
-        waiters.delete(check)
-        reject(new Error(`timed out waiting for ${count} events on ${name}; got ${JSON.stringify(events)}`))
-      }, timeoutMs)
-      waiters.add(check)
-      check()
-    })
+    log.waitForCount(
+      match,
+      count,
+      timeoutMs,
+      () => `timed out waiting for ${count} events on ${name}; got ${JSON.stringify(events)}`,
+    )
   return {
     channel: name,
     events,
