@@ -27,7 +27,7 @@ import { validateHandlers } from '../handlers/loader.ts'
 import { createLogger, wantsPretty } from '../log/logger.ts'
 import { MainMetrics, packageVersion } from '../metrics/main-metrics.ts'
 import { MetricsAggregator } from '../metrics/metrics-aggregator.ts'
-import { startHeapTrim } from '../runtime/heap-trim.ts'
+import { gcFlagLock, startHeapTrim } from '../runtime/heap-trim.ts'
 import type { WorkerData, WorkerListener } from '../workers/worker-data.ts'
 import { Acceptor, type BoundListener } from './acceptor.ts'
 import { handlerSpecs, persistenceOf } from './handler-specs.ts'
@@ -143,6 +143,7 @@ export async function startServer(
     logPretty: wantsPretty(config.log.pretty),
     logPayloads: config.log.payloads,
     trimIdleHeap: config.memory.trimIdleHeap,
+    gcFlagLock: gcFlagLock(),
   }
   // before the workers exist: their isolates read it when created; the main isolate's heap reads it at each GC
   if (config.memory.optimizeForSize) setFlagsFromString('--optimize-for-size')

@@ -22,30 +22,59 @@ export interface HeapTrimOptions {
   growthBytes: number
   /** Event-loop utilization (0–1) over the last interval below which the thread counts as idle. */
   idleUtilization: number
+  /** The process's flag lock (gcFlagLock() of the main thread): required in a worker thread. */
+  lock: Int32Array
 }
 
-const defaults: HeapTrimOptions = { intervalMs: 5000, growthBytes: 32 * 1024 * 1024, idleUtilization: 0.05 }
+const defaults = { intervalMs: 5000, growthBytes: 32 * 1024 * 1024, idleUtilization: 0.05 }
+
+let processLock: Int32Array | undefined
+
+/**
+ * The lock every thread of the process holds while it turns `--expose-gc` on
+ * and off. V8 flags are process-wide: without it one thread turned the flag
+ * off between another's "on" and that thread's context creation, and a worker
+ * starting beside another died with "gc is not defined". The main thread
+ * makes it; workers get it in their workerData.
+ */
+export function gcFlagLock(): Int32Array {
+  processLock ??= new Int32Array(new SharedArrayBuffer(4))
+  return processLock
+}
+
+function locked<T>(lock: Int32Array, run: () => T): T {
+  // held for one context creation (about a millisecond), so a short wait is enough
+  while (Atomics.compareExchange(lock, 0, 0, 1) !== 0) Atomics.wait(lock, 0, 1, 5)
+  try {
+    return run()
+  } finally {
+    Atomics.store(lock, 0, 0)
+    Atomics.notify(lock, 0)
+  }
+}
 
 /**
  * `gc` without `--expose-gc` on the command line: the flag is on only while one
  * context is made, so handler code does not find a global `gc`.
  */
-function exposedGc(): Gc {
+export function exposedGc(lock: Int32Array = gcFlagLock()): Gc {
   // started with --expose-gc: leave the flag as it is
   const own = (globalThis as { gc?: unknown }).gc
   if (typeof own === 'function') return own as Gc
-  setFlagsFromString('--expose-gc')
-  try {
-    return runInNewContext('gc') as Gc
-  } finally {
-    setFlagsFromString('--no-expose-gc')
-  }
+  return locked(lock, () => {
+    setFlagsFromString('--expose-gc')
+    try {
+      return runInNewContext('gc') as Gc
+    } finally {
+      setFlagsFromString('--no-expose-gc')
+    }
+  })
 }
 
 /** Starts trimming this thread's heap when idle; returns the stop function. */
 export function startHeapTrim(options: Partial<HeapTrimOptions> = {}): () => void {
-  const { intervalMs, growthBytes, idleUtilization } = { ...defaults, ...options }
-  const gc = exposedGc()
+  const { intervalMs, growthBytes, idleUtilization, lock } = { ...defaults, ...options }
+  const gc = exposedGc(lock)
   // 0: the first idle interval trims too, giving back what start-up (module loading, JIT) left
   let baseline = 0
   let last = performance.eventLoopUtilization()

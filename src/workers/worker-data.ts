@@ -34,6 +34,8 @@ export interface WorkerData {
   logPayloads: boolean
   /** Give the heap back to the OS when idle after a burst (memory.trimIdleHeap). */
   trimIdleHeap: boolean
+  /** The process's lock around V8 flag changes (heap-trim.ts gcFlagLock), shared memory. */
+  gcFlagLock: Int32Array
 }
 
 /** One connection task: the transferred socket and where it came from. */

@@ -73,7 +73,7 @@ async function init(): Promise<void> {
 }
 
 const ready = init()
-if (data.trimIdleHeap) startHeapTrim()
+if (data.trimIdleHeap) startHeapTrim({ lock: data.gcFlagLock })
 let isReady = false
 ready.then(
   () => {

@@ -39,3 +39,52 @@ test('after a burst, the idle thread gives its heap back and leaves no global gc
     stop()
   }
 })
+
+test('threads that start trimming at the same time all get gc: the flag is toggled under one lock', async () => {
+  const { Worker } = await import('node:worker_threads')
+  const { exposedGc, gcFlagLock } = await import('../../src/runtime/heap-trim.ts')
+  const module = new URL('../../src/runtime/heap-trim.ts', import.meta.url).href
+  // every thread loaded the module, then all take gc 300 times at once, the main thread too
+  const go = new Int32Array(new SharedArrayBuffer(4))
+  const source = `
+    const { workerData, parentPort } = require('node:worker_threads')
+    import(workerData.module).then(({ exposedGc }) => {
+      parentPort.postMessage('ready')
+      Atomics.wait(workerData.go, 0, 0)
+      let failed = 0
+      for (let i = 0; i < 300; i++) {
+        try { if (typeof exposedGc(workerData.lock) !== 'function') failed++ } catch { failed++ }
+      }
+      parentPort.postMessage(failed)
+    })`
+  const lock = gcFlagLock()
+  const threads = Array.from(
+    { length: 4 },
+    () => new Worker(source, { eval: true, workerData: { module, lock, go } }),
+  )
+  const next = () =>
+    threads.map(
+      (w) =>
+        new Promise<unknown>((resolve, reject) => {
+          w.once('message', resolve)
+          w.once('error', reject)
+        }),
+    )
+  await Promise.all(next())
+  const results = next()
+  Atomics.store(go, 0, 1)
+  Atomics.notify(go, 0)
+  let mainFailed = 0
+  for (let i = 0; i < 300; i++) {
+    try {
+      if (typeof exposedGc(lock) !== 'function') mainFailed++
+    } catch {
+      mainFailed++
+    }
+  }
+  const failed = await Promise.all(results)
+  await Promise.all(threads.map((w) => w.terminate()))
+  assert.deepEqual(failed, [0, 0, 0, 0], 'no worker found the flag turned off under it')
+  assert.equal(mainFailed, 0)
+  assert.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined')
+})
