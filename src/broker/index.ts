@@ -10,6 +10,7 @@
 import type { IConnectPacket } from 'mqtt-packet'
 import type { ClusterConfig } from '../cluster/schema.ts'
 import { currentControlServer } from '../control/control-channel.ts'
+import { ackWait } from '../handlers/ack-wait.ts'
 import { defineHandler } from '../handlers/define-handler.ts'
 import { readFilterOf } from '../handlers/read-filter.ts'
 import type { Handler, HookContext, HookResult, ReasonResult, WorkerContext } from '../handlers/types.ts'
@@ -306,6 +307,8 @@ export async function createBrokerHandler(
           : undefined
       inbound?.received(packet.messageId!)
       const waits: Promise<unknown>[] = []
+      // Held back by congested subscribers: the publisher is read no further until relieved
+      let throttled = false
       // PUBACK / PUBREC once what the message added to sessions here and on other workers is committed
       const committed = packet.qos > 0 ? broker.durable() : undefined
       if (committed !== undefined) waits.push(committed)
@@ -316,8 +319,10 @@ export async function createBrokerHandler(
         // Never on the publisher's own session: its PUBACKs wait behind this publish, so it could only stall
         const own = broker.binding(ctx)?.session
         if (own?.congested) held.sessions = held.sessions.filter((s) => s !== own)
-        if (held.sessions.length > 0 || held.remote !== undefined)
+        if (held.sessions.length > 0 || held.remote !== undefined) {
           waits.push(broker.router.pressure.wait(held, store === undefined))
+          throttled = true
+        }
       }
       // In a cluster: acknowledged once NATS stored it for the other nodes
       const exported = held?.exported
@@ -332,13 +337,17 @@ export async function createBrokerHandler(
               inbound?.released(packet.messageId!)
               return refuseUnexported(ctx)
             })
-      if (store === undefined) return Promise.all(waits).then(answer)
-      return Promise.all([committed, ...waits]).then(([ok]) => {
-        if (ok !== false && held?.remote?.failed !== true) return answer()
-        // Not acknowledged as received: a re-send is a new message
-        inbound?.released(packet.messageId!)
-        return refuseUnstored(ctx, store)
-      })
+      const acknowledged =
+        store === undefined
+          ? Promise.all(waits).then(answer)
+          : Promise.all([committed, ...waits]).then(([ok]) => {
+              if (ok !== false && held?.remote?.failed !== true) return answer()
+              // Not acknowledged as received: a re-send is a new message
+              inbound?.released(packet.messageId!)
+              return refuseUnstored(ctx, store)
+            })
+      // Routed above: unless throttled, only the acknowledgement waits and the connection reads on (ack-wait.ts)
+      return throttled ? acknowledged : ackWait(acknowledged)
     },
 
     async onSubscribe(ctx, packet, granted): Promise<HookResult> {

@@ -8,6 +8,7 @@
  * the hook and the handler.
  */
 import { MqttdError, mqttdError, mqttdErrorWithCause } from '../errors.ts'
+import { ackWait, isAckWait } from './ack-wait.ts'
 import type { ContinueAuth, Handler, HookName, ReasonResult } from './types.ts'
 
 /** A handler ready to run: its hooks and the name used in logs and metrics. */
@@ -116,7 +117,18 @@ export class HandlerChain {
     try {
       for (let i = 0; i < entries.length; i++) {
         const value = this.#callSync(hook, entries[i]!, args)
-        if (isThenable(value)) return this.#decideRest(hook, entries, i, value, outcome, args)
+        if (isThenable(value)) {
+          // the last hook decided and only its acknowledgement waits: so does the outcome (ack-wait.ts)
+          if (i === entries.length - 1 && isAckWait(value)) {
+            return ackWait(
+              (value as Promise<unknown>).then((v) => {
+                settles(outcome, v)
+                return outcome
+              }),
+            )
+          }
+          return this.#decideRest(hook, entries, i, value, outcome, args)
+        }
         if (settles(outcome, value)) return outcome
       }
     } catch (err) {
@@ -175,7 +187,10 @@ export class HandlerChain {
     } catch (err) {
       throw this.#failed(hook, entry, err)
     }
-    if (isThenable(value)) return this.#settle(hook, entry, value, started)
+    if (isThenable(value)) {
+      const settled = this.#settle(hook, entry, value, started)
+      return isAckWait(value) ? ackWait(settled) : settled
+    }
     this.#observer?.observeHook(hook, entry.name, (performance.now() - started) / 1000)
     return value
   }

@@ -35,6 +35,7 @@ import {
   handleUnsubscribe,
   noteArrival,
 } from './message-flow.ts'
+import { OrderedAcks } from './ordered-acks.ts'
 import { connackCode } from './reason-codes.ts'
 import { refuseMalformedConnect } from './refuse-malformed-connect.ts'
 
@@ -99,6 +100,8 @@ export class ConnectionRunner implements ProtocolHost {
   #setup: Promise<void> | undefined
   /** Resolves at the next `drain` (or close): what every send waiting for room awaits. */
   #drained: Promise<boolean> | undefined
+  /** Acknowledgements in packet order while some wait for a commit (ack-wait.ts). */
+  readonly #acks = new OrderedAcks((err) => this.#hookFailed(err))
   /** Log levels on when the connection started: no child logger is built for a line not written. */
   readonly logDebug: boolean
   /** The worker's logger: the connect and close lines name the connection themselves (no child logger per connection). */
@@ -230,6 +233,8 @@ export class ConnectionRunner implements ProtocolHost {
         this.ack({ cmd: 'pingresp' }) // [3.1.1 MQTT-3.12.4-1] [5.0 MQTT-3.12.4-1]
         return this.chain.notify('onPing', this.ctx, packet)
       case 'disconnect':
+        // what was published before DISCONNECT is acknowledged first, as when each PUBLISH was awaited
+        if (this.#acks.size > 0) await this.#acks.idle()
         this.#disconnectPacket = packet
         await this.chain.notify('onDisconnect', this.ctx, packet)
         return this.terminate('client-disconnect')
@@ -282,7 +287,24 @@ export class ConnectionRunner implements ProtocolHost {
 
   /** Writes an acknowledgement, unless a handler sends its own ({@link manualAcks}). */
   ack(packet: OutgoingPacket): void {
-    if (!this.manualAcks) this.write(packet)
+    if (this.manualAcks) return
+    if (this.#acks.holding) this.#acks.push(() => this.write(packet))
+    else this.write(packet)
+  }
+
+  /** Sends an acknowledgement once `wait` resolved and those before it are out. */
+  ackWhen<T>(wait: Promise<T>, send: (value: T) => void): void {
+    this.#acks.defer(wait, send)
+  }
+
+  /** Acknowledgements that wait (or queue behind one that waits). */
+  get pendingAcks(): number {
+    return this.#acks.size
+  }
+
+  /** Resolves when no acknowledgement waits. */
+  acksSent(): Promise<void> {
+    return this.#acks.idle()
   }
 
   /**

@@ -47,6 +47,12 @@ export interface ProtocolHost {
   write(packet: OutgoingPacket, cb?: (err?: Error | null) => void): boolean
   /** Writes an acknowledgement, unless a handler sends its own (manualAcks). */
   ack(packet: OutgoingPacket): void
+  /** Sends an acknowledgement once `wait` resolved, after every acknowledgement before it. */
+  ackWhen<T>(wait: Promise<T>, send: (value: T) => void): void
+  /** Acknowledgements that wait for their `ackWhen` promise, or queue behind one that waits. */
+  readonly pendingAcks: number
+  /** Resolves when no acknowledgement waits. */
+  acksSent(): Promise<void>
   /** Writes the last packet of the connection, then closes it gracefully (connection/linger.ts). */
   writeFinal(packet: OutgoingPacket): void
   /** Ends the connection with `result` (DISCONNECT, or a failing CONNACK before CONNACK). */

@@ -11,10 +11,14 @@ import type {
   UnsubscribePacket,
 } from '../connection/types.ts'
 import { mqttdError } from '../errors.ts'
+import { isAckWait } from '../handlers/ack-wait.ts'
 import type { ChainOutcome } from '../handlers/chain.ts'
 import { ReasonCode } from '../mqtt/reason-codes.ts'
 import type { ProtocolHost } from './host.ts'
 import { isValidTopicName, parseFilter } from './topic.ts'
+
+/** PUBACKs that may wait at once for their commit before the connection stops reading. */
+const maxPendingAcks = 1024
 
 // PUBLISH packets that arrived beyond the Receive Maximum; packets are unique objects, so one set serves all connections
 const overLimit = new WeakSet<Packet>()
@@ -82,8 +86,22 @@ export async function handlePublish(r: ProtocolHost, packet: PublishPacket): Pro
     r.state.closeError = mqttdError('MQTTD_ERR_RECEIVE_MAXIMUM', r.limits.receiveMaximum)
     return r.disconnectWith({ reasonCode: ReasonCode.receiveMaximumExceeded }, 'protocol-error')
   }
-  const outcome = await r.chain.decide('onPublish', r.ctx, packet)
+  const decided = r.chain.decide('onPublish', r.ctx, packet)
+  if (packet.qos === 1 && isAckWait(decided)) {
+    // Decided and routed: the next packets are read while this PUBACK waits (its commit groups with
+    // theirs); it still leaves in order [3.1.1 MQTT-4.6.0-2] [5.0 MQTT-4.6.0-2]. Bounded: a client that
+    // never waits for its PUBACKs is read no further until they are out.
+    r.ackWhen(decided as Promise<ChainOutcome>, (outcome) => acknowledge(r, packet, outcome))
+    if (r.pendingAcks >= maxPendingAcks) await r.acksSent()
+    return
+  }
+  acknowledge(r, packet, await decided)
+}
+
+/** PUBACK or PUBREC for a QoS 1/2 PUBLISH, carrying the chain's outcome. */
+function acknowledge(r: ProtocolHost, packet: PublishPacket, outcome: ChainOutcome): void {
   if (r.state.phase !== 'connected') return
+  const messageId = packet.messageId!
   const code = outcome.reason?.reasonCode ?? 0
   if (code >= 0x80) r.metrics.messageDropped('hook_refused')
   const ack = r.v5 ? { messageId, reasonCode: code, properties: reasonProperties(r, outcome) } : { messageId }

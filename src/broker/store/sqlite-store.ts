@@ -17,6 +17,7 @@ import { deserialize, serialize } from 'node:v8'
 import type { BrokerMessage } from '../message.ts'
 import type { Subscription } from '../session.ts'
 import type { Will } from '../will.ts'
+import { BodyWriter, decodeBody } from './message-codec.ts'
 import type { BrokerStore, SessionRecord, SessionState, StoredDelivery, StoreStats } from './types.ts'
 
 export type SyncMode = 'batch' | 'always' | 'off'
@@ -94,6 +95,7 @@ export function openDatabase(file: string, sync: SyncMode, busyTimeoutMs = 5000)
   return db
 }
 
+/** A will (rare, written at connect): V8's serializer. */
 function encode(value: unknown): Uint8Array {
   return serialize(value)
 }
@@ -120,6 +122,7 @@ export class SqliteStore implements BrokerStore {
   readonly #db: DatabaseSync
   readonly #o: SqliteStoreOptions
   readonly #s: Record<string, StatementSync>
+  readonly #bodies = new BodyWriter()
   #ops: (() => void)[] = []
   /** Outbound rows added in this group, so later changes in the same group fold into them. */
   #puts = new Map<string, PendingPut>()
@@ -214,8 +217,15 @@ export class SqliteStore implements BrokerStore {
   }
 
   putRetained(message: BrokerMessage, time: number, worker: number): void {
-    const body = encode(message)
-    this.#add(() => this.#s.putRetained!.run(message.topic, time, worker, body))
+    this.#add(() => {
+      const body = this.#bodies.encode({
+        message,
+        qos: message.qos,
+        retain: true,
+        subscriptionIds: undefined,
+      })
+      this.#s.putRetained!.run(message.topic, time, worker, body)
+    })
   }
 
   deleteRetained(topic: string, time: number, worker: number): void {
@@ -226,7 +236,7 @@ export class SqliteStore implements BrokerStore {
   loadRetained(now: number): { message: BrokerMessage; time: number; worker: number }[] {
     const out: { message: BrokerMessage; time: number; worker: number }[] = []
     for (const row of this.#s.retainedAll!.all()) {
-      const message = decode<BrokerMessage>(row.body as Uint8Array)
+      const { message } = decodeBody(row.body as Uint8Array)
       if (message.expiresAt !== undefined && message.expiresAt <= now) continue
       out.push({ message, time: Number(row.time), worker: Number(row.worker) })
     }
@@ -274,12 +284,7 @@ export class SqliteStore implements BrokerStore {
     this.#add(() => {
       if (put.cancelled) return
       const d = put.delivery
-      const body = encode({
-        message: d.message,
-        qos: d.qos,
-        retain: d.retain,
-        subscriptionIds: d.subscriptionIds,
-      })
+      const body = this.#bodies.encode(d)
       this.#s.addOut!.run(clientId, d.seq, d.packetId ?? null, d.state === 'pubrel' ? 1 : 0, body)
     })
   }
@@ -358,7 +363,7 @@ export class SqliteStore implements BrokerStore {
       .subsOf!.all(clientId)
       .map((s) => [s.filter as string, JSON.parse(s.options as string) as Subscription])
     const outbound: StoredDelivery[] = this.#s.outOf!.all(clientId).map((o) => {
-      const body = decode<Omit<StoredDelivery, 'seq' | 'packetId' | 'state'>>(o.body as Uint8Array)
+      const body = decodeBody(o.body as Uint8Array)
       return {
         ...body,
         seq: Number(o.seq),

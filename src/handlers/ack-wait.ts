@@ -1,0 +1,21 @@
+/**
+ * A hook's promise that only delays the acknowledgement. The hook decided and
+ * did its work (the broker routed the message) before it returned; the promise
+ * says when the PUBACK may go (the store committed it, the congested
+ * subscribers it reached were relieved). The connection then reads its next
+ * packets while the PUBACK waits, so a client's window of QoS 1 messages is
+ * committed in one group instead of one message per group commit.
+ * Acknowledgements still leave in the order the packets came (ordered-acks.ts).
+ */
+const waits = new WeakSet<object>()
+
+/** Marks `promise` as an acknowledgement wait and returns it. */
+export function ackWait<T>(promise: Promise<T>): Promise<T> {
+  waits.add(promise)
+  return promise
+}
+
+/** Whether `value` was marked with {@link ackWait}. */
+export function isAckWait(value: unknown): value is Promise<unknown> {
+  return typeof value === 'object' && value !== null && waits.has(value)
+}
