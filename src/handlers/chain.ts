@@ -188,8 +188,11 @@ export class HandlerChain {
       throw this.#failed(hook, entry, err)
     }
     if (isThenable(value)) {
-      const settled = this.#settle(hook, entry, value, started)
-      return isAckWait(value) ? ackWait(settled) : settled
+      if (!isAckWait(value)) return this.#settle(hook, entry, value, started)
+      // It decided before returning (ack-wait.ts): timed as an answer given now, and no timeout
+      // timer per message for a wait that is the store's (a commit) or the broker's own
+      this.#observer?.observeHook(hook, entry.name, (performance.now() - started) / 1000)
+      return ackWait(value.then(undefined, (err: unknown) => Promise.reject(this.#failed(hook, entry, err))))
     }
     this.#observer?.observeHook(hook, entry.name, (performance.now() - started) / 1000)
     return value
