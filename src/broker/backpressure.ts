@@ -35,6 +35,12 @@ export interface Held {
   remote?: Tracked
   /** In a cluster: resolves once NATS stored the message for the other nodes (false: it could not). */
   exported?: Promise<boolean>
+  /**
+   * A peer is beyond its credit: the publisher is read no further until this
+   * message is confirmed. Without it, a remote wait (with a store) is only for
+   * the peer's commit, and the publisher's next packets are read meanwhile.
+   */
+  overCredit?: boolean
 }
 
 export interface BackpressureOptions {
@@ -83,6 +89,7 @@ export class Backpressure {
     }
     // With a store every such publish waits: its confirmation means the peer committed it
     if (over || always) held.remote = tracked
+    if (over) held.overCredit = true
     return id
   }
 

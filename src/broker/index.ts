@@ -321,7 +321,8 @@ export async function createBrokerHandler(
         if (own?.congested) held.sessions = held.sessions.filter((s) => s !== own)
         if (held.sessions.length > 0 || held.remote !== undefined) {
           waits.push(broker.router.pressure.wait(held, store === undefined))
-          throttled = true
+          // congested subscribers here, or a peer beyond its credit; a peer's commit alone does not throttle
+          throttled = held.sessions.length > 0 || held.overCredit === true
         }
       }
       // In a cluster: acknowledged once NATS stored it for the other nodes

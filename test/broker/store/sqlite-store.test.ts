@@ -208,3 +208,30 @@ test('a group commit that finds the write lock taken by another connection waits
   other.close()
   a.close()
 })
+
+test('deletes of one group become ranges: runs, single seqs and a session cleared in between all leave the right rows', async () => {
+  const { a, b } = stores()
+  const state = { expiryInterval: 60, will: undefined, connected: false, disconnectedAt: 1 }
+  a.putSession({ clientId: 'r', ...state })
+  a.putSession({ clientId: 's', ...state })
+  const base = { message: message('x/1', 'm'), qos: 1 as const, retain: false, subscriptionIds: undefined }
+  for (let seq = 1; seq <= 12; seq++) {
+    a.addOutbound('r', { ...base, seq, packetId: undefined, state: 'publish' })
+    a.addOutbound('s', { ...base, seq, packetId: undefined, state: 'publish' })
+  }
+  assert.equal(await a.commit(), true)
+  // out of order on purpose: 1-5, 7, 9-10 go; 6, 8, 11, 12 stay
+  for (const seq of [3, 1, 2, 5, 4, 7, 10, 9]) a.deleteOutbound('r', seq)
+  // 's': deleted, cleared, then its seqs written again and one deleted after the clear
+  a.deleteOutbound('s', 1)
+  a.clearOutbound('s')
+  a.addOutbound('s', { ...base, seq: 1, packetId: undefined, state: 'publish' })
+  assert.equal(await a.commit(), true)
+  a.deleteOutbound('s', 2) // gone with the clear already: deleting nothing is fine
+  assert.equal(await a.commit(), true)
+  const adopted = new Map(b.adopt(() => true).map((r) => [r.clientId, r.outbound.map((d) => d.seq)]))
+  assert.deepEqual(adopted.get('r'), [6, 8, 11, 12])
+  assert.deepEqual(adopted.get('s'), [1])
+  a.close()
+  b.close()
+})
