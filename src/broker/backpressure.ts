@@ -43,6 +43,12 @@ export interface Held {
   overCredit?: boolean
 }
 
+interface AwaitingCommit {
+  committed: Promise<boolean>
+  from: number[]
+  ids: number[]
+}
+
 export interface BackpressureOptions {
   self: number
   /** Sends data to the workers in `to`. */
@@ -63,6 +69,8 @@ export class Backpressure {
   /** Peer → ids of this turn's `pub-ok` that could not be committed here. */
   readonly #failed = new Map<number, number[]>()
   #flushPending = false
+  /** Messages confirmed once the current group commit is durable. */
+  #awaitingCommit: AwaitingCommit | undefined
   #sharedTimeout: Promise<void> | undefined
   #sharedTimeoutAt = 0
 
@@ -97,6 +105,23 @@ export class Backpressure {
   received(from: number, id: number, congested: readonly Session[], committed?: Promise<boolean>): void {
     if (congested.length === 0 && committed === undefined) {
       this.#confirm(from, id, true)
+      return
+    }
+    if (congested.length === 0) {
+      // Everything of one group commit shares its promise: one reaction for the group, not one per message
+      let group = this.#awaitingCommit
+      if (group === undefined || group.committed !== committed) {
+        const started: AwaitingCommit = { committed: committed!, from: [], ids: [] }
+        group = started
+        this.#awaitingCommit = started
+        void committed!.then((ok) => {
+          if (this.#awaitingCommit === started) this.#awaitingCommit = undefined
+          for (let i = 0; i < started.ids.length; i++)
+            this.#confirm(started.from[i]!, started.ids[i]!, ok !== false)
+        })
+      }
+      group.from.push(from)
+      group.ids.push(id)
       return
     }
     // whenRelieved always settles: relief, going offline, a stall (stallMs without acks) or the session's end

@@ -341,7 +341,11 @@ export async function createBrokerHandler(
       const acknowledged =
         store === undefined
           ? Promise.all(waits).then(answer)
-          : Promise.all([committed, ...waits]).then(([ok]) => {
+          : // the common case waits for the group commit alone: no Promise.all per message
+            (waits.length === 1 && committed !== undefined
+              ? committed
+              : Promise.all([committed, ...waits]).then(([ok]) => ok)
+            ).then((ok) => {
               if (ok !== false && held?.remote?.failed !== true) return answer()
               // Not acknowledged as received: a re-send is a new message
               inbound?.released(packet.messageId!)
