@@ -277,7 +277,13 @@ export class Session {
     if (!direct && this.queuedCount >= this.#limits.maxQueuedMessages) return this.#drop('queue_full')
     let entry = delivery
     if (this.#journal !== undefined) {
-      const stored = { ...delivery, seq: this.#nextSeq++ }
+      const stored: Delivery & { seq: number } = {
+        message: delivery.message,
+        qos: delivery.qos,
+        retain: delivery.retain,
+        subscriptionIds: delivery.subscriptionIds,
+        seq: this.#nextSeq++,
+      }
       this.#journal.added(stored)
       entry = stored
     }

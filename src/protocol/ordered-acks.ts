@@ -6,7 +6,8 @@
  */
 interface Entry {
   ready: boolean
-  send: (() => void) | undefined
+  send: ((value: unknown) => void) | undefined
+  value: unknown
 }
 
 export class OrderedAcks {
@@ -33,21 +34,22 @@ export class OrderedAcks {
 
   /** Queues an acknowledgement that is ready, behind those that wait. */
   push(send: () => void): void {
-    this.#entries.push({ ready: true, send })
+    this.#entries.push({ ready: true, send, value: undefined })
   }
 
   /** Queues an acknowledgement sent with `wait`'s value once it and those before it are done. */
   defer<T>(wait: Promise<T>, send: (value: T) => void): void {
-    const entry: Entry = { ready: false, send: undefined }
+    const entry: Entry = { ready: false, send: send as (value: unknown) => void, value: undefined }
     this.#entries.push(entry)
     wait.then(
       (value) => {
         entry.ready = true
-        entry.send = () => send(value)
+        entry.value = value
         this.#release()
       },
       (err: unknown) => {
         entry.ready = true
+        entry.send = undefined
         this.#release()
         this.#onError(err)
       },
@@ -67,7 +69,7 @@ export class OrderedAcks {
       while (this.#head < entries.length && entries[this.#head]!.ready) {
         const entry = entries[this.#head]!
         entries[this.#head++] = undefined as unknown as Entry
-        entry.send?.()
+        entry.send?.(entry.value)
       }
     } finally {
       this.#sending = false

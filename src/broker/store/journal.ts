@@ -6,7 +6,17 @@ export function journalFor(store: BrokerStore, clientId: string): SessionJournal
   return {
     subscribed: (filter, sub) => store.putSubscription(clientId, filter, sub),
     unsubscribed: (filter) => store.deleteSubscription(clientId, filter),
-    added: (delivery) => store.addOutbound(clientId, { ...delivery, packetId: undefined, state: 'publish' }),
+    // one literal of the stored shape (the session's delivery stays the session's)
+    added: (d) =>
+      store.addOutbound(clientId, {
+        message: d.message,
+        qos: d.qos,
+        retain: d.retain,
+        subscriptionIds: d.subscriptionIds,
+        seq: d.seq,
+        packetId: undefined,
+        state: 'publish',
+      }),
     changed: (seq, packetId, state) => store.updateOutbound(clientId, seq, packetId, state),
     removed: (seq) => store.deleteOutbound(clientId, seq),
     cleared: () => store.clearOutbound(clientId),

@@ -289,7 +289,8 @@ export class SqliteStore implements BrokerStore {
   }
 
   addOutbound(clientId: string, delivery: StoredDelivery): void {
-    const put: PendingPut = { clientId, delivery: { ...delivery }, cancelled: false }
+    // kept, not copied (types.ts): changes before the commit fold into it
+    const put: PendingPut = { clientId, delivery, cancelled: false }
     let puts = this.#puts.get(clientId)
     if (puts === undefined) {
       puts = new Map()

@@ -64,6 +64,7 @@ export interface BrokerStore {
   putSubscription(clientId: string, filter: string, sub: Subscription): void
   deleteSubscription(clientId: string, filter: string): void
 
+  /** Stores `delivery`, which the store then owns (it may change it until committed): pass an object of its own. */
   addOutbound(clientId: string, delivery: StoredDelivery): void
   updateOutbound(
     clientId: string,
