@@ -369,7 +369,16 @@ export class Session {
       this.#queue.push(delivery)
       return
     }
-    const entry: InFlight = { ...delivery, state: 'publish' }
+    // a literal, not a spread: deliveries come with and without seq, and two shapes here made every
+    // later read of an in-flight entry polymorphic
+    const entry: InFlight = {
+      message: delivery.message,
+      qos: delivery.qos,
+      retain: delivery.retain,
+      subscriptionIds: delivery.subscriptionIds,
+      seq: delivery.seq,
+      state: 'publish',
+    }
     this.#inflight.set(id, entry)
     if (entry.seq !== undefined) this.#journal?.changed(entry.seq, id, 'publish')
     this.#sendPublish(id, entry, false)
