@@ -15,7 +15,8 @@ import type { ReloadReport, ReloadResult } from '../admin/types.ts'
 import { assertSafeExposure, authSettings } from '../auth/exposure.ts'
 import { withFileTexts } from '../auth/state.ts'
 import { parseBrokerOptions } from '../broker/options.ts'
-import { prepareStore } from '../broker/store/store-file.ts'
+import { startCheckpointer } from '../broker/store/checkpointer.ts'
+import { prepareStore, storeFile } from '../broker/store/store-file.ts'
 import { ClusterNode } from '../cluster/node.ts'
 import { loadConfig } from '../config/load.ts'
 import type { MqttdConfig, MqttdConfigInput } from '../config/schema.ts'
@@ -119,7 +120,17 @@ export async function startServer(
       : await ClusterNode.start(config.cluster, baseDir, log.child({ component: 'cluster' }))
   // A bad store stops start-up here with one coded error, before any worker opens it
   const persistence = persistenceOf(config)
-  const releaseStore = persistence === undefined ? () => {} : prepareStore(persistence)
+  const releaseLock = persistence === undefined ? () => {} : prepareStore(persistence)
+  const stopCheckpoints =
+    persistence === undefined
+      ? () => {}
+      : startCheckpointer(storeFile(persistence), persistence.sync, (err) =>
+          log.error({ err, file: storeFile(persistence) }, 'store checkpoint failed'),
+        )
+  const releaseStore = () => {
+    stopCheckpoints()
+    releaseLock()
+  }
 
   const workerListeners: WorkerListener[] = config.listeners.map((l) => {
     const entry: WorkerListener = {

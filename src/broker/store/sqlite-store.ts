@@ -72,6 +72,12 @@ CREATE TABLE IF NOT EXISTS retained (
 );
 `
 
+/**
+ * The workers' automatic checkpoint threshold in pages (SQLite's default: 1,000): the main
+ * thread checkpoints (checkpointer.ts), a worker only when the WAL grew this far regardless.
+ */
+const WORKER_AUTOCHECKPOINT_PAGES = 10_000
+
 /** The database file in a persistence directory. */
 export const STORE_FILE = 'mqttd.db'
 
@@ -149,6 +155,8 @@ export class SqliteStore implements BrokerStore {
     this.#o = options
     this.#db = openDatabase(options.file, options.sync, options.busyTimeoutMs)
     const db = this.#db
+    // The main thread checkpoints (checkpointer.ts); this one only if the WAL grows far past that
+    db.exec(`PRAGMA wal_autocheckpoint = ${WORKER_AUTOCHECKPOINT_PAGES}`)
     this.#pageSize = Number((db.prepare('PRAGMA page_size').get() as Row).page_size)
     this.#s = {
       putSession: db.prepare(
