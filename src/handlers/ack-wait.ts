@@ -9,14 +9,24 @@
  */
 const mark = Symbol('mqttd.ackWait')
 
-/** Marks `promise` as an acknowledgement wait and returns it. */
-export function ackWait<T>(promise: Promise<T>): Promise<T> {
+type Marked = { [mark]?: string }
+
+/**
+ * Marks `promise` as an acknowledgement wait of handler `handler` (named in the
+ * timeout error should it never settle) and returns it.
+ */
+export function ackWait<T>(promise: Promise<T>, handler = 'broker'): Promise<T> {
   // a property, not a WeakSet entry: one per QoS 1 message, and a WeakSet add cost 3% of a worker
-  ;(promise as Promise<T> & { [mark]?: true })[mark] = true
+  ;(promise as Promise<T> & Marked)[mark] = handler
   return promise
 }
 
 /** Whether `value` was marked with {@link ackWait}. */
 export function isAckWait(value: unknown): value is Promise<unknown> {
-  return typeof value === 'object' && value !== null && (value as { [mark]?: true })[mark] === true
+  return typeof value === 'object' && value !== null && typeof (value as Marked)[mark] === 'string'
+}
+
+/** The handler whose acknowledgement wait `value` is. */
+export function ackWaitHandler(value: Promise<unknown>): string {
+  return (value as Marked)[mark] ?? 'unknown'
 }

@@ -8,7 +8,7 @@
  * the hook and the handler.
  */
 import { MqttdError, mqttdError, mqttdErrorWithCause } from '../errors.ts'
-import { ackWait, isAckWait } from './ack-wait.ts'
+import { ackWait, ackWaitHandler, isAckWait } from './ack-wait.ts'
 import type { ContinueAuth, Handler, HookName, ReasonResult } from './types.ts'
 
 /** A handler ready to run: its hooks and the name used in logs and metrics. */
@@ -99,6 +99,11 @@ export class HandlerChain {
     }
   }
 
+  /** How long a hook may take (limits.hookTimeoutMs); acknowledgement waits are bounded by it too. */
+  get timeoutMs(): number {
+    return this.#timeoutMs
+  }
+
   /** Whether any handler implements `hook`. */
   has(hook: HookName): boolean {
     return this.#byHook.has(hook)
@@ -125,6 +130,7 @@ export class HandlerChain {
                 settles(outcome, v)
                 return outcome
               }),
+              ackWaitHandler(value as Promise<unknown>),
             )
           }
           return this.#decideRest(hook, entries, i, value, outcome, args)
@@ -192,7 +198,10 @@ export class HandlerChain {
       // It decided before returning (ack-wait.ts): timed as an answer given now, and no timeout
       // timer per message for a wait that is the store's (a commit) or the broker's own
       this.#observer?.observeHook(hook, entry.name, (performance.now() - started) / 1000)
-      return ackWait(value.then(undefined, (err: unknown) => Promise.reject(this.#failed(hook, entry, err))))
+      return ackWait(
+        value.then(undefined, (err: unknown) => Promise.reject(this.#failed(hook, entry, err))),
+        entry.name,
+      )
     }
     this.#observer?.observeHook(hook, entry.name, (performance.now() - started) / 1000)
     return value

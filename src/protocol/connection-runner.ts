@@ -101,7 +101,7 @@ export class ConnectionRunner implements ProtocolHost {
   /** Resolves at the next `drain` (or close): what every send waiting for room awaits. */
   #drained: Promise<boolean> | undefined
   /** Acknowledgements in packet order while some wait for a commit (ack-wait.ts). */
-  readonly #acks = new OrderedAcks((err) => this.#hookFailed(err))
+  readonly #acks: OrderedAcks
   /** Log levels on when the connection started: no child logger is built for a line not written. */
   readonly logDebug: boolean
   /** The worker's logger: the connect and close lines name the connection themselves (no child logger per connection). */
@@ -115,6 +115,13 @@ export class ConnectionRunner implements ProtocolHost {
     this.limits = options.limits
     this.metrics = options.metrics
     this.manualAcks = options.chain.manualAcks
+    this.#acks = new OrderedAcks(
+      (err) => this.#hookFailed(err),
+      options.chain.timeoutMs,
+      // a commit or a peer's confirmation that never came: as a hook that never settled
+      (handler) =>
+        this.#hookFailed(mqttdError('MQTTD_ERR_HOOK_TIMEOUT', 'onPublish', handler, options.chain.timeoutMs)),
+    )
     this.logDebug = options.log.isLevelEnabled('debug')
     this.rootLog = options.log
     this.#logTrace = options.log.isLevelEnabled('trace')
@@ -293,8 +300,8 @@ export class ConnectionRunner implements ProtocolHost {
   }
 
   /** Sends an acknowledgement once `wait` resolved and those before it are out. */
-  ackWhen<T>(wait: Promise<T>, send: (value: T) => void): void {
-    this.#acks.defer(wait, send)
+  ackWhen<T>(wait: Promise<T>, send: (value: T) => void, label?: string): void {
+    this.#acks.defer(wait, send, label)
   }
 
   /** Acknowledgements that wait (or queue behind one that waits). */
@@ -472,6 +479,7 @@ export class ConnectionRunner implements ProtocolHost {
     clearTimeout(this.#keepaliveTimer)
     this.#connectTimer = undefined
     this.#keepaliveTimer = undefined
+    this.#acks.close()
   }
 
   async #finish(): Promise<void> {

@@ -48,7 +48,7 @@ export interface ProtocolHost {
   /** Writes an acknowledgement, unless a handler sends its own (manualAcks). */
   ack(packet: OutgoingPacket): void
   /** Sends an acknowledgement once `wait` resolved, after every acknowledgement before it. */
-  ackWhen<T>(wait: Promise<T>, send: (value: T) => void): void
+  ackWhen<T>(wait: Promise<T>, send: (value: T) => void, label?: string): void
   /** Acknowledgements that wait for their `ackWhen` promise, or queue behind one that waits. */
   readonly pendingAcks: number
   /** Resolves when no acknowledgement waits. */

@@ -11,7 +11,7 @@ import type {
   UnsubscribePacket,
 } from '../connection/types.ts'
 import { mqttdError } from '../errors.ts'
-import { isAckWait } from '../handlers/ack-wait.ts'
+import { ackWaitHandler, isAckWait } from '../handlers/ack-wait.ts'
 import type { ChainOutcome } from '../handlers/chain.ts'
 import { ReasonCode } from '../mqtt/reason-codes.ts'
 import type { ProtocolHost } from './host.ts'
@@ -91,7 +91,11 @@ export async function handlePublish(r: ProtocolHost, packet: PublishPacket): Pro
     // Decided and routed: the next packets are read while this PUBACK waits (its commit groups with
     // theirs); it still leaves in order [3.1.1 MQTT-4.6.0-2] [5.0 MQTT-4.6.0-2]. Bounded: a client that
     // never waits for its PUBACKs is read no further until they are out.
-    r.ackWhen(decided as Promise<ChainOutcome>, (outcome) => acknowledge(r, packet, outcome))
+    r.ackWhen(
+      decided as Promise<ChainOutcome>,
+      (outcome) => acknowledge(r, packet, outcome),
+      ackWaitHandler(decided),
+    )
     if (r.pendingAcks >= maxPendingAcks) await r.acksSent()
     return
   }

@@ -8,6 +8,8 @@ interface Entry {
   ready: boolean
   send: ((value: unknown) => void) | undefined
   value: unknown
+  /** Who the wait belongs to (a handler's name), for the timeout error. */
+  label: string
 }
 
 export class OrderedAcks {
@@ -16,10 +18,21 @@ export class OrderedAcks {
   #sending = false
   #idle: (() => void)[] = []
   readonly #onError: (err: unknown) => void
+  readonly #timeoutMs: number
+  readonly #onTimeout: (label: string) => void
+  /** One timer per connection, not per acknowledgement: it watches the oldest wait. */
+  #timer: NodeJS.Timeout | undefined
+  #watched: Entry | undefined
 
-  /** @param onError a wait that rejected (a hook that failed or timed out) */
-  constructor(onError: (err: unknown) => void) {
+  /**
+   * @param onError a wait that rejected (a hook that failed)
+   * @param timeoutMs how long a wait may take: the oldest one still waiting after one to two times
+   *   this calls `onTimeout` with its label (once)
+   */
+  constructor(onError: (err: unknown) => void, timeoutMs = 0, onTimeout: (label: string) => void = () => {}) {
     this.#onError = onError
+    this.#timeoutMs = timeoutMs
+    this.#onTimeout = onTimeout
   }
 
   /** Acknowledgements waiting, or queued behind one that waits. */
@@ -34,13 +47,14 @@ export class OrderedAcks {
 
   /** Queues an acknowledgement that is ready, behind those that wait. */
   push(send: () => void): void {
-    this.#entries.push({ ready: true, send, value: undefined })
+    this.#entries.push({ ready: true, send, value: undefined, label: '' })
   }
 
   /** Queues an acknowledgement sent with `wait`'s value once it and those before it are done. */
-  defer<T>(wait: Promise<T>, send: (value: T) => void): void {
-    const entry: Entry = { ready: false, send: send as (value: unknown) => void, value: undefined }
+  defer<T>(wait: Promise<T>, send: (value: T) => void, label = ''): void {
+    const entry: Entry = { ready: false, send: send as (value: unknown) => void, value: undefined, label }
     this.#entries.push(entry)
+    if (this.#timer === undefined && this.#timeoutMs > 0) this.#watch()
     wait.then(
       (value) => {
         entry.ready = true
@@ -54,6 +68,30 @@ export class OrderedAcks {
         this.#onError(err)
       },
     )
+  }
+
+  /** Stops the timer (the connection closed). */
+  close(): void {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+  }
+
+  /** Watches the oldest entry still waiting; when the timer fires and it still waits, that is a timeout. */
+  #watch(): void {
+    const entries = this.#entries
+    let head = this.#head
+    while (head < entries.length && entries[head]!.ready) head++
+    this.#watched = entries[head]
+    if (this.#watched === undefined) return
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      const watched = this.#watched
+      if (watched !== undefined && !watched.ready) {
+        this.#onTimeout(watched.label)
+        return
+      }
+      this.#watch()
+    }, this.#timeoutMs)
   }
 
   /** Resolves when no acknowledgement waits. */
@@ -75,6 +113,9 @@ export class OrderedAcks {
       this.#sending = false
     }
     if (this.#head === entries.length) {
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+      this.#watched = undefined
       this.#entries = []
       this.#head = 0
       const idle = this.#idle

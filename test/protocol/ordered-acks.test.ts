@@ -44,3 +44,27 @@ test('a wait that fails is reported once and does not hold back those after it',
   assert.deepEqual(sent, [2])
   assert.equal(failures.length, 1)
 })
+
+test('a wait that never settles is reported as a timeout naming its handler, once, by one timer for the connection', async () => {
+  const timedOut: string[] = []
+  let reported!: () => void
+  const done = new Promise<void>((resolve) => {
+    reported = resolve
+  })
+  const acks = new OrderedAcks(
+    () => assert.fail('no wait failed'),
+    20,
+    (label) => {
+      timedOut.push(label)
+      reported()
+    },
+  )
+  const sent: number[] = []
+  acks.defer(Promise.resolve(1), (v) => sent.push(v), 'broker')
+  acks.defer(new Promise<number>(() => {}), (v) => sent.push(v), 'broker')
+  acks.defer(new Promise<number>(() => {}), (v) => sent.push(v), 'other')
+  await done
+  assert.deepEqual(timedOut, ['broker'], 'the oldest wait, the one still holding the others back')
+  assert.deepEqual(sent, [1])
+  acks.close()
+})
