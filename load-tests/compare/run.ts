@@ -6,7 +6,10 @@
  * mqttd / aedes. On a machine with 2+ CPUs the server is pinned to CPU 0 and
  * the generator to CPU 1 (taskset) so the figures repeat.
  *
- * usage: npm run bench:compare -- [--targets mqttd,mosquitto,aedes] [--figures fanin-qos0,...]
+ * `bare` (a Node `net.Server` answering CONNECT and PINGREQ only) is measured for the connection
+ * figures (connect rate, idle RSS) as their floor.
+ *
+ * usage: npm run bench:compare -- [--targets mqttd,mosquitto,aedes,bare] [--figures fanin-qos0,...]
  *        [--quick] [--repeat N] [--no-pin] [--mqttd-workers 1] [--out FILE]
  *
  * With --repeat N each figure is measured N times (fresh server each time) and
@@ -74,6 +77,8 @@ for (const name of targets) {
     continue
   }
   for (const figure of figures) {
+    // the bare server answers CONNECT and PINGREQ only: it is the floor of the connection figures
+    if (name === 'bare' && !FIGURES[figure].floor) continue
     log(`${name}: ${FIGURES[figure].title}`)
     const runs: Array<Figure | { error: string }> = []
     for (let k = 0; k < repeat; k++) {

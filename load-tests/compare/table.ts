@@ -46,6 +46,7 @@ function extraRows(
     if (head.includes('mqttd/mosquitto')) row.push(ratio(v('mqttd'), v('mosquitto')))
     if (head.includes('mqttd/aedes')) row.push(ratio(v('mqttd'), v('aedes')))
     if (head.includes('mosquitto/aedes')) row.push(ratio(v('mosquitto'), v('aedes')))
+    if (head.includes('mqttd/bare')) row.push(ratio(v('mqttd'), v('bare')))
     return row
   })
 }
@@ -60,6 +61,7 @@ export function renderTable(
   if (targets.includes('mqttd') && targets.includes('mosquitto')) head.push('mqttd/mosquitto')
   if (targets.includes('mqttd') && targets.includes('aedes')) head.push('mqttd/aedes')
   if (targets.includes('mosquitto') && targets.includes('aedes')) head.push('mosquitto/aedes')
+  if (targets.includes('mqttd') && targets.includes('bare')) head.push('mqttd/bare')
   const rows: string[][] = [head]
   for (const f of figures) {
     const row: string[] = [FIGURES[f].title]
@@ -68,6 +70,7 @@ export function renderTable(
     if (head.includes('mqttd/mosquitto')) row.push(ratio(v('mqttd'), v('mosquitto')))
     if (head.includes('mqttd/aedes')) row.push(ratio(v('mqttd'), v('aedes')))
     if (head.includes('mosquitto/aedes')) row.push(ratio(v('mosquitto'), v('aedes')))
+    if (head.includes('mqttd/bare')) row.push(ratio(v('mqttd'), v('bare')))
     rows.push(row)
     rows.push(...extraRows(f, targets, head, results))
   }

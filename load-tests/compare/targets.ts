@@ -13,8 +13,9 @@ import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
-export type TargetName = 'mqttd' | 'mosquitto' | 'aedes'
-export const TARGET_NAMES: TargetName[] = ['mqttd', 'mosquitto', 'aedes']
+/** `bare`: a Node `net.Server` that only answers CONNECT and PINGREQ, the floor for connection figures. */
+export type TargetName = 'mqttd' | 'mosquitto' | 'aedes' | 'bare'
+export const TARGET_NAMES: TargetName[] = ['mqttd', 'mosquitto', 'aedes', 'bare']
 
 export interface StartOptions {
   /** CPU list for taskset (e.g. "0"), or null to run unpinned. */
@@ -151,6 +152,9 @@ export async function startServer(name: TargetName, opts: StartOptions): Promise
     )
     argv = [MOSQUITTO_BIN, '-c', conf]
     description = `mosquitto (Debian) -c ${conf}`
+  } else if (name === 'bare') {
+    argv = [process.execPath, join(root, 'load-tests', 'connections', 'bare-server.ts'), String(port)]
+    description = 'bare Node net.Server (no MQTT beyond CONNACK/PINGRESP), load-tests/connections/bare-server.ts'
   } else if (name === 'aedes') {
     argv = [process.execPath, join(root, 'load-tests', 'compare', 'aedes-server.ts'), '--port', String(port)]
     description = 'aedes (npm), load-tests/compare/aedes-server.ts'

@@ -3,10 +3,12 @@
  * (online, its queue at the high-water mark, still acknowledging) is
  * acknowledged only once that session is relieved (queue at the low-water
  * mark, offline, stalled or ended), or after `waitMs`. The framework lets a
- * publisher have at most Receive Maximum unacknowledged publishes and runs a
- * connection's packets one at a time, so a held-back acknowledgement slows
- * that publisher down to what the subscriber takes, instead of the broker
- * accepting faster than it delivers and dropping at `maxQueuedMessages`.
+ * publisher have at most Receive Maximum unacknowledged publishes, and a
+ * publish held back here stops its connection from reading further packets
+ * (unlike one that only waits for a commit, handlers/ack-wait.ts), so a
+ * held-back acknowledgement slows that publisher down to what the subscriber
+ * takes, instead of the broker accepting faster than it delivers and dropping
+ * at `maxQueuedMessages`.
  *
  * Across workers it is credit-based: every QoS 1/2 `pub` carries an id, and
  * the receiving worker confirms it (batched, one `pub-ok` per turn) at once,
