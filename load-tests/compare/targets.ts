@@ -154,7 +154,8 @@ export async function startServer(name: TargetName, opts: StartOptions): Promise
     description = `mosquitto (Debian) -c ${conf}`
   } else if (name === 'bare') {
     argv = [process.execPath, join(root, 'load-tests', 'connections', 'bare-server.ts'), String(port)]
-    description = 'bare Node net.Server (no MQTT beyond CONNACK/PINGRESP), load-tests/connections/bare-server.ts'
+    description =
+      'bare Node net.Server (no MQTT beyond CONNACK/PINGRESP), load-tests/connections/bare-server.ts'
   } else if (name === 'aedes') {
     argv = [process.execPath, join(root, 'load-tests', 'compare', 'aedes-server.ts'), '--port', String(port)]
     description = 'aedes (npm), load-tests/compare/aedes-server.ts'
