@@ -87,3 +87,39 @@ for (const version of [4, 5] as const) {
     await back.endAsync()
   })
 }
+
+test('[3.1.1 MQTT-4.6.0-2] publishes followed by DISCONNECT in one write: every PUBACK is sent before the connection ends', async (t) => {
+  const dir = durableDir('workers: 1\n')
+  const server = await startDurable(t, dir)
+  const port = Number(new URL(server.url).port)
+  const sub = await mqtt.connectAsync(server.url, { clientId: 'bye-sub', clean: false, reconnectPeriod: 0 })
+  await sub.subscribeAsync('bye/#', { qos: 1 })
+  await sub.endAsync()
+  const { client } = await RawClient.connect(t, port, { clientId: 'bye-pub', protocolVersion: 4 })
+  const ids = Array.from({ length: 20 }, (_, i) => i + 1)
+  client.write(
+    Buffer.concat([
+      ...ids.map((messageId) =>
+        mqttPacket.generate(
+          {
+            cmd: 'publish',
+            topic: `bye/${messageId}`,
+            payload: Buffer.from('m'),
+            qos: 1,
+            messageId,
+            retain: false,
+            dup: false,
+          },
+          { protocolVersion: 4 },
+        ),
+      ),
+      mqttPacket.generate({ cmd: 'disconnect' }, { protocolVersion: 4 }),
+    ]),
+  )
+  // the connection's end is the sentinel: whatever PUBACKs come, came before it
+  await client.closed
+  assert.deepEqual(
+    client.received.filter((p) => p.cmd === 'puback').map((p) => p.messageId),
+    ids,
+  )
+})
