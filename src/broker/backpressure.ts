@@ -128,13 +128,11 @@ export class Backpressure {
     }
     // whenRelieved always settles: relief, going offline, a stall (stallMs without acks) or the session's end
     const relieved =
-      congested.length === 0
-        ? undefined
-        : congested.length === 1
-          ? congested[0]!.whenRelieved()
-          : Promise.all(congested.map((s) => s.whenRelieved()))
+      congested.length === 1
+        ? congested[0]!.whenRelieved()
+        : Promise.all(congested.map((s) => s.whenRelieved()))
     if (committed === undefined) {
-      void relieved!.then(() => this.#confirm(from, id, true))
+      void relieved.then(() => this.#confirm(from, id, true))
       return
     }
     void Promise.all([committed, relieved]).then(([ok]) => this.#confirm(from, id, ok !== false))

@@ -119,7 +119,6 @@ interface Unsynced {
 }
 
 interface PendingPut {
-  clientId: string
   delivery: StoredDelivery
   cancelled: boolean
 }
@@ -216,8 +215,8 @@ export class SqliteStore implements BrokerStore {
     return this.#full
   }
 
-  // Writes run with get(), not run(): run() builds a { changes, lastInsertRowid } object whose two
-  // keys V8 internalizes on every call (1.5 µs a message, three writes each, under a QoS 1 flood)
+  // Writes run with get(), not run(): run() builds a { changes, lastInsertRowid } result nobody reads,
+  // get() on a write returns undefined (insert + delete in a loop: 0.67 → 0.53 µs a statement)
   #add(op: () => void): void {
     if (this.#closed) {
       // Nothing written after close is kept: whoever waits on it must not acknowledge
@@ -298,7 +297,7 @@ export class SqliteStore implements BrokerStore {
 
   addOutbound(clientId: string, delivery: StoredDelivery): void {
     // kept, not copied (types.ts): changes before the commit fold into it
-    const put: PendingPut = { clientId, delivery, cancelled: false }
+    const put: PendingPut = { delivery, cancelled: false }
     let puts = this.#puts.get(clientId)
     if (puts === undefined) {
       puts = new Map()
