@@ -235,3 +235,46 @@ test('deletes of one group become ranges: runs, single seqs and a session cleare
   a.close()
   b.close()
 })
+
+test('a store whose outbound table predates WITHOUT ROWID is migrated once on open, its rows kept', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'mqttd-store-')), 'mqttd.db')
+  const options = { file, sync: 'batch' as const, maxBytes: 1 << 30 }
+  const writer = new SqliteStore({ ...options, owner: 'old:1' })
+  writer.putSession({
+    clientId: 'c',
+    expiryInterval: 60,
+    will: undefined,
+    connected: false,
+    disconnectedAt: 1,
+  })
+  const base = { message: message('x/1', 'kept'), qos: 1 as const, retain: false, subscriptionIds: undefined }
+  writer.addOutbound('c', { ...base, seq: 1, packetId: 5, state: 'pubrel' })
+  writer.addOutbound('c', { ...base, seq: 2, packetId: undefined, state: 'publish' })
+  assert.equal(await writer.commit(), true)
+  writer.close()
+  // the table as 0.1 development builds wrote it: a rowid table and its key index
+  const raw = new DatabaseSync(file)
+  raw.exec(`CREATE TABLE outbound_old (client_id TEXT NOT NULL, seq INTEGER NOT NULL, packet_id INTEGER,
+    state INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (client_id, seq))`)
+  raw.exec('INSERT INTO outbound_old SELECT * FROM outbound')
+  raw.exec('DROP TABLE outbound')
+  raw.exec('ALTER TABLE outbound_old RENAME TO outbound')
+  const sqlOf = () =>
+    (raw.prepare("SELECT sql FROM sqlite_master WHERE name = 'outbound'").get() as { sql: string }).sql
+  assert.doesNotMatch(sqlOf(), /WITHOUT ROWID/)
+
+  const reader = new SqliteStore({ ...options, owner: 'new:1' })
+  assert.match(sqlOf(), /WITHOUT ROWID/)
+  const [record] = reader.adopt((owner) => owner === 'old:1')
+  assert.deepEqual(
+    record!.outbound.map((d) => [d.seq, d.packetId, d.state, Buffer.from(d.message.payload).toString()]),
+    [
+      [1, 5, 'pubrel', 'kept'],
+      [2, undefined, 'publish', 'kept'],
+    ],
+  )
+  // a second opener finds nothing to migrate
+  new SqliteStore({ ...options, owner: 'new:2' }).close()
+  raw.close()
+  reader.close()
+})
