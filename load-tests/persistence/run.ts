@@ -13,7 +13,11 @@
  * A server that does not start (a busy machine) is tried once more, then its
  * row says `failed` rather than vanishing from the table.
  *
- * usage: npm run bench:persistence -- [--rounds 3] [--duration 5] [--workers 2] [--out FILE]
+ * Each server first runs the same scenario for `--warmup` seconds (default 2,
+ * unmeasured, its own client ids and topics): a fresh server's first seconds
+ * run unoptimised code, and the durable path has more of it to compile.
+ *
+ * usage: npm run bench:persistence -- [--rounds 3] [--duration 5] [--warmup 2] [--workers 2] [--out FILE]
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -26,12 +30,14 @@ const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
     duration: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '2' },
     workers: { type: 'string', default: '2' },
     out: { type: 'string' },
   },
 })
 const rounds = Math.max(1, Math.min(9, Number(values.rounds)))
 const workers = Number(values.workers)
+const warmup = Math.max(0, Math.min(30, Number(values.warmup)))
 const here = dirname(fileURLToPath(import.meta.url))
 const log = (line: string) => process.stderr.write(`${line}\n`)
 
@@ -106,32 +112,45 @@ async function start(target: Target): Promise<RunningServer> {
   }
 }
 
+/** The generator's arguments: one scenario against one server for `seconds`. */
+function generatorArgs(
+  server: RunningServer,
+  scenario: ScenarioName,
+  seconds: number,
+  out: string,
+): string[] {
+  return [
+    'pub',
+    '--port',
+    String(server.port),
+    '--qos',
+    '1',
+    '--persistent',
+    '--payload',
+    '64',
+    '--window',
+    '100',
+    '--messages',
+    '2000000',
+    '--duration',
+    String(seconds),
+    '--server-pid',
+    String(server.pid),
+    '--quiet',
+    '--out',
+    join(here, '..', 'results', out),
+    ...scenarios[scenario],
+  ]
+}
+
 async function measure(target: Target, scenario: ScenarioName, round: number): Promise<Sample> {
   const server = await start(target)
   try {
+    if (warmup > 0) await generate(generatorArgs(server, scenario, warmup, 'persistence-warmup.json'))
     const before = await commitTotals(server)
-    const { result } = await generate([
-      'pub',
-      '--port',
-      String(server.port),
-      '--qos',
-      '1',
-      '--persistent',
-      '--payload',
-      '64',
-      '--window',
-      '100',
-      '--messages',
-      '2000000',
-      '--duration',
-      values.duration,
-      '--server-pid',
-      String(server.pid),
-      '--quiet',
-      '--out',
-      join(here, '..', 'results', `persistence-last.json`),
-      ...scenarios[scenario],
-    ])
+    const { result } = await generate(
+      generatorArgs(server, scenario, Number(values.duration), 'persistence-last.json'),
+    )
     const r = result as {
       receivedPerSecond: number
       seconds: number
