@@ -8,7 +8,7 @@
  * the hook and the handler.
  */
 import { MqttdError, mqttdError, mqttdErrorWithCause } from '../errors.ts'
-import { ackWait, ackWaitHandler, isAckWait } from './ack-wait.ts'
+import { ackWait, isAckWait } from './ack-wait.ts'
 import type { ContinueAuth, Handler, HookName, ReasonResult } from './types.ts'
 
 /** A handler ready to run: its hooks and the name used in logs and metrics. */
@@ -121,17 +121,28 @@ export class HandlerChain {
     if (entries === undefined) return outcome
     try {
       for (let i = 0; i < entries.length; i++) {
-        const value = this.#callSync(hook, entries[i]!, args)
+        const entry = entries[i]!
+        const value = this.#callSync(hook, entry, args)
         if (isThenable(value)) {
-          // the last hook decided and only its acknowledgement waits: so does the outcome (ack-wait.ts)
-          if (i === entries.length - 1 && isAckWait(value)) {
-            return ackWait(
-              (value as Promise<unknown>).then((v) => {
-                settles(outcome, v)
-                return outcome
-              }),
-              ackWaitHandler(value as Promise<unknown>),
+          if (isAckWait(value)) {
+            // the last hook decided and only its acknowledgement waits: so does the outcome (ack-wait.ts),
+            // one reaction for both the value and the failure (this runs per QoS 1 message)
+            if (i === entries.length - 1) {
+              return ackWait(
+                value.then(
+                  (v) => {
+                    settles(outcome, v)
+                    return outcome
+                  },
+                  (err: unknown) => Promise.reject(this.#failed(hook, entry, err)),
+                ),
+                entry.name,
+              )
+            }
+            const failed = value.then(undefined, (err: unknown) =>
+              Promise.reject(this.#failed(hook, entry, err)),
             )
+            return this.#decideRest(hook, entries, i, failed, outcome, args)
           }
           return this.#decideRest(hook, entries, i, value, outcome, args)
         }
@@ -196,12 +207,10 @@ export class HandlerChain {
     if (isThenable(value)) {
       if (!isAckWait(value)) return this.#settle(hook, entry, value, started)
       // It decided before returning (ack-wait.ts): timed as an answer given now, and no timeout
-      // timer per message for a wait that is the store's (a commit) or the broker's own
+      // timer per message for a wait that is the store's (a commit) or the broker's own. Returned as
+      // it is: the caller maps its failure to a HookError (decide)
       this.#observer?.observeHook(hook, entry.name, (performance.now() - started) / 1000)
-      return ackWait(
-        value.then(undefined, (err: unknown) => Promise.reject(this.#failed(hook, entry, err))),
-        entry.name,
-      )
+      return value
     }
     this.#observer?.observeHook(hook, entry.name, (performance.now() - started) / 1000)
     return value
@@ -240,7 +249,11 @@ export class HandlerChain {
   }
 
   async #call(hook: HookName, entry: Entry, args: unknown[]): Promise<unknown> {
-    return this.#callSync(hook, entry, args)
+    const value = this.#callSync(hook, entry, args)
+    // an acknowledgement wait comes back unwrapped from #callSync: its failure is still this hook's
+    if (isAckWait(value))
+      return value.then(undefined, (err: unknown) => Promise.reject(this.#failed(hook, entry, err)))
+    return value
   }
 
   #withTimeout(hook: HookName, name: string, value: PromiseLike<unknown>): Promise<unknown> {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { ISubscribePacket } from 'mqtt-packet'
+import { ackWait, isAckWait } from '../../src/handlers/ack-wait.ts'
 import { HandlerChain, HookError } from '../../src/handlers/chain.ts'
 import type { ConnectContext, Handler } from '../../src/handlers/types.ts'
 
@@ -110,6 +111,39 @@ test('a throwing or rejecting hook raises MQTTD_ERR_HOOK_FAILED naming the hook 
     Promise.resolve(rejects.decide('onSubscribe', ctx, subscribe, [])),
     /Hook onSubscribe of handler x failed: nope/,
   )
+})
+
+test('an acknowledgement wait: the outcome stays marked and carries the reason; its failure is a HookError, last hook or not', async () => {
+  const answered = chainOf({
+    name: 'store',
+    onPublish: () => ackWait(Promise.resolve({ reasonCode: 0x10 }), 'store'),
+  })
+  const outcome = answered.decide('onPublish', ctx, publish)
+  assert.ok(isAckWait(outcome), 'the connection may read on while it waits')
+  assert.equal((await outcome).reason?.reasonCode, 0x10)
+
+  const failing = () => ackWait(Promise.reject(new Error('disk')), 'store')
+  const hookError = (err: HookError) => {
+    assert.ok(err instanceof HookError)
+    assert.equal(err.code, 'MQTTD_ERR_HOOK_FAILED')
+    assert.equal(err.handler, 'store')
+    assert.equal(err.message, 'Hook onPublish of handler store failed: disk')
+    return true
+  }
+  await assert.rejects(
+    Promise.resolve(chainOf({ name: 'store', onPublish: failing }).decide('onPublish', ctx, publish)),
+    hookError,
+  )
+  const notLast = chainOf(
+    { name: 'store', onPublish: failing },
+    { name: 'after', onPublish: () => undefined },
+  )
+  await assert.rejects(Promise.resolve(notLast.decide('onPublish', ctx, publish)), hookError)
+  const second = chainOf(
+    { name: 'before', onPublish: () => Promise.resolve() },
+    { name: 'store', onPublish: failing },
+  )
+  await assert.rejects(Promise.resolve(second.decide('onPublish', ctx, publish)), hookError)
 })
 
 test('a hook that does not settle within the timeout raises MQTTD_ERR_HOOK_TIMEOUT', async () => {
