@@ -140,7 +140,7 @@ test('an acknowledgement wait: the outcome stays marked and carries the reason; 
   )
   await assert.rejects(Promise.resolve(notLast.decide('onPublish', ctx, publish)), hookError)
   const second = chainOf(
-    { name: 'before', onPublish: () => Promise.resolve() },
+    { name: 'before', onPublish: () => Promise.resolve(undefined) },
     { name: 'store', onPublish: failing },
   )
   await assert.rejects(Promise.resolve(second.decide('onPublish', ctx, publish)), hookError)
