@@ -172,6 +172,8 @@ export class SqliteStore implements BrokerStore {
   #puts = new Map<string, Map<number, PendingPut>>()
   /** This group's outbound deletes by client, run as ranges at the position of the client's first one. */
   #deletes = new Map<string, number[]>()
+  /** This group's outbound packet-id/state changes by client: seq, packet id (0: none), state (1: pubrel), flat. */
+  #updates = new Map<string, number[]>()
   #waiters: ((ok: boolean) => void)[] = []
   #promise: Promise<boolean> | undefined
   #scheduled = false
@@ -210,6 +212,9 @@ export class SqliteStore implements BrokerStore {
         'INSERT OR REPLACE INTO outbound (client_id, seq, packet_id, state, body) VALUES (?, ?, ?, ?, ?)',
       ),
       updateOut: db.prepare('UPDATE outbound SET packet_id = ?, state = ? WHERE client_id = ? AND seq = ?'),
+      updateOutRange: db.prepare(
+        'UPDATE outbound SET packet_id = seq + ?, state = ? WHERE client_id = ? AND seq BETWEEN ? AND ?',
+      ),
       deleteOut: db.prepare('DELETE FROM outbound WHERE client_id = ? AND seq = ?'),
       deleteOutRange: db.prepare('DELETE FROM outbound WHERE client_id = ? AND seq BETWEEN ? AND ?'),
       clearOut: db.prepare('DELETE FROM outbound WHERE client_id = ?'),
@@ -313,8 +318,9 @@ export class SqliteStore implements BrokerStore {
 
   deleteSession(clientId: string): void {
     this.#cancelPuts(clientId)
-    // deletes recorded from here on run after this (a new session may reuse its seqs)
+    // deletes and changes recorded from here on run after this (a new session may reuse its seqs)
     this.#deletes.delete(clientId)
+    this.#updates.delete(clientId)
     this.#add(() => {
       this.#s.deleteSession!.get(clientId)
       this.#s.deleteSubs!.get(clientId)
@@ -361,7 +367,42 @@ export class SqliteStore implements BrokerStore {
       put.delivery.state = state
       return
     }
-    this.#add(() => this.#s.updateOut!.get(packetId ?? null, state === 'pubrel' ? 1 : 0, clientId, seq))
+    // Queued messages get their packet ids in queue order from a sequential allocator: a group's
+    // changes of one client are a few runs (seq and id both consecutive), one statement each
+    let changes = this.#updates.get(clientId)
+    if (changes === undefined) {
+      const batch: number[] = []
+      changes = batch
+      this.#updates.set(clientId, batch)
+      this.#add(() => this.#updateRuns(clientId, batch))
+    }
+    changes.push(seq, packetId ?? 0, state === 'pubrel' ? 1 : 0)
+  }
+
+  /**
+   * Runs in the order the changes came, so a later change of the same seq wins. Placed at the
+   * client's first change of the group: a delete of the same seq ordered before it leaves nothing
+   * to update, which is right (a row is deleted only after its last change).
+   */
+  #updateRuns(clientId: string, changes: number[]): void {
+    let start = 0
+    for (let i = 3; i <= changes.length; i += 3) {
+      if (
+        i < changes.length &&
+        changes[i] === changes[i - 3]! + 1 &&
+        changes[i - 2] !== 0 &&
+        changes[i + 1] === changes[i - 2]! + 1 &&
+        changes[i + 2] === changes[i - 1]
+      )
+        continue
+      const seq = changes[start]!
+      const packetId = changes[start + 1]!
+      const state = changes[start + 2]!
+      if (i - start === 3 || packetId === 0)
+        this.#s.updateOut!.get(packetId === 0 ? null : packetId, state, clientId, seq)
+      else this.#s.updateOutRange!.get(packetId - seq, state, clientId, seq, changes[i - 3]!)
+      start = i
+    }
   }
 
   deleteOutbound(clientId: string, seq: number): void {
@@ -398,6 +439,7 @@ export class SqliteStore implements BrokerStore {
   clearOutbound(clientId: string): void {
     this.#cancelPuts(clientId)
     this.#deletes.delete(clientId)
+    this.#updates.delete(clientId)
     this.#add(() => this.#s.clearOut!.get(clientId))
   }
 
@@ -520,6 +562,7 @@ export class SqliteStore implements BrokerStore {
     this.#ops = []
     this.#puts = new Map()
     this.#deletes = new Map()
+    this.#updates = new Map()
     this.#waiters = []
     this.#promise = undefined
     const started = performance.now()

@@ -236,6 +236,62 @@ test('deletes of one group become ranges: runs, single seqs and a session cleare
   b.close()
 })
 
+test('packet-id changes of one group become runs: consecutive ids, a wrap past 65535, a gap, pubrel, a seq changed twice and a cleared session all leave the right ids', async () => {
+  const { a, b } = stores()
+  const state = { expiryInterval: 60, will: undefined, connected: false, disconnectedAt: 1 }
+  a.putSession({ clientId: 'r', ...state })
+  a.putSession({ clientId: 's', ...state })
+  const base = { message: message('x/1', 'm'), qos: 1 as const, retain: false, subscriptionIds: undefined }
+  for (let seq = 1; seq <= 12; seq++) {
+    a.addOutbound('r', { ...base, seq, packetId: undefined, state: 'publish' })
+    a.addOutbound('s', { ...base, seq, packetId: undefined, state: 'publish' })
+  }
+  assert.equal(await a.commit(), true)
+  // 1-4 get 65533, 65534, 65535, then 1 (the allocator wraps); 5-6 skip an id in use; 7 is pubrel
+  const ids: [number, number, 'publish' | 'pubrel'][] = [
+    [1, 65533, 'publish'],
+    [2, 65534, 'publish'],
+    [3, 65535, 'publish'],
+    [4, 1, 'publish'],
+    [5, 3, 'publish'],
+    [6, 4, 'publish'],
+    [7, 5, 'pubrel'],
+    [8, 6, 'publish'],
+    [9, 7, 'publish'],
+    [8, 6, 'pubrel'], // the same seq again later in the group: the later change wins
+  ]
+  for (const [seq, id, st] of ids) a.updateOutbound('r', seq, id, st)
+  a.updateOutbound('r', 10, undefined, 'publish')
+  a.updateOutbound('r', 11, 1, 'publish') // after a change without an id (0 in the batch): not a run with it
+  a.updateOutbound('s', 1, 20, 'publish')
+  a.updateOutbound('s', 2, 21, 'publish')
+  a.clearOutbound('s')
+  a.addOutbound('s', { ...base, seq: 1, packetId: undefined, state: 'publish' })
+  assert.equal(await a.commit(), true)
+  a.updateOutbound('s', 1, 30, 'publish')
+  a.updateOutbound('s', 2, 31, 'publish') // cleared already: nothing to change
+  assert.equal(await a.commit(), true)
+  const adopted = new Map(
+    b.adopt(() => true).map((r) => [r.clientId, r.outbound.map((d) => [d.seq, d.packetId, d.state])]),
+  )
+  assert.deepEqual(adopted.get('r')!.slice(0, 11), [
+    [1, 65533, 'publish'],
+    [2, 65534, 'publish'],
+    [3, 65535, 'publish'],
+    [4, 1, 'publish'],
+    [5, 3, 'publish'],
+    [6, 4, 'publish'],
+    [7, 5, 'pubrel'],
+    [8, 6, 'pubrel'],
+    [9, 7, 'publish'],
+    [10, undefined, 'publish'],
+    [11, 1, 'publish'],
+  ])
+  assert.deepEqual(adopted.get('s'), [[1, 30, 'publish']])
+  a.close()
+  b.close()
+})
+
 test('a store whose outbound table predates WITHOUT ROWID is migrated once on open, its rows kept', async () => {
   const file = join(mkdtempSync(join(tmpdir(), 'mqttd-store-')), 'mqttd.db')
   const options = { file, sync: 'batch' as const, maxBytes: 1 << 30 }
