@@ -23,6 +23,7 @@ import { ConnectionRunner, type Endpoint } from '../protocol/connection-runner.t
 import { startHeapTrim } from '../runtime/heap-trim.ts'
 import { ProxyHeaderReadError, readProxyHeader } from '../transport/proxy-header-reader.ts'
 import { peerCertificateOf, TlsTransport } from '../transport/tls.ts'
+import { rebuildTransferred } from '../transport/transferred-socket.ts'
 import { WebSocketTransport } from '../transport/websocket.ts'
 import { ConnectionRegistry } from './registry.ts'
 import type { ConnectionTask, WorkerData } from './worker-data.ts'
@@ -165,7 +166,9 @@ interface Peer {
 
 /** Common start of every task: wait for init, count the hand-off, refuse while draining, read a PROXY header. */
 async function begin(task: ConnectionTask): Promise<Peer | null> {
-  const { socket } = task
+  const socket = rebuildTransferred(task.socket)
+  // the task lives as long as its connection: it must not keep the husk
+  task.socket = socket
   metrics.observeHandoff(Math.max(0, performance.timeOrigin + performance.now() - task.acceptedAt) / 1000)
   // once ready, no await: the task goes on in the tick its socket arrived
   if (!isReady) {
@@ -249,7 +252,9 @@ function plain(peer: Peer, transport: Transport, listener: string): Endpoint {
 /** Task `tcp`: MQTT straight on the socket. */
 export async function tcp(task: ConnectionTask): Promise<void> {
   const peer = await begin(task)
-  if (peer !== null) await serve(plain(peer, 'tcp', task.listener))
+  // returned, not awaited: an async function suspended in an await stays in memory (about 0.45 KB) for
+  // as long as the connection lives; one that returned a promise has finished
+  if (peer !== null) return serve(plain(peer, 'tcp', task.listener))
 }
 
 /** Task `tls`: TLS handshake in this worker, then MQTT. */
@@ -266,7 +271,7 @@ export async function tls(task: ConnectionTask): Promise<void> {
       return null
     })
   if (secure === null) return
-  await serve({
+  return serve({
     ...plain(peer, 'tls', task.listener),
     stream: secure,
     peerCertificate: peerCertificateOf(secure),
@@ -285,13 +290,13 @@ async function websocket(
   const endpoint = plain(peer, transport, task.listener)
   endpoint.stream = upgrade.stream
   if (transport === 'wss') endpoint.peerCertificate = peerCertificateOf(stream as unknown as TLSSocket)
-  await serve(endpoint)
+  return serve(endpoint)
 }
 
 /** Task `ws`: HTTP upgrade to WebSocket in this worker, then MQTT over binary frames. */
 export async function ws(task: ConnectionTask): Promise<void> {
   const peer = await begin(task)
-  if (peer !== null) await websocket(task, peer, peer.socket, 'ws')
+  if (peer !== null) return websocket(task, peer, peer.socket, 'ws')
 }
 
 /** Task `wss`: TLS, then the WebSocket upgrade, then MQTT. */
@@ -305,5 +310,5 @@ export async function wss(task: ConnectionTask): Promise<void> {
       peer.socket.destroy()
       return null
     })
-  if (secure !== null) await websocket(task, peer, secure as unknown as Socket, 'wss')
+  if (secure !== null) return websocket(task, peer, secure as unknown as Socket, 'wss')
 }
