@@ -101,6 +101,9 @@ export interface SessionSnapshot {
   inbound?: number[]
 }
 
+const NO_INFLIGHT: ReadonlyMap<number, InFlight> = new Map()
+const NO_ALIASES: ReadonlyMap<string, number> = new Map()
+
 export class Session {
   readonly clientId: string
   /** Seconds the session outlives its connection; 0xFFFFFFFF never expires. */
@@ -110,13 +113,15 @@ export class Session {
   readonly #limits: SessionLimits
   readonly #onDrop: (reason: DropReason) => void
   readonly #ids = new PacketIdAllocator()
-  readonly #inflight = new Map<number, InFlight>()
+  // Shared empty maps until the first entry: a Map costs about 0.2 KB empty, and most sessions of an
+  // idle server have nothing in flight and no aliases (ReadonlyMap: a write must go through a real map)
+  #inflight: ReadonlyMap<number, InFlight> = NO_INFLIGHT
   #queue: Delivery[] = []
   #queueHead = 0
   #link: SessionLink | undefined
   /** The last link's read filter: it keeps applying while the session is offline. */
   #mayRead: ((topic: string) => boolean) | undefined
-  #aliases = new Map<string, number>()
+  #aliases: ReadonlyMap<string, number> = NO_ALIASES
   #pendingWrites = 0
   #congested = false
   /** Stalled: congested without progress for stallMs; it presses no one until it drained to low water. */
@@ -193,7 +198,7 @@ export class Session {
   attach(link: SessionLink): void {
     this.#link = link
     this.#mayRead = link.mayRead
-    this.#aliases = new Map()
+    this.#aliases = NO_ALIASES
     this.#pendingWrites = 0
     // A copy: a resend discarded as too large pumps the queue, which adds entries to the map
     for (const [id, entry] of [...this.#inflight]) {
@@ -332,7 +337,7 @@ export class Session {
   #complete(messageId: number): void {
     if (this.#congested) this.#progressAt = Date.now()
     this.#forget(this.#inflight.get(messageId))
-    this.#inflight.delete(messageId)
+    this.#deleteInflight(messageId)
     this.#ids.release(messageId)
     this.#pump()
   }
@@ -379,7 +384,7 @@ export class Session {
       seq: delivery.seq,
       state: 'publish',
     }
-    this.#inflight.set(id, entry)
+    this.#inflightMap().set(id, entry)
     if (entry.seq !== undefined) this.#journal?.changed(entry.seq, id, 'publish')
     this.#sendPublish(id, entry, false)
   }
@@ -424,7 +429,8 @@ export class Session {
         now,
       )
       if (fitsPacketSize(withAlias, link.protocolVersion, link.maximumPacketSize)) {
-        this.#aliases.set(delivery.message.topic, topicAlias)
+        if (this.#aliases === NO_ALIASES) this.#aliases = new Map()
+        ;(this.#aliases as Map<string, number>).set(delivery.message.topic, topicAlias)
         packet = withAlias
       }
     }
@@ -436,7 +442,7 @@ export class Session {
   #discard(messageId: number | undefined): void {
     this.#onDrop('packet_too_large')
     if (messageId !== undefined) this.#forget(this.#inflight.get(messageId))
-    if (messageId !== undefined && this.#inflight.delete(messageId)) {
+    if (messageId !== undefined && this.#deleteInflight(messageId)) {
       this.#ids.release(messageId)
       this.#pump()
     }
@@ -453,6 +459,16 @@ export class Session {
     return link.send(packet).then(settle, settle)
   }
 
+  #inflightMap(): Map<number, InFlight> {
+    if (this.#inflight === NO_INFLIGHT) this.#inflight = new Map()
+    return this.#inflight as Map<number, InFlight>
+  }
+
+  #deleteInflight(messageId: number): boolean {
+    // the shared empty map is never written: an id in flight is in a map of this session's own
+    return this.#inflight !== NO_INFLIGHT && (this.#inflight as Map<number, InFlight>).delete(messageId)
+  }
+
   /** The message left the session: its stored copy goes too. */
   #forget(delivery: Delivery | undefined): void {
     if (delivery?.seq !== undefined) this.#journal?.removed(delivery.seq)
@@ -461,7 +477,7 @@ export class Session {
   /** Drops queued and in-flight messages (clean start, or expiry). */
   clear(): void {
     this.#journal?.cleared()
-    this.#inflight.clear()
+    this.#inflight = NO_INFLIGHT
     this.#queue = []
     this.#queueHead = 0
     this.#stalled = false
@@ -488,7 +504,7 @@ export class Session {
     const session = new Session(snapshot.clientId, snapshot.expiryInterval, limits, onDrop)
     for (const [filter, sub] of snapshot.subscriptions) session.subscriptions.set(filter, sub)
     for (const [id, entry] of snapshot.inflight) {
-      session.#inflight.set(id, entry)
+      session.#inflightMap().set(id, entry)
       session.#ids.reserve(id)
     }
     session.#queue = snapshot.queue
