@@ -514,6 +514,20 @@ export class Broker {
     this.#install(snapshot, undefined, [])
   }
 
+  /**
+   * A persistent session of a dead node's worker, adopted here (nats-bridge.ts)
+   * while its client is away: offline, so it expires after its interval, counted
+   * from now (when its connection closed died with that node). undefined when
+   * this worker has a session of that client already.
+   */
+  adoptFromNode(snapshot: SessionSnapshot): Session | undefined {
+    if (this.#sessions.has(snapshot.clientId)) return undefined
+    this.#install(snapshot, undefined, [])
+    const session = this.#sessions.get(snapshot.clientId)!
+    this.#offline(session, undefined, Date.now())
+    return session
+  }
+
   /** A session moved in from another worker. */
   #install(snapshot: SessionSnapshot, from: number | undefined, buffered: readonly Delivery[]): void {
     const session = Session.fromSnapshot(snapshot, this.#limits, this.#drop)

@@ -13,8 +13,11 @@
  * - QoS 1/2: JetStream (stream MQTTD_Q, `$MQTTD.q.<subject>`). The PUBACK /
  *   PUBREC waits for the stream's acknowledgement; every worker of every node
  *   reads the stream through its own durable consumer and acknowledges a
- *   message once it is in the sessions' queues, so a slow or restarting node
- *   loses nothing: the stream keeps it until taken.
+ *   message once no persistent session here holds it any more (its client
+ *   acknowledged it, or it was dropped), so a slow or restarting node loses
+ *   nothing: the stream keeps it until taken. When a worker dies, the worker
+ *   that a client of its sessions reconnects to adopts them and that consumer
+ *   (`#adopt`): what was still pending in it is delivered to them again.
  * - Shared subscriptions: a NATS queue group per (group, filter) for QoS 0 and
  *   a JetStream consumer per (group, filter subject) that every member's
  *   worker pulls from for QoS 1/2: one member cluster-wide gets each message.
@@ -41,6 +44,7 @@ import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
 import { connectNats } from '../cluster/connect.ts'
 import {
+  fromKvKey,
   kvKey,
   nodeSubject,
   QOS_PREFIX,
@@ -52,17 +56,30 @@ import {
 import type { ClusterConfig } from '../cluster/schema.ts'
 import { filterToSubjects, topicToSubject } from '../cluster/subjects.ts'
 import { metricSpecs } from '../metrics/names.ts'
-import { parseFilter } from '../protocol/topic.ts'
+import { matchesFilter, parseFilter } from '../protocol/topic.ts'
+import { deliveryFor, type Merge, merge } from './delivery.ts'
 import type { BrokerMessage } from './message.ts'
 import { isExpired } from './message.ts'
 import { messageFrom, messageHeaders, retainedFrom, retainedValue } from './nats-envelope.ts'
 import type { RemoteRoute, Router } from './router.ts'
-import type { Subscription as MqttSubscription, Session, SessionSnapshot } from './session.ts'
+import type { AckHold, Subscription as MqttSubscription, Session, SessionSnapshot } from './session.ts'
 
 /** A consumer nobody pulls from for this long is removed by the server (a dead worker's, a group without members). */
 const CONSUMER_IDLE_NS = 5 * 60 * 1e9
 /** Unacknowledged QoS 1/2 messages one worker takes from the stream at a time. */
 const PULL_BATCH = 1000
+/**
+ * A worker's consumer never has the server deliver a message again while the
+ * worker lives: a message unacknowledged that long is one a persistent session
+ * still holds (the stream keeps messages an hour at most anyway).
+ */
+const ACK_WAIT_NS = 3600 * 1e9
+/** A dead worker's consumer, once adopted: what it still has pending comes again this soon. */
+const ADOPT_ACK_WAIT_NS = 500 * 1e6
+/** Longest an adoption reads a dead worker's consumer before it gives up on what is left. */
+const ADOPT_DRAIN_MS = 30_000
+/** How long a session adopted here waits for the adoption to finish before another node may take it. */
+const ADOPT_TAKE_WAIT_MS = 1500
 /** How long a SUBSCRIBE waits for the retained replica to catch up with the bucket. */
 const RETAINED_BARRIER_MS = 2000
 
@@ -83,6 +100,10 @@ export interface BridgeOptions {
   drop: (reason: string) => void
   /** This worker's sessions, for another node that takes one (its client connected there). */
   giveUp: (clientId: string, resume: boolean) => SessionSnapshot | null | undefined
+  /** Installs a dead worker's session here (offline) and returns it; undefined when one is here already. */
+  adopt: (snapshot: SessionSnapshot) => Session | undefined
+  /** The session this worker holds for `clientId`. */
+  session: (clientId: string) => Session | undefined
 }
 
 /**
@@ -99,6 +120,11 @@ interface Holder {
 
 /** How long a connecting client waits for the node that held its session. */
 const TAKE_TIMEOUT_MS = 2000
+
+/** Whether a NATS request failed because nobody listens on its subject (the worker is gone). */
+function noResponders(err: unknown): boolean {
+  return (err as { isNoResponders?: () => boolean }).isNoResponders?.() === true
+}
 
 function counter(registry: Registry, spec: { name: string; help: string; labelNames: readonly string[] }) {
   return (
@@ -136,6 +162,10 @@ export class NatsBridge implements RemoteRoute {
   #retainedRevision = 0
   readonly #retainedWaiters = new Set<{ revision: number; resolve: () => void }>()
   #closed = false
+  /** The last stream sequence this worker's own consumer handled. */
+  #streamSeq = 0
+  /** Sessions adopted from a dead worker, until what its consumer held for them is delivered. */
+  readonly #adopting = new Map<string, Promise<void>>()
   readonly #sent: Counter.Internal
   readonly #received: Counter.Internal
   readonly #reconnects: Counter.Internal
@@ -179,21 +209,27 @@ export class NatsBridge implements RemoteRoute {
       deliver_policy: DeliverPolicy.New,
       filter_subject: `${QOS_PREFIX}>`,
       inactive_threshold: CONSUMER_IDLE_NS,
-      max_ack_pending: 10 * PULL_BATCH,
+      ack_wait: ACK_WAIT_NS,
+      // messages held for offline persistent sessions stay unacknowledged: a cap would stop the reading
+      max_ack_pending: -1,
     })
     let bridge: NatsBridge | undefined
+    const early: JsMsg[] = []
     const consumer = await jetstream(nc).consumers.get(QOS_STREAM, durable)
-    // a message before the bridge exists is left unacknowledged: the stream delivers it again
     const plain = await consumer.consume({
       max_messages: PULL_BATCH,
       callback: (m) => {
         if (bridge !== undefined) bridge.#onStream(m)
+        else early.push(m)
       },
     })
     const sessions = await new Kvm(nc).open(SESSIONS_BUCKET)
     bridge = new NatsBridge(o, nc, jsm, retained, sessions, plain, link)
     const self = bridge
-    nc.subscribe(nodeSubject(o.config.nodeId, `${link}.take`), { callback: (_err, m) => self.#onTake(m) })
+    for (const m of early) self.#onStream(m)
+    nc.subscribe(nodeSubject(o.config.nodeId, `${link}.take`), {
+      callback: (_err, m) => void self.#onTake(m),
+    })
     await bridge.#watchRetained()
     void bridge.#watchStatus()
     return bridge
@@ -377,15 +413,25 @@ export class NatsBridge implements RemoteRoute {
     this.#o.router.deliverRemoteShared(message, group, filter)
   }
 
-  /** A QoS 1/2 message from the stream, for this worker's plain subscriptions. */
+  /**
+   * A QoS 1/2 message from the stream, for this worker's plain subscriptions.
+   * Acknowledged once no persistent session here holds it any more.
+   */
   #onStream(m: JsMsg): void {
+    // ack_wait is an hour: a message delivered again is one still held here
+    if (m.info.redelivered) return
+    this.#streamSeq = m.seq
     const src = m.headers?.get(SOURCE_HEADER) ?? ''
-    if (!src.startsWith(this.#source.slice(0, this.#node.length + 1))) {
-      this.#received.inc()
-      const message = messageFrom(m.subject.slice(QOS_PREFIX.length), new Uint8Array(m.data), m.headers)
-      this.#o.router.deliverRemote(message)
+    // this node's own: its workers routed it already (a persistent session here holds it in memory only)
+    if (src.startsWith(this.#source.slice(0, this.#node.length + 1))) {
+      m.ack()
+      return
     }
-    m.ack()
+    this.#received.inc()
+    const message = messageFrom(m.subject.slice(QOS_PREFIX.length), new Uint8Array(m.data), m.headers)
+    const hold: AckHold = { count: 1, release: () => m.ack() }
+    this.#o.router.deliverRemote(message, hold)
+    if (--hold.count === 0) m.ack()
   }
 
   #onSharedStream(m: JsMsg, group: string, filter: string): void {
@@ -469,9 +515,8 @@ export class NatsBridge implements RemoteRoute {
     const key = kvKey(clientId)
     let snapshot: SessionSnapshot | undefined
     try {
-      const entry = await this.#sessions.get(key)
-      const holder = entry?.operation === 'PUT' ? entry.json<Holder>() : undefined
-      if (holder !== undefined && holder.node !== this.#node) {
+      let holder = await this.#holder(key)
+      for (let attempt = 0; holder !== undefined && holder.node !== this.#node; attempt++) {
         try {
           const reply = await this.#nc.request(
             nodeSubject(holder.node, `${holder.link}.take`),
@@ -479,14 +524,27 @@ export class NatsBridge implements RemoteRoute {
             { timeout: TAKE_TIMEOUT_MS },
           )
           snapshot = (deserialize(reply.data) as { snapshot?: SessionSnapshot }).snapshot
+          break
         } catch (err) {
-          // the holder is gone (no responders) or silent: what the directory kept of a persistent
-          // session (its subscriptions) is taken up; its queued messages were lost with that node
           this.#o.log.info(
             { err, clientId, node: holder.node },
             'cluster: the previous node did not hand over the session',
           )
-          if (resume && holder.subs !== undefined && (holder.expiry ?? 0) > 0)
+          // its worker is gone: this one adopts its sessions and what its consumer held for them,
+          // or another worker does, and the entry soon names that one
+          if (attempt === 0 && noResponders(err)) {
+            const dead = holder
+            if (await this.#adopt(dead.node, dead.link)) {
+              // installed here already (when it was persistent): nothing to hand over
+              if (this.#o.session(clientId) !== undefined) break
+            } else {
+              holder = await this.#holderAfter(key, dead)
+              if (holder?.link !== dead.link) continue
+            }
+          }
+          // silent, or adopted by nobody: what the directory kept of a persistent session (its
+          // subscriptions) is taken up; its queued messages are lost
+          if (resume && holder?.subs !== undefined && (holder.expiry ?? 0) > 0)
             snapshot = {
               clientId,
               expiryInterval: holder.expiry!,
@@ -494,6 +552,7 @@ export class NatsBridge implements RemoteRoute {
               inflight: [],
               queue: [],
             }
+          break
         }
       }
       await this.#sessions.put(key, JSON.stringify({ node: this.#node, link: this.#link } satisfies Holder))
@@ -520,10 +579,158 @@ export class NatsBridge implements RemoteRoute {
     })
   }
 
-  #onTake(m: Msg): void {
+  async #holder(key: string): Promise<Holder | undefined> {
+    const entry = await this.#sessions.get(key)
+    return entry?.operation === 'PUT' ? entry.json<Holder>() : undefined
+  }
+
+  /** The directory entry of `key` once it no longer names `dead` (another worker adopted it), or as it is after a while. */
+  async #holderAfter(key: string, dead: Holder): Promise<Holder | undefined> {
+    const deadline = Date.now() + TAKE_TIMEOUT_MS
+    for (;;) {
+      const holder = await this.#holder(key)
+      if (holder?.link !== dead.link || Date.now() >= deadline) return holder
+      await sleep(100)
+    }
+  }
+
+  /**
+   * Worker `link` of `node` is gone. Exactly one worker (a lock in the
+   * directory bucket) adopts its persistent sessions (installed here offline,
+   * the directory naming this worker) and reads its consumer: the server
+   * delivers again what was pending in it (messages queued or in flight for
+   * those sessions, and whatever the stream got since), and each goes to the
+   * adopted sessions it matches. Messages past this worker's own consumer
+   * position reach them through that consumer instead. Returns whether this
+   * worker adopted.
+   */
+  async #adopt(node: string, link: string): Promise<boolean> {
+    const durable = `${node}_${link}`
+    const lock = `adopt.${node}.${link}`
+    try {
+      await this.#sessions.create(lock, '')
+    } catch {
+      return false
+    }
+    const found: SessionSnapshot[] = []
+    for await (const key of await this.#sessions.keys()) {
+      if (key.startsWith('adopt.')) continue
+      const holder = await this.#holder(key).catch(() => undefined)
+      if (holder?.node !== node || holder.link !== link) continue
+      if (holder.subs === undefined || (holder.expiry ?? 0) <= 0) continue
+      found.push({
+        clientId: fromKvKey(key),
+        expiryInterval: holder.expiry!,
+        subscriptions: holder.subs,
+        inflight: [],
+        queue: [],
+      })
+    }
+    // one turn: from here on this worker's own consumer delivers to them what comes after `upTo`
+    const adopted: Session[] = []
+    for (const snapshot of found) {
+      const session = this.#o.adopt(snapshot)
+      if (session !== undefined) adopted.push(session)
+    }
+    const upTo = this.#streamSeq
+    for (const session of adopted) this.remember(session, true)
+    this.#o.log.info(
+      { node, link, sessions: adopted.length },
+      'cluster: adopting the sessions of a dead worker',
+    )
+    const drained = this.#drain(durable, upTo, adopted)
+    const waiting = drained.then(
+      () => {},
+      () => {},
+    )
+    for (const session of adopted) this.#adopting.set(session.clientId, waiting)
+    void waiting.then(() => {
+      for (const session of adopted)
+        if (this.#adopting.get(session.clientId) === waiting) this.#adopting.delete(session.clientId)
+      return this.#sessions.delete(lock).catch(() => {})
+    })
+    return true
+  }
+
+  /** Reads the dead worker's consumer `durable` until it acknowledged everything up to `upTo`, then deletes it. */
+  async #drain(durable: string, upTo: number, adopted: Session[]): Promise<void> {
+    try {
+      // what it still has pending comes again at once, not in an hour
+      await this.#jsm.consumers.update(QOS_STREAM, durable, { ack_wait: ADOPT_ACK_WAIT_NS })
+    } catch (err) {
+      // gone already (idle for 5 minutes, or adopted before): nothing left to deliver
+      this.#o.log.warn(
+        { err, durable },
+        "cluster: the dead worker's consumer is gone; its pending messages are lost",
+      )
+      return
+    }
+    const seen = new Set<number>()
+    let delivered = 0
+    const consumer = await this.#js.consumers.get(QOS_STREAM, durable)
+    const reading = await consumer.consume({
+      max_messages: PULL_BATCH,
+      callback: (m) => {
+        if (m.seq <= upTo && !seen.has(m.seq)) {
+          seen.add(m.seq)
+          delivered += this.#deliverAdopted(m, adopted)
+        }
+        m.ack()
+      },
+    })
+    const deadline = Date.now() + ADOPT_DRAIN_MS
+    try {
+      for (;;) {
+        await sleep(100)
+        const info = await this.#jsm.consumers.info(QOS_STREAM, durable)
+        const caughtUp = info.num_ack_pending === 0 && info.num_pending === 0
+        if (info.ack_floor.stream_seq >= upTo || caughtUp) break
+        if (Date.now() >= deadline || this.#closed) {
+          this.#o.log.warn(
+            { durable, upTo, info },
+            "cluster: adoption of a dead worker's consumer incomplete",
+          )
+          break
+        }
+      }
+    } finally {
+      await reading.close().catch(() => {})
+    }
+    await this.#jsm.consumers.delete(QOS_STREAM, durable).catch(() => {})
+    this.#o.log.info({ durable, delivered }, 'cluster: adopted the messages a dead worker held')
+  }
+
+  /** A message from a dead worker's consumer, to the adopted sessions it matches; returns how many took it. */
+  #deliverAdopted(m: JsMsg, adopted: Session[]): number {
+    const message = messageFrom(m.subject.slice(QOS_PREFIX.length), new Uint8Array(m.data), m.headers)
+    const now = Date.now()
+    let count = 0
+    for (const session of adopted) {
+      // ended, or moved on: what the new holder has came with it
+      if (this.#o.session(session.clientId) !== session) continue
+      const merged = new Map<string, Merge>()
+      for (const [raw, sub] of session.subscriptions) {
+        const parsed = parseFilter(raw)
+        if (parsed === undefined || parsed.group !== undefined) continue
+        if (matchesFilter(parsed.filter, message.topic)) merge(merged, session.clientId, session, sub)
+      }
+      const m1 = merged.get(session.clientId)
+      if (m1 === undefined) continue
+      const delivery = deliveryFor(message, m1)
+      // it may have been in flight to the client on the dead node [3.1.1 MQTT-4.4.0-1] [5.0 MQTT-4.4.0-1]
+      if (m.info.redelivered) delivery.dup = true
+      if (session.deliver(delivery, now)) count++
+    }
+    return count
+  }
+
+  async #onTake(m: Msg): Promise<void> {
     let answer: { found: boolean; snapshot?: SessionSnapshot }
     try {
       const { clientId, resume } = deserialize(m.data) as { clientId: string; resume: boolean }
+      // adopted from a dead worker: the messages it held come along once they are here
+      const adopting = this.#adopting.get(clientId)
+      if (adopting !== undefined) await Promise.race([adopting, sleep(ADOPT_TAKE_WAIT_MS)])
       const snapshot = this.#o.giveUp(clientId, resume)
       answer =
         snapshot === undefined

@@ -13,7 +13,7 @@ import { Forwarder, type RouteInfo } from './forwarding.ts'
 import type { BrokerMessage } from './message.ts'
 import { type RetainedLimits, RetainedStore, type RetainVersion } from './retained-store.ts'
 import { RoutingTable } from './routing-table.ts'
-import type { Delivery, Session, Subscription } from './session.ts'
+import type { AckHold, Delivery, Session, Subscription } from './session.ts'
 import { type FilterEntry, pickMember, SubscriptionIndex } from './subscription-index.ts'
 
 export interface RouterOptions {
@@ -66,7 +66,14 @@ type SubsMessage = Extract<ClusterMessage, { t: 'subs' }>
 type PubMessage = Extract<ClusterMessage, { t: 'pub' }>
 
 /** Delivers, and notes in `held` a QoS 1/2 delivery that reached a congested session. */
-function deliverHeld(session: Session, delivery: Delivery, now: number, held: Held | undefined): void {
+function deliverHeld(
+  session: Session,
+  delivery: Delivery,
+  now: number,
+  held: Held | undefined,
+  hold?: AckHold,
+): void {
+  if (hold !== undefined) delivery.hold = hold
   session.deliver(delivery, now)
   if (held !== undefined && delivery.qos > 0 && session.congested) held.sessions.push(session)
 }
@@ -241,11 +248,12 @@ export class Router {
   /**
    * A message another node published (through NATS): delivered to this worker's
    * plain subscribers only, matched again with MQTT's rules (the NATS subject is
-   * a superset: escaped levels, `$` topics under `>`).
+   * a superset: escaped levels, `$` topics under `>`). `hold`: its stream
+   * acknowledgement, which each persistent session that takes it holds back.
    */
-  deliverRemote(message: BrokerMessage): number {
+  deliverRemote(message: BrokerMessage, hold?: AckHold): number {
     const route: RouteInfo = { from: this.#self, fromSeq: 0, to: [], seen: [], local: false }
-    return this.#deliverLocal(message, route, null, null, undefined, false)
+    return this.#deliverLocal(message, route, null, null, undefined, false, hold)
   }
 
   /** A message NATS gave this worker for share group `group` of `filter` (any node may have published it). */
@@ -282,6 +290,7 @@ export class Router {
     assigned: [string, string][] | null,
     held?: Held,
     forward = true,
+    hold?: AckHold,
   ): number {
     const entries = this.index.matches(message.topic)
     // in a cluster NATS picks the member of a share group, on this node or another
@@ -295,7 +304,7 @@ export class Router {
         // No Local: never back to the publishing client [5.0 MQTT-3.8.3-3]
         if (sub.nl && clientId === message.origin) continue
         if (now === 0) now = Date.now()
-        deliverHeld(session, deliveryForSub(message, sub), now, held)
+        deliverHeld(session, deliveryForSub(message, sub), now, held, hold)
         count++
       }
       if (groups !== null && entry.groups.size > 0) count += this.#deliverGroups(message, entry, groups, held)
@@ -311,7 +320,7 @@ export class Router {
       }
       now = Date.now()
       for (const m of merged.values()) {
-        deliverHeld(m.session!, deliveryFor(message, m), now, held)
+        deliverHeld(m.session!, deliveryFor(message, m), now, held, hold)
         count++
       }
     }

@@ -1,0 +1,126 @@
+// A node killed with kill -9 while persistent sessions had messages queued and in flight on it: their
+// clients reconnect to another node and get every message a publisher had been acknowledged.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import { hasNatsServer, type MqttdNode, startNats, startNodes } from '../helpers/nats.ts'
+import { WaitList } from '../helpers/wait-list.ts'
+import { connectClient } from './client.ts'
+
+const skip = hasNatsServer() ? false : 'nats-server is not installed'
+
+interface Got {
+  payload: string
+  dup: boolean
+}
+
+/**
+ * A subscriber that acknowledges each QoS 1 message a few milliseconds after it
+ * arrived (mqtt.js's handleMessage): mqtt.js reads no further packet meanwhile, so the server keeps the
+ * rest in flight and queued for it. `received`: acknowledged (so delivered).
+ */
+function slowSubscriber(url: string, options: IClientOptions, delayMs: number) {
+  const received = new WaitList<Got>()
+  const unacked = new Set<string>()
+  let frozen = false
+  const client: MqttClient = mqtt.connect(url, { reconnectPeriod: 0, ...options })
+  // mqtt.js sends the PUBACK when this calls back, and reads no further packet meanwhile
+  client.handleMessage = (packet, callback) => {
+    if (packet.cmd !== 'publish') return callback()
+    const payload = packet.payload.toString()
+    unacked.add(payload)
+    const ack = () => {
+      // its node is gone: the PUBACK would go nowhere
+      if (frozen) return
+      unacked.delete(payload)
+      received.push({ payload, dup: packet.dup })
+      callback()
+    }
+    if (delayMs === 0) ack()
+    else setTimeout(ack, delayMs)
+  }
+  const connack = new Promise<{ sessionPresent: boolean }>((resolve, reject) => {
+    client.once('connect', resolve)
+    client.once('error', reject)
+  })
+  // the socket dies with the node: not an error of the test
+  client.on('error', () => {})
+  /** Stops acknowledging; returns what arrived and was not acknowledged. */
+  const freeze = (): string[] => {
+    frozen = true
+    return [...unacked]
+  }
+  return { client, received, freeze, connack }
+}
+
+for (const [label, protocol] of [
+  ['v3.1.1 clean session 0', { protocolVersion: 4, clean: false }],
+  [
+    'v5 with a session expiry (Receive Maximum 5)',
+    { protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 300, receiveMaximum: 5 } },
+  ],
+] as const) {
+  test(`kill -9 of the node holding a persistent session (${label}): everything the publisher had acknowledged reaches the subscriber on the other node, the messages in flight again with DUP [3.1.1 MQTT-4.4.0-1] [5.0 MQTT-4.4.0-1]`, {
+    skip,
+  }, async (t) => {
+    const nats = await startNats()
+    t.after(() => nats.close())
+    const [a, b] = (await startNodes(['a', 'b'], nats.url)) as [MqttdNode, MqttdNode]
+    t.after(() => Promise.all([a.kill(), b.kill()]))
+    const clientId = `dead-${protocol.protocolVersion}`
+    const options: IClientOptions = { clientId, ...(protocol as IClientOptions) }
+
+    const first = slowSubscriber(a.url, options, 20)
+    assert.equal((await first.connack).sessionPresent, false)
+    await first.client.subscribeAsync('dn/#', { qos: 1 })
+
+    const pub = await connectClient(b.url, { clientId: `${clientId}-pub` })
+    t.after(() => pub.end())
+    const acked: string[] = []
+    let inFlight: string[] = []
+    const total = 400
+    const killAt = 200
+    for (let i = 0; i < total; i++) {
+      if (i === killAt) {
+        // a window of acknowledged messages the subscriber has not acknowledged yet (queued or in flight on A)
+        assert.ok(
+          first.received.items.length < killAt,
+          `the subscriber is behind: ${first.received.items.length}`,
+        )
+        inFlight = first.freeze()
+        await a.kill('SIGKILL')
+      }
+      await pub.client.publishAsync('dn/t', `m${i}`, { qos: 1 })
+      acked.push(`m${i}`)
+    }
+    first.client.end(true)
+
+    const back = slowSubscriber(b.url, options, 0)
+    t.after(() => back.client.endAsync(true))
+    assert.equal((await back.connack).sessionPresent, true)
+    const before = new Set(first.received.items.map((g) => g.payload))
+    const owed = new Set(acked.filter((p) => !before.has(p)))
+    const items = back.received.items
+    // each owed message counted once (a re-delivery may come twice: QoS 1 is at least once)
+    await back.received
+      .waitForCount(
+        (g) => owed.has(g.payload) && items.find((x) => x.payload === g.payload) === g,
+        owed.size,
+        30_000,
+        () => '',
+      )
+      .catch(() => {})
+    const after = new Map(back.received.items.map((g) => [g.payload, g]))
+    t.diagnostic(
+      `acknowledged ${acked.length}; before the kill ${before.size}; owed ${owed.size}; in flight at the kill ${inFlight.length}; received after ${items.length} (${items.length - after.size} twice)`,
+    )
+    const missing = [...owed].filter((p) => !after.has(p))
+    assert.deepEqual(
+      missing,
+      [],
+      `acknowledged ${acked.length}, received ${before.size} before the kill and ${after.size} after; ${missing.length} missing`,
+    )
+    // what A had sent without its acknowledgement comes again marked as a re-delivery
+    for (const p of inFlight) assert.equal(after.get(p)?.dup, true, `${p} again with DUP`)
+  })
+}
