@@ -52,6 +52,7 @@ import {
   RETAINED_BUCKET,
   SESSIONS_BUCKET,
   SOURCE_HEADER,
+  WORKERS_HEADER,
 } from '../cluster/names.ts'
 import type { ClusterConfig } from '../cluster/schema.ts'
 import { filterToSubjects, topicToSubject } from '../cluster/subjects.ts'
@@ -78,6 +79,8 @@ const ACK_WAIT_NS = 3600 * 1e9
 const ADOPT_ACK_WAIT_NS = 500 * 1e6
 /** Longest an adoption reads a dead worker's consumer before it gives up on what is left. */
 const ADOPT_DRAIN_MS = 30_000
+/** How long this node's own stream copy waits for the routing over a port it was announced for (a safety net). */
+const EARLY_COPY_MS = 10_000
 /** How long a session adopted here waits for the adoption to finish before another node may take it. */
 const ADOPT_TAKE_WAIT_MS = 1500
 /** How long a SUBSCRIBE waits for the retained replica to catch up with the bucket. */
@@ -164,6 +167,11 @@ export class NatsBridge implements RemoteRoute {
   #closed = false
   /** The last stream sequence this worker's own consumer handled. */
   #streamSeq = 0
+  /** This node's own messages that persistent sessions here hold, by id, until they let go. */
+  readonly #ownHolds = new Map<string, AckHold & { ack?: () => void }>()
+  /** This node's own stream copies that came before the routing over this worker's port, by id. */
+  readonly #early = new Map<string, { m: JsMsg; at: number }>()
+  #earlySweep: NodeJS.Timeout | undefined
   /** Sessions adopted from a dead worker, until what its consumer held for them is delivered. */
   readonly #adopting = new Map<string, Promise<void>>()
   readonly #sent: Counter.Internal
@@ -422,9 +430,13 @@ export class NatsBridge implements RemoteRoute {
     if (m.info.redelivered) return
     this.#streamSeq = m.seq
     const src = m.headers?.get(SOURCE_HEADER) ?? ''
-    // this node's own: its workers routed it already (a persistent session here holds it in memory only)
+    // this node's own: its workers routed it already; acknowledged once the persistent sessions here
+    // that took it let go (a copy that comes before the routing here is not held)
     if (src.startsWith(this.#source.slice(0, this.#node.length + 1))) {
-      m.ack()
+      const own = this.#ownHolds.get(src)
+      if (own !== undefined) own.ack = () => m.ack()
+      else if (this.#routedHere(m)) this.#waitForRouting(src, m)
+      else m.ack()
       return
     }
     this.#received.inc()
@@ -442,12 +454,58 @@ export class NatsBridge implements RemoteRoute {
     else m.ack()
   }
 
-  publish(message: BrokerMessage): Promise<boolean> | undefined {
+  /** Whether the publishing worker routed this node's own message `m` to this worker over its port. */
+  #routedHere(m: JsMsg): boolean {
+    const workers = m.headers?.get(WORKERS_HEADER)
+    if (workers === undefined || workers === '') return false
+    return workers.split(',').includes(String(this.#o.workerId))
+  }
+
+  /** The stream was faster than the port: the routing here (`hold`) takes the copy up. */
+  #waitForRouting(id: string, m: JsMsg): void {
+    this.#early.set(id, { m, at: Date.now() })
+    // a routing that never comes (a path that does not route here after all) must not keep it for ever
+    this.#earlySweep ??= setInterval(() => {
+      const old = Date.now() - EARLY_COPY_MS
+      for (const [key, e] of this.#early)
+        if (e.at <= old) {
+          this.#early.delete(key)
+          e.m.ack()
+        }
+      if (this.#early.size === 0) {
+        clearInterval(this.#earlySweep)
+        this.#earlySweep = undefined
+      }
+    }, EARLY_COPY_MS).unref()
+  }
+
+  nextId(): string {
+    return `${this.#source}${++this.#seq}`
+  }
+
+  hold(id: string): AckHold {
+    const hold: AckHold & { ack?: () => void } = {
+      count: 1,
+      release: () => {
+        if (this.#ownHolds.get(id) === hold) this.#ownHolds.delete(id)
+        hold.ack?.()
+      },
+    }
+    this.#ownHolds.set(id, hold)
+    const early = this.#early.get(id)
+    if (early !== undefined) {
+      this.#early.delete(id)
+      hold.ack = () => early.m.ack()
+    }
+    return hold
+  }
+
+  publish(message: BrokerMessage, workers: readonly number[] = []): Promise<boolean> | undefined {
     // the $SYS tree is each node's own
     if (this.#closed || message.topic.startsWith('$SYS/')) return undefined
     const { subject, exact } = topicToSubject(message.topic)
-    const seq = ++this.#seq
-    const h = messageHeaders(message, `${this.#source}${seq}`, exact)
+    const id = message.id ?? this.nextId()
+    const h = messageHeaders(message, id, exact)
     this.#sent.inc()
     const retained = message.retain ? this.#storeRetained(message) : undefined
     if (message.qos === 0) {
@@ -459,7 +517,8 @@ export class NatsBridge implements RemoteRoute {
       }
       return retained
     }
-    const stored = this.#storeQos(`${QOS_PREFIX}${subject}`, message, h, `${this.#source}${seq}`)
+    if (workers.length > 0) h.set(WORKERS_HEADER, workers.join(','))
+    const stored = this.#storeQos(`${QOS_PREFIX}${subject}`, message, h, id)
     return retained === undefined ? stored : Promise.all([stored, retained]).then(([a, b]) => a && b)
   }
 
@@ -748,6 +807,7 @@ export class NatsBridge implements RemoteRoute {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    clearInterval(this.#earlySweep)
     try {
       await this.#plain.close()
       // a worker that leaves in order takes its consumer along: the stream keeps nothing for it

@@ -55,8 +55,15 @@ export interface RouterOptions {
  */
 export interface RemoteRoute {
   interest(raw: string, delta: number): void
-  /** The message leaves for the other nodes; QoS 1/2: resolves once NATS stored it (false: it could not). */
-  publish(message: BrokerMessage): Promise<boolean> | undefined
+  /**
+   * The message leaves for the other nodes; QoS 1/2: resolves once NATS stored it (false: it could not).
+   * `workers`: this node's other workers it was routed to.
+   */
+  publish(message: BrokerMessage, workers: readonly number[]): Promise<boolean> | undefined
+  /** The stream id the next QoS 1/2 message published here gets (set before it is routed on this node). */
+  nextId(): string
+  /** The stream acknowledgement of this node's own message `id` on this worker, held by its persistent sessions. */
+  hold(id: string): AckHold
 }
 
 /** No share group was taken by another worker (never modified). */
@@ -209,6 +216,8 @@ export class Router {
   publish(message: BrokerMessage, held?: Held): number {
     // A SUBSCRIBE handled on another worker before this publish is routed to [issue 11]
     this.#catchUp()
+    if (this.#remote !== undefined && message.qos > 0 && message.id === undefined)
+      message.id = this.#remote.nextId()
     if (message.retain) this.#retain(message)
     const targets = this.table.targets(
       message.topic,
@@ -239,7 +248,7 @@ export class Router {
     const route: RouteInfo = { from: this.#self, fromSeq, to, seen, local: true }
     const count = to.length + this.#deliverLocal(message, route, taken, null, held)
     if (this.#remote !== undefined) {
-      const exported = this.#remote.publish(message)
+      const exported = this.#remote.publish(message, to)
       if (held !== undefined && exported !== undefined) held.exported = exported
     }
     return count
@@ -292,6 +301,9 @@ export class Router {
     forward = true,
     hold?: AckHold,
   ): number {
+    // this node's own message: its stream copy on this worker waits for the persistent sessions here
+    const own = hold === undefined && message.id !== undefined ? this.#remote?.hold(message.id) : undefined
+    if (own !== undefined) hold = own
     const entries = this.index.matches(message.topic)
     // in a cluster NATS picks the member of a share group, on this node or another
     const groups = this.#remote === undefined ? taken : null
@@ -328,6 +340,7 @@ export class Router {
       for (const [group, filter] of assigned)
         count += this.#deliverShared(message, group, filter, false, held)
     if (forward && this.#forwarder.size > 0) this.#forwarder.forward(message, route)
+    if (own !== undefined && --own.count === 0) own.release()
     return count
   }
 

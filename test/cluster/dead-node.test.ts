@@ -53,12 +53,17 @@ function slowSubscriber(url: string, options: IClientOptions, delayMs: number) {
   return { client, received, freeze, connack }
 }
 
-for (const [label, protocol] of [
-  ['v3.1.1 clean session 0', { protocolVersion: 4, clean: false }],
-  [
-    'v5 with a session expiry (Receive Maximum 5)',
-    { protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 300, receiveMaximum: 5 } },
-  ],
+const v3 = { protocolVersion: 4, clean: false } as const
+const v5 = {
+  protocolVersion: 5,
+  clean: false,
+  properties: { sessionExpiryInterval: 300, receiveMaximum: 5 },
+} as const
+
+for (const [label, protocol, publisherOn] of [
+  ['v3.1.1 clean session 0, publisher on the other node', v3, 'b'],
+  ['v5 with a session expiry (Receive Maximum 5), publisher on the other node', v5, 'b'],
+  ['v5 with a session expiry (Receive Maximum 5), publisher on the same node until it dies', v5, 'a'],
 ] as const) {
   test(`kill -9 of the node holding a persistent session (${label}): everything the publisher had acknowledged reaches the subscriber on the other node, the messages in flight again with DUP [3.1.1 MQTT-4.4.0-1] [5.0 MQTT-4.4.0-1]`, {
     skip,
@@ -67,14 +72,14 @@ for (const [label, protocol] of [
     t.after(() => nats.close())
     const [a, b] = (await startNodes(['a', 'b'], nats.url)) as [MqttdNode, MqttdNode]
     t.after(() => Promise.all([a.kill(), b.kill()]))
-    const clientId = `dead-${protocol.protocolVersion}`
+    const clientId = `dead-${protocol.protocolVersion}-${publisherOn}`
     const options: IClientOptions = { clientId, ...(protocol as IClientOptions) }
 
     const first = slowSubscriber(a.url, options, 20)
     assert.equal((await first.connack).sessionPresent, false)
     await first.client.subscribeAsync('dn/#', { qos: 1 })
 
-    const pub = await connectClient(b.url, { clientId: `${clientId}-pub` })
+    let pub = await connectClient((publisherOn === 'a' ? a : b).url, { clientId: `${clientId}-pub` })
     t.after(() => pub.end())
     const acked: string[] = []
     let inFlight: string[] = []
@@ -89,6 +94,11 @@ for (const [label, protocol] of [
         )
         inFlight = first.freeze()
         await a.kill('SIGKILL')
+        if (publisherOn === 'a') {
+          // its node died under it: it goes on on the other one
+          await pub.end().catch(() => {})
+          pub = await connectClient(b.url, { clientId: `${clientId}-pub` })
+        }
       }
       await pub.client.publishAsync('dn/t', `m${i}`, { qos: 1 })
       acked.push(`m${i}`)
