@@ -124,6 +124,13 @@ interface Holder {
 /** How long a connecting client waits for the node that held its session. */
 const TAKE_TIMEOUT_MS = 2000
 
+/** The directory key that makes one worker the adopter of dead worker `link` of `node`. */
+function adoptLock(node: string, link: string): string {
+  return `adopt.${node}.${link}`
+}
+/** The lock's value once the adopter installed the sessions and rewrote their entries. */
+const ADOPTED = 'adopted'
+
 /** Whether a NATS request failed because nobody listens on its subject (the worker is gone). */
 function noResponders(err: unknown): boolean {
   return (err as { isNoResponders?: () => boolean }).isNoResponders?.() === true
@@ -599,6 +606,8 @@ export class NatsBridge implements RemoteRoute {
             } else {
               holder = await this.#holderAfter(key, dead)
               if (holder?.link !== dead.link) continue
+              // adopted, but not this session (it had no expiry): nothing to take up
+              break
             }
           }
           // silent, or adopted by nobody: what the directory kept of a persistent session (its
@@ -643,12 +652,17 @@ export class NatsBridge implements RemoteRoute {
     return entry?.operation === 'PUT' ? entry.json<Holder>() : undefined
   }
 
-  /** The directory entry of `key` once it no longer names `dead` (another worker adopted it), or as it is after a while. */
+  /**
+   * The directory entry of `key` once another worker adopted the sessions of
+   * `dead` (its lock says so), or as it is after a while.
+   */
   async #holderAfter(key: string, dead: Holder): Promise<Holder | undefined> {
     const deadline = Date.now() + TAKE_TIMEOUT_MS
     for (;;) {
       const holder = await this.#holder(key)
       if (holder?.link !== dead.link || Date.now() >= deadline) return holder
+      const lock = await this.#sessions.get(adoptLock(dead.node, dead.link))
+      if (lock?.operation === 'PUT' && lock.string() === ADOPTED) return await this.#holder(key)
       await sleep(100)
     }
   }
@@ -665,9 +679,10 @@ export class NatsBridge implements RemoteRoute {
    */
   async #adopt(node: string, link: string): Promise<boolean> {
     const durable = `${node}_${link}`
-    const lock = `adopt.${node}.${link}`
+    const lock = adoptLock(node, link)
     try {
-      await this.#sessions.create(lock, '')
+      // kept afterwards: a later client of the dead worker neither adopts nor scans again
+      await this.#sessions.create(lock, 'adopting')
     } catch {
       return false
     }
@@ -693,6 +708,7 @@ export class NatsBridge implements RemoteRoute {
     }
     const upTo = this.#streamSeq
     for (const session of adopted) this.remember(session, true)
+    this.#sessions.put(lock, ADOPTED).catch(() => {})
     this.#o.log.info(
       { node, link, sessions: adopted.length },
       'cluster: adopting the sessions of a dead worker',
@@ -706,7 +722,6 @@ export class NatsBridge implements RemoteRoute {
     void waiting.then(() => {
       for (const session of adopted)
         if (this.#adopting.get(session.clientId) === waiting) this.#adopting.delete(session.clientId)
-      return this.#sessions.delete(lock).catch(() => {})
     })
     return true
   }
