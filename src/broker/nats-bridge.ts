@@ -119,6 +119,8 @@ interface Holder {
   link: string
   expiry?: number
   subs?: [string, MqttSubscription][]
+  /** Installed by an adoption (`#adopt`), which may still be delivering the dead worker's messages to it. */
+  adopted?: 1
 }
 
 /** How long a connecting client waits for the node that held its session. */
@@ -244,6 +246,9 @@ export class NatsBridge implements RemoteRoute {
     for (const m of early) self.#onStream(m)
     nc.subscribe(nodeSubject(o.config.nodeId, `${link}.take`), {
       callback: (_err, m) => void self.#onTake(m),
+    })
+    nc.subscribe(nodeSubject(o.config.nodeId, `${link}.settle`), {
+      callback: (_err, m) => void self.#onSettle(m),
     })
     await bridge.#watchRetained()
     void bridge.#watchStatus()
@@ -623,6 +628,12 @@ export class NatsBridge implements RemoteRoute {
           break
         }
       }
+      // adopted by another worker of this node, which the in-node hand-over takes it from: once the
+      // adoption delivered what the dead worker held, so that it moves along
+      if (holder?.adopted === 1 && holder.node === this.#node && holder.link !== this.#link)
+        await this.#nc
+          .request(nodeSubject(holder.node, `${holder.link}.settle`), clientId, { timeout: TAKE_TIMEOUT_MS })
+          .catch(() => {})
       await this.#sessions.put(key, JSON.stringify({ node: this.#node, link: this.#link } satisfies Holder))
     } catch (err) {
       this.#o.log.warn({ err, clientId }, 'cluster: session directory unavailable')
@@ -633,11 +644,13 @@ export class NatsBridge implements RemoteRoute {
   /**
    * Keeps the directory entry of a session held here up to date (subscriptions
    * of a persistent one); `connected`: the client just connected (the entry is
-   * written whatever the session, replacing what a previous holder kept).
+   * written whatever the session, replacing what a previous holder kept);
+   * `adopted`: installed by an adoption.
    */
-  remember(session: Session, connected = false): void {
+  remember(session: Session, connected = false, adopted = false): void {
     if (this.#closed || (session.expiryInterval === 0 && !connected)) return
     const entry: Holder = { node: this.#node, link: this.#link }
+    if (adopted) entry.adopted = 1
     if (session.expiryInterval > 0) {
       entry.expiry = session.expiryInterval
       entry.subs = [...session.subscriptions]
@@ -707,7 +720,7 @@ export class NatsBridge implements RemoteRoute {
       if (session !== undefined) adopted.push(session)
     }
     const upTo = this.#streamSeq
-    for (const session of adopted) this.remember(session, true)
+    for (const session of adopted) this.remember(session, true, true)
     this.#sessions.put(lock, ADOPTED).catch(() => {})
     this.#o.log.info(
       { node, link, sessions: adopted.length },
@@ -796,6 +809,13 @@ export class NatsBridge implements RemoteRoute {
       if (session.deliver(delivery, now)) count++
     }
     return count
+  }
+
+  /** Another worker of this node is about to take an adopted session: answers once the adoption delivered to it. */
+  async #onSettle(m: Msg): Promise<void> {
+    const adopting = this.#adopting.get(m.string())
+    if (adopting !== undefined) await Promise.race([adopting, sleep(ADOPT_TAKE_WAIT_MS)])
+    m.respond()
   }
 
   async #onTake(m: Msg): Promise<void> {

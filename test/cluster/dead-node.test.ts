@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
-import { hasNatsServer, type MqttdNode, startNats, startNodes } from '../helpers/nats.ts'
+import { hasNatsServer, type MqttdNode, startNats, startNode, startNodes } from '../helpers/nats.ts'
 import { WaitList } from '../helpers/wait-list.ts'
 import { connectClient } from './client.ts'
 
@@ -135,52 +135,68 @@ for (const [label, protocol, publisherOn] of [
   })
 }
 
-test('two persistent sessions of one killed worker resuming on two other nodes at once: one node adopts both, the other takes its session from it, neither loses an acknowledged message', {
-  skip,
-}, async (t) => {
-  const nats = await startNats()
-  t.after(() => nats.close())
-  // one worker per node: both sessions are on the same worker of A
-  const nodes = (await startNodes(['a', 'b', 'c'], nats.url, { workers: 1 })) as MqttdNode[]
-  const [a, b, c] = nodes as [MqttdNode, MqttdNode, MqttdNode]
-  t.after(() => Promise.all(nodes.map((n) => n.kill())))
-  const options = (clientId: string): IClientOptions => ({ clientId, ...v5 })
-  const subs = ['pair-1', 'pair-2'].map((id) => slowSubscriber(a.url, options(id), 20))
-  for (const s of subs) {
-    await s.connack
-    await s.client.subscribeAsync('pair/#', { qos: 1 })
-  }
-  const pub = await connectClient(b.url, { clientId: 'pair-pub' })
-  t.after(() => pub.end())
-  const acked: string[] = []
-  for (let i = 0; i < 200; i++) {
-    await pub.client.publishAsync('pair/t', `m${i}`, { qos: 1 })
-    acked.push(`m${i}`)
-  }
-  for (const s of subs) s.freeze()
-  await a.kill('SIGKILL')
-  for (const s of subs) s.client.end(true)
-  // both at once, one on B and one on C: the adoption's lock picks one node, the other waits for it
-  const back = [slowSubscriber(b.url, options('pair-1'), 0), slowSubscriber(c.url, options('pair-2'), 0)]
-  t.after(() => Promise.all(back.map((s) => s.client.endAsync(true))))
-  for (const s of back) assert.equal((await s.connack).sessionPresent, true)
-  for (const [i, s] of back.entries()) {
-    const before = new Set(subs[i]!.received.items.map((g) => g.payload))
-    const owed = new Set(acked.filter((p) => !before.has(p)))
-    const items = s.received.items
-    await s.received
-      .waitForCount(
-        (g) => owed.has(g.payload) && items.find((x) => x.payload === g.payload) === g,
-        owed.size,
-        30_000,
-        () => '',
+for (const [where, sameNode] of [
+  ['on two other nodes at once: one node adopts both, the other takes its session from it', false],
+  [
+    'on two workers of one node at once: one worker adopts both, the other takes its session once the adoption delivered',
+    true,
+  ],
+] as const) {
+  test(`two persistent sessions of one killed worker resuming ${where}; neither loses an acknowledged message`, {
+    skip,
+  }, async (t) => {
+    const nats = await startNats()
+    t.after(() => nats.close())
+    // A with one worker: both sessions on the same worker; B with two
+    const nodes = await Promise.all([
+      startNode('a', nats.url, { workers: 1 }),
+      startNode('b', nats.url, { workers: 2 }),
+      startNode('c', nats.url, { workers: 1 }),
+    ])
+    const [a, b, c] = nodes
+    t.after(() => Promise.all(nodes.map((n) => n.kill())))
+    const options = (clientId: string): IClientOptions => ({ clientId, ...v5 })
+    const subs = ['pair-1', 'pair-2'].map((id) => slowSubscriber(a.url, options(id), 20))
+    for (const s of subs) {
+      await s.connack
+      await s.client.subscribeAsync('pair/#', { qos: 1 })
+    }
+    const pub = await connectClient(c.url, { clientId: 'pair-pub' })
+    t.after(() => pub.end())
+    const acked: string[] = []
+    for (let i = 0; i < 200; i++) {
+      await pub.client.publishAsync('pair/t', `m${i}`, { qos: 1 })
+      acked.push(`m${i}`)
+    }
+    for (const s of subs) s.freeze()
+    await a.kill('SIGKILL')
+    for (const s of subs) s.client.end(true)
+    // both at once: the adoption's lock picks one worker, the other waits for it (B's two workers
+    // each take one of the two connections: its pool gives a connection to the least busy worker)
+    const back = [
+      slowSubscriber(b.url, options('pair-1'), 0),
+      slowSubscriber((sameNode ? b : c).url, options('pair-2'), 0),
+    ]
+    t.after(() => Promise.all(back.map((s) => s.client.endAsync(true))))
+    for (const s of back) assert.equal((await s.connack).sessionPresent, true)
+    for (const [i, s] of back.entries()) {
+      const before = new Set(subs[i]!.received.items.map((g) => g.payload))
+      const owed = new Set(acked.filter((p) => !before.has(p)))
+      const items = s.received.items
+      await s.received
+        .waitForCount(
+          (g) => owed.has(g.payload) && items.find((x) => x.payload === g.payload) === g,
+          owed.size,
+          30_000,
+          () => '',
+        )
+        .catch(() => {})
+      const got = new Set(items.map((g) => g.payload))
+      const missing = [...owed].filter((p) => !got.has(p))
+      t.diagnostic(
+        `pair-${i + 1}: before the kill ${before.size}; owed ${owed.size}; missing ${missing.length}`,
       )
-      .catch(() => {})
-    const got = new Set(items.map((g) => g.payload))
-    const missing = [...owed].filter((p) => !got.has(p))
-    t.diagnostic(
-      `pair-${i + 1}: before the kill ${before.size}; owed ${owed.size}; missing ${missing.length}`,
-    )
-    assert.deepEqual(missing, [], `pair-${i + 1}: ${missing.length} of ${owed.size} missing`)
-  }
-})
+      assert.deepEqual(missing, [], `pair-${i + 1}: ${missing.length} of ${owed.size} missing`)
+    }
+  })
+}
