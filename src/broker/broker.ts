@@ -514,6 +514,25 @@ export class Broker {
     this.#install(snapshot, undefined, [])
   }
 
+  /**
+   * A persistent session of a dead node's worker, adopted here (nats-bridge.ts)
+   * while its client is away: offline, so it expires after its interval, counted
+   * from now (when its connection closed died with that node). undefined when
+   * a worker of this node has a session of that client already.
+   */
+  adoptFromNode(snapshot: SessionSnapshot): Session | undefined {
+    const { clientId } = snapshot
+    // The client came back to this node first: that session is the live one
+    if (this.#sessions.has(clientId) || this.#handover.holderElsewhere(clientId) !== undefined)
+      return undefined
+    this.#install(snapshot, undefined, [])
+    const session = this.#sessions.get(clientId)!
+    // the node's other workers learn where it is, so a client connecting there takes it from here
+    this.#handover.claim(clientId)
+    this.#offline(session, undefined, Date.now())
+    return session
+  }
+
   /** A session moved in from another worker. */
   #install(snapshot: SessionSnapshot, from: number | undefined, buffered: readonly Delivery[]): void {
     const session = Session.fromSnapshot(snapshot, this.#limits, this.#drop)

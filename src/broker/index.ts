@@ -197,6 +197,8 @@ export async function createBrokerHandler(
           metrics: worker.metrics,
           drop,
           giveUp: (clientId, resume) => broker.giveUpToNode(clientId, resume),
+          adopt: (snapshot) => broker.adoptFromNode(snapshot),
+          session: (clientId) => broker.session(clientId),
         })
   if (bridge !== undefined) broker.router.setRemote(bridge)
   // Which subscriptions of a SUBSCRIBE existed before it, for Retain Handling 1 [5.0 MQTT-3.3.1-10]

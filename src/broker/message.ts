@@ -26,6 +26,12 @@ export interface BrokerMessage {
   expiresAt: number | undefined
   /** Client id of the publisher, for No Local [5.0 MQTT-3.8.3-3]. */
   origin: string
+  /**
+   * In a cluster, a QoS 1/2 message published on this node: its id in the
+   * stream (the bridge's `<node>|<link>|<seq>`), so this node's workers can
+   * match the stream's copy with what their persistent sessions hold.
+   */
+  id?: string
 }
 
 /**

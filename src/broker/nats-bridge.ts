@@ -13,8 +13,11 @@
  * - QoS 1/2: JetStream (stream MQTTD_Q, `$MQTTD.q.<subject>`). The PUBACK /
  *   PUBREC waits for the stream's acknowledgement; every worker of every node
  *   reads the stream through its own durable consumer and acknowledges a
- *   message once it is in the sessions' queues, so a slow or restarting node
- *   loses nothing: the stream keeps it until taken.
+ *   message once no persistent session here holds it any more (its client
+ *   acknowledged it, or it was dropped), so a slow or restarting node loses
+ *   nothing: the stream keeps it until taken. When a worker dies, the worker
+ *   that a client of its sessions reconnects to adopts them and that consumer
+ *   (`#adopt`): what was still pending in it is delivered to them again.
  * - Shared subscriptions: a NATS queue group per (group, filter) for QoS 0 and
  *   a JetStream consumer per (group, filter subject) that every member's
  *   worker pulls from for QoS 1/2: one member cluster-wide gets each message.
@@ -41,6 +44,7 @@ import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
 import { connectNats } from '../cluster/connect.ts'
 import {
+  fromKvKey,
   kvKey,
   nodeSubject,
   QOS_PREFIX,
@@ -48,21 +52,37 @@ import {
   RETAINED_BUCKET,
   SESSIONS_BUCKET,
   SOURCE_HEADER,
+  WORKERS_HEADER,
 } from '../cluster/names.ts'
 import type { ClusterConfig } from '../cluster/schema.ts'
 import { filterToSubjects, topicToSubject } from '../cluster/subjects.ts'
 import { metricSpecs } from '../metrics/names.ts'
-import { parseFilter } from '../protocol/topic.ts'
+import { matchesFilter, parseFilter } from '../protocol/topic.ts'
+import { deliveryFor, type Merge, merge } from './delivery.ts'
 import type { BrokerMessage } from './message.ts'
 import { isExpired } from './message.ts'
 import { messageFrom, messageHeaders, retainedFrom, retainedValue } from './nats-envelope.ts'
 import type { RemoteRoute, Router } from './router.ts'
-import type { Subscription as MqttSubscription, Session, SessionSnapshot } from './session.ts'
+import type { AckHold, Subscription as MqttSubscription, Session, SessionSnapshot } from './session.ts'
 
 /** A consumer nobody pulls from for this long is removed by the server (a dead worker's, a group without members). */
 const CONSUMER_IDLE_NS = 5 * 60 * 1e9
 /** Unacknowledged QoS 1/2 messages one worker takes from the stream at a time. */
 const PULL_BATCH = 1000
+/**
+ * A worker's consumer never has the server deliver a message again while the
+ * worker lives: a message unacknowledged that long is one a persistent session
+ * still holds (the stream keeps messages an hour at most anyway).
+ */
+const ACK_WAIT_NS = 3600 * 1e9
+/** A dead worker's consumer, once adopted: what it still has pending comes again this soon. */
+const ADOPT_ACK_WAIT_NS = 500 * 1e6
+/** Longest an adoption reads a dead worker's consumer before it gives up on what is left. */
+const ADOPT_DRAIN_MS = 30_000
+/** How long this node's own stream copy waits for the routing over a port it was announced for (a safety net). */
+const EARLY_COPY_MS = 10_000
+/** How long a session adopted here waits for the adoption to finish before another node may take it. */
+const ADOPT_TAKE_WAIT_MS = 1500
 /** How long a SUBSCRIBE waits for the retained replica to catch up with the bucket. */
 const RETAINED_BARRIER_MS = 2000
 
@@ -83,6 +103,10 @@ export interface BridgeOptions {
   drop: (reason: string) => void
   /** This worker's sessions, for another node that takes one (its client connected there). */
   giveUp: (clientId: string, resume: boolean) => SessionSnapshot | null | undefined
+  /** Installs a dead worker's session here (offline) and returns it; undefined when one is here already. */
+  adopt: (snapshot: SessionSnapshot) => Session | undefined
+  /** The session this worker holds for `clientId`. */
+  session: (clientId: string) => Session | undefined
 }
 
 /**
@@ -95,10 +119,24 @@ interface Holder {
   link: string
   expiry?: number
   subs?: [string, MqttSubscription][]
+  /** Installed by an adoption (`#adopt`), which may still be delivering the dead worker's messages to it. */
+  adopted?: 1
 }
 
 /** How long a connecting client waits for the node that held its session. */
 const TAKE_TIMEOUT_MS = 2000
+
+/** The directory key that makes one worker the adopter of dead worker `link` of `node`. */
+function adoptLock(node: string, link: string): string {
+  return `adopt.${node}.${link}`
+}
+/** The lock's value once the adopter installed the sessions and rewrote their entries. */
+const ADOPTED = 'adopted'
+
+/** Whether a NATS request failed because nobody listens on its subject (the worker is gone). */
+function noResponders(err: unknown): boolean {
+  return (err as { isNoResponders?: () => boolean }).isNoResponders?.() === true
+}
 
 function counter(registry: Registry, spec: { name: string; help: string; labelNames: readonly string[] }) {
   return (
@@ -136,6 +174,15 @@ export class NatsBridge implements RemoteRoute {
   #retainedRevision = 0
   readonly #retainedWaiters = new Set<{ revision: number; resolve: () => void }>()
   #closed = false
+  /** The last stream sequence this worker's own consumer handled. */
+  #streamSeq = 0
+  /** This node's own messages that persistent sessions here hold, by id, until they let go. */
+  readonly #ownHolds = new Map<string, AckHold & { ack?: () => void }>()
+  /** This node's own stream copies that came before the routing over this worker's port, by id. */
+  readonly #early = new Map<string, { m: JsMsg; at: number }>()
+  #earlySweep: NodeJS.Timeout | undefined
+  /** Sessions adopted from a dead worker, until what its consumer held for them is delivered. */
+  readonly #adopting = new Map<string, Promise<void>>()
   readonly #sent: Counter.Internal
   readonly #received: Counter.Internal
   readonly #reconnects: Counter.Internal
@@ -179,21 +226,30 @@ export class NatsBridge implements RemoteRoute {
       deliver_policy: DeliverPolicy.New,
       filter_subject: `${QOS_PREFIX}>`,
       inactive_threshold: CONSUMER_IDLE_NS,
-      max_ack_pending: 10 * PULL_BATCH,
+      ack_wait: ACK_WAIT_NS,
+      // messages held for offline persistent sessions stay unacknowledged: a cap would stop the reading
+      max_ack_pending: -1,
     })
     let bridge: NatsBridge | undefined
+    const early: JsMsg[] = []
     const consumer = await jetstream(nc).consumers.get(QOS_STREAM, durable)
-    // a message before the bridge exists is left unacknowledged: the stream delivers it again
     const plain = await consumer.consume({
       max_messages: PULL_BATCH,
       callback: (m) => {
         if (bridge !== undefined) bridge.#onStream(m)
+        else early.push(m)
       },
     })
     const sessions = await new Kvm(nc).open(SESSIONS_BUCKET)
     bridge = new NatsBridge(o, nc, jsm, retained, sessions, plain, link)
     const self = bridge
-    nc.subscribe(nodeSubject(o.config.nodeId, `${link}.take`), { callback: (_err, m) => self.#onTake(m) })
+    for (const m of early) self.#onStream(m)
+    nc.subscribe(nodeSubject(o.config.nodeId, `${link}.take`), {
+      callback: (_err, m) => void self.#onTake(m),
+    })
+    nc.subscribe(nodeSubject(o.config.nodeId, `${link}.settle`), {
+      callback: (_err, m) => void self.#onSettle(m),
+    })
     await bridge.#watchRetained()
     void bridge.#watchStatus()
     return bridge
@@ -377,15 +433,29 @@ export class NatsBridge implements RemoteRoute {
     this.#o.router.deliverRemoteShared(message, group, filter)
   }
 
-  /** A QoS 1/2 message from the stream, for this worker's plain subscriptions. */
+  /**
+   * A QoS 1/2 message from the stream, for this worker's plain subscriptions.
+   * Acknowledged once no persistent session here holds it any more.
+   */
   #onStream(m: JsMsg): void {
+    // ack_wait is an hour: a message delivered again is one still held here
+    if (m.info.redelivered) return
+    this.#streamSeq = m.seq
     const src = m.headers?.get(SOURCE_HEADER) ?? ''
-    if (!src.startsWith(this.#source.slice(0, this.#node.length + 1))) {
-      this.#received.inc()
-      const message = messageFrom(m.subject.slice(QOS_PREFIX.length), new Uint8Array(m.data), m.headers)
-      this.#o.router.deliverRemote(message)
+    // this node's own: its workers routed it already; acknowledged once the persistent sessions here
+    // that took it let go (a copy that comes before the routing here is not held)
+    if (src.startsWith(this.#source.slice(0, this.#node.length + 1))) {
+      const own = this.#ownHolds.get(src)
+      if (own !== undefined) own.ack = () => m.ack()
+      else if (this.#routedHere(m)) this.#waitForRouting(src, m)
+      else m.ack()
+      return
     }
-    m.ack()
+    this.#received.inc()
+    const message = messageFrom(m.subject.slice(QOS_PREFIX.length), new Uint8Array(m.data), m.headers)
+    const hold: AckHold = { count: 1, release: () => m.ack() }
+    this.#o.router.deliverRemote(message, hold)
+    if (--hold.count === 0) m.ack()
   }
 
   #onSharedStream(m: JsMsg, group: string, filter: string): void {
@@ -396,12 +466,58 @@ export class NatsBridge implements RemoteRoute {
     else m.ack()
   }
 
-  publish(message: BrokerMessage): Promise<boolean> | undefined {
+  /** Whether the publishing worker routed this node's own message `m` to this worker over its port. */
+  #routedHere(m: JsMsg): boolean {
+    const workers = m.headers?.get(WORKERS_HEADER)
+    if (workers === undefined || workers === '') return false
+    return workers.split(',').includes(String(this.#o.workerId))
+  }
+
+  /** The stream was faster than the port: the routing here (`hold`) takes the copy up. */
+  #waitForRouting(id: string, m: JsMsg): void {
+    this.#early.set(id, { m, at: Date.now() })
+    // a routing that never comes (a path that does not route here after all) must not keep it for ever
+    this.#earlySweep ??= setInterval(() => {
+      const old = Date.now() - EARLY_COPY_MS
+      for (const [key, e] of this.#early)
+        if (e.at <= old) {
+          this.#early.delete(key)
+          e.m.ack()
+        }
+      if (this.#early.size === 0) {
+        clearInterval(this.#earlySweep)
+        this.#earlySweep = undefined
+      }
+    }, EARLY_COPY_MS).unref()
+  }
+
+  nextId(): string {
+    return `${this.#source}${++this.#seq}`
+  }
+
+  hold(id: string): AckHold {
+    const hold: AckHold & { ack?: () => void } = {
+      count: 1,
+      release: () => {
+        if (this.#ownHolds.get(id) === hold) this.#ownHolds.delete(id)
+        hold.ack?.()
+      },
+    }
+    this.#ownHolds.set(id, hold)
+    const early = this.#early.get(id)
+    if (early !== undefined) {
+      this.#early.delete(id)
+      hold.ack = () => early.m.ack()
+    }
+    return hold
+  }
+
+  publish(message: BrokerMessage, workers: readonly number[] = []): Promise<boolean> | undefined {
     // the $SYS tree is each node's own
     if (this.#closed || message.topic.startsWith('$SYS/')) return undefined
     const { subject, exact } = topicToSubject(message.topic)
-    const seq = ++this.#seq
-    const h = messageHeaders(message, `${this.#source}${seq}`, exact)
+    const id = message.id ?? this.nextId()
+    const h = messageHeaders(message, id, exact)
     this.#sent.inc()
     const retained = message.retain ? this.#storeRetained(message) : undefined
     if (message.qos === 0) {
@@ -413,7 +529,8 @@ export class NatsBridge implements RemoteRoute {
       }
       return retained
     }
-    const stored = this.#storeQos(`${QOS_PREFIX}${subject}`, message, h, `${this.#source}${seq}`)
+    if (workers.length > 0) h.set(WORKERS_HEADER, workers.join(','))
+    const stored = this.#storeQos(`${QOS_PREFIX}${subject}`, message, h, id)
     return retained === undefined ? stored : Promise.all([stored, retained]).then(([a, b]) => a && b)
   }
 
@@ -469,9 +586,8 @@ export class NatsBridge implements RemoteRoute {
     const key = kvKey(clientId)
     let snapshot: SessionSnapshot | undefined
     try {
-      const entry = await this.#sessions.get(key)
-      const holder = entry?.operation === 'PUT' ? entry.json<Holder>() : undefined
-      if (holder !== undefined && holder.node !== this.#node) {
+      let holder = await this.#holder(key)
+      for (let attempt = 0; holder !== undefined && holder.node !== this.#node; attempt++) {
         try {
           const reply = await this.#nc.request(
             nodeSubject(holder.node, `${holder.link}.take`),
@@ -479,14 +595,29 @@ export class NatsBridge implements RemoteRoute {
             { timeout: TAKE_TIMEOUT_MS },
           )
           snapshot = (deserialize(reply.data) as { snapshot?: SessionSnapshot }).snapshot
+          break
         } catch (err) {
-          // the holder is gone (no responders) or silent: what the directory kept of a persistent
-          // session (its subscriptions) is taken up; its queued messages were lost with that node
           this.#o.log.info(
             { err, clientId, node: holder.node },
             'cluster: the previous node did not hand over the session',
           )
-          if (resume && holder.subs !== undefined && (holder.expiry ?? 0) > 0)
+          // its worker is gone: this one adopts its sessions and what its consumer held for them,
+          // or another worker does, and the entry soon names that one
+          if (attempt === 0 && noResponders(err)) {
+            const dead = holder
+            if (await this.#adopt(dead.node, dead.link)) {
+              // installed here already (when it was persistent): nothing to hand over
+              if (this.#o.session(clientId) !== undefined) break
+            } else {
+              holder = await this.#holderAfter(key, dead)
+              if (holder?.link !== dead.link) continue
+              // adopted, but not this session (it had no expiry): nothing to take up
+              break
+            }
+          }
+          // silent, or adopted by nobody: what the directory kept of a persistent session (its
+          // subscriptions) is taken up; its queued messages are lost
+          if (resume && holder?.subs !== undefined && (holder.expiry ?? 0) > 0)
             snapshot = {
               clientId,
               expiryInterval: holder.expiry!,
@@ -494,8 +625,15 @@ export class NatsBridge implements RemoteRoute {
               inflight: [],
               queue: [],
             }
+          break
         }
       }
+      // adopted by another worker of this node, which the in-node hand-over takes it from: once the
+      // adoption delivered what the dead worker held, so that it moves along
+      if (holder?.adopted === 1 && holder.node === this.#node && holder.link !== this.#link)
+        await this.#nc
+          .request(nodeSubject(holder.node, `${holder.link}.settle`), clientId, { timeout: TAKE_TIMEOUT_MS })
+          .catch(() => {})
       await this.#sessions.put(key, JSON.stringify({ node: this.#node, link: this.#link } satisfies Holder))
     } catch (err) {
       this.#o.log.warn({ err, clientId }, 'cluster: session directory unavailable')
@@ -506,11 +644,13 @@ export class NatsBridge implements RemoteRoute {
   /**
    * Keeps the directory entry of a session held here up to date (subscriptions
    * of a persistent one); `connected`: the client just connected (the entry is
-   * written whatever the session, replacing what a previous holder kept).
+   * written whatever the session, replacing what a previous holder kept);
+   * `adopted`: installed by an adoption.
    */
-  remember(session: Session, connected = false): void {
+  remember(session: Session, connected = false, adopted = false): void {
     if (this.#closed || (session.expiryInterval === 0 && !connected)) return
     const entry: Holder = { node: this.#node, link: this.#link }
+    if (adopted) entry.adopted = 1
     if (session.expiryInterval > 0) {
       entry.expiry = session.expiryInterval
       entry.subs = [...session.subscriptions]
@@ -520,10 +660,171 @@ export class NatsBridge implements RemoteRoute {
     })
   }
 
-  #onTake(m: Msg): void {
+  async #holder(key: string): Promise<Holder | undefined> {
+    const entry = await this.#sessions.get(key)
+    return entry?.operation === 'PUT' ? entry.json<Holder>() : undefined
+  }
+
+  /**
+   * The directory entry of `key` once another worker adopted the sessions of
+   * `dead` (its lock says so), or as it is after a while.
+   */
+  async #holderAfter(key: string, dead: Holder): Promise<Holder | undefined> {
+    const deadline = Date.now() + TAKE_TIMEOUT_MS
+    for (;;) {
+      const holder = await this.#holder(key)
+      if (holder?.link !== dead.link || Date.now() >= deadline) return holder
+      const lock = await this.#sessions.get(adoptLock(dead.node, dead.link))
+      if (lock?.operation === 'PUT' && lock.string() === ADOPTED) return await this.#holder(key)
+      await sleep(100)
+    }
+  }
+
+  /**
+   * Worker `link` of `node` is gone. Exactly one worker (a lock in the
+   * directory bucket) adopts its persistent sessions (installed here offline,
+   * the directory naming this worker) and reads its consumer: the server
+   * delivers again what was pending in it (messages queued or in flight for
+   * those sessions, and whatever the stream got since), and each goes to the
+   * adopted sessions it matches. Messages past this worker's own consumer
+   * position reach them through that consumer instead. Returns whether this
+   * worker adopted.
+   */
+  async #adopt(node: string, link: string): Promise<boolean> {
+    const durable = `${node}_${link}`
+    const lock = adoptLock(node, link)
+    try {
+      // kept afterwards: a later client of the dead worker neither adopts nor scans again
+      await this.#sessions.create(lock, 'adopting')
+    } catch {
+      return false
+    }
+    const found: SessionSnapshot[] = []
+    for await (const key of await this.#sessions.keys()) {
+      if (key.startsWith('adopt.')) continue
+      const holder = await this.#holder(key).catch(() => undefined)
+      if (holder?.node !== node || holder.link !== link) continue
+      if (holder.subs === undefined || (holder.expiry ?? 0) <= 0) continue
+      found.push({
+        clientId: fromKvKey(key),
+        expiryInterval: holder.expiry!,
+        subscriptions: holder.subs,
+        inflight: [],
+        queue: [],
+      })
+    }
+    // one turn: from here on this worker's own consumer delivers to them what comes after `upTo`
+    const adopted: Session[] = []
+    for (const snapshot of found) {
+      const session = this.#o.adopt(snapshot)
+      if (session !== undefined) adopted.push(session)
+    }
+    const upTo = this.#streamSeq
+    for (const session of adopted) this.remember(session, true, true)
+    this.#sessions.put(lock, ADOPTED).catch(() => {})
+    this.#o.log.info(
+      { node, link, sessions: adopted.length },
+      'cluster: adopting the sessions of a dead worker',
+    )
+    const drained = this.#drain(durable, upTo, adopted)
+    const waiting = drained.then(
+      () => {},
+      () => {},
+    )
+    for (const session of adopted) this.#adopting.set(session.clientId, waiting)
+    void waiting.then(() => {
+      for (const session of adopted)
+        if (this.#adopting.get(session.clientId) === waiting) this.#adopting.delete(session.clientId)
+    })
+    return true
+  }
+
+  /** Reads the dead worker's consumer `durable` until it acknowledged everything up to `upTo`, then deletes it. */
+  async #drain(durable: string, upTo: number, adopted: Session[]): Promise<void> {
+    try {
+      // what it still has pending comes again at once, not in an hour
+      await this.#jsm.consumers.update(QOS_STREAM, durable, { ack_wait: ADOPT_ACK_WAIT_NS })
+    } catch (err) {
+      // gone already (idle for 5 minutes, or adopted before): nothing left to deliver
+      this.#o.log.warn(
+        { err, durable },
+        "cluster: the dead worker's consumer is gone; its pending messages are lost",
+      )
+      return
+    }
+    const seen = new Set<number>()
+    let delivered = 0
+    const consumer = await this.#js.consumers.get(QOS_STREAM, durable)
+    const reading = await consumer.consume({
+      max_messages: PULL_BATCH,
+      callback: (m) => {
+        if (m.seq <= upTo && !seen.has(m.seq)) {
+          seen.add(m.seq)
+          delivered += this.#deliverAdopted(m, adopted)
+        }
+        m.ack()
+      },
+    })
+    const deadline = Date.now() + ADOPT_DRAIN_MS
+    try {
+      for (;;) {
+        await sleep(100)
+        const info = await this.#jsm.consumers.info(QOS_STREAM, durable)
+        const caughtUp = info.num_ack_pending === 0 && info.num_pending === 0
+        if (info.ack_floor.stream_seq >= upTo || caughtUp) break
+        if (Date.now() >= deadline || this.#closed) {
+          this.#o.log.warn(
+            { durable, upTo, info },
+            "cluster: adoption of a dead worker's consumer incomplete",
+          )
+          break
+        }
+      }
+    } finally {
+      await reading.close().catch(() => {})
+    }
+    await this.#jsm.consumers.delete(QOS_STREAM, durable).catch(() => {})
+    this.#o.log.info({ durable, delivered }, 'cluster: adopted the messages a dead worker held')
+  }
+
+  /** A message from a dead worker's consumer, to the adopted sessions it matches; returns how many took it. */
+  #deliverAdopted(m: JsMsg, adopted: Session[]): number {
+    const message = messageFrom(m.subject.slice(QOS_PREFIX.length), new Uint8Array(m.data), m.headers)
+    const now = Date.now()
+    let count = 0
+    for (const session of adopted) {
+      // ended, or moved on: what the new holder has came with it
+      if (this.#o.session(session.clientId) !== session) continue
+      const merged = new Map<string, Merge>()
+      for (const [raw, sub] of session.subscriptions) {
+        const parsed = parseFilter(raw)
+        if (parsed === undefined || parsed.group !== undefined) continue
+        if (matchesFilter(parsed.filter, message.topic)) merge(merged, session.clientId, session, sub)
+      }
+      const m1 = merged.get(session.clientId)
+      if (m1 === undefined) continue
+      const delivery = deliveryFor(message, m1)
+      // it may have been in flight to the client on the dead node [3.1.1 MQTT-4.4.0-1] [5.0 MQTT-4.4.0-1]
+      if (m.info.redelivered) delivery.dup = true
+      if (session.deliver(delivery, now)) count++
+    }
+    return count
+  }
+
+  /** Another worker of this node is about to take an adopted session: answers once the adoption delivered to it. */
+  async #onSettle(m: Msg): Promise<void> {
+    const adopting = this.#adopting.get(m.string())
+    if (adopting !== undefined) await Promise.race([adopting, sleep(ADOPT_TAKE_WAIT_MS)])
+    m.respond()
+  }
+
+  async #onTake(m: Msg): Promise<void> {
     let answer: { found: boolean; snapshot?: SessionSnapshot }
     try {
       const { clientId, resume } = deserialize(m.data) as { clientId: string; resume: boolean }
+      // adopted from a dead worker: the messages it held come along once they are here
+      const adopting = this.#adopting.get(clientId)
+      if (adopting !== undefined) await Promise.race([adopting, sleep(ADOPT_TAKE_WAIT_MS)])
       const snapshot = this.#o.giveUp(clientId, resume)
       answer =
         snapshot === undefined
@@ -541,6 +842,7 @@ export class NatsBridge implements RemoteRoute {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    clearInterval(this.#earlySweep)
     try {
       await this.#plain.close()
       // a worker that leaves in order takes its consumer along: the stream keeps nothing for it

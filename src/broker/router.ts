@@ -13,7 +13,7 @@ import { Forwarder, type RouteInfo } from './forwarding.ts'
 import type { BrokerMessage } from './message.ts'
 import { type RetainedLimits, RetainedStore, type RetainVersion } from './retained-store.ts'
 import { RoutingTable } from './routing-table.ts'
-import type { Delivery, Session, Subscription } from './session.ts'
+import type { AckHold, Delivery, Session, Subscription } from './session.ts'
 import { type FilterEntry, pickMember, SubscriptionIndex } from './subscription-index.ts'
 
 export interface RouterOptions {
@@ -55,8 +55,15 @@ export interface RouterOptions {
  */
 export interface RemoteRoute {
   interest(raw: string, delta: number): void
-  /** The message leaves for the other nodes; QoS 1/2: resolves once NATS stored it (false: it could not). */
-  publish(message: BrokerMessage): Promise<boolean> | undefined
+  /**
+   * The message leaves for the other nodes; QoS 1/2: resolves once NATS stored it (false: it could not).
+   * `workers`: this node's other workers it was routed to.
+   */
+  publish(message: BrokerMessage, workers: readonly number[]): Promise<boolean> | undefined
+  /** The stream id the next QoS 1/2 message published here gets (set before it is routed on this node). */
+  nextId(): string
+  /** The stream acknowledgement of this node's own message `id` on this worker, held by its persistent sessions. */
+  hold(id: string): AckHold
 }
 
 /** No share group was taken by another worker (never modified). */
@@ -66,7 +73,14 @@ type SubsMessage = Extract<ClusterMessage, { t: 'subs' }>
 type PubMessage = Extract<ClusterMessage, { t: 'pub' }>
 
 /** Delivers, and notes in `held` a QoS 1/2 delivery that reached a congested session. */
-function deliverHeld(session: Session, delivery: Delivery, now: number, held: Held | undefined): void {
+function deliverHeld(
+  session: Session,
+  delivery: Delivery,
+  now: number,
+  held: Held | undefined,
+  hold?: AckHold,
+): void {
+  if (hold !== undefined) delivery.hold = hold
   session.deliver(delivery, now)
   if (held !== undefined && delivery.qos > 0 && session.congested) held.sessions.push(session)
 }
@@ -202,6 +216,8 @@ export class Router {
   publish(message: BrokerMessage, held?: Held): number {
     // A SUBSCRIBE handled on another worker before this publish is routed to [issue 11]
     this.#catchUp()
+    if (this.#remote !== undefined && message.qos > 0 && message.id === undefined)
+      message.id = this.#remote.nextId()
     if (message.retain) this.#retain(message)
     const targets = this.table.targets(
       message.topic,
@@ -232,7 +248,7 @@ export class Router {
     const route: RouteInfo = { from: this.#self, fromSeq, to, seen, local: true }
     const count = to.length + this.#deliverLocal(message, route, taken, null, held)
     if (this.#remote !== undefined) {
-      const exported = this.#remote.publish(message)
+      const exported = this.#remote.publish(message, to)
       if (held !== undefined && exported !== undefined) held.exported = exported
     }
     return count
@@ -241,11 +257,12 @@ export class Router {
   /**
    * A message another node published (through NATS): delivered to this worker's
    * plain subscribers only, matched again with MQTT's rules (the NATS subject is
-   * a superset: escaped levels, `$` topics under `>`).
+   * a superset: escaped levels, `$` topics under `>`). `hold`: its stream
+   * acknowledgement, which each persistent session that takes it holds back.
    */
-  deliverRemote(message: BrokerMessage): number {
+  deliverRemote(message: BrokerMessage, hold?: AckHold): number {
     const route: RouteInfo = { from: this.#self, fromSeq: 0, to: [], seen: [], local: false }
-    return this.#deliverLocal(message, route, null, null, undefined, false)
+    return this.#deliverLocal(message, route, null, null, undefined, false, hold)
   }
 
   /** A message NATS gave this worker for share group `group` of `filter` (any node may have published it). */
@@ -282,7 +299,11 @@ export class Router {
     assigned: [string, string][] | null,
     held?: Held,
     forward = true,
+    hold?: AckHold,
   ): number {
+    // this node's own message: its stream copy on this worker waits for the persistent sessions here
+    const own = hold === undefined && message.id !== undefined ? this.#remote?.hold(message.id) : undefined
+    if (own !== undefined) hold = own
     const entries = this.index.matches(message.topic)
     // in a cluster NATS picks the member of a share group, on this node or another
     const groups = this.#remote === undefined ? taken : null
@@ -295,7 +316,7 @@ export class Router {
         // No Local: never back to the publishing client [5.0 MQTT-3.8.3-3]
         if (sub.nl && clientId === message.origin) continue
         if (now === 0) now = Date.now()
-        deliverHeld(session, deliveryForSub(message, sub), now, held)
+        deliverHeld(session, deliveryForSub(message, sub), now, held, hold)
         count++
       }
       if (groups !== null && entry.groups.size > 0) count += this.#deliverGroups(message, entry, groups, held)
@@ -311,7 +332,7 @@ export class Router {
       }
       now = Date.now()
       for (const m of merged.values()) {
-        deliverHeld(m.session!, deliveryFor(message, m), now, held)
+        deliverHeld(m.session!, deliveryFor(message, m), now, held, hold)
         count++
       }
     }
@@ -319,6 +340,7 @@ export class Router {
       for (const [group, filter] of assigned)
         count += this.#deliverShared(message, group, filter, false, held)
     if (forward && this.#forwarder.size > 0) this.#forwarder.forward(message, route)
+    if (own !== undefined && --own.count === 0) own.release()
     return count
   }
 

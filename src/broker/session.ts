@@ -37,6 +37,18 @@ export interface Subscription {
   subscriptionId: number | undefined
 }
 
+/**
+ * The JetStream acknowledgement of a message read from the cluster stream
+ * (nats-bridge.ts), withheld while a persistent session still holds the
+ * message: when the node dies first, the message is still pending in its
+ * consumer, and the node that adopts that consumer delivers it again.
+ */
+export interface AckHold {
+  /** Holders left: each persistent session that took it, and the reader while it delivers. */
+  count: number
+  release(): void
+}
+
 /** A message waiting for, or holding, a packet id. */
 export interface Delivery {
   message: BrokerMessage
@@ -45,6 +57,18 @@ export interface Delivery {
   subscriptionIds: number[] | undefined
   /** Its order in a persistent session (the store's key); set when the session journals it. */
   seq?: number
+  /** Set by the caller for a stream message; kept only by a persistent session, until the message leaves it. */
+  hold?: AckHold | undefined
+  /** It may have been sent before (a dead node's message delivered again): its first PUBLISH carries DUP. */
+  dup?: boolean | undefined
+}
+
+/** The session is done with `delivery`: one holder fewer on its stream acknowledgement. */
+function letGo(delivery: Delivery | undefined): void {
+  const hold = delivery?.hold
+  if (hold === undefined) return
+  delivery!.hold = undefined
+  if (--hold.count === 0) hold.release()
 }
 
 /**
@@ -292,6 +316,14 @@ export class Session {
       this.#journal.added(stored)
       entry = stored
     }
+    const hold = delivery.hold
+    if (hold !== undefined) {
+      // a session without expiry dies with its connection or node anyway: it holds nothing back
+      if (this.expiryInterval > 0) {
+        hold.count++
+        entry.hold = hold
+      } else entry.hold = undefined
+    }
     if (direct) {
       this.#sendInflight(entry)
       return true
@@ -326,6 +358,8 @@ export class Session {
       // Answer PUBREC with PUBREL and never resend that PUBLISH [3.1.1 MQTT-4.3.3-1] [5.0 MQTT-4.3.3-4] [5.0 MQTT-4.3.3-6]
       entry.state = 'pubrel'
       if (entry.seq !== undefined) this.#journal?.changed(entry.seq, messageId, 'pubrel')
+      // the client holds the message now: sent again after a node's death it would be a second copy
+      letGo(entry)
       this.#write({ cmd: 'pubrel', messageId })
       return
     }
@@ -382,6 +416,8 @@ export class Session {
       retain: delivery.retain,
       subscriptionIds: delivery.subscriptionIds,
       seq: delivery.seq,
+      hold: delivery.hold,
+      dup: delivery.dup,
       state: 'publish',
     }
     this.#inflightMap().set(id, entry)
@@ -389,8 +425,9 @@ export class Session {
     this.#sendPublish(id, entry, false)
   }
 
-  #sendPublish(messageId: number | undefined, delivery: Delivery, dup: boolean): void {
+  #sendPublish(messageId: number | undefined, delivery: Delivery, resend: boolean): void {
     const link = this.#link!
+    const dup = resend || delivery.dup === true
     // The clock is read only for a message with an expiry (its remaining lifetime goes out)
     const now = delivery.message.expiresAt === undefined ? 0 : Date.now()
     let topicAlias: number | undefined
@@ -469,14 +506,17 @@ export class Session {
     return this.#inflight !== NO_INFLIGHT && (this.#inflight as Map<number, InFlight>).delete(messageId)
   }
 
-  /** The message left the session: its stored copy goes too. */
+  /** The message left the session: its stored copy goes too, and its stream acknowledgement may go. */
   #forget(delivery: Delivery | undefined): void {
     if (delivery?.seq !== undefined) this.#journal?.removed(delivery.seq)
+    letGo(delivery)
   }
 
   /** Drops queued and in-flight messages (clean start, or expiry). */
   clear(): void {
     this.#journal?.cleared()
+    for (const entry of this.#inflight.values()) letGo(entry)
+    for (let i = this.#queueHead; i < this.#queue.length; i++) letGo(this.#queue[i])
     this.#inflight = NO_INFLIGHT
     this.#queue = []
     this.#queueHead = 0
@@ -484,13 +524,25 @@ export class Session {
     this.#setCongested(false)
   }
 
+  /**
+   * The session's state to move elsewhere. Its stream acknowledgements go now
+   * (they cannot travel, and the new holder has the messages): a node that dies
+   * between this and its client's acknowledgement loses them.
+   */
   snapshot(): SessionSnapshot {
+    const inflight: [number, InFlight][] = []
+    for (const [id, entry] of this.#inflight) {
+      letGo(entry)
+      inflight.push([id, entry])
+    }
+    const queue = this.#queue.slice(this.#queueHead)
+    for (const entry of queue) letGo(entry)
     return {
       clientId: this.clientId,
       expiryInterval: this.expiryInterval,
       subscriptions: [...this.subscriptions],
-      inflight: [...this.#inflight],
-      queue: this.#queue.slice(this.#queueHead),
+      inflight,
+      queue,
       ...(this.#inbound === undefined || this.#inbound.size === 0 ? {} : { inbound: [...this.#inbound] }),
     }
   }

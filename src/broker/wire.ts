@@ -13,7 +13,8 @@
  * - pub: u8 flags (bits 0-1 QoS, 2 retain, 3 sharedOnly, 4 id, 5 expiry,
  *   6 properties, 7 shared), u32 from, u32 fromSeq, u16 n, n × (u32 to,
  *   u32 seen), [u32 id], [f64 expiresAt], u16 topic bytes, topic,
- *   u16 origin bytes, origin, u32 payload bytes, payload,
+ *   u16 origin bytes, origin, u16 stream id bytes, stream id (a cluster's
+ *   QoS 1/2 message id, nats-bridge.ts; 0 bytes: none), u32 payload bytes, payload,
  *   [u32 bytes, v8-serialized properties], [u32 bytes, JSON of `shared`]
  */
 import { deserialize, serialize } from 'node:v8'
@@ -72,6 +73,7 @@ export class BatchWriter {
     const shared = m.shared.some((s) => s !== null) ? Buffer.from(JSON.stringify(m.shared)) : undefined
     const topicBytes = Buffer.byteLength(message.topic)
     const originBytes = Buffer.byteLength(message.origin)
+    const streamIdBytes = message.id === undefined ? 0 : Buffer.byteLength(message.id)
     const payload = message.payload
     this.#room(
       2 +
@@ -85,6 +87,8 @@ export class BatchWriter {
         topicBytes +
         2 +
         originBytes +
+        2 +
+        streamIdBytes +
         4 +
         payload.byteLength +
         (props === undefined ? 0 : 4 + props.length) +
@@ -114,6 +118,8 @@ export class BatchWriter {
     p += buf.write(message.topic, p, topicBytes, 'utf8')
     p = buf.writeUInt16LE(originBytes, p)
     p += buf.write(message.origin, p, originBytes, 'utf8')
+    p = buf.writeUInt16LE(streamIdBytes, p)
+    if (streamIdBytes > 0) p += buf.write(message.id!, p, streamIdBytes, 'utf8')
     p = buf.writeUInt32LE(payload.byteLength, p)
     buf.set(payload, p)
     p += payload.byteLength
@@ -183,6 +189,10 @@ export function readBatch(batch: WireBatch, each: (m: ClusterMessage) => void): 
     p += 2
     const origin = buf.toString('utf8', p, p + originBytes)
     p += originBytes
+    const streamIdBytes = buf.readUInt16LE(p)
+    p += 2
+    const streamId = streamIdBytes === 0 ? undefined : buf.toString('utf8', p, p + streamIdBytes)
+    p += streamIdBytes
     const payloadBytes = buf.readUInt32LE(p)
     p += 4
     const qos = (flags & 3) as QoS
@@ -207,6 +217,7 @@ export function readBatch(batch: WireBatch, each: (m: ClusterMessage) => void): 
       p += 4 + len
     } else shared = n === 1 ? ONE_UNSHARED : new Array(n).fill(null)
     const message: BrokerMessage = { topic, payload, qos, retain, properties, expiresAt, origin }
+    if (streamId !== undefined) message.id = streamId
     const pub: PubMessage = { t: 'pub', from, fromSeq, to, seen, shared, message }
     if ((flags & 8) !== 0) pub.sharedOnly = true
     if (id !== undefined) pub.id = id

@@ -18,6 +18,8 @@ export const SOURCE_HEADER = 'Mqttd-Src'
 export const TOPIC_HEADER = 'Mqttd-Topic'
 /** Header with QoS, retain flag, expiry and v5 properties (JSON), when there are any beyond the defaults. */
 export const META_HEADER = 'Mqttd-Meta'
+/** Header of a QoS 1/2 message: the publishing node's other workers it was routed to over their ports (`1,3`). */
+export const WORKERS_HEADER = 'Mqttd-Workers'
 
 /** base64url of a string: KV keys allow only `[-/_=.A-Za-z0-9]`. */
 export function kvKey(text: string): string {

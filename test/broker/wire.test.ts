@@ -40,6 +40,7 @@ test('a batch of pub records and side objects reads back in order, every field i
       },
       expiresAt: 1_764_000_000_123.5,
       origin: 'client-ü',
+      id: 'node-a|1f2e3d4c|17',
     },
     sharedOnly: true,
     id: 42,

@@ -86,7 +86,7 @@ test('a node killed with kill -9: its clients reconnect to another node, nothing
   t.after(() => pub.end())
   await onB.waitFor((m) => m.topic === 'k9/t', acked.length, 20_000)
   assert.deepEqual(onB.received.map((m) => m.payload).sort(), [...acked].sort())
-  // its client comes back on B: the directory kept the session's subscriptions (its queue died with A)
+  // its client comes back on B: B adopts the session (subscriptions from the directory, messages from A's consumer)
   await doomed.end().catch(() => {})
   const mqtt = (await import('mqtt')).default
   const back = mqtt.connect(b.url, { protocolVersion: 5, reconnectPeriod: 0, ...persistent })
