@@ -38,8 +38,9 @@ export interface SqliteStoreOptions {
 /**
  * Outbound rows, the store's hot table (an insert and a delete per QoS 1/2 message to a persistent
  * session). WITHOUT ROWID: the rows are small and always found by their key, and one B-tree instead
- * of a rowid table plus its key index writes 28% fewer WAL pages per group commit and takes 20% less
- * time (110 inserts and a range delete per commit: 19.4 → 14.0 pages, 0.25 → 0.20 ms).
+ * of a rowid table plus its key index writes 28% fewer WAL pages per group commit and takes 18% less
+ * time (110 inserts and a range delete per commit: 19.9 → 14.4 pages, 0.24 → 0.20 ms;
+ * bench/store-outbound.bench.ts).
  */
 const OUTBOUND_COLUMNS = `
   client_id TEXT NOT NULL,
