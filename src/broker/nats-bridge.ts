@@ -65,8 +65,6 @@ import { messageFrom, messageHeaders, retainedFrom, retainedValue } from './nats
 import type { RemoteRoute, Router } from './router.ts'
 import type { AckHold, Subscription as MqttSubscription, Session, SessionSnapshot } from './session.ts'
 
-/** A consumer nobody pulls from for this long is removed by the server (a dead worker's, a group without members). */
-const CONSUMER_IDLE_NS = 5 * 60 * 1e9
 /** Unacknowledged QoS 1/2 messages one worker takes from the stream at a time. */
 const PULL_BATCH = 1000
 /**
@@ -225,7 +223,8 @@ export class NatsBridge implements RemoteRoute {
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.New,
       filter_subject: `${QOS_PREFIX}>`,
-      inactive_threshold: CONSUMER_IDLE_NS,
+      // removed by the server once nobody pulled from it for this long (a dead worker's nobody adopted)
+      inactive_threshold: o.config.consumerIdleMs * 1e6,
       ack_wait: ACK_WAIT_NS,
       // messages held for offline persistent sessions stay unacknowledged: a cap would stop the reading
       max_ack_pending: -1,
@@ -379,7 +378,8 @@ export class NatsBridge implements RemoteRoute {
           ack_policy: AckPolicy.Explicit,
           deliver_policy: DeliverPolicy.New,
           filter_subject: `${QOS_PREFIX}${subject}`,
-          inactive_threshold: CONSUMER_IDLE_NS,
+          // a group without members keeps what was published for its next member this long
+          inactive_threshold: this.#o.config.consumerIdleMs * 1e6,
         })
       }
       const consumer = await this.#js.consumers.get(QOS_STREAM, name)

@@ -58,6 +58,12 @@ export const ClusterSchema = Type.Object(
       description:
         'Keep it below limits.hookTimeoutMs. Longest a QoS 1/2 publish waits for JetStream to store it for the other nodes (e.g. while NATS restarts); beyond, v5 PUBACK/PUBREC 0x80, v3.1.1 the connection is closed so the client sends it again.',
     }),
+    consumerIdleMs: Type.Integer({
+      minimum: 1000,
+      default: 300_000,
+      description:
+        "JetStream removes a consumer nobody pulled from for this long: a dead worker's that nobody adopted (with the messages it held), a shared subscription's group without members. Applies to consumers created after a change.",
+    }),
   },
   {
     additionalProperties: false,
