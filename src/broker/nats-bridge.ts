@@ -15,9 +15,11 @@
  *   reads the stream through its own durable consumer and acknowledges a
  *   message once no persistent session here holds it any more (its client
  *   acknowledged it, or it was dropped), so a slow or restarting node loses
- *   nothing: the stream keeps it until taken. When a worker dies, the worker
- *   that a client of its sessions reconnects to adopts them and that consumer
- *   (`#adopt`): what was still pending in it is delivered to them again.
+ *   nothing: the stream keeps it until taken. When a worker dies, one worker
+ *   adopts its sessions and that consumer (`#adopt`): the first to notice,
+ *   by a client of those sessions reconnecting or by its own look for
+ *   workers without subscriptions (`#sweepDead`). What was still pending in
+ *   that consumer is delivered to them again.
  * - Shared subscriptions: a NATS queue group per (group, filter) for QoS 0 and
  *   a JetStream consumer per (group, filter subject) that every member's
  *   worker pulls from for QoS 1/2: one member cluster-wide gets each message.
@@ -83,6 +85,10 @@ const EARLY_COPY_MS = 10_000
 const ADOPT_TAKE_WAIT_MS = 1500
 /** How long a SUBSCRIBE waits for the retained replica to catch up with the bucket. */
 const RETAINED_BARRIER_MS = 2000
+/** How often, at most, a worker looks for dead workers (deadWorkerAfterMs / 3 when that is shorter). */
+const DEAD_SWEEP_MS = 10_000
+/** A worker's durable consumer, `<node>_<link>` (a share group's is `mqttd_` and 24 hex digits). */
+const WORKER_CONSUMER = /^(.+)_([0-9a-f]{8})$/
 
 interface FilterState {
   count: number
@@ -181,6 +187,11 @@ export class NatsBridge implements RemoteRoute {
   #earlySweep: NodeJS.Timeout | undefined
   /** Sessions adopted from a dead worker, until what its consumer held for them is delivered. */
   readonly #adopting = new Map<string, Promise<void>>()
+  /** Workers whose consumer is there but whose subscriptions are not: since when, by consumer name. */
+  readonly #silent = new Map<string, number>()
+  /** Dead workers this worker tried to adopt (won or lost the lock): not asked again. */
+  readonly #taken = new Set<string>()
+  #deadSweep: NodeJS.Timeout | undefined
   readonly #sent: Counter.Internal
   readonly #received: Counter.Internal
   readonly #reconnects: Counter.Internal
@@ -251,7 +262,77 @@ export class NatsBridge implements RemoteRoute {
     })
     await bridge.#watchRetained()
     void bridge.#watchStatus()
+    bridge.#watchDead()
     return bridge
+  }
+
+  /**
+   * Looks for dead workers now and then, so that their persistent sessions
+   * and what their consumers held are adopted while the consumers are still
+   * there (JetStream removes one after consumerIdleMs), whenever their clients
+   * come back. Every worker looks (the adoption's lock picks one adopter):
+   * a node's death then does not wait for a particular worker elsewhere.
+   */
+  #watchDead(): void {
+    const every = Math.min(DEAD_SWEEP_MS, Math.max(100, Math.floor(this.#o.config.deadWorkerAfterMs / 3)))
+    const next = () => {
+      if (this.#closed) return
+      // jittered: the workers of a cluster do not all ask JetStream at once
+      this.#deadSweep = setTimeout(() => void this.#sweepDead().finally(next), every * (0.5 + Math.random()))
+      this.#deadSweep.unref()
+    }
+    next()
+  }
+
+  /**
+   * One look: a worker consumer whose `settle` subject has had no responders
+   * for deadWorkerAfterMs belongs to a dead worker. Only a missing subscription
+   * counts: a worker that is slow to answer, or a NATS that this worker cannot
+   * reach, says nothing about the other worker.
+   */
+  async #sweepDead(): Promise<void> {
+    const own = `${this.#node}_${this.#link}`
+    const listed = new Set<string>()
+    try {
+      for await (const c of this.#jsm.consumers.list(QOS_STREAM)) {
+        const m = WORKER_CONSUMER.exec(c.name)
+        if (m === null || c.name === own || this.#closed) continue
+        listed.add(c.name)
+        if (this.#taken.has(c.name)) continue
+        const node = m[1]!
+        const link = m[2]!
+        if (await this.#answers(node, link)) {
+          this.#silent.delete(c.name)
+          continue
+        }
+        const now = Date.now()
+        const since = this.#silent.get(c.name)
+        if (since === undefined) this.#silent.set(c.name, now)
+        if (since === undefined || now - since < this.#o.config.deadWorkerAfterMs) continue
+        this.#silent.delete(c.name)
+        this.#taken.add(c.name)
+        this.#o.log.warn(
+          { node, link, silentMs: now - since },
+          'cluster: a worker without subscriptions in NATS is taken for dead',
+        )
+        await this.#adopt(node, link)
+      }
+    } catch (err) {
+      this.#o.log.debug({ err }, 'cluster: looking for dead workers failed; trying again')
+      return
+    }
+    for (const name of this.#silent.keys()) if (!listed.has(name)) this.#silent.delete(name)
+    for (const name of this.#taken) if (!listed.has(name)) this.#taken.delete(name)
+  }
+
+  /** Whether worker `link` of `node` has its subscriptions in NATS (a late or failed answer says yes). */
+  async #answers(node: string, link: string): Promise<boolean> {
+    try {
+      await this.#nc.request(nodeSubject(node, `${link}.settle`), '', { timeout: TAKE_TIMEOUT_MS })
+      return true
+    } catch (err) {
+      return !noResponders(err)
+    }
   }
 
   async #watchStatus(): Promise<void> {
@@ -843,6 +924,7 @@ export class NatsBridge implements RemoteRoute {
     if (this.#closed) return
     this.#closed = true
     clearInterval(this.#earlySweep)
+    clearTimeout(this.#deadSweep)
     try {
       await this.#plain.close()
       // a worker that leaves in order takes its consumer along: the stream keeps nothing for it

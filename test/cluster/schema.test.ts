@@ -13,6 +13,7 @@ test('a cluster section is validated and completed with its defaults; without it
     nats: { servers: ['nats://127.0.0.1:4222'], connectTimeoutMs: 5000 },
     replicas: 1,
     publishTimeoutMs: 4000,
+    deadWorkerAfterMs: 30_000,
     consumerIdleMs: 300_000,
   })
   assert.equal(validateConfig({}).cluster, undefined)
