@@ -134,7 +134,11 @@ const TAKE_TIMEOUT_MS = 2000
 function adoptLock(node: string, link: string): string {
   return `adopt.${node}.${link}`
 }
-/** The lock's value once the adopter installed the sessions and rewrote their entries. */
+/**
+ * The lock's value once the adopter installed the sessions and rewrote their
+ * entries: `adopted:<adopter's consumer>`, so that whoever adopts the adopter
+ * in turn also reads the dead consumers it was still holding messages in.
+ */
 const ADOPTED = 'adopted'
 
 /** Whether a NATS request failed because nobody listens on its subject (the worker is gone). */
@@ -756,7 +760,7 @@ export class NatsBridge implements RemoteRoute {
       const holder = await this.#holder(key)
       if (holder?.link !== dead.link || Date.now() >= deadline) return holder
       const lock = await this.#sessions.get(adoptLock(dead.node, dead.link))
-      if (lock?.operation === 'PUT' && lock.string() === ADOPTED) return await this.#holder(key)
+      if (lock?.operation === 'PUT' && lock.string().startsWith(ADOPTED)) return await this.#holder(key)
       await sleep(100)
     }
   }
@@ -776,13 +780,19 @@ export class NatsBridge implements RemoteRoute {
     const lock = adoptLock(node, link)
     try {
       // kept afterwards: a later client of the dead worker neither adopts nor scans again
-      await this.#sessions.create(lock, 'adopting')
+      await this.#sessions.create(lock, `adopting:${this.#node}_${this.#link}`)
     } catch {
       return false
     }
     const found: SessionSnapshot[] = []
+    // dead consumers the dead worker had adopted and still held messages in: read again from here
+    const inherited: string[] = []
     for await (const key of await this.#sessions.keys()) {
-      if (key.startsWith('adopt.')) continue
+      if (key.startsWith('adopt.')) {
+        const value = await this.#sessions.get(key).catch(() => null)
+        if (value?.operation === 'PUT' && value.string() === `${ADOPTED}:${durable}`) inherited.push(key)
+        continue
+      }
       const holder = await this.#holder(key).catch(() => undefined)
       if (holder?.node !== node || holder.link !== link) continue
       if (holder.subs === undefined || (holder.expiry ?? 0) <= 0) continue
@@ -802,12 +812,18 @@ export class NatsBridge implements RemoteRoute {
     }
     const upTo = this.#streamSeq
     for (const session of adopted) this.remember(session, true, true)
-    this.#sessions.put(lock, ADOPTED).catch(() => {})
+    const mine = `${ADOPTED}:${this.#node}_${this.#link}`
+    const durables = [durable]
+    for (const key of [lock, ...inherited]) {
+      this.#sessions.put(key, mine).catch(() => {})
+      // `adopt.<node>.<link>`: node ids have no dots
+      if (key !== lock) durables.push(key.slice('adopt.'.length).replace(/\.(?=[^.]*$)/, '_'))
+    }
     this.#o.log.info(
-      { node, link, sessions: adopted.length },
+      { node, link, sessions: adopted.length, inherited: durables.slice(1) },
       'cluster: adopting the sessions of a dead worker',
     )
-    const drained = this.#drain(durable, upTo, adopted)
+    const drained = Promise.all(durables.map((d) => this.#drain(d, upTo, adopted)))
     const waiting = drained.then(
       () => {},
       () => {},
@@ -820,30 +836,58 @@ export class NatsBridge implements RemoteRoute {
     return true
   }
 
-  /** Reads the dead worker's consumer `durable` until it acknowledged everything up to `upTo`, then deletes it. */
+  /**
+   * Reads the dead worker's consumer `durable`: what it had pending comes
+   * again and goes to the adopted sessions, which hold its acknowledgement
+   * there as they would in their own worker's consumer, so the adopter's own
+   * death loses nothing either (its adopter reads this consumer again).
+   * Resolves once every message pending at the death came again and the
+   * consumer reached `upTo`; the consumer is deleted once nothing adopted
+   * holds a message of it any more.
+   */
   async #drain(durable: string, upTo: number, adopted: Session[]): Promise<void> {
+    let pendingAtDeath: number
     try {
+      pendingAtDeath = (await this.#jsm.consumers.info(QOS_STREAM, durable)).num_ack_pending
       // what it still has pending comes again at once, not in an hour
       await this.#jsm.consumers.update(QOS_STREAM, durable, { ack_wait: ADOPT_ACK_WAIT_NS })
     } catch (err) {
-      // gone already (idle for 5 minutes, or adopted before): nothing left to deliver
+      // gone already (idle for consumerIdleMs, or adopted and emptied before)
       this.#o.log.warn(
         { err, durable },
-        "cluster: the dead worker's consumer is gone; its pending messages are lost",
+        "cluster: the dead worker's consumer is gone; nothing to deliver from it",
       )
       return
     }
     const seen = new Set<number>()
+    const came = new Set<number>()
+    const held = new Set<number>()
     let delivered = 0
+    let empty: () => void = () => {}
     const consumer = await this.#js.consumers.get(QOS_STREAM, durable)
     const reading = await consumer.consume({
       max_messages: PULL_BATCH,
       callback: (m) => {
-        if (m.seq <= upTo && !seen.has(m.seq)) {
-          seen.add(m.seq)
-          delivered += this.#deliverAdopted(m, adopted)
+        if (m.info.redelivered) came.add(m.seq)
+        // past `upTo`, this worker's own consumer brings it
+        if (m.seq > upTo) return m.ack()
+        if (seen.has(m.seq)) {
+          // an adopted session still holds it: acknowledged when that session lets go
+          if (!held.has(m.seq)) m.ack()
+          return
         }
-        m.ack()
+        seen.add(m.seq)
+        held.add(m.seq)
+        const hold: AckHold = {
+          count: 1,
+          release: () => {
+            held.delete(m.seq)
+            m.ack()
+            if (held.size === 0) empty()
+          },
+        }
+        delivered += this.#deliverAdopted(m, adopted, hold)
+        if (--hold.count === 0) hold.release()
       },
     })
     const deadline = Date.now() + ADOPT_DRAIN_MS
@@ -851,8 +895,8 @@ export class NatsBridge implements RemoteRoute {
       for (;;) {
         await sleep(100)
         const info = await this.#jsm.consumers.info(QOS_STREAM, durable)
-        const caughtUp = info.num_ack_pending === 0 && info.num_pending === 0
-        if (info.ack_floor.stream_seq >= upTo || caughtUp) break
+        const reached = info.delivered.stream_seq >= upTo || info.num_pending === 0
+        if (came.size >= pendingAtDeath && reached) break
         if (Date.now() >= deadline || this.#closed) {
           this.#o.log.warn(
             { durable, upTo, info },
@@ -861,15 +905,29 @@ export class NatsBridge implements RemoteRoute {
           break
         }
       }
-    } finally {
-      await reading.close().catch(() => {})
+      // what the adopted sessions hold stays pending, not delivered again every half second
+      await this.#jsm.consumers.update(QOS_STREAM, durable, { ack_wait: ACK_WAIT_NS })
+    } catch (err) {
+      this.#o.log.warn({ err, durable }, "cluster: reading a dead worker's consumer failed")
     }
-    await this.#jsm.consumers.delete(QOS_STREAM, durable).catch(() => {})
-    this.#o.log.info({ durable, delivered }, 'cluster: adopted the messages a dead worker held')
+    this.#o.log.info(
+      { durable, delivered, held: held.size },
+      'cluster: adopted the messages a dead worker held',
+    )
+    // kept (and read, so that JetStream does not remove it as idle) while adopted sessions hold some
+    const emptied = new Promise<void>((resolve) => {
+      empty = resolve
+      if (held.size === 0) resolve()
+    })
+    void emptied.then(async () => {
+      await reading.close().catch(() => {})
+      if (!this.#closed) await this.#jsm.consumers.delete(QOS_STREAM, durable).catch(() => {})
+      this.#o.log.info({ durable }, "cluster: a dead worker's consumer is done with")
+    })
   }
 
   /** A message from a dead worker's consumer, to the adopted sessions it matches; returns how many took it. */
-  #deliverAdopted(m: JsMsg, adopted: Session[]): number {
+  #deliverAdopted(m: JsMsg, adopted: Session[], hold: AckHold): number {
     const message = messageFrom(m.subject.slice(QOS_PREFIX.length), new Uint8Array(m.data), m.headers)
     const now = Date.now()
     let count = 0
@@ -887,6 +945,7 @@ export class NatsBridge implements RemoteRoute {
       const delivery = deliveryFor(message, m1)
       // it may have been in flight to the client on the dead node [3.1.1 MQTT-4.4.0-1] [5.0 MQTT-4.4.0-1]
       if (m.info.redelivered) delivery.dup = true
+      delivery.hold = hold
       if (session.deliver(delivery, now)) count++
     }
     return count

@@ -317,4 +317,64 @@ test('kill -9 of the node holding a persistent session whose client stays away: 
   )
   assert.deepEqual(missing, [], `${missing.length} of ${owed.size} owed messages missing`)
   for (const p of inFlight) assert.equal(after.get(p)?.dup, true, `${p} again with DUP`)
+  // all acknowledged by the client now: the adopter lets the dead consumer go, and the stream its messages
+  await consumersGone(nats.url, 'a', { done: false })
+})
+
+test('the adopter killed too before the client returns: its own adopter reads the first dead consumer again, and the client still gets every acknowledged message [5.0 MQTT-4.4.0-1]', {
+  skip,
+}, async (t) => {
+  const nats = await startNats()
+  t.after(() => nats.close())
+  const cluster = { consumerIdleMs: 5000, deadWorkerAfterMs: 1000 }
+  // one worker each: the adopting worker is its node
+  const nodes = await Promise.all(
+    ['a', 'b', 'c'].map((id) => startNode(id, nats.url, { workers: 1, cluster })),
+  )
+  const [a, b, c] = nodes as [MqttdNode, MqttdNode, MqttdNode]
+  t.after(() => Promise.all(nodes.map((n) => n.kill())))
+  const options: IClientOptions = { clientId: 'twice', ...v5 }
+  const first = slowSubscriber(a.url, options, 20)
+  assert.equal((await first.connack).sessionPresent, false)
+  await first.client.subscribeAsync('twice/#', { qos: 1 })
+  const pub = await connectClient(b.url, { clientId: 'twice-pub' })
+  const acked: string[] = []
+  for (let i = 0; i < 200; i++) {
+    await pub.client.publishAsync('twice/t', `m${i}`, { qos: 1 })
+    acked.push(`m${i}`)
+  }
+  await pub.end()
+  assert.ok(first.received.items.length < 200, `the subscriber is behind: ${first.received.items.length}`)
+  first.freeze()
+  await a.kill('SIGKILL')
+  first.client.end(true)
+
+  const adopting = (dead: string) =>
+    new RegExp(`"node":"${dead}"[^\\n]*"msg":"cluster: adopting the sessions of a dead worker"`)
+  const adopter = await firstLogged([b, c], adopting('a'))
+  // the session and A's messages are on the adopter, offline; the adopter dies as well
+  await firstLogged([adopter], /"msg":"cluster: adopted the messages a dead worker held"/)
+  await adopter.kill('SIGKILL')
+  const last = adopter === b ? c : b
+  await firstLogged([last], adopting(adopter.nodeId))
+  t.diagnostic(`A adopted by ${adopter.nodeId}, ${adopter.nodeId} adopted by ${last.nodeId}`)
+
+  const back = slowSubscriber(last.url, options, 0)
+  t.after(() => back.client.endAsync(true))
+  assert.equal((await back.connack).sessionPresent, true)
+  const before = new Set(first.received.items.map((g) => g.payload))
+  const owed = new Set(acked.filter((p) => !before.has(p)))
+  const items = back.received.items
+  await back.received
+    .waitForCount(
+      (g) => owed.has(g.payload) && items.find((x) => x.payload === g.payload) === g,
+      owed.size,
+      30_000,
+      () => '',
+    )
+    .catch(() => {})
+  const got = new Set(items.map((g) => g.payload))
+  const missing = [...owed].filter((p) => !got.has(p))
+  t.diagnostic(`before the kill ${before.size}; owed ${owed.size}; missing ${missing.length}`)
+  assert.deepEqual(missing, [], `${missing.length} of ${owed.size} owed messages missing`)
 })
