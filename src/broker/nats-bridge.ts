@@ -784,26 +784,17 @@ export class NatsBridge implements RemoteRoute {
     } catch {
       return false
     }
-    const found: SessionSnapshot[] = []
-    // dead consumers the dead worker had adopted and still held messages in: read again from here
+    // dead consumers the dead worker had adopted (or was adopting) and still held messages in: read
+    // again from here
     const inherited: string[] = []
-    for await (const key of await this.#sessions.keys()) {
-      if (key.startsWith('adopt.')) {
-        const value = await this.#sessions.get(key).catch(() => null)
-        if (value?.operation === 'PUT' && value.string() === `${ADOPTED}:${durable}`) inherited.push(key)
-        continue
-      }
-      const holder = await this.#holder(key).catch(() => undefined)
-      if (holder?.node !== node || holder.link !== link) continue
-      if (holder.subs === undefined || (holder.expiry ?? 0) <= 0) continue
-      found.push({
-        clientId: fromKvKey(key),
-        expiryInterval: holder.expiry!,
-        subscriptions: holder.subs,
-        inflight: [],
-        queue: [],
-      })
-    }
+    const dying: string[] = []
+    const found = await this.#scanDirectory(new Set([`${node}.${link}`]), (key, value) => {
+      if (!value.endsWith(`:${durable}`)) return
+      inherited.push(key)
+      if (value.startsWith('adopting:')) dying.push(key.slice('adopt.'.length))
+    })
+    // it died adopting them: their sessions' entries name those workers still (rare: a second scan)
+    if (dying.length > 0) found.push(...(await this.#scanDirectory(new Set(dying), () => {})))
     // one turn: from here on this worker's own consumer delivers to them what comes after `upTo`
     const adopted: Session[] = []
     for (const snapshot of found) {
@@ -834,6 +825,35 @@ export class NatsBridge implements RemoteRoute {
         if (this.#adopting.get(session.clientId) === waiting) this.#adopting.delete(session.clientId)
     })
     return true
+  }
+
+  /**
+   * The persistent sessions the directory says the workers `links`
+   * (`<node>.<link>`) held; each adoption lock on the way goes to `onLock`.
+   */
+  async #scanDirectory(
+    links: Set<string>,
+    onLock: (key: string, value: string) => void,
+  ): Promise<SessionSnapshot[]> {
+    const found: SessionSnapshot[] = []
+    for await (const key of await this.#sessions.keys()) {
+      if (key.startsWith('adopt.')) {
+        const value = await this.#sessions.get(key).catch(() => null)
+        if (value?.operation === 'PUT') onLock(key, value.string())
+        continue
+      }
+      const holder = await this.#holder(key).catch(() => undefined)
+      if (holder === undefined || !links.has(`${holder.node}.${holder.link}`)) continue
+      if (holder.subs === undefined || (holder.expiry ?? 0) <= 0) continue
+      found.push({
+        clientId: fromKvKey(key),
+        expiryInterval: holder.expiry!,
+        subscriptions: holder.subs,
+        inflight: [],
+        queue: [],
+      })
+    }
+    return found
   }
 
   /**
