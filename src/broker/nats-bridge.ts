@@ -199,6 +199,8 @@ export class NatsBridge implements RemoteRoute {
   readonly #sent: Counter.Internal
   readonly #received: Counter.Internal
   readonly #reconnects: Counter.Internal
+  readonly #deadLooks: Counter.Internal
+  readonly #adoptions: Counter.Internal
 
   private constructor(
     o: BridgeOptions,
@@ -224,6 +226,10 @@ export class NatsBridge implements RemoteRoute {
     this.#received = messages.labels(this.#node, 'in')
     this.#reconnects = counter(o.metrics, metricSpecs.clusterReconnects).labels(this.#node)
     this.#reconnects.inc(0)
+    this.#deadLooks = counter(o.metrics, metricSpecs.clusterDeadLooks).labels(this.#node)
+    this.#adoptions = counter(o.metrics, metricSpecs.clusterAdoptions).labels(this.#node)
+    this.#deadLooks.inc(0)
+    this.#adoptions.inc(0)
   }
 
   /** Connects this worker (MQTTD_ERR_CLUSTER_CONNECT when NATS cannot be reached) and starts reading. */
@@ -325,6 +331,7 @@ export class NatsBridge implements RemoteRoute {
       this.#o.log.debug({ err }, 'cluster: looking for dead workers failed; trying again')
       return
     }
+    this.#deadLooks.inc()
     for (const name of this.#silent.keys()) if (!listed.has(name)) this.#silent.delete(name)
     for (const name of this.#taken) if (!listed.has(name)) this.#taken.delete(name)
   }
@@ -810,6 +817,7 @@ export class NatsBridge implements RemoteRoute {
       // `adopt.<node>.<link>`: node ids have no dots
       if (key !== lock) durables.push(key.slice('adopt.'.length).replace(/\.(?=[^.]*$)/, '_'))
     }
+    this.#adoptions.inc()
     this.#o.log.info(
       { node, link, sessions: adopted.length, inherited: durables.slice(1) },
       'cluster: adopting the sessions of a dead worker',
