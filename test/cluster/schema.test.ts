@@ -25,6 +25,8 @@ test('a bad cluster section is refused with MQTTD_ERR_CONFIG_INVALID naming the 
     { nodeId: 'a', nats: { servers: [] } },
     { nodeId: 'a' },
     { nodeId: 'a', nats: { servers: ['x:4222'], passwd: 'typo' } },
+    // a dead worker's consumer would be gone before anyone adopts it
+    { nodeId: 'a', nats: { servers: ['x:4222'] }, deadWorkerAfterMs: 60_000, consumerIdleMs: 100_000 },
   ]) {
     assert.throws(
       () => validateConfig({ cluster } as never),
