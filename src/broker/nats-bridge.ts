@@ -15,9 +15,11 @@
  *   reads the stream through its own durable consumer and acknowledges a
  *   message once no persistent session here holds it any more (its client
  *   acknowledged it, or it was dropped), so a slow or restarting node loses
- *   nothing: the stream keeps it until taken. When a worker dies, the worker
- *   that a client of its sessions reconnects to adopts them and that consumer
- *   (`#adopt`): what was still pending in it is delivered to them again.
+ *   nothing: the stream keeps it until taken. When a worker dies, one worker
+ *   adopts its sessions and that consumer (`#adopt`): the first to notice,
+ *   by a client of those sessions reconnecting or by its own look for
+ *   workers without subscriptions (`#sweepDead`). What was still pending in
+ *   that consumer is delivered to them again.
  * - Shared subscriptions: a NATS queue group per (group, filter) for QoS 0 and
  *   a JetStream consumer per (group, filter subject) that every member's
  *   worker pulls from for QoS 1/2: one member cluster-wide gets each message.
@@ -65,8 +67,6 @@ import { messageFrom, messageHeaders, retainedFrom, retainedValue } from './nats
 import type { RemoteRoute, Router } from './router.ts'
 import type { AckHold, Subscription as MqttSubscription, Session, SessionSnapshot } from './session.ts'
 
-/** A consumer nobody pulls from for this long is removed by the server (a dead worker's, a group without members). */
-const CONSUMER_IDLE_NS = 5 * 60 * 1e9
 /** Unacknowledged QoS 1/2 messages one worker takes from the stream at a time. */
 const PULL_BATCH = 1000
 /**
@@ -85,6 +85,10 @@ const EARLY_COPY_MS = 10_000
 const ADOPT_TAKE_WAIT_MS = 1500
 /** How long a SUBSCRIBE waits for the retained replica to catch up with the bucket. */
 const RETAINED_BARRIER_MS = 2000
+/** How often, at most, a worker looks for dead workers (deadWorkerAfterMs / 3 when that is shorter). */
+const DEAD_SWEEP_MS = 10_000
+/** A worker's durable consumer, `<node>_<link>` (a share group's is `mqttd_` and 24 hex digits). */
+const WORKER_CONSUMER = /^(.+)_([0-9a-f]{8})$/
 
 interface FilterState {
   count: number
@@ -130,7 +134,11 @@ const TAKE_TIMEOUT_MS = 2000
 function adoptLock(node: string, link: string): string {
   return `adopt.${node}.${link}`
 }
-/** The lock's value once the adopter installed the sessions and rewrote their entries. */
+/**
+ * The lock's value once the adopter installed the sessions and rewrote their
+ * entries: `adopted:<adopter's consumer>`, so that whoever adopts the adopter
+ * in turn also reads the dead consumers it was still holding messages in.
+ */
 const ADOPTED = 'adopted'
 
 /** Whether a NATS request failed because nobody listens on its subject (the worker is gone). */
@@ -183,9 +191,16 @@ export class NatsBridge implements RemoteRoute {
   #earlySweep: NodeJS.Timeout | undefined
   /** Sessions adopted from a dead worker, until what its consumer held for them is delivered. */
   readonly #adopting = new Map<string, Promise<void>>()
+  /** Workers whose consumer is there but whose subscriptions are not: since when, by consumer name. */
+  readonly #silent = new Map<string, number>()
+  /** Dead workers this worker tried to adopt (won or lost the lock): not asked again. */
+  readonly #taken = new Set<string>()
+  #deadSweep: NodeJS.Timeout | undefined
   readonly #sent: Counter.Internal
   readonly #received: Counter.Internal
   readonly #reconnects: Counter.Internal
+  readonly #deadLooks: Counter.Internal
+  readonly #adoptions: Counter.Internal
 
   private constructor(
     o: BridgeOptions,
@@ -211,6 +226,10 @@ export class NatsBridge implements RemoteRoute {
     this.#received = messages.labels(this.#node, 'in')
     this.#reconnects = counter(o.metrics, metricSpecs.clusterReconnects).labels(this.#node)
     this.#reconnects.inc(0)
+    this.#deadLooks = counter(o.metrics, metricSpecs.clusterDeadLooks).labels(this.#node)
+    this.#adoptions = counter(o.metrics, metricSpecs.clusterAdoptions).labels(this.#node)
+    this.#deadLooks.inc(0)
+    this.#adoptions.inc(0)
   }
 
   /** Connects this worker (MQTTD_ERR_CLUSTER_CONNECT when NATS cannot be reached) and starts reading. */
@@ -225,7 +244,8 @@ export class NatsBridge implements RemoteRoute {
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.New,
       filter_subject: `${QOS_PREFIX}>`,
-      inactive_threshold: CONSUMER_IDLE_NS,
+      // removed by the server once nobody pulled from it for this long (a dead worker's nobody adopted)
+      inactive_threshold: o.config.consumerIdleMs * 1e6,
       ack_wait: ACK_WAIT_NS,
       // messages held for offline persistent sessions stay unacknowledged: a cap would stop the reading
       max_ack_pending: -1,
@@ -252,7 +272,78 @@ export class NatsBridge implements RemoteRoute {
     })
     await bridge.#watchRetained()
     void bridge.#watchStatus()
+    bridge.#watchDead()
     return bridge
+  }
+
+  /**
+   * Looks for dead workers now and then, so that their persistent sessions
+   * and what their consumers held are adopted while the consumers are still
+   * there (JetStream removes one after consumerIdleMs), whenever their clients
+   * come back. Every worker looks (the adoption's lock picks one adopter):
+   * a node's death then does not wait for a particular worker elsewhere.
+   */
+  #watchDead(): void {
+    const every = Math.min(DEAD_SWEEP_MS, Math.max(100, Math.floor(this.#o.config.deadWorkerAfterMs / 3)))
+    const next = () => {
+      if (this.#closed) return
+      // jittered: the workers of a cluster do not all ask JetStream at once
+      this.#deadSweep = setTimeout(() => void this.#sweepDead().finally(next), every * (0.5 + Math.random()))
+      this.#deadSweep.unref()
+    }
+    next()
+  }
+
+  /**
+   * One look: a worker consumer whose `settle` subject has had no responders
+   * for deadWorkerAfterMs belongs to a dead worker. Only a missing subscription
+   * counts: a worker that is slow to answer, or a NATS that this worker cannot
+   * reach, says nothing about the other worker.
+   */
+  async #sweepDead(): Promise<void> {
+    const own = `${this.#node}_${this.#link}`
+    const listed = new Set<string>()
+    try {
+      for await (const c of this.#jsm.consumers.list(QOS_STREAM)) {
+        const m = WORKER_CONSUMER.exec(c.name)
+        if (m === null || c.name === own || this.#closed) continue
+        listed.add(c.name)
+        if (this.#taken.has(c.name)) continue
+        const node = m[1]!
+        const link = m[2]!
+        if (await this.#answers(node, link)) {
+          this.#silent.delete(c.name)
+          continue
+        }
+        const now = Date.now()
+        const since = this.#silent.get(c.name)
+        if (since === undefined) this.#silent.set(c.name, now)
+        if (since === undefined || now - since < this.#o.config.deadWorkerAfterMs) continue
+        this.#silent.delete(c.name)
+        this.#taken.add(c.name)
+        this.#o.log.warn(
+          { node, link, silentMs: now - since },
+          'cluster: a worker without subscriptions in NATS is taken for dead',
+        )
+        await this.#adopt(node, link)
+      }
+    } catch (err) {
+      this.#o.log.debug({ err }, 'cluster: looking for dead workers failed; trying again')
+      return
+    }
+    this.#deadLooks.inc()
+    for (const name of this.#silent.keys()) if (!listed.has(name)) this.#silent.delete(name)
+    for (const name of this.#taken) if (!listed.has(name)) this.#taken.delete(name)
+  }
+
+  /** Whether worker `link` of `node` has its subscriptions in NATS (a late or failed answer says yes). */
+  async #answers(node: string, link: string): Promise<boolean> {
+    try {
+      await this.#nc.request(nodeSubject(node, `${link}.settle`), '', { timeout: TAKE_TIMEOUT_MS })
+      return true
+    } catch (err) {
+      return !noResponders(err)
+    }
   }
 
   async #watchStatus(): Promise<void> {
@@ -379,7 +470,8 @@ export class NatsBridge implements RemoteRoute {
           ack_policy: AckPolicy.Explicit,
           deliver_policy: DeliverPolicy.New,
           filter_subject: `${QOS_PREFIX}${subject}`,
-          inactive_threshold: CONSUMER_IDLE_NS,
+          // a group without members keeps what was published for its next member this long
+          inactive_threshold: this.#o.config.consumerIdleMs * 1e6,
         })
       }
       const consumer = await this.#js.consumers.get(QOS_STREAM, name)
@@ -675,7 +767,7 @@ export class NatsBridge implements RemoteRoute {
       const holder = await this.#holder(key)
       if (holder?.link !== dead.link || Date.now() >= deadline) return holder
       const lock = await this.#sessions.get(adoptLock(dead.node, dead.link))
-      if (lock?.operation === 'PUT' && lock.string() === ADOPTED) return await this.#holder(key)
+      if (lock?.operation === 'PUT' && lock.string().startsWith(ADOPTED)) return await this.#holder(key)
       await sleep(100)
     }
   }
@@ -695,24 +787,21 @@ export class NatsBridge implements RemoteRoute {
     const lock = adoptLock(node, link)
     try {
       // kept afterwards: a later client of the dead worker neither adopts nor scans again
-      await this.#sessions.create(lock, 'adopting')
+      await this.#sessions.create(lock, `adopting:${this.#node}_${this.#link}`)
     } catch {
       return false
     }
-    const found: SessionSnapshot[] = []
-    for await (const key of await this.#sessions.keys()) {
-      if (key.startsWith('adopt.')) continue
-      const holder = await this.#holder(key).catch(() => undefined)
-      if (holder?.node !== node || holder.link !== link) continue
-      if (holder.subs === undefined || (holder.expiry ?? 0) <= 0) continue
-      found.push({
-        clientId: fromKvKey(key),
-        expiryInterval: holder.expiry!,
-        subscriptions: holder.subs,
-        inflight: [],
-        queue: [],
-      })
-    }
+    // dead consumers the dead worker had adopted (or was adopting) and still held messages in: read
+    // again from here
+    const inherited: string[] = []
+    const dying: string[] = []
+    const found = await this.#scanDirectory(new Set([`${node}.${link}`]), (key, value) => {
+      if (!value.endsWith(`:${durable}`)) return
+      inherited.push(key)
+      if (value.startsWith('adopting:')) dying.push(key.slice('adopt.'.length))
+    })
+    // it died adopting them: their sessions' entries name those workers still (rare: a second scan)
+    if (dying.length > 0) found.push(...(await this.#scanDirectory(new Set(dying), () => {})))
     // one turn: from here on this worker's own consumer delivers to them what comes after `upTo`
     const adopted: Session[] = []
     for (const snapshot of found) {
@@ -721,12 +810,19 @@ export class NatsBridge implements RemoteRoute {
     }
     const upTo = this.#streamSeq
     for (const session of adopted) this.remember(session, true, true)
-    this.#sessions.put(lock, ADOPTED).catch(() => {})
+    const mine = `${ADOPTED}:${this.#node}_${this.#link}`
+    const durables = [durable]
+    for (const key of [lock, ...inherited]) {
+      this.#sessions.put(key, mine).catch(() => {})
+      // `adopt.<node>.<link>`: node ids have no dots
+      if (key !== lock) durables.push(key.slice('adopt.'.length).replace(/\.(?=[^.]*$)/, '_'))
+    }
+    this.#adoptions.inc()
     this.#o.log.info(
-      { node, link, sessions: adopted.length },
+      { node, link, sessions: adopted.length, inherited: durables.slice(1) },
       'cluster: adopting the sessions of a dead worker',
     )
-    const drained = this.#drain(durable, upTo, adopted)
+    const drained = Promise.all(durables.map((d) => this.#drain(d, upTo, adopted)))
     const waiting = drained.then(
       () => {},
       () => {},
@@ -739,30 +835,87 @@ export class NatsBridge implements RemoteRoute {
     return true
   }
 
-  /** Reads the dead worker's consumer `durable` until it acknowledged everything up to `upTo`, then deletes it. */
+  /**
+   * The persistent sessions the directory says the workers `links`
+   * (`<node>.<link>`) held; each adoption lock on the way goes to `onLock`.
+   */
+  async #scanDirectory(
+    links: Set<string>,
+    onLock: (key: string, value: string) => void,
+  ): Promise<SessionSnapshot[]> {
+    const found: SessionSnapshot[] = []
+    for await (const key of await this.#sessions.keys()) {
+      if (key.startsWith('adopt.')) {
+        const value = await this.#sessions.get(key).catch(() => null)
+        if (value?.operation === 'PUT') onLock(key, value.string())
+        continue
+      }
+      const holder = await this.#holder(key).catch(() => undefined)
+      if (holder === undefined || !links.has(`${holder.node}.${holder.link}`)) continue
+      if (holder.subs === undefined || (holder.expiry ?? 0) <= 0) continue
+      found.push({
+        clientId: fromKvKey(key),
+        expiryInterval: holder.expiry!,
+        subscriptions: holder.subs,
+        inflight: [],
+        queue: [],
+      })
+    }
+    return found
+  }
+
+  /**
+   * Reads the dead worker's consumer `durable`: what it had pending comes
+   * again and goes to the adopted sessions, which hold its acknowledgement
+   * there as they would in their own worker's consumer, so the adopter's own
+   * death loses nothing either (its adopter reads this consumer again).
+   * Resolves once every message pending at the death came again and the
+   * consumer reached `upTo`; the consumer is deleted once nothing adopted
+   * holds a message of it any more.
+   */
   async #drain(durable: string, upTo: number, adopted: Session[]): Promise<void> {
+    let pendingAtDeath: number
     try {
+      pendingAtDeath = (await this.#jsm.consumers.info(QOS_STREAM, durable)).num_ack_pending
       // what it still has pending comes again at once, not in an hour
       await this.#jsm.consumers.update(QOS_STREAM, durable, { ack_wait: ADOPT_ACK_WAIT_NS })
     } catch (err) {
-      // gone already (idle for 5 minutes, or adopted before): nothing left to deliver
+      // gone already (idle for consumerIdleMs, or adopted and emptied before)
       this.#o.log.warn(
         { err, durable },
-        "cluster: the dead worker's consumer is gone; its pending messages are lost",
+        "cluster: the dead worker's consumer is gone; nothing to deliver from it",
       )
       return
     }
     const seen = new Set<number>()
+    const came = new Set<number>()
+    const held = new Set<number>()
     let delivered = 0
+    let empty: () => void = () => {}
     const consumer = await this.#js.consumers.get(QOS_STREAM, durable)
     const reading = await consumer.consume({
       max_messages: PULL_BATCH,
       callback: (m) => {
-        if (m.seq <= upTo && !seen.has(m.seq)) {
-          seen.add(m.seq)
-          delivered += this.#deliverAdopted(m, adopted)
+        if (m.info.redelivered) came.add(m.seq)
+        // past `upTo`, this worker's own consumer brings it
+        if (m.seq > upTo) return m.ack()
+        if (seen.has(m.seq)) {
+          // an adopted session still holds it: acknowledged when that session lets go
+          if (!held.has(m.seq)) m.ack()
+          return
         }
-        m.ack()
+        seen.add(m.seq)
+        held.add(m.seq)
+        const hold: AckHold = {
+          count: 1,
+          release: () => {
+            held.delete(m.seq)
+            m.ack()
+            if (held.size === 0) empty()
+          },
+        }
+        delivered += this.#deliverAdopted(m, adopted, hold)
+        if (--hold.count === 0) hold.release()
       },
     })
     const deadline = Date.now() + ADOPT_DRAIN_MS
@@ -770,8 +923,8 @@ export class NatsBridge implements RemoteRoute {
       for (;;) {
         await sleep(100)
         const info = await this.#jsm.consumers.info(QOS_STREAM, durable)
-        const caughtUp = info.num_ack_pending === 0 && info.num_pending === 0
-        if (info.ack_floor.stream_seq >= upTo || caughtUp) break
+        const reached = info.delivered.stream_seq >= upTo || info.num_pending === 0
+        if (came.size >= pendingAtDeath && reached) break
         if (Date.now() >= deadline || this.#closed) {
           this.#o.log.warn(
             { durable, upTo, info },
@@ -780,15 +933,29 @@ export class NatsBridge implements RemoteRoute {
           break
         }
       }
-    } finally {
-      await reading.close().catch(() => {})
+      // what the adopted sessions hold stays pending, not delivered again every half second
+      await this.#jsm.consumers.update(QOS_STREAM, durable, { ack_wait: ACK_WAIT_NS })
+    } catch (err) {
+      this.#o.log.warn({ err, durable }, "cluster: reading a dead worker's consumer failed")
     }
-    await this.#jsm.consumers.delete(QOS_STREAM, durable).catch(() => {})
-    this.#o.log.info({ durable, delivered }, 'cluster: adopted the messages a dead worker held')
+    this.#o.log.info(
+      { durable, delivered, held: held.size },
+      'cluster: adopted the messages a dead worker held',
+    )
+    // kept (and read, so that JetStream does not remove it as idle) while adopted sessions hold some
+    const emptied = new Promise<void>((resolve) => {
+      empty = resolve
+      if (held.size === 0) resolve()
+    })
+    void emptied.then(async () => {
+      await reading.close().catch(() => {})
+      if (!this.#closed) await this.#jsm.consumers.delete(QOS_STREAM, durable).catch(() => {})
+      this.#o.log.info({ durable }, "cluster: a dead worker's consumer is done with")
+    })
   }
 
   /** A message from a dead worker's consumer, to the adopted sessions it matches; returns how many took it. */
-  #deliverAdopted(m: JsMsg, adopted: Session[]): number {
+  #deliverAdopted(m: JsMsg, adopted: Session[], hold: AckHold): number {
     const message = messageFrom(m.subject.slice(QOS_PREFIX.length), new Uint8Array(m.data), m.headers)
     const now = Date.now()
     let count = 0
@@ -806,6 +973,7 @@ export class NatsBridge implements RemoteRoute {
       const delivery = deliveryFor(message, m1)
       // it may have been in flight to the client on the dead node [3.1.1 MQTT-4.4.0-1] [5.0 MQTT-4.4.0-1]
       if (m.info.redelivered) delivery.dup = true
+      delivery.hold = hold
       if (session.deliver(delivery, now)) count++
     }
     return count
@@ -843,6 +1011,7 @@ export class NatsBridge implements RemoteRoute {
     if (this.#closed) return
     this.#closed = true
     clearInterval(this.#earlySweep)
+    clearTimeout(this.#deadSweep)
     try {
       await this.#plain.close()
       // a worker that leaves in order takes its consumer along: the stream keeps nothing for it

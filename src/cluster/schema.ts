@@ -58,6 +58,18 @@ export const ClusterSchema = Type.Object(
       description:
         'Keep it below limits.hookTimeoutMs. Longest a QoS 1/2 publish waits for JetStream to store it for the other nodes (e.g. while NATS restarts); beyond, v5 PUBACK/PUBREC 0x80, v3.1.1 the connection is closed so the client sends it again.',
     }),
+    deadWorkerAfterMs: Type.Integer({
+      minimum: 500,
+      default: 30_000,
+      description:
+        "A worker (of any node) whose NATS subscriptions have been gone this long while its JetStream consumer is still there is taken for dead: a survivor adopts its persistent sessions and the messages its consumer held for them. Long enough to ride out a NATS restart or a network blip (a worker reconnects within 250 ms of NATS being back); a slow worker is never taken for dead (only a missing subscription counts, not a late answer). At most half of consumerIdleMs (refused otherwise): the dead worker's consumer, with its messages, must still be there when a survivor adopts it.",
+    }),
+    consumerIdleMs: Type.Integer({
+      minimum: 1000,
+      default: 300_000,
+      description:
+        "JetStream removes a consumer nobody pulled from for this long: a dead worker's that nobody adopted (with the messages it held), a shared subscription's group without members. Applies to consumers created after a change.",
+    }),
   },
   {
     additionalProperties: false,

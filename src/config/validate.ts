@@ -141,6 +141,14 @@ function crossChecks(config: MqttdConfig, baseDir: string): string[] {
       }
     }
   }
+  // A dead worker's consumer must still be there when the survivors have waited deadWorkerAfterMs
+  // and looked once more: JetStream removes it, with the messages it held, after consumerIdleMs.
+  const cluster = config.cluster
+  if (cluster !== undefined && cluster.deadWorkerAfterMs * 2 > cluster.consumerIdleMs) {
+    problems.push(
+      `cluster.deadWorkerAfterMs: must be at most half of cluster.consumerIdleMs (${cluster.deadWorkerAfterMs} > ${cluster.consumerIdleMs} / 2)`,
+    )
+  }
   return problems
 }
 

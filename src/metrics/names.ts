@@ -270,6 +270,18 @@ export const metricSpecs = {
     type: 'counter',
     labelNames: ['node'],
   },
+  clusterDeadLooks: {
+    name: 'mqttd_cluster_dead_worker_looks_total',
+    help: "Looks this node's workers took for dead workers (worker consumers whose subscriptions are gone from NATS).",
+    type: 'counter',
+    labelNames: ['node'],
+  },
+  clusterAdoptions: {
+    name: 'mqttd_cluster_adoptions_total',
+    help: 'Dead workers whose persistent sessions and JetStream consumer this node adopted.',
+    type: 'counter',
+    labelNames: ['node'],
+  },
 } as const satisfies Record<string, MetricSpec>
 
 /** Gauges whose `worker` label the main thread sets to the worker index (see MetricsAggregator). */

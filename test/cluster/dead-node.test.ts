@@ -2,7 +2,10 @@
 // clients reconnect to another node and get every message a publisher had been acknowledged.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import { QOS_STREAM } from '../../src/cluster/names.ts'
 import { hasNatsServer, type MqttdNode, startNats, startNode, startNodes } from '../helpers/nats.ts'
 import { WaitList } from '../helpers/wait-list.ts'
 import { connectClient } from './client.ts'
@@ -200,3 +203,178 @@ for (const [where, sameNode] of [
     }
   })
 }
+
+/** Resolves with the node whose log first has a line matching `pattern`. */
+function firstLogged(nodes: MqttdNode[], pattern: RegExp): Promise<MqttdNode> {
+  return new Promise((resolve) => {
+    const done = (n: MqttdNode) => {
+      for (const [node, onData] of listeners) {
+        node.child.stdout?.off('data', onData)
+        node.child.stderr?.off('data', onData)
+      }
+      resolve(n)
+    }
+    const listeners = nodes.map((n) => [n, () => pattern.test(n.output()) && done(n)] as const)
+    for (const [node, onData] of listeners) {
+      node.child.stdout?.on('data', onData)
+      node.child.stderr?.on('data', onData)
+    }
+    for (const [node] of listeners) if (pattern.test(node.output())) return done(node)
+  })
+}
+
+/**
+ * Resolves once JetStream has no consumer of node `nodeId`'s workers any more (removed or deleted);
+ * stops looking (unresolved) once `stop.done`.
+ */
+async function consumersGone(natsUrl: string, nodeId: string, stop: { done: boolean }): Promise<void> {
+  const nc = await connect({ servers: natsUrl })
+  try {
+    const jsm = await jetstreamManager(nc)
+    while (!stop.done) {
+      const names: string[] = []
+      for await (const c of jsm.consumers.list(QOS_STREAM)) names.push(c.name)
+      if (!names.some((n) => n.startsWith(`${nodeId}_`))) return
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    return new Promise(() => {})
+  } finally {
+    await nc.close()
+  }
+}
+
+test('kill -9 of the node holding a persistent session whose client stays away: a survivor notices the death and adopts the session and its messages before the dead consumer is removed; the client returns after that and gets every acknowledged message [5.0 MQTT-4.4.0-1]', {
+  skip,
+}, async (t) => {
+  const nats = await startNats()
+  t.after(() => nats.close())
+  // JetStream removes an unadopted consumer after 3 s here (5 minutes by default): a recovery that
+  // waits for the client's return loses what that consumer held; a worker silent for 1 s is dead
+  const cluster = { consumerIdleMs: 3000, deadWorkerAfterMs: 1000 }
+  const nodes = await Promise.all([
+    startNode('a', nats.url, { workers: 1, cluster }),
+    startNode('b', nats.url, { cluster }),
+    startNode('c', nats.url, { cluster }),
+  ])
+  const [a, b, c] = nodes
+  t.after(() => Promise.all(nodes.map((n) => n.kill())))
+  const options: IClientOptions = { clientId: 'away', ...v5 }
+  const first = slowSubscriber(a.url, options, 20)
+  assert.equal((await first.connack).sessionPresent, false)
+  await first.client.subscribeAsync('away/#', { qos: 1 })
+  const pub = await connectClient(c.url, { clientId: 'away-pub' })
+  t.after(() => pub.end())
+  const acked: string[] = []
+  for (let i = 0; i < 200; i++) {
+    await pub.client.publishAsync('away/t', `m${i}`, { qos: 1 })
+    acked.push(`m${i}`)
+  }
+  assert.ok(first.received.items.length < 200, `the subscriber is behind: ${first.received.items.length}`)
+  const inFlight = first.freeze()
+  await a.kill('SIGKILL')
+  const killedAt = Date.now()
+  first.client.end(true)
+  // published while nobody is connected for the session: only the stream has them
+  for (let i = 200; i < 250; i++) {
+    await pub.client.publishAsync('away/t', `m${i}`, { qos: 1 })
+    acked.push(`m${i}`)
+  }
+
+  // the client stays away until a survivor adopted A's worker, or until A's consumer is gone (what
+  // the code before the survivors' watch came to: nobody adopts)
+  const adopted = firstLogged(
+    [b, c],
+    /"node":"a"[^\n]*"msg":"cluster: adopting the sessions of a dead worker"/,
+  )
+  const stop = { done: false }
+  const sentinel = await Promise.race([
+    adopted.then((n) => `adopted by ${n.nodeId}`),
+    consumersGone(nats.url, 'a', stop).then(() => "A's consumer gone, nobody adopted"),
+  ])
+  stop.done = true
+  t.diagnostic(`${sentinel} ${Date.now() - killedAt} ms after the kill`)
+
+  const back = slowSubscriber(b.url, options, 0)
+  t.after(() => back.client.endAsync(true))
+  assert.equal((await back.connack).sessionPresent, true)
+  const before = new Set(first.received.items.map((g) => g.payload))
+  const owed = new Set(acked.filter((p) => !before.has(p)))
+  const items = back.received.items
+  const backAt = Date.now()
+  await back.received
+    .waitForCount(
+      (g) => owed.has(g.payload) && items.find((x) => x.payload === g.payload) === g,
+      owed.size,
+      30_000,
+      () => '',
+    )
+    .catch(() => {})
+  t.diagnostic(`${Date.now() - backAt} ms from the CONNACK to the last owed message`)
+  const after = new Map(items.map((g) => [g.payload, g]))
+  const missing = [...owed].filter((p) => !after.has(p))
+  t.diagnostic(
+    `acknowledged ${acked.length}; before the kill ${before.size}; owed ${owed.size}; in flight at the kill ${inFlight.length}; missing ${missing.length}`,
+  )
+  assert.deepEqual(missing, [], `${missing.length} of ${owed.size} owed messages missing`)
+  for (const p of inFlight) assert.equal(after.get(p)?.dup, true, `${p} again with DUP`)
+  // all acknowledged by the client now: the adopter lets the dead consumer go, and the stream its messages
+  await consumersGone(nats.url, 'a', { done: false })
+})
+
+test('the adopter killed too before the client returns: its own adopter reads the first dead consumer again, and the client still gets every acknowledged message [5.0 MQTT-4.4.0-1]', {
+  skip,
+}, async (t) => {
+  const nats = await startNats()
+  t.after(() => nats.close())
+  const cluster = { consumerIdleMs: 5000, deadWorkerAfterMs: 1000 }
+  // one worker each: the adopting worker is its node
+  const nodes = await Promise.all(
+    ['a', 'b', 'c'].map((id) => startNode(id, nats.url, { workers: 1, cluster })),
+  )
+  const [a, b, c] = nodes as [MqttdNode, MqttdNode, MqttdNode]
+  t.after(() => Promise.all(nodes.map((n) => n.kill())))
+  const options: IClientOptions = { clientId: 'twice', ...v5 }
+  const first = slowSubscriber(a.url, options, 20)
+  assert.equal((await first.connack).sessionPresent, false)
+  await first.client.subscribeAsync('twice/#', { qos: 1 })
+  const pub = await connectClient(b.url, { clientId: 'twice-pub' })
+  const acked: string[] = []
+  for (let i = 0; i < 200; i++) {
+    await pub.client.publishAsync('twice/t', `m${i}`, { qos: 1 })
+    acked.push(`m${i}`)
+  }
+  await pub.end()
+  assert.ok(first.received.items.length < 200, `the subscriber is behind: ${first.received.items.length}`)
+  first.freeze()
+  await a.kill('SIGKILL')
+  first.client.end(true)
+
+  const adopting = (dead: string) =>
+    new RegExp(`"node":"${dead}"[^\\n]*"msg":"cluster: adopting the sessions of a dead worker"`)
+  const adopter = await firstLogged([b, c], adopting('a'))
+  // the session and A's messages are on the adopter, offline; the adopter dies as well
+  await firstLogged([adopter], /"msg":"cluster: adopted the messages a dead worker held"/)
+  await adopter.kill('SIGKILL')
+  const last = adopter === b ? c : b
+  await firstLogged([last], adopting(adopter.nodeId))
+  t.diagnostic(`A adopted by ${adopter.nodeId}, ${adopter.nodeId} adopted by ${last.nodeId}`)
+
+  const back = slowSubscriber(last.url, options, 0)
+  t.after(() => back.client.endAsync(true))
+  assert.equal((await back.connack).sessionPresent, true)
+  const before = new Set(first.received.items.map((g) => g.payload))
+  const owed = new Set(acked.filter((p) => !before.has(p)))
+  const items = back.received.items
+  await back.received
+    .waitForCount(
+      (g) => owed.has(g.payload) && items.find((x) => x.payload === g.payload) === g,
+      owed.size,
+      30_000,
+      () => '',
+    )
+    .catch(() => {})
+  const got = new Set(items.map((g) => g.payload))
+  const missing = [...owed].filter((p) => !got.has(p))
+  t.diagnostic(`before the kill ${before.size}; owed ${owed.size}; missing ${missing.length}`)
+  assert.deepEqual(missing, [], `${missing.length} of ${owed.size} owed messages missing`)
+})

@@ -1,7 +1,8 @@
 // A cluster riding out failures: nats-server restarted under traffic; a node killed with kill -9.
 import assert from 'node:assert/strict'
 import { type TestContext, test } from 'node:test'
-import { hasNatsServer, type MqttdNode, startNats, startNodes } from '../helpers/nats.ts'
+import { hasNatsServer, type MqttdNode, startNats, startNode, startNodes } from '../helpers/nats.ts'
+import { startTcpProxy } from '../helpers/tcp-proxy.ts'
 import { connectClient } from './client.ts'
 
 const skip = hasNatsServer() ? false : 'nats-server is not installed'
@@ -98,4 +99,64 @@ test('a node killed with kill -9: its clients reconnect to another node, nothing
   )
   await pub.client.publishAsync('k9/p', 'after', { qos: 1 })
   assert.equal(await got, 'after')
+})
+
+/** The sum of a counter's series on `node` (its workers' and labels'). */
+async function counterOf(node: MqttdNode, name: string): Promise<number> {
+  const text = await (await fetch(`${node.adminUrl}/metrics`)).text()
+  let sum = 0
+  for (const line of text.split('\n'))
+    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+      sum += Number(line.slice(line.lastIndexOf(' ') + 1))
+  return sum
+}
+
+/** Resolves once `check` holds (asked every 100 ms): a sentinel, not a sleep. */
+async function until(check: () => Promise<boolean>): Promise<void> {
+  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 100))
+}
+
+test('a node cut off from NATS for less than deadWorkerAfterMs is not taken for dead: the other node sees its workers without subscriptions, then back, and adopts nothing; the persistent session stays where it is', {
+  skip,
+}, async (t) => {
+  const nats = await startNats()
+  t.after(() => nats.close())
+  // A reaches NATS through a proxy that the test cuts; B directly
+  const proxy = await startTcpProxy(nats.port)
+  t.after(() => proxy.close())
+  // a wide margin over the cut (a few looks) and the reconnect, on a loaded machine too
+  const cluster = { deadWorkerAfterMs: 5000 }
+  const nodes = await Promise.all([
+    startNode('a', proxy.url, { cluster }),
+    startNode('b', nats.url, { cluster }),
+  ])
+  const [a, b] = nodes
+  t.after(() => Promise.all(nodes.map((n) => n.kill())))
+  const sub = await connectClient(a.url, {
+    clientId: 'cut-off',
+    clean: false,
+    properties: { sessionExpiryInterval: 300 },
+  })
+  t.after(() => sub.end())
+  await sub.client.subscribeAsync('cut/#', { qos: 1 })
+
+  const looks = 'mqttd_cluster_dead_worker_looks_total'
+  const atCut = await counterOf(b, looks)
+  const reconnects = await counterOf(a, 'mqttd_cluster_nats_reconnects_total')
+  await proxy.cut()
+  // B looks while A's workers have no subscriptions in NATS (4 looks of B's two workers: one of them
+  // made two, the second one wholly during the cut)
+  await until(async () => (await counterOf(b, looks)) >= atCut + 4)
+  await proxy.restore()
+  await until(async () => (await counterOf(a, 'mqttd_cluster_nats_reconnects_total')) >= reconnects + 2)
+  // and then looks for longer than deadWorkerAfterMs (a look every 0.8-2.5 s per worker: 8 each)
+  const back = await counterOf(b, looks)
+  await until(async () => (await counterOf(b, looks)) >= back + 16)
+  assert.equal(await counterOf(b, 'mqttd_cluster_adoptions_total'), 0, 'B adopted nothing')
+  assert.doesNotMatch(b.output(), /taken for dead/)
+  // the session is still A's, with its subscription in NATS
+  const pub = await connectClient(b.url)
+  t.after(() => pub.end())
+  await pub.client.publishAsync('cut/x', 'after', { qos: 1 })
+  await sub.waitFor((m) => m.payload === 'after')
 })

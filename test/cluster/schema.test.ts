@@ -13,6 +13,8 @@ test('a cluster section is validated and completed with its defaults; without it
     nats: { servers: ['nats://127.0.0.1:4222'], connectTimeoutMs: 5000 },
     replicas: 1,
     publishTimeoutMs: 4000,
+    deadWorkerAfterMs: 30_000,
+    consumerIdleMs: 300_000,
   })
   assert.equal(validateConfig({}).cluster, undefined)
 })
@@ -23,6 +25,8 @@ test('a bad cluster section is refused with MQTTD_ERR_CONFIG_INVALID naming the 
     { nodeId: 'a', nats: { servers: [] } },
     { nodeId: 'a' },
     { nodeId: 'a', nats: { servers: ['x:4222'], passwd: 'typo' } },
+    // a dead worker's consumer would be gone before anyone adopts it
+    { nodeId: 'a', nats: { servers: ['x:4222'] }, deadWorkerAfterMs: 60_000, consumerIdleMs: 100_000 },
   ]) {
     assert.throws(
       () => validateConfig({ cluster } as never),

@@ -142,8 +142,13 @@ export async function startNode(
     admin: { host: '127.0.0.1', port: 0 },
     persistence: false,
     log: { level: 'info' },
-    cluster: { nodeId, nats: { servers: [natsUrl], connectTimeoutMs: 3000 } },
     ...extra,
+    // `extra.cluster` adds to the node's section (a test's timings) rather than replacing it
+    cluster: {
+      nodeId,
+      nats: { servers: [natsUrl], connectTimeoutMs: 3000 },
+      ...(extra.cluster as Record<string, unknown> | undefined),
+    },
   }
   const file = join(dir, 'mqttd.yaml')
   writeFileSync(file, stringify(config))
