@@ -370,14 +370,30 @@ export class SqliteStore implements BrokerStore {
     }
     // Queued messages get their packet ids in queue order from a sequential allocator: a group's
     // changes of one client are a few runs (seq and id both consecutive), one statement each
-    let changes = this.#updates.get(clientId)
-    if (changes === undefined) {
-      const batch: number[] = []
-      changes = batch
-      this.#updates.set(clientId, batch)
-      this.#add(() => this.#updateRuns(clientId, batch))
+    this.#groupList(this.#updates, clientId, this.#updateRuns).push(
+      seq,
+      packetId ?? 0,
+      state === 'pubrel' ? 1 : 0,
+    )
+  }
+
+  /**
+   * This group's list for `clientId` in `lists`. The first entry makes it and queues `run` over it
+   * at this position of the group, so it runs after what was written before it.
+   */
+  #groupList(
+    lists: Map<string, number[]>,
+    clientId: string,
+    run: (this: SqliteStore, clientId: string, list: number[]) => void,
+  ): number[] {
+    let list = lists.get(clientId)
+    if (list === undefined) {
+      const made: number[] = []
+      list = made
+      lists.set(clientId, made)
+      this.#add(() => run.call(this, clientId, made))
     }
-    changes.push(seq, packetId ?? 0, state === 'pubrel' ? 1 : 0)
+    return list
   }
 
   /**
@@ -416,14 +432,7 @@ export class SqliteStore implements BrokerStore {
       return
     }
     // Acknowledged in order, a client's deletes of one group are a few ranges, one statement each
-    let seqs = this.#deletes.get(clientId)
-    if (seqs === undefined) {
-      const batch: number[] = []
-      seqs = batch
-      this.#deletes.set(clientId, batch)
-      this.#add(() => this.#deleteRuns(clientId, batch))
-    }
-    seqs.push(seq)
+    this.#groupList(this.#deletes, clientId, this.#deleteRuns).push(seq)
   }
 
   #deleteRuns(clientId: string, seqs: number[]): void {
