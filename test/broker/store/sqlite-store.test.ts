@@ -209,7 +209,8 @@ test('a group commit that finds the write lock taken by another connection waits
   a.close()
 })
 
-test('deletes of one group become ranges: runs, single seqs and a session cleared in between all leave the right rows', async () => {
+/** Stores `a` and `b` on one file; `a` holds sessions 'r' and 's' with outbound seqs 1-12 each, committed. */
+async function twoSessionsOfTwelve() {
   const { a, b } = stores()
   const state = { expiryInterval: 60, will: undefined, connected: false, disconnectedAt: 1 }
   a.putSession({ clientId: 'r', ...state })
@@ -220,6 +221,11 @@ test('deletes of one group become ranges: runs, single seqs and a session cleare
     a.addOutbound('s', { ...base, seq, packetId: undefined, state: 'publish' })
   }
   assert.equal(await a.commit(), true)
+  return { a, b, base }
+}
+
+test('deletes of one group become ranges: runs, single seqs and a session cleared in between all leave the right rows', async () => {
+  const { a, b, base } = await twoSessionsOfTwelve()
   // out of order on purpose: 1-5, 7, 9-10 go; 6, 8, 11, 12 stay
   for (const seq of [3, 1, 2, 5, 4, 7, 10, 9]) a.deleteOutbound('r', seq)
   // 's': deleted, cleared, then its seqs written again and one deleted after the clear
@@ -237,16 +243,7 @@ test('deletes of one group become ranges: runs, single seqs and a session cleare
 })
 
 test('packet-id changes of one group become runs: consecutive ids, a wrap past 65535, a gap, pubrel, a seq changed twice and a cleared session all leave the right ids', async () => {
-  const { a, b } = stores()
-  const state = { expiryInterval: 60, will: undefined, connected: false, disconnectedAt: 1 }
-  a.putSession({ clientId: 'r', ...state })
-  a.putSession({ clientId: 's', ...state })
-  const base = { message: message('x/1', 'm'), qos: 1 as const, retain: false, subscriptionIds: undefined }
-  for (let seq = 1; seq <= 12; seq++) {
-    a.addOutbound('r', { ...base, seq, packetId: undefined, state: 'publish' })
-    a.addOutbound('s', { ...base, seq, packetId: undefined, state: 'publish' })
-  }
-  assert.equal(await a.commit(), true)
+  const { a, b, base } = await twoSessionsOfTwelve()
   // 1-4 get 65533, 65534, 65535, then 1 (the allocator wraps); 5-6 skip an id in use; 7 is pubrel
   const ids: [number, number, 'publish' | 'pubrel'][] = [
     [1, 65533, 'publish'],
