@@ -18,6 +18,27 @@ interface Got {
 }
 
 /**
+ * What a returning subscriber was owed: every acknowledged message it had not acknowledged itself
+ * before the kill. Waits (30 s at most) until each arrived once (a re-delivery may come twice: QoS 1
+ * is at least once), then says which are missing; `after` holds the last copy of each.
+ */
+async function owedAfterReturn(beforeKill: WaitList<Got>, back: WaitList<Got>, acked: readonly string[]) {
+  const before = new Set(beforeKill.items.map((g) => g.payload))
+  const owed = new Set(acked.filter((p) => !before.has(p)))
+  const items = back.items
+  await back
+    .waitForCount(
+      (g) => owed.has(g.payload) && items.find((x) => x.payload === g.payload) === g,
+      owed.size,
+      30_000,
+      () => '',
+    )
+    .catch(() => {})
+  const after = new Map(items.map((g) => [g.payload, g]))
+  return { before, owed, after, missing: [...owed].filter((p) => !after.has(p)) }
+}
+
+/**
  * A subscriber that acknowledges each QoS 1 message a few milliseconds after it
  * arrived (mqtt.js's handleMessage): mqtt.js reads no further packet meanwhile, so the server keeps the
  * rest in flight and queued for it. `received`: acknowledged (so delivered).
@@ -111,23 +132,11 @@ for (const [label, protocol, publisherOn] of [
     const back = slowSubscriber(b.url, options, 0)
     t.after(() => back.client.endAsync(true))
     assert.equal((await back.connack).sessionPresent, true)
-    const before = new Set(first.received.items.map((g) => g.payload))
-    const owed = new Set(acked.filter((p) => !before.has(p)))
+    const { before, owed, after, missing } = await owedAfterReturn(first.received, back.received, acked)
     const items = back.received.items
-    // each owed message counted once (a re-delivery may come twice: QoS 1 is at least once)
-    await back.received
-      .waitForCount(
-        (g) => owed.has(g.payload) && items.find((x) => x.payload === g.payload) === g,
-        owed.size,
-        30_000,
-        () => '',
-      )
-      .catch(() => {})
-    const after = new Map(back.received.items.map((g) => [g.payload, g]))
     t.diagnostic(
       `acknowledged ${acked.length}; before the kill ${before.size}; owed ${owed.size}; in flight at the kill ${inFlight.length}; received after ${items.length} (${items.length - after.size} twice)`,
     )
-    const missing = [...owed].filter((p) => !after.has(p))
     assert.deepEqual(
       missing,
       [],
@@ -183,19 +192,7 @@ for (const [where, sameNode] of [
     t.after(() => Promise.all(back.map((s) => s.client.endAsync(true))))
     for (const s of back) assert.equal((await s.connack).sessionPresent, true)
     for (const [i, s] of back.entries()) {
-      const before = new Set(subs[i]!.received.items.map((g) => g.payload))
-      const owed = new Set(acked.filter((p) => !before.has(p)))
-      const items = s.received.items
-      await s.received
-        .waitForCount(
-          (g) => owed.has(g.payload) && items.find((x) => x.payload === g.payload) === g,
-          owed.size,
-          30_000,
-          () => '',
-        )
-        .catch(() => {})
-      const got = new Set(items.map((g) => g.payload))
-      const missing = [...owed].filter((p) => !got.has(p))
+      const { before, owed, missing } = await owedAfterReturn(subs[i]!.received, s.received, acked)
       t.diagnostic(
         `pair-${i + 1}: before the kill ${before.size}; owed ${owed.size}; missing ${missing.length}`,
       )
@@ -297,21 +294,9 @@ test('kill -9 of the node holding a persistent session whose client stays away: 
   const back = slowSubscriber(b.url, options, 0)
   t.after(() => back.client.endAsync(true))
   assert.equal((await back.connack).sessionPresent, true)
-  const before = new Set(first.received.items.map((g) => g.payload))
-  const owed = new Set(acked.filter((p) => !before.has(p)))
-  const items = back.received.items
   const backAt = Date.now()
-  await back.received
-    .waitForCount(
-      (g) => owed.has(g.payload) && items.find((x) => x.payload === g.payload) === g,
-      owed.size,
-      30_000,
-      () => '',
-    )
-    .catch(() => {})
+  const { before, owed, after, missing } = await owedAfterReturn(first.received, back.received, acked)
   t.diagnostic(`${Date.now() - backAt} ms from the CONNACK to the last owed message`)
-  const after = new Map(items.map((g) => [g.payload, g]))
-  const missing = [...owed].filter((p) => !after.has(p))
   t.diagnostic(
     `acknowledged ${acked.length}; before the kill ${before.size}; owed ${owed.size}; in flight at the kill ${inFlight.length}; missing ${missing.length}`,
   )
@@ -362,19 +347,7 @@ test('the adopter killed too before the client returns: its own adopter reads th
   const back = slowSubscriber(last.url, options, 0)
   t.after(() => back.client.endAsync(true))
   assert.equal((await back.connack).sessionPresent, true)
-  const before = new Set(first.received.items.map((g) => g.payload))
-  const owed = new Set(acked.filter((p) => !before.has(p)))
-  const items = back.received.items
-  await back.received
-    .waitForCount(
-      (g) => owed.has(g.payload) && items.find((x) => x.payload === g.payload) === g,
-      owed.size,
-      30_000,
-      () => '',
-    )
-    .catch(() => {})
-  const got = new Set(items.map((g) => g.payload))
-  const missing = [...owed].filter((p) => !got.has(p))
+  const { before, owed, missing } = await owedAfterReturn(first.received, back.received, acked)
   t.diagnostic(`before the kill ${before.size}; owed ${owed.size}; missing ${missing.length}`)
   assert.deepEqual(missing, [], `${missing.length} of ${owed.size} owed messages missing`)
 })
