@@ -17,6 +17,20 @@ interface Got {
   dup: boolean
 }
 
+/** Publishes `m<from>` … `m<to - 1>` at QoS 1 one at a time; each joins `acked` once its PUBACK came. */
+async function publishAcked(
+  pub: Awaited<ReturnType<typeof connectClient>>,
+  topic: string,
+  from: number,
+  to: number,
+  acked: string[],
+): Promise<void> {
+  for (let i = from; i < to; i++) {
+    await pub.client.publishAsync(topic, `m${i}`, { qos: 1 })
+    acked.push(`m${i}`)
+  }
+}
+
 /**
  * What a returning subscriber was owed: every acknowledged message it had not acknowledged itself
  * before the kill. Waits (30 s at most) until each arrived once (a re-delivery may come twice: QoS 1
@@ -176,10 +190,7 @@ for (const [where, sameNode] of [
     const pub = await connectClient(c.url, { clientId: 'pair-pub' })
     t.after(() => pub.end())
     const acked: string[] = []
-    for (let i = 0; i < 200; i++) {
-      await pub.client.publishAsync('pair/t', `m${i}`, { qos: 1 })
-      acked.push(`m${i}`)
-    }
+    await publishAcked(pub, 'pair/t', 0, 200, acked)
     for (const s of subs) s.freeze()
     await a.kill('SIGKILL')
     for (const s of subs) s.client.end(true)
@@ -262,20 +273,14 @@ test('kill -9 of the node holding a persistent session whose client stays away: 
   const pub = await connectClient(c.url, { clientId: 'away-pub' })
   t.after(() => pub.end())
   const acked: string[] = []
-  for (let i = 0; i < 200; i++) {
-    await pub.client.publishAsync('away/t', `m${i}`, { qos: 1 })
-    acked.push(`m${i}`)
-  }
+  await publishAcked(pub, 'away/t', 0, 200, acked)
   assert.ok(first.received.items.length < 200, `the subscriber is behind: ${first.received.items.length}`)
   const inFlight = first.freeze()
   await a.kill('SIGKILL')
   const killedAt = Date.now()
   first.client.end(true)
   // published while nobody is connected for the session: only the stream has them
-  for (let i = 200; i < 250; i++) {
-    await pub.client.publishAsync('away/t', `m${i}`, { qos: 1 })
-    acked.push(`m${i}`)
-  }
+  await publishAcked(pub, 'away/t', 200, 250, acked)
 
   // the client stays away until a survivor adopted A's worker, or until A's consumer is gone (what
   // the code before the survivors' watch came to: nobody adopts)
@@ -324,10 +329,7 @@ test('the adopter killed too before the client returns: its own adopter reads th
   await first.client.subscribeAsync('twice/#', { qos: 1 })
   const pub = await connectClient(b.url, { clientId: 'twice-pub' })
   const acked: string[] = []
-  for (let i = 0; i < 200; i++) {
-    await pub.client.publishAsync('twice/t', `m${i}`, { qos: 1 })
-    acked.push(`m${i}`)
-  }
+  await publishAcked(pub, 'twice/t', 0, 200, acked)
   await pub.end()
   assert.ok(first.received.items.length < 200, `the subscriber is behind: ${first.received.items.length}`)
   first.freeze()
