@@ -254,8 +254,6 @@ export class SqliteStore implements BrokerStore {
       subsOf: db.prepare('SELECT filter, options FROM subscriptions WHERE client_id = ?'),
       outOf: db.prepare('SELECT seq, packet_id, state, body FROM outbound WHERE client_id = ? ORDER BY seq'),
       retainedAll: db.prepare('SELECT topic, time, worker, body FROM retained WHERE body IS NOT NULL'),
-      noWait: db.prepare('PRAGMA busy_timeout = 0'),
-      wait: db.prepare(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 5000}`),
       pages: db.prepare(
         'SELECT (SELECT page_count FROM pragma_page_count) - (SELECT freelist_count FROM pragma_freelist_count) AS n',
       ),
@@ -270,6 +268,7 @@ export class SqliteStore implements BrokerStore {
         closeSync(dir)
       }
     }
+    db.exec('PRAGMA busy_timeout = 0')
     this.#checkSize()
   }
 
@@ -313,7 +312,7 @@ export class SqliteStore implements BrokerStore {
 
   loadRetained(now: number): { message: BrokerMessage; time: number; worker: number }[] {
     const out: { message: BrokerMessage; time: number; worker: number }[] = []
-    for (const row of this.#s.retainedAll!.all()) {
+    for (const row of this.#blocking(() => this.#s.retainedAll!.all())) {
       const { message } = decodeBody(row.body as Uint8Array)
       if (message.expiresAt !== undefined && message.expiresAt <= now) continue
       out.push({ message, time: Number(row.time), worker: Number(row.worker) })
@@ -536,7 +535,7 @@ export class SqliteStore implements BrokerStore {
     const db = this.#db
     const records: SessionRecord[] = []
     // IMMEDIATE: the owners read and rewritten under one write lock, so a session has one adopter
-    db.exec('BEGIN IMMEDIATE')
+    this.#blocking(() => db.exec('BEGIN IMMEDIATE'))
     try {
       for (const { owner } of this.#s.owners!.all() as { owner: string }[]) {
         if (owner === this.#o.owner || !isOrphan(owner)) continue
@@ -607,7 +606,6 @@ export class SqliteStore implements BrokerStore {
 
   /** BEGIN IMMEDIATE without waiting: 'busy' when another connection writes, 'error' for anything else. */
   #tryLock(): 'locked' | 'busy' | 'error' {
-    this.#s.noWait!.get()
     try {
       this.#db.exec('BEGIN IMMEDIATE')
       return 'locked'
@@ -615,8 +613,22 @@ export class SqliteStore implements BrokerStore {
       const code = (err as { errcode?: number }).errcode
       // SQLITE_BUSY, SQLITE_LOCKED (extended codes keep the primary code in the low byte)
       return code !== undefined && ((code & 0xff) === 5 || (code & 0xff) === 6) ? 'busy' : 'error'
+    }
+  }
+
+  /**
+   * Runs `fn` with SQLite's busy handler on (waiting up to busyTimeoutMs for another connection).
+   * The connection's default is not to wait: the group commit tries the lock and comes back a
+   * millisecond later, serving clients meanwhile. `PRAGMA busy_timeout = N` takes effect when it is
+   * compiled, so it is run with exec() each time: a prepared one, run again, changes nothing (which
+   * left every worker asleep in SQLite's busy handler whenever another held the lock).
+   */
+  #blocking<T>(fn: () => T): T {
+    this.#db.exec(`PRAGMA busy_timeout = ${this.#o.busyTimeoutMs ?? 5000}`)
+    try {
+      return fn()
     } finally {
-      this.#s.wait!.get()
+      this.#db.exec('PRAGMA busy_timeout = 0')
     }
   }
 
@@ -643,7 +655,7 @@ export class SqliteStore implements BrokerStore {
     const started = performance.now()
     let ok = true
     try {
-      if (!locked) this.#db.exec('BEGIN IMMEDIATE')
+      if (!locked) this.#blocking(() => this.#db.exec('BEGIN IMMEDIATE'))
       try {
         for (const op of ops) op()
         this.#db.exec('COMMIT')
@@ -710,7 +722,7 @@ export class SqliteStore implements BrokerStore {
       return { bytes: 0, rows: { sessions: 0, subscriptions: 0, outbound: 0, retained: 0, inbound: 0 } }
     const count = (table: string): number =>
       Number((this.#db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as Row).n)
-    return {
+    return this.#blocking(() => ({
       bytes: Number((this.#s.pages!.get() as Row).n) * this.#pageSize,
       rows: {
         sessions: count('sessions'),
@@ -719,7 +731,7 @@ export class SqliteStore implements BrokerStore {
         retained: count('retained WHERE body IS NOT NULL'),
         inbound: count('inbound'),
       },
-    }
+    }))
   }
 
   close(): void {

@@ -185,9 +185,13 @@ test("sync 'always': a commit resolves once the WAL was fdatasync'ed, each group
   b.close()
 })
 
-test('a group commit that finds the write lock taken by another connection waits without blocking the event loop, then commits', async () => {
+// A store that waited in SQLite's busy handler would sleep 20 s per try here (the other connection, on
+// this thread, cannot commit meanwhile): the test's timeout fails it after the second try
+test('a group commit that finds the write lock taken by another connection waits without blocking the event loop, then commits', {
+  timeout: 30_000,
+}, async () => {
   const file = join(mkdtempSync(join(tmpdir(), 'mqttd-store-')), 'mqttd.db')
-  const a = new SqliteStore({ file, owner: 'i:1', sync: 'batch', maxBytes: 1 << 30 })
+  const a = new SqliteStore({ file, owner: 'i:1', sync: 'batch', maxBytes: 1 << 30, busyTimeoutMs: 20_000 })
   const other = new DatabaseSync(file)
   other.exec('BEGIN IMMEDIATE')
   a.putRetained(message('r/1', 'one'), 1, 1)
