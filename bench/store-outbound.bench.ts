@@ -1,8 +1,6 @@
 /**
- * The outbound table's layout and how rows go in: a rowid table with its
- * `(client_id, seq)` key index (mqttd before) against `WITHOUT ROWID`, each
- * row its own INSERT, and `WITHOUT ROWID` with 16 rows per INSERT (now, the
- * rest of a burst in statements of 8, 4, 2, 1 rows), under what a QoS 1 flood
+ * The outbound table's layout: a rowid table with its `(client_id, seq)` key
+ * index (mqttd before) against `WITHOUT ROWID` (now), under what a QoS 1 flood
  * to one persistent subscriber writes: per group commit, `burst` inserts of a
  * 64-byte message's row and a range delete of the rows acknowledged, which
  * were inserted `lag` groups earlier (the subscriber's queue). Each layout runs
@@ -10,7 +8,7 @@
  * groups (as the main thread does) to count the pages each commit wrote.
  *
  * Prints ms per group commit, µs per row and WAL pages per commit for each
- * variant, medians over the rounds, and the ratios to the first.
+ * layout, medians over the rounds, and the ratio now / before.
  *
  * usage: node bench/store-outbound.bench.ts [rounds=5] [burst=110] [lag=6] [groups=3000]
  */
@@ -21,13 +19,7 @@ import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { fileURLToPath } from 'node:url'
 
-type Layout = 'rowid' | 'without-rowid' | 'multi-row'
-const LAYOUTS: Layout[] = ['rowid', 'without-rowid', 'multi-row']
-const NAMES: Record<Layout, string> = {
-  rowid: 'rowid + key index',
-  'without-rowid': 'WITHOUT ROWID',
-  'multi-row': 'WITHOUT ROWID, 16 rows an INSERT',
-}
+type Layout = 'rowid' | 'without-rowid'
 
 interface Result {
   msPerCommit: number
@@ -42,14 +34,10 @@ function run(layout: Layout, burst: number, lag: number, groups: number): Result
     db.exec('PRAGMA synchronous = NORMAL')
     db.exec('PRAGMA wal_autocheckpoint = 0')
     db.exec(`CREATE TABLE outbound (client_id TEXT NOT NULL, seq INTEGER NOT NULL, packet_id INTEGER,
-      state INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (client_id, seq))${layout === 'rowid' ? '' : ' WITHOUT ROWID'}`)
-    const sizes = layout === 'multi-row' ? [16, 8, 4, 2, 1] : [1]
-    const inserts = sizes.map((n) =>
-      db.prepare(
-        `INSERT OR REPLACE INTO outbound (client_id, seq, packet_id, state, body) VALUES ${Array(n).fill('(?, ?, ?, ?, ?)').join(', ')}`,
-      ),
+      state INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (client_id, seq))${layout === 'without-rowid' ? ' WITHOUT ROWID' : ''}`)
+    const insert = db.prepare(
+      'INSERT OR REPLACE INTO outbound (client_id, seq, packet_id, state, body) VALUES (?, ?, ?, ?, ?)',
     )
-    const args: (string | number | Uint8Array)[] = []
     const deleteRange = db.prepare('DELETE FROM outbound WHERE client_id = ? AND seq BETWEEN ? AND ?')
     const checkpoint = db.prepare('PRAGMA wal_checkpoint(RESTART)')
     // a 64-byte payload with its topic and the codec's header, as message-codec.ts stores it
@@ -62,16 +50,7 @@ function run(layout: Layout, burst: number, lag: number, groups: number): Result
     for (let g = 0; g < groups; g++) {
       const started = performance.now()
       db.exec('BEGIN IMMEDIATE')
-      let left = burst
-      for (let k = 0; k < sizes.length; k++) {
-        const n = sizes[k]!
-        while (left >= n) {
-          args.length = 0
-          for (let i = 0; i < n; i++) args.push(clientId, seq, (seq++ % 65535) + 1, 0, body)
-          inserts[k]!.get(...args)
-          left -= n
-        }
-      }
+      for (let i = 0; i < burst; i++) insert.get(clientId, seq, (seq++ % 65535) + 1, 0, body)
       if (g >= lag) {
         deleteRange.get(clientId, deleted, deleted + burst - 1)
         deleted += burst
@@ -94,9 +73,9 @@ if (process.argv[2] === '--child') {
   process.stdout.write(JSON.stringify(run(layout as Layout, Number(burst), Number(lag), Number(groups))))
 } else {
   const [rounds = 5, burst = 110, lag = 6, groups = 3000] = process.argv.slice(2).map(Number)
-  const results: Record<Layout, Result[]> = { rowid: [], 'without-rowid': [], 'multi-row': [] }
+  const results: Record<Layout, Result[]> = { rowid: [], 'without-rowid': [] }
   for (let r = 0; r < rounds; r++) {
-    for (const layout of LAYOUTS) {
+    for (const layout of ['rowid', 'without-rowid'] as const) {
       const out = execFileSync(
         process.execPath,
         [fileURLToPath(import.meta.url), '--child', layout, String(burst), String(lag), String(groups)],
@@ -110,14 +89,20 @@ if (process.argv[2] === '--child') {
     const pages = median(results[layout].map((x) => x.pagesPerCommit))
     return { ms, pages }
   }
+  const before = row('rowid')
+  const now = row('without-rowid')
   console.log(
     `outbound table, ${rounds} rounds of ${groups} group commits of ${burst} rows (deletes ${lag} groups behind), medians`,
   )
-  const base = row(LAYOUTS[0]!)
-  for (const layout of LAYOUTS) {
-    const r = row(layout)
+  for (const [name, r] of [
+    ['rowid + key index', before],
+    ['WITHOUT ROWID', now],
+  ] as const) {
     console.log(
-      `${NAMES[layout].padEnd(34)} ${r.ms.toFixed(3)} ms/commit  ${((r.ms / burst) * 1000).toFixed(2)} µs/row  ${r.pages.toFixed(1)} WAL pages/commit  vs first: time ${(r.ms / base.ms).toFixed(2)}, pages ${(r.pages / base.pages).toFixed(2)}`,
+      `${name.padEnd(18)} ${r.ms.toFixed(3)} ms/commit  ${((r.ms / burst) * 1000).toFixed(2)} µs/row  ${r.pages.toFixed(1)} WAL pages/commit`,
     )
   }
+  console.log(
+    `ratio WITHOUT ROWID / rowid: time ${(now.ms / before.ms).toFixed(2)}, pages ${(now.pages / before.pages).toFixed(2)}`,
+  )
 }

@@ -23,8 +23,6 @@ const MESSAGE_RETAIN = 2
 const EXPIRES = 4
 const SUBSCRIPTION_IDS = 8
 const PROPERTIES = 16
-/** Room for a few dozen rows of small messages (a multi-row INSERT writes 16). */
-const SCRATCH_SIZE = 16 * 1024
 
 type StoredProperties = Omit<MessageProperties, 'correlationData'> & { correlationData?: string }
 
@@ -37,20 +35,12 @@ function propertiesJson(props: MessageProperties): string {
 
 /**
  * Encodes into one scratch buffer per writer: the bytes are copied by SQLite
- * when the statement runs, so each row costs no allocation of its own. Bodies
- * are appended until `rewind()`, so the several rows of one multi-row INSERT
- * are all valid at once.
+ * when the statement runs, so each row costs no allocation of its own.
  */
 export class BodyWriter {
-  #scratch = Buffer.allocUnsafeSlow(SCRATCH_SIZE)
-  #pos = 0
+  #scratch = Buffer.allocUnsafeSlow(4096)
 
-  /** Reuses the scratch buffer from its start: views returned before are overwritten by later calls. */
-  rewind(): void {
-    this.#pos = 0
-  }
-
-  /** The encoded body: a view of the scratch buffer, valid until the writer is rewound and written again. */
+  /** The encoded body: a view of the scratch buffer, valid until the next call. */
   encode(body: StoredBody): Uint8Array {
     const { message } = body
     const props = message.properties === undefined ? undefined : propertiesJson(message.properties)
@@ -66,22 +56,17 @@ export class BodyWriter {
       (message.expiresAt === undefined ? 0 : 8) +
       (ids === undefined ? 0 : 4 + 4 * ids.length) +
       (props === undefined ? 0 : 4 + Buffer.byteLength(props))
-    if (this.#pos + size > this.#scratch.length) {
-      // views handed out before keep the old buffer alive
-      this.#scratch = Buffer.allocUnsafeSlow(Math.max(SCRATCH_SIZE, 2 ** Math.ceil(Math.log2(size))))
-      this.#pos = 0
-    }
+    if (size > this.#scratch.length) this.#scratch = Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(size)))
     const b = this.#scratch
-    const start = this.#pos
-    b[start] = VERSION
-    b[start + 1] =
+    b[0] = VERSION
+    b[1] =
       (body.retain ? RETAIN : 0) |
       (message.retain ? MESSAGE_RETAIN : 0) |
       (message.expiresAt === undefined ? 0 : EXPIRES) |
       (ids === undefined ? 0 : SUBSCRIPTION_IDS) |
       (props === undefined ? 0 : PROPERTIES)
-    b[start + 2] = body.qos | (message.qos << 2)
-    let at = start + 3
+    b[2] = body.qos | (message.qos << 2)
+    let at = 3
     const text = (value: string) => {
       const n = b.write(value, at + 4)
       b.writeUInt32LE(n, at)
@@ -105,8 +90,7 @@ export class BodyWriter {
       }
     }
     if (props !== undefined) text(props)
-    this.#pos = at
-    return b.subarray(start, at)
+    return b.subarray(0, at)
   }
 }
 

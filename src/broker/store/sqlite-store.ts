@@ -157,17 +157,9 @@ interface Unsynced {
 }
 
 interface PendingPut {
-  clientId: string
   delivery: StoredDelivery
   cancelled: boolean
 }
-
-/**
- * Rows per multi-row INSERT of outbound messages, and the smaller statements for what is left of a
- * run (16, 8, 4, 2, 1): one statement for 16 rows binds the same values with a sixteenth of the
- * per-statement work (bench/store-outbound.bench.ts).
- */
-const INSERT_ROWS = [16, 8, 4, 2, 1] as const
 
 export class SqliteStore implements BrokerStore {
   readonly #db: DatabaseSync
@@ -179,12 +171,6 @@ export class SqliteStore implements BrokerStore {
   // By client id, then seq: a composite string key would be a new string per message, and V8
   // internalizes Map string keys (3% of a worker under a QoS 1 flood)
   #puts = new Map<string, Map<number, PendingPut>>()
-  /** The run of outbound inserts that the group's last op writes: later inserts join it. */
-  #insertRun: PendingPut[] | undefined
-  /** The op that writes `#insertRun`. */
-  #writeRun: (() => void) | undefined
-  /** Bind values of one multi-row INSERT, reused. */
-  readonly #insertArgs: (string | number | null | Uint8Array)[] = []
   /** This group's outbound deletes by client, run as ranges at the position of the client's first one. */
   #deletes = new Map<string, number[]>()
   /** This group's outbound packet-id/state changes by client: seq, packet id (0: none), state (1: pubrel), flat. */
@@ -223,13 +209,8 @@ export class SqliteStore implements BrokerStore {
         'INSERT OR REPLACE INTO subscriptions (client_id, filter, options) VALUES (?, ?, ?)',
       ),
       deleteSub: db.prepare('DELETE FROM subscriptions WHERE client_id = ? AND filter = ?'),
-      ...Object.fromEntries(
-        INSERT_ROWS.map((n) => [
-          `addOut${n}`,
-          db.prepare(
-            `INSERT OR REPLACE INTO outbound (client_id, seq, packet_id, state, body) VALUES ${Array(n).fill('(?, ?, ?, ?, ?)').join(', ')}`,
-          ),
-        ]),
+      addOut: db.prepare(
+        'INSERT OR REPLACE INTO outbound (client_id, seq, packet_id, state, body) VALUES (?, ?, ?, ?, ?)',
       ),
       updateOut: db.prepare('UPDATE outbound SET packet_id = ?, state = ? WHERE client_id = ? AND seq = ?'),
       updateOutRange: db.prepare(
@@ -294,7 +275,6 @@ export class SqliteStore implements BrokerStore {
 
   putRetained(message: BrokerMessage, time: number, worker: number): void {
     this.#add(() => {
-      this.#bodies.rewind()
       const body = this.#bodies.encode({
         message,
         qos: message.qos,
@@ -359,63 +339,20 @@ export class SqliteStore implements BrokerStore {
   }
 
   addOutbound(clientId: string, delivery: StoredDelivery): void {
-    if (this.#closed) {
-      this.#droppedAfterClose = true
-      return
-    }
     // kept, not copied (types.ts): changes before the commit fold into it
-    const put: PendingPut = { clientId, delivery, cancelled: false }
+    const put: PendingPut = { delivery, cancelled: false }
     let puts = this.#puts.get(clientId)
     if (puts === undefined) {
       puts = new Map()
       this.#puts.set(clientId, puts)
     }
     puts.set(delivery.seq, put)
-    // Consecutive inserts (any clients) share one op, written in multi-row statements; an insert
-    // after another kind of op starts a new run, so the group's order of ops stays as written
-    const ops = this.#ops
-    let run = this.#insertRun
-    if (run === undefined || ops[ops.length - 1] !== this.#writeRun) {
-      const made: PendingPut[] = []
-      run = made
-      this.#insertRun = made
-      this.#writeRun = () => this.#insertRows(made)
-      this.#add(this.#writeRun)
-    }
-    run.push(put)
-  }
-
-  #insertRows(run: PendingPut[]): void {
-    const args = this.#insertArgs
-    let i = 0
-    while (i < run.length) {
-      // gather up to 16 live rows, then write them with the largest statements that fit
-      this.#bodies.rewind()
-      let rows = 0
-      args.length = 0
-      for (; i < run.length && rows < INSERT_ROWS[0]; i++) {
-        const put = run[i]!
-        if (put.cancelled) continue
-        const d = put.delivery
-        args.push(
-          put.clientId,
-          d.seq,
-          d.packetId ?? null,
-          d.state === 'pubrel' ? 1 : 0,
-          this.#bodies.encode(d),
-        )
-        rows++
-      }
-      let at = 0
-      for (const n of INSERT_ROWS) {
-        while (rows - at / 5 >= n) {
-          const stmt = this.#s[`addOut${n}`]!
-          if (at === 0 && n === rows) stmt.get(...args)
-          else stmt.get(...args.slice(at, at + n * 5))
-          at += n * 5
-        }
-      }
-    }
+    this.#add(() => {
+      if (put.cancelled) return
+      const d = put.delivery
+      const body = this.#bodies.encode(d)
+      this.#s.addOut!.get(clientId, d.seq, d.packetId ?? null, d.state === 'pubrel' ? 1 : 0, body)
+    })
   }
 
   updateOutbound(
@@ -651,8 +588,6 @@ export class SqliteStore implements BrokerStore {
     const ops = this.#ops
     const waiters = this.#waiters
     this.#ops = []
-    this.#insertRun = undefined
-    this.#writeRun = undefined
     this.#puts = new Map()
     this.#deletes = new Map()
     this.#updates = new Map()

@@ -293,53 +293,6 @@ test('packet-id changes of one group become runs: consecutive ids, a wrap past 6
   b.close()
 })
 
-test('inserts of one group go in multi-row statements: 45 rows over two clients, some removed or changed in the group, a clear in between, all leave the right rows and bodies', async () => {
-  const { a, b } = stores()
-  for (const clientId of ['p', 'q'])
-    a.putSession({ clientId, expiryInterval: 60, will: undefined, connected: false, disconnectedAt: 1 })
-  const row = (clientId: string, seq: number) =>
-    a.addOutbound(clientId, {
-      message: message(`t/${clientId}`, `${clientId}-${seq}`),
-      qos: 1,
-      retain: false,
-      subscriptionIds: seq % 7 === 0 ? [seq] : undefined,
-      seq,
-      packetId: undefined,
-      state: 'publish',
-    })
-  // 37 rows alternating between the clients (a run of 16 + 16 + 4 + 1), then a delete that ends the
-  // run, then 8 more (a new run); 5 and 20 go again within the group, 9 changes its id and state
-  for (let seq = 1; seq <= 37; seq++) row(seq % 2 === 0 ? 'p' : 'q', seq)
-  a.deleteOutbound('q', 5)
-  a.updateOutbound('p', 20, 9, 'pubrel')
-  a.deleteOutbound('p', 20)
-  a.updateOutbound('q', 9, 44, 'pubrel')
-  a.clearOutbound('q')
-  for (let seq = 38; seq <= 45; seq++) row('q', seq)
-  assert.equal(await a.commit(), true)
-  const adopted = new Map(
-    b
-      .adopt(() => true)
-      .map((r) => [
-        r.clientId,
-        r.outbound.map((d) => [
-          d.seq,
-          d.packetId,
-          d.state,
-          Buffer.from(d.message.payload).toString(),
-          d.subscriptionIds,
-        ]),
-      ]),
-  )
-  const expected = (clientId: string, seqs: number[]) =>
-    seqs.map((seq) => [seq, undefined, 'publish', `${clientId}-${seq}`, seq % 7 === 0 ? [seq] : undefined])
-  const evens = Array.from({ length: 18 }, (_, i) => 2 * (i + 1)).filter((seq) => seq !== 20)
-  assert.deepEqual(adopted.get('p'), expected('p', evens))
-  assert.deepEqual(adopted.get('q'), expected('q', [38, 39, 40, 41, 42, 43, 44, 45]))
-  a.close()
-  b.close()
-})
-
 test('a store whose outbound table predates WITHOUT ROWID is migrated once on open, its rows kept', async () => {
   const file = join(mkdtempSync(join(tmpdir(), 'mqttd-store-')), 'mqttd.db')
   const options = { file, sync: 'batch' as const, maxBytes: 1 << 30 }
