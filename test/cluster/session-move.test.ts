@@ -1,0 +1,110 @@
+// A persistent session moving between nodes under a QoS 1 flood: every message the publisher was
+// acknowledged reaches the subscriber once (a second copy only as a DUP resend of one in flight),
+// however far each node's consumer had read the stream when the session left and arrived.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import { hasNatsServer, type MqttdNode, startNats, startNodes } from '../helpers/nats.ts'
+import { connectClient } from './client.ts'
+
+const skip = hasNatsServer() ? false : 'nats-server is not installed'
+
+interface Got {
+  payload: string
+  dup: boolean
+}
+
+/** Connects the subscriber's client id to `url`, resuming its session; every message it gets joins `got`. */
+async function resume(url: string, options: IClientOptions, got: Got[]): Promise<MqttClient> {
+  const client = mqtt.connect(url, { reconnectPeriod: 0, ...options })
+  client.on('message', (_topic, payload, packet) =>
+    got.push({ payload: payload.toString(), dup: packet.dup }),
+  )
+  // the connection it replaces is closed by the server (0x8E): not an error of the test
+  client.on('error', () => {})
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve())
+    client.once('error', reject)
+  })
+  return client
+}
+
+/** What arrived against what the publisher was acknowledged: missing ones, and second copies without DUP. */
+function count(acked: readonly string[], got: readonly Got[]) {
+  const copies = new Map<string, Got[]>()
+  for (const g of got) copies.set(g.payload, [...(copies.get(g.payload) ?? []), g])
+  const missing = acked.filter((p) => !copies.has(p))
+  // QoS 1 comes again only as a resend of a message in flight, with DUP 1 [5.0 MQTT-4.4.0-1]
+  const twice = [...copies].filter(([, cs]) => cs.slice(1).some((c) => !c.dup)).map(([p]) => p)
+  return { missing, twice }
+}
+
+for (const [label, publisherOn] of [
+  ['a publisher on a third node', 'c'],
+  ['a publisher on one of the two nodes', 'a'],
+] as const) {
+  test(`a persistent session moving between two nodes ten times under a QoS 1 flood from ${label} misses nothing and gets no second copy without DUP [5.0 MQTT-4.4.0-1] [5.0 MQTT-3.1.2-5]`, {
+    skip,
+    // on this code: 134 (publisher on C) and 271 (on A) of 4000 missing
+    todo: "known gap (docs/cluster.md): the messages between the two nodes' stream positions are lost",
+  }, async (t) => {
+    const nats = await startNats()
+    t.after(() => nats.close())
+    const nodes = await startNodes(['a', 'b', 'c'], nats.url)
+    t.after(() => Promise.all(nodes.map((n) => n.kill())))
+    const [a, b, c] = nodes as [MqttdNode, MqttdNode, MqttdNode]
+    const options: IClientOptions = {
+      clientId: `mover-${publisherOn}`,
+      protocolVersion: 5,
+      clean: false,
+      properties: { sessionExpiryInterval: 300 },
+    }
+    const got: Got[] = []
+    let sub = await resume(a.url, options, got)
+    const subs = [sub]
+    t.after(() => Promise.all(subs.map((s) => s.endAsync(true).catch(() => {}))))
+    await sub.subscribeAsync('mv/#', { qos: 1 })
+
+    const pub = await connectClient((publisherOn === 'c' ? c : a).url, {
+      clientId: `mover-${publisherOn}-pub`,
+    })
+    t.after(() => pub.end())
+    const acked: string[] = []
+    const total = 4000
+    const moves = 10
+    // 20 publishes in flight at a time: the stream grows while a session moves
+    let next = 0
+    const publishing = Promise.all(
+      Array.from({ length: 20 }, async () => {
+        while (next < total) {
+          const p = `m${next++}`
+          await pub.client.publishAsync('mv/t', p, { qos: 1 })
+          acked.push(p)
+        }
+      }),
+    )
+    const until = async (n: number) => {
+      while (acked.length < n) await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    for (let i = 1; i <= moves; i++) {
+      await until((total * i) / (moves + 2))
+      sub = await resume((i % 2 === 1 ? b : a).url, options, got)
+      subs.push(sub)
+    }
+    await publishing
+    // the publisher's messages keep their order to one subscriber: once the sentinel came, all came
+    await pub.client.publishAsync('mv/t', 'end', { qos: 1 })
+    const last = sub
+    await new Promise<void>((resolve) => {
+      const check = () => (got.some((g) => g.payload === 'end') ? resolve() : undefined)
+      last.on('message', check)
+      check()
+    })
+    const { missing, twice } = count(acked, got)
+    assert.deepEqual(
+      { missing: missing.length, twice: twice.length },
+      { missing: 0, twice: 0 },
+      `missing ${missing.slice(0, 20).join(' ')}; twice ${twice.slice(0, 20).join(' ')}`,
+    )
+  })
+}
