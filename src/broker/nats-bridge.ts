@@ -604,8 +604,9 @@ export class NatsBridge implements RemoteRoute {
     // ack_wait is an hour: a message delivered again is one still held here
     if (m.info.redelivered) return
     this.#streamSeq = m.seq
-    const copy = copyOf(m)
-    const src = copy.src
+    const src = m.headers?.get(SOURCE_HEADER) ?? ''
+    // what a session catching up judges the message by (none catching up: nobody judges)
+    const copy = this.#catching.size > 0 ? copyOf(m) : undefined
     // one acknowledgement for all its holders here: persistent sessions, sessions on their way, this reading
     const hold: AckHold = { count: 1, release: () => m.ack() }
     for (const arrival of this.#arrivals.values()) this.#keepArriving(arrival, m, hold)
@@ -613,7 +614,7 @@ export class NatsBridge implements RemoteRoute {
     // that took it let go (a copy that comes before the routing here is not held)
     if (src.startsWith(this.#source.slice(0, this.#node.length + 1))) {
       // but not to a session that arrived from another node after that routing
-      if (this.#catching.size > 0) this.#catchUpOwn(copy, m, hold)
+      if (copy !== undefined) this.#catchUpOwn(copy, m, hold)
       const done = () => {
         if (--hold.count === 0) hold.release()
       }
