@@ -20,6 +20,12 @@
  *   by a client of those sessions reconnecting or by its own look for
  *   workers without subscriptions (`#sweepDead`). What was still pending in
  *   that consumer is delivered to them again.
+ * - A session moving to another node catches up with the stream (`claim`,
+ *   `#onTake`, `arrived`): the two workers read it at different places, so
+ *   the new one keeps what it reads while the session is on its way, the old
+ *   one reads at least as far before it gives the session up, and the
+ *   snapshot's mark says what the old one had delivered; the new one
+ *   delivers from the stream exactly the rest, in the stream's order.
  * - Shared subscriptions: a NATS queue group per (group, filter) for QoS 0 and
  *   a JetStream consumer per (group, filter subject) that every member's
  *   worker pulls from for QoS 1/2: one member cluster-wide gets each message.
