@@ -240,6 +240,8 @@ export async function createBrokerHandler(
       if (bridge !== undefined && broker.session(ctx.clientId) === undefined) {
         const snapshot = await bridge.claim(ctx.clientId, !clean)
         if (snapshot !== undefined) broker.installFromNode(snapshot)
+        // same turn: the session catches up from where the old node's worker stood in the stream
+        bridge.arrived(ctx.clientId)
       }
       const present = await broker.connect(ctx, packet, linkFor(ctx, packet, options), expiry)
       if (present === 'closed') return { stop: true }

@@ -20,6 +20,12 @@
  *   by a client of those sessions reconnecting or by its own look for
  *   workers without subscriptions (`#sweepDead`). What was still pending in
  *   that consumer is delivered to them again.
+ * - A session moving to another node catches up with the stream (`claim`,
+ *   `#onTake`, `arrived`): the two workers read it at different places, so
+ *   the new one keeps what it reads while the session is on its way, the old
+ *   one reads at least as far before it gives the session up, and the
+ *   snapshot's mark says what the old one had delivered; the new one
+ *   delivers from the stream exactly the rest, in the stream's order.
  * - Shared subscriptions: a NATS queue group per (group, filter) for QoS 0 and
  *   a JetStream consumer per (group, filter subject) that every member's
  *   worker pulls from for QoS 1/2: one member cluster-wide gets each message.
@@ -65,7 +71,13 @@ import type { BrokerMessage } from './message.ts'
 import { isExpired } from './message.ts'
 import { messageFrom, messageHeaders, retainedFrom, retainedValue } from './nats-envelope.ts'
 import type { RemoteRoute, Router } from './router.ts'
-import type { AckHold, Subscription as MqttSubscription, Session, SessionSnapshot } from './session.ts'
+import type {
+  AckHold,
+  Subscription as MqttSubscription,
+  Session,
+  SessionSnapshot,
+  StreamMark,
+} from './session.ts'
 
 /** Unacknowledged QoS 1/2 messages one worker takes from the stream at a time. */
 const PULL_BATCH = 1000
@@ -87,6 +99,10 @@ const ADOPT_TAKE_WAIT_MS = 1500
 const RETAINED_BARRIER_MS = 2000
 /** How often, at most, a worker looks for dead workers (deadWorkerAfterMs / 3 when that is shorter). */
 const DEAD_SWEEP_MS = 10_000
+/** Longest a session moved in from another node catches up with the stream before its parked deliveries go in anyway. */
+const CATCH_UP_MS = 10_000
+/** Most stream messages one session on its way here keeps for it (beyond: lost for it, counted as dropped). */
+const MAX_ARRIVING = 50_000
 /** A worker's durable consumer, `<node>_<link>` (a share group's is `mqttd_` and 24 hex digits). */
 const WORKER_CONSUMER = /^(.+)_([0-9a-f]{8})$/
 
@@ -95,6 +111,59 @@ interface FilterState {
   subs: Subscription[]
   /** Shared subscriptions: this worker's pulls from the group's JetStream consumers. */
   pulls: Promise<ConsumerMessages | undefined>[]
+}
+
+/** A stream message as a session catching up judges it: its sequence, its id (`Mqttd-Src`) and the workers of its node it was routed to. */
+interface StreamCopy {
+  seq: number
+  src: string
+  workers: string | undefined
+}
+
+/** A session on its way here from another node (`claim`): the stream messages read meanwhile, held until it is installed. */
+interface Arrival {
+  /** This worker's consumer position when it asked for the session. */
+  from: number
+  items: { m: JsMsg; hold: AckHold }[]
+  dropped: number
+  mark?: StreamMark
+}
+
+/**
+ * A session moved here from another node, catching up: which stream messages
+ * the old worker had delivered to it (`mark`), which of this node's own
+ * messages this worker had routed when it arrived (`cut`), and the ids of this
+ * node's own messages the old worker had delivered (`covered`: a copy the
+ * routing here parked is dropped).
+ */
+interface CatchUp {
+  session: Session
+  mark: StreamMark
+  markCut: Map<string, number>
+  cut: Map<string, number>
+  covered: Set<string>
+  /** The stream's last sequence once this node's workers route to the session: caught up when the consumer reached it. */
+  until: number | undefined
+  timer: NodeJS.Timeout
+  done: Promise<void>
+  finish: () => void
+}
+
+/** `<node>|<link>|<n>`, the id of a QoS 1/2 message (n counts per link). */
+function parseId(id: string): { node: string; link: string; n: number } | undefined {
+  const a = id.indexOf('|')
+  const b = id.lastIndexOf('|')
+  if (a < 0 || b <= a) return undefined
+  return { node: id.slice(0, a), link: id.slice(a + 1, b), n: Number(id.slice(b + 1)) }
+}
+
+/** Whether the `Mqttd-Workers` header `workers` names worker `id`. */
+function listed(workers: string | undefined, id: number): boolean {
+  return workers !== undefined && workers !== '' && workers.split(',').includes(String(id))
+}
+
+function copyOf(m: JsMsg): StreamCopy {
+  return { seq: m.seq, src: m.headers?.get(SOURCE_HEADER) ?? '', workers: m.headers?.get(WORKERS_HEADER) }
 }
 
 export interface BridgeOptions {
@@ -187,7 +256,15 @@ export class NatsBridge implements RemoteRoute {
   /** This node's own messages that persistent sessions here hold, by id, until they let go. */
   readonly #ownHolds = new Map<string, AckHold & { ack?: () => void }>()
   /** This node's own stream copies that came before the routing over this worker's port, by id. */
-  readonly #early = new Map<string, { m: JsMsg; at: number }>()
+  readonly #early = new Map<string, { ack: () => void; at: number }>()
+  /** Per link of this node, the highest message number this worker routed (`hold`): where a moving session stands in this node's own messages. */
+  readonly #routedUpTo = new Map<string, number>()
+  /** Sessions on their way here from another node, by client id. */
+  readonly #arrivals = new Map<string, Arrival>()
+  /** Sessions moved here from another node that are still catching up with the stream, by client id. */
+  readonly #catching = new Map<string, CatchUp>()
+  /** The stream message being delivered now: a session catching up judges by it whether it has the message already. */
+  #streamCopy: StreamCopy | undefined
   #earlySweep: NodeJS.Timeout | undefined
   /** Sessions adopted from a dead worker, until what its consumer held for them is delivered. */
   readonly #adopting = new Map<string, Promise<void>>()
@@ -534,20 +611,83 @@ export class NatsBridge implements RemoteRoute {
     if (m.info.redelivered) return
     this.#streamSeq = m.seq
     const src = m.headers?.get(SOURCE_HEADER) ?? ''
+    // what a session catching up judges the message by (none catching up: nobody judges)
+    const copy = this.#catching.size > 0 ? copyOf(m) : undefined
+    // one acknowledgement for all its holders here: persistent sessions, sessions on their way, this reading
+    const hold: AckHold = { count: 1, release: () => m.ack() }
+    for (const arrival of this.#arrivals.values()) this.#keepArriving(arrival, m, hold)
     // this node's own: its workers routed it already; acknowledged once the persistent sessions here
     // that took it let go (a copy that comes before the routing here is not held)
     if (src.startsWith(this.#source.slice(0, this.#node.length + 1))) {
+      // but not to a session that arrived from another node after that routing
+      if (copy !== undefined) this.#catchUpOwn(copy, m, hold)
+      const done = () => {
+        if (--hold.count === 0) hold.release()
+      }
       const own = this.#ownHolds.get(src)
-      if (own !== undefined) own.ack = () => m.ack()
-      else if (this.#routedHere(m)) this.#waitForRouting(src, m)
-      else m.ack()
+      if (own !== undefined) own.ack = done
+      else if (this.#routedHere(m)) this.#waitForRouting(src, done)
+      else done()
+    } else {
+      this.#received.inc()
+      const message = messageFrom(m.subject.slice(QOS_PREFIX.length), new Uint8Array(m.data), m.headers)
+      this.#streamCopy = copy
+      try {
+        this.#o.router.deliverRemote(message, hold)
+      } finally {
+        this.#streamCopy = undefined
+      }
+      if (--hold.count === 0) hold.release()
+    }
+    for (const state of this.#catching.values())
+      if (state.until !== undefined && m.seq >= state.until) this.#doneCatchingUp(state)
+  }
+
+  /** One more stream message read while `arrival`'s session is on its way here: kept (and held) for it. */
+  #keepArriving(arrival: Arrival, m: JsMsg, hold: AckHold): void {
+    if (arrival.items.length >= MAX_ARRIVING) {
+      arrival.dropped++
       return
     }
-    this.#received.inc()
-    const message = messageFrom(m.subject.slice(QOS_PREFIX.length), new Uint8Array(m.data), m.headers)
-    const hold: AckHold = { count: 1, release: () => m.ack() }
-    this.#o.router.deliverRemote(message, hold)
-    if (--hold.count === 0) m.ack()
+    hold.count++
+    arrival.items.push({ m, hold })
+  }
+
+  /** One of this node's own messages from the stream: to the sessions catching up that the routing here did not give it. */
+  #catchUpOwn(copy: StreamCopy, m: JsMsg, hold: AckHold): void {
+    let message: BrokerMessage | undefined
+    for (const state of this.#catching.values()) {
+      if (this.#o.session(state.session.clientId) !== state.session || !this.#owes(state, copy)) continue
+      message ??= messageFrom(m.subject.slice(QOS_PREFIX.length), new Uint8Array(m.data), m.headers)
+      this.#deliverTo(state.session, message, hold, copy)
+    }
+  }
+
+  /**
+   * Whether the stream's `copy` of a message is one a session moved here
+   * still needs from the stream: the old worker did not deliver it to the
+   * session, and the routing on this node does not either.
+   */
+  #owes(state: CatchUp, copy: StreamCopy): boolean {
+    const { mark } = state
+    const id = parseId(copy.src)
+    if (id === undefined) return copy.seq > mark.seq
+    if (id.node === mark.node) {
+      // the old node's own: its worker had it from the routing there, not from its consumer
+      const routed = id.link === mark.link || listed(copy.workers, mark.worker)
+      return !routed || id.n > (state.markCut.get(id.link) ?? 0)
+    }
+    if (id.node === this.#node) {
+      if (copy.seq <= mark.seq) {
+        // the old worker's consumer delivered it: a copy the routing here gives the session goes
+        state.covered.add(copy.src)
+        return false
+      }
+      // routed to this worker after the session arrived: the routing gave it to the session
+      const routed = id.link === this.#link || listed(copy.workers, this.#o.workerId)
+      return !routed || id.n <= (state.cut.get(id.link) ?? 0)
+    }
+    return copy.seq > mark.seq
   }
 
   #onSharedStream(m: JsMsg, group: string, filter: string): void {
@@ -566,15 +706,15 @@ export class NatsBridge implements RemoteRoute {
   }
 
   /** The stream was faster than the port: the routing here (`hold`) takes the copy up. */
-  #waitForRouting(id: string, m: JsMsg): void {
-    this.#early.set(id, { m, at: Date.now() })
+  #waitForRouting(id: string, ack: () => void): void {
+    this.#early.set(id, { ack, at: Date.now() })
     // a routing that never comes (a path that does not route here after all) must not keep it for ever
     this.#earlySweep ??= setInterval(() => {
       const old = Date.now() - EARLY_COPY_MS
       for (const [key, e] of this.#early)
         if (e.at <= old) {
           this.#early.delete(key)
-          e.m.ack()
+          e.ack()
         }
       if (this.#early.size === 0) {
         clearInterval(this.#earlySweep)
@@ -588,6 +728,9 @@ export class NatsBridge implements RemoteRoute {
   }
 
   hold(id: string): AckHold {
+    const parsed = parseId(id)
+    if (parsed !== undefined && parsed.n > (this.#routedUpTo.get(parsed.link) ?? 0))
+      this.#routedUpTo.set(parsed.link, parsed.n)
     const hold: AckHold & { ack?: () => void } = {
       count: 1,
       release: () => {
@@ -599,7 +742,7 @@ export class NatsBridge implements RemoteRoute {
     const early = this.#early.get(id)
     if (early !== undefined) {
       this.#early.delete(id)
-      hold.ack = () => early.m.ack()
+      hold.ack = early.ack
     }
     return hold
   }
@@ -668,6 +811,120 @@ export class NatsBridge implements RemoteRoute {
   }
 
   /**
+   * Call right after a session `claim` returned was installed (same turn):
+   * the session catches up with the stream from where the old worker stood
+   * (the snapshot's mark). It gets the messages this worker read while it was
+   * on its way, then from this worker's consumer what the old worker had not
+   * delivered to it, and it skips what the old worker had; deliveries from
+   * the routing on this node wait (parked) until the consumer reached the
+   * stream's end as of the moment this node's workers all route to it, so one
+   * publisher's messages keep their order.
+   */
+  arrived(clientId: string): void {
+    const arrival = this.#arrivals.get(clientId)
+    if (arrival === undefined) return
+    this.#arrivals.delete(clientId)
+    const session = this.#o.session(clientId)
+    const mark = arrival.mark
+    if (session === undefined || mark === undefined) {
+      for (const { hold } of arrival.items) if (--hold.count === 0) hold.release()
+      return
+    }
+    if (arrival.dropped > 0) {
+      this.#o.log.warn(
+        { clientId, dropped: arrival.dropped },
+        'cluster: a moving session missed stream messages',
+      )
+      for (let i = 0; i < arrival.dropped; i++) this.#o.drop('queue_full')
+    }
+    let finish: () => void = () => {}
+    const done = new Promise<void>((resolve) => {
+      finish = resolve
+    })
+    const state: CatchUp = {
+      session,
+      mark,
+      markCut: new Map(mark.cut),
+      cut: new Map(this.#routedUpTo),
+      covered: new Set(),
+      until: undefined,
+      timer: setTimeout(() => {
+        this.#o.log.warn({ clientId, until: state.until }, 'cluster: a moved session stopped catching up')
+        this.#doneCatchingUp(state)
+      }, CATCH_UP_MS),
+      done,
+      finish,
+    }
+    state.timer.unref()
+    this.#catching.set(clientId, state)
+    session.pause(() => {
+      const copy = this.#streamCopy
+      // from the routing here: after what the stream still brings
+      if (copy === undefined) return 'park'
+      return this.#owes(state, copy) ? 'pass' : 'skip'
+    })
+    for (const { m, hold } of arrival.items) {
+      const copy = copyOf(m)
+      if (this.#owes(state, copy)) {
+        const message = messageFrom(m.subject.slice(QOS_PREFIX.length), new Uint8Array(m.data), m.headers)
+        this.#deliverTo(session, message, hold, copy)
+      }
+      if (--hold.count === 0) hold.release()
+    }
+    void this.#catchUpUntil(state)
+  }
+
+  /** Sets where `state`'s session has caught up: the stream's end once every worker of this node routes to it. */
+  async #catchUpUntil(state: CatchUp): Promise<void> {
+    try {
+      await this.#o.router.confirm(TAKE_TIMEOUT_MS)
+      state.until = (await this.#jsm.streams.info(QOS_STREAM)).state.last_seq
+    } catch (err) {
+      this.#o.log.warn({ err }, 'cluster: stream position unknown; a moved session stops catching up')
+      state.until = 0
+    }
+    if (this.#streamSeq >= state.until) this.#doneCatchingUp(state)
+  }
+
+  /** `state`'s session caught up: what the routing here parked goes in, but for what the old worker had delivered. */
+  #doneCatchingUp(state: CatchUp): void {
+    const clientId = state.session.clientId
+    if (this.#catching.get(clientId) !== state) return
+    this.#catching.delete(clientId)
+    clearTimeout(state.timer)
+    state.session.resume((d) => d.message.id === undefined || !state.covered.has(d.message.id))
+    state.finish()
+  }
+
+  /** A stream message to `session` alone, as its subscriptions ask (`copy`: the stream message it is, for the session's intake). */
+  #deliverTo(
+    session: Session,
+    message: BrokerMessage,
+    hold: AckHold,
+    copy?: StreamCopy,
+    dup = false,
+  ): boolean {
+    const merged = new Map<string, Merge>()
+    for (const [raw, sub] of session.subscriptions) {
+      const parsed = parseFilter(raw)
+      if (parsed === undefined || parsed.group !== undefined) continue
+      if (sub.nl && session.clientId === message.origin) continue
+      if (matchesFilter(parsed.filter, message.topic)) merge(merged, session.clientId, session, sub)
+    }
+    const m1 = merged.get(session.clientId)
+    if (m1 === undefined) return false
+    const delivery = deliveryFor(message, m1)
+    if (dup) delivery.dup = true
+    delivery.hold = hold
+    this.#streamCopy = copy
+    try {
+      return session.deliver(delivery, Date.now())
+    } finally {
+      this.#streamCopy = undefined
+    }
+  }
+
+  /**
    * The client connects here: when its session directory entry names another
    * node, that node's worker closes its connection (v5 0x8E) and hands over the
    * session when the client resumes it. Then the entry names this worker.
@@ -681,9 +938,13 @@ export class NatsBridge implements RemoteRoute {
       let holder = await this.#holder(key)
       for (let attempt = 0; holder !== undefined && holder.node !== this.#node; attempt++) {
         try {
+          // from here on the stream messages this worker reads are kept for the session: the old worker
+          // gives it up once it read at least as far, so nothing falls between the two
+          if (resume && !this.#arrivals.has(clientId))
+            this.#arrivals.set(clientId, { from: this.#streamSeq, items: [], dropped: 0 })
           const reply = await this.#nc.request(
             nodeSubject(holder.node, `${holder.link}.take`),
-            serialize({ clientId, resume }),
+            serialize({ clientId, resume, from: this.#arrivals.get(clientId)?.from ?? 0 }),
             { timeout: TAKE_TIMEOUT_MS },
           )
           snapshot = (deserialize(reply.data) as { snapshot?: SessionSnapshot }).snapshot
@@ -730,6 +991,10 @@ export class NatsBridge implements RemoteRoute {
     } catch (err) {
       this.#o.log.warn({ err, clientId }, 'cluster: session directory unavailable')
     }
+    const arrival = this.#arrivals.get(clientId)
+    // nothing moves (or an old node without a mark): the messages kept for it go
+    if (arrival !== undefined && snapshot?.stream !== undefined) arrival.mark = snapshot.stream
+    else if (arrival !== undefined) this.arrived(clientId)
     return snapshot
   }
 
@@ -957,24 +1222,12 @@ export class NatsBridge implements RemoteRoute {
   /** A message from a dead worker's consumer, to the adopted sessions it matches; returns how many took it. */
   #deliverAdopted(m: JsMsg, adopted: Session[], hold: AckHold): number {
     const message = messageFrom(m.subject.slice(QOS_PREFIX.length), new Uint8Array(m.data), m.headers)
-    const now = Date.now()
     let count = 0
     for (const session of adopted) {
       // ended, or moved on: what the new holder has came with it
       if (this.#o.session(session.clientId) !== session) continue
-      const merged = new Map<string, Merge>()
-      for (const [raw, sub] of session.subscriptions) {
-        const parsed = parseFilter(raw)
-        if (parsed === undefined || parsed.group !== undefined) continue
-        if (matchesFilter(parsed.filter, message.topic)) merge(merged, session.clientId, session, sub)
-      }
-      const m1 = merged.get(session.clientId)
-      if (m1 === undefined) continue
-      const delivery = deliveryFor(message, m1)
       // it may have been in flight to the client on the dead node [3.1.1 MQTT-4.4.0-1] [5.0 MQTT-4.4.0-1]
-      if (m.info.redelivered) delivery.dup = true
-      delivery.hold = hold
-      if (session.deliver(delivery, now)) count++
+      if (this.#deliverTo(session, message, hold, undefined, m.info.redelivered)) count++
     }
     return count
   }
@@ -989,11 +1242,33 @@ export class NatsBridge implements RemoteRoute {
   async #onTake(m: Msg): Promise<void> {
     let answer: { found: boolean; snapshot?: SessionSnapshot }
     try {
-      const { clientId, resume } = deserialize(m.data) as { clientId: string; resume: boolean }
+      const { clientId, resume, from } = deserialize(m.data) as {
+        clientId: string
+        resume: boolean
+        from?: number
+      }
+      // the waits below together stay within the asking worker's TAKE_TIMEOUT_MS
+      const deadline = Date.now() + ADOPT_TAKE_WAIT_MS
       // adopted from a dead worker: the messages it held come along once they are here
       const adopting = this.#adopting.get(clientId)
       if (adopting !== undefined) await Promise.race([adopting, sleep(ADOPT_TAKE_WAIT_MS)])
+      // still catching up after its own move: what that brings comes along
+      const catching = this.#catching.get(clientId)
+      if (catching !== undefined) {
+        await Promise.race([catching.done, sleep(deadline - Date.now())])
+        this.#doneCatchingUp(catching)
+      }
+      // the new worker keeps what it reads from `from` on: this one delivers up to there at least
+      if (resume && from !== undefined) await this.#reach(from, deadline)
       const snapshot = this.#o.giveUp(clientId, resume)
+      if (snapshot !== undefined && snapshot !== null)
+        snapshot.stream = {
+          seq: this.#streamSeq,
+          node: this.#node,
+          link: this.#link,
+          worker: this.#o.workerId,
+          cut: [...this.#routedUpTo],
+        }
       answer =
         snapshot === undefined
           ? { found: false }
@@ -1005,6 +1280,24 @@ export class NatsBridge implements RemoteRoute {
       answer = { found: false }
     }
     m.respond(serialize(answer))
+  }
+
+  /**
+   * Resolves once this worker's consumer handled stream sequence `seq`, and
+   * the routing here took up this node's own messages whose stream copies it
+   * read first (the port was slower than NATS): the session's snapshot then
+   * holds every message up to `seq`, and the mark says which of this node's
+   * own it holds. Until `deadline` at most.
+   */
+  async #reach(seq: number, deadline: number): Promise<void> {
+    while (this.#streamSeq < seq && !this.#closed && Date.now() < deadline) await sleep(2)
+    const early = [...this.#early.keys()]
+    while (early.some((id) => this.#early.has(id)) && !this.#closed && Date.now() < deadline) await sleep(2)
+    if (Date.now() >= deadline)
+      this.#o.log.warn(
+        { seq, at: this.#streamSeq },
+        'cluster: giving a session up before reading as far as its new worker; messages between may be missing',
+      )
   }
 
   async close(): Promise<void> {

@@ -49,6 +49,29 @@ export interface AckHold {
   release(): void
 }
 
+/**
+ * Where the worker that gave a session up to another node stood in the
+ * cluster stream (nats-bridge.ts): what it had delivered to the session, so
+ * the new holder delivers from the stream exactly what it had not.
+ */
+export interface StreamMark {
+  /** The last stream sequence the old worker's consumer had handled. */
+  seq: number
+  /** The old worker's node, link (its NATS connection) and worker id. */
+  node: string
+  link: string
+  worker: number
+  /** Per link of the old node, the highest message number its worker had routed locally (its own node's messages). */
+  cut: [string, number][]
+}
+
+/**
+ * What a session held back while it catches up does with a delivery: `skip`
+ * it (the session has it already), `park` it (it goes after what the catching
+ * up still brings), or let it `pass`.
+ */
+export type Intake = (delivery: Delivery) => 'skip' | 'park' | 'pass'
+
 /** A message waiting for, or holding, a packet id. */
 export interface Delivery {
   message: BrokerMessage
@@ -123,6 +146,8 @@ export interface SessionSnapshot {
   queue: Delivery[]
   /** QoS 2 ids from the client awaiting PUBREL, when there are any. */
   inbound?: number[]
+  /** Set when it moves between nodes: where the old worker stood in the cluster stream. */
+  stream?: StreamMark
 }
 
 const NO_INFLIGHT: ReadonlyMap<number, InFlight> = new Map()
@@ -158,6 +183,9 @@ export class Session {
   #nextSeq = 1
   /** QoS 2 packet ids from the client whose PUBREC was sent and whose PUBREL has not come. */
   #inbound: Set<number> | undefined
+  /** While it catches up after a move between nodes: what decides about each delivery, and what it parked. */
+  #intake: Intake | undefined
+  #parked: Delivery[] | undefined
 
   constructor(
     clientId: string,
@@ -295,6 +323,11 @@ export class Session {
     // not for this client (an ACL): not a drop
     if (this.#mayRead !== undefined && !this.#mayRead(delivery.message.topic)) return false
     if (isExpired(delivery.message, now)) return this.#drop('expired')
+    if (this.#intake !== undefined) {
+      const verdict = this.#intake(delivery)
+      if (verdict === 'skip') return true
+      if (verdict === 'park' && delivery.qos > 0) return this.#park(delivery)
+    }
     const link = this.#link
     if (delivery.qos === 0) {
       if (link === undefined) return this.#drop('client_offline')
@@ -331,6 +364,43 @@ export class Session {
     this.#queue.push(entry)
     const high = this.#limits.highWater ?? 0
     if (high > 0 && link !== undefined && !this.#stalled && this.queuedCount >= high) this.#setCongested(true)
+    return true
+  }
+
+  /**
+   * Holds deliveries back while the session catches up with what another node
+   * had not delivered to it (nats-bridge.ts): `intake` decides about each,
+   * and the parked ones go after the catching up, in their order, at {@link resume}.
+   */
+  pause(intake: Intake): void {
+    this.#intake = intake
+    this.#parked ??= []
+  }
+
+  /** The catching up is over: the parked deliveries that `keep` says are still owed go in, in order. */
+  resume(keep: (delivery: Delivery) => boolean): void {
+    this.#intake = undefined
+    const parked = this.#parked ?? []
+    this.#parked = undefined
+    const now = Date.now()
+    for (const delivery of parked) {
+      const hold = delivery.hold
+      if (keep(delivery)) this.deliver(delivery, now)
+      // the park's own count on the stream acknowledgement (deliver took its own)
+      if (hold !== undefined && --hold.count === 0) hold.release()
+    }
+  }
+
+  #park(delivery: Delivery): boolean {
+    this.#parked ??= []
+    const parked = this.#parked
+    if (this.queuedCount + parked.length >= this.#limits.maxQueuedMessages) return this.#drop('queue_full')
+    const hold = delivery.hold
+    if (hold !== undefined) {
+      if (this.expiryInterval > 0) hold.count++
+      else delivery.hold = undefined
+    }
+    parked.push(delivery)
     return true
   }
 
@@ -517,6 +587,9 @@ export class Session {
     this.#journal?.cleared()
     for (const entry of this.#inflight.values()) letGo(entry)
     for (let i = this.#queueHead; i < this.#queue.length; i++) letGo(this.#queue[i])
+    for (const delivery of this.#parked ?? []) letGo(delivery)
+    this.#parked = undefined
+    this.#intake = undefined
     this.#inflight = NO_INFLIGHT
     this.#queue = []
     this.#queueHead = 0
@@ -535,7 +608,11 @@ export class Session {
       letGo(entry)
       inflight.push([id, entry])
     }
+    // parked while catching up after a move between nodes: they move along behind the queue
     const queue = this.#queue.slice(this.#queueHead)
+    if (this.#parked !== undefined) queue.push(...this.#parked)
+    this.#parked = undefined
+    this.#intake = undefined
     for (const entry of queue) letGo(entry)
     return {
       clientId: this.clientId,

@@ -347,3 +347,57 @@ test('backpressure: a congested session that acknowledges nothing for stallMs st
   assert.equal(session.congested, false)
   assert.deepEqual(events, [true, false, true, false])
 })
+
+test('a session catching up after a move between nodes: the intake skips, parks or passes each delivery; the parked ones follow in order, holding their stream acknowledgement until the session lets go', () => {
+  const session = new Session('c1', 300, { maxQueuedMessages: 10, maxPendingWrites: 10 }, () => {})
+  const l = link()
+  session.attach(l)
+  const verdicts = new Map<string, 'skip' | 'park' | 'pass'>([
+    ['had', 'skip'],
+    ['live1', 'park'],
+    ['live2', 'park'],
+    ['owed', 'pass'],
+  ])
+  session.pause((d) => verdicts.get(Buffer.from(d.message.payload).toString())!)
+  const acked: string[] = []
+  const held = (name: string) => ({ count: 1, release: () => acked.push(name) })
+  for (const name of ['had', 'live1', 'live2', 'owed']) {
+    const hold = held(name)
+    session.deliver({ ...delivery(message('t', name, 1, { id: name })), hold }, Date.now())
+    if (--hold.count === 0) hold.release()
+  }
+  // skipped: nothing holds it; parked: the session does, while it waits
+  assert.deepEqual(acked, ['had'])
+  assert.deepEqual(
+    publishes(l).map((p) => p.payload.toString()),
+    ['owed'],
+  )
+  // live1 came over the stream to the old node already: dropped
+  session.resume((d) => d.message.id !== 'live1')
+  assert.deepEqual(acked, ['had', 'live1'])
+  assert.deepEqual(
+    publishes(l).map((p) => p.payload.toString()),
+    ['owed', 'live2'],
+  )
+  // from here on every delivery goes straight in
+  session.deliver(delivery(message('t', 'after')), Date.now())
+  assert.deepEqual(
+    publishes(l).map((p) => p.payload.toString()),
+    ['owed', 'live2', 'after'],
+  )
+  const [live2] = publishes(l).filter((p) => p.payload.toString() === 'live2')
+  session.acknowledge('puback', live2!.messageId!, undefined)
+  assert.deepEqual(acked, ['had', 'live1', 'live2'])
+})
+
+test('a session given up while catching up takes its parked deliveries along, behind its queue', () => {
+  const session = new Session('c1', 300, { maxQueuedMessages: 10, maxPendingWrites: 10 }, () => {})
+  session.deliver(delivery(message('t', 'queued')), Date.now())
+  session.pause(() => 'park')
+  session.deliver(delivery(message('t', 'parked')), Date.now())
+  const snapshot = session.snapshot()
+  assert.deepEqual(
+    snapshot.queue.map((d) => Buffer.from(d.message.payload).toString()),
+    ['queued', 'parked'],
+  )
+})
