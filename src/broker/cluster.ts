@@ -32,6 +32,13 @@
  * (`receiveMessageOnPort`) before routing: a SUBSCRIBE handled anywhere
  * before a PUBLISH is handled here is routed to (issue 11, item 2). The check
  * costs one atomic load per peer per publish.
+ *
+ * Session directory changes (`held` on every connect, `released` on every
+ * close) are control that may wait for the end of the turn: {@link
+ * Cluster.postSoon} queues them and one BroadcastChannel post carries the
+ * turn's changes, flushed before any later post so receivers see the same
+ * order as if each had been posted at once. A post costs a clone and a
+ * wake-up of every peer: two per connection before, one per turn now.
  */
 import {
   BroadcastChannel,
@@ -56,6 +63,12 @@ interface PortOffer {
 interface CellOffer {
   t: 'cell'
   cell: SharedArrayBuffer
+}
+
+/** Several control messages of one turn in one BroadcastChannel post, unpacked on arrival (see postSoon). */
+interface ControlBatch {
+  t: 'batch'
+  messages: ClusterMessage[]
 }
 
 /** What travels over a port: a turn's data as one batch (wire.ts), a `subs` copy, or the cell. */
@@ -91,6 +104,8 @@ export class Cluster {
   readonly #cell = new Int32Array(new SharedArrayBuffer(4))
   readonly #maxBatch: number
   #flushScheduled = false
+  /** Control queued by postSoon() for the end of this turn. */
+  #soon: ClusterMessage[] = []
   #draining = false
   #closed = false
 
@@ -117,13 +132,17 @@ export class Cluster {
     this.#channel = new BroadcastChannel(name)
     // Never keep a worker alive just for the broker's channels
     this.#channel.unref()
-    this.#channel.onmessage = (event) => {
-      const message = (event as { data: ClusterMessage }).data
+    const deliver = (message: ClusterMessage): void => {
       if ('to' in message) {
         const to = message.to
         if (typeof to === 'number' ? to !== workerId : !to.includes(workerId)) return
       }
       onMessage(message)
+    }
+    this.#channel.onmessage = (event) => {
+      const message = (event as { data: ClusterMessage | ControlBatch }).data
+      if (message.t === 'batch') for (const m of message.messages) deliver(m)
+      else deliver(message)
     }
     this.#onWorkerMessage = (value) => {
       const offer = value as Partial<PortOffer> | null
@@ -198,7 +217,36 @@ export class Cluster {
 
   /** Control: to every peer over the BroadcastChannel, in causal order. */
   post(message: ClusterMessage): void {
-    if (!this.#closed) this.#channel.postMessage(message)
+    if (this.#closed) return
+    this.#postQueued()
+    this.#channel.postMessage(message)
+  }
+
+  /**
+   * Control that may wait for the end of this turn: posted with the turn's
+   * others in one message, and before any later post (the same order as
+   * {@link post}, one clone and one wake-up per peer for the whole turn).
+   */
+  postSoon(message: ClusterMessage): void {
+    if (this.#closed) return
+    this.#soon.push(message)
+    this.#scheduleFlush()
+  }
+
+  #postQueued(): void {
+    const soon = this.#soon
+    if (soon.length === 0) return
+    this.#soon = []
+    this.#channel.postMessage(
+      soon.length === 1 ? soon[0] : ({ t: 'batch', messages: soon } satisfies ControlBatch),
+    )
+  }
+
+  #scheduleFlush(): void {
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      setImmediate(this.#flush)
+    }
   }
 
   /**
@@ -216,6 +264,7 @@ export class Cluster {
       // A peer that reads this value finds the message above already in its port's queue
       Atomics.store(this.#cell, 0, message.seq)
     }
+    this.#postQueued()
     this.#channel.postMessage(message)
   }
 
@@ -259,6 +308,7 @@ export class Cluster {
     if (this.#closed) return
     for (const peer of to) {
       if (!this.#links.has(peer)) {
+        this.#postQueued()
         this.#channel.postMessage(message)
         return
       }
@@ -268,14 +318,12 @@ export class Cluster {
       link.outbox.push(message)
       if (link.outbox.count >= this.#maxBatch || link.outbox.bytes >= MAX_BATCH_BYTES) this.#flushLink(link)
     }
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true
-      setImmediate(this.#flush)
-    }
+    this.#scheduleFlush()
   }
 
   readonly #flush = (): void => {
     this.#flushScheduled = false
+    this.#postQueued()
     for (const link of this.#links.values()) this.#flushLink(link)
   }
 

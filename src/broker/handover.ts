@@ -15,6 +15,8 @@ export interface HandoverHost {
   /** Most deliveries buffered for a session on its way here. */
   readonly maxBuffered: number
   post(message: ClusterMessage): void
+  /** Posts with the rest of this turn's control, before any later post (the directory's `held` / `released`). */
+  postSoon(message: ClusterMessage): void
   session(clientId: string): Session | undefined
   /** Gives up the session held here to worker `to`: its snapshot when the client resumes, else null. */
   giveUp(clientId: string, to: number, resume: boolean): SessionSnapshot | null
@@ -61,14 +63,15 @@ export class Handover {
   claim(clientId: string): void {
     const stamp = { time: Date.now(), worker: this.#host.self }
     this.#directory.set(clientId, stamp)
-    this.#host.post({ t: 'held', from: this.#host.self, clientId, stamp })
+    // one post per turn for all its connects and closes, not one per connection (cluster.ts)
+    this.#host.postSoon({ t: 'held', from: this.#host.self, clientId, stamp })
   }
 
   /** The session of `clientId` ended here; `announce` tells the others. */
   release(clientId: string, announce: boolean): void {
     if (this.#directory.get(clientId)?.worker !== this.#host.self) return
     this.#directory.delete(clientId)
-    if (announce) this.#host.post({ t: 'released', from: this.#host.self, clientId })
+    if (announce) this.#host.postSoon({ t: 'released', from: this.#host.self, clientId })
   }
 
   /** The sessions this worker holds, for a new worker's `sync`. */

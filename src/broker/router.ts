@@ -21,6 +21,8 @@ export interface RouterOptions {
   retained: RetainedLimits
   /** Posts control to every worker, in causal order. */
   post: (message: ClusterMessage) => void
+  /** Posts control that may wait for the end of the turn (default: `post`); see Cluster.postSoon. */
+  postSoon?: (message: ClusterMessage) => void
   /** Posts a `subs` announcement (default: `post`); see Cluster.announce. */
   announce?: (message: SubsMessage) => void
   /** Before routing: applies the announcements peers already posted (see Cluster.catchUp). */
@@ -133,6 +135,12 @@ export class Router {
   post(message: ClusterMessage): void {
     this.flush()
     this.#o.post(message)
+  }
+
+  /** Like {@link post}, for control that may go out with the rest of this turn's (see Cluster.postSoon). */
+  postSoon(message: ClusterMessage): void {
+    this.flush()
+    ;(this.#o.postSoon ?? this.#o.post)(message)
   }
 
   /** Announces pending subscription changes now; returns this worker's `subs` seq. */

@@ -139,3 +139,30 @@ export function encodePuback(
   }
   return true
 }
+
+/**
+ * Encodes a CONNACK without properties, byte for byte as mqtt-packet does
+ * (`returnCode` up to v3.1.1, `reasonCode` and an empty property list in v5):
+ * one per connection, which mqtt-packet writes in four pieces. False for
+ * anything else (properties, a code that is not a byte), left to mqtt-packet.
+ */
+export function encodeConnack(
+  out: OutboundBuffer,
+  o: { returnCode?: unknown; reasonCode?: unknown; sessionPresent?: unknown; properties?: unknown },
+  v5: boolean,
+): boolean {
+  const rc = v5 ? o.reasonCode : o.returnCode
+  if (!(typeof rc === 'number' && Number.isInteger(rc) && rc >= 0 && rc <= 255)) return false
+  if (v5 && o.properties !== undefined) return false
+  const slab = out.reserve(5)
+  const p = out.pos
+  slab[p] = 0x20
+  slab[p + 1] = v5 ? 3 : 2
+  slab[p + 2] = o.sessionPresent ? 1 : 0
+  slab[p + 3] = rc
+  if (v5) {
+    slab[p + 4] = 0
+    out.commit(p + 5)
+  } else out.commit(p + 4)
+  return true
+}

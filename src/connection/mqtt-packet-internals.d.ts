@@ -6,6 +6,8 @@ declare module 'mqtt-packet/parser.js' {
 
   interface BufferListLike {
     readonly length: number
+    append(buf: Buffer): unknown
+    consume(bytes: number): unknown
     readUInt8(offset: number): number
     slice(start: number, end: number): Buffer
   }
@@ -29,8 +31,12 @@ declare module 'mqtt-packet/parser.js' {
     _list: BufferListLike
     _pos: number
     _stateCounter: number
+    /** The names of the methods that read each part of a packet, in order. */
+    _states: string[]
     parser(settings?: ParserSettings): this
     parse(buf: Buffer): number
+    _resetState(): void
+    _newPacket(): boolean
     _parseLength(): boolean
     _parseConnect(): unknown
     _parseDisconnect(): unknown

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream'
 import { writeToStream } from 'mqtt-packet'
 import { type MqttdError, mqttdError } from '../errors.ts'
-import { encodePuback, encodePublish } from './fast-encode.ts'
+import { encodeConnack, encodePuback, encodePublish } from './fast-encode.ts'
 import { generateError } from './generate-error.ts'
 import { OutboundBuffer } from './outbound-buffer.ts'
 import type { PacketCmd, SendCallback } from './types.ts'
@@ -55,7 +55,11 @@ export class PacketWriter {
     const v5 = this.options.protocolVersion === 5
     const fast =
       opts != null &&
-      (cmd === 'publish' ? encodePublish(out, opts, v5) : cmd === 'puback' && encodePuback(out, opts, v5))
+      (cmd === 'publish'
+        ? encodePublish(out, opts, v5)
+        : cmd === 'puback'
+          ? encodePuback(out, opts, v5)
+          : cmd === 'connack' && encodeConnack(out, opts, v5))
     if (!fast) {
       const err = this.#writeSlow(cmd, opts)
       if (err !== null) return err

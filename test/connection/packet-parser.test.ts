@@ -39,6 +39,8 @@ test('the parser internals packet-parser.ts overrides or reads are still there',
     '_parseUnsubscribe',
     '_emitError',
     'parse',
+    '_newPacket',
+    '_resetState',
   ]) {
     assert.equal(
       typeof (Parser.prototype as unknown as Record<string, unknown>)[method],
@@ -49,6 +51,11 @@ test('the parser internals packet-parser.ts overrides or reads are still there',
   const parser = new Parser()
   parser.parser({ protocolVersion: 4 })
   assert.equal(parser._stateCounter, 0, '_stateCounter starts at 0 (header)')
+  assert.deepEqual(
+    parser._states,
+    ['_parseHeader', '_parseLength', '_parsePayload', '_newPacket'],
+    "the parse steps PacketParser's parse() loop walks",
+  )
   assert.equal(parser._list.length, 0, '_list is the buffered bytes')
   assert.deepEqual(parser.settings, { protocolVersion: 4 })
 })
@@ -77,4 +84,47 @@ test('_stateCounter is 2 inside a body and _list holds what arrived of it: missi
   assert.equal(packets.length, 1)
   assert.equal(parser.idle, true)
   assert.equal(parser.missingBodyBytes, undefined)
+})
+
+test("PacketParser's parse loop (mqtt-packet's without its debug calls) emits what mqtt-packet's does, for any chunking", () => {
+  const stream = Buffer.concat([
+    mqttPacket.generate({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+      clean: true,
+      clientId: 'c1',
+      keepalive: 30,
+    }),
+    mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a/+', qos: 1 }] }),
+    mqttPacket.generate({
+      cmd: 'publish',
+      topic: 'a/b',
+      payload: Buffer.from('x'.repeat(300)),
+      qos: 1,
+      messageId: 2,
+      retain: false,
+      dup: false,
+    }),
+    mqttPacket.generate({ cmd: 'pingreq' }),
+    mqttPacket.generate({ cmd: 'puback', messageId: 7 }),
+    mqttPacket.generate({ cmd: 'disconnect' }),
+  ])
+  const run = (parser: Parser, chunk: number) => {
+    const packets: unknown[] = []
+    const left: number[] = []
+    parser.on('packet', (p) => packets.push({ ...p }))
+    parser.on('error', (err: Error) => packets.push(err.message))
+    for (let i = 0; i < stream.length; i += chunk) left.push(parser.parse(stream.subarray(i, i + chunk)))
+    return { packets, left }
+  }
+  for (const chunk of [1, 2, 3, 7, 64, stream.length]) {
+    const theirs = new Parser()
+    theirs.parser({ protocolVersion: 4 })
+    assert.deepEqual(
+      run(new PacketParser({ protocolVersion: 4 }), chunk),
+      run(theirs, chunk),
+      `chunks of ${chunk}`,
+    )
+  }
 })

@@ -1,0 +1,175 @@
+/**
+ * Server CPU per connection split by thread: the main thread (accept, hand-off,
+ * the task's end), the worker threads (TLS/WS, MQTT, hooks) and V8's helper
+ * threads (parallel and concurrent GC, background compilation), with the
+ * context switches of each per connection. Where `bench:connections` reads the
+ * whole process, this reads /proc/PID/task/TID: which thread the µs go to, and
+ * how often the threads hand the core to each other (on a shared core each
+ * hand-off to a worker and each task result is a switch).
+ *
+ *   node load-tests/connections/thread-cpu.ts [--roots DIR,DIR] [--count 3000] [--rounds 3] [--workers 1]
+ *
+ * Each root (default: this checkout) is a checkout whose bin/mqttd.js runs a fresh server per
+ * round (TCP listener, admin API, broker, no store), pinned to CPU 0; the load generator
+ * (load-tests/generator, `conn`: connect, CONNECT/CONNACK, close at its end, 100 in flight)
+ * runs pinned to CPU 1, 1,000 connections of warm-up, then `count`. Roots alternate within a
+ * round and their order flips every round. Linux only; loopback only; bounded in count and time.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { freePort } from '../compare/targets.ts'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const repo = resolve(here, '..', '..')
+const generator = join(here, '..', 'generator', 'cli.ts')
+const { values } = parseArgs({
+  options: {
+    roots: { type: 'string', default: repo },
+    count: { type: 'string', default: '3000' },
+    rounds: { type: 'string', default: '3' },
+    workers: { type: 'string', default: '1' },
+  },
+})
+const roots = values.roots.split(',').map((r) => resolve(r))
+const count = Number(values.count)
+const rounds = Number(values.rounds)
+const workers = Number(values.workers)
+/** USER_HZ on the Linux builds we run on (see generator/proc-stats.ts). */
+const TICK_US = 10_000
+
+type ThreadKind = 'main' | 'worker' | 'v8' | 'other'
+interface Reading {
+  cpuUs: number
+  switches: number
+}
+
+/** Node names its threads: the process's first thread is the main one, workers are `WorkerThread`. */
+function kindOf(tid: string, pid: number, comm: string): ThreadKind {
+  if (tid === String(pid)) return 'main'
+  if (comm.startsWith('WorkerThread')) return 'worker'
+  if (comm.includes('V8Worker')) return 'v8'
+  return 'other'
+}
+
+function read(pid: number): Map<ThreadKind, Reading> {
+  const out = new Map<ThreadKind, Reading>()
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8')
+      const switches =
+        Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0) +
+        Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0)
+      const kind = kindOf(tid, pid, comm)
+      const r = out.get(kind) ?? { cpuUs: 0, switches: 0 }
+      r.cpuUs += (Number(fields[11]) + Number(fields[12])) * TICK_US
+      r.switches += switches
+      out.set(kind, r)
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out
+}
+
+async function ready(adminPort: number, child: ChildProcess): Promise<void> {
+  const until = Date.now() + 60_000
+  while (Date.now() < until && child.exitCode === null) {
+    const ok = await fetch(`http://127.0.0.1:${adminPort}/readyz`).then(
+      (r) => r.status === 200,
+      () => false,
+    )
+    if (ok) return
+    await sleep(100)
+  }
+  throw new Error('the server did not become ready')
+}
+
+async function measure(root: string): Promise<Record<string, number>> {
+  const dir = mkdtempSync(join(tmpdir(), 'cc-threads-'))
+  const port = await freePort()
+  const adminPort = await freePort()
+  const config = {
+    workers,
+    listeners: [{ name: 'tcp', type: 'tcp', host: '127.0.0.1', port }],
+    admin: { host: '127.0.0.1', port: adminPort },
+    log: { level: 'warn' },
+    persistence: false,
+  }
+  writeFileSync(join(dir, 'mqttd.json'), JSON.stringify(config))
+  const child = spawn(
+    'taskset',
+    ['-c', '0', process.execPath, join(root, 'bin', 'mqttd.js'), '--config', join(dir, 'mqttd.json')],
+    { cwd: dir, stdio: 'ignore' },
+  )
+  try {
+    await ready(adminPort, child)
+    const out = join(dir, 'result.json')
+    const conn = (n: number) =>
+      execFileSync(
+        'taskset',
+        [
+          '-c',
+          '1',
+          process.execPath,
+          generator,
+          'conn',
+          '--transport',
+          'tcp',
+          '--connections',
+          String(n),
+          '--concurrency',
+          '100',
+          '--timeout',
+          '30000',
+          '--duration',
+          '120',
+          '--port',
+          String(port),
+          '--out',
+          out,
+          '--quiet',
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      )
+    conn(1000) // warm-up: JIT, first GCs
+    await sleep(1000)
+    const before = read(child.pid!)
+    conn(count)
+    // the generator closes every connection at its end: a second for the last closes
+    await sleep(1000)
+    const after = read(child.pid!)
+    const result = JSON.parse(readFileSync(out, 'utf8')) as { connected: number; failed: number }
+    if (result.failed > 0) throw new Error(`${result.failed} connections failed`)
+    const row: Record<string, number> = {}
+    let total = 0
+    for (const kind of ['main', 'worker', 'v8', 'other'] as const) {
+      const a = after.get(kind) ?? { cpuUs: 0, switches: 0 }
+      const b = before.get(kind) ?? { cpuUs: 0, switches: 0 }
+      row[`${kind} µs`] = Math.round((a.cpuUs - b.cpuUs) / result.connected)
+      row[`${kind} switches`] = Math.round(((a.switches - b.switches) / result.connected) * 100) / 100
+      total += a.cpuUs - b.cpuUs
+    }
+    row['total µs'] = Math.round(total / result.connected)
+    return row
+  } finally {
+    child.kill('SIGTERM')
+    await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(null)))
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+for (let round = 0; round < rounds; round++) {
+  const order = round % 2 === 0 ? roots : [...roots].reverse()
+  for (const root of order) {
+    const row = await measure(root)
+    process.stdout.write(`${JSON.stringify({ round: round + 1, root, ...row })}\n`)
+  }
+}
