@@ -9,11 +9,15 @@
  * receiver builds only the objects the broker uses.
  *
  * Record layout (little endian):
- * - u8 kind: 1 = pub, 2 = the next object of the side list
+ * - u8 kind: 1 = pub, 2 = the next object of the side list; a pub's kind byte
+ *   also carries bit 4 (its topic is the previous pub's of this batch: not
+ *   written) and bit 5 (the same for its origin). A batch often holds runs of
+ *   one publisher's messages to one topic (one socket read's worth), and each
+ *   string costs an encode here and a decode and an allocation there.
  * - pub: u8 flags (bits 0-1 QoS, 2 retain, 3 sharedOnly, 4 id, 5 expiry,
  *   6 properties, 7 shared), u32 from, u32 fromSeq, u16 n, n × (u32 to,
- *   u32 seen), [u32 id], [f64 expiresAt], u16 topic bytes, topic,
- *   u16 origin bytes, origin, u16 stream id bytes, stream id (a cluster's
+ *   u32 seen), [u32 id], [f64 expiresAt], [u16 topic bytes, topic],
+ *   [u16 origin bytes, origin], u16 stream id bytes, stream id (a cluster's
  *   QoS 1/2 message id, nats-bridge.ts; 0 bytes: none), u32 payload bytes, payload,
  *   [u32 bytes, v8-serialized properties], [u32 bytes, JSON of `shared`]
  */
@@ -28,6 +32,9 @@ const ONE_UNSHARED: PubMessage['shared'] = [null]
 
 const KIND_PUB = 1
 const KIND_OBJECT = 2
+const KIND_MASK = 0x0f
+const SAME_TOPIC = 16
+const SAME_ORIGIN = 32
 
 /** What crosses the port for one batch. */
 export interface WireBatch {
@@ -44,6 +51,9 @@ export class BatchWriter {
   #buf = Buffer.allocUnsafeSlow(16_384)
   #pos = 0
   #objects: ClusterMessage[] = []
+  /** The previous pub's topic and origin in this batch (undefined: none yet). */
+  #topic: string | undefined
+  #origin: string | undefined
   count = 0
 
   /** Bytes written so far. */
@@ -71,8 +81,12 @@ export class BatchWriter {
     const message = m.message
     const props = message.properties === undefined ? undefined : serialize(message.properties)
     const shared = m.shared.some((s) => s !== null) ? Buffer.from(JSON.stringify(m.shared)) : undefined
-    const topicBytes = Buffer.byteLength(message.topic)
-    const originBytes = Buffer.byteLength(message.origin)
+    const sameTopic = message.topic === this.#topic
+    const sameOrigin = message.origin === this.#origin
+    this.#topic = message.topic
+    this.#origin = message.origin
+    const topicBytes = sameTopic ? 0 : Buffer.byteLength(message.topic)
+    const originBytes = sameOrigin ? 0 : Buffer.byteLength(message.origin)
     const streamIdBytes = message.id === undefined ? 0 : Buffer.byteLength(message.id)
     const payload = message.payload
     this.#room(
@@ -96,7 +110,7 @@ export class BatchWriter {
     )
     const buf = this.#buf
     let p = this.#pos
-    buf[p++] = KIND_PUB
+    buf[p++] = KIND_PUB | (sameTopic ? SAME_TOPIC : 0) | (sameOrigin ? SAME_ORIGIN : 0)
     buf[p++] =
       message.qos |
       (message.retain ? 4 : 0) |
@@ -114,10 +128,14 @@ export class BatchWriter {
     }
     if (m.id !== undefined) p = buf.writeUInt32LE(m.id, p)
     if (message.expiresAt !== undefined) p = buf.writeDoubleLE(message.expiresAt, p)
-    p = buf.writeUInt16LE(topicBytes, p)
-    p += buf.write(message.topic, p, topicBytes, 'utf8')
-    p = buf.writeUInt16LE(originBytes, p)
-    p += buf.write(message.origin, p, originBytes, 'utf8')
+    if (!sameTopic) {
+      p = buf.writeUInt16LE(topicBytes, p)
+      p += buf.write(message.topic, p, topicBytes, 'utf8')
+    }
+    if (!sameOrigin) {
+      p = buf.writeUInt16LE(originBytes, p)
+      p += buf.write(message.origin, p, originBytes, 'utf8')
+    }
     p = buf.writeUInt16LE(streamIdBytes, p)
     if (streamIdBytes > 0) p += buf.write(message.id!, p, streamIdBytes, 'utf8')
     p = buf.writeUInt32LE(payload.byteLength, p)
@@ -142,6 +160,8 @@ export class BatchWriter {
     this.#buf = Buffer.allocUnsafeSlow(Math.max(16_384, Math.min(this.#buf.length, 1 << 20)))
     this.#pos = 0
     this.#objects = []
+    this.#topic = undefined
+    this.#origin = undefined
     this.count = 0
     return batch
   }
@@ -152,13 +172,15 @@ export function readBatch(batch: WireBatch, each: (m: ClusterMessage) => void): 
   const buf = Buffer.from(batch.b, 0, batch.n)
   let next = 0
   let p = 0
+  let topic = ''
+  let origin = ''
   while (p < batch.n) {
-    const kind = buf[p++]
+    const kind = buf[p++]!
     if (kind === KIND_OBJECT) {
       each(batch.o[next++]!)
       continue
     }
-    if (kind !== KIND_PUB) throw new Error(`broker wire: unknown record kind ${kind}`)
+    if ((kind & KIND_MASK) !== KIND_PUB) throw new Error(`broker wire: unknown record kind ${kind}`)
     const flags = buf[p++]!
     const from = buf.readUInt32LE(p)
     const fromSeq = buf.readUInt32LE(p + 4)
@@ -181,14 +203,18 @@ export function readBatch(batch: WireBatch, each: (m: ClusterMessage) => void): 
       expiresAt = buf.readDoubleLE(p)
       p += 8
     }
-    const topicBytes = buf.readUInt16LE(p)
-    p += 2
-    const topic = buf.toString('utf8', p, p + topicBytes)
-    p += topicBytes
-    const originBytes = buf.readUInt16LE(p)
-    p += 2
-    const origin = buf.toString('utf8', p, p + originBytes)
-    p += originBytes
+    if ((kind & SAME_TOPIC) === 0) {
+      const topicBytes = buf.readUInt16LE(p)
+      p += 2
+      topic = buf.toString('utf8', p, p + topicBytes)
+      p += topicBytes
+    }
+    if ((kind & SAME_ORIGIN) === 0) {
+      const originBytes = buf.readUInt16LE(p)
+      p += 2
+      origin = buf.toString('utf8', p, p + originBytes)
+      p += originBytes
+    }
     const streamIdBytes = buf.readUInt16LE(p)
     p += 2
     const streamId = streamIdBytes === 0 ? undefined : buf.toString('utf8', p, p + streamIdBytes)
