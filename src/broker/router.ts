@@ -227,15 +227,22 @@ export class Router {
     if (this.#remote !== undefined && message.qos > 0 && message.id === undefined)
       message.id = this.#remote.nextId()
     if (message.retain) this.#retain(message)
-    const targets = this.table.targets(
-      message.topic,
-      (filter, group) => this.index.group(filter, group)?.members.size ?? 0,
-    )
-    const to: number[] = []
-    for (const worker of targets.workers) if (worker !== this.#self) to.push(worker)
+    // no share group among the matching filters (the usual case): the same workers every time
+    const plain = this.table.plainTargets(message.topic, this.#self)
+    const targets =
+      plain !== undefined
+        ? undefined
+        : this.table.targets(
+            message.topic,
+            (filter, group) => this.index.group(filter, group)?.members.size ?? 0,
+          )
+    // shared with later publishes to the topic when plain: read, never modified, downstream
+    const to = plain !== undefined ? (plain as number[]) : []
+    if (targets !== undefined)
+      for (const worker of targets.workers) if (worker !== this.#self) to.push(worker)
     let taken = NOT_TAKEN
     // in a cluster NATS picks the member of a share group, on this node or another
-    if (targets.shared.size > 0 && this.#remote === undefined) {
+    if (targets !== undefined && targets.shared.size > 0 && this.#remote === undefined) {
       const groupsTaken = new Set<string>()
       for (const [worker, groups] of targets.shared) {
         if (worker !== this.#self && !to.includes(worker)) to.push(worker)
@@ -246,7 +253,7 @@ export class Router {
     const fromSeq = this.flush()
     const seen = to.map((w) => this.#seen.get(w) ?? 0)
     if (to.length > 0) {
-      const shared = to.map((w) => targets.shared.get(w) ?? null)
+      const shared = targets === undefined ? to.map(() => null) : to.map((w) => targets.shared.get(w) ?? null)
       const pub: PubMessage = { t: 'pub', from: this.#self, fromSeq, to, seen, shared, message }
       const durable = this.#o.durable !== undefined
       if (held !== undefined && message.qos > 0 && (this.#o.publishCredit > 0 || durable))

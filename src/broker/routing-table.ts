@@ -23,6 +23,9 @@ export interface RemoteTargets {
 /** The targets of a topic no other worker subscribes to (shared: never modified). */
 const NO_TARGETS: RemoteTargets = { workers: new Set(), shared: new Map() }
 
+/** Topics whose plain targets are kept (the set is dropped when full, as the trie's match cache). */
+const PLAIN_CACHE_SIZE = 4096
+
 function bump(map: Map<number, number>, worker: number, delta: number): void {
   const n = (map.get(worker) ?? 0) + delta
   if (n > 0) map.set(worker, n)
@@ -34,6 +37,8 @@ export class RoutingTable {
   /** worker → raw filter → count, to replace or drop one worker's share wholesale. */
   readonly #byWorker = new Map<number, Map<string, number>>()
   #size = 0
+  /** Per topic, the other workers a publish goes to when no matching filter has a share group. */
+  readonly #plain = new Map<string, readonly number[]>()
 
   /** Subscriptions the other workers hold, as announced (for the server-wide subscription cap). */
   get size(): number {
@@ -44,6 +49,7 @@ export class RoutingTable {
   apply(worker: number, raw: string, delta: number): void {
     const parsed = parseFilter(raw)
     if (parsed === undefined || delta === 0) return
+    if (this.#plain.size > 0) this.#plain.clear()
     let filters = this.#byWorker.get(worker)
     if (filters === undefined) {
       filters = new Map()
@@ -83,6 +89,28 @@ export class RoutingTable {
     if (filters === undefined) return
     for (const [raw, count] of [...filters]) this.apply(worker, raw, -count)
     this.#byWorker.delete(worker)
+  }
+
+  /**
+   * The workers other than `self` a publish to `topic` goes to, when no filter
+   * matching it has a share group; undefined otherwise (`targets()` then draws
+   * a member per group for each message). Kept per topic until the table
+   * changes: a flood to one topic builds no Set, Map or array per message. The
+   * array is shared: read-only.
+   */
+  plainTargets(topic: string, self: number): readonly number[] | undefined {
+    const cached = this.#plain.get(topic)
+    if (cached !== undefined) return cached
+    const entries = this.#trie.matches(topic)
+    const workers: number[] = []
+    for (const entry of entries) {
+      if (entry.groups.size > 0) return undefined
+      for (const worker of entry.workers.keys())
+        if (worker !== self && !workers.includes(worker)) workers.push(worker)
+    }
+    if (this.#plain.size >= PLAIN_CACHE_SIZE) this.#plain.clear()
+    this.#plain.set(topic, workers)
+    return workers
   }
 
   /**

@@ -81,3 +81,25 @@ test('[5.0 MQTT-4.8.2-3] pickMember: round-robin over members, online members fi
   index.remove(parsed, 'b')
   assert.equal(index.group('t', 'g'), undefined)
 })
+
+test('plain targets: the other workers of a topic, kept per topic until the table changes, none while a share group matches', () => {
+  const table = new RoutingTable()
+  table.apply(2, 'a/+', 1)
+  table.apply(3, 'a/#', 1)
+  table.apply(1, 'a/b', 1) // this worker's own announcement: never a target of its own publish
+  const first = table.plainTargets('a/b', 1)
+  assert.deepEqual([...first!].sort(), [2, 3])
+  assert.equal(table.plainTargets('a/b', 1), first, 'kept: the same array again')
+  assert.deepEqual(table.plainTargets('x', 1), [])
+  // a change anywhere drops what was kept: worker 3 leaves, worker 4 comes
+  table.apply(3, 'a/#', -1)
+  assert.deepEqual(table.plainTargets('a/b', 1), [2])
+  table.apply(4, 'a/b', 1)
+  assert.deepEqual([...table.plainTargets('a/b', 1)!].sort(), [2, 4])
+  // a share group among the matching filters: each publish draws its member (targets())
+  table.apply(5, '$share/g/a/b', 1)
+  assert.equal(table.plainTargets('a/b', 1), undefined)
+  assert.deepEqual(table.plainTargets('a/c', 1), [2])
+  table.apply(5, '$share/g/a/b', -1)
+  assert.deepEqual([...table.plainTargets('a/b', 1)!].sort(), [2, 4])
+})
