@@ -45,6 +45,13 @@ export interface Held {
   overCredit?: boolean
 }
 
+/** The messages held back by one congested session's current relief, confirmed together. */
+interface AwaitingRelief {
+  relieved: Promise<void>
+  from: number[]
+  ids: number[]
+}
+
 interface AwaitingCommit {
   committed: Promise<boolean>
   from: number[]
@@ -73,6 +80,8 @@ export class Backpressure {
   #flushPending = false
   /** Messages confirmed once the current group commit is durable. */
   #awaitingCommit: AwaitingCommit | undefined
+  /** Messages confirmed once the congested session they reached last is relieved. */
+  #awaitingRelief: AwaitingRelief | undefined
   #sharedTimeout: Promise<void> | undefined
   #sharedTimeoutAt = 0
 
@@ -127,6 +136,24 @@ export class Backpressure {
       return
     }
     // whenRelieved always settles: relief, going offline, a stall (stallMs without acks) or the session's end
+    if (congested.length === 1 && committed === undefined) {
+      // One congested subscriber holds back up to `credit` messages of every peer until its relief:
+      // they share its promise, so one reaction confirms them all instead of a closure per message
+      const relief = congested[0]!.whenRelieved()
+      let group = this.#awaitingRelief
+      if (group === undefined || group.relieved !== relief) {
+        const started: AwaitingRelief = { relieved: relief, from: [], ids: [] }
+        group = started
+        this.#awaitingRelief = started
+        void relief.then(() => {
+          if (this.#awaitingRelief === started) this.#awaitingRelief = undefined
+          for (let i = 0; i < started.ids.length; i++) this.#confirm(started.from[i]!, started.ids[i]!, true)
+        })
+      }
+      group.from.push(from)
+      group.ids.push(id)
+      return
+    }
     const relieved =
       congested.length === 1
         ? congested[0]!.whenRelieved()

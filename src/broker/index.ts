@@ -44,6 +44,9 @@ function channelName(options: BrokerOptions, worker: WorkerContext): string {
 }
 
 /** A refusal, with its reason string only when the client did not opt out [5.0 MQTT-3.1.2-29]. */
+/** One object for every such answer: read only, and the same answer lets acknowledgements share a wait. */
+const NO_MATCHING_SUBSCRIBERS: HookResult = Object.freeze({ reasonCode: ReasonCode.noMatchingSubscribers })
+
 function refuse(ctx: HookContext, reasonCode: number, reasonString: string): ReasonResult {
   const wants =
     ctx.protocolVersion === 5 && ctx.connectPacket?.properties?.requestProblemInformation !== false
@@ -141,6 +144,47 @@ export async function createBrokerHandler(
       : openWorkerStore(persistence, `${worker.instanceId}:${worker.workerId}`, worker.metrics, (err) =>
           worker.log.error({ err }, 'broker: persistent store commit failed'),
         )
+  /**
+   * The acknowledgement of a publish that waits for the group commit alone, shared by the
+   * connection's publishes of the same group with the same answer: consecutive QoS 1 publishes of
+   * one client (its window, read in one chunk) get one promise instead of three reactions each.
+   * A failed commit refuses them all (counted once per message).
+   */
+  let shared:
+    | {
+        ctx: HookContext
+        committed: Promise<boolean>
+        result: HookResult
+        count: number
+        ack: Promise<HookResult>
+      }
+    | undefined
+  const groupAck = (
+    ctx: HookContext,
+    committed: Promise<boolean>,
+    result: HookResult,
+  ): Promise<HookResult> => {
+    if (
+      shared !== undefined &&
+      shared.ctx === ctx &&
+      shared.committed === committed &&
+      shared.result === result
+    ) {
+      shared.count++
+      return shared.ack
+    }
+    const entry = { ctx, committed, result, count: 1, ack: undefined as unknown as Promise<HookResult> }
+    entry.ack = ackWait(
+      committed.then((ok) => {
+        if (shared === entry) shared = undefined
+        if (ok !== false) return result
+        for (let i = 1; i < entry.count; i++) store?.refused()
+        return refuseUnstored(ctx, store)
+      }),
+    )
+    shared = entry
+    return entry.ack
+  }
   const broker = new Broker({
     store: store?.store,
     waitForCommit: persistence !== undefined && persistence !== false && persistence.sync !== 'off',
@@ -300,7 +344,7 @@ export async function createBrokerHandler(
       // in a cluster other nodes may have subscribers: this node cannot say there are none
       const result: HookResult =
         delivered === 0 && packet.qos > 0 && ctx.protocolVersion === 5 && bridge === undefined
-          ? { reasonCode: ReasonCode.noMatchingSubscribers }
+          ? NO_MATCHING_SUBSCRIBERS
           : undefined
       // A persistent session keeps the id until PUBREL, committed with the message before PUBREC, so a
       // re-send after a reconnect or a crash is not delivered again [3.1.1 MQTT-4.3.3-2] [5.0 MQTT-4.3.3-10]
@@ -342,10 +386,22 @@ export async function createBrokerHandler(
               inbound?.released(packet.messageId!)
               return refuseUnexported(ctx)
             })
+      if (
+        waits.length === 1 &&
+        committed !== undefined &&
+        exported === undefined &&
+        inbound === undefined &&
+        held?.remote === undefined
+      ) {
+        // The common case with a store: the acknowledgement waits for the group commit alone. A
+        // connection's publishes of one turn share one commit, one answer and one wait: the chain
+        // and the connection's ordered acknowledgements react once for them all (not per message)
+        return groupAck(ctx, committed, result)
+      }
       const acknowledged =
         store === undefined
           ? Promise.all(waits).then(answer)
-          : // the common case waits for the group commit alone: no Promise.all per message
+          : // waits for the group commit and something else
             (waits.length === 1 && committed !== undefined
               ? committed
               : Promise.all([committed, ...waits]).then(([ok]) => ok)

@@ -82,6 +82,8 @@ export class HandlerChain {
   readonly manualAcks: boolean
   readonly #byHook = new Map<HookName, Entry[]>()
   readonly #timeoutMs: number
+  /** The last acknowledgement wait of a single-hook decision, and the outcome wait made of it. */
+  #lastAckWait: { hook: HookName; value: PromiseLike<unknown>; outcome: Promise<ChainOutcome> } | undefined
   readonly #observer: HookObserver | undefined
 
   constructor(handlers: readonly LoadedHandler[], options: { timeoutMs: number; observer?: HookObserver }) {
@@ -128,16 +130,27 @@ export class HandlerChain {
             // the last hook decided and only its acknowledgement waits: so does the outcome (ack-wait.ts),
             // one reaction for both the value and the failure (this runs per QoS 1 message)
             if (i === entries.length - 1) {
-              return ackWait(
+              // a handler that gives consecutive packets the same wait (the broker: a client's
+              // publishes of one group commit) gets the same outcome wait back: one reaction for all
+              const last = this.#lastAckWait
+              if (last !== undefined && last.value === value && last.hook === hook && i === 0)
+                return last.outcome
+              const derived = ackWait(
                 value.then(
                   (v) => {
+                    if (this.#lastAckWait?.outcome === derived) this.#lastAckWait = undefined
                     settles(outcome, v)
                     return outcome
                   },
-                  (err: unknown) => Promise.reject(this.#failed(hook, entry, err)),
+                  (err: unknown) => {
+                    if (this.#lastAckWait?.outcome === derived) this.#lastAckWait = undefined
+                    return Promise.reject(this.#failed(hook, entry, err))
+                  },
                 ),
                 entry.name,
               )
+              if (i === 0) this.#lastAckWait = { hook, value, outcome: derived }
+              return derived
             }
             const failed = value.then(undefined, (err: unknown) =>
               Promise.reject(this.#failed(hook, entry, err)),

@@ -12,8 +12,16 @@ interface Entry {
   label: string
 }
 
+/** Acknowledgements deferred one after another on the same wait. */
+interface Run {
+  wait: Promise<unknown>
+  entries: Entry[]
+}
+
 export class OrderedAcks {
   #entries: Entry[] = []
+  /** The latest run of acknowledgements on one wait, which the next one on that wait joins. */
+  #run: Run | undefined
   #head = 0
   #sending = false
   #idle: (() => void)[] = []
@@ -55,15 +63,30 @@ export class OrderedAcks {
     const entry: Entry = { ready: false, send: send as (value: unknown) => void, value: undefined, label }
     this.#entries.push(entry)
     if (this.#timer === undefined && this.#timeoutMs > 0) this.#watch()
+    // Consecutive acknowledgements waiting on the same promise (a client's publishes of one group
+    // commit) settle together: one reaction for the run, not one per packet
+    const run = this.#run
+    if (run !== undefined && run.wait === wait) {
+      run.entries.push(entry)
+      return
+    }
+    const started: Run = { wait, entries: [entry] }
+    this.#run = started
     wait.then(
       (value) => {
-        entry.ready = true
-        entry.value = value
+        if (this.#run === started) this.#run = undefined
+        for (const e of started.entries) {
+          e.ready = true
+          e.value = value
+        }
         this.#release()
       },
       (err: unknown) => {
-        entry.ready = true
-        entry.send = undefined
+        if (this.#run === started) this.#run = undefined
+        for (const e of started.entries) {
+          e.ready = true
+          e.send = undefined
+        }
         this.#release()
         this.#onError(err)
       },

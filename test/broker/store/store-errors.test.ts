@@ -160,6 +160,17 @@ test('a full disk refuses new messages (v5 PUBACK 0x97) instead of crashing; com
   }
   assert.equal(refused?.code, 0x97)
   assert.ok(((await metricValue(server, /^mqttd_store_commit_failures_total /)) ?? 0) >= 1)
+  // A burst read in one chunk shares one group commit and one acknowledgement wait: each of its
+  // publishes still gets its own 0x97 and is counted
+  const before = (await metricValue(server, /^mqttd_store_refused_total /)) ?? 0
+  const burst = await Promise.allSettled(
+    Array.from({ length: 20 }, () => pub.publishAsync('disk/x', payload, { qos: 1 })),
+  )
+  assert.deepEqual(
+    burst.map((r) => (r.status === 'rejected' ? (r.reason as { code?: number }).code : 'acknowledged')),
+    Array.from({ length: 20 }, () => 0x97),
+  )
+  assert.ok(((await metricValue(server, /^mqttd_store_refused_total /)) ?? 0) >= before + 20)
   // The server is still up and serves others
   const other = await mqtt.connectAsync(server.url, { reconnectPeriod: 0 })
   await other.publishAsync('disk/y', 'still here', { qos: 0 })
