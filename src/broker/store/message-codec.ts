@@ -45,18 +45,19 @@ export class BodyWriter {
     const { message } = body
     const props = message.properties === undefined ? undefined : propertiesJson(message.properties)
     const ids = body.subscriptionIds
-    const size =
+    // An upper bound (a UTF-16 unit is at most 3 UTF-8 bytes): no byteLength pass over the strings
+    const bound =
       3 +
       4 +
-      Buffer.byteLength(message.topic) +
+      3 * message.topic.length +
       4 +
-      Buffer.byteLength(message.origin) +
+      3 * message.origin.length +
       4 +
       message.payload.byteLength +
       (message.expiresAt === undefined ? 0 : 8) +
       (ids === undefined ? 0 : 4 + 4 * ids.length) +
-      (props === undefined ? 0 : 4 + Buffer.byteLength(props))
-    if (size > this.#scratch.length) this.#scratch = Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(size)))
+      (props === undefined ? 0 : 4 + 3 * props.length)
+    if (bound > this.#scratch.length) this.#scratch = Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(bound)))
     const b = this.#scratch
     b[0] = VERSION
     b[1] =
@@ -66,14 +67,8 @@ export class BodyWriter {
       (ids === undefined ? 0 : SUBSCRIPTION_IDS) |
       (props === undefined ? 0 : PROPERTIES)
     b[2] = body.qos | (message.qos << 2)
-    let at = 3
-    const text = (value: string) => {
-      const n = b.write(value, at + 4)
-      b.writeUInt32LE(n, at)
-      at += 4 + n
-    }
-    text(message.topic)
-    text(message.origin)
+    let at = writeText(b, message.topic, 3)
+    at = writeText(b, message.origin, at)
     b.writeUInt32LE(message.payload.byteLength, at)
     b.set(message.payload, at + 4)
     at += 4 + message.payload.byteLength
@@ -89,9 +84,28 @@ export class BodyWriter {
         at += 4
       }
     }
-    if (props !== undefined) text(props)
+    if (props !== undefined) at = writeText(b, props, at)
     return b.subarray(0, at)
   }
+}
+
+/**
+ * Writes `value` as its UTF-8 length (u32 LE) and bytes at `at`; returns the
+ * offset after it. Topics and client ids are mostly ASCII: a byte per unit in
+ * JS costs less than a call into the encoder for a string this short.
+ */
+function writeText(b: Buffer, value: string, at: number): number {
+  const start = at + 4
+  const n = value.length
+  let i = 0
+  for (; i < n; i++) {
+    const c = value.charCodeAt(i)
+    if (c > 0x7f) break
+    b[start + i] = c
+  }
+  const bytes = i === n ? n : b.write(value, start)
+  b.writeUInt32LE(bytes, at)
+  return start + bytes
 }
 
 /** Decodes a stored body (this format, or a row written with `v8.serialize`). */
