@@ -31,6 +31,12 @@ interface Tracked {
   failed?: boolean
 }
 
+/** One peer's unconfirmed messages: how many, and those a publish waits for, by id. */
+interface PeerLedger {
+  count: number
+  waiting: Map<number, Tracked>
+}
+
 /** What one publish waits for: congested sessions here, and a cross-worker message awaiting confirmation. */
 export interface Held {
   sessions: Session[]
@@ -72,7 +78,7 @@ export class Backpressure {
   readonly #o: BackpressureOptions
   #nextId = 0
   /** Peer → its unconfirmed messages by id. */
-  readonly #unconfirmed = new Map<number, Map<number, Tracked>>()
+  readonly #unconfirmed = new Map<number, PeerLedger>()
   /** Peer → ids to confirm in this turn's `pub-ok`. */
   readonly #toConfirm = new Map<number, number[]>()
   /** Peer → ids of this turn's `pub-ok` that could not be committed here. */
@@ -95,19 +101,23 @@ export class Backpressure {
    */
   track(to: readonly number[], held: Held, always = false): number {
     const id = ++this.#nextId
-    const tracked: Tracked = { pending: to.length, resolve: undefined }
     let over = false
     for (const peer of to) {
-      let map = this.#unconfirmed.get(peer)
-      if (map === undefined) {
-        map = new Map()
-        this.#unconfirmed.set(peer, map)
+      let ledger = this.#unconfirmed.get(peer)
+      if (ledger === undefined) {
+        ledger = { count: 0, waiting: new Map() }
+        this.#unconfirmed.set(peer, ledger)
       }
-      if (map.size >= this.#o.credit) over = true
-      map.set(id, tracked)
+      if (ledger.count >= this.#o.credit) over = true
+      ledger.count++
     }
     // With a store every such publish waits: its confirmation means the peer committed it
-    if (over || always) held.remote = tracked
+    if (!over && !always) return id
+    // Only a message something waits for is remembered by id: the others are counted (an object and
+    // a map entry per message lived until the peer's confirmation, long enough to reach the old generation)
+    const tracked: Tracked = { pending: to.length, resolve: undefined }
+    for (const peer of to) this.#unconfirmed.get(peer)!.waiting.set(id, tracked)
+    held.remote = tracked
     if (over) held.overCredit = true
     return id
   }
@@ -195,8 +205,12 @@ export class Backpressure {
 
   /** A peer confirmed messages. */
   confirmed(from: number, ids: readonly number[], failed?: readonly number[]): void {
-    const map = this.#unconfirmed.get(from)
-    if (map === undefined) return
+    const ledger = this.#unconfirmed.get(from)
+    if (ledger === undefined) return
+    // a confirmation from before the peer was forgotten and came back must not count below zero
+    ledger.count = Math.max(0, ledger.count - ids.length)
+    const map = ledger.waiting
+    if (map.size === 0) return
     for (const id of failed ?? []) {
       const tracked = map.get(id)
       if (tracked !== undefined) tracked.failed = true
@@ -211,12 +225,12 @@ export class Backpressure {
 
   /** A peer left: nothing it had will be confirmed. */
   forget(peer: number): void {
-    const map = this.#unconfirmed.get(peer)
+    const ledger = this.#unconfirmed.get(peer)
     this.#unconfirmed.delete(peer)
     this.#toConfirm.delete(peer)
     this.#failed.delete(peer)
-    if (map === undefined) return
-    for (const tracked of map.values()) {
+    if (ledger === undefined) return
+    for (const tracked of ledger.waiting.values()) {
       tracked.failed = true
       settle(tracked)
     }
@@ -224,7 +238,7 @@ export class Backpressure {
 
   /** Unconfirmed messages at `peer` (for tests and the design doc's bound). */
   unconfirmed(peer: number): number {
-    return this.#unconfirmed.get(peer)?.size ?? 0
+    return this.#unconfirmed.get(peer)?.count ?? 0
   }
 
   /**
