@@ -6,7 +6,14 @@ import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import type { IClientOptions } from 'mqtt'
 import { QOS_STREAM } from '../../src/cluster/names.ts'
-import { hasNatsServer, type MqttdNode, startNats, startNode, startNodes } from '../helpers/nats.ts'
+import {
+  firstLogged,
+  hasNatsServer,
+  type MqttdNode,
+  startNats,
+  startNode,
+  startNodes,
+} from '../helpers/nats.ts'
 import type { WaitList } from '../helpers/wait-list.ts'
 import { connectClient } from './client.ts'
 import { type Got, slowSubscriber } from './slow-subscriber.ts'
@@ -166,25 +173,6 @@ for (const [where, sameNode] of [
       )
       assert.deepEqual(missing, [], `pair-${i + 1}: ${missing.length} of ${owed.size} missing`)
     }
-  })
-}
-
-/** Resolves with the node whose log first has a line matching `pattern`. */
-function firstLogged(nodes: MqttdNode[], pattern: RegExp): Promise<MqttdNode> {
-  return new Promise((resolve) => {
-    const done = (n: MqttdNode) => {
-      for (const [node, onData] of listeners) {
-        node.child.stdout?.off('data', onData)
-        node.child.stderr?.off('data', onData)
-      }
-      resolve(n)
-    }
-    const listeners = nodes.map((n) => [n, () => pattern.test(n.output()) && done(n)] as const)
-    for (const [node, onData] of listeners) {
-      node.child.stdout?.on('data', onData)
-      node.child.stderr?.on('data', onData)
-    }
-    for (const [node] of listeners) if (pattern.test(node.output())) return done(node)
   })
 }
 

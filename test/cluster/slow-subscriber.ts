@@ -14,9 +14,10 @@ export interface Got {
 /**
  * A subscriber that acknowledges each QoS 1 message a few milliseconds after it
  * arrived (mqtt.js's handleMessage): mqtt.js reads no further packet meanwhile, so the server keeps the
- * rest in flight and queued for it. `received`: acknowledged (so delivered).
+ * rest in flight and queued for it. `received`: acknowledged (so delivered); each also goes to
+ * `also` (several members of a share group counted together).
  */
-export function slowSubscriber(url: string, options: IClientOptions, delayMs: number) {
+export function slowSubscriber(url: string, options: IClientOptions, delayMs: number, also?: WaitList<Got>) {
   const received = new WaitList<Got>()
   const unacked = new Set<string>()
   let frozen = false
@@ -31,6 +32,7 @@ export function slowSubscriber(url: string, options: IClientOptions, delayMs: nu
       if (frozen) return
       unacked.delete(payload)
       received.push({ payload, dup: packet.dup })
+      also?.push({ payload, dup: packet.dup })
       callback()
     }
     if (delayMs === 0) ack()
