@@ -280,9 +280,19 @@ export class Router {
     return this.#deliverLocal(message, route, null, null, undefined, false, hold)
   }
 
-  /** A message NATS gave this worker for share group `group` of `filter` (any node may have published it). */
-  deliverRemoteShared(message: BrokerMessage, group: string, filter: string): number {
-    return this.#deliverShared(message, group, filter, true)
+  /**
+   * A message NATS gave this worker for share group `group` of `filter` (any node may have published it).
+   * `hold`: its acknowledgement in the group's consumer, which a persistent member holds back until
+   * it lets go of the message; `dup`: the consumer delivered it before (a dead worker held it).
+   */
+  deliverRemoteShared(
+    message: BrokerMessage,
+    group: string,
+    filter: string,
+    hold?: AckHold,
+    dup = false,
+  ): number {
+    return this.#deliverShared(message, group, filter, true, undefined, hold, dup)
   }
 
   /** A message another worker routed here. */
@@ -384,11 +394,17 @@ export class Router {
     filter: string,
     rerouted = false,
     held?: Held,
+    hold?: AckHold,
+    dup = false,
   ): number {
     const members = this.index.group(filter, group)
     const member = members === undefined ? undefined : pickMember(members)
     if (member !== undefined) {
-      deliverHeld(member.session, deliveryForSub(message, member.sub), Date.now(), held)
+      const delivery = deliveryForSub(message, member.sub)
+      // it may have been in flight to this very client on a dead node: marked as a re-delivery
+      // [5.0 MQTT-3.3.1-1] [3.1.1 MQTT-3.3.1-1] (to another member the flag is only a hint)
+      if (dup) delivery.dup = true
+      deliverHeld(member.session, delivery, Date.now(), held, hold)
       return 1
     }
     // The only member here moved away: its stub knows where
