@@ -119,3 +119,48 @@ for (const [label, protocol, staysAway, publisherOn] of [
     )
   })
 }
+
+test('a live member that holds share group messages longer than the group consumer waits (deadWorkerAfterMs) keeps them: its worker reports progress, and no message reaches two members [5.0 MQTT-4.8.2-3]', {
+  skip,
+}, async (t) => {
+  const nats = await startNats()
+  t.after(() => nats.close())
+  // the consumer delivers a message again 3 s after its last news from the holding worker
+  const slow = { deadWorkerAfterMs: 3000, consumerIdleMs: 6000 }
+  const nodes = await Promise.all([
+    startNode('a', nats.url, { workers: 1, cluster: slow }),
+    startNode('b', nats.url, { workers: 1, cluster: slow }),
+  ])
+  const [a, b] = nodes as [MqttdNode, MqttdNode]
+  t.after(() => Promise.all(nodes.map((n) => n.kill())))
+  const filter = '$share/g/held/#'
+  const group = new WaitList<Got>()
+  // about half of 300 messages at 100 ms each: held on A for several times the 3 s
+  const first = slowSubscriber(a.url, { clientId: 'held-1', ...v5 }, 100, group)
+  t.after(() => first.client.endAsync(true))
+  await first.connack
+  await first.client.subscribeAsync(filter, { qos: 1 })
+  const other = slowSubscriber(b.url, { clientId: 'held-2', ...v5 }, 0, group)
+  t.after(() => other.client.endAsync(true))
+  await other.connack
+  await other.client.subscribeAsync(filter, { qos: 1 })
+  const pub = await connectClient(b.url, { clientId: 'held-pub' })
+  t.after(() => pub.end())
+  const total = 300
+  for (let i = 0; i < total; i++) await pub.client.publishAsync('held/t', `m${i}`, { qos: 1 })
+  const items = group.items
+  await group.waitForCount(
+    (g) => items.find((x) => x.payload === g.payload) === g,
+    total,
+    60_000,
+    () => `${new Set(items.map((g) => g.payload)).size} of ${total} arrived`,
+  )
+  // a second copy is made while A still holds the message, and B's fast member takes it at once
+  const twice = items.length - new Set(items.map((g) => g.payload)).size
+  t.diagnostic(
+    `A's member ${first.received.items.length}, B's member ${other.received.items.length}, twice ${twice}`,
+  )
+  // at 100 ms each: its last one waited twice the 3 s at least
+  assert.ok(first.received.items.length > 60, `A's member took ${first.received.items.length}`)
+  assert.equal(twice, 0, `${twice} messages reached two members`)
+})
