@@ -29,6 +29,9 @@
  * - Shared subscriptions: a NATS queue group per (group, filter) for QoS 0 and
  *   a JetStream consumer per (group, filter subject) that every member's
  *   worker pulls from for QoS 1/2: one member cluster-wide gets each message.
+ *   A persistent member holds its acknowledgement there until it lets go, so
+ *   what a dead worker's members held is delivered again to another member
+ *   (`#onSharedStream`).
  * - Retained messages: the key-value bucket MQTTD_retained; every worker
  *   watches it into its own replica, and a SUBSCRIBE waits until the replica
  *   caught up with the bucket, so a retained message acknowledged on any node
@@ -748,8 +751,10 @@ export class NatsBridge implements RemoteRoute {
       },
     }
     this.#sharedHeld.set(key, entry)
-    // no member left here: another worker of the group takes it
-    if (this.#o.router.deliverRemoteShared(message, group, filter, hold, m.info.redelivered) === 0) {
+    // no member left here: another worker of the group takes it. One a dead worker held goes out as
+    // a new PUBLISH (DUP 0) [5.0 MQTT-4.3.2-2] [5.0 MQTT-4.3.3-2]: under a new packet id, and maybe to
+    // another client than the one it was in flight to
+    if (this.#o.router.deliverRemoteShared(message, group, filter, hold) === 0) {
       this.#sharedHeld.delete(key)
       m.nak()
       return

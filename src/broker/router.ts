@@ -283,16 +283,10 @@ export class Router {
   /**
    * A message NATS gave this worker for share group `group` of `filter` (any node may have published it).
    * `hold`: its acknowledgement in the group's consumer, which a persistent member holds back until
-   * it lets go of the message; `dup`: the consumer delivered it before (a dead worker held it).
+   * it lets go of the message.
    */
-  deliverRemoteShared(
-    message: BrokerMessage,
-    group: string,
-    filter: string,
-    hold?: AckHold,
-    dup = false,
-  ): number {
-    return this.#deliverShared(message, group, filter, true, undefined, hold, dup)
+  deliverRemoteShared(message: BrokerMessage, group: string, filter: string, hold?: AckHold): number {
+    return this.#deliverShared(message, group, filter, true, undefined, hold)
   }
 
   /** A message another worker routed here. */
@@ -395,16 +389,11 @@ export class Router {
     rerouted = false,
     held?: Held,
     hold?: AckHold,
-    dup = false,
   ): number {
     const members = this.index.group(filter, group)
     const member = members === undefined ? undefined : pickMember(members)
     if (member !== undefined) {
-      const delivery = deliveryForSub(message, member.sub)
-      // it may have been in flight to this very client on a dead node: marked as a re-delivery
-      // [5.0 MQTT-3.3.1-1] [3.1.1 MQTT-3.3.1-1] (to another member the flag is only a hint)
-      if (dup) delivery.dup = true
-      deliverHeld(member.session, delivery, Date.now(), held, hold)
+      deliverHeld(member.session, deliveryForSub(message, member.sub), Date.now(), held, hold)
       return 1
     }
     // The only member here moved away: its stub knows where
