@@ -578,7 +578,15 @@ export class NatsBridge implements RemoteRoute {
       }
       // made by a node that acknowledged on delivery (30 s, 1,000 pending): the hold needs these
       if (info !== undefined && (info.config.ack_wait !== ackWait || info.config.max_ack_pending !== -1))
-        await this.#jsm.consumers.update(QOS_STREAM, name, { ack_wait: ackWait, max_ack_pending: -1 })
+        await this.#jsm.consumers
+          .update(QOS_STREAM, name, { ack_wait: ackWait, max_ack_pending: -1 })
+          .catch((err: unknown) => {
+            // still read: held messages may then come again to another member (or stall at 1,000)
+            this.#o.log.warn(
+              { err, group, filter },
+              "cluster: the share group's consumer kept its old settings",
+            )
+          })
       const consumer = await this.#js.consumers.get(QOS_STREAM, name)
       return await consumer.consume({
         max_messages: 100,
