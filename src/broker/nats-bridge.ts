@@ -749,6 +749,8 @@ export class NatsBridge implements RemoteRoute {
     const entry: SharedHeld = { m, at: Date.now() }
     const hold: AckHold = {
       count: 1,
+      // a clean member's too: on its node's death the message goes to another member
+      always: true,
       release: () => {
         if (this.#sharedHeld.get(key) === entry) this.#sharedHeld.delete(key)
         try {
