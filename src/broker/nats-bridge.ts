@@ -29,7 +29,7 @@
  * - Shared subscriptions: a NATS queue group per (group, filter) for QoS 0 and
  *   a JetStream consumer per (group, filter subject) that every member's
  *   worker pulls from for QoS 1/2: one member cluster-wide gets each message.
- *   A persistent member holds its acknowledgement there until it lets go, so
+ *   A member holds its acknowledgement there until it lets go, so
  *   what a dead worker's members held is delivered again to another member
  *   (`#onSharedStream`).
  * - Retained messages: the key-value bucket MQTTD_retained; every worker
@@ -727,8 +727,8 @@ export class NatsBridge implements RemoteRoute {
   }
 
   /**
-   * A QoS 1/2 message of share group `group` from its consumer `name`: to one member here. A
-   * persistent member holds its acknowledgement until it lets go of the message (its client's
+   * A QoS 1/2 message of share group `group` from its consumer `name`: to one member here. The
+   * member (persistent or clean) holds its acknowledgement until it lets go of the message (its client's
    * PUBACK or PUBREC, a drop, its expiry, its move), and this worker tells the consumer that it
    * still works on it (`#refreshShared`). When this worker dies, its held messages are delivered
    * again, once the consumer's ack_wait (deadWorkerAfterMs) passed, to another member's worker:

@@ -282,7 +282,7 @@ export class Router {
 
   /**
    * A message NATS gave this worker for share group `group` of `filter` (any node may have published it).
-   * `hold`: its acknowledgement in the group's consumer, which a persistent member holds back until
+   * `hold`: its acknowledgement in the group's consumer, which the member holds back until
    * it lets go of the message.
    */
   deliverRemoteShared(message: BrokerMessage, group: string, filter: string, hold?: AckHold): number {
