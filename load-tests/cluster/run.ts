@@ -8,7 +8,11 @@
  * p99 and the cross-node / same-node ratios. Loopback only; bounded in
  * messages and time.
  *
- * usage: npm run bench:cluster -- [--rounds 3] [--messages 20000] [--workers 1]
+ * `--shared`: the subscriber is a persistent (session expiry 60 s) member of a
+ * share group, `$share/bench/<topic>`, so QoS 1 goes through the group's
+ * JetStream consumer and the member holds each message's acknowledgement.
+ *
+ * usage: npm run bench:cluster -- [--rounds 3] [--messages 20000] [--workers 1] [--shared]
  */
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
@@ -21,6 +25,7 @@ const { values } = parseArgs({
     messages: { type: 'string', default: '20000' },
     workers: { type: 'string', default: '1' },
     window: { type: 'string', default: '100' },
+    shared: { type: 'boolean', default: false },
   },
 })
 const rounds = Math.max(1, Math.min(9, Number(values.rounds)))
@@ -51,7 +56,18 @@ async function once(
   messages: number,
   window: number,
 ): Promise<Sample> {
-  const sub: MqttClient = await mqtt.connectAsync(subUrl, { protocolVersion: 5, reconnectPeriod: 0 })
+  const sub: MqttClient = await mqtt.connectAsync(
+    subUrl,
+    values.shared
+      ? {
+          protocolVersion: 5,
+          reconnectPeriod: 0,
+          clientId: `bench-${topic.replaceAll('/', '-')}`,
+          clean: false,
+          properties: { sessionExpiryInterval: 60 },
+        }
+      : { protocolVersion: 5, reconnectPeriod: 0 },
+  )
   const pub: MqttClient = await mqtt.connectAsync(pubUrl, { protocolVersion: 5, reconnectPeriod: 0 })
   const latencies: number[] = []
   // window 1: the next message leaves once the previous one arrived (a latency, not a queue)
@@ -68,7 +84,7 @@ async function once(
     arrived()
     if (latencies.length === messages) done()
   })
-  await sub.subscribeAsync(topic, { qos })
+  await sub.subscribeAsync(values.shared ? `$share/bench/${topic}` : topic, { qos })
   const payload = Buffer.alloc(64)
   const start = now()
   let inFlight = 0
@@ -145,7 +161,7 @@ try {
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!
 console.log(
-  `\nmsg/s: ${messages} messages of 64 bytes, ${window} in flight; p50/p99: ${latencyMessages} messages one at a time; ${values.workers} worker(s) per node; medians of ${rounds} rounds\n`,
+  `\nmsg/s: ${messages} messages of 64 bytes, ${window} in flight; p50/p99: ${latencyMessages} messages one at a time; ${values.workers} worker(s) per node${values.shared ? '; a persistent share group member' : ''}; medians of ${rounds} rounds\n`,
 )
 console.log('| Scenario | msg/s | p50 ms | p99 ms | lost | cross / same (msg/s) |')
 console.log('| --- | ---: | ---: | ---: | ---: | ---: |')

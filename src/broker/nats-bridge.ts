@@ -29,6 +29,9 @@
  * - Shared subscriptions: a NATS queue group per (group, filter) for QoS 0 and
  *   a JetStream consumer per (group, filter subject) that every member's
  *   worker pulls from for QoS 1/2: one member cluster-wide gets each message.
+ *   A member holds its acknowledgement there until it lets go, so
+ *   what a dead worker's members held is delivered again to another member
+ *   (`#onSharedStream`).
  * - Retained messages: the key-value bucket MQTTD_retained; every worker
  *   watches it into its own replica, and a SUBSCRIBE waits until the replica
  *   caught up with the bucket, so a retained message acknowledged on any node
@@ -105,6 +108,14 @@ const CATCH_UP_MS = 10_000
 const MAX_ARRIVING = 50_000
 /** A worker's durable consumer, `<node>_<link>` (a share group's is `mqttd_` and 24 hex digits). */
 const WORKER_CONSUMER = /^(.+)_([0-9a-f]{8})$/
+
+/** A share group message a member of this worker holds: acknowledged in the group's consumer when it lets go. */
+interface SharedHeld {
+  /** Its latest delivery (the one to acknowledge or report progress on). */
+  m: JsMsg
+  /** When its consumer last heard about it from here (delivery or progress report). */
+  at: number
+}
 
 interface FilterState {
   count: number
@@ -273,6 +284,12 @@ export class NatsBridge implements RemoteRoute {
   /** Dead workers this worker tried to adopt (won or lost the lock): not asked again. */
   readonly #taken = new Set<string>()
   #deadSweep: NodeJS.Timeout | undefined
+  /**
+   * Share group messages a member here still holds, by `<consumer> <seq>`, in the order of their
+   * last progress report to the group's consumer (oldest first).
+   */
+  readonly #sharedHeld = new Map<string, SharedHeld>()
+  #sharedRefresh: NodeJS.Timeout | undefined
   readonly #sent: Counter.Internal
   readonly #received: Counter.Internal
   readonly #reconnects: Counter.Internal
@@ -538,9 +555,14 @@ export class NatsBridge implements RemoteRoute {
 
   async #pullShared(group: string, filter: string, subject: string): Promise<ConsumerMessages | undefined> {
     const name = groupName(group, filter, subject)
+    // a member holds a message's acknowledgement until it lets go of it, and its worker reports
+    // progress meanwhile: silent this long, the worker is dead, and the consumer delivers the
+    // message again to another member's worker
+    const ackWait = this.#o.config.deadWorkerAfterMs * 1e6
     try {
+      let info: Awaited<ReturnType<JetStreamManager['consumers']['info']>> | undefined
       try {
-        await this.#jsm.consumers.info(QOS_STREAM, name)
+        info = await this.#jsm.consumers.info(QOS_STREAM, name)
       } catch {
         await this.#jsm.consumers.add(QOS_STREAM, {
           durable_name: name,
@@ -549,12 +571,26 @@ export class NatsBridge implements RemoteRoute {
           filter_subject: `${QOS_PREFIX}${subject}`,
           // a group without members keeps what was published for its next member this long
           inactive_threshold: this.#o.config.consumerIdleMs * 1e6,
+          ack_wait: ackWait,
+          // messages held for offline persistent members stay unacknowledged: a cap would stop the group
+          max_ack_pending: -1,
         })
       }
+      // made by a node that acknowledged on delivery (30 s, 1,000 pending): the hold needs these
+      if (info !== undefined && (info.config.ack_wait !== ackWait || info.config.max_ack_pending !== -1))
+        await this.#jsm.consumers
+          .update(QOS_STREAM, name, { ack_wait: ackWait, max_ack_pending: -1 })
+          .catch((err: unknown) => {
+            // still read: held messages may then come again to another member (or stall at 1,000)
+            this.#o.log.warn(
+              { err, group, filter },
+              "cluster: the share group's consumer kept its old settings",
+            )
+          })
       const consumer = await this.#js.consumers.get(QOS_STREAM, name)
       return await consumer.consume({
         max_messages: 100,
-        callback: (m) => this.#onSharedStream(m, group, filter),
+        callback: (m) => this.#onSharedStream(m, name, group, filter),
       })
     } catch (err) {
       this.#o.log.error({ err, group, filter }, 'cluster: cannot read the shared subscription from JetStream')
@@ -690,12 +726,90 @@ export class NatsBridge implements RemoteRoute {
     return copy.seq > mark.seq
   }
 
-  #onSharedStream(m: JsMsg, group: string, filter: string): void {
+  /**
+   * A QoS 1/2 message of share group `group` from its consumer `name`: to one member here. The
+   * member (persistent or clean) holds its acknowledgement until it lets go of the message (its client's
+   * PUBACK or PUBREC, a drop, its expiry, its move), and this worker tells the consumer that it
+   * still works on it (`#refreshShared`). When this worker dies, its held messages are delivered
+   * again, once the consumer's ack_wait (deadWorkerAfterMs) passed, to another member's worker:
+   * the spec lets a message whose member's connection broke go to another member, and asks for
+   * it when that member's session ended (MQTT 5.0 section 4.8.2).
+   */
+  #onSharedStream(m: JsMsg, name: string, group: string, filter: string): void {
+    const key = `${name} ${m.seq}`
+    const mine = this.#sharedHeld.get(key)
+    if (mine !== undefined) {
+      // still held here: its progress report came late (a blocked event loop, NATS away)
+      mine.m = m
+      this.#touchShared(key, mine)
+      return
+    }
     this.#received.inc()
     const message = messageFrom(m.subject.slice(QOS_PREFIX.length), new Uint8Array(m.data), m.headers)
-    // no member left here: another worker of the group takes it
-    if (this.#o.router.deliverRemoteShared(message, group, filter) === 0) m.nak()
-    else m.ack()
+    const entry: SharedHeld = { m, at: Date.now() }
+    const hold: AckHold = {
+      count: 1,
+      // a clean member's too: on its node's death the message goes to another member
+      always: true,
+      release: () => {
+        if (this.#sharedHeld.get(key) === entry) this.#sharedHeld.delete(key)
+        try {
+          entry.m.ack()
+        } catch {
+          // NATS closed under it: the consumer delivers it again to another member (at least once)
+        }
+      },
+    }
+    this.#sharedHeld.set(key, entry)
+    // no member left here: another worker of the group takes it. One a dead worker held goes out as
+    // a new PUBLISH (DUP 0) [5.0 MQTT-4.3.2-2] [5.0 MQTT-4.3.3-2]: under a new packet id, and maybe to
+    // another client than the one it was in flight to
+    if (this.#o.router.deliverRemoteShared(message, group, filter, hold) === 0) {
+      this.#sharedHeld.delete(key)
+      m.nak()
+      return
+    }
+    if (--hold.count === 0) hold.release()
+    else this.#sharedRefresh ??= this.#scheduleRefresh()
+  }
+
+  /** Reports progress on a held share group message: its consumer does not deliver it again meanwhile. */
+  #touchShared(key: string, entry: SharedHeld): void {
+    entry.m.working()
+    entry.at = Date.now()
+    // kept in the order of the last report, so a refresh looks at the oldest only
+    this.#sharedHeld.delete(key)
+    this.#sharedHeld.set(key, entry)
+  }
+
+  #scheduleRefresh(): NodeJS.Timeout {
+    const every = Math.max(100, Math.floor(this.#o.config.deadWorkerAfterMs / 3))
+    const timer = setInterval(() => this.#refreshShared(every), every)
+    timer.unref()
+    return timer
+  }
+
+  /**
+   * Every deadWorkerAfterMs / 3: one progress report (`+WPI`) per share group message held here
+   * since at least that long, so that its consumer (ack_wait deadWorkerAfterMs) keeps it for this
+   * worker; a message acknowledged sooner costs nothing more.
+   */
+  #refreshShared(every: number): void {
+    if (this.#closed || this.#sharedHeld.size === 0) {
+      clearInterval(this.#sharedRefresh)
+      this.#sharedRefresh = undefined
+      return
+    }
+    const before = Date.now() - every
+    for (const [key, entry] of this.#sharedHeld) {
+      if (entry.at > before) break
+      try {
+        this.#touchShared(key, entry)
+      } catch {
+        // NATS away: reported again next time (the consumer may deliver it again meanwhile)
+        break
+      }
+    }
   }
 
   /** Whether the publishing worker routed this node's own message `m` to this worker over its port. */
@@ -1305,6 +1419,7 @@ export class NatsBridge implements RemoteRoute {
     this.#closed = true
     clearInterval(this.#earlySweep)
     clearTimeout(this.#deadSweep)
+    clearInterval(this.#sharedRefresh)
     try {
       await this.#plain.close()
       // a worker that leaves in order takes its consumer along: the stream keeps nothing for it

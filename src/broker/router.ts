@@ -280,9 +280,13 @@ export class Router {
     return this.#deliverLocal(message, route, null, null, undefined, false, hold)
   }
 
-  /** A message NATS gave this worker for share group `group` of `filter` (any node may have published it). */
-  deliverRemoteShared(message: BrokerMessage, group: string, filter: string): number {
-    return this.#deliverShared(message, group, filter, true)
+  /**
+   * A message NATS gave this worker for share group `group` of `filter` (any node may have published it).
+   * `hold`: its acknowledgement in the group's consumer, which the member holds back until
+   * it lets go of the message.
+   */
+  deliverRemoteShared(message: BrokerMessage, group: string, filter: string, hold?: AckHold): number {
+    return this.#deliverShared(message, group, filter, true, undefined, hold)
   }
 
   /** A message another worker routed here. */
@@ -384,11 +388,12 @@ export class Router {
     filter: string,
     rerouted = false,
     held?: Held,
+    hold?: AckHold,
   ): number {
     const members = this.index.group(filter, group)
     const member = members === undefined ? undefined : pickMember(members)
     if (member !== undefined) {
-      deliverHeld(member.session, deliveryForSub(message, member.sub), Date.now(), held)
+      deliverHeld(member.session, deliveryForSub(message, member.sub), Date.now(), held, hold)
       return 1
     }
     // The only member here moved away: its stub knows where

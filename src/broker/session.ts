@@ -46,6 +46,11 @@ export interface Subscription {
 export interface AckHold {
   /** Holders left: each persistent session that took it, and the reader while it delivers. */
   count: number
+  /**
+   * Held by a session without expiry too: a share group's message, which goes to another member
+   * when the worker dies (a plain subscription's would have nobody left to go to).
+   */
+  always?: boolean
   release(): void
 }
 
@@ -352,7 +357,7 @@ export class Session {
     const hold = delivery.hold
     if (hold !== undefined) {
       // a session without expiry dies with its connection or node anyway: it holds nothing back
-      if (this.expiryInterval > 0) {
+      if (this.expiryInterval > 0 || hold.always === true) {
         hold.count++
         entry.hold = hold
       } else entry.hold = undefined
@@ -397,7 +402,7 @@ export class Session {
     if (this.queuedCount + parked.length >= this.#limits.maxQueuedMessages) return this.#drop('queue_full')
     const hold = delivery.hold
     if (hold !== undefined) {
-      if (this.expiryInterval > 0) hold.count++
+      if (this.expiryInterval > 0 || hold.always === true) hold.count++
       else delivery.hold = undefined
     }
     parked.push(delivery)

@@ -62,7 +62,7 @@ export const ClusterSchema = Type.Object(
       minimum: 500,
       default: 30_000,
       description:
-        "A worker (of any node) whose NATS subscriptions have been gone this long while its JetStream consumer is still there is taken for dead: a survivor adopts its persistent sessions and the messages its consumer held for them. Long enough to ride out a NATS restart or a network blip (a worker reconnects within 250 ms of NATS being back); a slow worker is never taken for dead (only a missing subscription counts, not a late answer). At most half of consumerIdleMs (refused otherwise): the dead worker's consumer, with its messages, must still be there when a survivor adopts it.",
+        "A worker (of any node) whose NATS subscriptions have been gone this long while its JetStream consumer is still there is taken for dead: a survivor adopts its persistent sessions and the messages its consumer held for them. Long enough to ride out a NATS restart or a network blip (a worker reconnects within 250 ms of NATS being back); a slow worker is never taken for dead (only a missing subscription counts, not a late answer). At most half of consumerIdleMs (refused otherwise): the dead worker's consumer, with its messages, must still be there when a survivor adopts it. Also how long a shared subscription's group consumer waits for a worker that stopped reporting on the messages its members hold before it delivers them to another member's worker (set it alike on every node).",
     }),
     consumerIdleMs: Type.Integer({
       minimum: 1000,

@@ -4,18 +4,21 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import type { IClientOptions } from 'mqtt'
 import { QOS_STREAM } from '../../src/cluster/names.ts'
-import { hasNatsServer, type MqttdNode, startNats, startNode, startNodes } from '../helpers/nats.ts'
-import { WaitList } from '../helpers/wait-list.ts'
+import {
+  firstLogged,
+  hasNatsServer,
+  type MqttdNode,
+  startNats,
+  startNode,
+  startNodes,
+} from '../helpers/nats.ts'
+import type { WaitList } from '../helpers/wait-list.ts'
 import { connectClient } from './client.ts'
+import { type Got, slowSubscriber } from './slow-subscriber.ts'
 
 const skip = hasNatsServer() ? false : 'nats-server is not installed'
-
-interface Got {
-  payload: string
-  dup: boolean
-}
 
 /** Publishes `m<from>` … `m<to - 1>` at QoS 1 one at a time; each joins `acked` once its PUBACK came. */
 async function publishAcked(
@@ -50,45 +53,6 @@ async function owedAfterReturn(beforeKill: WaitList<Got>, back: WaitList<Got>, a
     .catch(() => {})
   const after = new Map(items.map((g) => [g.payload, g]))
   return { before, owed, after, missing: [...owed].filter((p) => !after.has(p)) }
-}
-
-/**
- * A subscriber that acknowledges each QoS 1 message a few milliseconds after it
- * arrived (mqtt.js's handleMessage): mqtt.js reads no further packet meanwhile, so the server keeps the
- * rest in flight and queued for it. `received`: acknowledged (so delivered).
- */
-function slowSubscriber(url: string, options: IClientOptions, delayMs: number) {
-  const received = new WaitList<Got>()
-  const unacked = new Set<string>()
-  let frozen = false
-  const client: MqttClient = mqtt.connect(url, { reconnectPeriod: 0, ...options })
-  // mqtt.js sends the PUBACK when this calls back, and reads no further packet meanwhile
-  client.handleMessage = (packet, callback) => {
-    if (packet.cmd !== 'publish') return callback()
-    const payload = packet.payload.toString()
-    unacked.add(payload)
-    const ack = () => {
-      // its node is gone: the PUBACK would go nowhere
-      if (frozen) return
-      unacked.delete(payload)
-      received.push({ payload, dup: packet.dup })
-      callback()
-    }
-    if (delayMs === 0) ack()
-    else setTimeout(ack, delayMs)
-  }
-  const connack = new Promise<{ sessionPresent: boolean }>((resolve, reject) => {
-    client.once('connect', resolve)
-    client.once('error', reject)
-  })
-  // the socket dies with the node: not an error of the test
-  client.on('error', () => {})
-  /** Stops acknowledging; returns what arrived and was not acknowledged. */
-  const freeze = (): string[] => {
-    frozen = true
-    return [...unacked]
-  }
-  return { client, received, freeze, connack }
 }
 
 const v3 = { protocolVersion: 4, clean: false } as const
@@ -209,25 +173,6 @@ for (const [where, sameNode] of [
       )
       assert.deepEqual(missing, [], `pair-${i + 1}: ${missing.length} of ${owed.size} missing`)
     }
-  })
-}
-
-/** Resolves with the node whose log first has a line matching `pattern`. */
-function firstLogged(nodes: MqttdNode[], pattern: RegExp): Promise<MqttdNode> {
-  return new Promise((resolve) => {
-    const done = (n: MqttdNode) => {
-      for (const [node, onData] of listeners) {
-        node.child.stdout?.off('data', onData)
-        node.child.stderr?.off('data', onData)
-      }
-      resolve(n)
-    }
-    const listeners = nodes.map((n) => [n, () => pattern.test(n.output()) && done(n)] as const)
-    for (const [node, onData] of listeners) {
-      node.child.stdout?.on('data', onData)
-      node.child.stderr?.on('data', onData)
-    }
-    for (const [node] of listeners) if (pattern.test(node.output())) return done(node)
   })
 }
 

@@ -210,3 +210,22 @@ export async function startNodes(
   }
   return up
 }
+
+/** Resolves with the node whose log first has a line matching `pattern`. */
+export function firstLogged(nodes: MqttdNode[], pattern: RegExp): Promise<MqttdNode> {
+  return new Promise((resolve) => {
+    const done = (n: MqttdNode) => {
+      for (const [node, onData] of listeners) {
+        node.child.stdout?.off('data', onData)
+        node.child.stderr?.off('data', onData)
+      }
+      resolve(n)
+    }
+    const listeners = nodes.map((n) => [n, () => pattern.test(n.output()) && done(n)] as const)
+    for (const [node, onData] of listeners) {
+      node.child.stdout?.on('data', onData)
+      node.child.stderr?.on('data', onData)
+    }
+    for (const [node] of listeners) if (pattern.test(node.output())) return done(node)
+  })
+}
