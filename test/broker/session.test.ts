@@ -231,7 +231,7 @@ test('[5.0 MQTT-3.1.2-24] [5.0 MQTT-3.1.2-25] a message larger than the client m
 
 test('session snapshot round-trips subscriptions, in-flight ids and queue', () => {
   const session = newSession()
-  session.subscriptions.set('a/#', { qos: 1, nl: false, rap: false, rh: 0, subscriptionId: 3 })
+  session.setSubscription('a/#', { qos: 1, nl: false, rap: false, rh: 0, subscriptionId: 3 })
   const l = link({ receiveMaximum: 1 })
   session.attach(l)
   session.deliver(delivery(message('a/1', 'one')), Date.now())
