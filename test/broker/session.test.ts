@@ -401,3 +401,22 @@ test('a session given up while catching up takes its parked deliveries along, be
     ['queued', 'parked'],
   )
 })
+
+test('a session without subscriptions shares one empty map; set and delete go through the session', () => {
+  const a = newSession()
+  const b = newSession()
+  // structure: no Map per session until it subscribes (an idle server's sessions mostly do not)
+  assert.equal(a.subscriptions.size, 0)
+  assert.equal(a.subscriptions, b.subscriptions)
+  const sub = { qos: 1 as const, nl: false, rap: false, rh: 0, subscriptionId: undefined }
+  a.setSubscription('a/#', sub)
+  a.setSubscription('b', { ...sub, qos: 0 })
+  assert.notEqual(a.subscriptions, b.subscriptions)
+  assert.deepEqual([...a.subscriptions.keys()], ['a/#', 'b'])
+  assert.equal(b.subscriptions.size, 0, 'the shared empty map stays empty')
+  assert.equal(a.deleteSubscription('nope'), false)
+  assert.equal(a.deleteSubscription('a/#'), true)
+  assert.equal(a.deleteSubscription('b'), true)
+  assert.equal(a.deleteSubscription('b'), false)
+  assert.equal(a.subscriptions, b.subscriptions, 'the last delete drops the map')
+})
