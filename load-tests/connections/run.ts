@@ -318,8 +318,11 @@ async function sectionIdle(): Promise<void> {
       const held: Record<string, number | null> = { bare: b.held }
       for (const v of variants) {
         const s = await startMqttd(v, workers)
-        // past the first idle heap trim (5 s), so the baseline is the steady idle server
-        await sleep(7000)
+        // past every thread's first idle heap trim, so the baseline is the steady idle server: the
+        // trims look every 5 s from each thread's start, and a worker's first interval holds its
+        // start-up work (not idle), so its first trim comes about 10 s after it started; at 7 s the
+        // baseline was taken before or after it by chance (±30 MB, ±3 KB per connection at 10,000)
+        await sleep(12_000)
         const m = await idlePerConnection(s, n).finally(() => s.stop())
         raw.push({ section: 'idle', target: v.name, workers, n, result: m.r })
         vals[v.name] = m.perConn
