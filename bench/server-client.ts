@@ -6,20 +6,22 @@
  *   node bench/server-client.ts churn <port> <count> <concurrency>
  *     opens `count` connections, `concurrency` at a time: CONNECT, CONNACK, close.
  *     prints { connections, seconds, perSecond, failures }
- *   node bench/server-client.ts hold <port> <count> <addresses>
- *     opens `count` idle connections spread over 127.0.0.1..127.0.0.<addresses>,
+ *   node bench/server-client.ts hold <port> <count> <addresses> [keepalive=0]
+ *     opens `count` idle connections spread over 127.0.0.1..127.0.0.<addresses>
+ *     (CONNECT keepalive in seconds: the load generator's idle clients use 120),
  *     prints "ready <n>" once all got CONNACK, closes all on stdin end.
  */
 import { connect, type Socket } from 'node:net'
 
-const [mode, portText, countText, extraText] = process.argv.slice(2)
+const [mode, portText, countText, extraText, keepaliveText] = process.argv.slice(2)
+const keepalive = Number(keepaliveText ?? 0)
 const port = Number(portText)
 const count = Number(countText)
 
 function connectPacket(id: number): Buffer {
   const clientId = Buffer.from(`b${id}`)
   const body = Buffer.concat([
-    Buffer.from([0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x00]), // "MQTT" 4, clean, keepalive 0
+    Buffer.from([0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, keepalive >> 8, keepalive & 0xff]), // "MQTT" 4, clean, keepalive
     Buffer.from([clientId.length >> 8, clientId.length & 0xff]),
     clientId,
   ])

@@ -18,7 +18,7 @@
  * to CPU 1. Loopback only, bounded in count and time; it stops by itself.
  *
  * usage: npm run bench:connections -- [--baseline DIR] [--sections a,b] [--counts 1000,10000,19000]
- *        [--variant JSON]... [--dist] [--kinds tcp,tls,ws] [--cpu-count 5000] [--quick] [--out FILE]
+ *        [--variant JSON]... [--dist] [--kinds tcp,tls,ws] [--cpu-count 5000] [--idle-hold 1] [--quick] [--out FILE]
  *
  * A variant is `{"name", "root"?, "flags"?: [node flags for the main thread], "config"?: {merged
  * into the mqttd config}, "dist"?: run dist/ (the build), not the sources}`; `--dist` sets it for all. without `--variant`, the variants are `before` (the `--baseline`
@@ -53,6 +53,7 @@ const { values } = parseArgs({
     dist: { type: 'boolean', default: false },
     kinds: { type: 'string', default: 'tcp,tls,ws' },
     'cpu-count': { type: 'string', default: '5000' },
+    'idle-hold': { type: 'string', default: '1' },
     out: { type: 'string' },
   },
 })
@@ -91,6 +92,8 @@ const sections = values.sections.split(',') as Section[]
 for (const s of sections) if (!SECTIONS.includes(s)) throw new Error(`unknown section ${s}`)
 const quick = values.quick
 const counts = values.counts.split(',').map(Number)
+/** Seconds the idle clients stay after the 2 s settle; above 1, a second row reads RSS at the end of it. */
+const idleHold = Number(values['idle-hold'])
 
 function hasTaskset(): boolean {
   try {
@@ -270,8 +273,15 @@ function row(figure: string, unit: string, vals: Record<string, number | string 
   log(`  => ${figure}: ${JSON.stringify(vals)} ${unit}`)
 }
 
-/** RSS per idle connection: (RSS 2 s after the last CONNACK − RSS before) / connections. */
-async function idlePerConnection(server: Running, n: number): Promise<{ perConn: number | null; r: Merge }> {
+/**
+ * RSS per idle connection: (RSS 2 s after the last CONNACK − RSS before) / connections; `held`:
+ * the same at the end of the hold (`--idle-hold`), past the threads' first idle heap trim when
+ * it is long enough (the young generations a connect burst grew are given back then).
+ */
+async function idlePerConnection(
+  server: Running,
+  n: number,
+): Promise<{ perConn: number | null; held: number | null; r: Merge }> {
   const r = await generate(ctxFor(server), [
     'idle',
     '--connections',
@@ -281,7 +291,7 @@ async function idlePerConnection(server: Running, n: number): Promise<{ perConn:
     '--settle',
     '2',
     '--hold',
-    '1',
+    String(idleHold),
     '--timeout',
     '30000',
     '--duration',
@@ -290,7 +300,11 @@ async function idlePerConnection(server: Running, n: number): Promise<{ perConn:
   const idle = r.idle as Record<string, number | null>
   const ok = (r.connected as number) === n
   if (!ok) log(`  only ${r.connected}/${n} connected: ${(r.errors as string[])[0] ?? ''}`)
-  return { perConn: ok ? idle.rssPerConnectionBytes! : null, r }
+  const held =
+    ok && idle.rssHeldBytes !== null && idle.rssBeforeBytes !== null
+      ? Math.round((idle.rssHeldBytes! - idle.rssBeforeBytes!) / n)
+      : null
+  return { perConn: ok ? idle.rssPerConnectionBytes! : null, held, r }
 }
 
 async function sectionIdle(): Promise<void> {
@@ -301,15 +315,21 @@ async function sectionIdle(): Promise<void> {
     raw.push({ section: 'idle', target: 'bare', n, result: b.r })
     for (const workers of [1, 2]) {
       const vals: Record<string, number | null> = { bare: b.perConn }
+      const held: Record<string, number | null> = { bare: b.held }
       for (const v of variants) {
         const s = await startMqttd(v, workers)
-        // past the first idle heap trim (5 s), so the baseline is the steady idle server
-        await sleep(7000)
+        // past every thread's first idle heap trim, so the baseline is the steady idle server: the
+        // trims look every 5 s from each thread's start, and a worker's first interval holds its
+        // start-up work (not idle), so its first trim comes about 10 s after it started; at 7 s the
+        // baseline was taken before or after it by chance (±30 MB, ±3 KB per connection at 10,000)
+        await sleep(12_000)
         const m = await idlePerConnection(s, n).finally(() => s.stop())
         raw.push({ section: 'idle', target: v.name, workers, n, result: m.r })
         vals[v.name] = m.perConn
+        held[v.name] = m.held
       }
       row(`RSS per idle connection, ${n.toLocaleString('en-US')} conns, workers ${workers}`, 'B', vals)
+      if (idleHold > 1) row(`  … ${idleHold + 2} s after the last CONNACK`, 'B', held)
     }
   }
 }

@@ -167,7 +167,7 @@ export class Router {
   /** Adds or replaces [3.1.1 MQTT-3.8.4-3] [5.0 MQTT-3.8.4-3] one subscription; returns whether it existed before. */
   subscribe(session: Session, raw: string, parsed: ParsedFilter, sub: Subscription): boolean {
     const existed = session.subscriptions.has(raw)
-    session.subscriptions.set(raw, sub)
+    session.setSubscription(raw, sub)
     this.index.add(parsed, session, sub)
     if (!existed) this.#announce(raw, 1)
     return existed
@@ -175,7 +175,7 @@ export class Router {
 
   /** Deletes the subscription whose filter is exactly `raw` [3.1.1 MQTT-3.10.4-1] [5.0 MQTT-3.10.4-1]; false when there was none. */
   unsubscribe(session: Session, raw: string): boolean {
-    if (!session.subscriptions.delete(raw)) return false
+    if (!session.deleteSubscription(raw)) return false
     this.index.remove(parseFilter(raw)!, session.clientId)
     this.#announce(raw, -1)
     return true

@@ -155,6 +155,7 @@ export interface SessionSnapshot {
   stream?: StreamMark
 }
 
+const NO_SUBSCRIPTIONS: ReadonlyMap<string, Subscription> = new Map()
 const NO_INFLIGHT: ReadonlyMap<number, InFlight> = new Map()
 const NO_ALIASES: ReadonlyMap<string, number> = new Map()
 
@@ -162,8 +163,8 @@ export class Session {
   readonly clientId: string
   /** Seconds the session outlives its connection; 0xFFFFFFFF never expires. */
   expiryInterval: number
-  /** Raw filter (including any `$share/group/` prefix) → options. */
-  readonly subscriptions = new Map<string, Subscription>()
+  /** Raw filter (including any `$share/group/` prefix) → options; made at the first subscription. */
+  #subscriptions: Map<string, Subscription> | undefined
   readonly #limits: SessionLimits
   readonly #onDrop: (reason: DropReason) => void
   readonly #ids = new PacketIdAllocator()
@@ -202,6 +203,29 @@ export class Session {
     this.expiryInterval = expiryInterval
     this.#limits = limits
     this.#onDrop = onDrop
+  }
+
+  /**
+   * Raw filter (including any `$share/group/` prefix) → options. Read-only: a Map costs about
+   * 0.3 KB empty and most sessions of an idle server subscribe to nothing, so it is made by the
+   * first {@link setSubscription} and dropped with the last {@link deleteSubscription}.
+   */
+  get subscriptions(): ReadonlyMap<string, Subscription> {
+    return this.#subscriptions ?? NO_SUBSCRIPTIONS
+  }
+
+  /** Adds or replaces the subscription whose filter is exactly `raw`. */
+  setSubscription(raw: string, sub: Subscription): void {
+    this.#subscriptions ??= new Map()
+    this.#subscriptions.set(raw, sub)
+  }
+
+  /** Deletes the subscription whose filter is exactly `raw`; false when there was none. */
+  deleteSubscription(raw: string): boolean {
+    const subscriptions = this.#subscriptions
+    if (subscriptions === undefined || !subscriptions.delete(raw)) return false
+    if (subscriptions.size === 0) this.#subscriptions = undefined
+    return true
   }
 
   /** The session's journal while it is persistent (expiry interval above 0). */
@@ -636,7 +660,7 @@ export class Session {
     onDrop: (reason: DropReason) => void,
   ): Session {
     const session = new Session(snapshot.clientId, snapshot.expiryInterval, limits, onDrop)
-    for (const [filter, sub] of snapshot.subscriptions) session.subscriptions.set(filter, sub)
+    for (const [filter, sub] of snapshot.subscriptions) session.setSubscription(filter, sub)
     for (const [id, entry] of snapshot.inflight) {
       session.#inflightMap().set(id, entry)
       session.#ids.reserve(id)

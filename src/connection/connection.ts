@@ -1,6 +1,6 @@
 import { Duplex } from 'node:stream'
 import { MqttdError, mqttdError, mqttdErrorWithCause } from '../errors.ts'
-import { PacketReader } from './packet-reader.ts'
+import { PacketReader, type ReaderHost } from './packet-reader.ts'
 import { PacketWriter } from './packet-writer.ts'
 import { generateStream, parseStream } from './streams.ts'
 import type {
@@ -41,6 +41,23 @@ class ConnectionImpl extends Duplex {
   #configuredVersion: ProtocolVersion | undefined
   #rawPaused = false
 
+  /** The reader's way back to its connection: one small object, not three closures (and their context) per connection. */
+  static readonly #ReaderHost = class implements ReaderHost {
+    readonly #connection: ConnectionImpl
+    constructor(connection: ConnectionImpl) {
+      this.#connection = connection
+    }
+    packet(packet: Packet): void {
+      this.#connection.#onPacket(packet)
+    }
+    error(err: Error): void {
+      this.#connection.#onParseError(err)
+    }
+    closed(): boolean {
+      return this.#connection.#closed
+    }
+  }
+
   constructor(duplex: Duplex, opts?: ConnectionOptions | (() => void), cb?: () => void) {
     if (typeof opts === 'function') {
       cb = opts
@@ -54,11 +71,7 @@ class ConnectionImpl extends Duplex {
     this.#configuredVersion = opts?.protocolVersion
     this.#writer = new PacketWriter(duplex, opts?.protocolVersion ?? 4)
     this.#reader = new PacketReader(
-      {
-        packet: (packet) => this.#onPacket(packet),
-        error: (err) => this.#onParseError(err),
-        closed: () => this.#closed,
-      },
+      new ConnectionImpl.#ReaderHost(this),
       { protocolVersion: opts?.protocolVersion ?? 4 },
       opts?.maxPacketSize ?? Number.POSITIVE_INFINITY,
     )

@@ -52,6 +52,12 @@ function fastEnd(chunk: Buffer, pos: number, end: number, v5: boolean, maxPacket
   return packetEnd
 }
 
+/** Where {@link parseFast} delivers: an object with a method, not a closure kept per connection. */
+export interface PacketSink {
+  /** A parsed packet; returns false to stop parsing (the connection closed). */
+  fastPacket(packet: AnyPacket): boolean
+}
+
 /**
  * Parses the packets that dominate traffic (PUBLISH, with the v5 properties
  * `parseProperties` mirrors, and 2-byte PUBACK) straight from a chunk, at a packet boundary, into the same
@@ -62,14 +68,14 @@ function fastEnd(chunk: Buffer, pos: number, end: number, v5: boolean, maxPacket
  * handle (see `fastEnd` and `parseProperties`): the caller hands that one to mqtt-packet's parser,
  * which parses, rejects or buffers it exactly as it always does.
  *
- * `onPacket` returns false to stop (the connection was closed by a listener).
+ * `sink.fastPacket` returns false to stop (the connection was closed by a listener).
  */
 export function parseFast(
   chunk: Buffer,
   start: number,
   v5: boolean,
   maxPacketSize: number,
-  onPacket: (packet: AnyPacket) => boolean,
+  sink: PacketSink,
 ): number {
   const end = chunk.length
   let pos = start
@@ -118,7 +124,7 @@ export function parseFast(
       if (v5) packet.reasonCode = 0
     }
     pos = packetEnd
-    if (!onPacket(packet as unknown as AnyPacket)) return pos
+    if (!sink.fastPacket(packet as unknown as AnyPacket)) return pos
   }
 }
 

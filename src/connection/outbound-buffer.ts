@@ -11,6 +11,8 @@ export const COPY_LIMIT = 2048
  * slab lives as long as some segment of it waits in a raw stream's buffer.
  */
 const pool = { slab: Buffer.allocUnsafeSlow(SLAB_SIZE), pos: 0 }
+/** What an emptied buffer points at instead of a slab: holding a slab would keep its 64 KB alive. */
+const NO_SLAB = Buffer.alloc(0)
 
 /**
  * The "stream" mqtt-packet's `writeToStream` writes one packet into. It
@@ -126,6 +128,20 @@ export class OutboundBuffer {
     if (err) this.error = err
   }
 
+  /**
+   * Forgets the slabs it points at; call once {@link take} emptied it. A buffer kept between
+   * writes (an idle connection's) would otherwise keep the slab of its last packet alive, one
+   * 64 KB slab per connection in the worst case.
+   */
+  clear(): void {
+    this.error = null
+    this.#slab = NO_SLAB
+    this.#start = 0
+    this.#pos = 0
+    this.#markSlab = NO_SLAB
+    this.#markPoolSlab = NO_SLAB
+  }
+
   /** Takes every pending byte as a list of buffers (usually one). */
   take(): Buffer[] {
     this.#seal()
@@ -160,4 +176,23 @@ export class OutboundBuffer {
     }
     this.#start = this.#pos
   }
+}
+
+/** Emptied buffers for the next connection that writes (see {@link acquireOutbound}). */
+const spares: OutboundBuffer[] = []
+const MAX_SPARES = 64
+
+/**
+ * An empty buffer to write a batch into. A connection holds one only from its first packet of a
+ * tick to the flush: an idle connection holds none (0.17 KB less each), and the busy ones take
+ * turns with a few spares instead of allocating one per batch.
+ */
+export function acquireOutbound(): OutboundBuffer {
+  return spares.pop() ?? new OutboundBuffer()
+}
+
+/** Gives back a buffer {@link OutboundBuffer.take} emptied. */
+export function releaseOutbound(out: OutboundBuffer): void {
+  out.clear()
+  if (spares.length < MAX_SPARES) spares.push(out)
 }

@@ -1,4 +1,4 @@
-import { parseFast, slowRunEnd } from './fast-path.ts'
+import { type PacketSink, parseFast, slowRunEnd } from './fast-path.ts'
 import { PacketParser } from './packet-parser.ts'
 import type { Packet } from './types.ts'
 
@@ -34,7 +34,7 @@ let spareParser: PacketParser | undefined
  * split across chunks is completed by giving the parser exactly its missing
  * bytes. mqtt-packet's internals stay behind packet-parser.ts.
  */
-export class PacketReader {
+export class PacketReader implements PacketSink {
   /** Raw bytes read. */
   bytesReceived = 0
   /** Largest packet accepted, fixed header included. */
@@ -43,15 +43,17 @@ export class PacketReader {
   #settings: ParserSettings
   /** The parser in use: borrowed for a run of whole packets, kept while a packet is split. */
   #parser: PacketParser | undefined
-  #emitFast = (packet: Packet): boolean => {
-    this.#host.packet(packet)
-    return !this.#host.closed()
-  }
 
   constructor(host: ReaderHost, settings: ParserSettings, maxPacketSize: number) {
     this.#host = host
     this.#settings = settings
     this.maxPacketSize = maxPacketSize
+  }
+
+  /** A packet from the fast path (parseFast): false once the connection closed. */
+  fastPacket(packet: Packet): boolean {
+    this.#host.packet(packet)
+    return !this.#host.closed()
   }
 
   /** The parser settings (protocol version, bridge mode); set by CONNECT/CONNACK or `setOptions`. */
@@ -76,7 +78,7 @@ export class PacketReader {
       let next: number
       if (parser === undefined) {
         const v5 = this.#settings.protocolVersion === 5
-        off = parseFast(chunk, off, v5, this.maxPacketSize, this.#emitFast)
+        off = parseFast(chunk, off, v5, this.maxPacketSize, this)
         if (off === end || host.closed()) return
         next = slowRunEnd(chunk, off, v5, this.maxPacketSize)
         parser = this.#borrowParser()

@@ -3,13 +3,18 @@ import { writeToStream } from 'mqtt-packet'
 import { type MqttdError, mqttdError } from '../errors.ts'
 import { encodeConnack, encodePuback, encodePublish } from './fast-encode.ts'
 import { generateError } from './generate-error.ts'
-import { OutboundBuffer } from './outbound-buffer.ts'
+import { acquireOutbound, type OutboundBuffer, releaseOutbound } from './outbound-buffer.ts'
 import type { PacketCmd, SendCallback } from './types.ts'
 
 // mqtt-packet's default builds, on its first generate, a table of 65,536 two-byte Buffers (the
 // packet ids): about 7 MB of heap in every thread that generates a packet. The fast paths encode
 // PUBLISH and PUBACK themselves; the rarer packets mqtt-packet writes can afford a 2-byte allocation.
 writeToStream.cacheNumbers = false
+
+// a module function with its writer as argument: no closure (and context) kept per connection
+function flushTick(writer: PacketWriter): void {
+  writer.flushScheduled()
+}
 
 function callAll(callbacks: SendCallback[], err: Error | null): void {
   for (const cb of callbacks) cb(err)
@@ -25,15 +30,12 @@ export class PacketWriter {
   /** Protocol version the packets are generated for (mqtt-packet reads only this field). */
   readonly options = { protocolVersion: 4 }
   #raw: Duplex
-  #out = new OutboundBuffer()
+  /** The batch being written this tick; none between flushes (see acquireOutbound). */
+  #out: OutboundBuffer | undefined
   #callbacks: SendCallback[] | null = null
   #scheduled = false
   #full = false
   #bytesSent = 0
-  #flushTick = () => {
-    this.#scheduled = false
-    this.flush()
-  }
 
   constructor(raw: Duplex, protocolVersion: number) {
     this.#raw = raw
@@ -51,6 +53,7 @@ export class PacketWriter {
 
   /** Encodes one packet into the batch; returns the coded error if it is invalid (nothing is kept of it). */
   write(cmd: PacketCmd, opts: object | null | undefined, cb: SendCallback | undefined): MqttdError | null {
+    this.#out ??= acquireOutbound()
     const out = this.#out
     const v5 = this.options.protocolVersion === 5
     const fast =
@@ -61,8 +64,11 @@ export class PacketWriter {
           ? encodePuback(out, opts, v5)
           : cmd === 'connack' && encodeConnack(out, opts, v5))
     if (!fast) {
-      const err = this.#writeSlow(cmd, opts)
-      if (err !== null) return err
+      const err = this.#writeSlow(out, cmd, opts)
+      if (err !== null) {
+        if (out.length === 0) this.#release(out)
+        return err
+      }
     }
     if (cb) {
       if (this.#callbacks === null) this.#callbacks = [cb]
@@ -71,17 +77,22 @@ export class PacketWriter {
     if (out.length >= (this.#raw.writableHighWaterMark || 16_384)) this.flush()
     else if (!this.#scheduled) {
       this.#scheduled = true
-      process.nextTick(this.#flushTick)
+      process.nextTick(flushTick, this)
     }
     return null
   }
 
-  #writeSlow(cmd: PacketCmd, opts: object | null | undefined): MqttdError | null {
+  /** The tick's flush (scheduled by the first write of a batch). */
+  flushScheduled(): void {
+    this.#scheduled = false
+    this.flush()
+  }
+
+  #writeSlow(out: OutboundBuffer, cmd: PacketCmd, opts: object | null | undefined): MqttdError | null {
     // never mutate the caller's object: mqtt-packet needs `cmd` on the packet
     const packet = (
       opts == null ? { cmd } : (opts as { cmd?: unknown }).cmd === cmd ? opts : { ...opts, cmd }
     ) as Parameters<typeof writeToStream>[0]
-    const out = this.#out
     out.begin()
     let ok: boolean
     try {
@@ -100,8 +111,10 @@ export class PacketWriter {
   /** Hands the batch to the raw stream now. */
   flush(): void {
     const out = this.#out
-    if (out.length === 0) return
+    if (out === undefined || out.length === 0) return
     const chunks = out.take()
+    // before the writes below: whatever they set off may start a new batch
+    this.#release(out)
     const callbacks = this.#callbacks
     this.#callbacks = null
     const raw = this.#raw
@@ -128,6 +141,11 @@ export class PacketWriter {
       raw.uncork()
     }
     if (!ok) this.#full = true
+  }
+
+  #release(out: OutboundBuffer): void {
+    this.#out = undefined
+    releaseOutbound(out)
   }
 
   /** The raw stream drained: returns true if we had reported it full. */

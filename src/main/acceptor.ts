@@ -45,6 +45,17 @@ function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))
 }
 
+/** A listener's hand-off: what each of its connections needs, made once per listener. */
+interface Route {
+  name: string
+  type: ListenerType
+  proxied: boolean
+  /** The connection task settled (the connection closed). */
+  settled: () => void
+  /** The connection task failed (queue full, worker error). */
+  failed: (err: Error) => void
+}
+
 export class Acceptor {
   readonly bound: BoundListener[] = []
   readonly #options: AcceptorOptions
@@ -75,8 +86,14 @@ export class Acceptor {
     for (const listener of listeners) {
       const name = listener.name!
       const server = createServer({ pauseOnConnect: true })
-      const proxied = listener.proxyProtocol === true
-      server.on('connection', (socket: Socket) => this.#handOff(socket, name, listener.type, proxied))
+      const route: Route = {
+        name,
+        type: listener.type,
+        proxied: listener.proxyProtocol === true,
+        settled: () => this.#settled(name),
+        failed: (err: Error) => this.#failed(name, err, undefined),
+      }
+      server.on('connection', (socket: Socket) => this.#handOff(socket, route))
       server.on('error', (err) => this.#options.log.error({ err, listener: name }, 'listener error'))
       let port: number
       try {
@@ -110,8 +127,9 @@ export class Acceptor {
     })
   }
 
-  #handOff(socket: Socket, name: string, type: ListenerType, proxied: boolean): void {
+  #handOff(socket: Socket, route: Route): void {
     const { admission, metrics, pool } = this.#options
+    const { name, proxied } = route
     // reading remoteAddress is a getpeername() syscall: only when a per-address rate needs it.
     // Behind a proxy it is the proxy's address: the worker asks about the client's once it read the header.
     const refusal = !this.#accepting
@@ -137,7 +155,7 @@ export class Acceptor {
     // same tick as the accept: the socket is paused and untouched; `name` picks the transport's task
     const settled = pool.run(task, {
       transferList: transfer as unknown as RunOptions['transferList'],
-      name: type,
+      name: route.type,
     })
     // Posted at once (a worker had room): what is left here is a destroyed husk of about 2 KB that
     // piscina's task record would keep, through this transfer list, as long as the connection lives.
@@ -147,16 +165,18 @@ export class Acceptor {
       transfer.length = 0
       held = undefined
     }
-    // one then (two closures, one promise) per open connection rather than a catch/finally chain
-    settled.then(
-      () => this.#settled(name),
-      (err: Error) => {
-        held?.destroy()
-        if (/queue/i.test(err.message)) metrics.rejected(name, 'queue_full')
-        else this.#options.log.debug({ err, listener: name }, 'connection task failed')
-        this.#settled(name)
-      },
-    )
+    // one then per open connection rather than a catch/finally chain; a posted task shares its
+    // listener's two callbacks (no closures and context kept per connection), a queued one also
+    // needs its socket if it fails
+    if (held === undefined) settled.then(route.settled, route.failed)
+    else settled.then(route.settled, (err: Error) => this.#failed(name, err, held))
+  }
+
+  #failed(name: string, err: Error, held: Socket | undefined): void {
+    held?.destroy()
+    if (/queue/i.test(err.message)) this.#options.metrics.rejected(name, 'queue_full')
+    else this.#options.log.debug({ err, listener: name }, 'connection task failed')
+    this.#settled(name)
   }
 
   #settled(name: string): void {

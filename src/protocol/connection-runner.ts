@@ -63,9 +63,13 @@ export interface RunnerOptions extends Endpoint {
 
 const backlogPause = 64
 
-// a module function, not a closure per connection
+// module functions, not a closure (and its context) per connection
 function connectTimedOut(runner: ConnectionRunner): void {
   runner.connectTimedOut()
+}
+
+function keepaliveCheck(runner: ConnectionRunner): void {
+  runner.checkKeepalive()
 }
 
 export class ConnectionRunner implements ProtocolHost {
@@ -100,8 +104,11 @@ export class ConnectionRunner implements ProtocolHost {
   #setup: Promise<void> | undefined
   /** Resolves at the next `drain` (or close): what every send waiting for room awaits. */
   #drained: Promise<boolean> | undefined
-  /** Acknowledgements in packet order while some wait for a commit (ack-wait.ts). */
-  readonly #acks: OrderedAcks
+  /**
+   * Acknowledgements in packet order while some wait for a commit (ack-wait.ts); made at the first
+   * wait, so a connection that never waits (most idle ones) holds no queue, arrays or closures.
+   */
+  #acks: OrderedAcks | undefined
   /** Log levels on when the connection started: no child logger is built for a line not written. */
   readonly logDebug: boolean
   /** The worker's logger: the connect and close lines name the connection themselves (no child logger per connection). */
@@ -115,13 +122,6 @@ export class ConnectionRunner implements ProtocolHost {
     this.limits = options.limits
     this.metrics = options.metrics
     this.manualAcks = options.chain.manualAcks
-    this.#acks = new OrderedAcks(
-      (err) => this.#hookFailed(err),
-      options.chain.timeoutMs,
-      // a commit or a peer's confirmation that never came: as a hook that never settled
-      (handler) =>
-        this.#hookFailed(mqttdError('MQTTD_ERR_HOOK_TIMEOUT', 'onPublish', handler, options.chain.timeoutMs)),
-    )
     this.logDebug = options.log.isLevelEnabled('debug')
     this.rootLog = options.log
     this.#logTrace = options.log.isLevelEnabled('trace')
@@ -241,7 +241,7 @@ export class ConnectionRunner implements ProtocolHost {
         return this.chain.notify('onPing', this.ctx, packet)
       case 'disconnect':
         // what was published before DISCONNECT is acknowledged first, as when each PUBLISH was awaited
-        if (this.#acks.size > 0) await this.#acks.idle()
+        if (this.#acks !== undefined && this.#acks.size > 0) await this.#acks.idle()
         this.#disconnectPacket = packet
         await this.chain.notify('onDisconnect', this.ctx, packet)
         return this.terminate('client-disconnect')
@@ -266,17 +266,19 @@ export class ConnectionRunner implements ProtocolHost {
 
   armKeepalive(): void {
     if (this.state.keepaliveMs <= 0) return
+    this.#keepaliveTimer = setTimeout(keepaliveCheck, this.state.keepaliveMs * 1.5, this)
+  }
+
+  /** The keepalive timer fired: closes after 1.5 × keepalive without a packet, else waits for the rest. */
+  checkKeepalive(): void {
     const limit = this.state.keepaliveMs * 1.5 // [3.1.1 MQTT-3.1.2-24] [5.0 MQTT-3.1.2-22]
-    const check = () => {
-      const idle = Date.now() - this.#lastActivity
-      if (idle >= limit) {
-        this.state.closeError = mqttdError('MQTTD_ERR_KEEPALIVE_TIMEOUT', this.state.keepaliveMs / 1000)
-        this.disconnectWith({ reasonCode: ReasonCode.keepAliveTimeout }, 'keepalive-timeout')
-      } else {
-        this.#keepaliveTimer = setTimeout(check, limit - idle)
-      }
+    const idle = Date.now() - this.#lastActivity
+    if (idle >= limit) {
+      this.state.closeError = mqttdError('MQTTD_ERR_KEEPALIVE_TIMEOUT', this.state.keepaliveMs / 1000)
+      this.disconnectWith({ reasonCode: ReasonCode.keepAliveTimeout }, 'keepalive-timeout')
+    } else {
+      this.#keepaliveTimer = setTimeout(keepaliveCheck, limit - idle, this)
     }
-    this.#keepaliveTimer = setTimeout(check, limit)
   }
 
   // ---- sending ----------------------------------------------------------
@@ -295,23 +297,34 @@ export class ConnectionRunner implements ProtocolHost {
   /** Writes an acknowledgement, unless a handler sends its own ({@link manualAcks}). */
   ack(packet: OutgoingPacket): void {
     if (this.manualAcks) return
-    if (this.#acks.holding) this.#acks.push(() => this.write(packet))
+    if (this.#acks?.holding === true) this.#acks.push(() => this.write(packet))
     else this.write(packet)
   }
 
   /** Sends an acknowledgement once `wait` resolved and those before it are out. */
   ackWhen<T>(wait: Promise<T>, send: (value: T) => void, label?: string): void {
+    this.#acks ??= this.#orderedAcks()
     this.#acks.defer(wait, send, label)
+  }
+
+  #orderedAcks(): OrderedAcks {
+    const timeoutMs = this.chain.timeoutMs
+    return new OrderedAcks(
+      (err) => this.#hookFailed(err),
+      timeoutMs,
+      // a commit or a peer's confirmation that never came: as a hook that never settled
+      (handler) => this.#hookFailed(mqttdError('MQTTD_ERR_HOOK_TIMEOUT', 'onPublish', handler, timeoutMs)),
+    )
   }
 
   /** Acknowledgements that wait (or queue behind one that waits). */
   get pendingAcks(): number {
-    return this.#acks.size
+    return this.#acks?.size ?? 0
   }
 
   /** Resolves when no acknowledgement waits. */
   acksSent(): Promise<void> {
-    return this.#acks.idle()
+    return this.#acks?.idle() ?? Promise.resolve()
   }
 
   /**
@@ -479,7 +492,7 @@ export class ConnectionRunner implements ProtocolHost {
     clearTimeout(this.#keepaliveTimer)
     this.#connectTimer = undefined
     this.#keepaliveTimer = undefined
-    this.#acks.close()
+    this.#acks?.close()
   }
 
   async #finish(): Promise<void> {

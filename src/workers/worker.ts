@@ -151,9 +151,17 @@ function serve(endpoint: Endpoint): Promise<void> {
   metrics.connectionOpened(endpoint.listener, endpoint.transport)
   // packets wait for the setup hooks inside the runner; start() never rejects
   void runner.start()
+  return settle(runner, endpoint.listener, endpoint.transport)
+}
+
+/**
+ * The end of {@link serve}, apart: a closure made there would keep that frame's context (the
+ * endpoint with its stream, the runner's options) as long as the connection lives.
+ */
+function settle(runner: ConnectionRunner, listener: string, transport: Transport): Promise<void> {
   return runner.closed.then(() => {
     registry.delete(runner)
-    metrics.connectionClosed(endpoint.listener, endpoint.transport)
+    metrics.connectionClosed(listener, transport)
   })
 }
 

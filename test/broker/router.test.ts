@@ -162,7 +162,7 @@ test('hand-over: a session moved from B to C while A publishes with stale and ha
   onB.session.detach()
   const onC = online('m')
   for (const [raw, s] of structuredClone(onB.session.snapshot()).subscriptions)
-    onC.session.subscriptions.set(raw, s)
+    onC.session.setSubscription(raw, s)
   bus.sessions.set(3, new Map([['m', onC.session]]))
   c.addSession(onC.session, 2)
   // A still sees m on B only: B's stub forwards

@@ -231,7 +231,7 @@ test('[5.0 MQTT-3.1.2-24] [5.0 MQTT-3.1.2-25] a message larger than the client m
 
 test('session snapshot round-trips subscriptions, in-flight ids and queue', () => {
   const session = newSession()
-  session.subscriptions.set('a/#', { qos: 1, nl: false, rap: false, rh: 0, subscriptionId: 3 })
+  session.setSubscription('a/#', { qos: 1, nl: false, rap: false, rh: 0, subscriptionId: 3 })
   const l = link({ receiveMaximum: 1 })
   session.attach(l)
   session.deliver(delivery(message('a/1', 'one')), Date.now())
@@ -400,4 +400,23 @@ test('a session given up while catching up takes its parked deliveries along, be
     snapshot.queue.map((d) => Buffer.from(d.message.payload).toString()),
     ['queued', 'parked'],
   )
+})
+
+test('a session without subscriptions shares one empty map; set and delete go through the session', () => {
+  const a = newSession()
+  const b = newSession()
+  // structure: no Map per session until it subscribes (an idle server's sessions mostly do not)
+  assert.equal(a.subscriptions.size, 0)
+  assert.equal(a.subscriptions, b.subscriptions)
+  const sub = { qos: 1 as const, nl: false, rap: false, rh: 0, subscriptionId: undefined }
+  a.setSubscription('a/#', sub)
+  a.setSubscription('b', { ...sub, qos: 0 })
+  assert.notEqual(a.subscriptions, b.subscriptions)
+  assert.deepEqual([...a.subscriptions.keys()], ['a/#', 'b'])
+  assert.equal(b.subscriptions.size, 0, 'the shared empty map stays empty')
+  assert.equal(a.deleteSubscription('nope'), false)
+  assert.equal(a.deleteSubscription('a/#'), true)
+  assert.equal(a.deleteSubscription('b'), true)
+  assert.equal(a.deleteSubscription('b'), false)
+  assert.equal(a.subscriptions, b.subscriptions, 'the last delete drops the map')
 })
