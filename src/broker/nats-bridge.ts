@@ -295,6 +295,7 @@ export class NatsBridge implements RemoteRoute {
   readonly #reconnects: Counter.Internal
   readonly #deadLooks: Counter.Internal
   readonly #adoptions: Counter.Internal
+  readonly #giveBackShared: Counter.Internal
 
   private constructor(
     o: BridgeOptions,
@@ -324,6 +325,7 @@ export class NatsBridge implements RemoteRoute {
     this.#adoptions = counter(o.metrics, metricSpecs.clusterAdoptions).labels(this.#node)
     this.#deadLooks.inc(0)
     this.#adoptions.inc(0)
+    this.#giveBackShared = counter(o.metrics, metricSpecs.clusterSharedGivenBack).labels(this.#node)
   }
 
   /** Connects this worker (MQTTD_ERR_CLUSTER_CONNECT when NATS cannot be reached) and starts reading. */
@@ -757,6 +759,17 @@ export class NatsBridge implements RemoteRoute {
           entry.m.ack()
         } catch {
           // NATS closed under it: the consumer delivers it again to another member (at least once)
+        }
+      },
+      // the member's session ended before its client acknowledged it: the group's consumer gives it
+      // to a member now (nak: delivered again at once), not after ack_wait
+      giveBack: () => {
+        if (this.#sharedHeld.get(key) === entry) this.#sharedHeld.delete(key)
+        this.#giveBackShared.inc()
+        try {
+          entry.m.nak()
+        } catch {
+          // NATS closed under it: the consumer delivers it again after ack_wait (at least once)
         }
       },
     }

@@ -52,6 +52,11 @@ export interface AckHold {
    */
   always?: boolean
   release(): void
+  /**
+   * A share group's message: hands it back to the group, for another member, instead of
+   * releasing it (the holding member's session ended before its client acknowledged it).
+   */
+  giveBack?(): void
 }
 
 /**
@@ -97,6 +102,18 @@ function letGo(delivery: Delivery | undefined): void {
   if (hold === undefined) return
   delivery!.hold = undefined
   if (--hold.count === 0) hold.release()
+}
+
+/**
+ * The session ended holding `delivery`, unacknowledged. A share group's QoS 1 message goes back to
+ * the group, for another member [5.0 MQTT-4.8.2-3]; so does one never sent (`sent` false). A QoS 2
+ * message sent to the member must not go to any other [5.0 MQTT-4.8.2-5]: it is let go.
+ */
+function giveBack(delivery: Delivery | undefined, sent: boolean): void {
+  const hold = delivery?.hold
+  if (hold?.giveBack === undefined || (sent && delivery!.qos === 2)) return letGo(delivery)
+  delivery!.hold = undefined
+  if (--hold.count === 0) hold.giveBack()
 }
 
 /**
@@ -614,9 +631,9 @@ export class Session {
   /** Drops queued and in-flight messages (clean start, or expiry). */
   clear(): void {
     this.#journal?.cleared()
-    for (const entry of this.#inflight.values()) letGo(entry)
-    for (let i = this.#queueHead; i < this.#queue.length; i++) letGo(this.#queue[i])
-    for (const delivery of this.#parked ?? []) letGo(delivery)
+    for (const entry of this.#inflight.values()) giveBack(entry, true)
+    for (let i = this.#queueHead; i < this.#queue.length; i++) giveBack(this.#queue[i], false)
+    for (const delivery of this.#parked ?? []) giveBack(delivery, false)
     this.#parked = undefined
     this.#intake = undefined
     this.#inflight = NO_INFLIGHT

@@ -282,6 +282,12 @@ export const metricSpecs = {
     type: 'counter',
     labelNames: ['node'],
   },
+  clusterSharedGivenBack: {
+    name: 'mqttd_cluster_shared_given_back_total',
+    help: 'Share group messages given back to their group (for another member) because the member holding them ended its session unacknowledged.',
+    type: 'counter',
+    labelNames: ['node'],
+  },
 } as const satisfies Record<string, MetricSpec>
 
 /** Gauges whose `worker` label the main thread sets to the worker index (see MetricsAggregator). */

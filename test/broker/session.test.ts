@@ -420,3 +420,40 @@ test('a session without subscriptions shares one empty map; set and delete go th
   assert.equal(a.deleteSubscription('b'), false)
   assert.equal(a.subscriptions, b.subscriptions, 'the last delete drops the map')
 })
+
+test('a session that ends gives its share group messages back unacknowledged, except a QoS 2 one already sent [5.0 MQTT-4.8.2-3] [5.0 MQTT-4.8.2-5]', () => {
+  const session = new Session('c1', 0, { maxQueuedMessages: 10, maxPendingWrites: 10 }, () => {})
+  const l = link({ receiveMaximum: 2 })
+  session.attach(l)
+  const released: string[] = []
+  const givenBack: string[] = []
+  const shared = (name: string) => ({
+    count: 1,
+    always: true,
+    release: () => released.push(name),
+    giveBack: () => givenBack.push(name),
+  })
+  // two in flight (the window), two queued
+  for (const [name, qos] of [
+    ['sent-1', 1],
+    ['sent-2', 2],
+    ['queued-1', 1],
+    ['queued-2', 2],
+  ] as const) {
+    const hold = shared(name)
+    session.deliver({ ...delivery(message('t', name, qos), qos), hold }, Date.now())
+    if (--hold.count === 0) hold.release()
+  }
+  // without a session expiry a plain stream message is not held at all (no one else would take it)
+  const plain = { count: 1, release: () => released.push('plain') }
+  session.deliver({ ...delivery(message('t', 'plain')), hold: plain }, Date.now())
+  if (--plain.count === 0) plain.release()
+  assert.deepEqual(released, ['plain'])
+  assert.deepEqual(
+    publishes(l).map((p) => p.payload.toString()),
+    ['sent-1', 'sent-2'],
+  )
+  session.clear()
+  assert.deepEqual(givenBack, ['sent-1', 'queued-1', 'queued-2'])
+  assert.deepEqual(released, ['plain', 'sent-2'])
+})

@@ -5,7 +5,14 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { IClientOptions } from 'mqtt'
-import { firstLogged, hasNatsServer, type MqttdNode, startNats, startNode } from '../helpers/nats.ts'
+import {
+  counterOf,
+  firstLogged,
+  hasNatsServer,
+  type MqttdNode,
+  startNats,
+  startNode,
+} from '../helpers/nats.ts'
 import { WaitList } from '../helpers/wait-list.ts'
 import { connectClient } from './client.ts'
 import { type Got, slowSubscriber } from './slow-subscriber.ts'
@@ -175,4 +182,66 @@ test('a live member that holds share group messages longer than the group consum
   // at 100 ms each: its last one waited twice the 3 s at least
   assert.ok(first.received.items.length > 60, `A's member took ${first.received.items.length}`)
   assert.equal(twice, 0, `${twice} messages reached two members`)
+})
+
+test('a share group member whose session ends on a live node (v5, no session expiry, its client gone) gives the QoS 1 messages it held back to the group: every acknowledged message reaches some member [5.0 MQTT-4.8.2-3]', {
+  skip,
+}, async (t) => {
+  const nats = await startNats()
+  t.after(() => nats.close())
+  const nodes = await Promise.all([
+    startNode('a', nats.url, { workers: 1, cluster }),
+    startNode('b', nats.url, { cluster }),
+  ])
+  const [a, b] = nodes as [MqttdNode, MqttdNode]
+  t.after(() => Promise.all(nodes.map((n) => n.kill())))
+  const filter = '$share/g/ends/#'
+  const group = new WaitList<Got>()
+  // the member on A acknowledges slowly: messages pile up in flight and queued for it there
+  const first = slowSubscriber(a.url, { clientId: 'ends-1', ...v5clean }, 20, group)
+  await first.connack
+  await first.client.subscribeAsync(filter, { qos: 1 })
+  const other = slowSubscriber(b.url, { clientId: 'ends-2', ...v5clean }, 0, group)
+  t.after(() => other.client.endAsync(true))
+  await other.connack
+  await other.client.subscribeAsync(filter, { qos: 1 })
+  const pub = await connectClient(b.url, { clientId: 'ends-pub' })
+  t.after(() => pub.end())
+  const acked: string[] = []
+  const total = 400
+  let held: string[] = []
+  let outstanding = 0
+  for (let i = 0; i < total; i++) {
+    if (i === total / 2) {
+      held = first.freeze()
+      outstanding = i - group.items.length
+      // the connection goes without a DISCONNECT: with no session expiry its session ends with it
+      first.client.stream.destroy()
+    }
+    await pub.client.publishAsync('ends/t', `m${i}`, { qos: 1 })
+    acked.push(`m${i}`)
+  }
+  assert.ok(outstanding > 0, 'the member on A held nothing when its session ended')
+  const owed = new Set(acked)
+  const items = group.items
+  await group
+    .waitForCount(
+      (g) => owed.has(g.payload) && items.find((x) => x.payload === g.payload) === g,
+      owed.size,
+      30_000,
+      () => '',
+    )
+    .catch(() => {})
+  const got = new Set(items.map((g) => g.payload))
+  const missing = acked.filter((p) => !got.has(p))
+  t.diagnostic(
+    `acknowledged ${acked.length}; outstanding when A's member went ${outstanding} (in flight ${held.length}); A's member ${first.received.items.length}; B's member ${other.received.items.length}; missing ${missing.length}`,
+  )
+  assert.deepEqual(
+    missing,
+    [],
+    `${missing.length} of ${acked.length} acknowledged messages reached no member`,
+  )
+  const givenBack = await counterOf(a, 'mqttd_cluster_shared_given_back_total')
+  assert.ok(givenBack >= outstanding - held.length, `A gave back ${givenBack}`)
 })

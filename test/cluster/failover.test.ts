@@ -1,7 +1,14 @@
 // A cluster riding out failures: nats-server restarted under traffic; a node killed with kill -9.
 import assert from 'node:assert/strict'
 import { type TestContext, test } from 'node:test'
-import { hasNatsServer, type MqttdNode, startNats, startNode, startNodes } from '../helpers/nats.ts'
+import {
+  counterOf,
+  hasNatsServer,
+  type MqttdNode,
+  startNats,
+  startNode,
+  startNodes,
+} from '../helpers/nats.ts'
 import { startTcpProxy } from '../helpers/tcp-proxy.ts'
 import { connectClient } from './client.ts'
 
@@ -100,16 +107,6 @@ test('a node killed with kill -9: its clients reconnect to another node, nothing
   await pub.client.publishAsync('k9/p', 'after', { qos: 1 })
   assert.equal(await got, 'after')
 })
-
-/** The sum of a counter's series on `node` (its workers' and labels'). */
-async function counterOf(node: MqttdNode, name: string): Promise<number> {
-  const text = await (await fetch(`${node.adminUrl}/metrics`)).text()
-  let sum = 0
-  for (const line of text.split('\n'))
-    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `))
-      sum += Number(line.slice(line.lastIndexOf(' ') + 1))
-  return sum
-}
 
 /** Resolves once `check` holds (asked every 100 ms): a sentinel, not a sleep. */
 async function until(check: () => Promise<boolean>): Promise<void> {

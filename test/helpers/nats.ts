@@ -229,3 +229,13 @@ export function firstLogged(nodes: MqttdNode[], pattern: RegExp): Promise<MqttdN
     for (const [node] of listeners) if (pattern.test(node.output())) return done(node)
   })
 }
+
+/** The sum of a counter's series on `node` (its workers' and labels'). */
+export async function counterOf(node: MqttdNode, name: string): Promise<number> {
+  const text = await (await fetch(`${node.adminUrl}/metrics`)).text()
+  let sum = 0
+  for (const line of text.split('\n'))
+    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+      sum += Number(line.slice(line.lastIndexOf(' ') + 1))
+  return sum
+}
