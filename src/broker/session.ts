@@ -111,7 +111,10 @@ function letGo(delivery: Delivery | undefined): void {
  */
 function giveBack(delivery: Delivery | undefined, sent: boolean): void {
   const hold = delivery?.hold
-  if (hold?.giveBack === undefined || (sent && delivery!.qos === 2)) return letGo(delivery)
+  if (hold?.giveBack === undefined || (sent && delivery!.qos === 2)) {
+    letGo(delivery)
+    return
+  }
   delivery!.hold = undefined
   if (--hold.count === 0) hold.giveBack()
 }
