@@ -31,6 +31,29 @@ const v5clean = { protocolVersion: 5, clean: true, properties: { receiveMaximum:
 // a worker silent for 2 s is dead (30 s by default): what it held for the group comes again soon
 const cluster = { deadWorkerAfterMs: 2000, consumerIdleMs: 5000 }
 
+/**
+ * Waits until every acknowledged message reached some member of the group (a sentinel: the count of
+ * distinct owed payloads), or `timeoutMs`; returns those that reached none, and how many came twice.
+ */
+async function reachedNoMember(
+  group: WaitList<Got>,
+  acked: string[],
+  timeoutMs: number,
+): Promise<{ missing: string[]; twice: number }> {
+  const owed = new Set(acked)
+  const items = group.items
+  await group
+    .waitForCount(
+      (g) => owed.has(g.payload) && items.find((x) => x.payload === g.payload) === g,
+      owed.size,
+      timeoutMs,
+      () => '',
+    )
+    .catch(() => {})
+  const got = new Set(items.map((g) => g.payload))
+  return { missing: acked.filter((p) => !got.has(p)), twice: items.length - got.size }
+}
+
 for (const [label, protocol, comesBack, publisherOn] of [
   [
     'v5 members with a session expiry; the killed member comes back on the other node at once',
@@ -116,20 +139,9 @@ for (const [label, protocol, comesBack, publisherOn] of [
     }
 
     // each acknowledged message once at least (a second copy may come: QoS 1 is at least once)
-    const owed = new Set(acked)
-    const items = group.items
-    await group
-      .waitForCount(
-        (g) => owed.has(g.payload) && items.find((x) => x.payload === g.payload) === g,
-        owed.size,
-        45_000,
-        () => '',
-      )
-      .catch(() => {})
-    const got = new Set(items.map((g) => g.payload))
-    const missing = acked.filter((p) => !got.has(p))
+    const { missing, twice } = await reachedNoMember(group, acked, 45_000)
     t.diagnostic(
-      `acknowledged ${acked.length}; outstanding at the kill ${outstanding} (in flight to A's member ${inFlight.length}); A's member before the kill ${beforeKill}; B's member ${other.received.items.length}; A's member after its return ${back?.received.items.length ?? '-'}; twice ${items.length - got.size}; missing ${missing.length}`,
+      `acknowledged ${acked.length}; outstanding at the kill ${outstanding} (in flight to A's member ${inFlight.length}); A's member before the kill ${beforeKill}; B's member ${other.received.items.length}; A's member after its return ${back?.received.items.length ?? '-'}; twice ${twice}; missing ${missing.length}`,
     )
     assert.deepEqual(
       missing,
@@ -222,18 +234,7 @@ test('a share group member whose session ends on a live node (v5, no session exp
     acked.push(`m${i}`)
   }
   assert.ok(outstanding > 0, 'the member on A held nothing when its session ended')
-  const owed = new Set(acked)
-  const items = group.items
-  await group
-    .waitForCount(
-      (g) => owed.has(g.payload) && items.find((x) => x.payload === g.payload) === g,
-      owed.size,
-      30_000,
-      () => '',
-    )
-    .catch(() => {})
-  const got = new Set(items.map((g) => g.payload))
-  const missing = acked.filter((p) => !got.has(p))
+  const { missing } = await reachedNoMember(group, acked, 30_000)
   t.diagnostic(
     `acknowledged ${acked.length}; outstanding when A's member went ${outstanding} (in flight ${held.length}); A's member ${first.received.items.length}; B's member ${other.received.items.length}; missing ${missing.length}`,
   )
