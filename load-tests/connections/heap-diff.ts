@@ -7,21 +7,11 @@
  *
  *   node load-tests/connections/heap-diff.ts [count=2000] [top=25]
  */
-import { spawn } from 'node:child_process'
-import diagnostics from 'node:diagnostics_channel'
-import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { getHeapSnapshot } from 'node:v8'
-import type { Worker } from 'node:worker_threads'
-import { startServer } from '../../src/main/server.ts'
+import { idleHeaps } from './idle-heap-run.ts'
 
 const count = Number(process.argv[2] ?? 2000)
 const top = Number(process.argv[3] ?? 25)
-const workers: Worker[] = []
-diagnostics.subscribe('worker_threads', (message) => {
-  workers.push((message as { worker: Worker }).worker)
-})
 
 interface Snapshot {
   snapshot: { meta: { node_fields: string[]; node_types: [string[]] } }
@@ -55,13 +45,6 @@ async function summarize(stream: Readable): Promise<Map<string, { size: number; 
   return out
 }
 
-async function snapshots() {
-  return {
-    main: await summarize(getHeapSnapshot()),
-    worker: await summarize((await workers[0]!.getHeapSnapshot()) as Readable),
-  }
-}
-
 function report(thread: string, a: Map<string, { size: number; count: number }>, b: typeof a): void {
   const rows = [...b]
     .map(([k, v]) => {
@@ -76,35 +59,6 @@ function report(thread: string, a: Map<string, { size: number; count: number }>,
   }
 }
 
-const server = await startServer({
-  workers: 1,
-  listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0 }],
-  admin: { enabled: false },
-  persistence: false,
-  log: { level: 'warn' },
-})
-await sleep(500)
-const before = await snapshots()
-const client = spawn(
-  process.execPath,
-  [
-    new URL('../../bench/server-client.ts', import.meta.url).pathname,
-    'hold',
-    String(server.listeners[0]!.port),
-    String(count),
-    '4',
-  ],
-  { stdio: ['pipe', 'pipe', 'inherit'] },
-)
-await new Promise<void>((resolve) => {
-  createInterface({ input: client.stdout! }).on('line', (line) => {
-    if (line.startsWith('ready')) resolve()
-  })
-})
-await sleep(1000)
-const after = await snapshots()
-client.stdin!.end()
-await new Promise((r) => client.once('exit', r))
+const { before, after } = await idleHeaps(count, summarize)
 report('main thread', before.main, after.main)
 report('worker thread', before.worker, after.worker)
-await server.close()

@@ -13,14 +13,8 @@
  *
  *   node load-tests/connections/heap-owners.ts [count=2000] [keepalive=120]
  */
-import { spawn } from 'node:child_process'
-import diagnostics from 'node:diagnostics_channel'
-import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { getHeapSnapshot } from 'node:v8'
-import type { Worker } from 'node:worker_threads'
-import { startServer } from '../../src/main/server.ts'
+import { idleHeaps } from './idle-heap-run.ts'
 
 const count = Number(process.argv[2] ?? 2000)
 const keepalive = Number(process.argv[3] ?? 120)
@@ -35,11 +29,6 @@ const OWNERS = new Map([
   ['Generator', "piscina's task in the worker (suspended onMessage)"],
   ['TaskInfo', "piscina's task record (main thread)"],
 ])
-
-const workers: Worker[] = []
-diagnostics.subscribe('worker_threads', (message) => {
-  workers.push((message as { worker: Worker }).worker)
-})
 
 interface Snapshot {
   snapshot: {
@@ -149,13 +138,6 @@ async function owners(stream: Readable): Promise<Map<string, number>> {
   return sums
 }
 
-async function snapshots() {
-  return {
-    main: await owners(getHeapSnapshot()),
-    worker: await owners((await workers[0]!.getHeapSnapshot()) as Readable),
-  }
-}
-
 function report(thread: string, a: Map<string, number>, b: Map<string, number>): void {
   const rows = [...new Set([...a.keys(), ...b.keys()])]
     .map((k) => ({ k, size: ((b.get(k) ?? 0) - (a.get(k) ?? 0)) / count }))
@@ -169,36 +151,6 @@ function report(thread: string, a: Map<string, number>, b: Map<string, number>):
     process.stdout.write(`  ${r.size.toFixed(0).padStart(6)} B  ${OWNERS.get(r.k) ?? r.k}\n`)
 }
 
-const server = await startServer({
-  workers: 1,
-  listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0 }],
-  admin: { enabled: false },
-  persistence: false,
-  log: { level: 'warn' },
-})
-await sleep(500)
-const before = await snapshots()
-const client = spawn(
-  process.execPath,
-  [
-    new URL('../../bench/server-client.ts', import.meta.url).pathname,
-    'hold',
-    String(server.listeners[0]!.port),
-    String(count),
-    '4',
-    String(keepalive),
-  ],
-  { stdio: ['pipe', 'pipe', 'inherit'] },
-)
-await new Promise<void>((resolve) => {
-  createInterface({ input: client.stdout! }).on('line', (line) => {
-    if (line.startsWith('ready')) resolve()
-  })
-})
-await sleep(1000)
-const after = await snapshots()
-client.stdin!.end()
-await new Promise((r) => client.once('exit', r))
+const { before, after } = await idleHeaps(count, owners, ['4', String(keepalive)])
 report('main thread', before.main, after.main)
 report('worker thread', before.worker, after.worker)
-await server.close()
