@@ -51,15 +51,9 @@ export interface Held {
   overCredit?: boolean
 }
 
-/** The messages held back by one congested session's current relief, confirmed together. */
-interface AwaitingRelief {
-  relieved: Promise<void>
-  from: number[]
-  ids: number[]
-}
-
-interface AwaitingCommit {
-  committed: Promise<boolean>
+/** Messages confirmed together once one promise settles (a group commit, or a congested session's relief). */
+interface AwaitingGroup {
+  done: Promise<unknown>
   from: number[]
   ids: number[]
 }
@@ -84,10 +78,8 @@ export class Backpressure {
   /** Peer → ids of this turn's `pub-ok` that could not be committed here. */
   readonly #failed = new Map<number, number[]>()
   #flushPending = false
-  /** Messages confirmed once the current group commit is durable. */
-  #awaitingCommit: AwaitingCommit | undefined
-  /** Messages confirmed once the congested session they reached last is relieved. */
-  #awaitingRelief: AwaitingRelief | undefined
+  /** Messages confirmed once the current group commit is durable, or the congested session they reached is relieved. */
+  #awaiting: AwaitingGroup | undefined
   #sharedTimeout: Promise<void> | undefined
   #sharedTimeoutAt = 0
 
@@ -130,38 +122,14 @@ export class Backpressure {
     }
     if (congested.length === 0) {
       // Everything of one group commit shares its promise: one reaction for the group, not one per message
-      let group = this.#awaitingCommit
-      if (group === undefined || group.committed !== committed) {
-        const started: AwaitingCommit = { committed: committed!, from: [], ids: [] }
-        group = started
-        this.#awaitingCommit = started
-        void committed!.then((ok) => {
-          if (this.#awaitingCommit === started) this.#awaitingCommit = undefined
-          for (let i = 0; i < started.ids.length; i++)
-            this.#confirm(started.from[i]!, started.ids[i]!, ok !== false)
-        })
-      }
-      group.from.push(from)
-      group.ids.push(id)
+      this.#confirmOn(committed!, from, id)
       return
     }
     // whenRelieved always settles: relief, going offline, a stall (stallMs without acks) or the session's end
     if (congested.length === 1 && committed === undefined) {
       // One congested subscriber holds back up to `credit` messages of every peer until its relief:
       // they share its promise, so one reaction confirms them all instead of a closure per message
-      const relief = congested[0]!.whenRelieved()
-      let group = this.#awaitingRelief
-      if (group === undefined || group.relieved !== relief) {
-        const started: AwaitingRelief = { relieved: relief, from: [], ids: [] }
-        group = started
-        this.#awaitingRelief = started
-        void relief.then(() => {
-          if (this.#awaitingRelief === started) this.#awaitingRelief = undefined
-          for (let i = 0; i < started.ids.length; i++) this.#confirm(started.from[i]!, started.ids[i]!, true)
-        })
-      }
-      group.from.push(from)
-      group.ids.push(id)
+      this.#confirmOn(congested[0]!.whenRelieved(), from, id)
       return
     }
     const relieved =
@@ -173,6 +141,23 @@ export class Backpressure {
       return
     }
     void Promise.all([committed, relieved]).then(([ok]) => this.#confirm(from, id, ok !== false))
+  }
+
+  /** Confirms `from`'s `id` once `done` settles (failed when it resolves false), with the others waiting on it. */
+  #confirmOn(done: Promise<unknown>, from: number, id: number): void {
+    let group = this.#awaiting
+    if (group === undefined || group.done !== done) {
+      const started: AwaitingGroup = { done, from: [], ids: [] }
+      group = started
+      this.#awaiting = started
+      void done.then((value) => {
+        if (this.#awaiting === started) this.#awaiting = undefined
+        for (let i = 0; i < started.ids.length; i++)
+          this.#confirm(started.from[i]!, started.ids[i]!, value !== false)
+      })
+    }
+    group.from.push(from)
+    group.ids.push(id)
   }
 
   #confirm(to: number, id: number, ok: boolean): void {
