@@ -136,6 +136,8 @@ export interface SessionJournal {
   inboundReceived(packetId: number): void
   /** Its PUBREL came: the id is free again. */
   inboundReleased(packetId: number): void
+  /** The session stopped journaling here (it left this worker, ended, or stopped being persistent). */
+  detached(): void
 }
 
 interface InFlight extends Delivery {
@@ -254,6 +256,7 @@ export class Session {
   }
 
   set journal(journal: SessionJournal | undefined) {
+    if (this.#journal !== journal) this.#journal?.detached()
     this.#journal = journal
   }
 

@@ -22,5 +22,6 @@ export function journalFor(store: BrokerStore, clientId: string): SessionJournal
     cleared: () => store.clearOutbound(clientId),
     inboundReceived: (packetId) => store.putInbound(clientId, packetId),
     inboundReleased: (packetId) => store.deleteInbound(clientId, packetId),
+    detached: () => store.release(clientId),
   }
 }

@@ -18,6 +18,7 @@ import type { BrokerMessage } from '../message.ts'
 import type { Subscription } from '../session.ts'
 import type { Will } from '../will.ts'
 import { BodyWriter, decodeBody } from './message-codec.ts'
+import { CHANGED, decodeRun, GONE, PUBREL, type Run, RunBook, RunWriter, runOf } from './outbound-runs.ts'
 import type { BrokerStore, SessionRecord, SessionState, StoredDelivery, StoreStats } from './types.ts'
 
 export type SyncMode = 'batch' | 'always' | 'off'
@@ -36,20 +37,10 @@ export interface SqliteStoreOptions {
 }
 
 /**
- * Outbound rows, the store's hot table (an insert and a delete per QoS 1/2 message to a persistent
- * session). WITHOUT ROWID: the rows are small and always found by their key, and one B-tree instead
- * of a rowid table plus its key index writes 28% fewer WAL pages per group commit and takes 18% less
- * time (110 inserts and a range delete per commit: 19.9 → 14.4 pages, 0.24 → 0.20 ms;
- * bench/store-outbound.bench.ts).
+ * The one-row-per-message outbound table of stores written before runs
+ * (outbound-runs.ts); migrated into runs on open.
  */
-const OUTBOUND_COLUMNS = `
-  client_id TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  packet_id INTEGER,
-  state INTEGER NOT NULL,
-  body BLOB NOT NULL,
-  PRIMARY KEY (client_id, seq)
-`
+const LEGACY_OUTBOUND = 'outbound'
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS sessions (
@@ -67,7 +58,20 @@ CREATE TABLE IF NOT EXISTS subscriptions (
   options TEXT NOT NULL,
   PRIMARY KEY (client_id, filter)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS outbound (${OUTBOUND_COLUMNS}) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbound_runs (
+  id INTEGER PRIMARY KEY,
+  client_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  n INTEGER NOT NULL,
+  seqs BLOB NOT NULL,
+  body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbound_runs_client ON outbound_runs(client_id, seq);
+CREATE TABLE IF NOT EXISTS outbound_marks (
+  run INTEGER PRIMARY KEY,
+  gone INTEGER NOT NULL,
+  marks BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS inbound (
   client_id TEXT NOT NULL,
   packet_id INTEGER NOT NULL,
@@ -112,25 +116,47 @@ export function openDatabase(file: string, sync: SyncMode, busyTimeoutMs = 5000)
 }
 
 /**
- * A store written before the outbound table was WITHOUT ROWID (mqttd 0.1 development builds) gets
- * its rows copied into the new table once, in one transaction, by whichever connection opens it first.
+ * A store written before runs (a row per outbound message, mqttd 0.1 development builds, with or
+ * without rowid) gets its rows copied into runs once, in one transaction, by whichever connection
+ * opens it first; the old table is dropped.
  */
 function migrateOutbound(db: DatabaseSync): void {
-  const isOld = () => {
-    const row = db
-      .prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'outbound'")
-      .get() as { sql: string } | undefined
-    return row !== undefined && !/WITHOUT ROWID/i.test(row.sql)
-  }
+  const isOld = () =>
+    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(LEGACY_OUTBOUND) !==
+    undefined
   if (!isOld()) return
   db.exec('BEGIN IMMEDIATE')
   try {
     // another connection may have migrated it between the look and the lock
     if (isOld()) {
-      db.exec(`CREATE TABLE outbound_migrated (${OUTBOUND_COLUMNS}) WITHOUT ROWID`)
-      db.exec('INSERT INTO outbound_migrated SELECT client_id, seq, packet_id, state, body FROM outbound')
-      db.exec('DROP TABLE outbound')
-      db.exec('ALTER TABLE outbound_migrated RENAME TO outbound')
+      const insert = db.prepare(
+        'INSERT INTO outbound_runs (client_id, seq, n, seqs, body) VALUES (?, ?, ?, ?, ?)',
+      )
+      const runs = new RunWriter(new BodyWriter())
+      const rows = db
+        .prepare(
+          `SELECT client_id, seq, packet_id, state, body FROM ${LEGACY_OUTBOUND} ORDER BY client_id, seq`,
+        )
+        .all()
+      const write = (clientId: string, deliveries: StoredDelivery[]) =>
+        runs.write(deliveries, (run) => insert.run(clientId, run.first, run.count, run.seqs, run.body))
+      let clientId: string | undefined
+      let deliveries: StoredDelivery[] = []
+      for (const row of rows) {
+        if (row.client_id !== clientId) {
+          if (clientId !== undefined) write(clientId, deliveries)
+          clientId = row.client_id as string
+          deliveries = []
+        }
+        deliveries.push({
+          ...decodeBody(row.body as Uint8Array),
+          seq: Number(row.seq),
+          packetId: row.packet_id === null ? undefined : Number(row.packet_id),
+          state: Number(row.state) === 1 ? 'pubrel' : 'publish',
+        })
+      }
+      if (clientId !== undefined) write(clientId, deliveries)
+      db.exec(`DROP TABLE ${LEGACY_OUTBOUND}`)
     }
     db.exec('COMMIT')
   } catch (err) {
@@ -156,8 +182,9 @@ interface Unsynced {
   waiters: ((ok: boolean) => void)[]
 }
 
-interface PendingPut {
-  delivery: StoredDelivery
+/** One session's outbound messages added in this group: one run (or a few) at commit. */
+interface PendingRun {
+  deliveries: Map<number, StoredDelivery>
   cancelled: boolean
 }
 
@@ -166,15 +193,24 @@ export class SqliteStore implements BrokerStore {
   readonly #o: SqliteStoreOptions
   readonly #s: Record<string, StatementSync>
   readonly #bodies = new BodyWriter()
+  readonly #runs = new RunWriter(this.#bodies)
   #ops: (() => void)[] = []
-  /** Outbound rows added in this group, so later changes in the same group fold into them. */
+  /** Outbound messages added in this group by client, so later changes in the same group fold into them. */
   // By client id, then seq: a composite string key would be a new string per message, and V8
   // internalizes Map string keys (3% of a worker under a QoS 1 flood)
-  #puts = new Map<string, Map<number, PendingPut>>()
-  /** This group's outbound deletes by client, run as ranges at the position of the client's first one. */
+  #puts = new Map<string, PendingRun>()
+  /** This group's outbound deletes by client, applied to the runs at the position of the client's first one. */
   #deletes = new Map<string, number[]>()
   /** This group's outbound packet-id/state changes by client: seq, packet id (0: none), state (1: pubrel), flat. */
   #updates = new Map<string, number[]>()
+  /**
+   * The stored runs of the sessions this worker holds, read from the file at a session's first
+   * change and kept up to date by this worker's own writes after that. Missing: read when needed
+   * (a session that just arrived from another worker, another node, or a previous run).
+   */
+  #books = new Map<string, RunBook>()
+  /** Sessions that left this worker while writes were pending: their books go after the commit. */
+  #released = new Set<string>()
   #waiters: ((ok: boolean) => void)[] = []
   #promise: Promise<boolean> | undefined
   #scheduled = false
@@ -209,16 +245,20 @@ export class SqliteStore implements BrokerStore {
         'INSERT OR REPLACE INTO subscriptions (client_id, filter, options) VALUES (?, ?, ?)',
       ),
       deleteSub: db.prepare('DELETE FROM subscriptions WHERE client_id = ? AND filter = ?'),
-      addOut: db.prepare(
-        'INSERT OR REPLACE INTO outbound (client_id, seq, packet_id, state, body) VALUES (?, ?, ?, ?, ?)',
+      addRun: db.prepare(
+        'INSERT INTO outbound_runs (client_id, seq, n, seqs, body) VALUES (?, ?, ?, ?, ?) RETURNING id',
       ),
-      updateOut: db.prepare('UPDATE outbound SET packet_id = ?, state = ? WHERE client_id = ? AND seq = ?'),
-      updateOutRange: db.prepare(
-        'UPDATE outbound SET packet_id = seq + ?, state = ? WHERE client_id = ? AND seq BETWEEN ? AND ?',
+      deleteRun: db.prepare('DELETE FROM outbound_runs WHERE id = ?'),
+      putMarks: db.prepare('INSERT OR REPLACE INTO outbound_marks (run, gone, marks) VALUES (?, ?, ?)'),
+      deleteMarks: db.prepare('DELETE FROM outbound_marks WHERE run = ?'),
+      clearMarks: db.prepare(
+        'DELETE FROM outbound_marks WHERE run IN (SELECT id FROM outbound_runs WHERE client_id = ?)',
       ),
-      deleteOut: db.prepare('DELETE FROM outbound WHERE client_id = ? AND seq = ?'),
-      deleteOutRange: db.prepare('DELETE FROM outbound WHERE client_id = ? AND seq BETWEEN ? AND ?'),
-      clearOut: db.prepare('DELETE FROM outbound WHERE client_id = ?'),
+      clearRuns: db.prepare('DELETE FROM outbound_runs WHERE client_id = ?'),
+      runsOf: db.prepare(
+        `SELECT r.id, r.seq, r.seqs, m.marks FROM outbound_runs r LEFT JOIN outbound_marks m ON m.run = r.id
+         WHERE r.client_id = ? ORDER BY r.seq`,
+      ),
       putIn: db.prepare('INSERT OR IGNORE INTO inbound (client_id, packet_id) VALUES (?, ?)'),
       deleteIn: db.prepare('DELETE FROM inbound WHERE client_id = ? AND packet_id = ?'),
       clearIn: db.prepare('DELETE FROM inbound WHERE client_id = ?'),
@@ -233,7 +273,10 @@ export class SqliteStore implements BrokerStore {
       sessionsOf: db.prepare('SELECT * FROM sessions WHERE owner = ?'),
       setOwner: db.prepare('UPDATE sessions SET owner = ? WHERE owner = ?'),
       subsOf: db.prepare('SELECT filter, options FROM subscriptions WHERE client_id = ?'),
-      outOf: db.prepare('SELECT seq, packet_id, state, body FROM outbound WHERE client_id = ? ORDER BY seq'),
+      outOf: db.prepare(
+        `SELECT r.seq, r.seqs, r.body, m.marks FROM outbound_runs r LEFT JOIN outbound_marks m ON m.run = r.id
+         WHERE r.client_id = ? ORDER BY r.seq`,
+      ),
       retainedAll: db.prepare('SELECT topic, time, worker, body FROM retained WHERE body IS NOT NULL'),
       pages: db.prepare(
         'SELECT (SELECT page_count FROM pragma_page_count) - (SELECT freelist_count FROM pragma_freelist_count) AS n',
@@ -324,7 +367,7 @@ export class SqliteStore implements BrokerStore {
     this.#add(() => {
       this.#s.deleteSession!.get(clientId)
       this.#s.deleteSubs!.get(clientId)
-      this.#s.clearOut!.get(clientId)
+      this.#clearRuns(clientId)
       this.#s.clearIn!.get(clientId)
     })
   }
@@ -340,19 +383,71 @@ export class SqliteStore implements BrokerStore {
 
   addOutbound(clientId: string, delivery: StoredDelivery): void {
     // kept, not copied (types.ts): changes before the commit fold into it
-    const put: PendingPut = { delivery, cancelled: false }
-    let puts = this.#puts.get(clientId)
-    if (puts === undefined) {
-      puts = new Map()
-      this.#puts.set(clientId, puts)
+    let pending = this.#puts.get(clientId)
+    if (pending === undefined) {
+      const made: PendingRun = { deliveries: new Map(), cancelled: false }
+      pending = made
+      this.#puts.set(clientId, made)
+      this.#add(() => this.#writeRuns(clientId, made))
     }
-    puts.set(delivery.seq, put)
-    this.#add(() => {
-      if (put.cancelled) return
-      const d = put.delivery
-      const body = this.#bodies.encode(d)
-      this.#s.addOut!.get(clientId, d.seq, d.packetId ?? null, d.state === 'pubrel' ? 1 : 0, body)
+    pending.deliveries.set(delivery.seq, delivery)
+  }
+
+  /** The session's messages added in this group, as runs (in seq order: seqs grow as they are added). */
+  #writeRuns(clientId: string, pending: PendingRun): void {
+    if (pending.cancelled || pending.deliveries.size === 0) return
+    const book = this.#books.get(clientId)
+    this.#runs.write(pending.deliveries.values(), (run) => {
+      const { id } = this.#s.addRun!.get(clientId, run.first, run.count, run.seqs, run.body) as { id: number }
+      // without a book, the file is read when one is needed, and has this run then
+      book?.add({
+        id,
+        first: run.first,
+        deltas: run.deltas,
+        marks: new Uint8Array(run.count * 3),
+        live: run.count,
+        marked: false,
+      })
     })
+  }
+
+  /** The session's runs as they stand in this transaction. */
+  #book(clientId: string): RunBook {
+    let book = this.#books.get(clientId)
+    if (book === undefined) {
+      book = new RunBook()
+      for (const row of this.#s.runsOf!.all(clientId))
+        book.add(
+          runOf(
+            Number(row.id),
+            Number(row.seq),
+            row.seqs as Uint8Array,
+            (row.marks as Uint8Array | null) ?? null,
+          ),
+        )
+      this.#books.set(clientId, book)
+    }
+    return book
+  }
+
+  #clearRuns(clientId: string): void {
+    this.#s.clearMarks!.get(clientId)
+    this.#s.clearRuns!.get(clientId)
+    this.#books.set(clientId, new RunBook())
+  }
+
+  /** Writes a run's marks after this group's changes, or deletes the run once nothing in it is left. */
+  #settle(book: RunBook, runs: Set<Run>): void {
+    for (const run of runs) {
+      if (run.live === 0) {
+        this.#s.deleteRun!.get(run.id)
+        if (run.marked) this.#s.deleteMarks!.get(run.id)
+        book.remove(run)
+      } else {
+        this.#s.putMarks!.get(run.id, run.deltas.length - run.live, run.marks)
+        run.marked = true
+      }
+    }
   }
 
   updateOutbound(
@@ -361,15 +456,13 @@ export class SqliteStore implements BrokerStore {
     packetId: number | undefined,
     state: 'publish' | 'pubrel',
   ): void {
-    const put = this.#puts.get(clientId)?.get(seq)
+    const put = this.#puts.get(clientId)?.deliveries.get(seq)
     if (put !== undefined) {
-      put.delivery.packetId = packetId
-      put.delivery.state = state
+      put.packetId = packetId
+      put.state = state
       return
     }
-    // Queued messages get their packet ids in queue order from a sequential allocator: a group's
-    // changes of one client are a few runs (seq and id both consecutive), one statement each
-    this.#groupList(this.#updates, clientId, this.#updateRuns).push(
+    this.#groupList(this.#updates, clientId, this.#applyUpdates).push(
       seq,
       packetId ?? 0,
       state === 'pubrel' ? 1 : 0,
@@ -396,66 +489,61 @@ export class SqliteStore implements BrokerStore {
   }
 
   /**
-   * Runs in the order the changes came, so a later change of the same seq wins. Placed at the
-   * client's first change of the group: a delete of the same seq ordered before it leaves nothing
-   * to update, which is right (a row is deleted only after its last change).
+   * In the order the changes came, so a later change of the same seq wins. Placed at the client's
+   * first change of the group: a delete of the same seq ordered before it leaves nothing to change,
+   * which is right (a message is deleted only after its last change).
    */
-  #updateRuns(clientId: string, changes: number[]): void {
-    let start = 0
-    for (let i = 3; i <= changes.length; i += 3) {
-      if (
-        i < changes.length &&
-        changes[i] === changes[i - 3]! + 1 &&
-        changes[i - 2] !== 0 &&
-        changes[i + 1] === changes[i - 2]! + 1 &&
-        changes[i + 2] === changes[i - 1]
-      )
-        continue
-      const seq = changes[start]!
-      const packetId = changes[start + 1]!
-      const state = changes[start + 2]!
-      if (i - start === 3 || packetId === 0)
-        this.#s.updateOut!.get(packetId === 0 ? null : packetId, state, clientId, seq)
-      else this.#s.updateOutRange!.get(packetId - seq, state, clientId, seq, changes[i - 3]!)
-      start = i
+  #applyUpdates(clientId: string, changes: number[]): void {
+    const book = this.#book(clientId)
+    const touched = new Set<Run>()
+    for (let i = 0; i < changes.length; i += 3) {
+      const found = book.find(changes[i]!)
+      if (found === undefined) continue
+      const { run, index } = found
+      const packetId = changes[i + 1]!
+      run.marks[index * 3] = CHANGED | (changes[i + 2] === 1 ? PUBREL : 0)
+      run.marks[index * 3 + 1] = packetId & 0xff
+      run.marks[index * 3 + 2] = packetId >> 8
+      touched.add(run)
     }
+    this.#settle(book, touched)
   }
 
   deleteOutbound(clientId: string, seq: number): void {
-    const puts = this.#puts.get(clientId)
-    const put = puts?.get(seq)
-    if (put !== undefined) {
+    const pending = this.#puts.get(clientId)
+    if (pending?.deliveries.delete(seq) === true) {
       // Added and acknowledged within one turn: it never reaches the disk
-      put.cancelled = true
-      puts!.delete(seq)
       return
     }
-    // Acknowledged in order, a client's deletes of one group are a few ranges, one statement each
-    this.#groupList(this.#deletes, clientId, this.#deleteRuns).push(seq)
+    this.#groupList(this.#deletes, clientId, this.#applyDeletes).push(seq)
   }
 
-  #deleteRuns(clientId: string, seqs: number[]): void {
-    // acknowledgements mostly come in order: a look costs less than a comparator sort
-    for (let i = 1; i < seqs.length; i++) {
-      if (seqs[i]! < seqs[i - 1]!) {
-        seqs.sort((a, b) => a - b)
-        break
-      }
+  #applyDeletes(clientId: string, seqs: number[]): void {
+    const book = this.#book(clientId)
+    const touched = new Set<Run>()
+    for (const seq of seqs) {
+      const found = book.find(seq)
+      if (found === undefined) continue
+      const { run, index } = found
+      run.marks[index * 3] = GONE
+      run.live--
+      touched.add(run)
     }
-    let start = 0
-    for (let i = 1; i <= seqs.length; i++) {
-      if (i < seqs.length && seqs[i] === seqs[i - 1]! + 1) continue
-      if (i - start === 1) this.#s.deleteOut!.get(clientId, seqs[start]!)
-      else this.#s.deleteOutRange!.get(clientId, seqs[start]!, seqs[i - 1]!)
-      start = i
-    }
+    this.#settle(book, touched)
+  }
+
+  /** This worker no longer holds the session: what it kept in memory about its runs goes. */
+  release(clientId: string): void {
+    if (this.#ops.length === 0) this.#books.delete(clientId)
+    // its pending writes still use the book: it goes after their commit
+    else this.#released.add(clientId)
   }
 
   clearOutbound(clientId: string): void {
     this.#cancelPuts(clientId)
     this.#deletes.delete(clientId)
     this.#updates.delete(clientId)
-    this.#add(() => this.#s.clearOut!.get(clientId))
+    this.#add(() => this.#clearRuns(clientId))
   }
 
   putInbound(clientId: string, packetId: number): void {
@@ -467,9 +555,9 @@ export class SqliteStore implements BrokerStore {
   }
 
   #cancelPuts(clientId: string): void {
-    const puts = this.#puts.get(clientId)
-    if (puts === undefined) return
-    for (const put of puts.values()) put.cancelled = true
+    const pending = this.#puts.get(clientId)
+    if (pending === undefined) return
+    pending.cancelled = true
     this.#puts.delete(clientId)
   }
 
@@ -498,15 +586,16 @@ export class SqliteStore implements BrokerStore {
     const subscriptions: [string, Subscription][] = this.#s
       .subsOf!.all(clientId)
       .map((s) => [s.filter as string, JSON.parse(s.options as string) as Subscription])
-    const outbound: StoredDelivery[] = this.#s.outOf!.all(clientId).map((o) => {
-      const body = decodeBody(o.body as Uint8Array)
-      return {
-        ...body,
-        seq: Number(o.seq),
-        packetId: o.packet_id === null ? undefined : Number(o.packet_id),
-        state: Number(o.state) === 1 ? 'pubrel' : 'publish',
-      }
-    })
+    const outbound: StoredDelivery[] = this.#s
+      .outOf!.all(clientId)
+      .flatMap((r) =>
+        decodeRun(
+          Number(r.seq),
+          r.seqs as Uint8Array,
+          r.body as Uint8Array,
+          (r.marks as Uint8Array | null) ?? null,
+        ),
+      )
     const inbound = this.#s.inOf!.all(clientId).map((r) => Number(r.packet_id))
     return {
       clientId,
@@ -607,7 +696,13 @@ export class SqliteStore implements BrokerStore {
       if (this.#wal === undefined) this.#o.onCommit?.((performance.now() - started) / 1000, undefined)
     } catch (err) {
       ok = false
+      // the books may hold what was rolled back: they are read again when next needed
+      this.#books.clear()
       this.#o.onCommit?.((performance.now() - started) / 1000, err)
+    }
+    if (this.#released.size > 0) {
+      for (const clientId of this.#released) this.#books.delete(clientId)
+      this.#released.clear()
     }
     this.#checkSize()
     if (ok && this.#wal !== undefined) {
@@ -668,7 +763,9 @@ export class SqliteStore implements BrokerStore {
       rows: {
         sessions: count('sessions'),
         subscriptions: count('subscriptions'),
-        outbound: count('outbound'),
+        outbound:
+          Number((this.#db.prepare('SELECT total(n) AS n FROM outbound_runs').get() as Row).n) -
+          Number((this.#db.prepare('SELECT total(gone) AS n FROM outbound_marks').get() as Row).n),
         retained: count('retained WHERE body IS NOT NULL'),
         inbound: count('inbound'),
       },

@@ -74,6 +74,11 @@ export interface BrokerStore {
   ): void
   deleteOutbound(clientId: string, seq: number): void
   clearOutbound(clientId: string): void
+  /**
+   * This worker no longer holds the session (it moved, ended or was taken over): whatever the
+   * store keeps in memory for it goes; what is stored stays.
+   */
+  release(clientId: string): void
 
   /** A QoS 2 message from the client was accepted: its packet id awaits PUBREL (written before PUBREC). */
   putInbound(clientId: string, packetId: number): void

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { test } from 'node:test'
 import type { BrokerMessage } from '../../../src/broker/message.ts'
+import { BodyWriter } from '../../../src/broker/store/message-codec.ts'
 import { SqliteStore } from '../../../src/broker/store/sqlite-store.ts'
 
 function message(topic: string, payload: string): BrokerMessage {
@@ -19,12 +20,13 @@ function message(topic: string, payload: string): BrokerMessage {
   }
 }
 
-function stores(): { a: SqliteStore; b: SqliteStore } {
+function stores(): { a: SqliteStore; b: SqliteStore; file: string } {
   const file = join(mkdtempSync(join(tmpdir(), 'mqttd-store-')), 'mqttd.db')
   const options = { file, sync: 'batch' as const, maxBytes: 1 << 30 }
   return {
     a: new SqliteStore({ ...options, owner: 'i:1' }),
     b: new SqliteStore({ ...options, owner: 'i:2' }),
+    file,
   }
 }
 
@@ -228,7 +230,7 @@ async function twoSessionsOfTwelve() {
   return { a, b, base }
 }
 
-test('deletes of one group become ranges: runs, single seqs and a session cleared in between all leave the right rows', async () => {
+test('deletes of one group: out of order, single seqs and a session cleared in between all leave the right messages', async () => {
   const { a, b, base } = await twoSessionsOfTwelve()
   // out of order on purpose: 1-5, 7, 9-10 go; 6, 8, 11, 12 stay
   for (const seq of [3, 1, 2, 5, 4, 7, 10, 9]) a.deleteOutbound('r', seq)
@@ -246,7 +248,7 @@ test('deletes of one group become ranges: runs, single seqs and a session cleare
   b.close()
 })
 
-test('packet-id changes of one group become runs: consecutive ids, a wrap past 65535, a gap, pubrel, a seq changed twice and a cleared session all leave the right ids', async () => {
+test('packet-id changes of one group: consecutive ids, a wrap past 65535, a gap, pubrel, a seq changed twice and a cleared session all leave the right ids', async () => {
   const { a, b, base } = await twoSessionsOfTwelve()
   // 1-4 get 65533, 65534, 65535, then 1 (the allocator wraps); 5-6 skip an id in use; 7 is pubrel
   const ids: [number, number, 'publish' | 'pubrel'][] = [
@@ -293,45 +295,220 @@ test('packet-id changes of one group become runs: consecutive ids, a wrap past 6
   b.close()
 })
 
-test('a store whose outbound table predates WITHOUT ROWID is migrated once on open, its rows kept', async () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'mqttd-store-')), 'mqttd.db')
-  const options = { file, sync: 'batch' as const, maxBytes: 1 << 30 }
-  const writer = new SqliteStore({ ...options, owner: 'old:1' })
-  writer.putSession({
-    clientId: 'c',
-    expiryInterval: 60,
-    will: undefined,
-    connected: false,
-    disconnectedAt: 1,
-  })
-  const base = { message: message('x/1', 'kept'), qos: 1 as const, retain: false, subscriptionIds: undefined }
-  writer.addOutbound('c', { ...base, seq: 1, packetId: 5, state: 'pubrel' })
-  writer.addOutbound('c', { ...base, seq: 2, packetId: undefined, state: 'publish' })
-  assert.equal(await writer.commit(), true)
-  writer.close()
-  // the table as 0.1 development builds wrote it: a rowid table and its key index
-  const raw = new DatabaseSync(file)
-  raw.exec(`CREATE TABLE outbound_old (client_id TEXT NOT NULL, seq INTEGER NOT NULL, packet_id INTEGER,
-    state INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (client_id, seq))`)
-  raw.exec('INSERT INTO outbound_old SELECT * FROM outbound')
-  raw.exec('DROP TABLE outbound')
-  raw.exec('ALTER TABLE outbound_old RENAME TO outbound')
-  const sqlOf = () =>
-    (raw.prepare("SELECT sql FROM sqlite_master WHERE name = 'outbound'").get() as { sql: string }).sql
-  assert.doesNotMatch(sqlOf(), /WITHOUT ROWID/)
+for (const layout of ['rowid', 'WITHOUT ROWID'] as const) {
+  test(`a store with one outbound row per message (before runs, ${layout}) is migrated into runs once on open, its messages kept`, async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'mqttd-store-')), 'mqttd.db')
+    const options = { file, sync: 'batch' as const, maxBytes: 1 << 30 }
+    const writer = new SqliteStore({ ...options, owner: 'old:1' })
+    for (const clientId of ['c', 'd'])
+      writer.putSession({
+        clientId,
+        expiryInterval: 60,
+        will: undefined,
+        connected: false,
+        disconnectedAt: 1,
+      })
+    assert.equal(await writer.commit(), true)
+    writer.close()
+    // the table as 0.1 development builds wrote it, with bodies in the stored format
+    const raw = new DatabaseSync(file)
+    raw.exec(`CREATE TABLE outbound (client_id TEXT NOT NULL, seq INTEGER NOT NULL, packet_id INTEGER,
+      state INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (client_id, seq))${layout === 'rowid' ? '' : ' WITHOUT ROWID'}`)
+    const bodies = new BodyWriter()
+    const insert = raw.prepare('INSERT INTO outbound VALUES (?, ?, ?, ?, ?)')
+    const row = (clientId: string, seq: number, packetId: number | null, state: number, text: string) =>
+      insert.run(
+        clientId,
+        seq,
+        packetId,
+        state,
+        bodies.encode({ message: message('x/1', text), qos: 1, retain: false, subscriptionIds: undefined }),
+      )
+    row('c', 1, 5, 1, 'kept')
+    row('c', 2, null, 0, 'queued')
+    row('d', 7, 9, 0, 'other')
+    const tables = () =>
+      raw
+        .prepare(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'outbound%' ORDER BY name",
+        )
+        .all()
+        .map((r) => r.name)
 
-  const reader = new SqliteStore({ ...options, owner: 'new:1' })
-  assert.match(sqlOf(), /WITHOUT ROWID/)
-  const [record] = reader.adopt((owner) => owner === 'old:1')
-  assert.deepEqual(
-    record!.outbound.map((d) => [d.seq, d.packetId, d.state, Buffer.from(d.message.payload).toString()]),
-    [
+    const reader = new SqliteStore({ ...options, owner: 'new:1' })
+    assert.deepEqual(tables(), ['outbound_marks', 'outbound_runs'])
+    const adopted = new Map(
+      reader
+        .adopt((owner) => owner === 'old:1')
+        .map((r) => [
+          r.clientId,
+          r.outbound.map((d) => [d.seq, d.packetId, d.state, Buffer.from(d.message.payload).toString()]),
+        ]),
+    )
+    assert.deepEqual(adopted.get('c'), [
       [1, 5, 'pubrel', 'kept'],
-      [2, undefined, 'publish', 'kept'],
+      [2, undefined, 'publish', 'queued'],
+    ])
+    assert.deepEqual(adopted.get('d'), [[7, 9, 'publish', 'other']])
+    // the migrated runs take changes like any other
+    reader.deleteOutbound('c', 1)
+    reader.updateOutbound('c', 2, 3, 'publish')
+    assert.equal(await reader.commit(), true)
+    assert.equal(reader.stats().rows.outbound, 2)
+    // a second opener finds nothing to migrate
+    new SqliteStore({ ...options, owner: 'new:2' }).close()
+    raw.close()
+    reader.close()
+  })
+}
+
+/** Sessions' outbound messages as a third store adopting everything from the file would restore them. */
+let probes = 0
+
+function restored(file: string): Map<string, [number, number | undefined, string, string][]> {
+  // an owner of its own each time: a store does not adopt from itself
+  const reader = new SqliteStore({ file, sync: 'batch', maxBytes: 1 << 30, owner: `probe:${++probes}` })
+  try {
+    return new Map(
+      reader
+        .adopt(() => true)
+        .map((r) => [
+          r.clientId,
+          r.outbound.map((d) => [d.seq, d.packetId, d.state, Buffer.from(d.message.payload).toString()]),
+        ]),
+    )
+  } finally {
+    reader.close()
+  }
+}
+
+function rowCounts(file: string): { runs: number; marks: number } {
+  const raw = new DatabaseSync(file)
+  try {
+    const n = (table: string) =>
+      Number((raw.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n)
+    return { runs: n('outbound_runs'), marks: n('outbound_marks') }
+  } finally {
+    raw.close()
+  }
+}
+
+async function sessionOf(store: SqliteStore, clientId: string, seqs: number[], text = 'm'): Promise<void> {
+  store.putSession({ clientId, expiryInterval: 60, will: undefined, connected: false, disconnectedAt: 1 })
+  const base = { message: message('x/1', text), qos: 1 as const, retain: false, subscriptionIds: undefined }
+  for (const seq of seqs) store.addOutbound(clientId, { ...base, seq, packetId: undefined, state: 'publish' })
+  assert.equal(await store.commit(), true)
+}
+
+test("one group's messages of a session are one run; acknowledged over later groups (a seq twice counts once), its rows go when the last one goes", async () => {
+  const { a, b, file } = stores()
+  b.close()
+  await sessionOf(a, 'c', [1, 2, 3, 4, 5])
+  assert.deepEqual(rowCounts(file), { runs: 1, marks: 0 })
+  a.deleteOutbound('c', 1)
+  a.deleteOutbound('c', 2)
+  a.updateOutbound('c', 3, 40, 'pubrel')
+  assert.equal(await a.commit(), true)
+  assert.deepEqual(rowCounts(file), { runs: 1, marks: 1 })
+  assert.equal(a.stats().rows.outbound, 3)
+  assert.deepEqual(
+    restored(file)
+      .get('c')!
+      .map(([seq, id, state]) => [seq, id, state]),
+    [
+      [3, 40, 'pubrel'],
+      [4, undefined, 'publish'],
+      [5, undefined, 'publish'],
     ],
   )
-  // a second opener finds nothing to migrate
-  new SqliteStore({ ...options, owner: 'new:2' }).close()
-  raw.close()
-  reader.close()
+  // 1 and 2 again (gone already): they must not count twice against what is left
+  for (const seq of [5, 3, 1, 2]) a.deleteOutbound('c', seq)
+  assert.equal(await a.commit(), true)
+  assert.deepEqual(rowCounts(file), { runs: 1, marks: 1 })
+  assert.deepEqual(
+    restored(file)
+      .get('c')!
+      .map(([seq]) => seq),
+    [4],
+  )
+  a.deleteOutbound('c', 4)
+  assert.equal(await a.commit(), true)
+  assert.deepEqual(rowCounts(file), { runs: 0, marks: 0 })
+  assert.equal(a.stats().rows.outbound, 0)
+  a.close()
+})
+
+test('a session that moves between workers: the new holder changes the runs the old one wrote, and the old one, when it comes back, works from the file, not from what it knew', async () => {
+  const { a, b, file } = stores()
+  await sessionOf(a, 'c', [1, 2, 3, 4, 5, 6])
+  a.deleteOutbound('c', 1)
+  assert.equal(await a.commit(), true)
+  a.release('c')
+  // the session is on b now: b reads the runs a wrote
+  b.deleteOutbound('c', 2)
+  b.updateOutbound('c', 3, 33, 'publish')
+  assert.equal(await b.commit(), true)
+  b.release('c')
+  // back on a
+  a.deleteOutbound('c', 4)
+  assert.equal(await a.commit(), true)
+  assert.deepEqual(
+    restored(file)
+      .get('c')!
+      .map(([seq, id]) => [seq, id]),
+    [
+      [3, 33],
+      [5, undefined],
+      [6, undefined],
+    ],
+  )
+  a.close()
+  b.close()
+})
+
+test("seqs used again after a move (an old run's acknowledged tail) do not hide the new holder's messages", async () => {
+  const { a, b, file } = stores()
+  await sessionOf(a, 'c', [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'old')
+  for (let seq = 5; seq <= 10; seq++) a.deleteOutbound('c', seq)
+  assert.equal(await a.commit(), true)
+  a.release('c')
+  // the new holder's session goes on from the highest seq it was given (4)
+  const base = { message: message('x/1', 'new'), qos: 1 as const, retain: false, subscriptionIds: undefined }
+  for (const seq of [5, 6, 7]) b.addOutbound('c', { ...base, seq, packetId: undefined, state: 'publish' })
+  assert.equal(await b.commit(), true)
+  b.deleteOutbound('c', 5)
+  b.updateOutbound('c', 6, 60, 'publish')
+  assert.equal(await b.commit(), true)
+  assert.deepEqual(restored(file).get('c'), [
+    [1, undefined, 'publish', 'old'],
+    [2, undefined, 'publish', 'old'],
+    [3, undefined, 'publish', 'old'],
+    [4, undefined, 'publish', 'old'],
+    [6, 60, 'publish', 'new'],
+    [7, undefined, 'publish', 'new'],
+  ])
+  a.close()
+  b.close()
+})
+
+test('more than 1,024 messages or 256 KB in one group are several runs, and a larger message is a run of its own', async () => {
+  const { a, b, file } = stores()
+  b.close()
+  const seqs = Array.from({ length: 2500 }, (_, i) => i + 1)
+  a.putSession({ clientId: 'c', expiryInterval: 60, will: undefined, connected: false, disconnectedAt: 1 })
+  const small = { message: message('x/1', 'm'), qos: 1 as const, retain: false, subscriptionIds: undefined }
+  for (const seq of seqs) a.addOutbound('c', { ...small, seq, packetId: undefined, state: 'publish' })
+  const big = { ...small, message: message('x/big', 'b'.repeat(300_000)) }
+  a.addOutbound('c', { ...big, seq: 2501, packetId: undefined, state: 'publish' })
+  a.addOutbound('c', { ...small, seq: 2502, packetId: undefined, state: 'publish' })
+  assert.equal(await a.commit(), true)
+  // 1024 + 1024 + 452 small ones, the big one, the last small one
+  assert.deepEqual(rowCounts(file), { runs: 5, marks: 0 })
+  const back = restored(file).get('c')!
+  assert.deepEqual(
+    back.map(([seq]) => seq),
+    [...seqs, 2501, 2502],
+  )
+  assert.equal(back[2500]![3].length, 300_000)
+  a.close()
 })
