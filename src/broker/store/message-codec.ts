@@ -23,6 +23,9 @@ const MESSAGE_RETAIN = 2
 const EXPIRES = 4
 const SUBSCRIPTION_IDS = 8
 const PROPERTIES = 16
+/** In a run (outbound-runs.ts): the topic, or the origin, is the previous message's; left out. */
+const SAME_TOPIC = 32
+const SAME_ORIGIN = 64
 
 type StoredProperties = Omit<MessageProperties, 'correlationData'> & { correlationData?: string }
 
@@ -40,9 +43,15 @@ function propertiesJson(props: MessageProperties): string {
 export class BodyWriter {
   #scratch = Buffer.allocUnsafeSlow(4096)
 
-  /** The encoded body: a view of the scratch buffer, valid until the next call. */
-  encode(body: StoredBody): Uint8Array {
+  /**
+   * The encoded body: a view of the scratch buffer, valid until the next call. With `previous`
+   * (the message before it in a run), a topic or origin equal to its own is left out: a run mostly
+   * holds one publisher's messages to one topic, and decoding needs the same `previous`.
+   */
+  encode(body: StoredBody, previous?: BrokerMessage): Uint8Array {
     const { message } = body
+    const sameTopic = previous !== undefined && previous.topic === message.topic
+    const sameOrigin = previous !== undefined && previous.origin === message.origin
     const props = message.properties === undefined ? undefined : propertiesJson(message.properties)
     const ids = body.subscriptionIds
     // An upper bound (a UTF-16 unit is at most 3 UTF-8 bytes): no byteLength pass over the strings
@@ -65,10 +74,12 @@ export class BodyWriter {
       (message.retain ? MESSAGE_RETAIN : 0) |
       (message.expiresAt === undefined ? 0 : EXPIRES) |
       (ids === undefined ? 0 : SUBSCRIPTION_IDS) |
-      (props === undefined ? 0 : PROPERTIES)
+      (props === undefined ? 0 : PROPERTIES) |
+      (sameTopic ? SAME_TOPIC : 0) |
+      (sameOrigin ? SAME_ORIGIN : 0)
     b[2] = body.qos | (message.qos << 2)
-    let at = writeText(b, message.topic, 3)
-    at = writeText(b, message.origin, at)
+    let at = sameTopic ? 3 : writeText(b, message.topic, 3)
+    if (!sameOrigin) at = writeText(b, message.origin, at)
     b.writeUInt32LE(message.payload.byteLength, at)
     b.set(message.payload, at + 4)
     at += 4 + message.payload.byteLength
@@ -108,8 +119,11 @@ function writeText(b: Buffer, value: string, at: number): number {
   return start + bytes
 }
 
-/** Decodes a stored body (this format, or a row written with `v8.serialize`). */
-export function decodeBody(bytes: Uint8Array): StoredBody {
+/**
+ * Decodes a stored body (this format, or a row written with `v8.serialize`); `previous` is the
+ * message decoded before it in the same run, as given to `encode`.
+ */
+export function decodeBody(bytes: Uint8Array, previous?: BrokerMessage): StoredBody {
   if (bytes[0] === V8_TAG) return deserialize(bytes) as StoredBody
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const flags = b[1]!
@@ -120,8 +134,8 @@ export function decodeBody(bytes: Uint8Array): StoredBody {
     at += 4 + n
     return value
   }
-  const topic = text()
-  const origin = text()
+  const topic = flags & SAME_TOPIC ? previous!.topic : text()
+  const origin = flags & SAME_ORIGIN ? previous!.origin : text()
   const length = b.readUInt32LE(at)
   // a copy of its own: the row's buffer is not kept alive by the message
   const payload = Buffer.from(b.subarray(at + 4, at + 4 + length))

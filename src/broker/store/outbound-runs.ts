@@ -17,6 +17,7 @@
  * - `marks`: per message, flags (u8: GONE, CHANGED, PUBREL) and packet id (u16).
  */
 
+import type { BrokerMessage } from '../message.ts'
 import { type BodyWriter, decodeBody } from './message-codec.ts'
 import type { StoredDelivery } from './types.ts'
 
@@ -132,10 +133,15 @@ export class RunWriter {
       count = 0
       at = 0
     }
+    let previous: BrokerMessage | undefined
     for (const d of deliveries) {
-      const body = this.#bodies.encode(d)
-      if (count > 0 && (count === MAX_RUN_MESSAGES || at + ENTRY_HEADER + body.byteLength > MAX_RUN_BYTES))
+      let body = this.#bodies.encode(d, previous)
+      if (count > 0 && (count === MAX_RUN_MESSAGES || at + ENTRY_HEADER + body.byteLength > MAX_RUN_BYTES)) {
         flush()
+        // a run decodes on its own: its first message carries its topic and origin
+        body = this.#bodies.encode(d)
+      }
+      previous = d.message
       if (count === 0) first = d.seq
       const need = at + ENTRY_HEADER + body.byteLength
       if (need > this.#body.length) {
@@ -181,10 +187,14 @@ export function decodeRun(
   const s = Buffer.from(seqs.buffer, seqs.byteOffset, seqs.byteLength)
   const b = Buffer.from(body.buffer, body.byteOffset, body.byteLength)
   const out: StoredDelivery[] = []
+  let previous: BrokerMessage | undefined
   let at = 0
   for (let i = 0; i * 4 < s.byteLength; i++) {
     const length = b.readUInt32LE(at + 3)
     const flags = marks === null ? 0 : marks[i * 3]!
+    // every message is decoded, gone or not: the next one may use its topic or origin
+    const stored = decodeBody(b.subarray(at + ENTRY_HEADER, at + ENTRY_HEADER + length), previous)
+    previous = stored.message
     if ((flags & GONE) === 0) {
       let packetId = b.readUInt16LE(at)
       let pubrel = b[at + 2] === 1
@@ -193,7 +203,7 @@ export function decodeRun(
         pubrel = (flags & PUBREL) !== 0
       }
       out.push({
-        ...decodeBody(b.subarray(at + ENTRY_HEADER, at + ENTRY_HEADER + length)),
+        ...stored,
         seq: first + s.readUInt32LE(i * 4),
         packetId: packetId === 0 ? undefined : packetId,
         state: pubrel ? 'pubrel' : 'publish',

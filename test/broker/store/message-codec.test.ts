@@ -77,3 +77,25 @@ test('rows written by v8.serialize (before this format) still decode', () => {
   assert.equal(back.message.topic, 'a/b')
   assert.deepEqual(back.subscriptionIds, [3])
 })
+
+test('after a previous message, a topic or origin equal to its own is left out and taken from it when decoded; a different one is written', () => {
+  const writer = new BodyWriter()
+  const first = message({ topic: 'a/b', origin: 'pub-1' })
+  const alone = Buffer.from(
+    writer.encode({ message: first, qos: 1, retain: false, subscriptionIds: undefined }),
+  )
+  for (const [over, shorter] of [
+    [{}, 'a/b'.length + 'pub-1'.length + 8],
+    [{ topic: 'a/c' }, 'pub-1'.length + 4],
+    [{ origin: 'pub-2' }, 'a/b'.length + 4],
+    [{ topic: 'x', origin: 'y' }, 'a/b'.length + 'pub-1'.length - 2],
+  ] as const) {
+    const next = message({ ...over, payload: Buffer.from('hello') })
+    const bytes = Buffer.from(
+      writer.encode({ message: next, qos: 1, retain: false, subscriptionIds: undefined }, first),
+    )
+    assert.equal(alone.byteLength - bytes.byteLength, shorter, JSON.stringify(over))
+    const back = decodeBody(bytes, first).message
+    assert.deepEqual([back.topic, back.origin], [next.topic, next.origin])
+  }
+})

@@ -512,3 +512,40 @@ test('more than 1,024 messages or 256 KB in one group are several runs, and a la
   assert.equal(back[2500]![3].length, 300_000)
   a.close()
 })
+
+test('a run of messages to different topics from different publishers comes back message for message', async () => {
+  const { a, b, file } = stores()
+  b.close()
+  a.putSession({ clientId: 'c', expiryInterval: 60, will: undefined, connected: false, disconnectedAt: 1 })
+  const sent: [string, string, string][] = []
+  for (let seq = 1; seq <= 40; seq++) {
+    // runs of equal topics and origins, changing at different places
+    const m = { ...message(`t/${Math.floor(seq / 3)}`, `p${seq}`), origin: `pub-${Math.floor(seq / 5)}` }
+    sent.push([m.topic, m.origin, `p${seq}`])
+    a.addOutbound('c', {
+      message: m,
+      qos: 1,
+      retain: false,
+      subscriptionIds: undefined,
+      seq,
+      packetId: undefined,
+      state: 'publish',
+    })
+  }
+  assert.equal(await a.commit(), true)
+  // the first ones gone: the rest still decode (their topics may be the gone ones')
+  for (let seq = 1; seq <= 7; seq++) a.deleteOutbound('c', seq)
+  assert.equal(await a.commit(), true)
+  const reader = new SqliteStore({ file, sync: 'batch', maxBytes: 1 << 30, owner: 'probe:x' })
+  const [record] = reader.adopt(() => true)
+  assert.deepEqual(
+    record!.outbound.map((d) => [
+      d.message.topic,
+      d.message.origin,
+      Buffer.from(d.message.payload).toString(),
+    ]),
+    sent.slice(7),
+  )
+  reader.close()
+  a.close()
+})
