@@ -367,7 +367,7 @@ export class SqliteStore implements BrokerStore {
     this.#add(() => {
       this.#s.deleteSession!.get(clientId)
       this.#s.deleteSubs!.get(clientId)
-      this.#clearRuns(clientId)
+      this.#clearRuns(clientId, true)
       this.#s.clearIn!.get(clientId)
     })
   }
@@ -430,10 +430,12 @@ export class SqliteStore implements BrokerStore {
     return book
   }
 
-  #clearRuns(clientId: string): void {
+  /** `goes`: the session ends (nothing of it is kept in memory either), else it starts over empty. */
+  #clearRuns(clientId: string, goes: boolean): void {
     this.#s.clearMarks!.get(clientId)
     this.#s.clearRuns!.get(clientId)
-    this.#books.set(clientId, new RunBook())
+    if (goes) this.#books.delete(clientId)
+    else this.#books.set(clientId, new RunBook())
   }
 
   /** Writes a run's marks after this group's changes, or deletes the run once nothing in it is left. */
@@ -543,7 +545,7 @@ export class SqliteStore implements BrokerStore {
     this.#cancelPuts(clientId)
     this.#deletes.delete(clientId)
     this.#updates.delete(clientId)
-    this.#add(() => this.#clearRuns(clientId))
+    this.#add(() => this.#clearRuns(clientId, false))
   }
 
   putInbound(clientId: string, packetId: number): void {
