@@ -130,6 +130,12 @@ test('status page: numbers equal the API for mqtt.js traffic, chart moves, searc
     // QoS 0 to the offline persistent session: dropped as client_offline, by the API and on the page
     assert.equal(sumOf(metrics, 'mqttd_messages_dropped_total', { reason: 'client_offline' }), 20)
     await waitText(page, '[data-testid=dropped] [data-reason=client_offline]', '20')
+    // the table fills from its own poll of /connections, which may come after the counters'
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-testid=recent] tbody tr td:first-child').length >= 3,
+      null,
+      wait,
+    )
     const recent = await page.locator('[data-testid=recent] tbody tr td:first-child').allTextContents()
     assert.deepEqual(recent.toSorted(), ['ui-pub', 'ui-sub', 'ui-victim-1'])
     // the ws listener's address carries its path
