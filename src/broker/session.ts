@@ -42,6 +42,8 @@ export interface Subscription {
  * (nats-bridge.ts), withheld while a persistent session still holds the
  * message: when the node dies first, the message is still pending in its
  * consumer, and the node that adopts that consumer delivers it again.
+ * Without a cluster, a share group message's way back to its group
+ * (router.ts): there is nothing to acknowledge, only `giveBack`.
  */
 export interface AckHold {
   /** Holders left: each persistent session that took it, and the reader while it delivers. */
@@ -90,7 +92,7 @@ export interface Delivery {
   subscriptionIds: number[] | undefined
   /** Its order in a persistent session (the store's key); set when the session journals it. */
   seq?: number
-  /** Set by the caller for a stream message; kept only by a persistent session, until the message leaves it. */
+  /** Set by the caller for a stream or share group message; kept only by a persistent session (or `always`), until the message leaves it. */
   hold?: AckHold | undefined
   /** It may have been sent before (a dead node's message delivered again): its first PUBLISH carries DUP. */
   dup?: boolean | undefined
