@@ -226,6 +226,7 @@ export class Broker {
       this.#sessions.set(clientId, session)
     }
     session.expiryInterval = expiryInterval
+    session.widen(link.receiveMaximum)
     if (!persistent && session.journal !== undefined) this.#store!.deleteSession(clientId)
     else if (persistent && session.journal === undefined) this.#persistSession(session)
     if (!persistent) session.journal = undefined

@@ -214,6 +214,8 @@ export class Session {
   /** While it catches up after a move between nodes: what decides about each delivery, and what it parked. */
   #intake: Intake | undefined
   #parked: Delivery[] | undefined
+  /** The largest in-flight window a connection of this session had (see {@link window}). */
+  #window = 0
 
   constructor(
     clientId: string,
@@ -288,6 +290,21 @@ export class Session {
 
   get inflightCount(): number {
     return this.#inflight.size
+  }
+
+  /**
+   * The most QoS 1/2 messages this session may have sent and not had acknowledged at once: the
+   * largest Receive Maximum (capped) of its connections, or what it brought in flight from
+   * elsewhere. Its oldest unacknowledged messages up to this many may have been sent before,
+   * the rest were only queued (nats-bridge.ts: the DUP flag after its node's death).
+   */
+  get window(): number {
+    return Math.max(this.#window, this.#inflight.size)
+  }
+
+  /** A connection with this in-flight window binds to the session, or it may have had one that large elsewhere. */
+  widen(window: number): void {
+    if (window > this.#window) this.#window = window
   }
 
   get queuedCount(): number {
