@@ -32,6 +32,8 @@ async function memberHolding(
   t: TestContext,
   server: TestServer,
   m1Fields: Record<string, unknown>,
+  /** Runs once m1 is connected, before the messages (another member joining, say). */
+  prepare: (m1Worker: number) => Promise<void> = async () => {},
 ): Promise<{ m1: RawClient; m2: TestClient; pub: TestClient }> {
   const { client: m1 } = await RawClient.connect(t, server.port(), {
     clientId: 'm1',
@@ -41,6 +43,7 @@ async function memberHolding(
   const m1Worker = await m1.worker()
   m1.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: GROUP_FILTER, qos: 2 }] })
   await m1.waitFor((p) => p.cmd === 'suback')
+  await prepare(m1Worker)
   const pub = await connectClient(t, server, { protocolVersion: 5, clientId: 'pub' })
   await pub.client.publishAsync('t', 'q1-a', { qos: 1 })
   await pub.client.publishAsync('t', 'q2-a', { qos: 2 })
@@ -103,4 +106,29 @@ test('[5.0 MQTT-4.8.2-3] [5.0 MQTT-4.8.2-5] a share group member whose session i
   })
   assert.equal(again.sessionPresent, false)
   await assertGivenBack(server, m2, pub)
+})
+
+test('[5.0 MQTT-4.8.2-3] what an ended member held goes to an online member on another worker before an offline one on its own worker', async (t) => {
+  const server = await startBroker(t, { config: { admin: { enabled: true, host: '127.0.0.1', port: 0 } } })
+  const m3Options = {
+    protocolVersion: 5 as const,
+    clientId: 'm3',
+    clean: false,
+    properties: { sessionExpiryInterval: 300 },
+  }
+  const { m1, m2, pub } = await memberHolding(t, server, {}, async (m1Worker) => {
+    // a persistent member on m1's worker, offline from now on: the messages go to m1 (online first)
+    const m3 = await connectOn(t, server, (w) => w === m1Worker, m3Options)
+    await m3.client.subscribeAsync(GROUP_FILTER, { qos: 2 })
+    await m3.client.subscribeAsync('mark/m3', { qos: 1 })
+    await m3.client.endAsync()
+  })
+  m1.send({ cmd: 'disconnect', reasonCode: 0 })
+  await m1.closed
+  await assertGivenBack(server, m2, pub)
+  // m3 comes back: its session holds none of them, only the marker sent now
+  const m3 = await connectClient(t, server, m3Options)
+  assert.equal(m3.sessionPresent, true)
+  await sentinel(pub, m3, 'mark/m3')
+  assert.deepEqual(m3.inbox.payloads(), [])
 })
