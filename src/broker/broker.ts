@@ -54,6 +54,8 @@ export interface BrokerDeps {
   store?: BrokerStore
   /** Whether acknowledgements wait for the store's commit (false for `sync: 'off'`). Default true. */
   waitForCommit?: boolean
+  /** Counts a share group message an ended member held, handed to another member (router.ts). */
+  givenBack?: () => void
 }
 
 export class Broker {
@@ -128,6 +130,7 @@ export class Broker {
       publishCredit: deps.publishCredit ?? deps.options.queueHighWater,
       durable: this.#waitForCommit ? () => this.#store!.commit() : undefined,
       onRetained: deps.store === undefined ? undefined : (m, v, kept) => this.#storeRetained(m, v, kept),
+      givenBack: deps.givenBack,
     })
     this.#handover = new Handover({
       self: deps.workerId,
@@ -223,6 +226,7 @@ export class Broker {
       this.#sessions.set(clientId, session)
     }
     session.expiryInterval = expiryInterval
+    session.widen(link.receiveMaximum)
     if (!persistent && session.journal !== undefined) this.#store!.deleteSession(clientId)
     else if (persistent && session.journal === undefined) this.#persistSession(session)
     if (!persistent) session.journal = undefined
@@ -481,6 +485,9 @@ export class Broker {
     if (!resume) {
       this.router.removeSession(session)
       if (session.journal !== undefined) this.#store!.deleteSession(clientId)
+      // the session ends here (a clean start elsewhere): share group messages it held go to another member
+      session.journal = undefined
+      session.clear()
       // Committed before the new holder hears of it, so its writes come after these
       this.#store?.flushNow()
       return null

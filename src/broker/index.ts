@@ -28,7 +28,7 @@ import {
   topicProblem,
 } from './limits.ts'
 import { messageFromPublish } from './message.ts'
-import { dropCounter, refusalCounter, registerBrokerGauges } from './metrics.ts'
+import { dropCounter, givenBackCounter, refusalCounter, registerBrokerGauges } from './metrics.ts'
 import { NatsBridge } from './nats-bridge.ts'
 import { type BrokerOptions, parseBrokerOptions } from './options.ts'
 import type { SessionLink, Subscription } from './session.ts'
@@ -193,6 +193,7 @@ export async function createBrokerHandler(
     channel: channelName(options, worker),
     options,
     drop,
+    givenBack: givenBackCounter(worker.metrics),
     onError: (err, where) => worker.log.error({ err }, `broker: ${where} failed`),
   })
   // The main thread's `$SYS` updates (src/main/sys-publisher.ts) come to one worker, which publishes them

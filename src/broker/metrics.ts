@@ -57,6 +57,20 @@ export function refusalCounter(registry: Registry): RefusalCounter {
   }
 }
 
+/**
+ * `mqttd_broker_shared_given_back_total` on `registry`: returns a function counting one share group
+ * message handed to another member because the member holding it ended its session (router.ts).
+ */
+export function givenBackCounter(registry: Registry): () => void {
+  const spec = metricSpecs.brokerSharedGivenBack
+  const counter =
+    (registry.getSingleMetric(spec.name) as Counter | undefined) ??
+    new Counter({ name: spec.name, help: spec.help, registers: [registry] })
+  // Exported at 0 from the start, so rate() and alerts work before the first one
+  counter.inc(0)
+  return () => counter.inc()
+}
+
 /** What the broker gauges read at each scrape. */
 export interface BrokerGaugeSource {
   sessions(): { online: number; offline: number; queued: number; inflight: number }

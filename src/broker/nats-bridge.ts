@@ -205,6 +205,12 @@ interface Holder {
   subs?: [string, MqttSubscription][]
   /** Installed by an adoption (`#adopt`), which may still be delivering the dead worker's messages to it. */
   adopted?: 1
+  /**
+   * A persistent session's in-flight window (Session.window): at most this many of the messages a
+   * dead holder's consumer had pending for it were sent to its client, the oldest ones; absent in
+   * entries of older nodes.
+   */
+  win?: number
 }
 
 /** How long a connecting client waits for the node that held its session. */
@@ -1138,6 +1144,7 @@ export class NatsBridge implements RemoteRoute {
     if (session.expiryInterval > 0) {
       entry.expiry = session.expiryInterval
       entry.subs = [...session.subscriptions]
+      entry.win = session.window
     }
     this.#sessions.put(kvKey(session.clientId), JSON.stringify(entry)).catch((err: unknown) => {
       this.#o.log.warn({ err, clientId: session.clientId }, 'cluster: session directory not updated')
@@ -1187,18 +1194,31 @@ export class NatsBridge implements RemoteRoute {
     // again from here
     const inherited: string[] = []
     const dying: string[] = []
-    const found = await this.#scanDirectory(new Set([`${node}.${link}`]), (key, value) => {
-      if (!value.endsWith(`:${durable}`)) return
-      inherited.push(key)
-      if (value.startsWith('adopting:')) dying.push(key.slice('adopt.'.length))
-    })
+    const windows = new Map<string, number>()
+    const found = await this.#scanDirectory(
+      new Set([`${node}.${link}`]),
+      (key, value) => {
+        if (!value.endsWith(`:${durable}`)) return
+        inherited.push(key)
+        if (value.startsWith('adopting:')) dying.push(key.slice('adopt.'.length))
+      },
+      windows,
+    )
     // it died adopting them: their sessions' entries name those workers still (rare: a second scan)
-    if (dying.length > 0) found.push(...(await this.#scanDirectory(new Set(dying), () => {})))
+    if (dying.length > 0) found.push(...(await this.#scanDirectory(new Set(dying), () => {}, windows)))
     // one turn: from here on this worker's own consumer delivers to them what comes after `upTo`
     const adopted: Session[] = []
+    // per adopted session, how many of the messages coming again may have been sent to its client
+    const maybeSent = new Map<Session, number>()
     for (const snapshot of found) {
       const session = this.#o.adopt(snapshot)
-      if (session !== undefined) adopted.push(session)
+      if (session === undefined) continue
+      adopted.push(session)
+      const window = windows.get(snapshot.clientId)
+      // an older node's entry says nothing: every message coming again may have been sent
+      maybeSent.set(session, window ?? Number.POSITIVE_INFINITY)
+      // its entry here keeps the window, for whoever adopts this worker in turn
+      if (window !== undefined) session.widen(window)
     }
     const upTo = this.#streamSeq
     for (const session of adopted) this.remember(session, true, true)
@@ -1214,7 +1234,7 @@ export class NatsBridge implements RemoteRoute {
       { node, link, sessions: adopted.length, inherited: durables.slice(1) },
       'cluster: adopting the sessions of a dead worker',
     )
-    const drained = Promise.all(durables.map((d) => this.#drain(d, upTo, adopted)))
+    const drained = Promise.all(durables.map((d) => this.#drain(d, upTo, adopted, maybeSent)))
     const waiting = drained.then(
       () => {},
       () => {},
@@ -1234,6 +1254,7 @@ export class NatsBridge implements RemoteRoute {
   async #scanDirectory(
     links: Set<string>,
     onLock: (key: string, value: string) => void,
+    windows: Map<string, number>,
   ): Promise<SessionSnapshot[]> {
     const found: SessionSnapshot[] = []
     for await (const key of await this.#sessions.keys()) {
@@ -1245,6 +1266,7 @@ export class NatsBridge implements RemoteRoute {
       const holder = await this.#holder(key).catch(() => undefined)
       if (holder === undefined || !links.has(`${holder.node}.${holder.link}`)) continue
       if (holder.subs === undefined || (holder.expiry ?? 0) <= 0) continue
+      if (holder.win !== undefined) windows.set(fromKvKey(key), holder.win)
       found.push({
         clientId: fromKvKey(key),
         expiryInterval: holder.expiry!,
@@ -1265,7 +1287,12 @@ export class NatsBridge implements RemoteRoute {
    * consumer reached `upTo`; the consumer is deleted once nothing adopted
    * holds a message of it any more.
    */
-  async #drain(durable: string, upTo: number, adopted: Session[]): Promise<void> {
+  async #drain(
+    durable: string,
+    upTo: number,
+    adopted: Session[],
+    maybeSent: Map<Session, number>,
+  ): Promise<void> {
     let pendingAtDeath: number
     try {
       pendingAtDeath = (await this.#jsm.consumers.info(QOS_STREAM, durable)).num_ack_pending
@@ -1306,7 +1333,7 @@ export class NatsBridge implements RemoteRoute {
             if (held.size === 0) empty()
           },
         }
-        delivered += this.#deliverAdopted(m, adopted, hold)
+        delivered += this.#deliverAdopted(m, adopted, hold, maybeSent)
         if (--hold.count === 0) hold.release()
       },
     })
@@ -1346,15 +1373,26 @@ export class NatsBridge implements RemoteRoute {
     })
   }
 
-  /** A message from a dead worker's consumer, to the adopted sessions it matches; returns how many took it. */
-  #deliverAdopted(m: JsMsg, adopted: Session[], hold: AckHold): number {
+  /**
+   * A message from a dead worker's consumer, to the adopted sessions it matches; returns how many
+   * took it. `maybeSent`: per session, how many more of them may have been sent to its client.
+   */
+  #deliverAdopted(m: JsMsg, adopted: Session[], hold: AckHold, maybeSent: Map<Session, number>): number {
     const message = messageFrom(m.subject.slice(QOS_PREFIX.length), new Uint8Array(m.data), m.headers)
     let count = 0
     for (const session of adopted) {
       // ended, or moved on: what the new holder has came with it
       if (this.#o.session(session.clientId) !== session) continue
-      // it may have been in flight to the client on the dead node [3.1.1 MQTT-4.4.0-1] [5.0 MQTT-4.4.0-1]
-      if (this.#deliverTo(session, message, hold, undefined, m.info.redelivered)) count++
+      // The dead worker sent a session's messages in the order its consumer read them, so what it held
+      // comes again in that order, and only the oldest, up to the session's in-flight window, may have
+      // been sent: those go with DUP 1 [3.1.1 MQTT-4.4.0-1] [5.0 MQTT-4.4.0-1], the rest were only queued
+      // and go with DUP 0, a first attempt [3.1.1 MQTT-3.3.1-3] [5.0 MQTT-3.3.1-3]
+      const left = maybeSent.get(session) ?? 0
+      const dup = m.info.redelivered && left > 0
+      if (this.#deliverTo(session, message, hold, undefined, dup)) {
+        count++
+        if (dup) maybeSent.set(session, left - 1)
+      }
     }
     return count
   }

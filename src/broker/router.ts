@@ -14,7 +14,7 @@ import type { BrokerMessage } from './message.ts'
 import { type RetainedLimits, RetainedStore, type RetainVersion } from './retained-store.ts'
 import { RoutingTable } from './routing-table.ts'
 import type { AckHold, Delivery, Session, Subscription } from './session.ts'
-import { type FilterEntry, pickMember, SubscriptionIndex } from './subscription-index.ts'
+import { type FilterEntry, pickMember, type Subscriber, SubscriptionIndex } from './subscription-index.ts'
 
 export interface RouterOptions {
   workerId: number
@@ -47,6 +47,8 @@ export interface RouterOptions {
   durable?: () => Promise<boolean> | undefined
   /** A retained message was stored (kept) or deleted here, as its origin. */
   onRetained?: (message: BrokerMessage, version: RetainVersion, kept: boolean) => void
+  /** A share group message an ended member held went to another member (its metric). */
+  givenBack?: () => void
 }
 
 /**
@@ -67,6 +69,9 @@ export interface RemoteRoute {
   /** The stream acknowledgement of this node's own message `id` on this worker, held by its persistent sessions. */
   hold(id: string): AckHold
 }
+
+/** What a share group member's hold releases without a cluster: nothing to acknowledge anywhere. */
+function nothing(): void {}
 
 /** No share group was taken by another worker (never modified). */
 const NOT_TAKEN: ReadonlySet<string> = new Set()
@@ -375,7 +380,7 @@ export class Router {
       if (taken.has(`${group}\u0000${entry.filter}`)) continue
       const member = pickMember(members)
       if (member !== undefined) {
-        deliverHeld(member.session, deliveryForSub(message, member.sub), Date.now(), held)
+        this.#deliverMember(member, message, group, entry.filter, held)
         count++
       }
     }
@@ -393,23 +398,79 @@ export class Router {
     const members = this.index.group(filter, group)
     const member = members === undefined ? undefined : pickMember(members)
     if (member !== undefined) {
-      deliverHeld(member.session, deliveryForSub(message, member.sub), Date.now(), held, hold)
+      if (hold !== undefined)
+        deliverHeld(member.session, deliveryForSub(message, member.sub), Date.now(), held, hold)
+      else this.#deliverMember(member, message, group, filter, held)
       return 1
     }
     // The only member here moved away: its stub knows where
     if (this.#forwarder.forwardShared(message, group, filter)) return 1
     // The publisher's view was stale: once, hand the message to another worker with members
-    const others = rerouted ? [] : this.table.groupHolders(filter, group).filter((w) => w !== this.#self)
-    if (others.length > 0) {
-      const to = [others[Math.floor(Math.random() * others.length)]!]
-      const seen = [this.#seen.get(to[0]!) ?? 0]
-      const shared = [[[group, filter]] as [string, string][]]
-      const fromSeq = this.flush()
-      this.#o.send(to, { t: 'pub', from: this.#self, fromSeq, to, seen, shared, message, sharedOnly: true })
-      return 1
-    }
+    if (!rerouted && this.#toOtherHolder(message, group, filter)) return 1
     this.#o.drop('no_subscribers')
     return 0
+  }
+
+  /** Sends `message` for share group `group` to one other worker holding members; false when there is none. */
+  #toOtherHolder(message: BrokerMessage, group: string, filter: string): boolean {
+    const others = this.table.groupHolders(filter, group).filter((w) => w !== this.#self)
+    if (others.length === 0) return false
+    const to = [others[Math.floor(Math.random() * others.length)]!]
+    const seen = [this.#seen.get(to[0]!) ?? 0]
+    const shared = [[[group, filter]] as [string, string][]]
+    const fromSeq = this.flush()
+    this.#o.send(to, { t: 'pub', from: this.#self, fromSeq, to, seen, shared, message, sharedOnly: true })
+    return true
+  }
+
+  /**
+   * Delivers `message` to `member` of share group `group`. Without a cluster a QoS 1/2 delivery
+   * carries a hold that the member keeps until it lets go of the message, so that a session
+   * ending with it unacknowledged gives it back to the group (in a cluster the group's consumer
+   * does that, nats-bridge.ts).
+   */
+  #deliverMember(
+    member: Subscriber,
+    message: BrokerMessage,
+    group: string,
+    filter: string,
+    held: Held | undefined,
+  ): void {
+    const delivery = deliveryForSub(message, member.sub)
+    let hold: AckHold | undefined
+    if (this.#remote === undefined && delivery.qos > 0) {
+      // held by clean members too (always): their sessions end the soonest
+      hold = {
+        count: 0,
+        always: true,
+        release: nothing,
+        giveBack: () => this.#giveBack(message, group, filter),
+      }
+    }
+    deliverHeld(member.session, delivery, Date.now(), held, hold)
+  }
+
+  /**
+   * A member's session ended holding `message` of share group `group` unacknowledged (session.ts
+   * decides which: not a QoS 2 message already sent [5.0 MQTT-4.8.2-5]): another member gets it
+   * [5.0 MQTT-4.8.2-3], as a new PUBLISH. Online members first, as the spec advises: one here,
+   * else another worker holding members (it picks an online one when it has one), else an
+   * offline member here, which gets it when its client returns.
+   */
+  #giveBack(message: BrokerMessage, group: string, filter: string): void {
+    // the ended member left the index before its session let go of its messages (Broker.#endSession)
+    const members = this.index.group(filter, group)
+    const member = members === undefined ? undefined : pickMember(members)
+    if (member?.session.online === true) this.#deliverMember(member, message, group, filter, undefined)
+    else if (!this.#toOtherHolder(message, group, filter)) {
+      if (member === undefined) {
+        this.#o.drop('no_subscribers')
+        return
+      }
+      this.#deliverMember(member, message, group, filter, undefined)
+    }
+    // counted once, here: a worker it went to delivers it as any share group message routed to it
+    this.#o.givenBack?.()
   }
 
   #retain(message: BrokerMessage): void {

@@ -42,6 +42,8 @@ export interface Subscription {
  * (nats-bridge.ts), withheld while a persistent session still holds the
  * message: when the node dies first, the message is still pending in its
  * consumer, and the node that adopts that consumer delivers it again.
+ * Without a cluster, a share group message's way back to its group
+ * (router.ts): there is nothing to acknowledge, only `giveBack`.
  */
 export interface AckHold {
   /** Holders left: each persistent session that took it, and the reader while it delivers. */
@@ -90,7 +92,7 @@ export interface Delivery {
   subscriptionIds: number[] | undefined
   /** Its order in a persistent session (the store's key); set when the session journals it. */
   seq?: number
-  /** Set by the caller for a stream message; kept only by a persistent session, until the message leaves it. */
+  /** Set by the caller for a stream or share group message; kept only by a persistent session (or `always`), until the message leaves it. */
   hold?: AckHold | undefined
   /** It may have been sent before (a dead node's message delivered again): its first PUBLISH carries DUP. */
   dup?: boolean | undefined
@@ -214,6 +216,8 @@ export class Session {
   /** While it catches up after a move between nodes: what decides about each delivery, and what it parked. */
   #intake: Intake | undefined
   #parked: Delivery[] | undefined
+  /** The largest in-flight window a connection of this session had (see {@link window}). */
+  #window = 0
 
   constructor(
     clientId: string,
@@ -289,6 +293,21 @@ export class Session {
 
   get inflightCount(): number {
     return this.#inflight.size
+  }
+
+  /**
+   * The most QoS 1/2 messages this session may have sent and not had acknowledged at once: the
+   * largest Receive Maximum (capped) of its connections, or what it brought in flight from
+   * elsewhere. Its oldest unacknowledged messages up to this many may have been sent before,
+   * the rest were only queued (nats-bridge.ts: the DUP flag after its node's death).
+   */
+  get window(): number {
+    return Math.max(this.#window, this.#inflight.size)
+  }
+
+  /** A connection with this in-flight window binds to the session, or it may have had one that large elsewhere. */
+  widen(window: number): void {
+    if (window > this.#window) this.#window = window
   }
 
   get queuedCount(): number {

@@ -191,6 +191,12 @@ export const metricSpecs = {
     type: 'counter',
     labelNames: ['packet', 'reason'],
   },
+  brokerSharedGivenBack: {
+    name: 'mqttd_broker_shared_given_back_total',
+    help: 'Share group messages a member held unacknowledged when its session ended, handed to another member of the group.',
+    type: 'counter',
+    labelNames: [],
+  },
   brokerSessions: {
     name: 'mqttd_broker_sessions',
     help: 'Broker sessions, online (a client is connected) or offline (persistent, waiting for its client).',
