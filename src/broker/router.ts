@@ -313,7 +313,7 @@ export class Router {
 
   /**
    * Delivers to this worker's sessions: every plain subscriber, and one member
-   * per share group [5.0 MQTT-4.8.2-3] — groups not `taken` by another worker
+   * per share group [5.0 §4.8.2] — groups not `taken` by another worker
    * (local publish) or the groups this worker was chosen for (`assigned`).
    */
   #deliverLocal(
@@ -368,7 +368,7 @@ export class Router {
     return count
   }
 
-  /** One member of each share group of `entry` not `taken` by another worker [5.0 MQTT-4.8.2-3]. */
+  /** One member of each share group of `entry` not `taken` by another worker [5.0 §4.8.2]. */
   #deliverGroups(
     message: BrokerMessage,
     entry: FilterEntry,
@@ -453,7 +453,7 @@ export class Router {
   /**
    * A member's session ended holding `message` of share group `group` unacknowledged (session.ts
    * decides which: not a QoS 2 message already sent [5.0 MQTT-4.8.2-5]): another member gets it
-   * [5.0 MQTT-4.8.2-3], as a new PUBLISH. Online members first, as the spec advises: one here,
+   * [5.0 §4.8.2], as a new PUBLISH. Online members first, as the spec advises: one here,
    * else another worker holding members (it picks an online one when it has one), else an
    * offline member here, which gets it when its client returns.
    */

@@ -108,7 +108,7 @@ function letGo(delivery: Delivery | undefined): void {
 
 /**
  * The session ended holding `delivery`, unacknowledged. A share group's QoS 1 message goes back to
- * the group, for another member [5.0 MQTT-4.8.2-3]; so does one never sent (`sent` false). A QoS 2
+ * the group, for another member [5.0 §4.8.2]; so does one never sent (`sent` false). A QoS 2
  * message sent to the member must not go to any other [5.0 MQTT-4.8.2-5]: it is let go.
  */
 function giveBack(delivery: Delivery | undefined, sent: boolean): void {

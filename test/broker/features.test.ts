@@ -46,7 +46,7 @@ test('[5.0 MQTT-3.8.3-3] v5 no local: a client does not get its own messages on 
   assert.deepEqual(c.inbox.payloads(), ['own-b'])
 })
 
-test('[5.0 MQTT-4.8.2-3] shared subscription across workers: each message reaches exactly one member of the group', async (t) => {
+test('[5.0 §4.8.2] shared subscription across workers: each message reaches exactly one member of the group', async (t) => {
   const server = await startBroker(t)
   const m1 = await connectClient(t, server, { protocolVersion: 5, clientId: 'm1' })
   const m2 = await connectOn(t, server, (w) => w !== m1.worker, { protocolVersion: 5, clientId: 'm2' })

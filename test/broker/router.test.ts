@@ -100,7 +100,7 @@ const msg = (topic: string, payload: string): BrokerMessage => ({
   origin: 'p',
 })
 
-test('[5.0 MQTT-4.8.2-3] a share group message sent to a worker whose last member just left is re-routed once to another holder', () => {
+test('[5.0 §4.8.2] a share group message sent to a worker whose last member just left is re-routed once to another holder', () => {
   const bus = new Bus()
   const a = bus.add(1)
   const b = bus.add(2)

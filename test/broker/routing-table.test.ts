@@ -26,7 +26,7 @@ test('routing table: workers with matching filters, counts per worker, snapshot 
   assert.deepEqual([...table.targets('$SYS/x', () => 0).workers], [])
 })
 
-test('[5.0 MQTT-4.8.2-3] shared groups: each message goes to exactly one worker (or here), weighted by members', () => {
+test('[5.0 §4.8.2] shared groups: each message goes to exactly one worker (or here), weighted by members', () => {
   const table = new RoutingTable()
   table.apply(2, '$share/g/t/+', 3)
   table.apply(3, '$share/g/t/+', 1)
@@ -51,7 +51,7 @@ function msgSession(id: string): Session {
   return new Session(id, 0, { maxQueuedMessages: 10, maxPendingWrites: 10 }, () => {})
 }
 
-test('[5.0 MQTT-4.8.2-3] pickMember: round-robin over members, online members first', () => {
+test('[5.0 §4.8.2] pickMember: round-robin over members, online members first', () => {
   const index = new SubscriptionIndex()
   const sub = { qos: 1 as const, nl: false, rap: false, rh: 0, subscriptionId: undefined }
   const parsed = parseFilter('$share/g/t')!

@@ -421,7 +421,7 @@ test('a session without subscriptions shares one empty map; set and delete go th
   assert.equal(a.subscriptions, b.subscriptions, 'the last delete drops the map')
 })
 
-test('a session that ends gives its share group messages back unacknowledged, except a QoS 2 one already sent [5.0 MQTT-4.8.2-3] [5.0 MQTT-4.8.2-5]', () => {
+test('a session that ends gives its share group messages back unacknowledged, except a QoS 2 one already sent [5.0 §4.8.2] [5.0 MQTT-4.8.2-5]', () => {
   const session = new Session('c1', 0, { maxQueuedMessages: 10, maxPendingWrites: 10 }, () => {})
   const l = link({ receiveMaximum: 2 })
   session.attach(l)

@@ -73,7 +73,7 @@ async function assertGivenBack(server: TestServer, m2: TestClient, pub: TestClie
   assert.equal(await givenBack(server), expected.length)
 }
 
-test('[5.0 MQTT-4.8.2-3] [5.0 MQTT-4.8.2-5] a share group member disconnecting with session expiry 0: the QoS 1 and unsent QoS 2 messages it held go to the other member, on the other worker; the QoS 2 one sent to it does not', async (t) => {
+test('[5.0 §4.8.2] [5.0 MQTT-4.8.2-5] a share group member disconnecting with session expiry 0: the QoS 1 and unsent QoS 2 messages it held go to the other member, on the other worker; the QoS 2 one sent to it does not', async (t) => {
   const server = await startBroker(t, { config: { admin: { enabled: true, host: '127.0.0.1', port: 0 } } })
   const { m1, m2, pub } = await memberHolding(t, server, {})
   m1.send({ cmd: 'disconnect', reasonCode: 0 })
@@ -81,7 +81,7 @@ test('[5.0 MQTT-4.8.2-3] [5.0 MQTT-4.8.2-5] a share group member disconnecting w
   await assertGivenBack(server, m2, pub)
 })
 
-test('[5.0 MQTT-4.8.2-3] [5.0 MQTT-4.8.2-5] a share group member whose session expires offline: what it held goes to the other member', async (t) => {
+test('[5.0 §4.8.2] [5.0 MQTT-4.8.2-5] a share group member whose session expires offline: what it held goes to the other member', async (t) => {
   const server = await startBroker(t, { config: { admin: { enabled: true, host: '127.0.0.1', port: 0 } } })
   const { m1, m2, pub } = await memberHolding(t, server, {
     properties: { receiveMaximum: 2, sessionExpiryInterval: 1 },
@@ -92,7 +92,7 @@ test('[5.0 MQTT-4.8.2-3] [5.0 MQTT-4.8.2-5] a share group member whose session e
   await assertGivenBack(server, m2, pub)
 })
 
-test('[5.0 MQTT-4.8.2-3] [5.0 MQTT-4.8.2-5] a share group member whose session is discarded by a clean start on another worker: what it held goes to the other member', async (t) => {
+test('[5.0 §4.8.2] [5.0 MQTT-4.8.2-5] a share group member whose session is discarded by a clean start on another worker: what it held goes to the other member', async (t) => {
   const server = await startBroker(t, { config: { admin: { enabled: true, host: '127.0.0.1', port: 0 } } })
   const m1Fields = { properties: { receiveMaximum: 2, sessionExpiryInterval: 3600 } }
   const { m1, m2, pub } = await memberHolding(t, server, m1Fields)
@@ -108,7 +108,7 @@ test('[5.0 MQTT-4.8.2-3] [5.0 MQTT-4.8.2-5] a share group member whose session i
   await assertGivenBack(server, m2, pub)
 })
 
-test('[5.0 MQTT-4.8.2-3] what an ended member held goes to an online member on another worker before an offline one on its own worker', async (t) => {
+test('[5.0 §4.8.2] what an ended member held goes to an online member on another worker before an offline one on its own worker', async (t) => {
   const server = await startBroker(t, { config: { admin: { enabled: true, host: '127.0.0.1', port: 0 } } })
   const m3Options = {
     protocolVersion: 5 as const,

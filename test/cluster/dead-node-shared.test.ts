@@ -74,7 +74,7 @@ for (const [label, protocol, comesBack, publisherOn] of [
     'b',
   ],
 ] as const) {
-  test(`kill -9 of a node holding a member of a QoS 1 shared subscription (${label}): every message the publisher had acknowledged reaches some member of the group [5.0 MQTT-4.8.2-3]`, {
+  test(`kill -9 of a node holding a member of a QoS 1 shared subscription (${label}): every message the publisher had acknowledged reaches some member of the group [5.0 §4.8.2]`, {
     skip,
   }, async (t) => {
     const nats = await startNats()
@@ -151,7 +151,7 @@ for (const [label, protocol, comesBack, publisherOn] of [
   })
 }
 
-test('a live member that holds share group messages longer than the group consumer waits (deadWorkerAfterMs) keeps them: its worker reports progress, and no message reaches two members [5.0 MQTT-4.8.2-3]', {
+test('a live member that holds share group messages longer than the group consumer waits (deadWorkerAfterMs) keeps them: its worker reports progress, and no message reaches two members [5.0 §4.8.2]', {
   skip,
 }, async (t) => {
   const nats = await startNats()
@@ -196,7 +196,7 @@ test('a live member that holds share group messages longer than the group consum
   assert.equal(twice, 0, `${twice} messages reached two members`)
 })
 
-test('a share group member whose session ends on a live node (v5, no session expiry, its client gone) gives the QoS 1 messages it held back to the group: every acknowledged message reaches some member [5.0 MQTT-4.8.2-3]', {
+test('a share group member whose session ends on a live node (v5, no session expiry, its client gone) gives the QoS 1 messages it held back to the group: every acknowledged message reaches some member [5.0 §4.8.2]', {
   skip,
 }, async (t) => {
   const nats = await startNats()
