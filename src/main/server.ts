@@ -17,7 +17,6 @@ import { withFileTexts } from '../auth/state.ts'
 import { parseBrokerOptions } from '../broker/options.ts'
 import { startCheckpointer } from '../broker/store/checkpointer.ts'
 import { prepareStore, storeFile } from '../broker/store/store-file.ts'
-import { ClusterNode } from '../cluster/node.ts'
 import { loadConfig } from '../config/load.ts'
 import type { MqttdConfig, MqttdConfigInput } from '../config/schema.ts'
 import { validateConfig } from '../config/validate.ts'
@@ -117,7 +116,12 @@ export async function startServer(
   const clusterNode =
     config.cluster === undefined
       ? undefined
-      : await ClusterNode.start(config.cluster, baseDir, log.child({ component: 'cluster' }))
+      : // imported only here: the NATS client is ~2.4 MB of heap a single node never uses
+        await (await import('../cluster/node.ts')).ClusterNode.start(
+          config.cluster,
+          baseDir,
+          log.child({ component: 'cluster' }),
+        )
   // A bad store stops start-up here with one coded error, before any worker opens it
   const persistence = persistenceOf(config)
   const releaseLock = persistence === undefined ? () => {} : prepareStore(persistence)
