@@ -30,7 +30,7 @@ import { MetricsAggregator } from '../metrics/metrics-aggregator.ts'
 import { gcFlagLock, startHeapTrim } from '../runtime/heap-trim.ts'
 import type { WorkerData, WorkerListener } from '../workers/worker-data.ts'
 import { Acceptor, type BoundListener } from './acceptor.ts'
-import { handlerSpecs, persistenceOf } from './handler-specs.ts'
+import { handlerSpecs, persistenceOf, specsToCheck } from './handler-specs.ts'
 import { AdmissionControl } from './limits.ts'
 import { mainLimitKeys, planReload, type WorkerReload, workerLimitKeys } from './reload.ts'
 import { SysPublisher } from './sys-publisher.ts'
@@ -111,7 +111,7 @@ export async function startServer(
   const log = options.logger ?? createLogger(config.log)
   const metrics = options.metrics ?? new MainMetrics({ listeners: config.listeners.map((l) => l.name!) })
   const specs = handlerSpecs(config, baseDir)
-  await validateHandlers(specs, baseDir)
+  await validateHandlers(specsToCheck(specs), baseDir)
   // A cluster node needs NATS: start-up fails here, naming the servers, when it is not there
   const clusterNode =
     config.cluster === undefined
