@@ -47,6 +47,7 @@ import {
   postMessageToThread,
   receiveMessageOnPort,
 } from 'node:worker_threads'
+import { onBroadcast } from '../runtime/broadcast-receive.ts'
 import type { ClusterMessage } from './cluster-message.ts'
 import { BatchWriter, readBatch, type WireBatch } from './wire.ts'
 
@@ -139,11 +140,10 @@ export class Cluster {
       }
       onMessage(message)
     }
-    this.#channel.onmessage = (event) => {
-      const message = (event as { data: ClusterMessage | ControlBatch }).data
+    onBroadcast<ClusterMessage | ControlBatch>(this.#channel, (message) => {
       if (message.t === 'batch') for (const m of message.messages) deliver(m)
       else deliver(message)
-    }
+    })
     this.#onWorkerMessage = (value) => {
       const offer = value as Partial<PortOffer> | null
       if (offer?.mqttdBroker === name && typeof offer.from === 'number' && offer.port !== undefined) {

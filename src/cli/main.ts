@@ -14,7 +14,7 @@ import { redactConfig } from '../config/redact.ts'
 import { errorTable, isErrorCode, mqttdError } from '../errors.ts'
 import { validateHandlers } from '../handlers/loader.ts'
 import { createLogger } from '../log/logger.ts'
-import { handlerSpecs, persistenceOf } from '../main/handler-specs.ts'
+import { handlerSpecs, persistenceOf, specsToCheck } from '../main/handler-specs.ts'
 import { startServer } from '../main/server.ts'
 import { readTlsMaterial } from '../main/tls-material.ts'
 import { passwd } from './passwd.ts'
@@ -86,7 +86,7 @@ async function check(loaded: LoadedConfig): Promise<void> {
   assertSafeExposure(loaded.config)
   const auth = authSettings(loaded.config)
   if (auth !== null) loadAuthData(auth)
-  await validateHandlers(specs, loaded.baseDir)
+  await validateHandlers(specsToCheck(specs), loaded.baseDir)
   for (const listener of loaded.config.listeners) {
     if (listener.type === 'tls' || listener.type === 'wss') readTlsMaterial(listener)
   }

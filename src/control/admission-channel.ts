@@ -12,6 +12,7 @@
  * control channel.
  */
 import { BroadcastChannel } from 'node:worker_threads'
+import { onBroadcast } from '../runtime/broadcast-receive.ts'
 
 /** The one refusal an address check gives (the count limits were applied at accept). */
 export type AddressRefusal = 'rate_limited'
@@ -44,8 +45,7 @@ export class AdmissionServer {
   constructor(instanceId: string, decide: (listener: string, address: string) => AddressRefusal | null) {
     this.#channel = new BroadcastChannel(channelName(instanceId))
     this.#channel.unref()
-    this.#channel.onmessage = (event) => {
-      const message = (event as { data: AdmissionMessage }).data
+    onBroadcast<AdmissionMessage>(this.#channel, (message) => {
       if (message.kind !== 'ask') return
       const answer: AdmissionAnswer = {
         kind: 'answer',
@@ -54,7 +54,7 @@ export class AdmissionServer {
         refusal: decide(message.listener, message.address),
       }
       this.#channel.postMessage(answer)
-    }
+    })
   }
 
   close(): void {
@@ -73,11 +73,10 @@ export class AdmissionClient {
     this.#workerId = workerId
     this.#channel = new BroadcastChannel(channelName(instanceId))
     this.#channel.unref()
-    this.#channel.onmessage = (event) => {
-      const message = (event as { data: AdmissionMessage }).data
+    onBroadcast<AdmissionMessage>(this.#channel, (message) => {
       if (message.kind !== 'answer' || message.workerId !== this.#workerId) return
       this.#pending.get(message.id)?.(message.refusal)
-    }
+    })
   }
 
   /**

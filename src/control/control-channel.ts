@@ -9,6 +9,7 @@
  * are unref'd so they never keep a thread alive on their own.
  */
 import { BroadcastChannel } from 'node:worker_threads'
+import { onBroadcast } from '../runtime/broadcast-receive.ts'
 import type { ControlMap, ControlProtocol } from './protocol.ts'
 
 export interface ControlRequest {
@@ -62,7 +63,7 @@ export class ControlClient<M extends ControlMap<M> = ControlProtocol> {
     this.#replies = new BroadcastChannel(names.replies)
     this.#requests.unref()
     this.#replies.unref()
-    this.#replies.onmessage = (event) => this.#onReply((event as { data: ControlReply }).data)
+    onBroadcast<ControlReply>(this.#replies, (reply) => this.#onReply(reply))
   }
 
   /**
@@ -141,9 +142,9 @@ export class ControlServer<M extends ControlMap<M> = ControlProtocol> {
     this.#replies = new BroadcastChannel(names.replies)
     this.#requests.unref()
     this.#replies.unref()
-    this.#requests.onmessage = (event) => {
-      void this.#onRequest((event as { data: ControlRequest }).data)
-    }
+    onBroadcast<ControlRequest>(this.#requests, (request) => {
+      void this.#onRequest(request)
+    })
     // the server's workers build one, with the server's protocol
     current = this as unknown as ControlServer
   }

@@ -37,3 +37,14 @@ export function handlerSpecs(config: MqttdConfig, baseDir = process.cwd()): Hand
   }
   return specs
 }
+
+/**
+ * The specs whose modules the main thread imports at start to check them (the
+ * workers import them all): a user's module fails there with one coded error.
+ * The built-in modules ship with this package and are tested; the broker alone
+ * would load the whole broker, mqtt-packet and its streams into the main
+ * thread, which never runs them.
+ */
+export function specsToCheck(specs: readonly HandlerSpec[]): HandlerSpec[] {
+  return specs.filter((spec) => spec.module !== brokerModule && spec.module !== authModule)
+}

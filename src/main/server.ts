@@ -17,7 +17,6 @@ import { withFileTexts } from '../auth/state.ts'
 import { parseBrokerOptions } from '../broker/options.ts'
 import { startCheckpointer } from '../broker/store/checkpointer.ts'
 import { prepareStore, storeFile } from '../broker/store/store-file.ts'
-import { ClusterNode } from '../cluster/node.ts'
 import { loadConfig } from '../config/load.ts'
 import type { MqttdConfig, MqttdConfigInput } from '../config/schema.ts'
 import { validateConfig } from '../config/validate.ts'
@@ -31,7 +30,7 @@ import { MetricsAggregator } from '../metrics/metrics-aggregator.ts'
 import { gcFlagLock, startHeapTrim } from '../runtime/heap-trim.ts'
 import type { WorkerData, WorkerListener } from '../workers/worker-data.ts'
 import { Acceptor, type BoundListener } from './acceptor.ts'
-import { handlerSpecs, persistenceOf } from './handler-specs.ts'
+import { handlerSpecs, persistenceOf, specsToCheck } from './handler-specs.ts'
 import { AdmissionControl } from './limits.ts'
 import { mainLimitKeys, planReload, type WorkerReload, workerLimitKeys } from './reload.ts'
 import { SysPublisher } from './sys-publisher.ts'
@@ -112,12 +111,17 @@ export async function startServer(
   const log = options.logger ?? createLogger(config.log)
   const metrics = options.metrics ?? new MainMetrics({ listeners: config.listeners.map((l) => l.name!) })
   const specs = handlerSpecs(config, baseDir)
-  await validateHandlers(specs, baseDir)
+  await validateHandlers(specsToCheck(specs), baseDir)
   // A cluster node needs NATS: start-up fails here, naming the servers, when it is not there
   const clusterNode =
     config.cluster === undefined
       ? undefined
-      : await ClusterNode.start(config.cluster, baseDir, log.child({ component: 'cluster' }))
+      : // imported only here: the NATS client is ~2.4 MB of heap a single node never uses
+        await (await import('../cluster/node.ts')).ClusterNode.start(
+          config.cluster,
+          baseDir,
+          log.child({ component: 'cluster' }),
+        )
   // A bad store stops start-up here with one coded error, before any worker opens it
   const persistence = persistenceOf(config)
   const releaseLock = persistence === undefined ? () => {} : prepareStore(persistence)

@@ -75,8 +75,10 @@ export function exposedGc(lock: Int32Array = gcFlagLock()): Gc {
 export function startHeapTrim(options: Partial<HeapTrimOptions> = {}): () => void {
   const { intervalMs, growthBytes, idleUtilization, lock } = { ...defaults, ...options }
   const gc = exposedGc(lock)
-  // 0: the first idle interval trims too, giving back what start-up (module loading, JIT) left
   let baseline = 0
+  // the first idle interval trims whatever the heap's size, giving back what start-up (module loading,
+  // JIT) left: a heap that starts below growthBytes (a worker that loads little) was never trimmed
+  let started = false
   let last = performance.eventLoopUtilization()
   let running = false
   const timer = setInterval(() => {
@@ -87,7 +89,8 @@ export function startHeapTrim(options: Partial<HeapTrimOptions> = {}): () => voi
     const total = getHeapStatistics().total_heap_size
     // a heap that shrank by itself is the new reference
     if (total < baseline) baseline = total
-    if (busy > idleUtilization || total - baseline < growthBytes) return
+    if (busy > idleUtilization || (started && total - baseline < growthBytes)) return
+    started = true
     running = true
     gc({ type: 'major', execution: 'async', flavor: 'last-resort' }).then(
       () => {

@@ -8,13 +8,22 @@
  */
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import websocket from '@fastify/websocket'
-import Fastify, { type FastifyInstance } from 'fastify'
-import { createWebSocketStream, type WebSocket } from 'ws'
+import type { FastifyInstance } from 'fastify'
+import type { WebSocket } from 'ws'
 import { closeOnTextFrames } from './binary-frames-only.ts'
 
 /** Subprotocols MQTT clients send; some send none, which is accepted too. */
 const subprotocols = ['mqtt', 'mqttv3.1']
+
+/** What a WebSocket listener's transport needs from the config. */
+export interface WebSocketTransportOptions {
+  /** The URL path of the upgrade. */
+  path: string
+  /** ws's `maxPayload`: the largest frame accepted, bytes. */
+  maxPayload: number
+  /** A socket not upgraded within this time is destroyed. */
+  upgradeTimeoutMs: number
+}
 
 export interface WebSocketUpgrade {
   stream: Duplex
@@ -23,22 +32,36 @@ export interface WebSocketUpgrade {
 }
 
 export class WebSocketTransport {
-  readonly #app: FastifyInstance
+  readonly #options: WebSocketTransportOptions
+  #app: Promise<FastifyInstance> | undefined
   readonly #waiting = new WeakMap<Socket, (upgrade: WebSocketUpgrade) => void>()
-  readonly #path: string
-  readonly #upgradeTimeoutMs: number
 
-  constructor(options: { path: string; maxPayload: number; upgradeTimeoutMs: number }) {
-    this.#path = options.path
-    this.#upgradeTimeoutMs = options.upgradeTimeoutMs
-    this.#app = Fastify({ logger: false })
-    void this.#app.register(websocket, {
+  constructor(options: WebSocketTransportOptions) {
+    this.#options = options
+  }
+
+  /**
+   * Nothing to wait for: the Fastify app is built at the first connection.
+   * Fastify, `@fastify/websocket` and `ws` are ~4 MB of heap per worker that
+   * a worker without WebSocket clients never uses.
+   */
+  async ready(): Promise<void> {}
+
+  async #build(): Promise<FastifyInstance> {
+    const [{ default: Fastify }, { default: websocket }, { createWebSocketStream }] = await Promise.all([
+      import('fastify'),
+      import('@fastify/websocket'),
+      import('ws'),
+    ])
+    const options = this.#options
+    const app = Fastify({ logger: false })
+    void app.register(websocket, {
       options: {
         maxPayload: options.maxPayload,
         handleProtocols: (protocols: Set<string>) => subprotocols.find((p) => protocols.has(p)) ?? false,
       },
     })
-    void this.#app.register(async (app) => {
+    void app.register(async (app) => {
       const explain = `mqttd: MQTT over WebSocket is served at ${options.path} (Upgrade: websocket)\n`
       app.route({
         method: 'GET',
@@ -56,14 +79,12 @@ export class WebSocketTransport {
       })
       app.setNotFoundHandler((_req, reply) => reply.code(404).send(explain))
     })
-  }
-
-  async ready(): Promise<void> {
-    await this.#app.ready()
+    await app.ready()
+    return app
   }
 
   get path(): string {
-    return this.#path
+    return this.#options.path
   }
 
   /**
@@ -72,9 +93,9 @@ export class WebSocketTransport {
    * socket not upgraded within the connect timeout is destroyed.
    */
   accept(socket: Socket): Promise<WebSocketUpgrade | null> {
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       // the HTTP server never listens, so its own request timeouts never run: bound the time to upgrade here
-      const timer = setTimeout(() => socket.destroy(), this.#upgradeTimeoutMs)
+      const timer = setTimeout(() => socket.destroy(), this.#options.upgradeTimeoutMs)
       const onClose = () => {
         clearTimeout(timer)
         if (!this.#waiting.has(socket)) return
@@ -87,11 +108,23 @@ export class WebSocketTransport {
         socket.off('close', onClose)
         resolve(upgrade)
       })
-      this.#app.server.emit('connection', socket)
+      this.#app ??= this.#build()
+      this.#app.then(
+        (app) => {
+          // closed while the app was being built: onClose already resolved
+          if (!socket.destroyed) app.server.emit('connection', socket)
+        },
+        (error: unknown) => {
+          // the app could not be built: every connection of this listener fails with why, loudly
+          socket.destroy()
+          reject(error)
+        },
+      )
     })
   }
 
   async close(): Promise<void> {
-    await this.#app.close()
+    const app = await this.#app?.catch(() => undefined)
+    await app?.close()
   }
 }
