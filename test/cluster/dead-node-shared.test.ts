@@ -3,7 +3,7 @@
 // group, whether the killed member's client comes back on another node at once or only after a
 // survivor adopted its session.
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import type { IClientOptions } from 'mqtt'
 import {
   counterOf,
@@ -30,6 +30,26 @@ const v5clean = { protocolVersion: 5, clean: true, properties: { receiveMaximum:
 
 // a worker silent for 2 s is dead (30 s by default): what it held for the group comes again soon
 const cluster = { deadWorkerAfterMs: 2000, consumerIdleMs: 5000 }
+
+/**
+ * A nats-server and two nodes on it, stopped after the test: `a` with one worker (a member's messages
+ * there are all on it), `b` with `bWorkers`.
+ */
+async function twoNodes(
+  t: TestContext,
+  clusterOptions: Record<string, unknown>,
+  bWorkers = 2,
+): Promise<{ a: MqttdNode; b: MqttdNode }> {
+  const nats = await startNats()
+  t.after(() => nats.close())
+  const nodes = await Promise.all([
+    startNode('a', nats.url, { workers: 1, cluster: clusterOptions }),
+    startNode('b', nats.url, { workers: bWorkers, cluster: clusterOptions }),
+  ])
+  t.after(() => Promise.all(nodes.map((n) => n.kill())))
+  const [a, b] = nodes as [MqttdNode, MqttdNode]
+  return { a, b }
+}
 
 /**
  * Waits until every acknowledged message reached some member of the group (a sentinel: the count of
@@ -77,15 +97,8 @@ for (const [label, protocol, comesBack, publisherOn] of [
   test(`kill -9 of a node holding a member of a QoS 1 shared subscription (${label}): every message the publisher had acknowledged reaches some member of the group [5.0 §4.8.2]`, {
     skip,
   }, async (t) => {
-    const nats = await startNats()
-    t.after(() => nats.close())
     // one worker on A: the killed member's messages are all on it
-    const nodes = await Promise.all([
-      startNode('a', nats.url, { workers: 1, cluster }),
-      startNode('b', nats.url, { cluster }),
-    ])
-    const [a, b] = nodes as [MqttdNode, MqttdNode]
-    t.after(() => Promise.all(nodes.map((n) => n.kill())))
+    const { a, b } = await twoNodes(t, cluster)
     const filter = '$share/g/dns/#'
     const id = `shared-${protocol.protocolVersion}-${comesBack.replace(' ', '-')}`
     const options = (clientId: string): IClientOptions => ({ clientId, ...(protocol as IClientOptions) })
@@ -154,16 +167,8 @@ for (const [label, protocol, comesBack, publisherOn] of [
 test('a live member that holds share group messages longer than the group consumer waits (deadWorkerAfterMs) keeps them: its worker reports progress, and no message reaches two members [5.0 §4.8.2]', {
   skip,
 }, async (t) => {
-  const nats = await startNats()
-  t.after(() => nats.close())
   // the consumer delivers a message again 3 s after its last news from the holding worker
-  const slow = { deadWorkerAfterMs: 3000, consumerIdleMs: 6000 }
-  const nodes = await Promise.all([
-    startNode('a', nats.url, { workers: 1, cluster: slow }),
-    startNode('b', nats.url, { workers: 1, cluster: slow }),
-  ])
-  const [a, b] = nodes as [MqttdNode, MqttdNode]
-  t.after(() => Promise.all(nodes.map((n) => n.kill())))
+  const { a, b } = await twoNodes(t, { deadWorkerAfterMs: 3000, consumerIdleMs: 6000 }, 1)
   const filter = '$share/g/held/#'
   const group = new WaitList<Got>()
   // about half of 300 messages at 100 ms each: held on A for several times the 3 s
@@ -199,14 +204,7 @@ test('a live member that holds share group messages longer than the group consum
 test('a share group member whose session ends on a live node (v5, no session expiry, its client gone) gives the QoS 1 messages it held back to the group: every acknowledged message reaches some member [5.0 §4.8.2]', {
   skip,
 }, async (t) => {
-  const nats = await startNats()
-  t.after(() => nats.close())
-  const nodes = await Promise.all([
-    startNode('a', nats.url, { workers: 1, cluster }),
-    startNode('b', nats.url, { cluster }),
-  ])
-  const [a, b] = nodes as [MqttdNode, MqttdNode]
-  t.after(() => Promise.all(nodes.map((n) => n.kill())))
+  const { a, b } = await twoNodes(t, cluster)
   const filter = '$share/g/ends/#'
   const group = new WaitList<Got>()
   // the member on A acknowledges slowly: messages pile up in flight and queued for it there
