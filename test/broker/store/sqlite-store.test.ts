@@ -518,19 +518,18 @@ test('a run of messages to different topics from different publishers comes back
   b.close()
   a.putSession({ clientId: 'c', expiryInterval: 60, will: undefined, connected: false, disconnectedAt: 1 })
   const sent: [string, string, string][] = []
+  const queued = {
+    qos: 1,
+    retain: false,
+    subscriptionIds: undefined,
+    packetId: undefined,
+    state: 'publish',
+  } as const
   for (let seq = 1; seq <= 40; seq++) {
     // runs of equal topics and origins, changing at different places
     const m = { ...message(`t/${Math.floor(seq / 3)}`, `p${seq}`), origin: `pub-${Math.floor(seq / 5)}` }
     sent.push([m.topic, m.origin, `p${seq}`])
-    a.addOutbound('c', {
-      message: m,
-      qos: 1,
-      retain: false,
-      subscriptionIds: undefined,
-      seq,
-      packetId: undefined,
-      state: 'publish',
-    })
+    a.addOutbound('c', { ...queued, message: m, seq })
   }
   assert.equal(await a.commit(), true)
   // the first ones gone: the rest still decode (their topics may be the gone ones')
