@@ -41,12 +41,10 @@ export class WebSocketTransport {
   }
 
   /**
-   * Nothing to wait for: the Fastify app is built at the first connection.
-   * Fastify, `@fastify/websocket` and `ws` are ~4 MB of heap per worker that
-   * a worker without WebSocket clients never uses.
+   * The Fastify app, built at the first connection: Fastify, `@fastify/websocket`
+   * and `ws` are ~4 MB of heap per worker that a worker without WebSocket
+   * clients never uses.
    */
-  async ready(): Promise<void> {}
-
   async #build(): Promise<FastifyInstance> {
     const [{ default: Fastify }, { default: websocket }, { createWebSocketStream }] = await Promise.all([
       import('fastify'),

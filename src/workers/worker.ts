@@ -55,7 +55,6 @@ async function init(): Promise<void> {
         maxPayload: data.limits.maxPacketSize,
         upgradeTimeoutMs: data.limits.connectTimeoutMs,
       })
-      await transport.ready()
       wsTransports.set(listener.name, transport)
     }
   }
