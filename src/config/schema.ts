@@ -340,6 +340,11 @@ export const ConfigSchema = Type.Object(
           description:
             "Sets V8's `--optimize-for-size` for the process at start: smaller heaps, at about 1.5x the CPU per connection and per message (measured). See docs/operations.md.",
         }),
+        allocationSitePretenuring: Type.Boolean({
+          default: false,
+          description:
+            "V8's allocation-site pretenuring for the process (a site whose objects survived is made to allocate in the old generation). Off by default: on, a worker delivering QoS 1 messages from another worker moved about 250 bytes of each to the old generation and ran major GCs for them (measured). See docs/operations.md.",
+        }),
         workerYoungGenerationMb: Type.Integer({
           minimum: 0,
           maximum: 1024,

@@ -162,6 +162,14 @@ export async function startServer(
   }
   // before the workers exist: their isolates read it when created; the main isolate's heap reads it at each GC
   if (config.memory.optimizeForSize) setFlagsFromString('--optimize-for-size')
+  // V8 pretenures a site whose objects survived a scavenge: a subscriber queue fed in batches from
+  // another worker made the queued messages' sites old-generation ones, and every cross-worker QoS 1
+  // message then paid a major GC's share (docs/operations.md, measured)
+  setFlagsFromString(
+    config.memory.allocationSitePretenuring
+      ? '--allocation-site-pretenuring'
+      : '--no-allocation-site-pretenuring',
+  )
   const pool = new Piscina({
     filename: workerFile,
     minThreads: config.workers,
