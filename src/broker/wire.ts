@@ -15,11 +15,16 @@
  *   one publisher's messages to one topic (one socket read's worth), and each
  *   string costs an encode here and a decode and an allocation there.
  * - pub: u8 flags (bits 0-1 QoS, 2 retain, 3 sharedOnly, 4 id, 5 expiry,
- *   6 properties, 7 shared), u32 from, u32 fromSeq, u16 n, n × (u32 to,
- *   u32 seen), [u32 id], [f64 expiresAt], [u16 topic bytes, topic],
+ *   6 properties, 7 shared), u32 from, f64 fromSeq, u16 n, n × (u32 to,
+ *   f64 seen), [f64 id], [f64 expiresAt], [u16 topic bytes, topic],
  *   [u16 origin bytes, origin], u16 stream id bytes, stream id (a cluster's
  *   QoS 1/2 message id, nats-bridge.ts; 0 bytes: none), u32 payload bytes, payload,
  *   [u32 bytes, v8-serialized properties], [u32 bytes, JSON of `shared`]
+ *
+ * The sequences (`fromSeq`, `seen`) and the backpressure id only grow for as long as a worker lives: a
+ * u32 would run out after 2^32 subscription changes or cross-worker QoS 1/2 messages (hours of QoS 1
+ * traffic), so they travel as f64, exact to 2^53. Numbers go through a DataView, which optimized
+ * code reads and writes inline; Buffer's read/write methods check their arguments on every call.
  */
 import { deserialize, serialize } from 'node:v8'
 import type { ClusterMessage } from './cluster-message.ts'
@@ -36,6 +41,10 @@ const KIND_MASK = 0x0f
 const SAME_TOPIC = 16
 const SAME_ORIGIN = 32
 
+function viewOf(buf: Buffer): DataView {
+  return new DataView(buf.buffer, buf.byteOffset, buf.length)
+}
+
 /** What crosses the port for one batch. */
 export interface WireBatch {
   /** The byte stream (transferred). */
@@ -49,6 +58,7 @@ export interface WireBatch {
 /** Builds one batch; `take()` hands it over and starts the next. */
 export class BatchWriter {
   #buf = Buffer.allocUnsafeSlow(16_384)
+  #view = viewOf(this.#buf)
   #pos = 0
   #objects: ClusterMessage[] = []
   /** The previous pub's topic and origin in this batch (undefined: none yet). */
@@ -68,6 +78,7 @@ export class BatchWriter {
     const next = Buffer.allocUnsafeSlow(size)
     this.#buf.copy(next, 0, 0, this.#pos)
     this.#buf = next
+    this.#view = viewOf(next)
   }
 
   push(m: ClusterMessage): void {
@@ -92,10 +103,10 @@ export class BatchWriter {
     this.#room(
       2 +
         4 +
-        4 +
+        8 +
         2 +
-        8 * m.to.length +
-        4 +
+        12 * m.to.length +
+        8 +
         8 +
         2 +
         topicBytes +
@@ -119,35 +130,48 @@ export class BatchWriter {
       (message.expiresAt === undefined ? 0 : 32) |
       (props === undefined ? 0 : 64) |
       (shared === undefined ? 0 : 128)
-    p = buf.writeUInt32LE(m.from, p)
-    p = buf.writeUInt32LE(m.fromSeq, p)
-    p = buf.writeUInt16LE(m.to.length, p)
+    const view = this.#view
+    view.setUint32(p, m.from, true)
+    view.setFloat64(p + 4, m.fromSeq, true)
+    view.setUint16(p + 12, m.to.length, true)
+    p += 14
     for (let i = 0; i < m.to.length; i++) {
-      p = buf.writeUInt32LE(m.to[i]!, p)
-      p = buf.writeUInt32LE(m.seen[i]!, p)
+      view.setUint32(p, m.to[i]!, true)
+      view.setFloat64(p + 4, m.seen[i]!, true)
+      p += 12
     }
-    if (m.id !== undefined) p = buf.writeUInt32LE(m.id, p)
-    if (message.expiresAt !== undefined) p = buf.writeDoubleLE(message.expiresAt, p)
+    if (m.id !== undefined) {
+      view.setFloat64(p, m.id, true)
+      p += 8
+    }
+    if (message.expiresAt !== undefined) {
+      view.setFloat64(p, message.expiresAt, true)
+      p += 8
+    }
     if (!sameTopic) {
-      p = buf.writeUInt16LE(topicBytes, p)
-      p += buf.write(message.topic, p, topicBytes, 'utf8')
+      view.setUint16(p, topicBytes, true)
+      p += 2 + buf.write(message.topic, p + 2, topicBytes, 'utf8')
     }
     if (!sameOrigin) {
-      p = buf.writeUInt16LE(originBytes, p)
-      p += buf.write(message.origin, p, originBytes, 'utf8')
+      view.setUint16(p, originBytes, true)
+      p += 2 + buf.write(message.origin, p + 2, originBytes, 'utf8')
     }
-    p = buf.writeUInt16LE(streamIdBytes, p)
+    view.setUint16(p, streamIdBytes, true)
+    p += 2
     if (streamIdBytes > 0) p += buf.write(message.id!, p, streamIdBytes, 'utf8')
-    p = buf.writeUInt32LE(payload.byteLength, p)
+    view.setUint32(p, payload.byteLength, true)
+    p += 4
     buf.set(payload, p)
     p += payload.byteLength
     if (props !== undefined) {
-      p = buf.writeUInt32LE(props.length, p)
+      view.setUint32(p, props.length, true)
+      p += 4
       buf.set(props, p)
       p += props.length
     }
     if (shared !== undefined) {
-      p = buf.writeUInt32LE(shared.length, p)
+      view.setUint32(p, shared.length, true)
+      p += 4
       buf.set(shared, p)
       p += shared.length
     }
@@ -158,6 +182,7 @@ export class BatchWriter {
   take(): WireBatch {
     const batch: WireBatch = { b: this.#buf.buffer as ArrayBuffer, n: this.#pos, o: this.#objects }
     this.#buf = Buffer.allocUnsafeSlow(Math.max(16_384, Math.min(this.#buf.length, 1 << 20)))
+    this.#view = viewOf(this.#buf)
     this.#pos = 0
     this.#objects = []
     this.#topic = undefined
@@ -170,6 +195,7 @@ export class BatchWriter {
 /** Hands every message of `batch` to `each`, in order. */
 export function readBatch(batch: WireBatch, each: (m: ClusterMessage) => void): void {
   const buf = Buffer.from(batch.b, 0, batch.n)
+  const view = new DataView(batch.b, 0, batch.n)
   let next = 0
   let p = 0
   let topic = ''
@@ -182,44 +208,44 @@ export function readBatch(batch: WireBatch, each: (m: ClusterMessage) => void): 
     }
     if ((kind & KIND_MASK) !== KIND_PUB) throw new Error(`broker wire: unknown record kind ${kind}`)
     const flags = buf[p++]!
-    const from = buf.readUInt32LE(p)
-    const fromSeq = buf.readUInt32LE(p + 4)
-    const n = buf.readUInt16LE(p + 8)
-    p += 10
+    const from = view.getUint32(p, true)
+    const fromSeq = view.getFloat64(p + 4, true)
+    const n = view.getUint16(p + 12, true)
+    p += 14
     const to = new Array<number>(n)
     const seen = new Array<number>(n)
     for (let i = 0; i < n; i++) {
-      to[i] = buf.readUInt32LE(p)
-      seen[i] = buf.readUInt32LE(p + 4)
-      p += 8
+      to[i] = view.getUint32(p, true)
+      seen[i] = view.getFloat64(p + 4, true)
+      p += 12
     }
     let id: number | undefined
     if ((flags & 16) !== 0) {
-      id = buf.readUInt32LE(p)
-      p += 4
+      id = view.getFloat64(p, true)
+      p += 8
     }
     let expiresAt: number | undefined
     if ((flags & 32) !== 0) {
-      expiresAt = buf.readDoubleLE(p)
+      expiresAt = view.getFloat64(p, true)
       p += 8
     }
     if ((kind & SAME_TOPIC) === 0) {
-      const topicBytes = buf.readUInt16LE(p)
+      const topicBytes = view.getUint16(p, true)
       p += 2
       topic = buf.toString('utf8', p, p + topicBytes)
       p += topicBytes
     }
     if ((kind & SAME_ORIGIN) === 0) {
-      const originBytes = buf.readUInt16LE(p)
+      const originBytes = view.getUint16(p, true)
       p += 2
       origin = buf.toString('utf8', p, p + originBytes)
       p += originBytes
     }
-    const streamIdBytes = buf.readUInt16LE(p)
+    const streamIdBytes = view.getUint16(p, true)
     p += 2
     const streamId = streamIdBytes === 0 ? undefined : buf.toString('utf8', p, p + streamIdBytes)
     p += streamIdBytes
-    const payloadBytes = buf.readUInt32LE(p)
+    const payloadBytes = view.getUint32(p, true)
     p += 4
     const qos = (flags & 3) as QoS
     const retain = (flags & 4) !== 0
@@ -232,13 +258,13 @@ export function readBatch(batch: WireBatch, each: (m: ClusterMessage) => void): 
     p += payloadBytes
     let properties: MessageProperties | undefined
     if ((flags & 64) !== 0) {
-      const len = buf.readUInt32LE(p)
+      const len = view.getUint32(p, true)
       properties = deserialize(buf.subarray(p + 4, p + 4 + len)) as MessageProperties
       p += 4 + len
     }
     let shared: PubMessage['shared']
     if ((flags & 128) !== 0) {
-      const len = buf.readUInt32LE(p)
+      const len = view.getUint32(p, true)
       shared = JSON.parse(buf.toString('utf8', p + 4, p + 4 + len)) as PubMessage['shared']
       p += 4 + len
     } else shared = n === 1 ? ONE_UNSHARED : new Array(n).fill(null)

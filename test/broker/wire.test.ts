@@ -197,3 +197,28 @@ test("a pub whose topic or origin is the previous pub's in the batch reads back 
   lone.push(pub('a/b', 'p1', 2))
   assert.ok(first.n < 7 * lone.take().n)
 })
+
+test("sequences and the backpressure id past 2^32 (a long-lived worker's) read back exactly, so they still order and match", () => {
+  const pub: Pub = {
+    t: 'pub',
+    from: 2,
+    fromSeq: 2 ** 32 + 5,
+    to: [3, 4],
+    seen: [2 ** 40 + 1, 7],
+    shared: [null, null],
+    message: {
+      topic: 't',
+      payload: new Uint8Array([1]),
+      qos: 1,
+      retain: false,
+      properties: undefined,
+      expiresAt: undefined,
+      origin: 'c',
+    },
+    id: Number.MAX_SAFE_INTEGER,
+  }
+  const [out] = roundTrip([pub]) as Pub[]
+  assert.equal(out!.fromSeq, 2 ** 32 + 5)
+  assert.deepEqual(out!.seen, [2 ** 40 + 1, 7])
+  assert.equal(out!.id, Number.MAX_SAFE_INTEGER)
+})
