@@ -80,13 +80,16 @@ function linkFor(ctx: HookContext, packet: IConnectPacket, options: BrokerOption
 /**
  * Unconfirmed QoS 1/2 messages one worker may have at each peer before its publishes to that peer
  * wait (backpressure.ts): what the peers may add to a congested queue beyond the high-water mark
- * stays within half the room left below maxQueuedMessages.
+ * stays within half the room left below maxQueuedMessages. At most a quarter of the high-water mark:
+ * a congested subscriber's queue then stays near what one worker's publishers alone would fill, and
+ * so its messages' wait (a full high-water mark per peer made QoS 1 fan-in from two workers wait
+ * 1.6-1.9 times as long at p99 as from one; docs/broker-design.md).
  */
 function publishCredit(options: BrokerOptions, workerCount: number): number {
   const high = options.queueHighWater
   if (high === 0) return 0
   const room = Math.floor((options.maxQueuedMessages - high) / (2 * Math.max(1, workerCount - 1)))
-  return Math.min(high, Math.max(16, room))
+  return Math.min(Math.max(1, Math.floor(high / 4)), Math.max(16, room))
 }
 
 /** The broker's limits from the server's `limits` config, defaults for those not given. */
