@@ -8,10 +8,15 @@
  * printed). Configurations are interleaved round by round and the median of
  * `--repeat` rounds is reported, because the machine may be shared.
  *
- * usage: npm run bench:scaling -- [--repeat 3] [--seconds 4] [--warmup 2] [--one-core] [--workloads a,b] [--baseline DIR] [--out FILE]
+ * usage: npm run bench:scaling -- [--repeat 3] [--seconds 4] [--warmup 2] [--one-core] [--workloads a,b] [--baseline DIR] [--paced 0.5] [--out FILE]
  *
  * `--baseline DIR` also runs the one-core rows against another checkout of
  * mqttd (its bin/mqttd.js), interleaved with this one: a before/after in one run.
+ *
+ * Unpaced, a run's p99 is mostly queueing (the generator publishes as fast as it can), which says
+ * nothing about what crossing workers adds to a message's wait. So each workload then runs paced on
+ * one core, both configurations at the same rate: `--paced` (default 0.5; 0: off) times the median
+ * rate of two workers just measured, and the second table compares their p50 and p99 at that rate.
  *
  * Each server first runs the same workload for `--warmup` seconds (default 2),
  * unmeasured: what is compared is the steady state. Without it a few-second
@@ -36,6 +41,7 @@ const { values } = parseArgs({
     baseline: { type: 'string' },
     workloads: { type: 'string' },
     'one-core': { type: 'boolean', default: false },
+    paced: { type: 'string', default: '0.5' },
     out: { type: 'string' },
   },
 })
@@ -43,12 +49,15 @@ const { values } = parseArgs({
 const repeat = Math.max(1, Math.min(9, Number(values.repeat)))
 const seconds = Math.max(1, Math.min(30, Number(values.seconds)))
 const warmup = Math.max(0, Math.min(30, Number(values.warmup)))
+const pacedShare = Math.max(0, Math.min(0.95, Number(values.paced) || 0))
 const log = (line: string) => process.stderr.write(`${line}\n`)
 
 interface Workload {
   name: string
   title: string
   unit: string
+  /** Messages delivered per message published (the rate's unit over the generator's `--rate`). */
+  perPublish: number
   args: string[]
 }
 
@@ -58,18 +67,21 @@ const WORKLOADS: Workload[] = [
     name: 'fanin-qos0',
     title: 'QoS 0 fan-in, 10 publishers → 1 subscriber',
     unit: 'msg/s',
+    perPublish: 1,
     args: [...common, '--publishers', '10', '--subscribers', '1', '--qos', '0'],
   },
   {
     name: 'fanout-qos0',
     title: 'QoS 0 fan-out, 1 publisher → 10 subscribers',
     unit: 'deliveries/s',
+    perPublish: 10,
     args: [...common, '--publishers', '1', '--subscribers', '10', '--qos', '0'],
   },
   {
     name: 'fanin-qos1',
     title: 'QoS 1 fan-in (subscriber QoS 1), window 100',
     unit: 'msg/s',
+    perPublish: 1,
     args: [...common, '--publishers', '10', '--subscribers', '1', '--qos', '1', '--window', '100'],
   },
 ]
@@ -128,6 +140,7 @@ if (values.baseline !== undefined) {
 
 interface Run {
   rate: number
+  p50Ms: number
   p99Ms: number
   lost: number
   serverPct: number | null
@@ -136,10 +149,12 @@ interface Run {
   pressurePct: number | null
 }
 
-type Lat = { p99Ms: number }
+type Lat = { p50Ms: number; p99Ms: number }
 type Cpu = { generatorPct: number; serverPct: number | null; serverSeconds?: number | null }
 
-async function measure(config: Config, w: Workload): Promise<Run> {
+/** `rate`: the generator's total publish rate (messages/s); 0: unpaced. */
+async function measure(config: Config, w: Workload, rate = 0): Promise<Run> {
+  const workloadArgs = rate > 0 ? [...w.args, '--rate', String(rate)] : w.args
   const server = await startServer('mqttd', {
     cpus: config.serverCpus,
     mqttdWorkers: config.workers,
@@ -148,7 +163,7 @@ async function measure(config: Config, w: Workload): Promise<Run> {
   })
   try {
     if (warmup > 0) {
-      const args = [...w.args]
+      const args = [...workloadArgs]
       args[args.indexOf('--duration') + 1] = String(warmup)
       await generate(
         { port: server.port, pid: server.pid, cpus: config.generatorCpus, quick: false, log },
@@ -158,12 +173,13 @@ async function measure(config: Config, w: Workload): Promise<Run> {
     const pressure = pressureWindow()
     const r = await generate(
       { port: server.port, pid: server.pid, cpus: config.generatorCpus, quick: false, log },
-      w.args,
+      workloadArgs,
     )
     const cpu = r.cpu as Cpu
     const received = r.received as number
     return {
       rate: r.receivedPerSecond as number,
+      p50Ms: (r.latency as Lat).p50Ms,
       p99Ms: (r.latency as Lat).p99Ms,
       lost: r.lost as number,
       serverPct: cpu.serverPct,
@@ -208,8 +224,38 @@ for (let k = 0; k < repeat; k++) {
   }
 }
 
-function summary(w: Workload, c: Config): Run | undefined {
-  const list = runs.get(`${w.name}|${c.label}`)
+// Paced: both one-core configurations of this checkout at the same rate, a share of what two workers moved
+const paced = new Map<string, Run[]>()
+const pacedRate = new Map<string, number>()
+if (pacedShare > 0) {
+  for (const w of workloads) {
+    const two = summary(w, configs[1]!)
+    if (two === undefined) continue
+    pacedRate.set(w.name, Math.max(1, Math.round((pacedShare * two.rate) / w.perPublish)))
+  }
+  for (let k = 0; k < repeat; k++) {
+    for (const w of workloads) {
+      const rate = pacedRate.get(w.name)
+      if (rate === undefined) continue
+      for (const c of configs.slice(0, 2)) {
+        try {
+          const run = await measure(c, w, rate)
+          log(
+            `  paced round ${k + 1} ${w.name} [${c.label}] at ${rate.toLocaleString('en-US')} publishes/s: ` +
+              `${run.rate.toLocaleString('en-US')} ${w.unit}, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, lost ${run.lost}, ` +
+              `server ${run.serverPct}% (${run.serverUsPerMsg} µs/msg)`,
+          )
+          paced.set(`${w.name}|${c.label}`, [...(paced.get(`${w.name}|${c.label}`) ?? []), run])
+        } catch (err) {
+          log(`  paced round ${k + 1} ${w.name} [${c.label}]: ERROR ${(err as Error).message}`)
+        }
+      }
+    }
+  }
+}
+
+function summary(w: Workload, c: Config, from: Map<string, Run[]> = runs): Run | undefined {
+  const list = from.get(`${w.name}|${c.label}`)
   if (list === undefined || list.length === 0) return undefined
   const n = (f: (r: Run) => number | null) => {
     const xs = list.map(f).filter((x): x is number => x !== null)
@@ -217,6 +263,7 @@ function summary(w: Workload, c: Config): Run | undefined {
   }
   return {
     rate: n((r) => r.rate)!,
+    p50Ms: n((r) => r.p50Ms)!,
     p99Ms: n((r) => r.p99Ms)!,
     lost: Math.max(...list.map((r) => r.lost)),
     serverPct: n((r) => r.serverPct),
@@ -297,12 +344,57 @@ process.stdout.write(
   'ratio = workers 2 / workers 1 (throughput, higher is better; p99 lower is better). Generator CPU: 100 = one core; ' +
     'on two cores the generator shares the CPUs with the server.\n',
 )
+if (paced.size > 0) {
+  const prows: string[][] = [
+    [
+      'workload (one core, paced)',
+      'publishes/s',
+      'delivered w1 / w2',
+      'p50 w1 / w2',
+      'p99 w1 / w2',
+      'p99 ratio',
+      'lost (w1/w2)',
+    ],
+  ]
+  for (const w of workloads) {
+    const a = summary(w, configs[0]!, paced)
+    const b = summary(w, configs[1]!, paced)
+    if (a === undefined || b === undefined) continue
+    prows.push([
+      w.title,
+      fmt(pacedRate.get(w.name)!),
+      `${fmt(a.rate)} / ${fmt(b.rate)}`,
+      `${a.p50Ms} / ${b.p50Ms} ms`,
+      `${a.p99Ms} / ${b.p99Ms} ms`,
+      (b.p99Ms / a.p99Ms).toFixed(2),
+      `${a.lost} / ${b.lost}`,
+    ])
+  }
+  const pw = prows[0]!.map((_, i) => Math.max(...prows.map((r) => r[i]!.length)))
+  const pline = (r: string[]) => `| ${r.map((c, i) => c.padEnd(pw[i]!)).join(' | ')} |`
+  process.stdout.write(
+    `\n${[pline(prows[0]!), `| ${pw.map((n) => '-'.repeat(n)).join(' | ')} |`, ...prows.slice(1).map(pline)].join('\n')}\n` +
+      `paced: both configurations at ${pacedShare} times the median rate of two workers above (medians of ${repeat} round(s)).\n`,
+  )
+}
 
 const file =
   values.out ?? join(here, 'load-tests', 'results', `scaling-${startedAt.replace(/[:.]/g, '-')}.json`)
 mkdirSync(dirname(file), { recursive: true })
 writeFileSync(
   file,
-  JSON.stringify({ startedAt, repeat, seconds, configs, runs: Object.fromEntries(runs) }, null, 2),
+  JSON.stringify(
+    {
+      startedAt,
+      repeat,
+      seconds,
+      configs,
+      runs: Object.fromEntries(runs),
+      paced: Object.fromEntries(paced),
+      pacedShare,
+    },
+    null,
+    2,
+  ),
 )
 log(`results: ${file}`)
