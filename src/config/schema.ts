@@ -227,7 +227,8 @@ export const ConfigSchema = Type.Object(
         handoffQueue: Type.Integer({
           minimum: 0,
           default: 1024,
-          description: 'Accepted sockets waiting for a worker before new ones are refused.',
+          description:
+            'Accepted sockets that may wait while no worker takes any (at start, or while the workers restart) before new ones are refused.',
         }),
         maxSubscriptionsPerClient: Type.Integer({
           minimum: 1,

@@ -1,19 +1,28 @@
 /**
  * The main thread's accept path: one raw `net.Server` per listener with
- * `pauseOnConnect`, admission limits, and the hand-off of each socket to the
- * pool in the same tick as the accept. The main thread never reads a byte:
- * once read from (or buffered into), a socket can no longer be transferred.
+ * `pauseOnConnect`, admission limits, and the hand-off of the sockets to the
+ * pool. The main thread never reads a byte: once read from (or buffered
+ * into), a socket can no longer be transferred.
+ *
+ * The sockets go to the workers over their hand-off ports (handoff-channel.ts),
+ * each to the worker holding the fewest connections, those accepted in one
+ * event-loop turn together at its end (`setImmediate`): a burst of accepts
+ * costs one message per worker, not one per socket. Until then the sockets
+ * stay paused and untouched, so they stay transferable. While no worker takes
+ * sockets (at start, or all of them restarting) they wait, up to
+ * `limits.handoffQueue`. The ledger (connection-ledger.ts) counts each
+ * connection until its worker reports it ended, for the admission limits and
+ * the drain.
  */
 import { createServer, type Server, type Socket } from 'node:net'
 import type { Logger } from 'pino'
-import type { Piscina } from 'piscina'
 import type { ListenerConfig, ListenerType } from '../config/schema.ts'
+import { type EndedConnections, HandoffPorts } from '../control/handoff-channel.ts'
 import { mqttdErrorWithCause } from '../errors.ts'
 import type { MainMetrics } from '../metrics/main-metrics.ts'
-import type { ConnectionTask } from '../workers/worker-data.ts'
+import type { ConnectionTask, HandoffTask } from '../workers/worker-data.ts'
+import { ConnectionLedger } from './connection-ledger.ts'
 import type { AdmissionControl } from './limits.ts'
-
-type RunOptions = NonNullable<Parameters<Piscina['run']>[1]>
 
 export interface BoundListener {
   name: string
@@ -23,10 +32,13 @@ export interface BoundListener {
 }
 
 export interface AcceptorOptions {
-  pool: Piscina
+  /** The server instance's id: the workers' port offers name it. */
+  instanceId: string
   admission: AdmissionControl
   metrics: MainMetrics
   log: Logger
+  /** Sockets that may wait while no worker takes any, before new ones are refused. */
+  handoffQueue: number
   onHandoff?: ((socket: Socket, listener: string) => void) | undefined
 }
 
@@ -48,24 +60,40 @@ function closeServer(server: Server): Promise<void> {
 /** A listener's hand-off: what each of its connections needs, made once per listener. */
 interface Route {
   name: string
-  type: ListenerType
   proxied: boolean
-  /** The connection task settled (the connection closed). */
-  settled: () => void
-  /** The connection task failed (queue full, worker error). */
-  failed: (err: Error) => void
 }
 
 export class Acceptor {
   readonly bound: BoundListener[] = []
   readonly #options: AcceptorOptions
   readonly #servers: Server[] = []
+  readonly #ledger: ConnectionLedger
+  readonly #ports: HandoffPorts
   #accepting = true
-  #inFlight = 0
+  /** Accepted and not posted yet: this turn's, and those no worker could take. */
+  #pending: ConnectionTask[] = []
+  #flushing = false
   #idle: (() => void) | undefined
 
   constructor(options: AcceptorOptions) {
     this.#options = options
+    this.#ledger = new ConnectionLedger((listener, count) => options.admission.release(listener, count))
+    this.#ports = new HandoffPorts(options.instanceId, {
+      ready: () => this.#schedule(),
+      ended: (threadId: number, ended: EndedConnections) => {
+        this.#ledger.ended(threadId, ended)
+        this.#checkIdle()
+      },
+      gone: (threadId: number) => {
+        this.#ledger.gone(threadId)
+        this.#checkIdle()
+      },
+    })
+  }
+
+  /** Connections worker `threadId` holds. */
+  openOn(threadId: number): number {
+    return this.#ledger.openOn(threadId)
   }
 
   /** Whether new connections are accepted (false once {@link stop} was called). */
@@ -73,9 +101,9 @@ export class Acceptor {
     return this.#accepting
   }
 
-  /** Connection tasks not settled yet (their connections are open or closing). */
+  /** Connections accepted and not ended yet (waiting for a worker, open, or closing). */
   get inFlight(): number {
-    return this.#inFlight
+    return this.#pending.length + this.#ledger.open
   }
 
   /**
@@ -88,10 +116,7 @@ export class Acceptor {
       const server = createServer({ pauseOnConnect: true })
       const route: Route = {
         name,
-        type: listener.type,
         proxied: listener.proxyProtocol === true,
-        settled: () => this.#settled(name),
-        failed: (err: Error) => this.#failed(name, err, undefined),
       }
       server.on('connection', (socket: Socket) => this.#handOff(socket, route))
       server.on('error', (err) => this.#options.log.error({ err, listener: name }, 'listener error'))
@@ -115,9 +140,21 @@ export class Acceptor {
     await Promise.all(this.#servers.map(closeServer))
   }
 
+  /** Stops the hand-off (the workers are going): sockets still waiting for one are closed. */
+  close(): void {
+    this.#ports.close()
+    const waiting = this.#pending
+    this.#pending = []
+    for (const task of waiting) {
+      task.socket.destroy()
+      this.#options.admission.release(task.listener)
+    }
+    this.#checkIdle()
+  }
+
   /** Resolves when every connection task settled, or after `timeoutMs`. */
   waitIdle(timeoutMs: number): Promise<void> {
-    if (this.#inFlight === 0) return Promise.resolve()
+    if (this.inFlight === 0) return Promise.resolve()
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, timeoutMs)
       this.#idle = () => {
@@ -128,8 +165,14 @@ export class Acceptor {
   }
 
   #handOff(socket: Socket, route: Route): void {
-    const { admission, metrics, pool } = this.#options
+    const { admission, metrics, handoffQueue } = this.#options
     const { name, proxied } = route
+    // sockets wait only while no worker takes any (each turn's are posted at its end)
+    if (this.#ports.size === 0 && this.#pending.length >= handoffQueue) {
+      socket.destroy()
+      metrics.rejected(name, 'queue_full')
+      return
+    }
     // reading remoteAddress is a getpeername() syscall: only when a per-address rate needs it.
     // Behind a proxy it is the proxy's address: the worker asks about the client's once it read the header.
     const refusal = !this.#accepting
@@ -144,44 +187,64 @@ export class Acceptor {
     }
     this.#options.onHandoff?.(socket, name)
     metrics.accepted(name)
-    this.#inFlight++
     const task: ConnectionTask = {
       socket,
       listener: name,
       acceptedAt: performance.timeOrigin + performance.now(),
     }
     if (proxied && admission.ratesAddresses) task.checkAddress = true
-    const transfer = [socket]
-    // same tick as the accept: the socket is paused and untouched; `name` picks the transport's task
-    const settled = pool.run(task, {
-      transferList: transfer as unknown as RunOptions['transferList'],
-      name: route.type,
-    })
-    // Posted at once (a worker had room): what is left here is a destroyed husk of about 2 KB that
-    // piscina's task record would keep, through this transfer list, as long as the connection lives.
-    // A queued task still needs its socket until it is posted.
-    let held: Socket | undefined = socket
-    if (socket.destroyed) {
-      transfer.length = 0
-      held = undefined
+    this.#pending.push(task)
+    this.#schedule()
+  }
+
+  #schedule(): void {
+    if (this.#flushing || this.#pending.length === 0) return
+    this.#flushing = true
+    setImmediate(this.#flush)
+  }
+
+  /** The waiting sockets, each to the least loaded worker (counting this flush's), one post per worker. */
+  readonly #flush = (): void => {
+    this.#flushing = false
+    if (this.#ports.size === 0) return // they wait for a worker's port (#schedule on its arrival)
+    const tasks = this.#pending
+    this.#pending = []
+    const ledger = this.#ledger
+    if (tasks.length === 1) {
+      this.#post(ledger.leastLoaded(this.#ports.threadIds())!, tasks)
+      return
     }
-    // one then per open connection rather than a catch/finally chain; a posted task shares its
-    // listener's two callbacks (no closures and context kept per connection), a queued one also
-    // needs its socket if it fails
-    if (held === undefined) settled.then(route.settled, route.failed)
-    else settled.then(route.settled, (err: Error) => this.#failed(name, err, held))
+    const planned = new Map<number, ConnectionTask[]>()
+    const extra = new Map<number, number>()
+    for (const task of tasks) {
+      const target = ledger.leastLoaded(this.#ports.threadIds(), extra)!
+      extra.set(target, (extra.get(target) ?? 0) + 1)
+      let group = planned.get(target)
+      if (group === undefined) {
+        group = []
+        planned.set(target, group)
+      }
+      group.push(task)
+    }
+    for (const [target, group] of planned) this.#post(target, group)
   }
 
-  #failed(name: string, err: Error, held: Socket | undefined): void {
-    held?.destroy()
-    if (/queue/i.test(err.message)) this.#options.metrics.rejected(name, 'queue_full')
-    else this.#options.log.debug({ err, listener: name }, 'connection task failed')
-    this.#settled(name)
+  #post(threadId: number, tasks: ConnectionTask[]): void {
+    const sockets = tasks.map((t) => t.socket)
+    const handoff: HandoffTask = { connections: tasks }
+    if (this.#ports.post(threadId, handoff, sockets)) {
+      this.#ledger.posted(
+        threadId,
+        tasks.map((t) => t.listener),
+      )
+      return
+    }
+    // the port closed since the plan: another worker takes them
+    this.#pending.push(...tasks)
+    this.#schedule()
   }
 
-  #settled(name: string): void {
-    this.#options.admission.release(name)
-    this.#inFlight--
-    if (this.#inFlight === 0) this.#idle?.()
+  #checkIdle(): void {
+    if (this.inFlight === 0) this.#idle?.()
   }
 }

@@ -71,10 +71,10 @@ export class AdmissionControl {
     return true
   }
 
-  /** A connection admitted on `listener` ended. */
-  release(listener: string): void {
-    this.#open.set(listener, (this.#open.get(listener) ?? 1) - 1)
-    this.#total--
+  /** `count` connections admitted on `listener` ended. */
+  release(listener: string, count = 1): void {
+    this.#open.set(listener, (this.#open.get(listener) ?? count) - count)
+    this.#total -= count
   }
 
   get open(): number {

@@ -177,11 +177,9 @@ export async function startServer(
     idleTimeout: Number.MAX_SAFE_INTEGER,
     // a worker parked in Atomics.wait would stall its sockets
     atomics: 'disabled',
-    // a task is a connection: its wait and run times mean nothing (architecture.md §3), and recording
-    // them costs two clock reads and two histogram updates per connection on the main thread
+    // no tasks run on it: sockets go over each worker's hand-off port (acceptor.ts), so the pool
+    // starts, restarts and stops the threads
     recordTiming: false,
-    concurrentTasksPerWorker: config.limits.maxConnections,
-    maxQueue: config.limits.handoffQueue,
     workerData,
     // a young generation V8 would grow under connection churn and never give back (docs/operations.md)
     ...(config.memory.workerYoungGenerationMb > 0
@@ -245,7 +243,14 @@ export async function startServer(
     if (refusal !== null) metrics.rejected(listener, refusal)
     return refusal
   })
-  const acceptor = new Acceptor({ pool, admission, metrics, log, onHandoff: options.onHandoff })
+  const acceptor = new Acceptor({
+    instanceId,
+    admission,
+    metrics,
+    log,
+    handoffQueue: config.limits.handoffQueue,
+    onHandoff: options.onHandoff,
+  })
   let bound: BoundListener[]
   try {
     // the admin API comes up first: /healthz answers and /readyz says 503 while the workers start
@@ -282,6 +287,7 @@ export async function startServer(
     await admin?.close()
     control.close()
     addressAdmission.close()
+    acceptor.close()
     await pool.destroy()
     await clusterNode?.close()
     releaseStore()
@@ -311,7 +317,7 @@ export async function startServer(
         { timeoutMs },
         timeoutMs + 2000,
       )
-      // the workers closed their connections; the task results are on their way back
+      // the workers closed their connections; their reports are on their way back
       await acceptor.waitIdle(Math.min(timeoutMs, 2000))
       let closed = 0
       for (const r of replies.values()) closed += r.closed + r.destroyed
@@ -328,6 +334,7 @@ export async function startServer(
       await admin?.close()
       control.close()
       addressAdmission.close()
+      acceptor.close()
       await pool.destroy()
       await clusterNode?.close()
       releaseStore()

@@ -1,6 +1,6 @@
 /**
  * What the main thread gives every worker at start (piscina `workerData`)
- * and with every connection task. Plain data only: it crosses a thread.
+ * and with every hand-off. Plain data only: it crosses a thread.
  */
 import type { Socket } from 'node:net'
 import type { ListenerType, MqttdConfig } from '../config/schema.ts'
@@ -38,7 +38,7 @@ export interface WorkerData {
   gcFlagLock: Int32Array
 }
 
-/** One connection task: the transferred socket and where it came from. */
+/** One connection of a hand-off: the transferred socket and where it came from. */
 export interface ConnectionTask {
   socket: Socket
   listener: string
@@ -49,4 +49,9 @@ export interface ConnectionTask {
    * the main thread about the client address the header gives.
    */
   checkAddress?: boolean
+}
+
+/** A pool task: the sockets one turn's accepts gave one worker (their sockets in the transfer list). */
+export interface HandoffTask {
+  connections: ConnectionTask[]
 }

@@ -1,9 +1,11 @@
 /**
- * The piscina worker entry: one named task per transport (`tcp`, `tls`,
- * `ws`, `wss`), each living as long as its connection. At load the worker
- * instantiates the handler modules (factories, `init`) once; tasks wait for
- * that. Control requests (ready, connection list, kick, info, drain, metrics)
- * arrive on the instance's BroadcastChannel.
+ * The piscina worker entry (the pool runs no task on it). At load the worker
+ * instantiates the handler modules (factories, `init`) once, then offers the
+ * main thread its hand-off port (handoff-channel.ts). Sockets arrive there,
+ * a turn's accepts at a time; each connection starts by its listener's
+ * transport (`tcp`, `tls`, `ws`, `wss`), and its end goes back to the main
+ * thread's count. Control requests (ready, connection list, kick, info,
+ * drain, metrics) arrive on the instance's BroadcastChannel.
  */
 import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
@@ -12,6 +14,7 @@ import type { Logger } from 'pino'
 import { loadAuthData, setAuth } from '../auth/state.ts'
 import { AdmissionClient } from '../control/admission-channel.ts'
 import { ControlServer } from '../control/control-channel.ts'
+import { HandoffReceiver } from '../control/handoff-channel.ts'
 import type { DrainResult, WorkerReload } from '../control/protocol.ts'
 import { mqttdError } from '../errors.ts'
 import { HandlerChain } from '../handlers/chain.ts'
@@ -26,13 +29,14 @@ import { peerCertificateOf, TlsTransport } from '../transport/tls.ts'
 import { rebuildTransferred } from '../transport/transferred-socket.ts'
 import { WebSocketTransport } from '../transport/websocket.ts'
 import { ConnectionRegistry } from './registry.ts'
-import type { ConnectionTask, WorkerData } from './worker-data.ts'
+import type { ConnectionTask, HandoffTask, WorkerData } from './worker-data.ts'
 
 const data = workerData as WorkerData
 const log: Logger = createLogger({ level: data.logLevel, pretty: data.logPretty }, { worker: threadId })
 const metrics = new WorkerMetrics({ workerId: threadId })
 const registry = new ConnectionRegistry()
 const control = new ControlServer(data.instanceId, threadId)
+const handoffPort = new HandoffReceiver<HandoffTask>((h) => connections(h))
 const proxiedListeners = new Set(data.listeners.filter((l) => l.proxyProtocol).map((l) => l.name))
 // only a worker with proxyProtocol listeners asks the main thread about client addresses
 const admissionClient = proxiedListeners.size > 0 ? new AdmissionClient(data.instanceId, threadId) : undefined
@@ -78,9 +82,18 @@ let isReady = false
 ready.then(
   () => {
     isReady = true
+    offerHandoff()
   },
-  () => {}, // reported through the ready request and to each task
+  () => {}, // reported through the ready request: a worker that cannot start gets no socket
 )
+
+/** Once the handlers are up: sockets may come. Retried while the main thread does not take it. */
+function offerHandoff(): void {
+  handoffPort.offer(data.instanceId, threadId, 5000).catch((err: Error) => {
+    log.warn({ err }, 'the main thread did not take the hand-off port; offering again')
+    setTimeout(offerHandoff, 1000).unref()
+  })
+}
 const ignore = () => {}
 
 control.handle('worker:ready', async () => {
@@ -256,16 +269,16 @@ function plain(peer: Peer, transport: Transport, listener: string): Endpoint {
   }
 }
 
-/** Task `tcp`: MQTT straight on the socket. */
-export async function tcp(task: ConnectionTask): Promise<void> {
+/** MQTT straight on the socket. */
+async function tcp(task: ConnectionTask): Promise<void> {
   const peer = await begin(task)
   // returned, not awaited: an async function suspended in an await stays in memory (about 0.45 KB) for
   // as long as the connection lives; one that returned a promise has finished
   if (peer !== null) return serve(plain(peer, 'tcp', task.listener))
 }
 
-/** Task `tls`: TLS handshake in this worker, then MQTT. */
-export async function tls(task: ConnectionTask): Promise<void> {
+/** TLS handshake in this worker, then MQTT. */
+async function tls(task: ConnectionTask): Promise<void> {
   const peer = await begin(task)
   if (peer === null) return
   const { socket } = peer
@@ -300,14 +313,14 @@ async function websocket(
   return serve(endpoint)
 }
 
-/** Task `ws`: HTTP upgrade to WebSocket in this worker, then MQTT over binary frames. */
-export async function ws(task: ConnectionTask): Promise<void> {
+/** HTTP upgrade to WebSocket in this worker, then MQTT over binary frames. */
+async function ws(task: ConnectionTask): Promise<void> {
   const peer = await begin(task)
   if (peer !== null) return websocket(task, peer, peer.socket, 'ws')
 }
 
-/** Task `wss`: TLS, then the WebSocket upgrade, then MQTT. */
-export async function wss(task: ConnectionTask): Promise<void> {
+/** TLS, then the WebSocket upgrade, then MQTT. */
+async function wss(task: ConnectionTask): Promise<void> {
   const peer = await begin(task)
   if (peer === null) return
   const secure = await tlsTransports
@@ -318,4 +331,32 @@ export async function wss(task: ConnectionTask): Promise<void> {
       return null
     })
   if (secure !== null) return websocket(task, peer, secure as unknown as Socket, 'wss')
+}
+
+const starters: Record<string, (task: ConnectionTask) => Promise<void>> = { tcp, tls, ws, wss }
+/** Each listener's transport, by name. */
+const startOf = new Map(data.listeners.map((l) => [l.name, starters[l.type]!]))
+
+/**
+ * Starts each connection of a hand-off. Every connection handed over is
+ * reported ended exactly once, whatever happens to it: the main thread's
+ * admission counts depend on it.
+ */
+function connections(handoff: HandoffTask): void {
+  for (const task of handoff.connections) {
+    let life: Promise<void>
+    try {
+      life = startOf.get(task.listener)!(task)
+    } catch (err) {
+      life = Promise.reject(err)
+    }
+    life.then(
+      () => handoffPort.ended(task.listener),
+      (err: unknown) => {
+        task.socket.destroy()
+        log.debug({ err, listener: task.listener }, 'connection failed')
+        handoffPort.ended(task.listener)
+      },
+    )
+  }
 }
