@@ -59,9 +59,11 @@ test('hand-off: a worker that dies gives back the admissions of the connections 
   ])
   // the two the dead worker held are free again (once its port closed), and only those two
   let admitted = 0
-  while (admitted < 2) {
+  const deadline = Date.now() + 10_000
+  while (admitted < 2 && Date.now() < deadline) {
     if (await tryConnect(t, server.port())) admitted++
   }
+  assert.equal(admitted, 2, 'the dead worker gave back both admissions')
   const refusedBefore = await rejected(server, 'max_connections')
   assert.equal(await tryConnect(t, server.port()), false, 'still at the limit: nothing was released twice')
   assert.equal(await rejected(server, 'max_connections'), refusedBefore + 1)
