@@ -6,10 +6,15 @@ declare module 'mqtt-packet/parser.js' {
 
   interface BufferListLike {
     readonly length: number
+    /** The buffers held, the first one starting at offset 0 (bl 6 `consume` trims it). */
+    _bufs: Buffer[]
     append(buf: Buffer): unknown
     consume(bytes: number): unknown
     readUInt8(offset: number): number
+    readUInt16BE(offset: number): number
+    readUInt32BE(offset: number): number
     slice(start: number, end: number): Buffer
+    toString(encoding: BufferEncoding, start: number, end: number): string
   }
 
   interface ParserSettings {
@@ -38,6 +43,15 @@ declare module 'mqtt-packet/parser.js' {
     _resetState(): void
     _newPacket(): boolean
     _parseLength(): boolean
+    _parsePayload(): boolean
+    _parseConnack(): unknown
+    _parsePublish(): unknown
+    _parseConfirmation(): unknown
+    _parseSuback(): unknown
+    _parseUnsuback(): unknown
+    _parseNum(): number
+    _parseBuffer(): Buffer | null
+    _parseVarByteNum(fullInfoFlag?: boolean): number | { bytes: number; value: number } | false
     _parseConnect(): unknown
     _parseDisconnect(): unknown
     _parseAuth(): unknown

@@ -15,6 +15,36 @@ function fixedHeaderSize(remaining: number): number {
   return 1 + varintSize(remaining)
 }
 
+type BufferList = Parser['_list']
+
+/**
+ * bl's `readUInt8` / `readUInt16BE` / `readUInt32BE` slice the list (a new
+ * Buffer, and an offset pair, per call: a CONNECT reads eight flag bytes with
+ * them). These read the first buffer directly when the bytes lie in it, and
+ * fall back to bl's otherwise. Set on each list the parser makes.
+ */
+function directReads(list: BufferList): void {
+  const proto = Object.getPrototypeOf(list) as BufferList
+  list.readUInt8 = function (this: BufferList, offset: number): number {
+    const first = this._bufs[0]
+    return first !== undefined && offset >= 0 && offset < first.length
+      ? first[offset]!
+      : proto.readUInt8.call(this, offset)
+  }
+  list.readUInt16BE = function (this: BufferList, offset: number): number {
+    const first = this._bufs[0]
+    return first !== undefined && offset >= 0 && offset + 2 <= first.length
+      ? (first[offset]! << 8) | first[offset + 1]!
+      : proto.readUInt16BE.call(this, offset)
+  }
+  list.readUInt32BE = function (this: BufferList, offset: number): number {
+    const first = this._bufs[0]
+    return first !== undefined && offset >= 0 && offset + 4 <= first.length
+      ? first.readUInt32BE(offset)
+      : proto.readUInt32BE.call(this, offset)
+  }
+}
+
 /**
  * mqtt-packet's parser with three corrections, made by overriding its state
  * steps so the byte stream is never re-framed outside the parser:
@@ -54,8 +84,12 @@ export class PacketParser extends Parser {
   }
 
   override _parseLength(): boolean {
-    if (!super._parseLength()) return false
-    const remaining = this.packet.length
+    // mqtt-packet's _parseLength without its debug() call
+    const result = this._parseVarByteNum(true) as { bytes: number; value: number } | false
+    if (!result) return false
+    this.packet.length = result.value
+    this._list.consume(result.bytes)
+    const remaining = result.value
     // cheap pre-check first: the exact size needs the header length
     if (remaining + 2 > this.maxPacketSize) {
       const size = remaining + fixedHeaderSize(remaining)
@@ -100,6 +134,102 @@ export class PacketParser extends Parser {
     return true
   }
 
+  override _resetState(): void {
+    super._resetState()
+    directReads(this._list)
+  }
+
+  /** mqtt-packet's `_parsePayload` without its two debug() calls per packet (see {@link parse}). */
+  override _parsePayload(): boolean {
+    const packet = this.packet
+    if (packet.length !== 0 && this._list.length < packet.length) return false
+    this._pos = 0
+    switch (packet.cmd) {
+      case 'connect':
+        this._parseConnect()
+        break
+      case 'connack':
+        this._parseConnack()
+        break
+      case 'publish':
+        this._parsePublish()
+        break
+      case 'puback':
+      case 'pubrec':
+      case 'pubrel':
+      case 'pubcomp':
+        this._parseConfirmation()
+        break
+      case 'subscribe':
+        this._parseSubscribe()
+        break
+      case 'suback':
+        this._parseSuback()
+        break
+      case 'unsubscribe':
+        this._parseUnsubscribe()
+        break
+      case 'unsuback':
+        this._parseUnsuback()
+        break
+      case 'pingreq':
+      case 'pingresp':
+        break
+      case 'disconnect':
+        this._parseDisconnect()
+        break
+      case 'auth':
+        this._parseAuth()
+        break
+      default:
+        this._emitError(new Error('Not supported'))
+    }
+    return true
+  }
+
+  /** mqtt-packet's `_parseNum` without its debug() call. */
+  override _parseNum(): number {
+    if (this._list.length - this._pos < 2) return -1
+    const result = this._list.readUInt16BE(this._pos)
+    this._pos += 2
+    return result
+  }
+
+  /** mqtt-packet's `_parseBuffer` without its debug() call. */
+  override _parseBuffer(): Buffer | null {
+    const length = this._parseNum()
+    const end = length + this._pos
+    if (length === -1 || end > this._list.length || end > this.packet.length) return null
+    const result = this._list.slice(this._pos, end)
+    this._pos += length
+    return result
+  }
+
+  /** mqtt-packet's `_parseVarByteNum` without its two debug() calls. */
+  override _parseVarByteNum(fullInfoFlag?: boolean): number | { bytes: number; value: number } | false {
+    const list = this._list
+    const padding = this._pos ? this._pos : 0
+    let bytes = 0
+    let mul = 1
+    let value = 0
+    let done = false
+    while (bytes < 4 && padding + bytes < list.length) {
+      const current = list.readUInt8(padding + bytes++)
+      value += mul * (current & 0x7f)
+      mul *= 0x80
+      if ((current & 0x80) === 0) {
+        done = true
+        break
+      }
+      if (list.length <= bytes) break
+    }
+    if (!done && bytes === 4 && list.length >= bytes)
+      this._emitError(new Error('Invalid variable byte integer'))
+    if (padding) this._pos += bytes
+    if (!done) return false
+    return fullInfoFlag ? { bytes, value } : value
+  }
+
   override _parseDisconnect(): unknown {
     if (this.settings.protocolVersion === 5 && this.packet.length < 2) {
       // MQTT 5 §3.14.2.1: reason code 0x00 and property length may be omitted
@@ -126,8 +256,12 @@ export class PacketParser extends Parser {
    */
   override _parseString(): string | null {
     const start = this._pos + 2
-    const s = super._parseString()
-    if (s === null) return s
+    // mqtt-packet's _parseString without its debug() call
+    const length = this._parseNum()
+    const end = length + this._pos
+    if (length === -1 || end > this._list.length || end > this.packet.length) return null
+    const s = this._list.toString('utf8', this._pos, end)
+    this._pos += length
     const nul = s.includes('\u0000')
     if (!nul) {
       // as many UTF-16 units as bytes and no U+FFFD (what each ill-formed byte became): ASCII

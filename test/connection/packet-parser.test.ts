@@ -41,6 +41,15 @@ test('the parser internals packet-parser.ts overrides or reads are still there',
     'parse',
     '_newPacket',
     '_resetState',
+    '_parsePayload',
+    '_parseConnack',
+    '_parsePublish',
+    '_parseConfirmation',
+    '_parseSuback',
+    '_parseUnsuback',
+    '_parseNum',
+    '_parseBuffer',
+    '_parseVarByteNum',
   ]) {
     assert.equal(
       typeof (Parser.prototype as unknown as Record<string, unknown>)[method],
@@ -57,6 +66,11 @@ test('the parser internals packet-parser.ts overrides or reads are still there',
     "the parse steps PacketParser's parse() loop walks",
   )
   assert.equal(parser._list.length, 0, '_list is the buffered bytes')
+  // PacketParser reads the first of bl's buffers directly: it must start at the list's offset 0
+  parser._list.append(Buffer.from([1, 2, 3]))
+  parser._list.append(Buffer.from([4, 5]))
+  parser._list.consume(1)
+  assert.deepEqual([...parser._list._bufs[0]!], [2, 3], "bl's consume trims its first buffer")
   assert.deepEqual(parser.settings, { protocolVersion: 4 })
 })
 
@@ -126,5 +140,116 @@ test("PacketParser's parse loop (mqtt-packet's without its debug calls) emits wh
       run(theirs, chunk),
       `chunks of ${chunk}`,
     )
+  }
+})
+
+test('PacketParser emits what mqtt-packet does for 3.1.1 and 5 streams with wills, credentials, properties and long bodies, for any chunking', () => {
+  const v5 = (packet: Record<string, unknown>) => mqttPacket.generate(packet as never, { protocolVersion: 5 })
+  const streams: Array<[number, Buffer]> = [
+    [
+      4,
+      Buffer.concat([
+        mqttPacket.generate({
+          cmd: 'connect',
+          protocolId: 'MQTT',
+          protocolVersion: 4,
+          clean: false,
+          clientId: 'with-will',
+          keepalive: 65535,
+          username: 'üser',
+          password: Buffer.from([0, 1, 2, 255]),
+          will: { topic: 'w/t', payload: Buffer.from('bye'), qos: 1, retain: true },
+        }),
+        mqttPacket.generate({ cmd: 'unsubscribe', messageId: 65535, unsubscriptions: ['a/#', 'b'] }),
+        mqttPacket.generate({
+          cmd: 'publish',
+          topic: 'big',
+          payload: Buffer.alloc(20_000, 7),
+          qos: 2,
+          messageId: 3,
+          retain: true,
+          dup: true,
+        }),
+        mqttPacket.generate({ cmd: 'pubrel', messageId: 3 }),
+        mqttPacket.generate({ cmd: 'connack', returnCode: 0, sessionPresent: true }),
+        mqttPacket.generate({ cmd: 'suback', messageId: 9, granted: [0, 1, 128] }),
+      ]),
+    ],
+    [
+      5,
+      Buffer.concat([
+        v5({
+          cmd: 'connect',
+          protocolId: 'MQTT',
+          protocolVersion: 5,
+          clean: true,
+          clientId: 'v5',
+          keepalive: 10,
+          username: 'u',
+          password: Buffer.from('p'),
+          properties: { sessionExpiryInterval: 300, receiveMaximum: 20, userProperties: { a: 'b' } },
+          will: {
+            topic: 'w',
+            payload: Buffer.from('x'),
+            qos: 2,
+            retain: false,
+            properties: { willDelayInterval: 5, contentType: 'text/plain' },
+          },
+        }),
+        v5({
+          cmd: 'subscribe',
+          messageId: 4,
+          subscriptions: [{ topic: 's/+', qos: 2, nl: true, rap: true, rh: 1 }],
+          properties: { subscriptionIdentifier: 200_000 },
+        }),
+        v5({
+          cmd: 'publish',
+          topic: 't',
+          payload: Buffer.alloc(200_000, 1),
+          qos: 1,
+          messageId: 5,
+          retain: false,
+          dup: false,
+          properties: { messageExpiryInterval: 60, topicAlias: 3, correlationData: Buffer.from('c') },
+        }),
+        v5({ cmd: 'puback', messageId: 5, reasonCode: 16, properties: { reasonString: 'none' } }),
+        v5({ cmd: 'auth', reasonCode: 0x18, properties: { authenticationMethod: 'm' } }),
+        v5({ cmd: 'disconnect', reasonCode: 4, properties: { sessionExpiryInterval: 0 } }),
+      ]),
+    ],
+  ]
+  for (const [protocolVersion, stream] of streams) {
+    const run = (parser: Parser, chunk: number) => {
+      const packets: unknown[] = []
+      parser.on('packet', (p) => packets.push({ ...p }))
+      parser.on('error', (err: Error) => packets.push(err.message))
+      for (let i = 0; i < stream.length; i += chunk) parser.parse(stream.subarray(i, i + chunk))
+      return packets
+    }
+    for (const chunk of [1, 3, 5, 100, 4096, stream.length]) {
+      const theirs = new Parser()
+      theirs.parser({ protocolVersion })
+      const ours = run(new PacketParser({ protocolVersion }), chunk)
+      assert.deepEqual(ours, run(theirs, chunk), `v${protocolVersion}, chunks of ${chunk}`)
+      assert.equal(ours.length, 6, `v${protocolVersion}: six packets, no error`)
+    }
+  }
+})
+
+test('a remaining length of five bytes is malformed: PacketParser fails as mqtt-packet does (Invalid variable byte integer), for any chunking', () => {
+  const stream = Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01, 0x00])
+  for (const chunk of [1, 2, stream.length]) {
+    const errors = (parser: Parser) => {
+      const out: string[] = []
+      parser.on('error', (err: Error) => out.push(err.message))
+      parser.on('packet', () => out.push('packet'))
+      for (let i = 0; i < stream.length; i += chunk) parser.parse(stream.subarray(i, i + chunk))
+      return out
+    }
+    const theirs = new Parser()
+    theirs.parser({ protocolVersion: 4 })
+    const ours = errors(new PacketParser({ protocolVersion: 4 }))
+    assert.deepEqual(ours, errors(theirs), `chunks of ${chunk}`)
+    assert.equal(ours[0], 'Invalid variable byte integer', `chunks of ${chunk}`)
   }
 })
