@@ -70,6 +70,10 @@ function settles(outcome: ChainOutcome, value: unknown): boolean {
   return result.stop === true
 }
 
+/** What a notification whose hooks all answered synchronously returns (shared, settled). */
+const DONE: Promise<void> = Promise.resolve()
+const NO_FAILURES: Promise<readonly HookError[]> = Promise.resolve(Object.freeze([]))
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
     typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
@@ -183,26 +187,86 @@ export class HandlerChain {
     return outcome
   }
 
-  /** Runs a notification hook on every handler that has it; the first failure is thrown. */
-  async notify<H extends NotifyHook>(hook: H, ...args: HookArgs<H>): Promise<void> {
+  /**
+   * Runs a notification hook on every handler that has it; the first failure
+   * is thrown. Hooks that answer synchronously run back to back and the result
+   * is a shared settled promise: no async frame or promise per call.
+   */
+  notify<H extends NotifyHook>(hook: H, ...args: HookArgs<H>): Promise<void> {
     const entries = this.#byHook.get(hook)
-    if (entries === undefined) return
-    for (const entry of entries) await this.#call(hook, entry, args)
+    if (entries === undefined) return DONE
+    for (let i = 0; i < entries.length; i++) {
+      let value: unknown
+      try {
+        value = this.#callSync(hook, entries[i]!, args)
+      } catch (err) {
+        return Promise.reject(err)
+      }
+      if (isThenable(value)) return this.#notifyRest(hook, entries, i, value, args)
+    }
+    return DONE
+  }
+
+  /** The rest of {@link notify} once entry `i` answered with a promise. */
+  async #notifyRest(
+    hook: HookName,
+    entries: readonly Entry[],
+    i: number,
+    pending: PromiseLike<unknown>,
+    args: unknown[],
+  ): Promise<void> {
+    await this.#own(hook, entries[i]!, pending)
+    for (let j = i + 1; j < entries.length; j++) await this.#call(hook, entries[j]!, args)
   }
 
   /** Like {@link notify} but runs every handler even when one fails; returns the failures. */
-  async notifyAll<H extends NotifyHook>(hook: H, ...args: HookArgs<H>): Promise<HookError[]> {
+  notifyAll<H extends NotifyHook>(hook: H, ...args: HookArgs<H>): Promise<readonly HookError[]> {
     const entries = this.#byHook.get(hook)
-    if (entries === undefined) return []
-    const failures: HookError[] = []
-    for (const entry of entries) {
+    if (entries === undefined) return NO_FAILURES
+    let failures: HookError[] | undefined
+    for (let i = 0; i < entries.length; i++) {
+      let value: unknown
       try {
-        await this.#call(hook, entry, args)
+        value = this.#callSync(hook, entries[i]!, args)
+      } catch (err) {
+        failures ??= []
+        failures.push(err as HookError)
+        continue
+      }
+      if (isThenable(value)) return this.#notifyAllRest(hook, entries, i, value, args, failures ?? [])
+    }
+    return failures === undefined ? NO_FAILURES : Promise.resolve(failures)
+  }
+
+  /** The rest of {@link notifyAll} once entry `i` answered with a promise. */
+  async #notifyAllRest(
+    hook: HookName,
+    entries: readonly Entry[],
+    i: number,
+    pending: PromiseLike<unknown>,
+    args: unknown[],
+    failures: HookError[],
+  ): Promise<readonly HookError[]> {
+    try {
+      await this.#own(hook, entries[i]!, pending)
+    } catch (err) {
+      failures.push(err as HookError)
+    }
+    for (let j = i + 1; j < entries.length; j++) {
+      try {
+        await this.#call(hook, entries[j]!, args)
       } catch (err) {
         failures.push(err as HookError)
       }
     }
     return failures
+  }
+
+  /** A promise {@link #callSync} returned: an acknowledgement wait's failure is still this hook's. */
+  #own(hook: HookName, entry: Entry, value: PromiseLike<unknown>): PromiseLike<unknown> {
+    return isAckWait(value)
+      ? value.then(undefined, (err: unknown) => Promise.reject(this.#failed(hook, entry, err)))
+      : value
   }
 
   /**

@@ -456,7 +456,7 @@ export class ConnectionRunner implements ProtocolHost {
     void this.chain.notifyAll('onError', this.ctx, error).then((failures) => this.#logFailures(failures))
   }
 
-  #logFailures(failures: HookError[]): void {
+  #logFailures(failures: readonly HookError[]): void {
     for (const f of failures) this.ctx.log.error({ err: f, hook: f.hook, handler: f.handler }, f.message)
   }
 

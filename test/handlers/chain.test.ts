@@ -184,3 +184,86 @@ test('notifyAll runs every handler and collects failures; the observer sees dura
   assert.equal(chain.has('onClose'), true)
   assert.equal(chain.has('onPing'), false)
 })
+
+test('notify runs hooks in order whether they answer now or later, and stops at the first failure (a HookError naming it)', async () => {
+  const seen: string[] = []
+  const tick = () => new Promise<void>((resolve) => setImmediate(resolve))
+  const make = (fail: 'a' | 'b' | null) =>
+    new HandlerChain(
+      [
+        {
+          name: 'a',
+          handler: {
+            onPing: () => {
+              seen.push('a')
+              if (fail === 'a') throw new Error('a failed')
+            },
+          },
+        },
+        {
+          name: 'b',
+          handler: {
+            onPing: async () => {
+              await tick()
+              seen.push('b')
+              if (fail === 'b') throw new Error('b failed')
+            },
+          },
+        },
+        { name: 'c', handler: { onPing: () => void seen.push('c') } },
+      ],
+      { timeoutMs: 1000 },
+    )
+  await make(null).notify('onPing', ctx, { cmd: 'pingreq' })
+  assert.deepEqual(seen, ['a', 'b', 'c'])
+  for (const fail of ['a', 'b'] as const) {
+    seen.length = 0
+    const err = await make(fail)
+      .notify('onPing', ctx, { cmd: 'pingreq' })
+      .then(
+        () => null,
+        (e: unknown) => e,
+      )
+    assert.ok(err instanceof HookError, fail)
+    assert.equal(err.handler, fail)
+    assert.deepEqual(seen, fail === 'a' ? ['a'] : ['a', 'b'])
+  }
+})
+
+test('notifyAll goes on past failures, early or late, and returns each; an acknowledgement wait that fails is its hook failure', async () => {
+  const seen: string[] = []
+  const chain = new HandlerChain(
+    [
+      { name: 'a', handler: { onClose: () => void seen.push('a') } },
+      {
+        name: 'c',
+        handler: {
+          onClose: () => {
+            seen.push('c')
+            return ackWait(Promise.reject(new Error('c wait failed')))
+          },
+        },
+      },
+      {
+        name: 'b',
+        handler: {
+          onClose: async () => {
+            seen.push('b')
+            throw new Error('b failed later')
+          },
+        },
+      },
+      { name: 'd', handler: { onClose: () => void seen.push('d') } },
+    ],
+    { timeoutMs: 1000 },
+  )
+  const failures = await chain.notifyAll('onClose', ctx, { reason: 'socket-closed', wasConnected: false })
+  assert.deepEqual(seen, ['a', 'c', 'b', 'd'])
+  assert.deepEqual(
+    failures.map((f) => [f.handler, f instanceof HookError]),
+    [
+      ['c', true],
+      ['b', true],
+    ],
+  )
+})
