@@ -104,8 +104,13 @@ export class HandoffPorts {
     return this.#ports.size
   }
 
-  /** Posts `handoff` to worker `threadId`, its sockets transferred. False when it has no port (gone). */
-  post(threadId: number, handoff: unknown, transfer: readonly unknown[]): boolean {
+  /** Whether worker `threadId` takes sockets (its port is open). */
+  has(threadId: number): boolean {
+    return this.#ports.has(threadId)
+  }
+
+  /** Posts `handoff` to worker `threadId`, `transfer` (its TCP handles) moved with it; false when it has no port. */
+  post(threadId: number, handoff: unknown, transfer: readonly object[]): boolean {
     const port = this.#ports.get(threadId)
     if (port === undefined) return false
     port.postMessage(handoff, transfer as never)

@@ -20,6 +20,7 @@ import type { ListenerConfig, ListenerType } from '../config/schema.ts'
 import { type EndedConnections, HandoffPorts } from '../control/handoff-channel.ts'
 import { mqttdErrorWithCause } from '../errors.ts'
 import type { MainMetrics } from '../metrics/main-metrics.ts'
+import { detachHandle, type TcpHandle } from '../transport/transferred-socket.ts'
 import type { ConnectionTask, HandoffTask } from '../workers/worker-data.ts'
 import { ConnectionLedger } from './connection-ledger.ts'
 import type { AdmissionControl } from './limits.ts'
@@ -57,6 +58,15 @@ function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))
 }
 
+/** An accepted socket waiting for the end of the turn (or for a worker). */
+interface Accepted {
+  socket: Socket
+  listener: string
+  /** `performance.timeOrigin + performance.now()` at accept (epoch ms). */
+  acceptedAt: number
+  checkAddress: boolean
+}
+
 /** A listener's hand-off: what each of its connections needs, made once per listener. */
 interface Route {
   name: string
@@ -71,7 +81,7 @@ export class Acceptor {
   readonly #ports: HandoffPorts
   #accepting = true
   /** Accepted and not posted yet: this turn's, and those no worker could take. */
-  #pending: ConnectionTask[] = []
+  #pending: Accepted[] = []
   #flushing = false
   #idle: (() => void) | undefined
 
@@ -187,13 +197,12 @@ export class Acceptor {
     }
     this.#options.onHandoff?.(socket, name)
     metrics.accepted(name)
-    const task: ConnectionTask = {
+    this.#pending.push({
       socket,
       listener: name,
       acceptedAt: performance.timeOrigin + performance.now(),
-    }
-    if (proxied && admission.ratesAddresses) task.checkAddress = true
-    this.#pending.push(task)
+      checkAddress: proxied && admission.ratesAddresses,
+    })
     this.#schedule()
   }
 
@@ -214,7 +223,7 @@ export class Acceptor {
       this.#post(ledger.leastLoaded(this.#ports.threadIds())!, tasks)
       return
     }
-    const planned = new Map<number, ConnectionTask[]>()
+    const planned = new Map<number, Accepted[]>()
     const extra = new Map<number, number>()
     for (const task of tasks) {
       const target = ledger.leastLoaded(this.#ports.threadIds(), extra)!
@@ -229,19 +238,33 @@ export class Acceptor {
     for (const [target, group] of planned) this.#post(target, group)
   }
 
-  #post(threadId: number, tasks: ConnectionTask[]): void {
-    const sockets = tasks.map((t) => t.socket)
-    const handoff: HandoffTask = { connections: tasks }
-    if (this.#ports.post(threadId, handoff, sockets)) {
-      this.#ledger.posted(
-        threadId,
-        tasks.map((t) => t.listener),
-      )
+  #post(threadId: number, accepted: Accepted[]): void {
+    if (!this.#ports.has(threadId)) {
+      // the port closed since the plan: another worker takes them
+      this.#pending.push(...accepted)
+      this.#schedule()
       return
     }
-    // the port closed since the plan: another worker takes them
-    this.#pending.push(...tasks)
-    this.#schedule()
+    const connections: ConnectionTask[] = []
+    const handles: TcpHandle[] = []
+    const listeners: string[] = []
+    for (const { socket, listener, acceptedAt, checkAddress } of accepted) {
+      const handle = detachHandle(socket)
+      if (handle === null) {
+        // closed before its turn ended (cannot happen to a paused socket nobody touched)
+        this.#options.admission.release(listener)
+        continue
+      }
+      const task: ConnectionTask = { handle, listener, acceptedAt }
+      if (checkAddress) task.checkAddress = true
+      connections.push(task)
+      handles.push(handle)
+      listeners.push(listener)
+    }
+    const handoff: HandoffTask = { connections }
+    this.#ports.post(threadId, handoff, handles)
+    this.#ledger.posted(threadId, listeners)
+    this.#checkIdle()
   }
 
   #checkIdle(): void {

@@ -2,11 +2,11 @@
  * What the main thread gives every worker at start (piscina `workerData`)
  * and with every hand-off. Plain data only: it crosses a thread.
  */
-import type { Socket } from 'node:net'
 import type { ListenerType, MqttdConfig } from '../config/schema.ts'
 import type { HandlerSpec } from '../handlers/loader.ts'
 import type { RunnerLimits } from '../protocol/host.ts'
 import type { TlsMaterial } from '../transport/tls.ts'
+import type { TcpHandle } from '../transport/transferred-socket.ts'
 
 export interface WorkerListener {
   name: string
@@ -38,9 +38,9 @@ export interface WorkerData {
   gcFlagLock: Int32Array
 }
 
-/** One connection of a hand-off: the transferred socket and where it came from. */
+/** One connection of a hand-off: the accepted socket's TCP handle (transferred) and where it came from. */
 export interface ConnectionTask {
-  socket: Socket
+  handle: TcpHandle
   listener: string
   /** `performance.timeOrigin + performance.now()` in the main thread at accept (epoch ms). */
   acceptedAt: number

@@ -26,7 +26,7 @@ import { ConnectionRunner, type Endpoint } from '../protocol/connection-runner.t
 import { startHeapTrim } from '../runtime/heap-trim.ts'
 import { ProxyHeaderReadError, readProxyHeader } from '../transport/proxy-header-reader.ts'
 import { peerCertificateOf, TlsTransport } from '../transport/tls.ts'
-import { rebuildTransferred } from '../transport/transferred-socket.ts'
+import { socketFromHandle } from '../transport/transferred-socket.ts'
 import { WebSocketTransport } from '../transport/websocket.ts'
 import { ConnectionRegistry } from './registry.ts'
 import type { ConnectionTask, HandoffTask, WorkerData } from './worker-data.ts'
@@ -185,10 +185,7 @@ interface Peer {
 }
 
 /** Common start of every task: wait for init, count the hand-off, refuse while draining, read a PROXY header. */
-async function begin(task: ConnectionTask): Promise<Peer | null> {
-  const socket = rebuildTransferred(task.socket)
-  // the task lives as long as its connection: it must not keep the husk
-  task.socket = socket
+async function begin(task: ConnectionTask, socket: Socket): Promise<Peer | null> {
   metrics.observeHandoff(Math.max(0, performance.timeOrigin + performance.now() - task.acceptedAt) / 1000)
   // once ready, no await: the task goes on in the tick its socket arrived
   if (!isReady) {
@@ -270,18 +267,17 @@ function plain(peer: Peer, transport: Transport, listener: string): Endpoint {
 }
 
 /** MQTT straight on the socket. */
-async function tcp(task: ConnectionTask): Promise<void> {
-  const peer = await begin(task)
+async function tcp(task: ConnectionTask, socket: Socket): Promise<void> {
+  const peer = await begin(task, socket)
   // returned, not awaited: an async function suspended in an await stays in memory (about 0.45 KB) for
   // as long as the connection lives; one that returned a promise has finished
   if (peer !== null) return serve(plain(peer, 'tcp', task.listener))
 }
 
 /** TLS handshake in this worker, then MQTT. */
-async function tls(task: ConnectionTask): Promise<void> {
-  const peer = await begin(task)
+async function tls(task: ConnectionTask, socket: Socket): Promise<void> {
+  const peer = await begin(task, socket)
   if (peer === null) return
-  const { socket } = peer
   const secure = await tlsTransports
     .get(task.listener)!
     .accept(socket)
@@ -314,14 +310,14 @@ async function websocket(
 }
 
 /** HTTP upgrade to WebSocket in this worker, then MQTT over binary frames. */
-async function ws(task: ConnectionTask): Promise<void> {
-  const peer = await begin(task)
+async function ws(task: ConnectionTask, socket: Socket): Promise<void> {
+  const peer = await begin(task, socket)
   if (peer !== null) return websocket(task, peer, peer.socket, 'ws')
 }
 
 /** TLS, then the WebSocket upgrade, then MQTT. */
-async function wss(task: ConnectionTask): Promise<void> {
-  const peer = await begin(task)
+async function wss(task: ConnectionTask, socket: Socket): Promise<void> {
+  const peer = await begin(task, socket)
   if (peer === null) return
   const secure = await tlsTransports
     .get(task.listener)!
@@ -333,7 +329,12 @@ async function wss(task: ConnectionTask): Promise<void> {
   if (secure !== null) return websocket(task, peer, secure as unknown as Socket, 'wss')
 }
 
-const starters: Record<string, (task: ConnectionTask) => Promise<void>> = { tcp, tls, ws, wss }
+const starters: Record<string, (task: ConnectionTask, socket: Socket) => Promise<void>> = {
+  tcp,
+  tls,
+  ws,
+  wss,
+}
 /** Each listener's transport, by name. */
 const startOf = new Map(data.listeners.map((l) => [l.name, starters[l.type]!]))
 
@@ -344,16 +345,17 @@ const startOf = new Map(data.listeners.map((l) => [l.name, starters[l.type]!]))
  */
 function connections(handoff: HandoffTask): void {
   for (const task of handoff.connections) {
+    const socket = socketFromHandle(task.handle)
     let life: Promise<void>
     try {
-      life = startOf.get(task.listener)!(task)
+      life = startOf.get(task.listener)!(task, socket)
     } catch (err) {
       life = Promise.reject(err)
     }
     life.then(
       () => handoffPort.ended(task.listener),
       (err: unknown) => {
-        task.socket.destroy()
+        socket.destroy()
         log.debug({ err, listener: task.listener }, 'connection failed')
         handoffPort.ended(task.listener)
       },
