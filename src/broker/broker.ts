@@ -58,6 +58,9 @@ export interface BrokerDeps {
   givenBack?: () => void
 }
 
+/** What binding a connecting client to its session gave (see {@link Broker.connect}). */
+export type ConnectOutcome = boolean | 'closed' | 'full' | 'store-full'
+
 export class Broker {
   readonly workerId: number
   readonly options: BrokerOptions
@@ -190,21 +193,36 @@ export class Broker {
    * Binds a connecting client to its session: takes over a connection with the
    * same client id here or on another worker [3.1.1 MQTT-3.1.4-2] [5.0 MQTT-3.1.4-3],
    * resumes or discards the session per Clean Start [3.1.1 MQTT-3.1.2-4] [3.1.1 MQTT-3.1.2-6] [5.0 MQTT-3.1.2-4] [5.0 MQTT-3.1.2-5] [5.0 MQTT-3.1.2-6].
-   * Returns whether a session was present, or 'closed' / 'full'.
+   * Returns whether a session was present, or 'closed' / 'full' / 'store-full'; a promise of it only
+   * when it must wait (a hand-over from another worker, a commit of a persistent session).
    */
-  async connect(
+  connect(
     ctx: HookContext,
     packet: IConnectPacket,
     link: SessionLink,
     expiryInterval: number,
-  ): Promise<boolean | 'closed' | 'full' | 'store-full'> {
+  ): ConnectOutcome | Promise<ConnectOutcome> {
     const clientId = ctx.clientId
-    const clean = packet.clean ?? true
     if (!this.#sessions.has(clientId)) {
       const holder = this.#handover.holderElsewhere(clientId)
-      if (holder !== undefined) await this.#handover.take(holder, clientId, !clean)
-      if (this.#closedEarly.has(ctx)) return 'closed'
+      if (holder !== undefined) {
+        return this.#handover
+          .take(holder, clientId, !(packet.clean ?? true))
+          .then(() => (this.#closedEarly.has(ctx) ? 'closed' : this.#bind(ctx, packet, link, expiryInterval)))
+      }
     }
+    return this.#bind(ctx, packet, link, expiryInterval)
+  }
+
+  /** The rest of {@link connect}, with any session of this client id held elsewhere taken over. */
+  #bind(
+    ctx: HookContext,
+    packet: IConnectPacket,
+    link: SessionLink,
+    expiryInterval: number,
+  ): ConnectOutcome | Promise<ConnectOutcome> {
+    const clientId = ctx.clientId
+    const clean = packet.clean ?? true
     let session = this.#sessions.get(clientId)
     const old = this.#bindings.get(clientId)
     if (old !== undefined) this.#takeOver(old, clean)
@@ -246,7 +264,8 @@ export class Broker {
     if (persistent) {
       this.#saveSession(session, binding.will, undefined)
       // CONNACK of a persistent session only once it is committed
-      if ((await this.durable()) === false) return 'store-full'
+      const committed = this.durable()
+      if (committed !== undefined) return committed.then((ok) => (ok === false ? 'store-full' : present))
     }
     return present
   }

@@ -13,11 +13,18 @@ import { currentControlServer } from '../control/control-channel.ts'
 import { ackWait } from '../handlers/ack-wait.ts'
 import { defineHandler } from '../handlers/define-handler.ts'
 import { readFilterOf } from '../handlers/read-filter.ts'
-import type { Handler, HookContext, HookResult, ReasonResult, WorkerContext } from '../handlers/types.ts'
+import type {
+  ConnectContext,
+  Handler,
+  HookContext,
+  HookResult,
+  ReasonResult,
+  WorkerContext,
+} from '../handlers/types.ts'
 import { ReasonCode } from '../mqtt/reason-codes.ts'
 import { parseFilter } from '../protocol/topic.ts'
 import type { Held } from './backpressure.ts'
-import { Broker } from './broker.ts'
+import { Broker, type ConnectOutcome } from './broker.ts'
 import { idsOf } from './delivery.ts'
 import {
   type BrokerLimits,
@@ -29,6 +36,7 @@ import {
 } from './limits.ts'
 import { messageFromPublish } from './message.ts'
 import { dropCounter, givenBackCounter, refusalCounter, registerBrokerGauges } from './metrics.ts'
+import type { NatsBridge } from './nats-bridge.ts'
 import { type BrokerOptions, parseBrokerOptions } from './options.ts'
 import type { SessionLink, Subscription } from './session.ts'
 import type { PersistenceOptions } from './store/store-file.ts'
@@ -252,10 +260,52 @@ export async function createBrokerHandler(
   // Which subscriptions of a SUBSCRIBE existed before it, for Retain Handling 1 [5.0 MQTT-3.3.1-10]
   const existedBefore = new WeakMap<object, boolean[]>()
 
+  /** A cluster node claims the session from the node that held it, then binds it here. */
+  async function fromNode(
+    bridge: NatsBridge,
+    ctx: ConnectContext,
+    packet: IConnectPacket,
+    clean: boolean,
+    expiry: number,
+  ): Promise<HookResult> {
+    const snapshot = await bridge.claim(ctx.clientId, !clean)
+    if (snapshot !== undefined) broker.installFromNode(snapshot)
+    // same turn: the session catches up from where the old node's worker stood in the stream
+    bridge.arrived(ctx.clientId)
+    return connected(ctx, await broker.connect(ctx, packet, linkFor(ctx, packet, options), expiry))
+  }
+
+  /** The CONNACK's part of a bound (or refused) session. */
+  function connected(ctx: ConnectContext, present: ConnectOutcome): HookResult {
+    if (present === 'closed') return { stop: true }
+    const held = broker.session(ctx.clientId)
+    if (bridge !== undefined && typeof present === 'boolean' && held !== undefined)
+      bridge.remember(held, true)
+    if (present === 'full')
+      return refuse(ctx, ReasonCode.quotaExceeded, 'Session quota exceeded on this worker')
+    if (present === 'store-full') {
+      store?.refused()
+      return refuse(ctx, ReasonCode.quotaExceeded, 'Persistent storage full')
+    }
+    // Session Present: 1 only when a session was resumed [3.1.1 MQTT-3.2.2-1] [5.0 MQTT-3.2.2-1] [3.1.1 MQTT-3.2.2-2] [5.0 MQTT-3.2.2-2] [3.1.1 MQTT-3.2.2-3] [5.0 MQTT-3.2.2-3]
+    ctx.connack.sessionPresent = present
+    // QoS 2 ids the resumed session still awaits PUBREL for (from an earlier connection, or the store)
+    const awaiting = present ? broker.binding(ctx)?.session.awaitingRelease : undefined
+    if (awaiting !== undefined) for (const id of awaiting) ctx.awaitingRelease.add(id)
+    if (ctx.protocolVersion !== 5) return undefined
+    // Server Keep Alive and the assigned client id are the framework's (limits.maxKeepaliveSeconds)
+    const props = ctx.connack.properties
+    if (options.maxQos < 2) props.maximumQoS = options.maxQos
+    if (!options.retainAvailable) props.retainAvailable = false
+    return undefined
+  }
+
   return {
     name: 'broker',
 
-    async onConnect(ctx, packet) {
+    // Not async: a connect that needs no hand-over from another worker or node, and no commit, is
+    // decided at once, without the chain's hook timer and promises per connection
+    onConnect(ctx, packet): HookResult | Promise<HookResult> {
       const v5 = ctx.protocolVersion === 5
       const will = packet.will
       if (will !== undefined) {
@@ -285,34 +335,10 @@ export async function createBrokerHandler(
         if (v5) ctx.connack.properties.sessionExpiryInterval = expiry
       }
       // In a cluster: the node that held the session hands it over (its connection gets 0x8E)
-      if (bridge !== undefined && broker.session(ctx.clientId) === undefined) {
-        const snapshot = await bridge.claim(ctx.clientId, !clean)
-        if (snapshot !== undefined) broker.installFromNode(snapshot)
-        // same turn: the session catches up from where the old node's worker stood in the stream
-        bridge.arrived(ctx.clientId)
-      }
-      const present = await broker.connect(ctx, packet, linkFor(ctx, packet, options), expiry)
-      if (present === 'closed') return { stop: true }
-      const held = broker.session(ctx.clientId)
-      if (bridge !== undefined && typeof present === 'boolean' && held !== undefined)
-        bridge.remember(held, true)
-      if (present === 'full')
-        return refuse(ctx, ReasonCode.quotaExceeded, 'Session quota exceeded on this worker')
-      if (present === 'store-full') {
-        store?.refused()
-        return refuse(ctx, ReasonCode.quotaExceeded, 'Persistent storage full')
-      }
-      // Session Present: 1 only when a session was resumed [3.1.1 MQTT-3.2.2-1] [5.0 MQTT-3.2.2-1] [3.1.1 MQTT-3.2.2-2] [5.0 MQTT-3.2.2-2] [3.1.1 MQTT-3.2.2-3] [5.0 MQTT-3.2.2-3]
-      ctx.connack.sessionPresent = present
-      // QoS 2 ids the resumed session still awaits PUBREL for (from an earlier connection, or the store)
-      const awaiting = present ? broker.binding(ctx)?.session.awaitingRelease : undefined
-      if (awaiting !== undefined) for (const id of awaiting) ctx.awaitingRelease.add(id)
-      if (!v5) return undefined
-      // Server Keep Alive and the assigned client id are the framework's (limits.maxKeepaliveSeconds)
-      const props = ctx.connack.properties
-      if (options.maxQos < 2) props.maximumQoS = options.maxQos
-      if (!options.retainAvailable) props.retainAvailable = false
-      return undefined
+      if (bridge !== undefined && broker.session(ctx.clientId) === undefined)
+        return fromNode(bridge, ctx, packet, clean, expiry)
+      const present = broker.connect(ctx, packet, linkFor(ctx, packet, options), expiry)
+      return typeof present === 'object' ? present.then((p) => connected(ctx, p)) : connected(ctx, present)
     },
 
     onConnected(ctx) {
