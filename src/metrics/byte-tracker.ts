@@ -37,14 +37,16 @@ export class ByteTracker {
   sync(): void {
     let received = 0
     let sent = 0
-    for (const [source, seen] of this.#sources) {
+    // forEach, not for-of over entries: no [source, seen] array per connection per sync (the rate
+    // sampler syncs every second, over every open connection)
+    this.#sources.forEach((seen, source) => {
       const r = source.bytesReceived
       const s = source.bytesSent
       received += r - seen.received
       sent += s - seen.sent
       seen.received = r
       seen.sent = s
-    }
+    })
     if (received !== 0 || sent !== 0) this.#add(received, sent)
   }
 }
