@@ -1,7 +1,7 @@
 /**
  * The main thread's accept path: one raw `net.Server` per listener with
  * `pauseOnConnect`, admission limits, and the hand-off of the sockets to the
- * pool. The main thread never reads a byte: once read from (or buffered
+ * workers. The main thread never reads a byte: once read from (or buffered
  * into), a socket can no longer be transferred.
  *
  * The sockets go to the workers over their hand-off ports (handoff-channel.ts),
@@ -99,11 +99,6 @@ export class Acceptor {
         this.#checkIdle()
       },
     })
-  }
-
-  /** Connections worker `threadId` holds. */
-  openOn(threadId: number): number {
-    return this.#ledger.openOn(threadId)
   }
 
   /** Whether new connections are accepted (false once {@link stop} was called). */

@@ -184,10 +184,10 @@ interface Peer {
   remotePort: number | undefined
 }
 
-/** Common start of every task: wait for init, count the hand-off, refuse while draining, read a PROXY header. */
+/** Common start of every connection: wait for init, count the hand-off, refuse while draining, read a PROXY header. */
 async function begin(task: ConnectionTask, socket: Socket): Promise<Peer | null> {
   metrics.observeHandoff(Math.max(0, performance.timeOrigin + performance.now() - task.acceptedAt) / 1000)
-  // once ready, no await: the task goes on in the tick its socket arrived
+  // once ready, no await: the connection goes on in the tick its socket arrived
   if (!isReady) {
     try {
       await ready
