@@ -50,11 +50,14 @@ export class HandoffReceiver<T> {
 
   /**
    * Hands the main thread its end of the channel; from then on it sends
-   * sockets here. Rejects when the main thread did not take it within `timeoutMs`.
+   * sockets here. Once: the port moves with the first attempt. No timeout, as
+   * one that expired could still be delivered later, and the main thread
+   * listens from before any worker can offer; rejects only when it does not
+   * listen (it is shutting down).
    */
-  offer(instanceId: string, threadId: number, timeoutMs: number): Promise<void> {
+  offer(instanceId: string, threadId: number): Promise<void> {
     const offer: PortOffer = { mqttdHandoff: instanceId, threadId, port: this.#offer }
-    return postMessageToThread(0, offer, [this.#offer], timeoutMs)
+    return postMessageToThread(0, offer, [this.#offer])
   }
 
   /** A connection the main thread handed here ended (or never started). */
@@ -125,9 +128,9 @@ export class HandoffPorts {
       return
     }
     this.#ports.set(threadId, port)
-    // unref'd: the listeners keep the process alive, a worker's port must not
-    port.unref()
     port.on('message', (ended: EndedConnections) => this.#events.ended(threadId, ended))
+    // after the listener, which refs the port: the listeners keep the process alive, a worker's port must not
+    port.unref()
     port.once('close', () => {
       if (this.#ports.get(threadId) === port) this.#ports.delete(threadId)
       this.#events.gone(threadId)

@@ -87,11 +87,11 @@ ready.then(
   () => {}, // reported through the ready request: a worker that cannot start gets no socket
 )
 
-/** Once the handlers are up: sockets may come. Retried while the main thread does not take it. */
+/** Once the handlers are up: sockets may come. */
 function offerHandoff(): void {
-  handoffPort.offer(data.instanceId, threadId, 5000).catch((err: Error) => {
-    log.warn({ err }, 'the main thread did not take the hand-off port; offering again')
-    setTimeout(offerHandoff, 1000).unref()
+  handoffPort.offer(data.instanceId, threadId).catch((err: Error) => {
+    // the main thread stopped listening: it is shutting down, no socket will come
+    log.debug({ err }, 'the main thread did not take the hand-off port')
   })
 }
 const ignore = () => {}
