@@ -130,38 +130,32 @@ export class HandlerChain {
         const entry = entries[i]!
         const value = this.#callSync(hook, entry, args)
         if (isThenable(value)) {
-          if (isAckWait(value)) {
-            // the last hook decided and only its acknowledgement waits: so does the outcome (ack-wait.ts),
-            // one reaction for both the value and the failure (this runs per QoS 1 message)
-            if (i === entries.length - 1) {
-              // a handler that gives consecutive packets the same wait (the broker: a client's
-              // publishes of one group commit) gets the same outcome wait back: one reaction for all
-              const last = this.#lastAckWait
-              if (last !== undefined && last.value === value && last.hook === hook && i === 0)
-                return last.outcome
-              const derived = ackWait(
-                value.then(
-                  (v) => {
-                    if (this.#lastAckWait?.outcome === derived) this.#lastAckWait = undefined
-                    settles(outcome, v)
-                    return outcome
-                  },
-                  (err: unknown) => {
-                    if (this.#lastAckWait?.outcome === derived) this.#lastAckWait = undefined
-                    return Promise.reject(this.#failed(hook, entry, err))
-                  },
-                ),
-                entry.name,
-              )
-              if (i === 0) this.#lastAckWait = { hook, value, outcome: derived }
-              return derived
-            }
-            const failed = value.then(undefined, (err: unknown) =>
-              Promise.reject(this.#failed(hook, entry, err)),
+          // the last hook decided and only its acknowledgement waits: so does the outcome (ack-wait.ts),
+          // one reaction for both the value and the failure (this runs per QoS 1 message)
+          if (isAckWait(value) && i === entries.length - 1) {
+            // a handler that gives consecutive packets the same wait (the broker: a client's
+            // publishes of one group commit) gets the same outcome wait back: one reaction for all
+            const last = this.#lastAckWait
+            if (last !== undefined && last.value === value && last.hook === hook && i === 0)
+              return last.outcome
+            const derived = ackWait(
+              value.then(
+                (v) => {
+                  if (this.#lastAckWait?.outcome === derived) this.#lastAckWait = undefined
+                  settles(outcome, v)
+                  return outcome
+                },
+                (err: unknown) => {
+                  if (this.#lastAckWait?.outcome === derived) this.#lastAckWait = undefined
+                  return Promise.reject(this.#failed(hook, entry, err))
+                },
+              ),
+              entry.name,
             )
-            return this.#decideRest(hook, entries, i, failed, outcome, args)
+            if (i === 0) this.#lastAckWait = { hook, value, outcome: derived }
+            return derived
           }
-          return this.#decideRest(hook, entries, i, value, outcome, args)
+          return this.#decideRest(hook, entries, i, this.#own(hook, entry, value), outcome, args)
         }
         if (settles(outcome, value)) return outcome
       }
@@ -262,7 +256,10 @@ export class HandlerChain {
     return failures
   }
 
-  /** A promise {@link #callSync} returned: an acknowledgement wait's failure is still this hook's. */
+  /**
+   * A promise {@link #callSync} returned: an acknowledgement wait comes back from it unwrapped, and
+   * its failure is still this hook's (a HookError); other promises were wrapped there already.
+   */
   #own(hook: HookName, entry: Entry, value: PromiseLike<unknown>): PromiseLike<unknown> {
     return isAckWait(value)
       ? value.then(undefined, (err: unknown) => Promise.reject(this.#failed(hook, entry, err)))
@@ -327,10 +324,7 @@ export class HandlerChain {
 
   async #call(hook: HookName, entry: Entry, args: unknown[]): Promise<unknown> {
     const value = this.#callSync(hook, entry, args)
-    // an acknowledgement wait comes back unwrapped from #callSync: its failure is still this hook's
-    if (isAckWait(value))
-      return value.then(undefined, (err: unknown) => Promise.reject(this.#failed(hook, entry, err)))
-    return value
+    return isThenable(value) ? this.#own(hook, entry, value) : value
   }
 
   #withTimeout(hook: HookName, name: string, value: PromiseLike<unknown>): Promise<unknown> {

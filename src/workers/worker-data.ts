@@ -51,7 +51,7 @@ export interface ConnectionTask {
   checkAddress?: boolean
 }
 
-/** A pool task: the sockets one turn's accepts gave one worker (their sockets in the transfer list). */
+/** A hand-off: the connections one turn's accepts gave one worker (their TCP handles in the transfer list). */
 export interface HandoffTask {
   connections: ConnectionTask[]
 }
