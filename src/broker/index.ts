@@ -37,7 +37,7 @@ import {
 import { messageFromPublish } from './message.ts'
 import { dropCounter, givenBackCounter, refusalCounter, registerBrokerGauges } from './metrics.ts'
 import type { NatsBridge } from './nats-bridge.ts'
-import { type BrokerOptions, parseBrokerOptions } from './options.ts'
+import type { BrokerOptions } from './options.ts'
 import type { SessionLink, Subscription } from './session.ts'
 import type { PersistenceOptions } from './store/store-file.ts'
 import { openWorkerStore, type WorkerStore } from './store/worker-store.ts'
@@ -139,11 +139,18 @@ export async function createBrokerHandler(
 ): Promise<Handler> {
   // `persistence` is the server's top-level section, passed in by handler-specs.ts (not a broker option)
   // `cluster` likewise (with the config's directory, for its TLS files)
-  const { persistence, cluster, ...brokerOptions } = rawOptions as {
+  // `optionsResolved`: the server's main thread validated the options already (handler-specs.ts)
+  const { persistence, cluster, optionsResolved, ...brokerOptions } = rawOptions as {
     persistence?: PersistenceOptions | false
     cluster?: ClusterConfig & { baseDir: string }
+    optionsResolved?: boolean
   }
-  const options = parseBrokerOptions(brokerOptions)
+  // The validator loads the schema library, ~2 MB of heap in every worker that would never use it
+  // again: a worker of the server gets resolved options; the broker listed by hand validates them.
+  const options =
+    optionsResolved === true
+      ? (brokerOptions as BrokerOptions)
+      : (await import('./options.ts')).parseBrokerOptions(brokerOptions)
   const drop = dropCounter(worker.metrics)
   const refused = refusalCounter(worker.metrics)
   const limits = brokerLimits(worker)

@@ -5,7 +5,6 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import closeWithGrace from 'close-with-grace'
-import { stringify } from 'yaml'
 import { assertSafeExposure, authSettings } from '../auth/exposure.ts'
 import { loadAuthData } from '../auth/state.ts'
 import { checkStoreDir } from '../broker/store/store-file.ts'
@@ -17,7 +16,6 @@ import { createLogger } from '../log/logger.ts'
 import { handlerSpecs, persistenceOf, specsToCheck } from '../main/handler-specs.ts'
 import { startServer } from '../main/server.ts'
 import { readTlsMaterial } from '../main/tls-material.ts'
-import { passwd } from './passwd.ts'
 
 export const helpText = `Usage: mqttd [options]
        mqttd passwd [--sha512] FILE USER
@@ -99,6 +97,8 @@ export async function main(argv: string[]): Promise<void> {
   let loaded: LoadedConfig
   if (argv[0] === 'passwd') {
     try {
+      // imported for this subcommand only: a running server needs neither readline nor the hashing
+      const { passwd } = await import('./passwd.ts')
       await passwd(argv.slice(1), { stdin: process.stdin, stderr: process.stderr })
     } catch (err) {
       process.exitCode = report(err)
@@ -118,7 +118,9 @@ export async function main(argv: string[]): Promise<void> {
     loaded = loadConfig(args.config)
     if (args['print-config']) {
       const shown = redactConfig(loaded.config)
-      process.stdout.write(args.json ? `${JSON.stringify(shown, null, 2)}\n` : stringify(shown))
+      process.stdout.write(
+        args.json ? `${JSON.stringify(shown, null, 2)}\n` : (await import('yaml')).stringify(shown),
+      )
       return
     }
     if (args.check) {

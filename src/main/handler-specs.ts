@@ -5,6 +5,7 @@
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { authSettings } from '../auth/exposure.ts'
+import { parseBrokerOptions } from '../broker/options.ts'
 import type { PersistenceOptions } from '../broker/store/store-file.ts'
 import type { MqttdConfig } from '../config/schema.ts'
 import type { HandlerSpec } from '../handlers/loader.ts'
@@ -27,7 +28,11 @@ export function handlerSpecs(config: MqttdConfig, baseDir = process.cwd()): Hand
   // first: refusals stand before any user handler or the broker sees the client
   if (auth !== null) specs.unshift({ module: authModule, options: { ...auth } })
   if (config.broker !== false) {
-    const options: Record<string, unknown> = config.broker === true ? {} : { ...config.broker }
+    // Validated here, once: a worker then need not load the schema library (broker/index.ts)
+    const options: Record<string, unknown> = {
+      ...parseBrokerOptions(config.broker === true ? {} : config.broker),
+      optionsResolved: true,
+    }
     // The store is the broker's: it gets the resolved top-level section
     const persistence = persistenceOf(config)
     if (persistence !== undefined) options.persistence = persistence

@@ -33,22 +33,25 @@ test('an ESM-only package (exports: { import }) beside the config resolves and l
       'main.js': handlerSource('esm-only'),
     },
   )
-  assert.equal(resolveHandlerUrl('esm-only-handler', configDir), pathToFileURL(join(root, 'main.js')).href)
+  assert.equal(
+    await resolveHandlerUrl('esm-only-handler', configDir),
+    pathToFileURL(join(root, 'main.js')).href,
+  )
   const definition = await importHandler('esm-only-handler', configDir)
   assert.equal((definition as { name: string }).name, 'esm-only')
 })
 
-test('a dual package resolves to its import entry, not its require entry', () => {
+test('a dual package resolves to its import entry, not its require entry', async () => {
   const root = pkg(
     configDir,
     'dual-handler',
     { exports: { import: './esm.mjs', require: './cjs.cjs' } },
     { 'esm.mjs': handlerSource('esm'), 'cjs.cjs': 'module.exports = {}\n' },
   )
-  assert.equal(resolveHandlerUrl('dual-handler', configDir), pathToFileURL(join(root, 'esm.mjs')).href)
+  assert.equal(await resolveHandlerUrl('dual-handler', configDir), pathToFileURL(join(root, 'esm.mjs')).href)
 })
 
-test('node_modules folders above the config folder count, as for any import', () => {
+test('node_modules folders above the config folder count, as for any import', async () => {
   const root = pkg(
     join(dir, 'app'),
     'parent-handler',
@@ -57,7 +60,7 @@ test('node_modules folders above the config folder count, as for any import', ()
       'h.js': handlerSource('parent'),
     },
   )
-  assert.equal(resolveHandlerUrl('parent-handler', configDir), pathToFileURL(join(root, 'h.js')).href)
+  assert.equal(await resolveHandlerUrl('parent-handler', configDir), pathToFileURL(join(root, 'h.js')).href)
   // a subpath export
   pkg(
     configDir,
@@ -67,12 +70,12 @@ test('node_modules folders above the config folder count, as for any import', ()
       'auth.js': handlerSource('sub'),
     },
   )
-  assert.match(resolveHandlerUrl('sub-handler/auth', configDir), /sub-handler\/auth\.js$/)
+  assert.match(await resolveHandlerUrl('sub-handler/auth', configDir), /sub-handler\/auth\.js$/)
 })
 
 test("a package only mqttd itself depends on is not found from the config's folder", async () => {
   // pino is in mqttd's node_modules, not in the app's: the config cannot name it by accident.
-  assert.throws(() => resolveHandlerUrl('pino', configDir), /Cannot find package 'pino'/)
+  await assert.rejects(resolveHandlerUrl('pino', configDir), /Cannot find package 'pino'/)
   await assert.rejects(
     importHandler('no-such-handler-package', configDir),
     (err: Error & { code?: string }) => {
