@@ -2,8 +2,9 @@
  * The built-in auth's counters, from the one metric table (metrics/names.ts),
  * registered on the worker's registry so the admin API sums them across workers.
  */
-import { Counter, type Registry } from 'prom-client'
+
 import { metricSpecs } from '../metrics/names.ts'
+import { Counter, type Registry } from '../metrics/prom.ts'
 
 /** The counter of `key` on `registry`, created once per registry. */
 export function metricCounter<L extends string>(

@@ -5,8 +5,9 @@
  * driven directly in tests). The refusals counter and the gauges of sessions,
  * subscriptions, queues and the retained store are the broker's own.
  */
-import { Counter, Gauge, type Registry } from 'prom-client'
+
 import { type MetricSpec, metricSpecs } from '../metrics/names.ts'
+import { Counter, type CounterChild, Gauge, type Registry } from '../metrics/prom.ts'
 import { currentWorkerMetrics } from '../metrics/worker-metrics.ts'
 import { type RefusalReason, refusalReasons } from './limits.ts'
 
@@ -18,7 +19,7 @@ export function dropCounter(registry: Registry): (reason: string) => void {
   const counter =
     (registry.getSingleMetric(spec.name) as Counter<'reason'> | undefined) ??
     new Counter({ name: spec.name, help: spec.help, labelNames: ['reason'], registers: [registry] })
-  const children = new Map<string, Counter.Internal>()
+  const children = new Map<string, CounterChild>()
   return (reason) => {
     let child = children.get(reason)
     if (child === undefined) {
@@ -38,7 +39,7 @@ export function refusalCounter(registry: Registry): RefusalCounter {
   const counter =
     (registry.getSingleMetric(spec.name) as Counter<'packet' | 'reason'> | undefined) ??
     new Counter({ name: spec.name, help: spec.help, labelNames: [...spec.labelNames], registers: [registry] })
-  const children = new Map<string, Counter.Internal>()
+  const children = new Map<string, CounterChild>()
   // Exported at 0 from the start, so rate() and alerts work before the first refusal
   for (const packet of ['publish', 'will', 'subscribe'] as const)
     for (const reason of refusalReasons) {

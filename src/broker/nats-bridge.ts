@@ -52,7 +52,6 @@ import {
 import { type KV, Kvm } from '@nats-io/kv'
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { Logger } from 'pino'
-import { Counter, type Registry } from 'prom-client'
 import { connectNats } from '../cluster/connect.ts'
 import {
   fromKvKey,
@@ -68,6 +67,7 @@ import {
 import type { ClusterConfig } from '../cluster/schema.ts'
 import { filterToSubjects, topicToSubject } from '../cluster/subjects.ts'
 import { metricSpecs } from '../metrics/names.ts'
+import { Counter, type CounterChild, type Registry } from '../metrics/prom.ts'
 import { matchesFilter, parseFilter } from '../protocol/topic.ts'
 import { deliveryFor, type Merge, merge } from './delivery.ts'
 import type { BrokerMessage } from './message.ts'
@@ -296,12 +296,12 @@ export class NatsBridge implements RemoteRoute {
    */
   readonly #sharedHeld = new Map<string, SharedHeld>()
   #sharedRefresh: NodeJS.Timeout | undefined
-  readonly #sent: Counter.Internal
-  readonly #received: Counter.Internal
-  readonly #reconnects: Counter.Internal
-  readonly #deadLooks: Counter.Internal
-  readonly #adoptions: Counter.Internal
-  readonly #giveBackShared: Counter.Internal
+  readonly #sent: CounterChild
+  readonly #received: CounterChild
+  readonly #reconnects: CounterChild
+  readonly #deadLooks: CounterChild
+  readonly #adoptions: CounterChild
+  readonly #giveBackShared: CounterChild
 
   private constructor(
     o: BridgeOptions,

@@ -9,10 +9,10 @@
  */
 
 import type { Logger } from 'pino'
-import { AggregatorRegistry } from 'prom-client'
 import { connectedClients, sysPublishRequest, sysTree } from '../broker/sys-tree.ts'
 import type { ControlClient } from '../control/control-channel.ts'
 import type { SysPublishRequest } from '../control/protocol.ts'
+import { AggregatorRegistry } from '../metrics/prom-main.ts'
 import type { MetricJSON } from '../metrics/snapshot.ts'
 
 export interface SysPublisherOptions {

@@ -3,7 +3,7 @@
  * sends e.g. `application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*\/*;q=0.1`:
  * OpenMetrics wins when it is listed with a quality at least that of plain text.
  */
-import { Registry } from 'prom-client'
+import { Registry } from './prom.ts'
 
 export type ExpositionFormat = 'prometheus' | 'openmetrics'
 

@@ -5,10 +5,11 @@
  * worker would report the same process figures again, N-fold.
  */
 import { readFileSync } from 'node:fs'
-import { collectDefaultMetrics, Registry } from 'prom-client'
 import { ChildCache } from './child-cache.ts'
 import { type CounterChild, FastCounter, FastGauge } from './fast-metrics.ts'
 import { mainRejectReasons, metricSpecs } from './names.ts'
+import { Registry } from './prom.ts'
+import { collectDefaultMetrics } from './prom-main.ts'
 
 export interface MainMetricsOptions {
   /** Collect prom-client's process metrics (CPU, memory, event loop, GC) with prefix `mqttd_`. Default true. */

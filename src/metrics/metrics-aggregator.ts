@@ -14,10 +14,11 @@
  *   a worker restart (increments after its last scrape are lost with it).
  *   Its gauges are dropped.
  */
-import { AggregatorRegistry } from 'prom-client'
+
 import type { ControlClient } from '../control/control-channel.ts'
 import { negotiateFormat, openMetricsContentType, prometheusContentType } from './content-type.ts'
 import type { MainMetrics } from './main-metrics.ts'
+import { AggregatorRegistry } from './prom-main.ts'
 import {
   foldCumulative,
   forOpenMetrics,

@@ -10,7 +10,6 @@
  * else is bound on first use and cached.
  */
 import { performance } from 'node:perf_hooks'
-import { Registry } from 'prom-client'
 import { lingeringStreams, lingerOverflows } from '../connection/linger.ts'
 import type { ControlServer } from '../control/control-channel.ts'
 import type { MetricJSON, WorkerLoad, WorkerTotals } from '../control/protocol.ts'
@@ -26,6 +25,7 @@ import {
   type HistogramChild,
 } from './fast-metrics.ts'
 import { knownDropReasons, metricSpecs, packetTypes, qosLevels, workerRejectReasons } from './names.ts'
+import { Registry } from './prom.ts'
 
 export type { ByteSource }
 

@@ -3,7 +3,7 @@
  * thread, store-file.ts) and registers its metrics: commit latency, commit
  * failures, refusals at `maxBytes`, bytes and rows on disk.
  */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, type Registry } from '../../metrics/prom.ts'
 import { SqliteStore } from './sqlite-store.ts'
 import { type PersistenceOptions, storeFile } from './store-file.ts'
 import type { BrokerStore } from './types.ts'
