@@ -1,26 +1,28 @@
 /**
- * The main thread's accept path: one raw `net.Server` per listener with
- * `pauseOnConnect`, admission limits, and the hand-off of the sockets to the
- * workers. The main thread never reads a byte: once read from (or buffered
- * into), a socket can no longer be transferred.
+ * The main thread's accept path: one `net.Server` per listener whose accepted
+ * TCP handles are taken without a `net.Socket` (raw-accept.ts), admission
+ * limits, and the hand-off of the handles to the workers. The main thread
+ * never reads a byte: once read from (or buffered into), a connection can no
+ * longer be transferred.
  *
  * The sockets go to the workers over their hand-off ports (handoff-channel.ts),
  * each to the worker holding the fewest connections, those accepted in one
  * event-loop turn together at its end (`setImmediate`): a burst of accepts
- * costs one message per worker, not one per socket. Until then the sockets
- * stay paused and untouched, so they stay transferable. While no worker takes
+ * costs one message per worker, not one per connection. Until then the
+ * handles stay untouched (never started reading), so they stay transferable. While no worker takes
  * sockets (at start, or all of them restarting) they wait, up to
  * `limits.handoffQueue`. The ledger (connection-ledger.ts) counts each
  * connection until its worker reports it ended, for the admission limits and
  * the drain.
  */
-import { createServer, type Server, type Socket } from 'node:net'
+import { createServer, type Server } from 'node:net'
 import type { Logger } from 'pino'
 import type { ListenerConfig, ListenerType } from '../config/schema.ts'
 import { type EndedConnections, HandoffPorts } from '../control/handoff-channel.ts'
 import { mqttdErrorWithCause } from '../errors.ts'
 import type { MainMetrics } from '../metrics/main-metrics.ts'
-import { detachHandle, type TcpHandle } from '../transport/transferred-socket.ts'
+import { acceptRaw, closeHandle, peerAddress } from '../transport/raw-accept.ts'
+import type { TcpHandle } from '../transport/transferred-socket.ts'
 import type { ConnectionTask, HandoffTask } from '../workers/worker-data.ts'
 import { ConnectionLedger } from './connection-ledger.ts'
 import type { AdmissionControl } from './limits.ts'
@@ -40,7 +42,7 @@ export interface AcceptorOptions {
   log: Logger
   /** Sockets that may wait while no worker takes any, before new ones are refused. */
   handoffQueue: number
-  onHandoff?: ((socket: Socket, listener: string) => void) | undefined
+  onHandoff?: ((handle: TcpHandle, listener: string) => void) | undefined
 }
 
 function listen(server: Server, host: string, port: number): Promise<number> {
@@ -58,9 +60,9 @@ function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))
 }
 
-/** An accepted socket waiting for the end of the turn (or for a worker). */
+/** An accepted connection waiting for the end of the turn (or for a worker). */
 interface Accepted {
-  socket: Socket
+  handle: TcpHandle
   listener: string
   /** `performance.timeOrigin + performance.now()` at accept (epoch ms). */
   acceptedAt: number
@@ -118,16 +120,17 @@ export class Acceptor {
   async listen(listeners: readonly ListenerConfig[]): Promise<BoundListener[]> {
     for (const listener of listeners) {
       const name = listener.name!
-      const server = createServer({ pauseOnConnect: true })
+      const server = createServer()
       const route: Route = {
         name,
         proxied: listener.proxyProtocol === true,
       }
-      server.on('connection', (socket: Socket) => this.#handOff(socket, route))
-      server.on('error', (err) => this.#options.log.error({ err, listener: name }, 'listener error'))
+      const failed = (err: Error) => this.#options.log.error({ err, listener: name }, 'listener error')
+      server.on('error', failed)
       let port: number
       try {
         port = await listen(server, listener.host, listener.port)
+        acceptRaw(server, (handle) => this.#handOff(handle, route), failed)
       } catch (err) {
         await this.stop()
         const address = `${listener.host}:${listener.port}`
@@ -151,7 +154,7 @@ export class Acceptor {
     const waiting = this.#pending
     this.#pending = []
     for (const task of waiting) {
-      task.socket.destroy()
+      closeHandle(task.handle)
       this.#options.admission.release(task.listener)
     }
     this.#checkIdle()
@@ -169,12 +172,12 @@ export class Acceptor {
     })
   }
 
-  #handOff(socket: Socket, route: Route): void {
+  #handOff(handle: TcpHandle, route: Route): void {
     const { admission, metrics, handoffQueue } = this.#options
     const { name, proxied } = route
     // sockets wait only while no worker takes any (each turn's are posted at its end)
     if (this.#ports.size === 0 && this.#pending.length >= handoffQueue) {
-      socket.destroy()
+      closeHandle(handle)
       metrics.rejected(name, 'queue_full')
       return
     }
@@ -183,17 +186,17 @@ export class Acceptor {
     const refusal = !this.#accepting
       ? 'max_connections'
       : admission.ratesAddresses && !proxied
-        ? admission.admit(name, socket.remoteAddress, Date.now())
+        ? admission.admit(name, peerAddress(handle), Date.now())
         : admission.admit(name, undefined, 0)
     if (refusal !== null) {
-      socket.destroy()
+      closeHandle(handle)
       metrics.rejected(name, refusal)
       return
     }
-    this.#options.onHandoff?.(socket, name)
+    this.#options.onHandoff?.(handle, name)
     metrics.accepted(name)
     this.#pending.push({
-      socket,
+      handle,
       listener: name,
       acceptedAt: performance.timeOrigin + performance.now(),
       checkAddress: proxied && admission.ratesAddresses,
@@ -243,13 +246,7 @@ export class Acceptor {
     const connections: ConnectionTask[] = []
     const handles: TcpHandle[] = []
     const listeners: string[] = []
-    for (const { socket, listener, acceptedAt, checkAddress } of accepted) {
-      const handle = detachHandle(socket)
-      if (handle === null) {
-        // closed before its turn ended (cannot happen to a paused socket nobody touched)
-        this.#options.admission.release(listener)
-        continue
-      }
+    for (const { handle, listener, acceptedAt, checkAddress } of accepted) {
       const task: ConnectionTask = { handle, listener, acceptedAt }
       if (checkAddress) task.checkAddress = true
       connections.push(task)

@@ -1,10 +1,9 @@
 /**
- * The pooled server's main thread: listeners that accept with
- * `pauseOnConnect` and hand each socket, unread, to a piscina worker in the
- * same tick; admission limits; worker readiness; drain and close.
+ * The pooled server's main thread: listeners whose accepted TCP handles go,
+ * unread, to the workers (acceptor.ts); admission limits; worker readiness;
+ * drain and close.
  */
 import { randomUUID } from 'node:crypto'
-import type { Socket } from 'node:net'
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setFlagsFromString } from 'node:v8'
@@ -28,6 +27,7 @@ import { createLogger, wantsPretty } from '../log/logger.ts'
 import { MainMetrics, packageVersion } from '../metrics/main-metrics.ts'
 import { MetricsAggregator } from '../metrics/metrics-aggregator.ts'
 import { gcFlagLock, startHeapTrim } from '../runtime/heap-trim.ts'
+import type { TcpHandle } from '../transport/transferred-socket.ts'
 import type { WorkerData, WorkerListener } from '../workers/worker-data.ts'
 import { Acceptor, type BoundListener } from './acceptor.ts'
 import { handlerSpecs, persistenceOf, specsToCheck } from './handler-specs.ts'
@@ -50,10 +50,11 @@ export interface StartOptions {
   /** Main-thread metrics to count into; default: a new registry. */
   metrics?: MainMetrics
   /**
-   * Called in the main thread for every accepted socket, just before it is
-   * transferred (tests assert that no byte was read: `socket.bytesRead === 0`).
+   * Called in the main thread for every accepted connection, just before its
+   * TCP handle is transferred to a worker (tests assert that no byte was read:
+   * `handle.bytesRead === 0`). The main thread makes no `net.Socket` for it.
    */
-  onHandoff?: (socket: Socket, listener: string) => void
+  onHandoff?: (handle: TcpHandle, listener: string) => void
   /**
    * Called once the admin API listens, before the workers are ready (its
    * `/readyz` answers 503 until they are and the listeners are bound). Start-up
