@@ -2,7 +2,6 @@
  * The built-in auth's counters, from the one metric table (metrics/names.ts),
  * registered on the worker's registry so the admin API sums them across workers.
  */
-
 import { metricSpecs } from '../metrics/names.ts'
 import { Counter, type Registry } from '../metrics/prom.ts'
 

@@ -5,7 +5,6 @@
  * driven directly in tests). The refusals counter and the gauges of sessions,
  * subscriptions, queues and the retained store are the broker's own.
  */
-
 import { type MetricSpec, metricSpecs } from '../metrics/names.ts'
 import { Counter, type CounterChild, Gauge, type Registry } from '../metrics/prom.ts'
 import { currentWorkerMetrics } from '../metrics/worker-metrics.ts'

@@ -5,13 +5,13 @@
  * never reads a byte: once read from (or buffered into), a connection can no
  * longer be transferred.
  *
- * The sockets go to the workers over their hand-off ports (handoff-channel.ts),
+ * The handles go to the workers over their hand-off ports (handoff-channel.ts),
  * each to the worker holding the fewest connections, those accepted in one
  * event-loop turn together at its end (`setImmediate`): a burst of accepts
  * costs one message per worker, not one per connection. Until then the
- * handles stay untouched (never started reading), so they stay transferable. While no worker takes
- * sockets (at start, or all of them restarting) they wait, up to
- * `limits.handoffQueue`. The ledger (connection-ledger.ts) counts each
+ * handles stay untouched (never started reading), so they stay transferable.
+ * While no worker takes any (at start, or all of them restarting) they wait,
+ * up to `limits.handoffQueue`. The ledger (connection-ledger.ts) counts each
  * connection until its worker reports it ended, for the admission limits and
  * the drain.
  */
