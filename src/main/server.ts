@@ -13,7 +13,6 @@ import { type RunningAdmin, startAdmin } from '../admin/start-admin.ts'
 import type { ReloadReport, ReloadResult } from '../admin/types.ts'
 import { assertSafeExposure, authSettings } from '../auth/exposure.ts'
 import { withFileTexts } from '../auth/state.ts'
-import { parseBrokerOptions } from '../broker/options.ts'
 import { startCheckpointer } from '../broker/store/checkpointer.ts'
 import { prepareStore, storeFile } from '../broker/store/store-file.ts'
 import { loadConfig } from '../config/load.ts'
@@ -30,7 +29,7 @@ import { gcFlagLock, startHeapTrim } from '../runtime/heap-trim.ts'
 import type { TcpHandle } from '../transport/transferred-socket.ts'
 import type { WorkerData, WorkerListener } from '../workers/worker-data.ts'
 import { Acceptor, type BoundListener } from './acceptor.ts'
-import { handlerSpecs, persistenceOf, specsToCheck } from './handler-specs.ts'
+import { brokerModule, handlerSpecs, persistenceOf, specsToCheck } from './handler-specs.ts'
 import { AdmissionControl } from './limits.ts'
 import { mainLimitKeys, planReload, type WorkerReload, workerLimitKeys } from './reload.ts'
 import { SysPublisher } from './sys-publisher.ts'
@@ -221,8 +220,9 @@ export async function startServer(
   const aggregator = new MetricsAggregator(metrics, control, liveThreadIds, {
     workerIndex: (threadId) => slots.indexOf(threadId),
   })
-  const sysInterval =
-    config.broker === false ? 0 : parseBrokerOptions(config.broker === true ? {} : config.broker).sysInterval
+  // the broker's options as handlerSpecs resolved them (no broker: no `$SYS` tree)
+  const brokerOptions = specs.find((spec) => spec.module === brokerModule)?.options
+  const sysInterval = (brokerOptions?.sysInterval as number | undefined) ?? 0
   const sys = new SysPublisher({
     intervalSeconds: sysInterval,
     collect: () => aggregator.collect(),
