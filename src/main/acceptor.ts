@@ -67,6 +67,8 @@ interface Accepted {
   /** `performance.timeOrigin + performance.now()` at accept (epoch ms). */
   acceptedAt: number
   checkAddress: boolean
+  /** The socket may lack the listening socket's TCP_NODELAY (raw-accept.ts): the worker sets it. */
+  setNoDelay: boolean
 }
 
 /** A listener's hand-off: what each of its connections needs, made once per listener. */
@@ -130,7 +132,7 @@ export class Acceptor {
       let port: number
       try {
         port = await listen(server, listener.host, listener.port)
-        acceptRaw(server, (handle) => this.#handOff(handle, route), failed)
+        acceptRaw(server, (handle, noDelay) => this.#handOff(handle, route, noDelay), failed)
       } catch (err) {
         await this.stop()
         const address = `${listener.host}:${listener.port}`
@@ -172,7 +174,7 @@ export class Acceptor {
     })
   }
 
-  #handOff(handle: TcpHandle, route: Route): void {
+  #handOff(handle: TcpHandle, route: Route, inheritsNoDelay: boolean): void {
     const { admission, metrics, handoffQueue } = this.#options
     const { name, proxied } = route
     // sockets wait only while no worker takes any (each turn's are posted at its end)
@@ -200,6 +202,7 @@ export class Acceptor {
       listener: name,
       acceptedAt: performance.timeOrigin + performance.now(),
       checkAddress: proxied && admission.ratesAddresses,
+      setNoDelay: !inheritsNoDelay,
     })
     this.#schedule()
   }
@@ -246,9 +249,10 @@ export class Acceptor {
     const connections: ConnectionTask[] = []
     const handles: TcpHandle[] = []
     const listeners: string[] = []
-    for (const { handle, listener, acceptedAt, checkAddress } of accepted) {
+    for (const { handle, listener, acceptedAt, checkAddress, setNoDelay } of accepted) {
       const task: ConnectionTask = { handle, listener, acceptedAt }
       if (checkAddress) task.checkAddress = true
+      if (setNoDelay) task.setNoDelay = true
       connections.push(task)
       handles.push(handle)
       listeners.push(listener)

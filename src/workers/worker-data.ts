@@ -49,6 +49,8 @@ export interface ConnectionTask {
    * the main thread about the client address the header gives.
    */
   checkAddress?: boolean
+  /** The socket did not inherit TCP_NODELAY from its listening socket: the worker sets it. */
+  setNoDelay?: boolean
 }
 
 /** A hand-off: the connections one turn's accepts gave one worker (their TCP handles in the transfer list). */

@@ -200,7 +200,8 @@ async function begin(task: ConnectionTask, socket: Socket): Promise<Peer | null>
     socket.destroy()
     return null
   }
-  socket.setNoDelay(true)
+  // accepted sockets inherit TCP_NODELAY from the listening one (raw-accept.ts): one syscall less each
+  if (task.setNoDelay === true) socket.setNoDelay(true)
   // a transferred socket must be read or destroyed: errors before the Connection attaches must not throw
   socket.on('error', ignore)
   const peer: Peer = { socket, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort }
