@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npm run bench:cluster`: two mqttd nodes (separate processes) joined through
- * a local nats-server with JetStream. For QoS 0 and QoS 1 it measures one
+ * a local nats-server with JetStream. For QoS 0, 1 and 2 (`--qos`) it measures one
  * publisher → one subscriber on the same node and across nodes (publisher on
  * A, subscriber on B), interleaved round by round in one run (the machine may
  * be shared: compare within a round). Prints delivered msg/s, end-to-end p50 /
@@ -12,7 +12,7 @@
  * share group, `$share/bench/<topic>`, so QoS 1 goes through the group's
  * JetStream consumer and the member holds each message's acknowledgement.
  *
- * usage: npm run bench:cluster -- [--rounds 3] [--messages 20000] [--workers 1] [--shared]
+ * usage: npm run bench:cluster -- [--rounds 3] [--messages 20000] [--workers 1] [--qos 0,1,2] [--shared]
  */
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
@@ -26,8 +26,12 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1' },
     window: { type: 'string', default: '100' },
     shared: { type: 'boolean', default: false },
+    qos: { type: 'string', default: '0,1,2' },
   },
 })
+const levels = [...new Set(values.qos.split(',').map(Number))].filter(
+  (q): q is 0 | 1 | 2 => q === 0 || q === 1 || q === 2,
+)
 const rounds = Math.max(1, Math.min(9, Number(values.rounds)))
 const messages = Math.max(100, Math.min(200_000, Number(values.messages)))
 const window = Number(values.window)
@@ -51,7 +55,7 @@ function quantile(sorted: number[], q: number): number {
 async function once(
   pubUrl: string,
   subUrl: string,
-  qos: 0 | 1,
+  qos: 0 | 1 | 2,
   topic: string,
   messages: number,
   window: number,
@@ -136,7 +140,7 @@ try {
 const results = new Map<string, Sample[]>()
 try {
   for (let round = 1; round <= rounds; round++) {
-    for (const qos of [0, 1] as const) {
+    for (const qos of levels) {
       for (const [name, subUrl] of [
         ['same node', a.url],
         ['cross node', b.url],
@@ -165,7 +169,7 @@ console.log(
 )
 console.log('| Scenario | msg/s | p50 ms | p99 ms | lost | cross / same (msg/s) |')
 console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
-for (const qos of [0, 1]) {
+for (const qos of levels) {
   const same = results.get(`QoS ${qos} same node`)!
   for (const name of ['same node', 'cross node']) {
     const s = results.get(`QoS ${qos} ${name}`)!

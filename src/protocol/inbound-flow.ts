@@ -14,6 +14,8 @@ export class InboundFlow {
   /** QoS 1/2 PUBLISH packets received whose PUBACK/PUBREC is not yet sent. */
   #pending = 0
   #awaitingRel: Set<number> | undefined
+  /** QoS 2 ids routed whose PUBREC still waits (ack-wait.ts): counted as received already. */
+  #recWaiting: Set<number> | undefined
 
   constructor(options: { receiveMaximum: number; topicAliasMaximum: number }) {
     this.#receiveMaximum = options.receiveMaximum
@@ -63,6 +65,32 @@ export class InboundFlow {
     this.acknowledged()
     this.#awaitingRel ??= new Set()
     this.#awaitingRel.add(messageId)
+  }
+
+  /**
+   * A QoS 2 PUBLISH was routed and its PUBREC waits for a commit: the id
+   * counts as received from now on, so a re-send read meanwhile is not routed
+   * a second time [3.1.1 MQTT-4.3.3-2] [5.0 MQTT-4.3.3-10]; {@link settled} ends the wait.
+   */
+  receiving(messageId: number): void {
+    this.received(messageId)
+    this.#recWaiting ??= new Set()
+    this.#recWaiting.add(messageId)
+  }
+
+  /** Whether `messageId`'s PUBREC still waits ({@link receiving}). */
+  isReceiving(messageId: number): boolean {
+    return this.#recWaiting?.has(messageId) === true
+  }
+
+  /**
+   * The PUBREC that waited is decided: `accepted` false (a refusal, 0x80 or
+   * above) forgets the id, as if it never counted as received, so a re-send
+   * is a new message.
+   */
+  settled(messageId: number, accepted: boolean): void {
+    this.#recWaiting?.delete(messageId)
+    if (!accepted) this.#awaitingRel?.delete(messageId)
   }
 
   /** The resumed session's ids whose PUBREC was sent on an earlier connection. */

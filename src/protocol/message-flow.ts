@@ -76,10 +76,17 @@ export async function handlePublish(r: ProtocolHost, packet: PublishPacket): Pro
   }
   const messageId = packet.messageId!
   if (packet.qos === 2 && r.flow.isDuplicate(messageId)) {
-    // exactly once: acknowledge the re-send, never deliver it again [3.1.1 MQTT-4.3.3-2] [5.0 MQTT-4.3.3-10]
-    r.flow.acknowledged()
-    r.ack({ cmd: 'pubrec', messageId })
-    return
+    // The first copy's PUBREC still waits: its outcome decides (a refused first copy makes this one new)
+    if (r.flow.isReceiving(messageId)) {
+      await r.acksSent()
+      if (r.state.phase !== 'connected') return
+    }
+    if (r.flow.isDuplicate(messageId)) {
+      // exactly once: acknowledge the re-send, never deliver it again [3.1.1 MQTT-4.3.3-2] [5.0 MQTT-4.3.3-10]
+      r.flow.acknowledged()
+      r.ack({ cmd: 'pubrec', messageId })
+      return
+    }
   }
   if (r.v5 && overLimit.has(packet)) {
     // [5.0 MQTT-3.3.4-9] more unacknowledged QoS>0 PUBLISH packets than Receive Maximum
@@ -87,10 +94,12 @@ export async function handlePublish(r: ProtocolHost, packet: PublishPacket): Pro
     return r.disconnectWith({ reasonCode: ReasonCode.receiveMaximumExceeded }, 'protocol-error')
   }
   const decided = r.chain.decide('onPublish', r.ctx, packet)
-  if (packet.qos === 1 && isAckWait(decided)) {
-    // Decided and routed: the next packets are read while this PUBACK waits (its commit groups with
-    // theirs); it still leaves in order [3.1.1 MQTT-4.6.0-2] [5.0 MQTT-4.6.0-2]. Bounded: a client that
-    // never waits for its PUBACKs is read no further until they are out.
+  if (isAckWait(decided)) {
+    // Decided and routed: the next packets are read while this PUBACK / PUBREC waits (its commit groups
+    // with theirs); it still leaves in order [3.1.1 MQTT-4.6.0-2] [5.0 MQTT-4.6.0-2]. Bounded: a client
+    // that never waits for its acknowledgements is read no further until they are out. A QoS 2 id counts
+    // as received from here, so a re-send read before the PUBREC is not routed again.
+    if (packet.qos === 2) r.flow.receiving(messageId)
     r.ackWhen(
       decided as Promise<ChainOutcome>,
       (outcome) => acknowledge(r, packet, outcome),
@@ -113,7 +122,8 @@ function acknowledge(r: ProtocolHost, packet: PublishPacket, outcome: ChainOutco
     r.flow.acknowledged()
     r.ack({ cmd: 'puback', ...ack }) // [3.1.1 MQTT-4.3.2-2] [5.0 MQTT-4.3.2-4]
   } else {
-    if (code >= 0x80) r.flow.acknowledged()
+    if (r.flow.isReceiving(messageId)) r.flow.settled(messageId, code < 0x80)
+    else if (code >= 0x80) r.flow.acknowledged()
     else r.flow.received(messageId)
     r.ack({ cmd: 'pubrec', ...ack }) // [3.1.1 MQTT-4.3.3-2] [5.0 MQTT-4.3.3-8]
   }
