@@ -59,9 +59,18 @@ export interface RunnerOptions extends Endpoint {
   metrics: WorkerMetrics
   /** trace: include PUBLISH payloads in the per-packet lines (`log.payloads`). */
   logPayloads?: boolean
+  /**
+   * Called once, when the connection closed and onClose ran: a module function of the worker,
+   * where a `closed.then(...)` per connection would keep a closure and two promises for its life.
+   */
+  onEnded?: (runner: ConnectionRunner) => void
 }
 
 const backlogPause = 64
+
+/** On the Connection a runner made: the runner, for the listeners it shares with every other runner. */
+const kRunner = Symbol('mqttd.runner')
+type OwnedConnection = Connection & { [kRunner]: ConnectionRunner }
 
 // module functions, not a closure (and its context) per connection
 function connectTimedOut(runner: ConnectionRunner): void {
@@ -78,9 +87,10 @@ export class ConnectionRunner implements ProtocolHost {
   readonly seq: number
   /** When the connection started, epoch ms. */
   readonly connectedSince = Date.now()
-  /** Resolves once the connection closed and onClose ran. */
-  readonly closed: Promise<CloseInfo>
-  #resolveClosed!: (info: CloseInfo) => void
+  #closed: Promise<CloseInfo> | undefined
+  #resolveClosed: ((info: CloseInfo) => void) | undefined
+  #closeInfo: CloseInfo | undefined
+  readonly #onEnded: ((runner: ConnectionRunner) => void) | undefined
   // Members without `#` below are the ProtocolHost the flows (connect-flow.ts, message-flow.ts) run against
   readonly chain: HandlerChain
   readonly limits: RunnerLimits
@@ -126,19 +136,50 @@ export class ConnectionRunner implements ProtocolHost {
     this.rootLog = options.log
     this.#logTrace = options.log.isLevelEnabled('trace')
     this.#logPayloads = options.logPayloads === true
-    this.closed = new Promise((resolve) => {
-      this.#resolveClosed = resolve
-    })
+    this.#onEnded = options.onEnded
     const connection = new Connection(options.stream, { maxPacketSize: options.limits.maxPacketSize })
     this.connection = connection
     // bytes reach the worker's counters at each scrape, with no work per packet
     options.metrics.trackBytes(connection)
     this.ctx = new ConnectionContext(options, connection, options.metrics.registry, this)
-    connection.on('data', (packet) => this.#onPacket(packet))
-    connection.on('error', (err) => this.#onError(err))
-    connection.on('close', () => void this.#finish())
+    // the runner's own connection points back to it, so the three listeners are shared functions, not
+    // three closures (and their context) per connection
+    ;(connection as OwnedConnection)[kRunner] = this
+    connection.on('data', ConnectionRunner.#onData)
+    connection.on('error', ConnectionRunner.#onConnectionError)
+    connection.on('close', ConnectionRunner.#onClose)
     // [3.1.1 MQTT-3.1.0-1] [5.0 MQTT-3.1.0-1] CONNECT must come first, within connectTimeoutMs
     this.#connectTimer = setTimeout(connectTimedOut, options.limits.connectTimeoutMs, this)
+  }
+
+  // listeners of the Connection (`this` is it): plain functions, where a method would see the class
+  static readonly #onData = function (this: Connection, packet: Packet): void {
+    ;(this as OwnedConnection)[kRunner].#onPacket(packet)
+  }
+
+  static readonly #onConnectionError = function (this: Connection, err: Error): void {
+    ;(this as OwnedConnection)[kRunner].#onError(err)
+  }
+
+  static readonly #onClose = function (this: Connection): void {
+    void (this as OwnedConnection)[kRunner].#finish()
+  }
+
+  /**
+   * Resolves once the connection closed and onClose ran. Made when first asked for (a drain, a
+   * test): most connections never are, and a promise with its resolver per connection is GC work.
+   */
+  get closed(): Promise<CloseInfo> {
+    if (this.#closed === undefined) {
+      const info = this.#closeInfo
+      this.#closed =
+        info !== undefined
+          ? Promise.resolve(info)
+          : new Promise((resolve) => {
+              this.#resolveClosed = resolve
+            })
+    }
+    return this.#closed
   }
 
   /** Where the connection is in its life (the registry lists and kicks connected ones only). */
@@ -510,6 +551,12 @@ export class ConnectionRunner implements ProtocolHost {
     if (this.state.closeError !== undefined) info.error = this.state.closeError
     this.#logClose(info)
     if (this.chain.has('onClose')) this.#logFailures(await this.chain.notifyAll('onClose', this.ctx, info))
-    this.#resolveClosed(info)
+    this.#closeInfo = info
+    this.#resolveClosed?.(info)
+    try {
+      this.#onEnded?.(this)
+    } catch (err) {
+      this.rootLog.error({ err, id: this.ctx.id }, 'connection end bookkeeping failed')
+    }
   }
 }

@@ -143,11 +143,11 @@ async function drain(timeoutMs: number): Promise<DrainResult> {
 serveWorkerMetrics(control, metrics)
 
 /**
- * Runs one connection to its end: the promise settles once the connection
- * closed and `onClose` ran. A plain function and one `then` rather than an
- * async function, whose suspended frame each idle connection would hold.
+ * Starts the connection's runner. Its end is reported by {@link ended}, which
+ * the runner calls: nothing per connection waits on a promise for as long
+ * as the connection lives.
  */
-function serve(endpoint: Endpoint): Promise<void> {
+function serve(endpoint: Endpoint): true {
   const runner = new ConnectionRunner({
     seq: ++sequence,
     ...endpoint,
@@ -158,23 +158,21 @@ function serve(endpoint: Endpoint): Promise<void> {
     log,
     metrics,
     logPayloads: data.logPayloads,
+    onEnded: ended,
   })
   registry.add(runner)
   metrics.connectionOpened(endpoint.listener, endpoint.transport)
   // packets wait for the setup hooks inside the runner; start() never rejects
   void runner.start()
-  return settle(runner, endpoint.listener, endpoint.transport)
+  return true
 }
 
-/**
- * The end of {@link serve}, apart: a closure made there would keep that frame's context (the
- * endpoint with its stream, the runner's options) as long as the connection lives.
- */
-function settle(runner: ConnectionRunner, listener: string, transport: Transport): Promise<void> {
-  return runner.closed.then(() => {
-    registry.delete(runner)
-    metrics.connectionClosed(listener, transport)
-  })
+/** A served connection closed and onClose ran: the main thread hears of it (its admission counts). */
+function ended(runner: ConnectionRunner): void {
+  const { listener, transport } = runner.ctx
+  registry.delete(runner)
+  metrics.connectionClosed(listener, transport)
+  handoffPort.ended(listener)
 }
 
 /** A connection's socket and the client's address: the peer's, or what a PROXY header said. */
@@ -268,17 +266,15 @@ function plain(peer: Peer, transport: Transport, listener: string): Endpoint {
 }
 
 /** MQTT straight on the socket. */
-async function tcp(task: ConnectionTask, socket: Socket): Promise<void> {
+async function tcp(task: ConnectionTask, socket: Socket): Promise<boolean> {
   const peer = await begin(task, socket)
-  // returned, not awaited: an async function suspended in an await stays in memory (about 0.45 KB) for
-  // as long as the connection lives; one that returned a promise has finished
-  if (peer !== null) return serve(plain(peer, 'tcp', task.listener))
+  return peer !== null && serve(plain(peer, 'tcp', task.listener))
 }
 
 /** TLS handshake in this worker, then MQTT. */
-async function tls(task: ConnectionTask, socket: Socket): Promise<void> {
+async function tls(task: ConnectionTask, socket: Socket): Promise<boolean> {
   const peer = await begin(task, socket)
-  if (peer === null) return
+  if (peer === null) return false
   const secure = await tlsTransports
     .get(task.listener)!
     .accept(socket)
@@ -287,7 +283,7 @@ async function tls(task: ConnectionTask, socket: Socket): Promise<void> {
       socket.destroy()
       return null
     })
-  if (secure === null) return
+  if (secure === null) return false
   return serve({
     ...plain(peer, 'tls', task.listener),
     stream: secure,
@@ -300,9 +296,9 @@ async function websocket(
   peer: Peer,
   stream: Socket,
   transport: Transport,
-): Promise<void> {
+): Promise<boolean> {
   const upgrade = await wsTransports.get(task.listener)!.accept(stream)
-  if (upgrade === null) return // plain HTTP, answered and closed
+  if (upgrade === null) return false // plain HTTP, answered and closed
   upgrade.stream.on('error', () => {})
   const endpoint = plain(peer, transport, task.listener)
   endpoint.stream = upgrade.stream
@@ -311,15 +307,15 @@ async function websocket(
 }
 
 /** HTTP upgrade to WebSocket in this worker, then MQTT over binary frames. */
-async function ws(task: ConnectionTask, socket: Socket): Promise<void> {
+async function ws(task: ConnectionTask, socket: Socket): Promise<boolean> {
   const peer = await begin(task, socket)
-  if (peer !== null) return websocket(task, peer, peer.socket, 'ws')
+  return peer !== null && websocket(task, peer, peer.socket, 'ws')
 }
 
 /** TLS, then the WebSocket upgrade, then MQTT. */
-async function wss(task: ConnectionTask, socket: Socket): Promise<void> {
+async function wss(task: ConnectionTask, socket: Socket): Promise<boolean> {
   const peer = await begin(task, socket)
-  if (peer === null) return
+  if (peer === null) return false
   const secure = await tlsTransports
     .get(task.listener)!
     .accept(peer.socket)
@@ -327,10 +323,11 @@ async function wss(task: ConnectionTask, socket: Socket): Promise<void> {
       peer.socket.destroy()
       return null
     })
-  if (secure !== null) return websocket(task, peer, secure as unknown as Socket, 'wss')
+  return secure !== null && websocket(task, peer, secure as unknown as Socket, 'wss')
 }
 
-const starters: Record<string, (task: ConnectionTask, socket: Socket) => Promise<void>> = {
+/** A transport's start of a connection: true once its runner serves it (the runner reports its end then). */
+const starters: Record<string, (task: ConnectionTask, socket: Socket) => Promise<boolean>> = {
   tcp,
   tls,
   ws,
@@ -342,19 +339,24 @@ const startOf = new Map(data.listeners.map((l) => [l.name, starters[l.type]!]))
 /**
  * Starts each connection of a hand-off. Every connection handed over is
  * reported ended exactly once, whatever happens to it: the main thread's
- * admission counts depend on it.
+ * admission counts depend on it. One that is served is reported by its
+ * runner ({@link ended}); one refused or failed before, here. The promise
+ * and closures here live until the connection is served (the same turn for
+ * plain TCP), not for the connection's life.
  */
 function connections(handoff: HandoffTask): void {
   for (const task of handoff.connections) {
     const socket = socketFromHandle(task.handle)
-    let life: Promise<void>
+    let started: Promise<boolean>
     try {
-      life = startOf.get(task.listener)!(task, socket)
+      started = startOf.get(task.listener)!(task, socket)
     } catch (err) {
-      life = Promise.reject(err)
+      started = Promise.reject(err)
     }
-    life.then(
-      () => handoffPort.ended(task.listener),
+    started.then(
+      (served) => {
+        if (!served) handoffPort.ended(task.listener)
+      },
       (err: unknown) => {
         socket.destroy()
         log.debug({ err, listener: task.listener }, 'connection failed')

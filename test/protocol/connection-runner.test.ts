@@ -21,7 +21,7 @@ const limits = {
   maxLingering: 1000,
 }
 
-function pair(handler: Handler) {
+function pair(handler: Handler, onEnded?: (runner: ConnectionRunner) => void) {
   const [serverSide, clientSide] = duplexPair()
   const chain = new HandlerChain([{ name: 'test', handler }], { timeoutMs: 5000 })
   const runner = new ConnectionRunner({
@@ -37,6 +37,7 @@ function pair(handler: Handler) {
     workerId: 1,
     log: pino({ level: 'silent' }),
     metrics: new WorkerMetrics({ workerId: 1 }),
+    onEnded,
   })
   const client = new Connection(clientSide, { protocolVersion: 5 })
   const inbox: Packet[] = []
@@ -98,6 +99,31 @@ test('a runner on an in-memory pair: CONNACK, PUBACK with the hook reason, state
   assert.equal(info.wasConnected, true)
   assert.equal(runner.phase, 'closed')
   client.destroy()
+})
+
+test('a runner keeps no closure per connection on its Connection, and no promise until `closed` is asked for', async () => {
+  const ended: ConnectionRunner[] = []
+  const one = pair({}, (r) => ended.push(r))
+  const two = pair({})
+  for (const event of ['data', 'error', 'close']) {
+    assert.equal(
+      one.runner.connection.listeners(event)[0],
+      two.runner.connection.listeners(event)[0],
+      `one '${event}' function for both`,
+    )
+  }
+  await one.runner.start()
+  // the socket goes away under the runner
+  one.runner.connection.stream.destroy()
+  // asked for only after the end (reported once, through onEnded): resolved with what the end said
+  while (ended.length === 0) await new Promise((resolve) => setImmediate(resolve))
+  const info = await one.runner.closed
+  assert.equal(info.reason, 'socket-closed')
+  assert.deepEqual(ended, [one.runner])
+  two.runner.connection.stream.destroy()
+  await two.runner.closed
+  one.client.destroy()
+  two.client.destroy()
 })
 
 test('[5.0 MQTT-3.1.0-2] a second CONNECT on the in-memory pair is a protocol error: DISCONNECT 0x82', async () => {
