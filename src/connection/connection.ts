@@ -17,6 +17,10 @@ import type {
 
 type Listener<K extends keyof ConnectionEvents> = (...args: ConnectionEvents[K]) => void
 
+/** On a raw stream: the first Connection made on it, for the listeners it shares with the others. */
+const kConnection = Symbol('mqttd.connection')
+type OwnedDuplex = Duplex & { [kConnection]?: ConnectionImpl }
+
 /**
  * An MQTT connection over any binary duplex stream (TCP, TLS, WebSocket, …):
  * parses what arrives into per-packet events and generates what is sent.
@@ -76,14 +80,22 @@ class ConnectionImpl extends Duplex {
       opts?.maxPacketSize ?? Number.POSITIVE_INFINITY,
     )
 
-    duplex.on('error', (err: Error) => {
-      if (this.#closed) return
-      this.emit('error', err)
-      this.destroy()
-    })
-    duplex.on('close', () => this.destroy())
-    duplex.on('end', () => this.#onRawEnd())
-    duplex.on('drain', () => this.#onRawDrain())
+    const owned = duplex as OwnedDuplex
+    if (owned[kConnection] === undefined) {
+      // the stream points back to its connection, so the four listeners are shared functions, not four
+      // closures (and their context) per connection
+      owned[kConnection] = this
+      duplex.on('error', ConnectionImpl.#rawError)
+      duplex.on('close', ConnectionImpl.#rawClose)
+      duplex.on('end', ConnectionImpl.#rawEnd)
+      duplex.on('drain', ConnectionImpl.#rawDrain)
+    } else {
+      // a second Connection on a stream another one points from: its own closures
+      duplex.on('error', (err: Error) => this.#onRawError(err))
+      duplex.on('close', () => this.destroy())
+      duplex.on('end', () => this.#onRawEnd())
+      duplex.on('drain', () => this.#onRawDrain())
+    }
 
     // normal mode: packets are emitted as events, the readable side only ends
     if (!notData) this.resume()
@@ -225,6 +237,29 @@ class ConnectionImpl extends Duplex {
    * (after what is batched), as a net.Socket with allowHalfOpen false does.
    * Streams like ws's createWebSocketStream only close once both sides ended.
    */
+  // listeners of the raw stream (`this` is it): plain functions, where a method would see the class
+  static readonly #rawError = function (this: Duplex, err: Error): void {
+    ;(this as OwnedDuplex)[kConnection]!.#onRawError(err)
+  }
+
+  static readonly #rawClose = function (this: Duplex): void {
+    ;(this as OwnedDuplex)[kConnection]!.destroy()
+  }
+
+  static readonly #rawEnd = function (this: Duplex): void {
+    ;(this as OwnedDuplex)[kConnection]!.#onRawEnd()
+  }
+
+  static readonly #rawDrain = function (this: Duplex): void {
+    ;(this as OwnedDuplex)[kConnection]!.#onRawDrain()
+  }
+
+  #onRawError(err: Error): void {
+    if (this.#closed) return
+    this.emit('error', err)
+    this.destroy()
+  }
+
   #onRawEnd(): void {
     this.push(null)
     const raw = this.stream

@@ -51,3 +51,31 @@ test('an idle connection does not keep the outbound slab of its last packet', as
   idle.destroy()
   busy.destroy()
 })
+
+test('the listeners a Connection puts on its raw stream are shared by every connection, not closures of each', () => {
+  const [a, b] = [new Sink(() => {}), new Sink(() => {})]
+  const ca = new Connection(a)
+  const cb = new Connection(b)
+  for (const event of ['error', 'close', 'end', 'drain']) {
+    assert.equal(a.listenerCount(event), 1, event)
+    assert.equal(a.listeners(event)[0], b.listeners(event)[0], `one '${event}' function for both`)
+  }
+  ca.destroy()
+  cb.destroy()
+})
+
+test('a second Connection on the same raw stream: both hear its error and close', async () => {
+  const raw = new Sink(() => {})
+  const first = new Connection(raw)
+  const second = new Connection(raw)
+  const errors: string[] = []
+  first.on('error', () => errors.push('first'))
+  second.on('error', () => errors.push('second'))
+  const closed = Promise.all(
+    [first, second].map((c) => new Promise<void>((resolve) => c.once('close', () => resolve()))),
+  )
+  raw.destroy(new Error('reset'))
+  await closed
+  assert.deepEqual(errors.sort(), ['first', 'second'])
+  assert.equal(first.destroyed && second.destroyed, true)
+})
