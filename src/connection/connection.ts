@@ -232,11 +232,6 @@ class ConnectionImpl extends Duplex {
     return !this.#writer.full
   }
 
-  /**
-   * MQTT has no half-open connections: once the peer ended, end our side too
-   * (after what is batched), as a net.Socket with allowHalfOpen false does.
-   * Streams like ws's createWebSocketStream only close once both sides ended.
-   */
   // listeners of the raw stream (`this` is it): plain functions, where a method would see the class
   static readonly #rawError = function (this: Duplex, err: Error): void {
     ;(this as OwnedDuplex)[kConnection]!.#onRawError(err)
@@ -260,6 +255,11 @@ class ConnectionImpl extends Duplex {
     this.destroy()
   }
 
+  /**
+   * MQTT has no half-open connections: once the peer ended, end our side too
+   * (after what is batched), as a net.Socket with allowHalfOpen false does.
+   * Streams like ws's createWebSocketStream only close once both sides ended.
+   */
   #onRawEnd(): void {
     this.push(null)
     const raw = this.stream
