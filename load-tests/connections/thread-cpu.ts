@@ -16,7 +16,16 @@
  * optimizing after 1,000: about 150 TurboFan compilations in each of the main and worker isolates
  * over the next 15,000 connections, 25 over the 15,000 after, 2 over the next (`--trace-opt`), and
  * the helper threads' µs are mostly that compiling; `--warmup 20000` reads the steady state. Roots alternate within a
- * round and their order flips every round. Linux only; loopback only; bounded in count and time.
+ * round and their order flips every round. Before each server starts, the TIME_WAIT sockets of the
+ * previous one are waited out (up to 90 s), since a kernel with tens of thousands of them makes
+ * every connect and accept dearer.
+ *
+ * The rounds of one build spread by ±10 % on this machine (a KVM guest). So each round also reports
+ * what the machine gave CPU 0: `calib µs`, the CPU a
+ * fixed JavaScript workload took on CPU 0 right before and right after the measured connections
+ * (the mean of the two; it rises when the host gives the core less per second, e.g. a busy
+ * hyperthread sibling, which steal time does not show), and `steal ms`, CPU 0's steal time during
+ * the measured connections, to set beside a round that stands out. Linux only; loopback only; bounded in count and time.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -84,6 +93,49 @@ function read(pid: number): Map<ThreadKind, Reading> {
   return out
 }
 
+/** CPU 0's steal time so far, in ms (/proc/stat: the eighth value of the `cpu0` line, in USER_HZ ticks). */
+function stealMs(): number {
+  const line = readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('cpu0 '))
+  return line === undefined ? 0 : Number(line.trim().split(/\s+/)[8] ?? 0) * (TICK_US / 1000)
+}
+
+/**
+ * A fixed workload on CPU 0 (objects, a Map, strings: what a server's JavaScript does), its
+ * CPU time in µs as the process itself counts it; the median of five runs after one warm-up.
+ */
+const CALIBRATION = `
+const times = []
+for (let r = 0; r < 6; r++) {
+  const start = process.cpuUsage()
+  const m = new Map()
+  for (let i = 0; i < 200000; i++) m.set('k' + i, { i, s: String(i * 7), a: [i, i + 1] })
+  let sum = 0
+  for (const [k, v] of m) sum += k.length + v.s.length + v.a[1]
+  const d = process.cpuUsage(start)
+  if (r > 0) times.push(d.user + d.system)
+  if (sum < 0) console.log(sum)
+}
+times.sort((a, b) => a - b)
+process.stdout.write(String(times[2]))
+`
+function calibrate(): number {
+  return Number(
+    execFileSync('taskset', ['-c', '0', process.execPath, '-e', CALIBRATION], { encoding: 'utf8' }),
+  )
+}
+
+/** TIME_WAIT sockets (/proc/net/sockstat `tw`): waited out before a server starts, up to 90 s. */
+async function drainTimeWait(): Promise<void> {
+  const until = Date.now() + 90_000
+  for (;;) {
+    const tw = Number(/\btw (\d+)/.exec(readFileSync('/proc/net/sockstat', 'utf8'))?.[1] ?? 0)
+    if (tw < 100 || Date.now() > until) return
+    await sleep(1000)
+  }
+}
+
 async function ready(adminPort: number, child: ChildProcess): Promise<void> {
   const until = Date.now() + 60_000
   while (Date.now() < until && child.exitCode === null) {
@@ -98,6 +150,7 @@ async function ready(adminPort: number, child: ChildProcess): Promise<void> {
 }
 
 async function measure(root: string): Promise<Record<string, number>> {
+  await drainTimeWait()
   const dir = mkdtempSync(join(tmpdir(), 'cc-threads-'))
   const port = await freePort()
   const adminPort = await freePort()
@@ -144,27 +197,42 @@ async function measure(root: string): Promise<Record<string, number>> {
         ],
         { stdio: ['ignore', 'ignore', 'pipe'] },
       )
-    // warm-up: JIT, first GCs; in runs of at most 5,000, as the generator holds each run's connections
-    // open to its end and a process may have about 19k descriptors here
-    for (let left = warmup; left > 0; left -= 5000) conn(Math.min(left, 5000))
+    // in runs of at most 5,000, as the generator holds each run's connections open to its end and a
+    // process may have about 19k descriptors here
+    const runs = (n: number) => {
+      let connected = 0
+      for (let left = n; left > 0; left -= 5000) {
+        conn(Math.min(left, 5000))
+        const result = JSON.parse(readFileSync(out, 'utf8')) as { connected: number; failed: number }
+        if (result.failed > 0) throw new Error(`${result.failed} connections failed`)
+        connected += result.connected
+      }
+      return connected
+    }
+    // warm-up: JIT, first GCs
+    runs(warmup)
     await sleep(1000)
+    const calibBefore = calibrate()
     const before = read(child.pid!)
-    conn(count)
+    const stealBefore = stealMs()
+    const connected = runs(count)
     // the generator closes every connection at its end: a second for the last closes
     await sleep(1000)
     const after = read(child.pid!)
-    const result = JSON.parse(readFileSync(out, 'utf8')) as { connected: number; failed: number }
-    if (result.failed > 0) throw new Error(`${result.failed} connections failed`)
+    const steal = stealMs() - stealBefore
+    const calib = (calibBefore + calibrate()) / 2
     const row: Record<string, number> = {}
     let total = 0
     for (const kind of ['main', 'worker', 'v8', 'other'] as const) {
       const a = after.get(kind) ?? { cpuUs: 0, switches: 0 }
       const b = before.get(kind) ?? { cpuUs: 0, switches: 0 }
-      row[`${kind} µs`] = Math.round((a.cpuUs - b.cpuUs) / result.connected)
-      row[`${kind} switches`] = Math.round(((a.switches - b.switches) / result.connected) * 100) / 100
+      row[`${kind} µs`] = Math.round((a.cpuUs - b.cpuUs) / connected)
+      row[`${kind} switches`] = Math.round(((a.switches - b.switches) / connected) * 100) / 100
       total += a.cpuUs - b.cpuUs
     }
-    row['total µs'] = Math.round(total / result.connected)
+    row['total µs'] = Math.round(total / connected)
+    row['calib µs'] = Math.round(calib)
+    row['steal ms'] = Math.round(steal)
     return row
   } finally {
     child.kill('SIGTERM')
