@@ -73,6 +73,7 @@ import { deliveryFor, type Merge, merge } from './delivery.ts'
 import type { BrokerMessage } from './message.ts'
 import { isExpired } from './message.ts'
 import { messageFrom, messageHeaders, retainedFrom, retainedValue } from './nats-envelope.ts'
+import { OrderedStreamPublisher } from './ordered-stream-publisher.ts'
 import type { RemoteRoute, Router } from './router.ts'
 import type {
   AckHold,
@@ -252,6 +253,8 @@ export class NatsBridge implements RemoteRoute {
   readonly #o: BridgeOptions
   readonly #nc: NatsConnection
   readonly #js: JetStreamClient
+  /** QoS 1/2 messages into the stream, in this worker's order across NATS outages. */
+  readonly #stream: OrderedStreamPublisher
   readonly #jsm: JetStreamManager
   readonly #retained: KV
   readonly #sessions: KV
@@ -316,6 +319,12 @@ export class NatsBridge implements RemoteRoute {
     this.#nc = nc
     this.#jsm = jsm
     this.#js = jetstream(nc)
+    const js = this.#js
+    this.#stream = new OrderedStreamPublisher({
+      publish: (subject, payload, options) => js.publish(subject, payload, options),
+      timeoutMs: o.config.publishTimeoutMs,
+      onFailure: (err) => o.log.debug({ err }, 'cluster: JetStream publish failed; sending again'),
+    })
     this.#retained = retained
     this.#sessions = sessions
     this.#node = o.config.nodeId
@@ -450,12 +459,15 @@ export class NatsBridge implements RemoteRoute {
 
   async #watchStatus(): Promise<void> {
     for await (const s of this.#nc.status()) {
-      if (s.type === 'disconnect')
+      if (s.type === 'disconnect') {
+        // before anything else runs: a publish handed to the client now would overtake those lost in flight
+        this.#stream.disconnected()
         this.#o.log.warn(
           { server: s.server },
           'cluster: NATS connection lost; local delivery goes on, reconnecting',
         )
-      else if (s.type === 'reconnect') {
+      } else if (s.type === 'reconnect') {
+        this.#stream.reconnected()
         this.#reconnects.inc()
         this.#o.log.info({ server: s.server }, 'cluster: NATS connection back')
       } else if (s.type === 'error') this.#o.log.warn({ err: s.error }, 'cluster: NATS error')
@@ -898,33 +910,8 @@ export class NatsBridge implements RemoteRoute {
       return retained
     }
     if (workers.length > 0) h.set(WORKERS_HEADER, workers.join(','))
-    const stored = this.#storeQos(`${QOS_PREFIX}${subject}`, message, h, id)
+    const stored = this.#stream.publish(`${QOS_PREFIX}${subject}`, message.payload, h, id)
     return retained === undefined ? stored : Promise.all([stored, retained]).then(([a, b]) => a && b)
-  }
-
-  /** JetStream publish, retried (same message id: the stream keeps one copy) until publishTimeoutMs. */
-  async #storeQos(
-    subject: string,
-    message: BrokerMessage,
-    h: ReturnType<typeof messageHeaders>,
-    id: string,
-  ): Promise<boolean> {
-    const deadline = Date.now() + this.#o.config.publishTimeoutMs
-    for (;;) {
-      const left = deadline - Date.now()
-      if (left <= 0 || this.#closed) return false
-      try {
-        await this.#js.publish(subject, message.payload, {
-          headers: h,
-          msgID: id,
-          timeout: Math.min(left, 2000),
-        })
-        return true
-      } catch (err) {
-        this.#o.log.debug({ err }, 'cluster: JetStream publish failed; retrying')
-        await sleep(100)
-      }
-    }
   }
 
   async #storeRetained(message: BrokerMessage): Promise<boolean> {
@@ -1468,6 +1455,7 @@ export class NatsBridge implements RemoteRoute {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.#stream.close()
     clearInterval(this.#earlySweep)
     clearTimeout(this.#deadSweep)
     clearInterval(this.#sharedRefresh)

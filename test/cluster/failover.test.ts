@@ -68,6 +68,73 @@ test('nats-server restarted mid-traffic: the nodes reconnect, nothing acknowledg
   assert.ok(Number(line?.split(' ')[1]) >= 1, `reconnects counted: ${line}`)
 })
 
+test('nats-server restarted under pipelined QoS 1 publishes (one publisher on A, a subscriber on B)', {
+  skip,
+}, async (t) => {
+  const { nats, a, b } = await twoNodes(t)
+  const remote = await connectClient(b.url)
+  t.after(() => remote.end())
+  await remote.client.subscribeAsync('ord/#', { qos: 1 })
+  const pub = await connectClient(a.url)
+  t.after(() => pub.end())
+
+  // publishes in flight together, 20 at most (the server's Receive Maximum is a limit mqtt.js does not
+  // keep), NATS stopped and started while they go on
+  const acked = new Set<string>()
+  const settled: Promise<void>[] = []
+  const inFlight = new Set<Promise<void>>()
+  let restarted: Promise<void> | undefined
+  for (let i = 0; i < 600; i++) {
+    if (i === 150) restarted = nats.stop().then(() => nats.start())
+    if (inFlight.size >= 20) await Promise.race(inFlight)
+    const done: Promise<void> = pub.client.publishAsync('ord/t', String(i), { qos: 1 }).then(
+      () => void acked.add(String(i)),
+      // refused (v5 0x80 after publishTimeoutMs): not acknowledged, so not owed
+      () => {},
+    )
+    const tracked = done.finally(() => inFlight.delete(tracked))
+    inFlight.add(tracked)
+    settled.push(tracked)
+    if (i % 10 === 9) await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  await restarted
+  await Promise.all(settled)
+  assert.ok(acked.size >= 300, `acknowledged ${acked.size} of 600`)
+  // everything before the marker is in the stream already: it arrives before it, if the order holds
+  await pub.client.publishAsync('ord/t', 'end', { qos: 1 })
+  await remote.waitFor((m) => m.payload === 'end', 1, 30_000)
+  const firsts: number[] = []
+  const seen = new Set<string>()
+  for (const m of remote.received) {
+    if (m.topic !== 'ord/t' || m.payload === 'end' || seen.has(m.payload)) continue
+    seen.add(m.payload)
+    firsts.push(Number(m.payload))
+  }
+
+  await t.test(
+    '[3.1.1 MQTT-4.6.0-5] [5.0 MQTT-4.6.0-5] the subscriber gets the publisher’s messages in its order',
+    () => {
+      const outOfOrder = firsts.filter((n, k) => k > 0 && n < firsts[k - 1]!)
+      assert.deepEqual(outOfOrder, [], `received out of the publisher's order: ${firsts.join(',')}`)
+    },
+  )
+  // Known gap (docs/cluster.md): the stream stores messages published just after the restart (their
+  // sequence numbers are there) but the consumers skip them; seen with the code before the ordered
+  // publisher too. Reported, not failing, until it is fixed.
+  await t.test(
+    'none of the acknowledged messages is missing',
+    {
+      todo: 'a block of messages published right after the restart is skipped by the consumers',
+    },
+    () => {
+      assert.deepEqual(
+        [...acked].filter((p) => !seen.has(p)),
+        [],
+      )
+    },
+  )
+})
+
 test('a node killed with kill -9: its clients reconnect to another node, nothing they had acknowledged is lost', {
   skip,
 }, async (t) => {

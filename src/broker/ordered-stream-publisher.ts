@@ -1,0 +1,187 @@
+/**
+ * One worker's JetStream publishes (its QoS 1/2 messages for the other
+ * nodes), stored in the order the worker made them even when NATS goes away
+ * with some of them in flight, so one publisher's messages reach subscribers
+ * on other nodes in its order [3.1.1 MQTT-4.6.0-5] [5.0 MQTT-4.6.0-5].
+ *
+ * Publishes are pipelined (a connection's QoS 1/2 messages are in flight
+ * together). Retrying each one on its own broke the order across a NATS
+ * outage: a publish written into the connection that died is lost and
+ * retried only after its timeout, while one made a little later, buffered by
+ * the NATS client during its reconnect, goes out on the new connection first
+ * and is stored before it. So here nothing new goes out from the moment the
+ * connection is lost, or a publish failed, until every publish not yet
+ * acknowledged is sent again, in the original order and on one connection
+ * (its order is the order the stream stores them in). A message id per
+ * publish (`Nats-Msg-Id`) makes the stream keep one copy of a message sent
+ * twice.
+ *
+ * What this cannot order: a publish that fails while the connection stays up
+ * (JetStream answering "no responders" during a leader election, or a
+ * timeout) when publishes made after it were already sent and get stored
+ * before its re-send.
+ */
+import type { MsgHdrs } from '@nats-io/transport-node'
+
+/** JetStream's publish (`JetStreamClient.publish`): resolves once the stream stored the message. */
+export type StreamPublish = (
+  subject: string,
+  payload: Uint8Array,
+  options: { headers: MsgHdrs; msgID: string; timeout: number },
+) => Promise<unknown>
+
+export interface OrderedStreamPublisherOptions {
+  publish: StreamPublish
+  /** How long a publish may take in all, its re-sends included (cluster.publishTimeoutMs). */
+  timeoutMs: number
+  /** Longest one attempt waits for the stream's answer (default 2,000 ms). */
+  attemptMs?: number
+  /** Pause after a failure before the re-send, and how often held publishes are checked for their deadline (default 100 ms). */
+  retryMs?: number
+  /** A publish attempt failed (it is sent again until its deadline). */
+  onFailure?: (err: unknown) => void
+}
+
+interface Entry {
+  subject: string
+  payload: Uint8Array
+  headers: MsgHdrs
+  msgID: string
+  deadline: number
+  /** Attempts made: a failure of an earlier one than the last is stale. */
+  attempt: number
+  done: boolean
+  resolve: (stored: boolean) => void
+}
+
+export class OrderedStreamPublisher {
+  readonly #publish: StreamPublish
+  readonly #timeoutMs: number
+  readonly #attemptMs: number
+  readonly #retryMs: number
+  readonly #onFailure: ((err: unknown) => void) | undefined
+  /** Publishes not settled yet, in the order they were made, from `#head` (settled ones are trimmed from the front). */
+  #entries: Entry[] = []
+  #head = 0
+  #connected = true
+  /** Nothing new goes out: the connection is lost or a publish failed, and the re-send has not happened yet. */
+  #held = false
+  #timer: NodeJS.Timeout | undefined
+  #closed = false
+
+  constructor(options: OrderedStreamPublisherOptions) {
+    this.#publish = options.publish
+    this.#timeoutMs = options.timeoutMs
+    this.#attemptMs = options.attemptMs ?? 2000
+    this.#retryMs = options.retryMs ?? 100
+    this.#onFailure = options.onFailure
+  }
+
+  /** Resolves true once the stream stored the message, false when it did not within `timeoutMs` (or on close). */
+  publish(subject: string, payload: Uint8Array, headers: MsgHdrs, msgID: string): Promise<boolean> {
+    if (this.#closed) return Promise.resolve(false)
+    return new Promise<boolean>((resolve) => {
+      const entry: Entry = {
+        subject,
+        payload,
+        headers,
+        msgID,
+        deadline: Date.now() + this.#timeoutMs,
+        attempt: 0,
+        done: false,
+        resolve,
+      }
+      this.#entries.push(entry)
+      if (this.#connected && !this.#held) this.#attempt(entry)
+      // held: refused at its deadline if NATS stays away
+      else this.#arm()
+    })
+  }
+
+  /** The NATS connection was lost: what is in flight may be lost with it, and nothing new goes out. */
+  disconnected(): void {
+    this.#connected = false
+    this.#held = true
+    this.#arm()
+  }
+
+  /** The NATS connection is back: every publish not acknowledged is sent again, in order, before anything new. */
+  reconnected(): void {
+    this.#connected = true
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#resend()
+  }
+
+  /** Settles everything not stored yet as not stored. */
+  close(): void {
+    this.#closed = true
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    for (let i = this.#head; i < this.#entries.length; i++) this.#settle(this.#entries[i]!, false)
+  }
+
+  #attempt(entry: Entry): void {
+    const attempt = ++entry.attempt
+    const timeout = Math.max(1, Math.min(entry.deadline - Date.now(), this.#attemptMs))
+    this.#publish(entry.subject, entry.payload, { headers: entry.headers, msgID: entry.msgID, timeout }).then(
+      // any attempt's success counts: the stream has it
+      () => this.#settle(entry, true),
+      (err: unknown) => {
+        if (entry.done || entry.attempt !== attempt) return
+        this.#onFailure?.(err)
+        this.#held = true
+        this.#arm()
+      },
+    )
+  }
+
+  #settle(entry: Entry, stored: boolean): void {
+    if (entry.done) return
+    entry.done = true
+    entry.resolve(stored)
+    const entries = this.#entries
+    while (this.#head < entries.length && entries[this.#head]!.done) this.#head++
+    if (this.#head === entries.length) {
+      this.#entries = []
+      this.#head = 0
+    } else if (this.#head > 1024 && this.#head * 2 > entries.length) {
+      this.#entries = entries.slice(this.#head)
+      this.#head = 0
+    }
+  }
+
+  /** While held: re-send after `retryMs` when connected, else check the held publishes' deadlines every `retryMs`. */
+  #arm(): void {
+    if (this.#timer !== undefined || this.#closed) return
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      if (this.#connected) {
+        this.#resend()
+        return
+      }
+      this.#expire(Date.now())
+      if (this.#head < this.#entries.length) this.#arm()
+    }, this.#retryMs)
+  }
+
+  #expire(now: number): void {
+    // deadlines grow with the order the publishes were made in
+    for (let i = this.#head; i < this.#entries.length; i++) {
+      const entry = this.#entries[i]!
+      if (entry.deadline > now) return
+      this.#settle(entry, false)
+    }
+  }
+
+  #resend(): void {
+    if (this.#closed) return
+    this.#held = false
+    const now = Date.now()
+    this.#expire(now)
+    for (let i = this.#head; i < this.#entries.length; i++) {
+      const entry = this.#entries[i]!
+      if (!entry.done) this.#attempt(entry)
+    }
+  }
+}
