@@ -73,7 +73,7 @@ import { deliveryFor, type Merge, merge } from './delivery.ts'
 import type { BrokerMessage } from './message.ts'
 import { isExpired } from './message.ts'
 import { messageFrom, messageHeaders, retainedFrom, retainedValue } from './nats-envelope.ts'
-import { OrderedStreamPublisher } from './ordered-stream-publisher.ts'
+import { type AckedPublish, OrderedStreamPublisher } from './ordered-stream-publisher.ts'
 import type { RemoteRoute, Router } from './router.ts'
 import type {
   AckHold,
@@ -244,6 +244,11 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref())
 }
 
+/** How long a worker keeps its acknowledged JetStream publishes, to send again those a NATS restart lost. */
+const KEEP_ACKED_MS = 5000
+/** The consumers groupName() names. */
+const GROUP_CONSUMER = /^mqttd_[0-9a-f]{24}$/
+
 /** A short, NATS-safe name for a share group of a filter (queue groups and consumers). */
 function groupName(group: string, filter: string, subject = ''): string {
   return `mqttd_${createHash('sha256').update(`${group}\u0000${filter}\u0000${subject}`).digest('hex').slice(0, 24)}`
@@ -324,6 +329,8 @@ export class NatsBridge implements RemoteRoute {
       publish: (subject, payload, options) => js.publish(subject, payload, options),
       timeoutMs: o.config.publishTimeoutMs,
       onFailure: (err) => o.log.debug({ err }, 'cluster: JetStream publish failed; sending again'),
+      keepAckedMs: KEEP_ACKED_MS,
+      lost: (acked) => this.#lostInRestart(acked),
     })
     this.#retained = retained
     this.#sessions = sessions
@@ -472,6 +479,52 @@ export class NatsBridge implements RemoteRoute {
         this.#o.log.info({ server: s.server }, 'cluster: NATS connection back')
       } else if (s.type === 'error') this.#o.log.warn({ err: s.error }, 'cluster: NATS error')
     }
+  }
+
+  /**
+   * Which of `acked` (acknowledged shortly before the connection was lost) the stream no longer
+   * has although a worker's consumer never read them: nats-server 2.9 acknowledges publishes
+   * while it shuts down that are gone after its restart (docs/cluster.md). A message all consumers
+   * took is gone legitimately (interest retention); so a missing one counts as lost only beyond
+   * the lowest position a worker's consumer delivered, read again after the look-ups (positions
+   * only grow).
+   * Share groups' consumers are left out: their filters skip what they do not match.
+   */
+  async #lostInRestart(acked: readonly AckedPublish[]): Promise<Set<string>> {
+    // what every worker's consumer delivered already is not in question (and usually all of it is)
+    const before = await this.#deliveredFloor()
+    const missing: AckedPublish[] = []
+    await Promise.all(
+      acked
+        .filter((a) => a.seq > before)
+        .map(async (a) => {
+          const stored = await this.#jsm.streams
+            .getMessage(QOS_STREAM, { seq: a.seq })
+            .catch((err: unknown) => {
+              if (/not found|404/i.test(String(err))) return null
+              throw err
+            })
+          if (stored === null) missing.push(a)
+        }),
+    )
+    if (missing.length === 0) return new Set()
+    const floor = await this.#deliveredFloor()
+    const lost = new Set(missing.filter((a) => a.seq > floor).map((a) => a.msgID))
+    if (lost.size > 0)
+      this.#o.log.warn(
+        { lost: lost.size, floor },
+        'cluster: JetStream lost messages it had acknowledged (a NATS restart); sending them again',
+      )
+    return lost
+  }
+
+  /** The lowest stream position the workers' consumers (not the share groups') delivered. */
+  async #deliveredFloor(): Promise<number> {
+    let floor = Number.POSITIVE_INFINITY
+    for await (const c of this.#jsm.consumers.list(QOS_STREAM)) {
+      if (!GROUP_CONSUMER.test(c.name)) floor = Math.min(floor, c.delivered.stream_seq)
+    }
+    return floor
   }
 
   async #watchRetained(): Promise<void> {

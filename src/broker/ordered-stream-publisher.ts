@@ -23,12 +23,18 @@
  */
 import type { MsgHdrs } from '@nats-io/transport-node'
 
-/** JetStream's publish (`JetStreamClient.publish`): resolves once the stream stored the message. */
+/** JetStream's publish (`JetStreamClient.publish`): resolves with the stream sequence once the stream stored the message. */
 export type StreamPublish = (
   subject: string,
   payload: Uint8Array,
   options: { headers: MsgHdrs; msgID: string; timeout: number },
-) => Promise<unknown>
+) => Promise<{ seq: number }>
+
+/** A publish the stream acknowledged shortly before the connection was lost. */
+export interface AckedPublish {
+  seq: number
+  msgID: string
+}
 
 export interface OrderedStreamPublisherOptions {
   publish: StreamPublish
@@ -40,6 +46,21 @@ export interface OrderedStreamPublisherOptions {
   retryMs?: number
   /** A publish attempt failed (it is sent again until its deadline). */
   onFailure?: (err: unknown) => void
+  /**
+   * How long an acknowledged publish is kept for `lost` (default 0: not kept). nats-server 2.9
+   * acknowledges publishes while it shuts down that are gone after its restart (docs/cluster.md).
+   */
+  keepAckedMs?: number
+  /**
+   * After a reconnect: which of the publishes acknowledged in the last `keepAckedMs` before the
+   * disconnect the stream lost (their msgIDs). They are sent again, in order, before anything else.
+   */
+  lost?: (acked: readonly AckedPublish[]) => Promise<ReadonlySet<string>>
+}
+
+interface Kept extends AckedPublish {
+  entry: Entry
+  at: number
 }
 
 interface Entry {
@@ -60,6 +81,15 @@ export class OrderedStreamPublisher {
   readonly #attemptMs: number
   readonly #retryMs: number
   readonly #onFailure: ((err: unknown) => void) | undefined
+  readonly #keepAckedMs: number
+  readonly #lost: OrderedStreamPublisherOptions['lost']
+  /** Acknowledged in the last `keepAckedMs`, oldest first, from `#keptHead`. */
+  #kept: Kept[] = []
+  #keptHead = 0
+  /** What was kept when the connection was lost: checked with `lost` after the reconnect. */
+  #suspect: Kept[] = []
+  /** Disconnects and reconnects so far: a `lost` answer after a later one is stale. */
+  #epoch = 0
   /** Publishes not settled yet, in the order they were made, from `#head` (settled ones are trimmed from the front). */
   #entries: Entry[] = []
   #head = 0
@@ -75,6 +105,8 @@ export class OrderedStreamPublisher {
     this.#attemptMs = options.attemptMs ?? 2000
     this.#retryMs = options.retryMs ?? 100
     this.#onFailure = options.onFailure
+    this.#keepAckedMs = options.keepAckedMs ?? 0
+    this.#lost = options.lost
   }
 
   /** Resolves true once the stream stored the message, false when it did not within `timeoutMs` (or on close). */
@@ -100,6 +132,11 @@ export class OrderedStreamPublisher {
 
   /** The NATS connection was lost: what is in flight may be lost with it, and nothing new goes out. */
   disconnected(): void {
+    this.#epoch++
+    this.#trimKept(Date.now())
+    for (let i = this.#keptHead; i < this.#kept.length; i++) this.#suspect.push(this.#kept[i]!)
+    this.#kept = []
+    this.#keptHead = 0
     this.#connected = false
     this.#held = true
     this.#arm()
@@ -107,10 +144,37 @@ export class OrderedStreamPublisher {
 
   /** The NATS connection is back: every publish not acknowledged is sent again, in order, before anything new. */
   reconnected(): void {
-    this.#connected = true
-    clearTimeout(this.#timer)
-    this.#timer = undefined
-    this.#resend()
+    const epoch = ++this.#epoch
+    const back = (lost?: ReadonlySet<string>) => {
+      if (epoch !== this.#epoch || this.#closed) return
+      const suspect = this.#suspect
+      this.#suspect = []
+      if (lost !== undefined && lost.size > 0) {
+        // sent again first, in their order; their publishers had their answer already
+        const now = Date.now()
+        const again: Entry[] = suspect
+          .filter((k) => lost.has(k.msgID))
+          .map((k) => ({
+            ...k.entry,
+            deadline: now + this.#timeoutMs,
+            attempt: 0,
+            done: false,
+            resolve: () => {},
+          }))
+        this.#entries = [...again, ...this.#entries.slice(this.#head)]
+        this.#head = 0
+      }
+      this.#connected = true
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+      this.#resend()
+    }
+    if (this.#lost === undefined || this.#suspect.length === 0) back()
+    else
+      this.#lost(this.#suspect.map((k) => ({ seq: k.seq, msgID: k.msgID }))).then(back, (err: unknown) => {
+        this.#onFailure?.(err)
+        back()
+      })
   }
 
   /** Settles everything not stored yet as not stored. */
@@ -126,7 +190,14 @@ export class OrderedStreamPublisher {
     const timeout = Math.max(1, Math.min(entry.deadline - Date.now(), this.#attemptMs))
     this.#publish(entry.subject, entry.payload, { headers: entry.headers, msgID: entry.msgID, timeout }).then(
       // any attempt's success counts: the stream has it
-      () => this.#settle(entry, true),
+      (ack) => {
+        if (this.#keepAckedMs > 0 && !entry.done) {
+          const at = Date.now()
+          this.#trimKept(at)
+          this.#kept.push({ seq: ack.seq, msgID: entry.msgID, entry, at })
+        }
+        this.#settle(entry, true)
+      },
       (err: unknown) => {
         if (entry.done || entry.attempt !== attempt) return
         this.#onFailure?.(err)
@@ -134,6 +205,19 @@ export class OrderedStreamPublisher {
         this.#arm()
       },
     )
+  }
+
+  #trimKept(now: number): void {
+    const kept = this.#kept
+    while (this.#keptHead < kept.length && kept[this.#keptHead]!.at < now - this.#keepAckedMs)
+      this.#keptHead++
+    if (this.#keptHead === kept.length) {
+      this.#kept = []
+      this.#keptHead = 0
+    } else if (this.#keptHead > 1024 && this.#keptHead * 2 > kept.length) {
+      this.#kept = kept.slice(this.#keptHead)
+      this.#keptHead = 0
+    }
   }
 
   #settle(entry: Entry, stored: boolean): void {

@@ -9,7 +9,7 @@ import { OrderedStreamPublisher } from '../../src/broker/ordered-stream-publishe
 
 interface Request {
   id: string
-  resolve: (ack: { duplicate: boolean }) => void
+  resolve: (ack: { seq: number; duplicate: boolean }) => void
   reject: (err: Error) => void
 }
 
@@ -23,7 +23,11 @@ class FakeJetStream {
   #buffered: Request[] = []
   #waiters: (() => void)[] = []
 
-  readonly publish = (_subject: string, _payload: Uint8Array, options: { msgID: string }): Promise<unknown> =>
+  readonly publish = (
+    _subject: string,
+    _payload: Uint8Array,
+    options: { msgID: string },
+  ): Promise<{ seq: number; duplicate: boolean }> =>
     new Promise((resolve, reject) => {
       const request = { id: options.msgID, resolve, reject }
       if (this.up) this.#receive(request)
@@ -46,7 +50,7 @@ class FakeJetStream {
     for (const r of this.#inflight.splice(0, count)) {
       const duplicate = this.stored.includes(r.id)
       if (!duplicate) this.stored.push(r.id)
-      if (!lost) r.resolve({ duplicate })
+      if (!lost) r.resolve({ seq: this.stored.indexOf(r.id) + 1, duplicate })
     }
   }
 
@@ -136,4 +140,34 @@ test('close settles what was not stored as not stored', async () => {
   const held = publish(p, 'm2')
   p.close()
   assert.deepEqual([await sent, await held, await publish(p, 'm3')], [false, false, false])
+})
+
+test('publishes acknowledged shortly before the disconnect that the stream lost are sent again first, in order, before the held ones', async () => {
+  const js = new FakeJetStream()
+  const asked: string[][] = []
+  const p = new OrderedStreamPublisher({
+    publish: js.publish,
+    timeoutMs: 60_000,
+    retryMs: 1,
+    keepAckedMs: 60_000,
+    // the stream lost m2 and m3 (a nats-server that acknowledged them while it shut down)
+    lost: async (acked) => {
+      asked.push(acked.map((a) => `${a.msgID}@${a.seq}`))
+      return new Set(['m2', 'm3'])
+    },
+  })
+  const first = [publish(p, 'm1'), publish(p, 'm2'), publish(p, 'm3')]
+  await js.sends(3)
+  js.answer()
+  assert.deepEqual(await Promise.all(first), [true, true, true])
+  js.drop()
+  p.disconnected()
+  const held = publish(p, 'm4')
+  js.restore()
+  p.reconnected()
+  await js.sends(6)
+  assert.deepEqual(asked, [['m1@1', 'm2@2', 'm3@3']])
+  assert.deepEqual(js.sent.slice(3), ['m2', 'm3', 'm4'])
+  js.answer()
+  assert.equal(await held, true)
 })
