@@ -246,6 +246,8 @@ function sleep(ms: number): Promise<void> {
 
 /** How long a worker keeps its acknowledged JetStream publishes, to send again those a NATS restart lost. */
 const KEEP_ACKED_MS = 5000
+/** Stream look-ups in flight at once while checking what a NATS restart lost. */
+const LOOKUPS_AT_ONCE = 32
 /** The consumers groupName() names. */
 const GROUP_CONSUMER = /^mqttd_[0-9a-f]{24}$/
 
@@ -491,22 +493,41 @@ export class NatsBridge implements RemoteRoute {
    * Share groups' consumers are left out: their filters skip what they do not match.
    */
   async #lostInRestart(acked: readonly AckedPublish[]): Promise<Set<string>> {
+    // a nats-server that just started may not answer for its stream yet
+    const deadline = Date.now() + this.#o.config.publishTimeoutMs
+    for (;;) {
+      try {
+        return await this.#lostAmong(acked)
+      } catch (err) {
+        if (this.#closed || Date.now() >= deadline) {
+          this.#o.log.warn({ err, acked: acked.length }, 'cluster: could not check what a NATS restart lost')
+          throw err
+        }
+        await sleep(100)
+      }
+    }
+  }
+
+  async #lostAmong(acked: readonly AckedPublish[]): Promise<Set<string>> {
     // what every worker's consumer delivered already is not in question (and usually all of it is)
     const before = await this.#deliveredFloor()
+    const candidates = acked.filter((a) => a.seq > before)
     const missing: AckedPublish[] = []
-    await Promise.all(
-      acked
-        .filter((a) => a.seq > before)
-        .map(async (a) => {
-          const stored = await this.#jsm.streams
-            .getMessage(QOS_STREAM, { seq: a.seq })
-            .catch((err: unknown) => {
-              if (/not found|404/i.test(String(err))) return null
-              throw err
-            })
-          if (stored === null) missing.push(a)
-        }),
-    )
+    // a few look-ups at a time: a dead worker's consumer, still there, can leave all of them in question
+    let next = 0
+    const lookUp = async (): Promise<void> => {
+      while (next < candidates.length) {
+        const a = candidates[next++]!
+        const stored = await this.#jsm.streams
+          .getMessage(QOS_STREAM, { seq: a.seq })
+          .catch((err: unknown) => {
+            if (/not found|404/i.test(String(err))) return null
+            throw err
+          })
+        if (stored === null) missing.push(a)
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(LOOKUPS_AT_ONCE, candidates.length) }, lookUp))
     if (missing.length === 0) return new Set()
     const floor = await this.#deliveredFloor()
     const lost = new Set(missing.filter((a) => a.seq > floor).map((a) => a.msgID))
