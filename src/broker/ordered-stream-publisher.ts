@@ -182,7 +182,7 @@ export class OrderedStreamPublisher {
     this.#closed = true
     clearTimeout(this.#timer)
     this.#timer = undefined
-    for (let i = this.#head; i < this.#entries.length; i++) this.#settle(this.#entries[i]!, false)
+    for (const entry of this.#entries.slice(this.#head)) this.#settle(entry, false)
   }
 
   #attempt(entry: Entry): void {
@@ -250,12 +250,9 @@ export class OrderedStreamPublisher {
   }
 
   #expire(now: number): void {
-    // deadlines grow with the order the publishes were made in
-    for (let i = this.#head; i < this.#entries.length; i++) {
-      const entry = this.#entries[i]!
-      if (entry.deadline > now) return
-      this.#settle(entry, false)
-    }
+    // not in deadline order: the re-sends of what a restart lost go first with fresh deadlines
+    // a copy: settling trims and compacts the list
+    for (const entry of this.#entries.slice(this.#head)) if (entry.deadline <= now) this.#settle(entry, false)
   }
 
   #resend(): void {
