@@ -75,6 +75,15 @@ interface Entry {
   resolve: (stored: boolean) => void
 }
 
+/**
+ * A list read from `head` (the items before it are gone) without shifting it on every removal:
+ * emptied once nothing is left, copied once the gone front is most of a long list, else as it is.
+ */
+function compactFront<T>(list: T[], head: number): T[] {
+  if (head === list.length) return head === 0 ? list : []
+  return head > 1024 && head * 2 > list.length ? list.slice(head) : list
+}
+
 export class OrderedStreamPublisher {
   readonly #publish: StreamPublish
   readonly #timeoutMs: number
@@ -211,11 +220,9 @@ export class OrderedStreamPublisher {
     const kept = this.#kept
     while (this.#keptHead < kept.length && kept[this.#keptHead]!.at < now - this.#keepAckedMs)
       this.#keptHead++
-    if (this.#keptHead === kept.length) {
-      this.#kept = []
-      this.#keptHead = 0
-    } else if (this.#keptHead > 1024 && this.#keptHead * 2 > kept.length) {
-      this.#kept = kept.slice(this.#keptHead)
+    const compact = compactFront(kept, this.#keptHead)
+    if (compact !== kept) {
+      this.#kept = compact
       this.#keptHead = 0
     }
   }
@@ -226,11 +233,9 @@ export class OrderedStreamPublisher {
     entry.resolve(stored)
     const entries = this.#entries
     while (this.#head < entries.length && entries[this.#head]!.done) this.#head++
-    if (this.#head === entries.length) {
-      this.#entries = []
-      this.#head = 0
-    } else if (this.#head > 1024 && this.#head * 2 > entries.length) {
-      this.#entries = entries.slice(this.#head)
+    const compact = compactFront(entries, this.#head)
+    if (compact !== entries) {
+      this.#entries = compact
       this.#head = 0
     }
   }
