@@ -518,13 +518,8 @@ export class NatsBridge implements RemoteRoute {
     const lookUp = async (): Promise<void> => {
       while (next < candidates.length) {
         const a = candidates[next++]!
-        const stored = await this.#jsm.streams
-          .getMessage(QOS_STREAM, { seq: a.seq })
-          .catch((err: unknown) => {
-            if (/not found|404/i.test(String(err))) return null
-            throw err
-          })
-        if (stored === null) missing.push(a)
+        // null: no message at that sequence; any other error (a stream not recovered yet) retries the check
+        if ((await this.#jsm.streams.getMessage(QOS_STREAM, { seq: a.seq })) === null) missing.push(a)
       }
     }
     await Promise.all(Array.from({ length: Math.min(LOOKUPS_AT_ONCE, candidates.length) }, lookUp))
