@@ -145,9 +145,13 @@ let probes = 0
 
 /**
  * Arranges for the next connection to land on a worker satisfying `wanted`:
- * probe connections (other client ids) held open as ballast tip piscina's
- * least-busy balancing; a probe that lands right is closed again, so the next
- * connection takes its place. Returns a function releasing the ballast.
+ * probe connections (other client ids) held open as ballast tip the main
+ * thread's least-loaded balancing; a probe that lands right is closed again,
+ * so the next connection takes its place. A worker's count falls only when
+ * the connection's end (after its `onClose` hooks) reached the main thread,
+ * so a connection the test closed just before may still weigh on its worker
+ * and send a probe elsewhere; the placement therefore counts only when two
+ * probes in a row land right. Returns a function releasing the ballast.
  */
 export async function placeNext(
   t: TestContext,
@@ -158,7 +162,8 @@ export async function placeNext(
   const release = () => {
     for (const b of ballast) b.client.end(true)
   }
-  for (let i = 0; i < 8; i++) {
+  let landed = 0
+  for (let i = 0; i < 12; i++) {
     const probe = await connectClient(t, server, {
       protocolVersion: 5,
       clientId: `probe-${process.pid}-${++probes}`,
@@ -167,8 +172,10 @@ export async function placeNext(
       await probe.client.endAsync()
       // let the connection's task end so the balancer counts it gone
       await delay(150)
-      return release
+      if (++landed === 2) return release
+      continue
     }
+    landed = 0
     ballast.push(probe)
   }
   release()
