@@ -82,6 +82,7 @@ import type {
   SessionSnapshot,
   StreamMark,
 } from './session.ts'
+import { StreamPosition } from './stream-position.ts'
 
 /** Unacknowledged QoS 1/2 messages one worker takes from the stream at a time. */
 const PULL_BATCH = 1000
@@ -250,6 +251,11 @@ const KEEP_ACKED_MS = 5000
 const LOOKUPS_AT_ONCE = 32
 /** The consumers groupName() names. */
 const GROUP_CONSUMER = /^mqttd_[0-9a-f]{24}$/
+/** How long a worker remembers a sequence its consumer skipped: longer than a check after a reconnect lasts. */
+const GAP_MEMORY_MS = 30_000
+/** Longest the check after a reconnect waits for a worker to say what it received (StreamPosition). */
+const POSITIONS_WAIT_MS = 1500
+const POSITIONS_RETRY_MS = 100
 
 /** A short, NATS-safe name for a share group of a filter (queue groups and consumers). */
 function groupName(group: string, filter: string, subject = ''): string {
@@ -278,8 +284,8 @@ export class NatsBridge implements RemoteRoute {
   #retainedRevision = 0
   readonly #retainedWaiters = new Set<{ revision: number; resolve: () => void }>()
   #closed = false
-  /** The last stream sequence this worker's own consumer handled. */
-  #streamSeq = 0
+  /** What this worker's own consumer handed to it. */
+  readonly #position: StreamPosition
   /** This node's own messages that persistent sessions here hold, by id, until they let go. */
   readonly #ownHolds = new Map<string, AckHold & { ack?: () => void }>()
   /** This node's own stream copies that came before the routing over this worker's port, by id. */
@@ -321,8 +327,10 @@ export class NatsBridge implements RemoteRoute {
     sessions: KV,
     plain: ConsumerMessages,
     link: string,
+    start: number,
   ) {
     this.#o = o
+    this.#position = new StreamPosition(start, GAP_MEMORY_MS)
     this.#nc = nc
     this.#jsm = jsm
     this.#js = jetstream(nc)
@@ -359,7 +367,7 @@ export class NatsBridge implements RemoteRoute {
     const jsm = await jetstreamManager(nc)
     const retained = await new Kvm(nc).open(RETAINED_BUCKET)
     const durable = `${o.config.nodeId}_${link}`
-    await jsm.consumers.add(QOS_STREAM, {
+    const made = await jsm.consumers.add(QOS_STREAM, {
       durable_name: durable,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.New,
@@ -381,7 +389,7 @@ export class NatsBridge implements RemoteRoute {
       },
     })
     const sessions = await new Kvm(nc).open(SESSIONS_BUCKET)
-    bridge = new NatsBridge(o, nc, jsm, retained, sessions, plain, link)
+    bridge = new NatsBridge(o, nc, jsm, retained, sessions, plain, link, made.delivered.stream_seq)
     const self = bridge
     for (const m of early) self.#onStream(m)
     nc.subscribe(nodeSubject(o.config.nodeId, `${link}.take`), {
@@ -389,6 +397,9 @@ export class NatsBridge implements RemoteRoute {
     })
     nc.subscribe(nodeSubject(o.config.nodeId, `${link}.settle`), {
       callback: (_err, m) => void self.#onSettle(m),
+    })
+    nc.subscribe(nodeSubject(o.config.nodeId, `${link}.position`), {
+      callback: (_err, m) => void m.respond(String(self.#position.received(Date.now()))),
     })
     await bridge.#watchRetained()
     void bridge.#watchStatus()
@@ -485,11 +496,11 @@ export class NatsBridge implements RemoteRoute {
 
   /**
    * Which of `acked` (acknowledged shortly before the connection was lost) the stream no longer
-   * has although a worker's consumer never read them: nats-server 2.9 acknowledges publishes
-   * while it shuts down that are gone after its restart (docs/cluster.md). A message all consumers
-   * took is gone legitimately (interest retention); so a missing one counts as lost only beyond
-   * the lowest position a worker's consumer delivered, read again after the look-ups (positions
-   * only grow).
+   * has although a worker never received them: nats-server 2.9 acknowledges publishes while it
+   * shuts down that are gone after its restart (docs/cluster.md). A message all consumers took is
+   * gone legitimately (interest retention); so a missing one counts as lost only beyond the lowest
+   * position up to which the workers received everything, asked again after the look-ups
+   * (positions only grow).
    * Share groups' consumers are left out: their filters skip what they do not match.
    */
   async #lostInRestart(acked: readonly AckedPublish[]): Promise<Set<string>> {
@@ -509,9 +520,9 @@ export class NatsBridge implements RemoteRoute {
   }
 
   async #lostAmong(acked: readonly AckedPublish[]): Promise<Set<string>> {
-    // what every worker's consumer delivered already is not in question (and usually all of it is)
-    const before = await this.#deliveredFloor()
-    const candidates = acked.filter((a) => a.seq > before)
+    // what every worker received already is not in question (and usually all of it is)
+    const asked = await this.#receivedFloor()
+    const candidates = acked.filter((a) => a.seq > asked.floor)
     const missing: AckedPublish[] = []
     // a few look-ups at a time: a dead worker's consumer, still there, can leave all of them in question
     let next = 0
@@ -524,7 +535,8 @@ export class NatsBridge implements RemoteRoute {
     }
     await Promise.all(Array.from({ length: Math.min(LOOKUPS_AT_ONCE, candidates.length) }, lookUp))
     if (missing.length === 0) return new Set()
-    const floor = await this.#deliveredFloor()
+    // asked again: one that all workers received since, then all acknowledged, is gone legitimately
+    const { floor } = await this.#receivedFloor(asked.silent)
     const lost = new Set(missing.filter((a) => a.seq > floor).map((a) => a.msgID))
     if (lost.size > 0)
       this.#o.log.warn(
@@ -534,13 +546,52 @@ export class NatsBridge implements RemoteRoute {
     return lost
   }
 
-  /** The lowest stream position the workers' consumers (not the share groups') delivered. */
-  async #deliveredFloor(): Promise<number> {
-    let floor = Number.POSITIVE_INFINITY
-    for await (const c of this.#jsm.consumers.list(QOS_STREAM)) {
-      if (!GROUP_CONSUMER.test(c.name)) floor = Math.min(floor, c.delivered.stream_seq)
+  /**
+   * The lowest stream position up to which the workers (their own consumers, not the share
+   * groups') received every message. Each live worker says it (`position`): a consumer pulled
+   * after a restart steps over the messages the restart lost and reports them delivered, so its
+   * own `delivered` would hide them. A worker that does not answer within POSITIONS_WAIT_MS (a
+   * dead one, whose consumer nobody pulls) counts with its consumer's `delivered`, and is not
+   * waited for again in a second look (`silent`).
+   */
+  async #receivedFloor(
+    silent: ReadonlySet<string> = new Set(),
+  ): Promise<{ floor: number; silent: Set<string> }> {
+    const consumers: [string, number][] = []
+    for await (const c of this.#jsm.consumers.list(QOS_STREAM))
+      if (!GROUP_CONSUMER.test(c.name)) consumers.push([c.name, c.delivered.stream_seq])
+    const deadline = Date.now() + POSITIONS_WAIT_MS
+    const stillSilent = new Set<string>()
+    const positions = await Promise.all(
+      consumers.map(async ([name, delivered]) => {
+        const said = silent.has(name) ? undefined : await this.#askPosition(name, deadline)
+        if (said !== undefined) return said
+        stillSilent.add(name)
+        return delivered
+      }),
+    )
+    return { floor: Math.min(Number.POSITIVE_INFINITY, ...positions), silent: stillSilent }
+  }
+
+  /** What worker consumer `name`'s worker received (StreamPosition), or undefined when it does not say by `deadline`. */
+  async #askPosition(name: string, deadline: number): Promise<number | undefined> {
+    if (name === `${this.#node}_${this.#link}`) return this.#position.received(Date.now())
+    const parsed = WORKER_CONSUMER.exec(name)
+    if (parsed === null) return undefined
+    const subject = nodeSubject(parsed[1]!, `${parsed[2]!}.position`)
+    while (!this.#closed) {
+      const left = deadline - Date.now()
+      if (left <= 0) return undefined
+      try {
+        const said = Number((await this.#nc.request(subject, '', { timeout: left })).string())
+        return Number.isSafeInteger(said) ? said : undefined
+      } catch (err) {
+        // no responders: not reconnected yet, or dead; asked again until the deadline
+        if (!noResponders(err)) return undefined
+        await sleep(POSITIONS_RETRY_MS)
+      }
     }
-    return floor
+    return undefined
   }
 
   async #watchRetained(): Promise<void> {
@@ -734,7 +785,7 @@ export class NatsBridge implements RemoteRoute {
   #onStream(m: JsMsg): void {
     // ack_wait is an hour: a message delivered again is one still held here
     if (m.info.redelivered) return
-    this.#streamSeq = m.seq
+    this.#position.advance(m.seq, Date.now())
     const src = m.headers?.get(SOURCE_HEADER) ?? ''
     // what a session catching up judges the message by (none catching up: nobody judges)
     const copy = this.#catching.size > 0 ? copyOf(m) : undefined
@@ -1072,7 +1123,7 @@ export class NatsBridge implements RemoteRoute {
       this.#o.log.warn({ err }, 'cluster: stream position unknown; a moved session stops catching up')
       state.until = 0
     }
-    if (this.#streamSeq >= state.until) this.#doneCatchingUp(state)
+    if (this.#position.seq >= state.until) this.#doneCatchingUp(state)
   }
 
   /** `state`'s session caught up: what the routing here parked goes in, but for what the old worker had delivered. */
@@ -1130,7 +1181,7 @@ export class NatsBridge implements RemoteRoute {
           // from here on the stream messages this worker reads are kept for the session: the old worker
           // gives it up once it read at least as far, so nothing falls between the two
           if (resume && !this.#arrivals.has(clientId))
-            this.#arrivals.set(clientId, { from: this.#streamSeq, items: [], dropped: 0 })
+            this.#arrivals.set(clientId, { from: this.#position.seq, items: [], dropped: 0 })
           const reply = await this.#nc.request(
             nodeSubject(holder.node, `${holder.link}.take`),
             serialize({ clientId, resume, from: this.#arrivals.get(clientId)?.from ?? 0 }),
@@ -1276,7 +1327,7 @@ export class NatsBridge implements RemoteRoute {
       // its entry here keeps the window, for whoever adopts this worker in turn
       if (window !== undefined) session.widen(window)
     }
-    const upTo = this.#streamSeq
+    const upTo = this.#position.seq
     for (const session of adopted) this.remember(session, true, true)
     const mine = `${ADOPTED}:${this.#node}_${this.#link}`
     const durables = [durable]
@@ -1484,7 +1535,7 @@ export class NatsBridge implements RemoteRoute {
       const snapshot = this.#o.giveUp(clientId, resume)
       if (snapshot !== undefined && snapshot !== null)
         snapshot.stream = {
-          seq: this.#streamSeq,
+          seq: this.#position.seq,
           node: this.#node,
           link: this.#link,
           worker: this.#o.workerId,
@@ -1511,12 +1562,12 @@ export class NatsBridge implements RemoteRoute {
    * own it holds. Until `deadline` at most.
    */
   async #reach(seq: number, deadline: number): Promise<void> {
-    while (this.#streamSeq < seq && !this.#closed && Date.now() < deadline) await sleep(2)
+    while (this.#position.seq < seq && !this.#closed && Date.now() < deadline) await sleep(2)
     const early = [...this.#early.keys()]
     while (early.some((id) => this.#early.has(id)) && !this.#closed && Date.now() < deadline) await sleep(2)
     if (Date.now() >= deadline)
       this.#o.log.warn(
-        { seq, at: this.#streamSeq },
+        { seq, at: this.#position.seq },
         'cluster: giving a session up before reading as far as its new worker; messages between may be missing',
       )
   }

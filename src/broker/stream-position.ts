@@ -1,0 +1,48 @@
+/**
+ * Where a worker stands in the QoS stream, as the worker itself received it.
+ *
+ * A worker's consumer takes the whole stream, and the stream keeps a message
+ * until every consumer acknowledged it (interest retention), so its messages
+ * come to the worker one after the other: a sequence skipped is one the
+ * worker never saw. That happens when nats-server lost messages in a restart
+ * (docs/cluster.md): the consumer, pulled again, steps over the missing
+ * sequences and reports them delivered. The check for what a restart lost
+ * asks the workers for this position instead of the consumers' (nats-bridge.ts).
+ */
+export class StreamPosition {
+  #seq: number
+  #gap: { before: number; until: number } | undefined
+  readonly #memoryMs: number
+
+  /**
+   * @param start the consumer's position when it was made (nothing before it is for this worker)
+   * @param memoryMs how long a skip is remembered: longer than any check after a reconnect lasts
+   */
+  constructor(start: number, memoryMs: number) {
+    this.#seq = start
+    this.#memoryMs = memoryMs
+  }
+
+  /** The last sequence the consumer handed to the worker. */
+  get seq(): number {
+    return this.#seq
+  }
+
+  /** A message handed to the worker for the first time (not a redelivery). */
+  advance(seq: number, now: number): void {
+    if (seq <= this.#seq) return
+    // the earliest skip counts: what came before it is all the worker surely has
+    if (seq > this.#seq + 1 && (this.#gap === undefined || this.#gap.until <= now))
+      this.#gap = { before: this.#seq, until: now + this.#memoryMs }
+    this.#seq = seq
+  }
+
+  /** Every message up to this sequence reached the worker: before a skip still remembered, else {@link seq}. */
+  received(now: number): number {
+    const gap = this.#gap
+    if (gap === undefined) return this.#seq
+    if (gap.until > now) return gap.before
+    this.#gap = undefined
+    return this.#seq
+  }
+}
