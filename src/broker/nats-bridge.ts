@@ -251,6 +251,12 @@ const KEEP_ACKED_MS = 5000
 const LOOKUPS_AT_ONCE = 32
 /** The consumers groupName() names. */
 const GROUP_CONSUMER = /^mqttd_[0-9a-f]{24}$/
+/** Most sequences a worker looks up after its consumer skipped some (the last ones). */
+const MAX_SKIPPED_LOOKUPS = 100_000
+/** A worker's consumer's ack_wait while it sends again what went into a connection that died. */
+const REDELIVER_ACK_WAIT_NS = 2000 * 1e6
+/** Longest a worker waits for those (a few ack_waits). */
+const REDELIVER_WAIT_MS = 10_000
 /** How long a worker remembers a sequence its consumer skipped: longer than a check after a reconnect lasts. */
 const GAP_MEMORY_MS = 30_000
 /** Longest the check after a reconnect waits for a worker to say what it received (StreamPosition). */
@@ -286,6 +292,10 @@ export class NatsBridge implements RemoteRoute {
   #closed = false
   /** What this worker's own consumer handed to it. */
   readonly #position: StreamPosition
+  /** Sequences the consumer sent into a connection that died, asked for again (#recoverSkipped). */
+  readonly #owed = new Set<number>()
+  /** Whether this worker's consumer has the short ack_wait that sends the owed ones again. */
+  #redelivering = false
   /** This node's own messages that persistent sessions here hold, by id, until they let go. */
   readonly #ownHolds = new Map<string, AckHold & { ack?: () => void }>()
   /** This node's own stream copies that came before the routing over this worker's port, by id. */
@@ -783,9 +793,14 @@ export class NatsBridge implements RemoteRoute {
    * Acknowledged once no persistent session here holds it any more.
    */
   #onStream(m: JsMsg): void {
-    // ack_wait is an hour: a message delivered again is one still held here
-    if (m.info.redelivered) return
-    this.#position.advance(m.seq, Date.now())
+    if (m.info.redelivered) {
+      // ack_wait is an hour: a message delivered again is one still held here, unless asked for
+      // again because the first copy went into a connection that died (#recoverSkipped)
+      if (!this.#owed.delete(m.seq)) return
+    } else {
+      const skipped = this.#position.advance(m.seq, Date.now())
+      if (skipped !== undefined) void this.#recoverSkipped(skipped.from, skipped.to)
+    }
     const src = m.headers?.get(SOURCE_HEADER) ?? ''
     // what a session catching up judges the message by (none catching up: nobody judges)
     const copy = this.#catching.size > 0 ? copyOf(m) : undefined
@@ -817,6 +832,84 @@ export class NatsBridge implements RemoteRoute {
     }
     for (const state of this.#catching.values())
       if (state.until !== undefined && m.seq >= state.until) this.#doneCatchingUp(state)
+  }
+
+  /**
+   * Sequences this worker's consumer stepped over (StreamPosition). One the stream still has was
+   * sent into a connection that died: the consumer counts it delivered and would send it again only
+   * after its ack_wait (an hour), to be ignored as one held here. Such ones are asked for again by
+   * shortening the consumer's ack_wait until they came (the messages held here come again
+   * meanwhile and are ignored), then it is set back. One the stream no longer has was lost by a
+   * restart: its publisher sends it again (#lostInRestart).
+   */
+  async #recoverSkipped(from: number, to: number): Promise<void> {
+    const first = Math.max(from, to - MAX_SKIPPED_LOOKUPS + 1)
+    if (first > from)
+      this.#o.log.warn(
+        { from, to },
+        'cluster: the stream skipped more messages than are looked up; only the last ones are',
+      )
+    const present: number[] = []
+    let next = first
+    const lookUp = async (): Promise<void> => {
+      while (next <= to) {
+        const seq = next++
+        const stored = await this.#retrying(() => this.#jsm.streams.getMessage(QOS_STREAM, { seq }))
+        if (stored !== null) present.push(seq)
+      }
+    }
+    try {
+      await Promise.all(Array.from({ length: Math.min(LOOKUPS_AT_ONCE, to - first + 1) }, lookUp))
+    } catch (err) {
+      this.#o.log.warn({ err, from, to }, 'cluster: could not look up the messages the stream skipped')
+      return
+    }
+    if (present.length === 0 || this.#closed) return
+    for (const seq of present) this.#owed.add(seq)
+    this.#o.log.warn(
+      { count: present.length, from, to },
+      'cluster: messages sent to this worker into a lost NATS connection; asking for them again',
+    )
+    // one window at a time: a window open already waits for these too
+    if (this.#redelivering) return
+    this.#redelivering = true
+    const durable = `${this.#node}_${this.#link}`
+    try {
+      await this.#retrying(() =>
+        this.#jsm.consumers.update(QOS_STREAM, durable, { ack_wait: REDELIVER_ACK_WAIT_NS }),
+      )
+      const deadline = Date.now() + REDELIVER_WAIT_MS
+      while (this.#owed.size > 0 && !this.#closed && Date.now() < deadline) await sleep(50)
+      if (this.#owed.size > 0) {
+        this.#o.log.warn({ missing: this.#owed.size }, 'cluster: messages asked for again did not come')
+        this.#owed.clear()
+      }
+    } catch (err) {
+      this.#o.log.warn({ err }, 'cluster: could not ask for the messages the stream skipped')
+      this.#owed.clear()
+    } finally {
+      // what persistent sessions hold stays pending, not sent again every few seconds
+      await this.#retrying(
+        () => this.#jsm.consumers.update(QOS_STREAM, durable, { ack_wait: ACK_WAIT_NS }),
+        Number.POSITIVE_INFINITY,
+      ).catch((err: unknown) =>
+        this.#o.log.error({ err }, "cluster: could not set the consumer's ack_wait back"),
+      )
+      this.#redelivering = false
+    }
+  }
+
+  /** Runs `op` again (NATS away, a stream not recovered yet) until it succeeds, for publishTimeoutMs at most by default. */
+  async #retrying<T>(op: () => Promise<T>, forMs = this.#o.config.publishTimeoutMs): Promise<T> {
+    const deadline = Date.now() + forMs
+    for (;;) {
+      try {
+        return await op()
+      } catch (err) {
+        if (this.#closed || Date.now() >= deadline) throw err
+        await sleep(100)
+      }
+    }
   }
 
   /** One more stream message read while `arrival`'s session is on its way here: kept (and held) for it. */

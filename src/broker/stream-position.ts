@@ -7,7 +7,9 @@
  * worker never saw. That happens when nats-server lost messages in a restart
  * (docs/cluster.md): the consumer, pulled again, steps over the missing
  * sequences and reports them delivered. The check for what a restart lost
- * asks the workers for this position instead of the consumers' (nats-bridge.ts).
+ * asks the workers for this position instead of the consumers' (nats-bridge.ts). It also happens
+ * when the server sent messages into a connection that died: still in the stream, they come again
+ * once the worker asks for them (nats-bridge.ts).
  */
 export class StreamPosition {
   #seq: number
@@ -28,13 +30,19 @@ export class StreamPosition {
     return this.#seq
   }
 
-  /** A message handed to the worker for the first time (not a redelivery). */
-  advance(seq: number, now: number): void {
-    if (seq <= this.#seq) return
-    // the earliest skip counts: what came before it is all the worker surely has
-    if (seq > this.#seq + 1 && (this.#gap === undefined || this.#gap.until <= now))
-      this.#gap = { before: this.#seq, until: now + this.#memoryMs }
+  /**
+   * A message handed to the worker for the first time (not a redelivery). Returns the sequences
+   * it skipped, when it did.
+   */
+  advance(seq: number, now: number): { from: number; to: number } | undefined {
+    if (seq <= this.#seq) return undefined
+    const from = this.#seq + 1
     this.#seq = seq
+    if (seq === from) return undefined
+    // the earliest skip counts: what came before it is all the worker surely has
+    if (this.#gap === undefined || this.#gap.until <= now)
+      this.#gap = { before: from - 1, until: now + this.#memoryMs }
+    return { from, to: seq - 1 }
   }
 
   /** Every message up to this sequence reached the worker: before a skip still remembered, else {@link seq}. */

@@ -7,7 +7,7 @@ import { StreamPosition } from '../../src/broker/stream-position.ts'
 test('messages one after the other: received up to the last one', () => {
   const p = new StreamPosition(10, 1000)
   assert.equal(p.received(0), 10)
-  for (let seq = 11; seq <= 15; seq++) p.advance(seq, 0)
+  for (let seq = 11; seq <= 15; seq++) assert.equal(p.advance(seq, 0), undefined)
   assert.equal(p.seq, 15)
   assert.equal(p.received(0), 15)
 })
@@ -17,7 +17,7 @@ test('a skipped sequence: received only up to before it, while remembered; the p
   p.advance(1, 0)
   p.advance(2, 0)
   // 3..9 never came (a restart lost them, the consumer stepped over them)
-  p.advance(10, 100)
+  assert.deepEqual(p.advance(10, 100), { from: 3, to: 9 })
   p.advance(11, 200)
   assert.equal(p.seq, 11)
   assert.equal(p.received(500), 2)
