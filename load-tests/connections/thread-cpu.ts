@@ -9,6 +9,9 @@
  *
  *   node load-tests/connections/thread-cpu.ts [--roots DIR,DIR] [--count 3000] [--rounds 3] [--workers 1] [--warmup 1000]
  *
+ * A root may carry Node flags for its server after a `#`, space-separated (`DIR#--single-threaded-gc`):
+ * the same checkout with and without a V8 flag, interleaved like two checkouts.
+ *
  * Each root (default: this checkout) is a checkout whose bin/mqttd.js runs a fresh server per
  * round (TCP listener, admin API, broker, no store), pinned to CPU 0; the load generator
  * (load-tests/generator, `conn`: connect, CONNECT/CONNACK, close at its end, 100 in flight)
@@ -48,7 +51,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '1000' },
   },
 })
-const roots = values.roots.split(',').map((r) => resolve(r))
+const roots = values.roots.split(',')
 const count = Number(values.count)
 const rounds = Number(values.rounds)
 const workers = Number(values.workers)
@@ -149,7 +152,10 @@ async function ready(adminPort: number, child: ChildProcess): Promise<void> {
   throw new Error('the server did not become ready')
 }
 
-async function measure(root: string): Promise<Record<string, number>> {
+async function measure(rootSpec: string): Promise<Record<string, number>> {
+  const [dirPart, flagPart] = rootSpec.split('#')
+  const root = resolve(dirPart!)
+  const flags = flagPart === undefined ? [] : flagPart.split(' ').filter((f) => f !== '')
   await drainTimeWait()
   const dir = mkdtempSync(join(tmpdir(), 'cc-threads-'))
   const port = await freePort()
@@ -164,7 +170,15 @@ async function measure(root: string): Promise<Record<string, number>> {
   writeFileSync(join(dir, 'mqttd.json'), JSON.stringify(config))
   const child = spawn(
     'taskset',
-    ['-c', '0', process.execPath, join(root, 'bin', 'mqttd.js'), '--config', join(dir, 'mqttd.json')],
+    [
+      '-c',
+      '0',
+      process.execPath,
+      ...flags,
+      join(root, 'bin', 'mqttd.js'),
+      '--config',
+      join(dir, 'mqttd.json'),
+    ],
     { cwd: dir, stdio: 'ignore' },
   )
   try {
