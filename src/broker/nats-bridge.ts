@@ -328,6 +328,8 @@ export class NatsBridge implements RemoteRoute {
   readonly #deadLooks: CounterChild
   readonly #adoptions: CounterChild
   readonly #giveBackShared: CounterChild
+  readonly #restartLost: CounterChild
+  readonly #connectionLost: CounterChild
 
   private constructor(
     o: BridgeOptions,
@@ -368,6 +370,11 @@ export class NatsBridge implements RemoteRoute {
     this.#deadLooks.inc(0)
     this.#adoptions.inc(0)
     this.#giveBackShared = counter(o.metrics, metricSpecs.clusterSharedGivenBack).labels(this.#node)
+    const recovered = counter(o.metrics, metricSpecs.clusterStreamRecovered)
+    this.#restartLost = recovered.labels(this.#node, 'restart_lost')
+    this.#connectionLost = recovered.labels(this.#node, 'connection_lost')
+    this.#restartLost.inc(0)
+    this.#connectionLost.inc(0)
   }
 
   /** Connects this worker (MQTTD_ERR_CLUSTER_CONNECT when NATS cannot be reached) and starts reading. */
@@ -548,6 +555,7 @@ export class NatsBridge implements RemoteRoute {
     // asked again: one that all workers received since, then all acknowledged, is gone legitimately
     const { floor } = await this.#receivedFloor(asked.silent)
     const lost = new Set(missing.filter((a) => a.seq > floor).map((a) => a.msgID))
+    this.#restartLost.inc(lost.size)
     if (lost.size > 0)
       this.#o.log.warn(
         { lost: lost.size, floor },
@@ -866,6 +874,7 @@ export class NatsBridge implements RemoteRoute {
     }
     if (present.length === 0 || this.#closed) return
     for (const seq of present) this.#owed.add(seq)
+    this.#connectionLost.inc(present.length)
     this.#o.log.warn(
       { count: present.length, from, to },
       'cluster: messages sent to this worker into a lost NATS connection; asking for them again',

@@ -288,6 +288,12 @@ export const metricSpecs = {
     type: 'counter',
     labelNames: ['node'],
   },
+  clusterStreamRecovered: {
+    name: 'mqttd_cluster_stream_recovered_total',
+    help: 'JetStream messages recovered after NATS trouble: `restart_lost` acknowledged publishes the stream lost in a nats-server restart, sent again by their worker; `connection_lost` messages the server sent into a worker connection as it died, asked for again.',
+    type: 'counter',
+    labelNames: ['node', 'cause'],
+  },
   clusterSharedGivenBack: {
     name: 'mqttd_cluster_shared_given_back_total',
     help: 'Share group messages given back to their group (for another member) because the member holding them ended its session unacknowledged.',
