@@ -52,7 +52,7 @@ import {
 import { type KV, Kvm } from '@nats-io/kv'
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { Logger } from 'pino'
-import { connectNats } from '../cluster/connect.ts'
+import { connectNats, noResponders } from '../cluster/connect.ts'
 import {
   fromKvKey,
   kvKey,
@@ -62,6 +62,7 @@ import {
   RETAINED_BUCKET,
   SESSIONS_BUCKET,
   SOURCE_HEADER,
+  WORKER_CONSUMER,
   WORKERS_HEADER,
 } from '../cluster/names.ts'
 import type { ClusterConfig } from '../cluster/schema.ts'
@@ -73,7 +74,7 @@ import { deliveryFor, type Merge, merge } from './delivery.ts'
 import type { BrokerMessage } from './message.ts'
 import { isExpired } from './message.ts'
 import { messageFrom, messageHeaders, retainedFrom, retainedValue } from './nats-envelope.ts'
-import { type AckedPublish, OrderedStreamPublisher } from './ordered-stream-publisher.ts'
+import { OrderedStreamPublisher } from './ordered-stream-publisher.ts'
 import type { RemoteRoute, Router } from './router.ts'
 import type {
   AckHold,
@@ -82,7 +83,7 @@ import type {
   SessionSnapshot,
   StreamMark,
 } from './session.ts'
-import { StreamPosition } from './stream-position.ts'
+import { StreamRecovery } from './stream-recovery.ts'
 
 /** Unacknowledged QoS 1/2 messages one worker takes from the stream at a time. */
 const PULL_BATCH = 1000
@@ -108,8 +109,6 @@ const DEAD_SWEEP_MS = 10_000
 const CATCH_UP_MS = 10_000
 /** Most stream messages one session on its way here keeps for it (beyond: lost for it, counted as dropped). */
 const MAX_ARRIVING = 50_000
-/** A worker's durable consumer, `<node>_<link>` (a share group's is `mqttd_` and 24 hex digits). */
-const WORKER_CONSUMER = /^(.+)_([0-9a-f]{8})$/
 
 /** A share group message a member of this worker holds: acknowledged in the group's consumer when it lets go. */
 interface SharedHeld {
@@ -229,11 +228,6 @@ function adoptLock(node: string, link: string): string {
  */
 const ADOPTED = 'adopted'
 
-/** Whether a NATS request failed because nobody listens on its subject (the worker is gone). */
-function noResponders(err: unknown): boolean {
-  return (err as { isNoResponders?: () => boolean }).isNoResponders?.() === true
-}
-
 function counter(registry: Registry, spec: { name: string; help: string; labelNames: readonly string[] }) {
   return (
     (registry.getSingleMetric(spec.name) as Counter<string> | undefined) ??
@@ -247,22 +241,6 @@ function sleep(ms: number): Promise<void> {
 
 /** How long a worker keeps its acknowledged JetStream publishes, to send again those a NATS restart lost. */
 const KEEP_ACKED_MS = 5000
-/** Stream look-ups in flight at once while checking what a NATS restart lost. */
-const LOOKUPS_AT_ONCE = 32
-/** The consumers groupName() names. */
-const GROUP_CONSUMER = /^mqttd_[0-9a-f]{24}$/
-/** Most sequences a worker looks up after its consumer skipped some (the last ones). */
-const MAX_SKIPPED_LOOKUPS = 100_000
-/** A worker's consumer's ack_wait while it sends again what went into a connection that died. */
-const REDELIVER_ACK_WAIT_NS = 2000 * 1e6
-/** Longest a worker waits for those (a few ack_waits). */
-const REDELIVER_WAIT_MS = 10_000
-/** How long a worker remembers a sequence its consumer skipped: longer than a check after a reconnect lasts. */
-const GAP_MEMORY_MS = 30_000
-/** Longest the check after a reconnect waits for a worker to say what it received (StreamPosition). */
-const POSITIONS_WAIT_MS = 1500
-const POSITIONS_RETRY_MS = 100
-
 /** A short, NATS-safe name for a share group of a filter (queue groups and consumers). */
 function groupName(group: string, filter: string, subject = ''): string {
   return `mqttd_${createHash('sha256').update(`${group}\u0000${filter}\u0000${subject}`).digest('hex').slice(0, 24)}`
@@ -290,12 +268,8 @@ export class NatsBridge implements RemoteRoute {
   #retainedRevision = 0
   readonly #retainedWaiters = new Set<{ revision: number; resolve: () => void }>()
   #closed = false
-  /** What this worker's own consumer handed to it. */
-  readonly #position: StreamPosition
-  /** Sequences the consumer sent into a connection that died, asked for again (#recoverSkipped). */
-  readonly #owed = new Set<number>()
-  /** Whether this worker's consumer has the short ack_wait that sends the owed ones again. */
-  #redelivering = false
+  /** What this worker received of the stream, and what it recovers after NATS trouble. */
+  readonly #recovery: StreamRecovery
   /** This node's own messages that persistent sessions here hold, by id, until they let go. */
   readonly #ownHolds = new Map<string, AckHold & { ack?: () => void }>()
   /** This node's own stream copies that came before the routing over this worker's port, by id. */
@@ -328,8 +302,6 @@ export class NatsBridge implements RemoteRoute {
   readonly #deadLooks: CounterChild
   readonly #adoptions: CounterChild
   readonly #giveBackShared: CounterChild
-  readonly #restartLost: CounterChild
-  readonly #connectionLost: CounterChild
 
   private constructor(
     o: BridgeOptions,
@@ -342,7 +314,6 @@ export class NatsBridge implements RemoteRoute {
     start: number,
   ) {
     this.#o = o
-    this.#position = new StreamPosition(start, GAP_MEMORY_MS)
     this.#nc = nc
     this.#jsm = jsm
     this.#js = jetstream(nc)
@@ -352,7 +323,7 @@ export class NatsBridge implements RemoteRoute {
       timeoutMs: o.config.publishTimeoutMs,
       onFailure: (err) => o.log.debug({ err }, 'cluster: JetStream publish failed; sending again'),
       keepAckedMs: KEEP_ACKED_MS,
-      lost: (acked) => this.#lostInRestart(acked),
+      lost: (acked) => this.#recovery.lostInRestart(acked),
     })
     this.#retained = retained
     this.#sessions = sessions
@@ -371,10 +342,18 @@ export class NatsBridge implements RemoteRoute {
     this.#adoptions.inc(0)
     this.#giveBackShared = counter(o.metrics, metricSpecs.clusterSharedGivenBack).labels(this.#node)
     const recovered = counter(o.metrics, metricSpecs.clusterStreamRecovered)
-    this.#restartLost = recovered.labels(this.#node, 'restart_lost')
-    this.#connectionLost = recovered.labels(this.#node, 'connection_lost')
-    this.#restartLost.inc(0)
-    this.#connectionLost.inc(0)
+    this.#recovery = new StreamRecovery({
+      jsm,
+      nc,
+      log: o.log,
+      durable: `${this.#node}_${link}`,
+      start,
+      ackWaitNs: ACK_WAIT_NS,
+      publishTimeoutMs: o.config.publishTimeoutMs,
+      restartLost: recovered.labels(this.#node, 'restart_lost'),
+      connectionLost: recovered.labels(this.#node, 'connection_lost'),
+      closed: () => this.#closed,
+    })
   }
 
   /** Connects this worker (MQTTD_ERR_CLUSTER_CONNECT when NATS cannot be reached) and starts reading. */
@@ -416,7 +395,7 @@ export class NatsBridge implements RemoteRoute {
       callback: (_err, m) => void self.#onSettle(m),
     })
     nc.subscribe(nodeSubject(o.config.nodeId, `${link}.position`), {
-      callback: (_err, m) => void m.respond(String(self.#position.received(Date.now()))),
+      callback: (_err, m) => void m.respond(String(self.#recovery.position.received(Date.now()))),
     })
     await bridge.#watchRetained()
     void bridge.#watchStatus()
@@ -509,107 +488,6 @@ export class NatsBridge implements RemoteRoute {
         this.#o.log.info({ server: s.server }, 'cluster: NATS connection back')
       } else if (s.type === 'error') this.#o.log.warn({ err: s.error }, 'cluster: NATS error')
     }
-  }
-
-  /**
-   * Which of `acked` (acknowledged shortly before the connection was lost) the stream no longer
-   * has although a worker never received them: nats-server 2.9 acknowledges publishes while it
-   * shuts down that are gone after its restart (docs/cluster.md). A message all consumers took is
-   * gone legitimately (interest retention); so a missing one counts as lost only beyond the lowest
-   * position up to which the workers received everything, asked again after the look-ups
-   * (positions only grow).
-   * Share groups' consumers are left out: their filters skip what they do not match.
-   */
-  async #lostInRestart(acked: readonly AckedPublish[]): Promise<Set<string>> {
-    // a nats-server that just started may not answer for its stream yet
-    const deadline = Date.now() + this.#o.config.publishTimeoutMs
-    for (;;) {
-      try {
-        return await this.#lostAmong(acked)
-      } catch (err) {
-        if (this.#closed || Date.now() >= deadline) {
-          this.#o.log.warn({ err, acked: acked.length }, 'cluster: could not check what a NATS restart lost')
-          throw err
-        }
-        await sleep(100)
-      }
-    }
-  }
-
-  async #lostAmong(acked: readonly AckedPublish[]): Promise<Set<string>> {
-    // what every worker received already is not in question (and usually all of it is)
-    const asked = await this.#receivedFloor()
-    const candidates = acked.filter((a) => a.seq > asked.floor)
-    const missing: AckedPublish[] = []
-    // a few look-ups at a time: a dead worker's consumer, still there, can leave all of them in question
-    let next = 0
-    const lookUp = async (): Promise<void> => {
-      while (next < candidates.length) {
-        const a = candidates[next++]!
-        // null: no message at that sequence; any other error (a stream not recovered yet) retries the check
-        if ((await this.#jsm.streams.getMessage(QOS_STREAM, { seq: a.seq })) === null) missing.push(a)
-      }
-    }
-    await Promise.all(Array.from({ length: Math.min(LOOKUPS_AT_ONCE, candidates.length) }, lookUp))
-    if (missing.length === 0) return new Set()
-    // asked again: one that all workers received since, then all acknowledged, is gone legitimately
-    const { floor } = await this.#receivedFloor(asked.silent)
-    const lost = new Set(missing.filter((a) => a.seq > floor).map((a) => a.msgID))
-    this.#restartLost.inc(lost.size)
-    if (lost.size > 0)
-      this.#o.log.warn(
-        { lost: lost.size, floor },
-        'cluster: JetStream lost messages it had acknowledged (a NATS restart); sending them again',
-      )
-    return lost
-  }
-
-  /**
-   * The lowest stream position up to which the workers (their own consumers, not the share
-   * groups') received every message. Each live worker says it (`position`): a consumer pulled
-   * after a restart steps over the messages the restart lost and reports them delivered, so its
-   * own `delivered` would hide them. A worker that does not answer within POSITIONS_WAIT_MS (a
-   * dead one, whose consumer nobody pulls) counts with its consumer's `delivered`, and is not
-   * waited for again in a second look (`silent`).
-   */
-  async #receivedFloor(
-    silent: ReadonlySet<string> = new Set(),
-  ): Promise<{ floor: number; silent: Set<string> }> {
-    const consumers: [string, number][] = []
-    for await (const c of this.#jsm.consumers.list(QOS_STREAM))
-      if (!GROUP_CONSUMER.test(c.name)) consumers.push([c.name, c.delivered.stream_seq])
-    const deadline = Date.now() + POSITIONS_WAIT_MS
-    const stillSilent = new Set<string>()
-    const positions = await Promise.all(
-      consumers.map(async ([name, delivered]) => {
-        const said = silent.has(name) ? undefined : await this.#askPosition(name, deadline)
-        if (said !== undefined) return said
-        stillSilent.add(name)
-        return delivered
-      }),
-    )
-    return { floor: Math.min(Number.POSITIVE_INFINITY, ...positions), silent: stillSilent }
-  }
-
-  /** What worker consumer `name`'s worker received (StreamPosition), or undefined when it does not say by `deadline`. */
-  async #askPosition(name: string, deadline: number): Promise<number | undefined> {
-    if (name === `${this.#node}_${this.#link}`) return this.#position.received(Date.now())
-    const parsed = WORKER_CONSUMER.exec(name)
-    if (parsed === null) return undefined
-    const subject = nodeSubject(parsed[1]!, `${parsed[2]!}.position`)
-    while (!this.#closed) {
-      const left = deadline - Date.now()
-      if (left <= 0) return undefined
-      try {
-        const said = Number((await this.#nc.request(subject, '', { timeout: left })).string())
-        return Number.isSafeInteger(said) ? said : undefined
-      } catch (err) {
-        // no responders: not reconnected yet, or dead; asked again until the deadline
-        if (!noResponders(err)) return undefined
-        await sleep(POSITIONS_RETRY_MS)
-      }
-    }
-    return undefined
   }
 
   async #watchRetained(): Promise<void> {
@@ -801,14 +679,7 @@ export class NatsBridge implements RemoteRoute {
    * Acknowledged once no persistent session here holds it any more.
    */
   #onStream(m: JsMsg): void {
-    if (m.info.redelivered) {
-      // ack_wait is an hour: a message delivered again is one still held here, unless asked for
-      // again because the first copy went into a connection that died (#recoverSkipped)
-      if (!this.#owed.delete(m.seq)) return
-    } else {
-      const skipped = this.#position.advance(m.seq, Date.now())
-      if (skipped !== undefined) void this.#recoverSkipped(skipped.from, skipped.to)
-    }
+    if (!this.#recovery.admit(m.seq, m.info.redelivered)) return
     const src = m.headers?.get(SOURCE_HEADER) ?? ''
     // what a session catching up judges the message by (none catching up: nobody judges)
     const copy = this.#catching.size > 0 ? copyOf(m) : undefined
@@ -840,85 +711,6 @@ export class NatsBridge implements RemoteRoute {
     }
     for (const state of this.#catching.values())
       if (state.until !== undefined && m.seq >= state.until) this.#doneCatchingUp(state)
-  }
-
-  /**
-   * Sequences this worker's consumer stepped over (StreamPosition). One the stream still has was
-   * sent into a connection that died: the consumer counts it delivered and would send it again only
-   * after its ack_wait (an hour), to be ignored as one held here. Such ones are asked for again by
-   * shortening the consumer's ack_wait until they came (the messages held here come again
-   * meanwhile and are ignored), then it is set back. One the stream no longer has was lost by a
-   * restart: its publisher sends it again (#lostInRestart).
-   */
-  async #recoverSkipped(from: number, to: number): Promise<void> {
-    const first = Math.max(from, to - MAX_SKIPPED_LOOKUPS + 1)
-    if (first > from)
-      this.#o.log.warn(
-        { from, to },
-        'cluster: the stream skipped more messages than are looked up; only the last ones are',
-      )
-    const present: number[] = []
-    let next = first
-    const lookUp = async (): Promise<void> => {
-      while (next <= to) {
-        const seq = next++
-        const stored = await this.#retrying(() => this.#jsm.streams.getMessage(QOS_STREAM, { seq }))
-        if (stored !== null) present.push(seq)
-      }
-    }
-    try {
-      await Promise.all(Array.from({ length: Math.min(LOOKUPS_AT_ONCE, to - first + 1) }, lookUp))
-    } catch (err) {
-      this.#o.log.warn({ err, from, to }, 'cluster: could not look up the messages the stream skipped')
-      return
-    }
-    if (present.length === 0 || this.#closed) return
-    for (const seq of present) this.#owed.add(seq)
-    this.#connectionLost.inc(present.length)
-    this.#o.log.warn(
-      { count: present.length, from, to },
-      'cluster: messages sent to this worker into a lost NATS connection; asking for them again',
-    )
-    // one window at a time: a window open already waits for these too
-    if (this.#redelivering) return
-    this.#redelivering = true
-    const durable = `${this.#node}_${this.#link}`
-    try {
-      await this.#retrying(() =>
-        this.#jsm.consumers.update(QOS_STREAM, durable, { ack_wait: REDELIVER_ACK_WAIT_NS }),
-      )
-      const deadline = Date.now() + REDELIVER_WAIT_MS
-      while (this.#owed.size > 0 && !this.#closed && Date.now() < deadline) await sleep(50)
-      if (this.#owed.size > 0) {
-        this.#o.log.warn({ missing: this.#owed.size }, 'cluster: messages asked for again did not come')
-        this.#owed.clear()
-      }
-    } catch (err) {
-      this.#o.log.warn({ err }, 'cluster: could not ask for the messages the stream skipped')
-      this.#owed.clear()
-    } finally {
-      // what persistent sessions hold stays pending, not sent again every few seconds
-      await this.#retrying(
-        () => this.#jsm.consumers.update(QOS_STREAM, durable, { ack_wait: ACK_WAIT_NS }),
-        Number.POSITIVE_INFINITY,
-      ).catch((err: unknown) =>
-        this.#o.log.error({ err }, "cluster: could not set the consumer's ack_wait back"),
-      )
-      this.#redelivering = false
-    }
-  }
-
-  /** Runs `op` again (NATS away, a stream not recovered yet) until it succeeds, for publishTimeoutMs at most by default. */
-  async #retrying<T>(op: () => Promise<T>, forMs = this.#o.config.publishTimeoutMs): Promise<T> {
-    const deadline = Date.now() + forMs
-    for (;;) {
-      try {
-        return await op()
-      } catch (err) {
-        if (this.#closed || Date.now() >= deadline) throw err
-        await sleep(100)
-      }
-    }
   }
 
   /** One more stream message read while `arrival`'s session is on its way here: kept (and held) for it. */
@@ -1225,7 +1017,7 @@ export class NatsBridge implements RemoteRoute {
       this.#o.log.warn({ err }, 'cluster: stream position unknown; a moved session stops catching up')
       state.until = 0
     }
-    if (this.#position.seq >= state.until) this.#doneCatchingUp(state)
+    if (this.#recovery.position.seq >= state.until) this.#doneCatchingUp(state)
   }
 
   /** `state`'s session caught up: what the routing here parked goes in, but for what the old worker had delivered. */
@@ -1283,7 +1075,7 @@ export class NatsBridge implements RemoteRoute {
           // from here on the stream messages this worker reads are kept for the session: the old worker
           // gives it up once it read at least as far, so nothing falls between the two
           if (resume && !this.#arrivals.has(clientId))
-            this.#arrivals.set(clientId, { from: this.#position.seq, items: [], dropped: 0 })
+            this.#arrivals.set(clientId, { from: this.#recovery.position.seq, items: [], dropped: 0 })
           const reply = await this.#nc.request(
             nodeSubject(holder.node, `${holder.link}.take`),
             serialize({ clientId, resume, from: this.#arrivals.get(clientId)?.from ?? 0 }),
@@ -1429,7 +1221,7 @@ export class NatsBridge implements RemoteRoute {
       // its entry here keeps the window, for whoever adopts this worker in turn
       if (window !== undefined) session.widen(window)
     }
-    const upTo = this.#position.seq
+    const upTo = this.#recovery.position.seq
     for (const session of adopted) this.remember(session, true, true)
     const mine = `${ADOPTED}:${this.#node}_${this.#link}`
     const durables = [durable]
@@ -1637,7 +1429,7 @@ export class NatsBridge implements RemoteRoute {
       const snapshot = this.#o.giveUp(clientId, resume)
       if (snapshot !== undefined && snapshot !== null)
         snapshot.stream = {
-          seq: this.#position.seq,
+          seq: this.#recovery.position.seq,
           node: this.#node,
           link: this.#link,
           worker: this.#o.workerId,
@@ -1664,12 +1456,12 @@ export class NatsBridge implements RemoteRoute {
    * own it holds. Until `deadline` at most.
    */
   async #reach(seq: number, deadline: number): Promise<void> {
-    while (this.#position.seq < seq && !this.#closed && Date.now() < deadline) await sleep(2)
+    while (this.#recovery.position.seq < seq && !this.#closed && Date.now() < deadline) await sleep(2)
     const early = [...this.#early.keys()]
     while (early.some((id) => this.#early.has(id)) && !this.#closed && Date.now() < deadline) await sleep(2)
     if (Date.now() >= deadline)
       this.#o.log.warn(
-        { seq, at: this.#position.seq },
+        { seq, at: this.#recovery.position.seq },
         'cluster: giving a session up before reading as far as its new worker; messages between may be missing',
       )
   }

@@ -97,3 +97,8 @@ export async function ensureClusterState(nc: NatsConnection, config: ClusterConf
     throw mqttdErrorWithCause('MQTTD_ERR_CLUSTER_SETUP', err, shownServers(config), (err as Error).message)
   }
 }
+
+/** Whether a NATS request failed because nobody listens on its subject (a worker gone, or not reconnected yet). */
+export function noResponders(err: unknown): boolean {
+  return (err as { isNoResponders?: () => boolean }).isNoResponders?.() === true
+}

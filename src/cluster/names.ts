@@ -9,6 +9,10 @@ export const RETAINED_BUCKET = 'MQTTD_retained'
 export const SESSIONS_BUCKET = 'MQTTD_sessions'
 /** Key-value bucket of the live nodes (key: node id), each entry refreshed by its node. */
 export const NODES_BUCKET = 'MQTTD_nodes'
+/** A worker's durable consumer of the QoS stream, `<node>_<link>` (link: 8 hex digits, new at each start). */
+export const WORKER_CONSUMER = /^(.+)_([0-9a-f]{8})$/
+/** A share group's consumer of the QoS stream: `mqttd_` and 24 hex digits of a hash (nats-bridge.ts groupName). */
+export const GROUP_CONSUMER = /^mqttd_[0-9a-f]{24}$/
 /** Requests to one node: `$MQTTD.node.<nodeId>.<what>`. */
 export const nodeSubject = (nodeId: string, what: string): string => `$MQTTD.node.${nodeId}.${what}`
 
