@@ -9,8 +9,8 @@ import {
   startNode,
   startNodes,
 } from '../helpers/nats.ts'
-import { startTcpProxy } from '../helpers/tcp-proxy.ts'
-import { connectClient } from './client.ts'
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts'
+import { connectClient, type TestClient } from './client.ts'
 
 const skip = hasNatsServer() ? false : 'nats-server is not installed'
 
@@ -25,18 +25,59 @@ async function twoNodes(
   return { nats, a, b }
 }
 
+/** A QoS 1 subscriber to `filter` on `at` and a publisher on `from`, both closed when the test ends. */
+async function subscriberAndPublisher(
+  t: TestContext,
+  at: MqttdNode,
+  filter: string,
+  from: MqttdNode,
+): Promise<{ sub: TestClient; pub: TestClient }> {
+  const sub = await connectClient(at.url)
+  t.after(() => sub.end())
+  await sub.client.subscribeAsync(filter, { qos: 1 })
+  const pub = await connectClient(from.url)
+  t.after(() => pub.end())
+  return { sub, pub }
+}
+
+/**
+ * Publishes `count` QoS 1 messages to `topic` (payload: the index) with 20 in flight at most (the
+ * server's Receive Maximum is a limit mqtt.js does not keep); `before(i)` runs before message i
+ * goes. Resolves, once all are answered, with the payloads acknowledged: one refused (v5 0x80 after
+ * publishTimeoutMs) is not owed.
+ */
+async function publishPipelined(
+  pub: TestClient,
+  topic: string,
+  count: number,
+  before: (i: number) => Promise<void> | void,
+): Promise<Set<string>> {
+  const acked = new Set<string>()
+  const settled: Promise<void>[] = []
+  const inFlight = new Set<Promise<void>>()
+  for (let i = 0; i < count; i++) {
+    await before(i)
+    if (inFlight.size >= 20) await Promise.race(inFlight)
+    const done = pub.client.publishAsync(topic, String(i), { qos: 1 }).then(
+      () => void acked.add(String(i)),
+      () => {},
+    )
+    const tracked = done.finally(() => inFlight.delete(tracked))
+    inFlight.add(tracked)
+    settled.push(tracked)
+  }
+  await Promise.all(settled)
+  return acked
+}
+
 test('nats-server restarted mid-traffic: the nodes reconnect, nothing acknowledged is lost, local delivery goes on', {
   skip,
 }, async (t) => {
   const { nats, a, b } = await twoNodes(t)
-  const remote = await connectClient(b.url)
-  t.after(() => remote.end())
-  await remote.client.subscribeAsync('fo/#', { qos: 1 })
+  const { sub: remote, pub } = await subscriberAndPublisher(t, b, 'fo/#', a)
   const local = await connectClient(a.url)
   t.after(() => local.end())
   await local.client.subscribeAsync('local/#', { qos: 0 })
-  const pub = await connectClient(a.url)
-  t.after(() => pub.end())
 
   const acked: string[] = []
   let restarted: Promise<void> | undefined
@@ -72,33 +113,15 @@ test('nats-server restarted under pipelined QoS 1 publishes (one publisher on A,
   skip,
 }, async (t) => {
   const { nats, a, b } = await twoNodes(t)
-  const remote = await connectClient(b.url)
-  t.after(() => remote.end())
-  await remote.client.subscribeAsync('ord/#', { qos: 1 })
-  const pub = await connectClient(a.url)
-  t.after(() => pub.end())
+  const { sub: remote, pub } = await subscriberAndPublisher(t, b, 'ord/#', a)
 
-  // publishes in flight together, 20 at most (the server's Receive Maximum is a limit mqtt.js does not
-  // keep), NATS stopped and started while they go on
-  const acked = new Set<string>()
-  const settled: Promise<void>[] = []
-  const inFlight = new Set<Promise<void>>()
+  // pipelined publishes, NATS stopped and started while they go on
   let restarted: Promise<void> | undefined
-  for (let i = 0; i < 600; i++) {
+  const acked = await publishPipelined(pub, 'ord/t', 600, async (i) => {
     if (i === 150) restarted = nats.stop().then(() => nats.start())
-    if (inFlight.size >= 20) await Promise.race(inFlight)
-    const done: Promise<void> = pub.client.publishAsync('ord/t', String(i), { qos: 1 }).then(
-      () => void acked.add(String(i)),
-      // refused (v5 0x80 after publishTimeoutMs): not acknowledged, so not owed
-      () => {},
-    )
-    const tracked = done.finally(() => inFlight.delete(tracked))
-    inFlight.add(tracked)
-    settled.push(tracked)
-    if (i % 10 === 9) await new Promise((resolve) => setTimeout(resolve, 5))
-  }
+    if (i % 10 === 0 && i > 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  })
   await restarted
-  await Promise.all(settled)
   assert.ok(acked.size >= 300, `acknowledged ${acked.size} of 600`)
   // everything before the marker is in the stream already: it arrives before it, if the order holds
   await pub.client.publishAsync('ord/t', 'end', { qos: 1 })
@@ -171,6 +194,28 @@ test('a node killed with kill -9: its clients reconnect to another node, nothing
   assert.equal(await got, 'after')
 })
 
+/**
+ * A nats-server, node a reaching it through a TCP proxy the test can cut (a alone cut off), node
+ * b directly; all stopped when the test ends.
+ */
+async function nodesWithACutOff(
+  t: TestContext,
+  deadWorkerAfterMs: number,
+): Promise<{ proxy: TcpProxy; a: MqttdNode; b: MqttdNode }> {
+  const nats = await startNats()
+  t.after(() => nats.close())
+  const proxy = await startTcpProxy(nats.port)
+  t.after(() => proxy.close())
+  const cluster = { deadWorkerAfterMs }
+  const nodes = await Promise.all([
+    startNode('a', proxy.url, { cluster }),
+    startNode('b', nats.url, { cluster }),
+  ])
+  t.after(() => Promise.all(nodes.map((n) => n.kill())))
+  const [a, b] = nodes as [MqttdNode, MqttdNode]
+  return { proxy, a, b }
+}
+
 /** Resolves once `check` holds (asked every 100 ms): a sentinel, not a sleep. */
 async function until(check: () => Promise<boolean>): Promise<void> {
   while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 100))
@@ -179,19 +224,8 @@ async function until(check: () => Promise<boolean>): Promise<void> {
 test('a node cut off from NATS for less than deadWorkerAfterMs is not taken for dead: the other node sees its workers without subscriptions, then back, and adopts nothing; the persistent session stays where it is', {
   skip,
 }, async (t) => {
-  const nats = await startNats()
-  t.after(() => nats.close())
-  // A reaches NATS through a proxy that the test cuts; B directly
-  const proxy = await startTcpProxy(nats.port)
-  t.after(() => proxy.close())
   // a wide margin over the cut (a few looks) and the reconnect, on a loaded machine too
-  const cluster = { deadWorkerAfterMs: 5000 }
-  const nodes = await Promise.all([
-    startNode('a', proxy.url, { cluster }),
-    startNode('b', nats.url, { cluster }),
-  ])
-  const [a, b] = nodes
-  t.after(() => Promise.all(nodes.map((n) => n.kill())))
+  const { proxy, a, b } = await nodesWithACutOff(t, 5000)
   const sub = await connectClient(a.url, {
     clientId: 'cut-off',
     clean: false,
@@ -224,45 +258,20 @@ test('a node cut off from NATS for less than deadWorkerAfterMs is not taken for 
 test('a node cut off from NATS under pipelined QoS 1 traffic from another node: its subscriber gets every acknowledged message', {
   skip,
 }, async (t) => {
-  const nats = await startNats()
-  t.after(() => nats.close())
-  // A reaches NATS through a proxy that the test cuts while the stream is sending to A's workers
-  const proxy = await startTcpProxy(nats.port)
-  t.after(() => proxy.close())
-  const nodes = await Promise.all([
-    startNode('a', proxy.url, { cluster: { deadWorkerAfterMs: 10_000 } }),
-    startNode('b', nats.url, { cluster: { deadWorkerAfterMs: 10_000 } }),
-  ])
-  const [a, b] = nodes
-  t.after(() => Promise.all(nodes.map((n) => n.kill())))
-  const sub = await connectClient(a.url)
-  t.after(() => sub.end())
-  await sub.client.subscribeAsync('cut/#', { qos: 1 })
-  const pub = await connectClient(b.url)
-  t.after(() => pub.end())
+  // the test cuts A's proxy while the stream is sending to A's workers
+  const { proxy, a, b } = await nodesWithACutOff(t, 10_000)
+  const { sub, pub } = await subscriberAndPublisher(t, a, 'cut/#', b)
   // B knows A's subscription before the first publish (the stream copy goes to every worker anyway)
   await pub.client.publishAsync('cut/t', 'first', { qos: 1 })
   await sub.waitFor((m) => m.payload === 'first')
 
-  const acked = new Set<string>()
-  const inFlight = new Set<Promise<void>>()
-  const settled: Promise<void>[] = []
   const reconnects = await counterOf(a, 'mqttd_cluster_nats_reconnects_total')
   let cut: Promise<void> | undefined
-  for (let i = 0; i < 2000; i++) {
+  const acked = await publishPipelined(pub, 'cut/t', 2000, async (i) => {
     // cut while the stream sends to A, back a moment later
     if (i === 600) cut = proxy.cut().then(() => new Promise((resolve) => setTimeout(resolve, 200)))
     if (i === 700) await cut!.then(() => proxy.restore())
-    if (inFlight.size >= 20) await Promise.race(inFlight)
-    const done = pub.client.publishAsync('cut/t', String(i), { qos: 1 }).then(
-      () => void acked.add(String(i)),
-      () => {},
-    )
-    const tracked = done.finally(() => inFlight.delete(tracked))
-    inFlight.add(tracked)
-    settled.push(tracked)
-  }
-  await Promise.all(settled)
+  })
   await until(async () => (await counterOf(a, 'mqttd_cluster_nats_reconnects_total')) >= reconnects + 2)
   // one sent into the connection that died comes again late (docs/cluster.md): waited for, 30 s at most
   const missingNow = () => {
