@@ -25,23 +25,24 @@ async function twoNodes(
   return { nats, a, b }
 }
 
-/** A QoS 1 subscriber to `filter` on `at` and a publisher on `from`, both closed when the test ends. */
+/** A subscriber to `filter` (QoS 1 unless said) on `at` and a publisher on `from`, both closed when the test ends. */
 async function subscriberAndPublisher(
   t: TestContext,
   at: MqttdNode,
   filter: string,
   from: MqttdNode,
+  qos: 1 | 2 = 1,
 ): Promise<{ sub: TestClient; pub: TestClient }> {
   const sub = await connectClient(at.url)
   t.after(() => sub.end())
-  await sub.client.subscribeAsync(filter, { qos: 1 })
+  await sub.client.subscribeAsync(filter, { qos })
   const pub = await connectClient(from.url)
   t.after(() => pub.end())
   return { sub, pub }
 }
 
 /**
- * Publishes `count` QoS 1 messages to `topic` (payload: the index) with 20 in flight at most (the
+ * Publishes `count` messages at `qos` to `topic` (payload: the index) with 20 in flight at most (the
  * server's Receive Maximum is a limit mqtt.js does not keep); `before(i)` runs before message i
  * goes. Resolves, once all are answered, with the payloads acknowledged: one refused (v5 0x80 after
  * publishTimeoutMs) is not owed.
@@ -51,6 +52,7 @@ async function publishPipelined(
   topic: string,
   count: number,
   before: (i: number) => Promise<void> | void,
+  qos: 1 | 2 = 1,
 ): Promise<Set<string>> {
   const acked = new Set<string>()
   const settled: Promise<void>[] = []
@@ -58,7 +60,7 @@ async function publishPipelined(
   for (let i = 0; i < count; i++) {
     await before(i)
     if (inFlight.size >= 20) await Promise.race(inFlight)
-    const done = pub.client.publishAsync(topic, String(i), { qos: 1 }).then(
+    const done = pub.client.publishAsync(topic, String(i), { qos }).then(
       () => void acked.add(String(i)),
       () => {},
     )
@@ -109,50 +111,67 @@ test('nats-server restarted mid-traffic: the nodes reconnect, nothing acknowledg
   assert.ok(Number(line?.split(' ')[1]) >= 1, `reconnects counted: ${line}`)
 })
 
-test('nats-server restarted under pipelined QoS 1 publishes (one publisher on A, a subscriber on B)', {
-  skip,
-}, async (t) => {
-  const { nats, a, b } = await twoNodes(t)
-  const { sub: remote, pub } = await subscriberAndPublisher(t, b, 'ord/#', a)
+for (const qos of [1, 2] as const) {
+  test(`nats-server restarted under pipelined QoS ${qos} publishes (one publisher on A, a subscriber on B)`, {
+    skip,
+  }, async (t) => {
+    const { nats, a, b } = await twoNodes(t)
+    const { sub: remote, pub } = await subscriberAndPublisher(t, b, 'ord/#', a, qos)
 
-  // pipelined publishes, NATS stopped and started while they go on
-  let restarted: Promise<void> | undefined
-  const acked = await publishPipelined(pub, 'ord/t', 600, async (i) => {
-    if (i === 150) restarted = nats.stop().then(() => nats.start())
-    if (i % 10 === 0 && i > 0) await new Promise((resolve) => setTimeout(resolve, 5))
-  })
-  await restarted
-  assert.ok(acked.size >= 300, `acknowledged ${acked.size} of 600`)
-  // everything before the marker is in the stream already: it arrives before it, if the order holds
-  await pub.client.publishAsync('ord/t', 'end', { qos: 1 })
-  await remote.waitFor((m) => m.payload === 'end', 1, 30_000)
-  const firsts: number[] = []
-  const seen = new Set<string>()
-  for (const m of remote.received) {
-    if (m.topic !== 'ord/t' || m.payload === 'end' || seen.has(m.payload)) continue
-    seen.add(m.payload)
-    firsts.push(Number(m.payload))
-  }
-
-  await t.test(
-    '[3.1.1 MQTT-4.6.0-5] [5.0 MQTT-4.6.0-5] the subscriber gets the publisher’s messages in its order',
-    () => {
-      const outOfOrder = firsts.filter((n, k) => k > 0 && n < firsts[k - 1]!)
-      assert.deepEqual(outOfOrder, [], `received out of the publisher's order: ${firsts.join(',')}`)
-    },
-  )
-  // nats-server 2.9 acknowledges publishes while it shuts down that are gone after its restart, and
-  // the consumers step over them: the workers send again those the stream lacks beyond what every
-  // worker received (docs/cluster.md)
-  const recovered = await counterOf(a, 'mqttd_cluster_stream_recovered_total')
-  await t.test('none of the acknowledged messages is missing', () => {
-    assert.deepEqual(
-      [...acked].filter((p) => !seen.has(p)),
-      [],
-      `node A sent ${recovered} again after the restart`,
+    // pipelined publishes, NATS stopped and started while they go on
+    let restarted: Promise<void> | undefined
+    const acked = await publishPipelined(
+      pub,
+      'ord/t',
+      600,
+      async (i) => {
+        if (i === 150) restarted = nats.stop().then(() => nats.start())
+        if (i % 10 === 0 && i > 0) await new Promise((resolve) => setTimeout(resolve, 5))
+      },
+      qos,
     )
+    await restarted
+    assert.ok(acked.size >= 300, `acknowledged ${acked.size} of 600`)
+    // everything before the marker is in the stream already: it arrives before it, if the order holds
+    await pub.client.publishAsync('ord/t', 'end', { qos })
+    await remote.waitFor((m) => m.payload === 'end', 1, 30_000)
+    const firsts: number[] = []
+    const seen = new Set<string>()
+    for (const m of remote.received) {
+      if (m.topic !== 'ord/t' || m.payload === 'end' || seen.has(m.payload)) continue
+      seen.add(m.payload)
+      firsts.push(Number(m.payload))
+    }
+
+    await t.test(
+      '[3.1.1 MQTT-4.6.0-5] [5.0 MQTT-4.6.0-5] the subscriber gets the publisher’s messages in its order',
+      () => {
+        const outOfOrder = firsts.filter((n, k) => k > 0 && n < firsts[k - 1]!)
+        assert.deepEqual(outOfOrder, [], `received out of the publisher's order: ${firsts.join(',')}`)
+      },
+    )
+    // nats-server 2.9 acknowledges publishes while it shuts down that are gone after its restart, and
+    // the consumers step over them: the workers send again those the stream lacks beyond what every
+    // worker received (docs/cluster.md)
+    const recovered = await counterOf(a, 'mqttd_cluster_stream_recovered_total')
+    await t.test('none of the acknowledged messages is missing', () => {
+      assert.deepEqual(
+        [...acked].filter((p) => !seen.has(p)),
+        [],
+        `node A sent ${recovered} again after the restart`,
+      )
+    })
+    if (qos === 2)
+      await t.test('[3.1.1 §4.3.3] [5.0 §4.3.3] QoS 2: no message reaches the subscriber twice', () => {
+        const copies = new Map<string, number>()
+        for (const m of remote.received) copies.set(m.payload, (copies.get(m.payload) ?? 0) + 1)
+        assert.deepEqual(
+          [...copies].filter(([, n]) => n > 1).map(([payload]) => payload),
+          [],
+        )
+      })
   })
-})
+}
 
 test('a node killed with kill -9: its clients reconnect to another node, nothing they had acknowledged is lost', {
   skip,
