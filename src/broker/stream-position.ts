@@ -7,9 +7,9 @@
  * worker never saw. That happens when nats-server lost messages in a restart
  * (docs/cluster.md): the consumer, pulled again, steps over the missing
  * sequences and reports them delivered. The check for what a restart lost
- * asks the workers for this position instead of the consumers' (nats-bridge.ts). It also happens
- * when the server sent messages into a connection that died: still in the stream, they come again
- * once the worker asks for them (nats-bridge.ts).
+ * asks the workers for this position instead of the consumers' (stream-recovery.ts). It also
+ * happens when the server sent messages into a connection that died: still in the stream, they
+ * come again once the worker asks for them (stream-recovery.ts).
  */
 export class StreamPosition {
   #seq: number

@@ -100,17 +100,11 @@ export class StreamRecovery {
    */
   async lostInRestart(acked: readonly AckedPublish[]): Promise<Set<string>> {
     // a nats-server that just started may not answer for its stream yet
-    const deadline = Date.now() + this.#o.publishTimeoutMs
-    for (;;) {
-      try {
-        return await this.#lostAmong(acked)
-      } catch (err) {
-        if (this.#o.closed() || Date.now() >= deadline) {
-          this.#o.log.warn({ err, acked: acked.length }, 'cluster: could not check what a NATS restart lost')
-          throw err
-        }
-        await pause(100)
-      }
+    try {
+      return await this.#retrying(() => this.#lostAmong(acked))
+    } catch (err) {
+      this.#o.log.warn({ err, acked: acked.length }, 'cluster: could not check what a NATS restart lost')
+      throw err
     }
   }
 
@@ -118,17 +112,13 @@ export class StreamRecovery {
     // what every worker received already is not in question (and usually all of it is)
     const asked = await this.#receivedFloor()
     const candidates = acked.filter((a) => a.seq > asked.floor)
-    const missing: AckedPublish[] = []
-    // a few look-ups at a time: a dead worker's consumer, still there, can leave all of them in question
-    let next = 0
-    const lookUp = async (): Promise<void> => {
-      while (next < candidates.length) {
-        const a = candidates[next++]!
-        // null: no message at that sequence; any other error (a stream not recovered yet) retries the check
-        if ((await this.#o.jsm.streams.getMessage(QOS_STREAM, { seq: a.seq })) === null) missing.push(a)
-      }
-    }
-    await Promise.all(Array.from({ length: Math.min(LOOKUPS_AT_ONCE, candidates.length) }, lookUp))
+    // a dead worker's consumer, still there, can leave all of them in question; a look-up error (a
+    // stream not recovered yet) retries the whole check
+    const stored = await this.#stored(
+      candidates.map((a) => a.seq),
+      (seq) => this.#o.jsm.streams.getMessage(QOS_STREAM, { seq }),
+    )
+    const missing = candidates.filter((a) => !stored.has(a.seq))
     if (missing.length === 0) return new Set()
     // asked again: one that all workers received since, then all acknowledged, is gone legitimately
     const { floor } = await this.#receivedFloor(asked.silent)
@@ -205,17 +195,13 @@ export class StreamRecovery {
         { from, to },
         'cluster: the stream skipped more messages than are looked up; only the last ones are',
       )
-    const present: number[] = []
-    let next = first
-    const lookUp = async (): Promise<void> => {
-      while (next <= to) {
-        const seq = next++
-        const stored = await this.#retrying(() => this.#o.jsm.streams.getMessage(QOS_STREAM, { seq }))
-        if (stored !== null) present.push(seq)
-      }
-    }
+    let present: number[]
     try {
-      await Promise.all(Array.from({ length: Math.min(LOOKUPS_AT_ONCE, to - first + 1) }, lookUp))
+      const skipped = Array.from({ length: to - first + 1 }, (_, i) => first + i)
+      const stored = await this.#stored(skipped, (seq) =>
+        this.#retrying(() => this.#o.jsm.streams.getMessage(QOS_STREAM, { seq })),
+      )
+      present = skipped.filter((seq) => stored.has(seq))
     } catch (err) {
       this.#o.log.warn({ err, from, to }, 'cluster: could not look up the messages the stream skipped')
       return
@@ -254,6 +240,20 @@ export class StreamRecovery {
       )
       this.#redelivering = false
     }
+  }
+
+  /** Which of `seqs` the stream has (`get` answers null for no message), LOOKUPS_AT_ONCE look-ups at a time. */
+  async #stored(seqs: readonly number[], get: (seq: number) => Promise<unknown>): Promise<Set<number>> {
+    const stored = new Set<number>()
+    let next = 0
+    const lookUp = async (): Promise<void> => {
+      while (next < seqs.length) {
+        const seq = seqs[next++]!
+        if ((await get(seq)) !== null) stored.add(seq)
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(LOOKUPS_AT_ONCE, seqs.length) }, lookUp))
+    return stored
   }
 
   /** Runs `op` again (NATS away, a stream not recovered yet) until it succeeds, for publishTimeoutMs at most by default. */
