@@ -70,6 +70,7 @@ import { filterToSubjects, topicToSubject } from '../cluster/subjects.ts'
 import { metricSpecs } from '../metrics/names.ts'
 import { Counter, type CounterChild, type Registry } from '../metrics/prom.ts'
 import { matchesFilter, parseFilter } from '../protocol/topic.ts'
+import { pause } from '../runtime/pause.ts'
 import { deliveryFor, type Merge, merge } from './delivery.ts'
 import type { BrokerMessage } from './message.ts'
 import { isExpired } from './message.ts'
@@ -233,10 +234,6 @@ function counter(registry: Registry, spec: { name: string; help: string; labelNa
     (registry.getSingleMetric(spec.name) as Counter<string> | undefined) ??
     new Counter({ name: spec.name, help: spec.help, labelNames: [...spec.labelNames], registers: [registry] })
   )
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref())
 }
 
 /** How long a worker keeps its acknowledged JetStream publishes, to send again those a NATS restart lost. */
@@ -939,7 +936,7 @@ export class NatsBridge implements RemoteRoute {
         return true
       } catch (err) {
         this.#o.log.debug({ err }, 'cluster: retained write failed; retrying')
-        await sleep(100)
+        await pause(100)
       }
     }
   }
@@ -1168,7 +1165,7 @@ export class NatsBridge implements RemoteRoute {
       if (holder?.link !== dead.link || Date.now() >= deadline) return holder
       const lock = await this.#sessions.get(adoptLock(dead.node, dead.link))
       if (lock?.operation === 'PUT' && lock.string().startsWith(ADOPTED)) return await this.#holder(key)
-      await sleep(100)
+      await pause(100)
     }
   }
 
@@ -1341,7 +1338,7 @@ export class NatsBridge implements RemoteRoute {
     const deadline = Date.now() + ADOPT_DRAIN_MS
     try {
       for (;;) {
-        await sleep(100)
+        await pause(100)
         const info = await this.#jsm.consumers.info(QOS_STREAM, durable)
         const reached = info.delivered.stream_seq >= upTo || info.num_pending === 0
         if (came.size >= pendingAtDeath && reached) break
@@ -1401,7 +1398,7 @@ export class NatsBridge implements RemoteRoute {
   /** Another worker of this node is about to take an adopted session: answers once the adoption delivered to it. */
   async #onSettle(m: Msg): Promise<void> {
     const adopting = this.#adopting.get(m.string())
-    if (adopting !== undefined) await Promise.race([adopting, sleep(ADOPT_TAKE_WAIT_MS)])
+    if (adopting !== undefined) await Promise.race([adopting, pause(ADOPT_TAKE_WAIT_MS)])
     m.respond()
   }
 
@@ -1417,11 +1414,11 @@ export class NatsBridge implements RemoteRoute {
       const deadline = Date.now() + ADOPT_TAKE_WAIT_MS
       // adopted from a dead worker: the messages it held come along once they are here
       const adopting = this.#adopting.get(clientId)
-      if (adopting !== undefined) await Promise.race([adopting, sleep(ADOPT_TAKE_WAIT_MS)])
+      if (adopting !== undefined) await Promise.race([adopting, pause(ADOPT_TAKE_WAIT_MS)])
       // still catching up after its own move: what that brings comes along
       const catching = this.#catching.get(clientId)
       if (catching !== undefined) {
-        await Promise.race([catching.done, sleep(deadline - Date.now())])
+        await Promise.race([catching.done, pause(deadline - Date.now())])
         this.#doneCatchingUp(catching)
       }
       // the new worker keeps what it reads from `from` on: this one delivers up to there at least
@@ -1456,9 +1453,9 @@ export class NatsBridge implements RemoteRoute {
    * own it holds. Until `deadline` at most.
    */
   async #reach(seq: number, deadline: number): Promise<void> {
-    while (this.#recovery.position.seq < seq && !this.#closed && Date.now() < deadline) await sleep(2)
+    while (this.#recovery.position.seq < seq && !this.#closed && Date.now() < deadline) await pause(2)
     const early = [...this.#early.keys()]
-    while (early.some((id) => this.#early.has(id)) && !this.#closed && Date.now() < deadline) await sleep(2)
+    while (early.some((id) => this.#early.has(id)) && !this.#closed && Date.now() < deadline) await pause(2)
     if (Date.now() >= deadline)
       this.#o.log.warn(
         { seq, at: this.#recovery.position.seq },

@@ -13,13 +13,13 @@
  *   (sent into a connection that died), it has them sent again by shortening
  *   its consumer's ack_wait for a while.
  */
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { JetStreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { Logger } from 'pino'
 import { noResponders } from '../cluster/connect.ts'
 import { GROUP_CONSUMER, nodeSubject, QOS_STREAM, WORKER_CONSUMER } from '../cluster/names.ts'
 import type { CounterChild } from '../metrics/prom.ts'
+import { pause } from '../runtime/pause.ts'
 import type { AckedPublish } from './ordered-stream-publisher.ts'
 import { StreamPosition } from './stream-position.ts'
 
@@ -36,11 +36,6 @@ const GAP_MEMORY_MS = 30_000
 /** Longest the check after a reconnect waits for a worker to say what it received (StreamPosition). */
 const POSITIONS_WAIT_MS = 1500
 const POSITIONS_RETRY_MS = 100
-
-/** A timer that does not keep the process alive. */
-function pause(ms: number): Promise<void> {
-  return sleep(ms, undefined, { ref: false })
-}
 
 export interface StreamRecoveryOptions {
   jsm: JetStreamManager
