@@ -65,6 +65,8 @@ export class StreamRecovery {
   readonly #owed = new Set<number>()
   /** Whether the consumer has the short ack_wait that sends the owed ones again. */
   #redelivering = false
+  /** Until when the open window waits: each skip found meanwhile gets its own REDELIVER_WAIT_MS. */
+  #redeliverUntil = 0
 
   constructor(options: StreamRecoveryOptions) {
     this.#o = options
@@ -208,7 +210,8 @@ export class StreamRecovery {
       { count: present.length, from, to },
       'cluster: messages sent to this worker into a lost NATS connection; asking for them again',
     )
-    // one window at a time: a window open already waits for these too
+    // one window at a time: a window open already waits for these too, as long as for its first ones
+    this.#redeliverUntil = Date.now() + REDELIVER_WAIT_MS
     if (this.#redelivering) return
     this.#redelivering = true
     const durable = this.#o.durable
@@ -216,8 +219,9 @@ export class StreamRecovery {
       await this.#retrying(() =>
         this.#o.jsm.consumers.update(QOS_STREAM, durable, { ack_wait: REDELIVER_ACK_WAIT_NS }),
       )
-      const deadline = Date.now() + REDELIVER_WAIT_MS
-      while (this.#owed.size > 0 && !this.#o.closed() && Date.now() < deadline) await pause(50)
+      // counted from when the short ack_wait is in place
+      this.#redeliverUntil = Math.max(this.#redeliverUntil, Date.now() + REDELIVER_WAIT_MS)
+      while (this.#owed.size > 0 && !this.#o.closed() && Date.now() < this.#redeliverUntil) await pause(50)
       if (this.#owed.size > 0) {
         this.#o.log.warn({ missing: this.#owed.size }, 'cluster: messages asked for again did not come')
         this.#owed.clear()
