@@ -64,6 +64,7 @@ import {
   SOURCE_HEADER,
   WORKER_CONSUMER,
   WORKERS_HEADER,
+  workerConsumer,
 } from '../cluster/names.ts'
 import type { ClusterConfig } from '../cluster/schema.ts'
 import { filterToSubjects, topicToSubject } from '../cluster/subjects.ts'
@@ -343,7 +344,7 @@ export class NatsBridge implements RemoteRoute {
       jsm,
       nc,
       log: o.log,
-      durable: `${this.#node}_${link}`,
+      durable: workerConsumer(this.#node, link),
       start,
       ackWaitNs: ACK_WAIT_NS,
       publishTimeoutMs: o.config.publishTimeoutMs,
@@ -359,7 +360,7 @@ export class NatsBridge implements RemoteRoute {
     const nc = await connectNats(o.config, o.baseDir, `mqttd ${o.config.nodeId} worker ${o.workerId}`)
     const jsm = await jetstreamManager(nc)
     const retained = await new Kvm(nc).open(RETAINED_BUCKET)
-    const durable = `${o.config.nodeId}_${link}`
+    const durable = workerConsumer(o.config.nodeId, link)
     const made = await jsm.consumers.add(QOS_STREAM, {
       durable_name: durable,
       ack_policy: AckPolicy.Explicit,
@@ -425,7 +426,7 @@ export class NatsBridge implements RemoteRoute {
    * reach, says nothing about the other worker.
    */
   async #sweepDead(): Promise<void> {
-    const own = `${this.#node}_${this.#link}`
+    const own = workerConsumer(this.#node, this.#link)
     const listed = new Set<string>()
     try {
       for await (const c of this.#jsm.consumers.list(QOS_STREAM)) {
@@ -1180,7 +1181,7 @@ export class NatsBridge implements RemoteRoute {
    * worker adopted.
    */
   async #adopt(node: string, link: string): Promise<boolean> {
-    const durable = `${node}_${link}`
+    const durable = workerConsumer(node, link)
     const lock = adoptLock(node, link)
     try {
       // kept afterwards: a later client of the dead worker neither adopts nor scans again
@@ -1473,7 +1474,7 @@ export class NatsBridge implements RemoteRoute {
     try {
       await this.#plain.close()
       // a worker that leaves in order takes its consumer along: the stream keeps nothing for it
-      await this.#jsm.consumers.delete(QOS_STREAM, `${this.#node}_${this.#link}`)
+      await this.#jsm.consumers.delete(QOS_STREAM, workerConsumer(this.#node, this.#link))
       await this.#nc.drain()
     } catch {
       await this.#nc.close()

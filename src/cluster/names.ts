@@ -11,6 +11,10 @@ export const SESSIONS_BUCKET = 'MQTTD_sessions'
 export const NODES_BUCKET = 'MQTTD_nodes'
 /** A worker's durable consumer of the QoS stream, `<node>_<link>` (link: 8 hex digits, new at each start). */
 export const WORKER_CONSUMER = /^(.+)_([0-9a-f]{8})$/
+/** The name of worker `link`'s durable consumer on node `node` (what WORKER_CONSUMER parses). */
+export function workerConsumer(node: string, link: string): string {
+  return `${node}_${link}`
+}
 /** A share group's consumer of the QoS stream: `mqttd_` and 24 hex digits of a hash (nats-bridge.ts groupName). */
 export const GROUP_CONSUMER = /^mqttd_[0-9a-f]{24}$/
 /** Requests to one node: `$MQTTD.node.<nodeId>.<what>`. */
