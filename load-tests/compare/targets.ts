@@ -42,16 +42,34 @@ export interface RunningServer {
   stop(): Promise<void>
 }
 
-/** A port that was free a moment ago on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo
-      s.close(() => resolve(port))
-    })
-  })
+/**
+ * `count` distinct ports that were free a moment ago on 127.0.0.1: all held at once, then released,
+ * since two calls one after the other may both get the port the first released (seen here: a
+ * server started with its listener and admin API on the same port).
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => net.createServer())
+  try {
+    return await Promise.all(
+      servers.map(
+        (s) =>
+          new Promise<number>((resolve, reject) => {
+            s.once('error', reject)
+            s.listen(0, '127.0.0.1', () => resolve((s.address() as net.AddressInfo).port))
+          }),
+      ),
+    )
+  } finally {
+    await Promise.all(
+      servers.map((s) => new Promise((resolve) => (s.listening ? s.close(resolve) : resolve(null)))),
+    )
+  }
+}
+
+/** A port that was free a moment ago on 127.0.0.1 (for several, {@link freePorts}). */
+export async function freePort(): Promise<number> {
+  const [port] = await freePorts(1)
+  return port!
 }
 
 export const MOSQUITTO_BIN = '/usr/sbin/mosquitto'
@@ -122,7 +140,8 @@ function stopper(child: ChildProcess, cleanup: () => void): () => Promise<void> 
 
 /** Starts one broker and resolves once it accepts TCP connections. */
 export async function startServer(name: TargetName, opts: StartOptions): Promise<RunningServer> {
-  const port = await freePort()
+  // the second is mqttd's admin API
+  const [port, spare] = (await freePorts(2)) as [number, number]
   const dir = mkdtempSync(join(tmpdir(), `lt-${name}-`))
   const cleanup = () => rmSync(dir, { recursive: true, force: true })
   let argv: string[]
@@ -160,7 +179,7 @@ export async function startServer(name: TargetName, opts: StartOptions): Promise
     argv = [process.execPath, join(root, 'load-tests', 'compare', 'aedes-server.ts'), '--port', String(port)]
     description = 'aedes (npm), load-tests/compare/aedes-server.ts'
   } else {
-    adminPort = await freePort()
+    adminPort = spare
     const config = {
       listeners: [{ name: 'tcp', type: 'tcp', host: '127.0.0.1', port }],
       workers: opts.mqttdWorkers,

@@ -34,7 +34,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { generate, type MeasureContext } from '../compare/measure.ts'
 import { pressureWindow } from '../compare/pressure.ts'
-import { freePort } from '../compare/targets.ts'
+import { freePort, freePorts } from '../compare/targets.ts'
 import { cpuSeconds, rssBytes } from '../generator/proc-stats.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -211,8 +211,11 @@ async function startMqttd(
   const dir = mkdtempSync(join(tmpdir(), 'cc-mqttd-'))
   const ports: Record<string, number> = {}
   const listeners = []
-  for (const kind of kinds) {
-    ports[kind] = await freePort()
+  // one per listener and one for the admin API
+  const free = await freePorts(kinds.length + 1)
+  const adminPort = free.pop()!
+  for (const [i, kind] of kinds.entries()) {
+    ports[kind] = free[i]!
     listeners.push({
       name: kind,
       type: kind,
@@ -222,7 +225,6 @@ async function startMqttd(
       ...(kind === 'tls' ? { key: fixture('server-key.pem'), cert: fixture('server.pem') } : {}),
     })
   }
-  const adminPort = await freePort()
   const base: Merge = {
     workers,
     listeners,

@@ -37,7 +37,7 @@ import { dirname, join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { freePort } from '../compare/targets.ts'
+import { freePorts } from '../compare/targets.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const repo = resolve(here, '..', '..')
@@ -158,8 +158,7 @@ async function measure(rootSpec: string): Promise<Record<string, number>> {
   const flags = flagPart === undefined ? [] : flagPart.split(' ').filter((f) => f !== '')
   await drainTimeWait()
   const dir = mkdtempSync(join(tmpdir(), 'cc-threads-'))
-  const port = await freePort()
-  const adminPort = await freePort()
+  const [port, adminPort] = (await freePorts(2)) as [number, number]
   const config = {
     workers,
     listeners: [{ name: 'tcp', type: 'tcp', host: '127.0.0.1', port }],
