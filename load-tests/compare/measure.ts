@@ -303,7 +303,7 @@ export async function idleRss(ctx: MeasureContext): Promise<Figure> {
   }
 }
 
-/** `floor`: the figure is also measured against the bare Node server (a connection figure, no routing). */
+/** `floor`: the figure is also measured against the floors (`bare`, `bare-handoff`: a connection figure, no routing). */
 export const FIGURES = {
   'fanin-qos0': { title: 'QoS0 fan-in 10×64 B→1, max rate with p99<20 ms', run: fanInRate, floor: false },
   'qos1-window100': { title: 'QoS1 10×64 B→1, window 100, acked msg/s', run: qos1Throughput, floor: false },

@@ -24,7 +24,14 @@ import { parseArgs } from 'node:util'
 import { FIGURES, type Figure, type FigureName } from './measure.ts'
 import { pressureWindow } from './pressure.ts'
 import { renderTable } from './table.ts'
-import { type RunningServer, startServer, TARGET_NAMES, type TargetName, unavailable } from './targets.ts'
+import {
+  FLOOR_TARGETS,
+  type RunningServer,
+  startServer,
+  TARGET_NAMES,
+  type TargetName,
+  unavailable,
+} from './targets.ts'
 
 const { values } = parseArgs({
   options: {
@@ -77,8 +84,8 @@ for (const name of targets) {
     continue
   }
   for (const figure of figures) {
-    // the bare server answers CONNECT and PINGREQ only: it is the floor of the connection figures
-    if (name === 'bare' && !FIGURES[figure].floor) continue
+    // the floors answer CONNECT and PINGREQ only: they are the floor of the connection figures
+    if (FLOOR_TARGETS.has(name) && !FIGURES[figure].floor) continue
     log(`${name}: ${FIGURES[figure].title}`)
     const runs: Array<Figure | { error: string }> = []
     for (let k = 0; k < repeat; k++) {

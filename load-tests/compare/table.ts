@@ -47,6 +47,7 @@ function extraRows(
     if (head.includes('mqttd/aedes')) row.push(ratio(v('mqttd'), v('aedes')))
     if (head.includes('mosquitto/aedes')) row.push(ratio(v('mosquitto'), v('aedes')))
     if (head.includes('mqttd/bare')) row.push(ratio(v('mqttd'), v('bare')))
+    if (head.includes('mqttd/bare-handoff')) row.push(ratio(v('mqttd'), v('bare-handoff')))
     return row
   })
 }
@@ -62,6 +63,7 @@ export function renderTable(
   if (targets.includes('mqttd') && targets.includes('aedes')) head.push('mqttd/aedes')
   if (targets.includes('mosquitto') && targets.includes('aedes')) head.push('mosquitto/aedes')
   if (targets.includes('mqttd') && targets.includes('bare')) head.push('mqttd/bare')
+  if (targets.includes('mqttd') && targets.includes('bare-handoff')) head.push('mqttd/bare-handoff')
   const rows: string[][] = [head]
   for (const f of figures) {
     const row: string[] = [FIGURES[f].title]
@@ -71,6 +73,7 @@ export function renderTable(
     if (head.includes('mqttd/aedes')) row.push(ratio(v('mqttd'), v('aedes')))
     if (head.includes('mosquitto/aedes')) row.push(ratio(v('mosquitto'), v('aedes')))
     if (head.includes('mqttd/bare')) row.push(ratio(v('mqttd'), v('bare')))
+    if (head.includes('mqttd/bare-handoff')) row.push(ratio(v('mqttd'), v('bare-handoff')))
     rows.push(row)
     rows.push(...extraRows(f, targets, head, results))
   }

@@ -13,9 +13,15 @@ import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
-/** `bare`: a Node `net.Server` that only answers CONNECT and PINGREQ, the floor for connection figures. */
-export type TargetName = 'mqttd' | 'mosquitto' | 'aedes' | 'bare'
-export const TARGET_NAMES: TargetName[] = ['mqttd', 'mosquitto', 'aedes', 'bare']
+/**
+ * The floors of the connection figures, which answer CONNECT and PINGREQ only: `bare`, a Node
+ * `net.Server` in one thread; `bare-handoff`, mqttd's main-thread accept and hand-off to one worker
+ * thread, which answers (what mqttd's design costs before any MQTT).
+ */
+export type TargetName = 'mqttd' | 'mosquitto' | 'aedes' | 'bare' | 'bare-handoff'
+export const TARGET_NAMES: TargetName[] = ['mqttd', 'mosquitto', 'aedes', 'bare', 'bare-handoff']
+/** The targets that only answer CONNECT and PINGREQ: run for the connection figures only. */
+export const FLOOR_TARGETS: ReadonlySet<TargetName> = new Set(['bare', 'bare-handoff'])
 
 export interface StartOptions {
   /** CPU list for taskset (e.g. "0"), or null to run unpinned. */
@@ -175,6 +181,10 @@ export async function startServer(name: TargetName, opts: StartOptions): Promise
     argv = [process.execPath, join(root, 'load-tests', 'connections', 'bare-server.ts'), String(port)]
     description =
       'bare Node net.Server (no MQTT beyond CONNACK/PINGRESP), load-tests/connections/bare-server.ts'
+  } else if (name === 'bare-handoff') {
+    argv = [process.execPath, join(root, 'load-tests', 'connections', 'bare-handoff-server.ts'), String(port)]
+    description =
+      "mqttd's accept and hand-off to one worker thread answering CONNACK/PINGRESP, load-tests/connections/bare-handoff-server.ts"
   } else if (name === 'aedes') {
     argv = [process.execPath, join(root, 'load-tests', 'compare', 'aedes-server.ts'), '--port', String(port)]
     description = 'aedes (npm), load-tests/compare/aedes-server.ts'

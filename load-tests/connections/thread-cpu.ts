@@ -10,7 +10,10 @@
  *   node load-tests/connections/thread-cpu.ts [--roots DIR,DIR] [--count 3000] [--rounds 3] [--workers 1] [--warmup 1000]
  *
  * A root may carry Node flags for its server after a `#`, space-separated (`DIR#--single-threaded-gc`):
- * the same checkout with and without a V8 flag, interleaved like two checkouts.
+ * the same checkout with and without a V8 flag, interleaved like two checkouts. Two roots are
+ * floors rather than checkouts: `bare` (bare-server.ts, one thread answering CONNECT) and
+ * `bare-handoff` (bare-handoff-server.ts, mqttd's accept and hand-off to a worker thread that
+ * answers CONNECT): what a connection costs before any MQTT, in one thread and in mqttd's design.
  *
  * Each root (default: this checkout) is a checkout whose bin/mqttd.js runs a fresh server per
  * round (TCP listener, admin API, broker, no store), pinned to CPU 0; the load generator
@@ -32,6 +35,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -139,22 +143,42 @@ async function drainTimeWait(): Promise<void> {
   }
 }
 
-async function ready(adminPort: number, child: ChildProcess): Promise<void> {
+/** The floors' scripts by root name (see the header). */
+const FLOORS: Record<string, string> = {
+  bare: join(here, 'bare-server.ts'),
+  'bare-handoff': join(here, 'bare-handoff-server.ts'),
+}
+
+/** A TCP connect to `port` succeeds (a floor has no admin API to ask). */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+async function ready(child: ChildProcess, probe: () => Promise<boolean>): Promise<void> {
   const until = Date.now() + 60_000
   while (Date.now() < until && child.exitCode === null) {
-    const ok = await fetch(`http://127.0.0.1:${adminPort}/readyz`).then(
-      (r) => r.status === 200,
-      () => false,
-    )
-    if (ok) return
+    if (await probe()) return
     await sleep(100)
   }
   throw new Error('the server did not become ready')
 }
 
+const readyz = (adminPort: number) => () =>
+  fetch(`http://127.0.0.1:${adminPort}/readyz`).then(
+    (r) => r.status === 200,
+    () => false,
+  )
+
 async function measure(rootSpec: string): Promise<Record<string, number>> {
   const [dirPart, flagPart] = rootSpec.split('#')
-  const root = resolve(dirPart!)
+  const floor = FLOORS[dirPart!]
   const flags = flagPart === undefined ? [] : flagPart.split(' ').filter((f) => f !== '')
   await drainTimeWait()
   const dir = mkdtempSync(join(tmpdir(), 'cc-threads-'))
@@ -167,21 +191,16 @@ async function measure(rootSpec: string): Promise<Record<string, number>> {
     persistence: false,
   }
   writeFileSync(join(dir, 'mqttd.json'), JSON.stringify(config))
-  const child = spawn(
-    'taskset',
-    [
-      '-c',
-      '0',
-      process.execPath,
-      ...flags,
-      join(root, 'bin', 'mqttd.js'),
-      '--config',
-      join(dir, 'mqttd.json'),
-    ],
-    { cwd: dir, stdio: 'ignore' },
-  )
+  const server =
+    floor === undefined
+      ? [join(resolve(dirPart!), 'bin', 'mqttd.js'), '--config', join(dir, 'mqttd.json')]
+      : [floor, String(port)]
+  const child = spawn('taskset', ['-c', '0', process.execPath, ...flags, ...server], {
+    cwd: dir,
+    stdio: 'ignore',
+  })
   try {
-    await ready(adminPort, child)
+    await ready(child, floor === undefined ? readyz(adminPort) : () => accepts(port))
     const out = join(dir, 'result.json')
     const conn = (n: number) =>
       execFileSync(
