@@ -15,9 +15,8 @@ import { createServer } from 'node:net'
 import { isMainThread, MessageChannel, type MessagePort, parentPort, Worker } from 'node:worker_threads'
 import { acceptRaw, closeHandle } from '../../src/transport/raw-accept.ts'
 import { socketFromHandle, type TcpHandle } from '../../src/transport/transferred-socket.ts'
+import { answerLikeABroker } from './bare-answer.ts'
 
-const CONNACK = Buffer.from([0x20, 0x02, 0x00, 0x00])
-const PINGRESP = Buffer.from([0xd0, 0x00])
 /** A connection limit, as mqttd's admission keeps one: the main thread counts open connections for it. */
 const MAX_OPEN = 100_000
 
@@ -67,14 +66,7 @@ function serve(port: MessagePort): void {
   port.on('message', (handles: TcpHandle[]) => {
     for (const handle of handles) {
       const socket = socketFromHandle(handle)
-      let first = true
-      socket.on('data', (chunk: Buffer) => {
-        if (first) {
-          first = false
-          socket.write(CONNACK)
-        } else if (chunk[0] === 0xc0) socket.write(PINGRESP)
-      })
-      socket.on('error', () => socket.destroy())
+      answerLikeABroker(socket)
       socket.on('close', closed)
     }
   })

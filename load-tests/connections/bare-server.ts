@@ -7,19 +7,8 @@
  *   node load-tests/connections/bare-server.ts <port>
  */
 import net from 'node:net'
+import { answerLikeABroker } from './bare-answer.ts'
 
-const CONNACK = Buffer.from([0x20, 0x02, 0x00, 0x00])
-const PINGRESP = Buffer.from([0xd0, 0x00])
-
-const server = net.createServer({ noDelay: true }, (socket) => {
-  let first = true
-  socket.on('data', (chunk: Buffer) => {
-    if (first) {
-      first = false
-      socket.write(CONNACK)
-    } else if (chunk[0] === 0xc0) socket.write(PINGRESP)
-  })
-  socket.on('error', () => socket.destroy())
-})
+const server = net.createServer({ noDelay: true }, answerLikeABroker)
 server.listen(Number(process.argv[2]), '127.0.0.1')
 process.on('SIGTERM', () => process.exit(0))
