@@ -35,6 +35,8 @@ export interface StartOptions {
   mosquittoPersistence?: boolean
   /** How long to wait for the server to listen. Default 15 s. */
   startTimeoutMs?: number
+  /** Node flags for a server that runs on Node (all but mosquitto), before its script. */
+  nodeFlags?: readonly string[]
 }
 
 export interface RunningServer {
@@ -153,6 +155,7 @@ export async function startServer(name: TargetName, opts: StartOptions): Promise
   let argv: string[]
   let description: string
   let adminPort: number | undefined
+  const node = [process.execPath, ...(opts.nodeFlags ?? [])]
   if (name === 'mosquitto') {
     const conf = join(dir, 'mosquitto.conf')
     // defaults otherwise: logging and persistence off the hot path, Nagle off
@@ -178,15 +181,15 @@ export async function startServer(name: TargetName, opts: StartOptions): Promise
     argv = [MOSQUITTO_BIN, '-c', conf]
     description = `mosquitto (Debian) -c ${conf}`
   } else if (name === 'bare') {
-    argv = [process.execPath, join(root, 'load-tests', 'connections', 'bare-server.ts'), String(port)]
+    argv = [...node, join(root, 'load-tests', 'connections', 'bare-server.ts'), String(port)]
     description =
       'bare Node net.Server (no MQTT beyond CONNACK/PINGRESP), load-tests/connections/bare-server.ts'
   } else if (name === 'bare-handoff') {
-    argv = [process.execPath, join(root, 'load-tests', 'connections', 'bare-handoff-server.ts'), String(port)]
+    argv = [...node, join(root, 'load-tests', 'connections', 'bare-handoff-server.ts'), String(port)]
     description =
       "mqttd's accept and hand-off to one worker thread answering CONNACK/PINGRESP, load-tests/connections/bare-handoff-server.ts"
   } else if (name === 'aedes') {
-    argv = [process.execPath, join(root, 'load-tests', 'compare', 'aedes-server.ts'), '--port', String(port)]
+    argv = [...node, join(root, 'load-tests', 'compare', 'aedes-server.ts'), '--port', String(port)]
     description = 'aedes (npm), load-tests/compare/aedes-server.ts'
   } else {
     adminPort = spare
@@ -203,7 +206,7 @@ export async function startServer(name: TargetName, opts: StartOptions): Promise
     }
     const file = join(dir, 'mqttd.json')
     writeFileSync(file, JSON.stringify(config, null, 2))
-    argv = [process.execPath, join(opts.root ?? root, 'bin', 'mqttd.js'), '--config', file]
+    argv = [...node, join(opts.root ?? root, 'bin', 'mqttd.js'), '--config', file]
     description = `mqttd ${JSON.stringify(config)}`
   }
   const child = spawnServer(argv, opts.cpus)

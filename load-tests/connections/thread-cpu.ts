@@ -33,15 +33,14 @@
  * hyperthread sibling, which steal time does not show), and `steal ms`, CPU 0's steal time during
  * the measured connections, to set beside a round that stands out. Linux only; loopback only; bounded in count and time.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { connect } from 'node:net'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { freePorts } from '../compare/targets.ts'
+import { startServer } from '../compare/targets.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const repo = resolve(here, '..', '..')
@@ -143,64 +142,37 @@ async function drainTimeWait(): Promise<void> {
   }
 }
 
-/** The floors' scripts by root name (see the header). */
-const FLOORS: Record<string, string> = {
-  bare: join(here, 'bare-server.ts'),
-  'bare-handoff': join(here, 'bare-handoff-server.ts'),
-}
-
-/** A TCP connect to `port` succeeds (a floor has no admin API to ask). */
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1')
-    socket.once('connect', () => {
-      socket.destroy()
-      resolve(true)
-    })
-    socket.once('error', () => resolve(false))
-  })
-}
-
-async function ready(child: ChildProcess, probe: () => Promise<boolean>): Promise<void> {
+/** mqttd's `/readyz`: its workers took their hand-off ports (listening alone is not ready). */
+async function ready(adminPort: number): Promise<void> {
   const until = Date.now() + 60_000
-  while (Date.now() < until && child.exitCode === null) {
-    if (await probe()) return
+  while (Date.now() < until) {
+    const ok = await fetch(`http://127.0.0.1:${adminPort}/readyz`).then(
+      (r) => r.status === 200,
+      () => false,
+    )
+    if (ok) return
     await sleep(100)
   }
   throw new Error('the server did not become ready')
 }
 
-const readyz = (adminPort: number) => () =>
-  fetch(`http://127.0.0.1:${adminPort}/readyz`).then(
-    (r) => r.status === 200,
-    () => false,
-  )
-
 async function measure(rootSpec: string): Promise<Record<string, number>> {
   const [dirPart, flagPart] = rootSpec.split('#')
-  const floor = FLOORS[dirPart!]
-  const flags = flagPart === undefined ? [] : flagPart.split(' ').filter((f) => f !== '')
+  const floor = dirPart === 'bare' || dirPart === 'bare-handoff' ? dirPart : undefined
+  const nodeFlags = flagPart === undefined ? [] : flagPart.split(' ').filter((f) => f !== '')
   await drainTimeWait()
   const dir = mkdtempSync(join(tmpdir(), 'cc-threads-'))
-  const [port, adminPort] = (await freePorts(2)) as [number, number]
-  const config = {
-    workers,
-    listeners: [{ name: 'tcp', type: 'tcp', host: '127.0.0.1', port }],
-    admin: { host: '127.0.0.1', port: adminPort },
-    log: { level: 'warn' },
-    persistence: false,
-  }
-  writeFileSync(join(dir, 'mqttd.json'), JSON.stringify(config))
-  const server =
-    floor === undefined
-      ? [join(resolve(dirPart!), 'bin', 'mqttd.js'), '--config', join(dir, 'mqttd.json')]
-      : [floor, String(port)]
-  const child = spawn('taskset', ['-c', '0', process.execPath, ...flags, ...server], {
-    cwd: dir,
-    stdio: 'ignore',
+  // a floor, or mqttd with its default broker (bench:compare's QoS 1 window does not apply here)
+  const server = await startServer(floor ?? 'mqttd', {
+    cpus: '0',
+    mqttdWorkers: workers,
+    mqttdConfig: { broker: {} },
+    nodeFlags,
+    ...(floor === undefined ? { root: resolve(dirPart!) } : {}),
   })
+  const { pid, port } = server
   try {
-    await ready(child, floor === undefined ? readyz(adminPort) : () => accepts(port))
+    if (server.adminPort !== undefined) await ready(server.adminPort)
     const out = join(dir, 'result.json')
     const conn = (n: number) =>
       execFileSync(
@@ -245,12 +217,12 @@ async function measure(rootSpec: string): Promise<Record<string, number>> {
     runs(warmup)
     await sleep(1000)
     const calibBefore = calibrate()
-    const before = read(child.pid!)
+    const before = read(pid)
     const stealBefore = stealMs()
     const connected = runs(count)
     // the generator closes every connection at its end: a second for the last closes
     await sleep(1000)
-    const after = read(child.pid!)
+    const after = read(pid)
     const steal = stealMs() - stealBefore
     const calib = (calibBefore + calibrate()) / 2
     const row: Record<string, number> = {}
@@ -267,8 +239,7 @@ async function measure(rootSpec: string): Promise<Record<string, number>> {
     row['steal ms'] = Math.round(steal)
     return row
   } finally {
-    child.kill('SIGTERM')
-    await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(null)))
+    await server.stop()
     rmSync(dir, { recursive: true, force: true })
   }
 }
