@@ -10,6 +10,7 @@ import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { freePorts } from '../free-ports.ts'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
@@ -48,36 +49,6 @@ export interface RunningServer {
   /** mqttd: the admin API's port (its /metrics). */
   adminPort?: number
   stop(): Promise<void>
-}
-
-/**
- * `count` distinct ports that were free a moment ago on 127.0.0.1: all held at once, then released,
- * since two calls one after the other may both get the port the first released (seen here: a
- * server started with its listener and admin API on the same port).
- */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = Array.from({ length: count }, () => net.createServer())
-  try {
-    return await Promise.all(
-      servers.map(
-        (s) =>
-          new Promise<number>((resolve, reject) => {
-            s.once('error', reject)
-            s.listen(0, '127.0.0.1', () => resolve((s.address() as net.AddressInfo).port))
-          }),
-      ),
-    )
-  } finally {
-    await Promise.all(
-      servers.map((s) => new Promise((resolve) => (s.listening ? s.close(resolve) : resolve(null)))),
-    )
-  }
-}
-
-/** A port that was free a moment ago on 127.0.0.1 (for several, {@link freePorts}). */
-export async function freePort(): Promise<number> {
-  const [port] = await freePorts(1)
-  return port!
 }
 
 export const MOSQUITTO_BIN = '/usr/sbin/mosquitto'

@@ -34,7 +34,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { generate, type MeasureContext } from '../compare/measure.ts'
 import { pressureWindow } from '../compare/pressure.ts'
-import { freePort, freePorts } from '../compare/targets.ts'
+import { freePort, freePorts } from '../free-ports.ts'
 import { cpuSeconds, rssBytes } from '../generator/proc-stats.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))

@@ -3,8 +3,8 @@
 // `$` topics, No Local, Retain As Published, Subscription Identifiers).
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import { freePort } from '../../load-tests/free-ports.ts'
 import {
-  freePort,
   hasNatsServer,
   type MqttdNode,
   type NatsServer,

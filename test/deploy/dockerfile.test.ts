@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict'
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -13,21 +12,13 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import mqtt from 'mqtt'
 import { parse, stringify } from 'yaml'
+import { freePorts } from '../../load-tests/free-ports.ts'
 import { userEnv } from '../package/pack.ts'
 import { parseDockerfile, readDockerignore, type Stage } from './dockerfile-model.ts'
 import { type ReplayedImage, replayBuild } from './dockerfile-replay.ts'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const execFileAsync = promisify(execFile)
-
-/** A port the OS just handed out; the HEALTHCHECK needs to know the admin port in advance. */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const { port } = server.address() as { port: number }
-  await new Promise((r) => server.close(r))
-  return port
-}
 
 /** Runs `argv` with `node` standing for this Node 26 and absolute paths moved under the root. */
 function localArgv(argv: readonly string[], rootfs: string): [string, string[]] {
@@ -124,7 +115,8 @@ describe('Dockerfile', () => {
     })
 
     test('starts with its CMD, passes the HEALTHCHECK, loads a mounted handler, exits 0 on SIGTERM', async (t) => {
-      const [mqttPort, wsPort, adminPort] = [await freePort(), await freePort(), await freePort()]
+      // the HEALTHCHECK needs to know the admin port in advance
+      const [mqttPort, wsPort, adminPort] = (await freePorts(3)) as [number, number, number]
       assert.notEqual(await healthcheck(image, adminPort), 0, 'HEALTHCHECK fails while nothing listens')
 
       // "Mount" a config and a handler module, as `docker run -v` would.

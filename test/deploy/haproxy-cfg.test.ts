@@ -9,8 +9,9 @@ import { connect as netConnect } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import mqtt from 'mqtt'
+import { freePorts } from '../../load-tests/free-ports.ts'
 import { collectEvents } from '../helpers/events.ts'
-import { freePort, haproxyBinary, haproxyStats, startHaproxy } from '../helpers/haproxy.ts'
+import { haproxyBinary, haproxyStats, startHaproxy } from '../helpers/haproxy.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 const shipped = readFileSync(new URL('../../deploy/haproxy.cfg', import.meta.url), 'utf8')
@@ -68,7 +69,8 @@ test('deploy/haproxy.cfg: the /readyz health check passes with the admin token; 
       admin: { enabled: true, host: '127.0.0.1', port: 0, token },
     },
   })
-  const ports = { mqtt: await freePort(), ws: await freePort() }
+  const [mqttPort, wsPort] = (await freePorts(2)) as [number, number]
+  const ports = { mqtt: mqttPort, ws: wsPort }
   const listening = [ports.mqtt, ports.ws].map((port) => ({ host: '127.0.0.1', port }))
   const { dir } = await startHaproxy(t, binary!, (d) => localConfig(server, ports, d), listening, {
     MQTTD_ADMIN_TOKEN: token,
@@ -110,7 +112,8 @@ test('deploy/haproxy.cfg: without the right admin token the health check fails (
       admin: { enabled: true, host: '127.0.0.1', port: 0, token },
     },
   })
-  const ports = { mqtt: await freePort(), ws: await freePort() }
+  const [mqttPort, wsPort] = (await freePorts(2)) as [number, number]
+  const ports = { mqtt: mqttPort, ws: wsPort }
   const listening = [ports.mqtt, ports.ws].map((port) => ({ host: '127.0.0.1', port }))
   const { dir } = await startHaproxy(t, binary!, (d) => localConfig(server, ports, d), listening, {
     MQTTD_ADMIN_TOKEN: 'not-the-token',

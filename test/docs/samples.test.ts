@@ -6,11 +6,12 @@
 import assert from 'node:assert/strict'
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { basename, delimiter, dirname, join, resolve } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { freePorts } from '../../load-tests/free-ports.ts'
 import { readSamples, type Sample } from './markdown-samples.ts'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
@@ -50,14 +51,6 @@ function missingCommands(names: readonly string[], path: string): string[] {
   )
 }
 const codeLangs = new Set(['ts', 'js', 'sh', 'yaml', 'json'])
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const { port } = server.address() as { port: number }
-  await new Promise((r) => server.close(r))
-  return port
-}
 
 async function waitForPort(port: number, child: ChildProcess, log: () => string): Promise<void> {
   const deadline = Date.now() + 20_000
@@ -110,7 +103,7 @@ for (const page of pages) {
 
     test('its samples run', { timeout: 90_000 }, async (t) => {
       const dir = project(basename(page, '.md'))
-      const ports = await Promise.all(fixedPorts.map(() => freePort()))
+      const ports = await freePorts(fixedPorts.length)
       const rewrite = (code: string) =>
         fixedPorts.reduce(
           (text, port, i) => text.replace(new RegExp(`\\b${port}\\b`, 'g'), String(ports[i])),

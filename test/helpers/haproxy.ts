@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
@@ -18,18 +18,6 @@ export function haproxyBinary(): string | null {
   if (existsSync('/usr/sbin/haproxy')) return '/usr/sbin/haproxy'
   if (process.env.CI === 'true') throw new Error('haproxy is missing: CI must install haproxy (.ci/run)')
   return null
-}
-
-/** A free TCP port on `host` (HAProxy binds its own ports; it cannot report port 0's pick). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, host, () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 /** Validates a config with `haproxy -c`; returns the exit status and output. */

@@ -4,7 +4,7 @@
  * server and its other clients go on.
  */
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
-import { freePort } from './nats.ts'
+import { freePort } from '../../load-tests/free-ports.ts'
 
 export interface TcpProxy {
   url: string

@@ -8,9 +8,10 @@ import { connect as netConnect, type Socket } from 'node:net'
 import { after, before, describe, type TestContext, test } from 'node:test'
 import { connect as tlsConnect } from 'node:tls'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import { freePort, freePorts } from '../../load-tests/free-ports.ts'
 import type { MqttdConfigInput } from '../../src/config/schema.ts'
 import { collectEvents, type EventLog } from '../helpers/events.ts'
-import { freePort, haproxyBinary, startHaproxy } from '../helpers/haproxy.ts'
+import { haproxyBinary, startHaproxy } from '../helpers/haproxy.ts'
 import { parseExposition, sumOf } from '../helpers/prom-text.ts'
 import { connectPacket, rawClient } from '../helpers/raw-client.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -84,13 +85,8 @@ ${frontend('wss', f.wss, 'wss_v2')}${backend('wss_v2', server.port('wss'), 'send
 }
 
 async function frontendPorts(): Promise<Frontends> {
-  return {
-    v1: await freePort(),
-    v2: await freePort(),
-    tls: await freePort(),
-    ws: await freePort(),
-    wss: await freePort(),
-  }
+  const [v1, v2, tls, ws, wss] = (await freePorts(5)) as [number, number, number, number, number]
+  return { v1, v2, tls, ws, wss }
 }
 
 /** An mqtt.js client over a stream we open ourselves, so it can leave from a chosen local address. */
