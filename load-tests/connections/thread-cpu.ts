@@ -40,7 +40,7 @@ import { dirname, join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { startServer } from '../compare/targets.ts'
+import { FLOOR_TARGETS, startServer, type TargetName } from '../compare/targets.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const repo = resolve(here, '..', '..')
@@ -158,7 +158,7 @@ async function ready(adminPort: number): Promise<void> {
 
 async function measure(rootSpec: string): Promise<Record<string, number>> {
   const [dirPart, flagPart] = rootSpec.split('#')
-  const floor = dirPart === 'bare' || dirPart === 'bare-handoff' ? dirPart : undefined
+  const floor = FLOOR_TARGETS.has(dirPart as TargetName) ? (dirPart as TargetName) : undefined
   const nodeFlags = flagPart === undefined ? [] : flagPart.split(' ').filter((f) => f !== '')
   await drainTimeWait()
   const dir = mkdtempSync(join(tmpdir(), 'cc-threads-'))
