@@ -99,10 +99,13 @@ class ConnectionImpl extends Duplex {
 
     // normal mode: packets are emitted as events, the readable side only ends
     if (!notData) this.resume()
-    // defer reading, so the consumer can attach listeners first
-    process.nextTick(() => {
-      if (!this.#closed) duplex.on('data', this.#reader.read)
-    })
+    // defer reading, so the consumer can attach listeners first (a shared function: no closure and
+    // context per connection)
+    process.nextTick(ConnectionImpl.#startReading, this, duplex)
+  }
+
+  static #startReading(connection: ConnectionImpl, duplex: Duplex): void {
+    if (!connection.#closed) duplex.on('data', connection.#reader.read)
   }
 
   /** Protocol version used for parsing and generating (set by CONNECT/CONNACK or `setOptions`). */
