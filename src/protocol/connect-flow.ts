@@ -107,22 +107,25 @@ async function accept(r: ProtocolHost, reason: ReasonResult | undefined): Promis
   // The resumed session's QoS 2 ids awaiting PUBREL stay exactly-once across connections [3.1.1 MQTT-4.3.3-2] [5.0 MQTT-4.3.3-10]
   const restored = ctx.restoredAwaitingRelease
   if (sessionPresent && restored !== undefined) r.flow.restore(restored)
-  // never the password: the connect packet is summarised field by field
-  r.rootLog.info(
-    {
-      conn: ctx.id,
-      clientId: ctx.clientId,
-      remote: ctx.remoteAddress,
-      listener: ctx.listener,
-      transport: ctx.transport,
-      remotePort: ctx.remotePort,
-      protocolVersion: ctx.protocolVersion,
-      keepalive: r.state.keepaliveMs / 1000,
-      cleanStart: packet.clean,
-      username: packet.username,
-    },
-    'client connected',
-  )
+  // never the password: the connect packet is summarised field by field; its fields are built only
+  // when the line is written (the level can change at a reload)
+  if (r.rootLog.isLevelEnabled('info')) {
+    r.rootLog.info(
+      {
+        conn: ctx.id,
+        clientId: ctx.clientId,
+        remote: ctx.remoteAddress,
+        listener: ctx.listener,
+        transport: ctx.transport,
+        remotePort: ctx.remotePort,
+        protocolVersion: ctx.protocolVersion,
+        keepalive: r.state.keepaliveMs / 1000,
+        cleanStart: packet.clean,
+        username: packet.username,
+      },
+      'client connected',
+    )
+  }
   r.armKeepalive()
   if (r.chain.has('onConnected')) await r.chain.notify('onConnected', ctx)
 }

@@ -503,11 +503,12 @@ export class ConnectionRunner implements ProtocolHost {
 
   /**
    * One line per close: `info` once a CONNECT arrived, `debug` before (port
-   * probes and scanners would flood the log otherwise).
+   * probes and scanners would flood the log otherwise). Its fields are built
+   * only when the line is written.
    */
   #logClose(info: CloseInfo): void {
     const connected = this.ctx.connectPacket !== undefined
-    if (!connected && !this.logDebug) return
+    if (connected ? !this.rootLog.isLevelEnabled('info') : !this.logDebug) return
     const error = info.error as { code?: string; message?: string; reasonCode?: number } | undefined
     const ctx = this.ctx
     const fields: Record<string, unknown> = {
