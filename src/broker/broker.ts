@@ -58,6 +58,9 @@ export interface BrokerDeps {
   givenBack?: () => void
 }
 
+/** A hook context with the binding a broker hung on it. */
+type BindingSlot = HookContext & Record<symbol, Binding | undefined>
+
 /** What binding a connecting client to its session gave (see {@link Broker.connect}). */
 export type ConnectOutcome = boolean | 'closed' | 'full' | 'store-full'
 
@@ -71,7 +74,12 @@ export class Broker {
   readonly #limits: SessionLimits
   readonly #sessions = new Map<string, Session>()
   readonly #bindings = new Map<string, Binding>()
-  readonly #byCtx = new WeakMap<HookContext, Binding>()
+  /**
+   * Where a connection's binding hangs on its hook context: a property under this broker's own
+   * symbol, as a WeakMap would key it, without the WeakMap's ephemeron entry per held connection
+   * that every young-generation GC has to visit (#15).
+   */
+  readonly #bindingKey = Symbol('mqttd.broker.binding')
   readonly #closedEarly = new WeakSet<HookContext>()
   readonly #handover: Handover
   readonly #expiryTimers = new Map<string, () => void>()
@@ -186,7 +194,7 @@ export class Broker {
   }
 
   binding(ctx: HookContext): Binding | undefined {
-    return this.#byCtx.get(ctx)
+    return (ctx as BindingSlot)[this.#bindingKey]
   }
 
   /**
@@ -259,7 +267,7 @@ export class Broker {
       detached: false,
     }
     this.#bindings.set(clientId, binding)
-    this.#byCtx.set(ctx, binding)
+    ;(ctx as BindingSlot)[this.#bindingKey] = binding
     this.#handover.claim(clientId)
     if (persistent) {
       this.#saveSession(session, binding.will, undefined)
@@ -368,7 +376,7 @@ export class Broker {
 
   /** CONNACK was written: resend the unacknowledged and deliver what queued up. */
   connected(ctx: HookContext): void {
-    const binding = this.#byCtx.get(ctx)
+    const binding = this.binding(ctx)
     if (binding === undefined || binding.detached) return
     binding.connected = true
     binding.session.attach(binding.link)
@@ -380,7 +388,7 @@ export class Broker {
     reasonCode: number | undefined,
     sessionExpiryInterval: number | undefined,
   ): void {
-    const binding = this.#byCtx.get(ctx)
+    const binding = this.binding(ctx)
     if (binding === undefined) return
     if (ctx.protocolVersion < 5 || (reasonCode ?? 0) === ReasonCode.normalDisconnection)
       binding.will = undefined
@@ -393,7 +401,7 @@ export class Broker {
 
   /** The connection closed: publish or schedule its will, keep or end its session. */
   closed(ctx: HookContext, wasConnected: boolean): void {
-    const binding = this.#byCtx.get(ctx)
+    const binding = this.binding(ctx)
     if (binding === undefined) {
       this.#closedEarly.add(ctx)
       return
