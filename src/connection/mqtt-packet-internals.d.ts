@@ -42,6 +42,7 @@ declare module 'mqtt-packet/parser.js' {
     parse(buf: Buffer): number
     _resetState(): void
     _newPacket(): boolean
+    _parseHeader(): boolean | undefined
     _parseLength(): boolean
     _parsePayload(): boolean
     _parseConnack(): unknown
@@ -68,6 +69,17 @@ declare module 'mqtt-packet/constants.js' {
   const constants: {
     MQTT5_DISCONNECT_CODES: Record<number, string>
     MQTT5_AUTH_CODES: Record<number, string>
+    /** Packet type names by the fixed header's high nibble. */
+    types: Record<number, string>
+    /** The flag nibble a packet type requires, where it requires one. */
+    requiredHeaderFlags: Record<number, number>
+    /** The error message for a wrong flag nibble, by packet type. */
+    requiredHeaderFlagsErrors: Record<number, string>
+    CMD_SHIFT: number
+    RETAIN_MASK: number
+    QOS_SHIFT: number
+    QOS_MASK: number
+    DUP_MASK: number
   }
   export default constants
 }

@@ -83,6 +83,31 @@ export class PacketParser extends Parser {
     return this._stateCounter === 0 && this._list.length === 0 && this.error === null
   }
 
+  /** mqtt-packet's `_parseHeader` without its debug() call (see {@link parse}); runs for every packet. */
+  override _parseHeader(): boolean | undefined {
+    const zero = this._list.readUInt8(0)
+    const cmdIndex = zero >> constants.CMD_SHIFT
+    const packet = this.packet
+    packet.cmd = constants.types[cmdIndex]!
+    const headerFlags = zero & 0xf
+    const required = constants.requiredHeaderFlags[cmdIndex]
+    if (required !== undefined && required !== null && headerFlags !== required) {
+      // [3.1.1 MQTT-2.2.2-2] [5.0 MQTT-2.2.2-2] reserved flag bits set wrong: malformed, the connection closes
+      this._emitError(new Error(constants.requiredHeaderFlagsErrors[cmdIndex]))
+      return undefined
+    }
+    packet.retain = (zero & constants.RETAIN_MASK) !== 0
+    const qos = (zero >> constants.QOS_SHIFT) & constants.QOS_MASK
+    packet.qos = qos
+    if (qos > 2) {
+      this._emitError(new Error('Packet must not have both QoS bits set to 1'))
+      return undefined
+    }
+    packet.dup = (zero & constants.DUP_MASK) !== 0
+    this._list.consume(1)
+    return true
+  }
+
   override _parseLength(): boolean {
     // mqtt-packet's _parseLength without its debug() call
     const result = this._parseVarByteNum(true) as { bytes: number; value: number } | false

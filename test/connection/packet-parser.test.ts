@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { test } from 'node:test'
 import mqttPacket from 'mqtt-packet'
+import constants from 'mqtt-packet/constants.js'
 import Parser from 'mqtt-packet/parser.js'
 import { PacketParser } from '../../src/connection/packet-parser.ts'
 
@@ -29,6 +30,7 @@ test('the parser internals packet-parser.ts overrides or reads are still there',
     'static Parser.parser is gone',
   )
   for (const method of [
+    '_parseHeader',
     '_parseLength',
     '_parseConnect',
     '_parseDisconnect',
@@ -72,6 +74,35 @@ test('the parser internals packet-parser.ts overrides or reads are still there',
   parser._list.consume(1)
   assert.deepEqual([...parser._list._bufs[0]!], [2, 3], "bl's consume trims its first buffer")
   assert.deepEqual(parser.settings, { protocolVersion: 4 })
+  // PacketParser's _parseHeader reads the fixed header with mqtt-packet's own tables
+  assert.equal(constants.types[3], 'publish')
+  assert.equal(constants.requiredHeaderFlags[8], 2, 'SUBSCRIBE requires flags 0b0010')
+  assert.equal(typeof constants.requiredHeaderFlagsErrors[8], 'string')
+  assert.deepEqual(
+    [constants.CMD_SHIFT, constants.RETAIN_MASK, constants.QOS_SHIFT, constants.QOS_MASK, constants.DUP_MASK],
+    [4, 1, 1, 3, 8],
+  )
+})
+
+test('PacketParser reads a fixed header as mqtt-packet does: type, flags, and the same errors', () => {
+  // every first byte through both header steps alone: the same packet fields, result and error
+  const headerOf = (parser: Parser, zero: number) => {
+    const errors: string[] = []
+    parser.on('error', (e: Error) => errors.push(e.message))
+    parser._list.append(Buffer.from([zero]))
+    const result = (parser as unknown as { _parseHeader(): unknown })._parseHeader()
+    const { cmd, retain, qos, dup } = parser.packet
+    return { result: result === true, errors, cmd, retain, qos, dup, left: parser._list.length }
+  }
+  for (let zero = 0; zero < 256; zero++) {
+    const theirs = new Parser()
+    theirs.parser({ protocolVersion: 5 })
+    assert.deepEqual(
+      headerOf(new PacketParser({ protocolVersion: 5 }), zero),
+      headerOf(theirs, zero),
+      `first byte 0x${zero.toString(16)}`,
+    )
+  }
 })
 
 test('_stateCounter is 2 inside a body and _list holds what arrived of it: missingBodyBytes and idle rely on it', () => {
