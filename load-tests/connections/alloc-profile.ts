@@ -1,0 +1,144 @@
+/**
+ * What a connection allocates in the worker, garbage included: where heap-diff.ts
+ * and heap-owners.ts weigh what an idle connection keeps, this weighs everything
+ * the worker allocates for one connection from hand-off to close. That decides
+ * how often the worker's young generation fills up: each scavenge copies every
+ * connection still held at the time, and promotes it at the next.
+ *
+ * Runs the server in this process (1 worker, broker on, TCP only, admin off, no
+ * store), warms it up with the load generator (`conn`: CONNECT, CONNACK, close,
+ * 100 in flight), then takes a sampling heap profile of the worker thread
+ * (`worker.startHeapProfile()`, objects a GC collected included) over `count`
+ * more connections and prints bytes per connection by function, own
+ * allocations and with what the function calls. The sampling interval is 256
+ * bytes, so a row below about 50 B per connection is noise.
+ *
+ *   node load-tests/connections/alloc-profile.ts [--count 5000] [--warmup 20000] [--top 25] [--root DIR]
+ *
+ * `--root` profiles another checkout's server (its src/main/server.ts) with this
+ * file's generator, to compare two builds. Loopback only; bounded in count and time.
+ */
+import { execFile } from 'node:child_process'
+import diagnostics from 'node:diagnostics_channel'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { parseArgs, promisify } from 'node:util'
+import type { Worker } from 'node:worker_threads'
+
+const { values } = parseArgs({
+  options: {
+    count: { type: 'string', default: '5000' },
+    warmup: { type: 'string', default: '20000' },
+    top: { type: 'string', default: '25' },
+    root: { type: 'string', default: new URL('../..', import.meta.url).pathname },
+  },
+})
+const count = Number(values.count)
+const warmup = Number(values.warmup)
+const top = Number(values.top)
+const generator = new URL('../generator/cli.ts', import.meta.url).pathname
+
+/** The parts of a sampling heap profile (V8's `SamplingHeapProfile`) read here. */
+interface ProfileNode {
+  callFrame: { functionName: string; url: string; lineNumber: number }
+  selfSize: number
+  children: ProfileNode[]
+}
+
+/** Worker.startHeapProfile (Node 24.9+/26), not yet in @types/node. */
+interface HeapProfiling {
+  startHeapProfile(options: {
+    sampleInterval: number
+    includeObjectsCollectedByMinorGC: boolean
+    includeObjectsCollectedByMajorGC: boolean
+  }): Promise<{ stop(): Promise<string> }>
+}
+
+const workers: Worker[] = []
+diagnostics.subscribe('worker_threads', (message) => {
+  workers.push((message as { worker: Worker }).worker)
+})
+
+function frameName(node: ProfileNode): string {
+  const { functionName, url, lineNumber } = node.callFrame
+  return `${functionName || '(anonymous)'} ${url.split('/').at(-1) ?? ''}:${lineNumber + 1}`
+}
+
+/** Own and inclusive bytes per function name; a recursive function counts once in its own stack. */
+function tally(root: ProfileNode): { own: Map<string, number>; inclusive: Map<string, number> } {
+  const own = new Map<string, number>()
+  const inclusive = new Map<string, number>()
+  const stack: Array<{ node: ProfileNode; names: Set<string> }> = [{ node: root, names: new Set() }]
+  while (stack.length > 0) {
+    const { node, names } = stack.pop()!
+    const name = frameName(node)
+    const below = names.has(name) ? names : new Set(names).add(name)
+    own.set(name, (own.get(name) ?? 0) + node.selfSize)
+    for (const n of below) inclusive.set(n, (inclusive.get(n) ?? 0) + node.selfSize)
+    for (const child of node.children) stack.push({ node: child, names: below })
+  }
+  return { own, inclusive }
+}
+
+function print(title: string, sizes: Map<string, number>, skip: (name: string) => boolean): void {
+  process.stdout.write(`\n${title}\n`)
+  const rows = [...sizes].filter(([name]) => !skip(name)).sort((a, b) => b[1] - a[1])
+  for (const [name, bytes] of rows.slice(0, top)) {
+    process.stdout.write(`  ${(bytes / count).toFixed(0).padStart(6)} B  ${name}\n`)
+  }
+}
+
+const { startServer } = (await import(
+  join(resolve(values.root), 'src', 'main', 'server.ts')
+)) as typeof import('../../src/main/server.ts')
+const server = await startServer({
+  workers: 1,
+  listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0 }],
+  admin: { enabled: false },
+  persistence: false,
+  log: { level: 'warn' },
+})
+const dir = mkdtempSync(join(tmpdir(), 'mqttd-alloc-'))
+try {
+  const port = server.listeners[0]!.port
+  const out = join(dir, 'result.json')
+  // in runs of at most 5,000: the generator holds a run's connections to its end
+  // asynchronously: this thread is the server's main thread, which accepts and hands off
+  const run = async (n: number): Promise<void> => {
+    for (let left = n; left > 0; left -= 5000) {
+      await promisify(execFile)(
+        process.execPath,
+        [generator, 'conn', '--transport', 'tcp', '--connections', String(Math.min(left, 5000))]
+          .concat(['--concurrency', '100', '--timeout', '30000', '--duration', '120'])
+          .concat(['--port', String(port), '--out', out, '--quiet']),
+      )
+      const result = JSON.parse(readFileSync(out, 'utf8')) as { failed: number; errors: unknown[] }
+      if (result.failed > 0) {
+        throw new Error(`${result.failed} connections failed: ${JSON.stringify(result.errors.slice(0, 3))}`)
+      }
+    }
+  }
+  await run(warmup)
+  await sleep(1000)
+  const handle = await (workers[0] as unknown as HeapProfiling).startHeapProfile({
+    sampleInterval: 256,
+    includeObjectsCollectedByMinorGC: true,
+    includeObjectsCollectedByMajorGC: true,
+  })
+  await run(count)
+  // the generator closes its connections at its end: the worker's close path is part of the cost
+  await sleep(1000)
+  const profile = JSON.parse(await handle.stop()) as { head: ProfileNode }
+  const { own, inclusive } = tally(profile.head)
+  const total = [...own.values()].reduce((a, b) => a + b, 0)
+  process.stdout.write(
+    `worker thread: ${(total / count).toFixed(0)} B allocated per connection (${count} connections after ${warmup}; root ${values.root})\n`,
+  )
+  print('own allocations, by function', own, () => false)
+  print('with what each calls', inclusive, (name) => name.startsWith('(root)'))
+} finally {
+  rmSync(dir, { recursive: true, force: true })
+  await server.close()
+}
