@@ -19,13 +19,12 @@
  * file's generator, to compare two builds. Loopback only; bounded in count and time.
  */
 import { execFile } from 'node:child_process'
-import diagnostics from 'node:diagnostics_channel'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs, promisify } from 'node:util'
-import type { Worker } from 'node:worker_threads'
+import { inProcessConfig, startedWorkers } from './in-process-server.ts'
 
 const { values } = parseArgs({
   options: {
@@ -46,20 +45,6 @@ interface ProfileNode {
   selfSize: number
   children: ProfileNode[]
 }
-
-/** Worker.startHeapProfile (Node 24.9+/26), not yet in @types/node. */
-interface HeapProfiling {
-  startHeapProfile(options: {
-    sampleInterval: number
-    includeObjectsCollectedByMinorGC: boolean
-    includeObjectsCollectedByMajorGC: boolean
-  }): Promise<{ stop(): Promise<string> }>
-}
-
-const workers: Worker[] = []
-diagnostics.subscribe('worker_threads', (message) => {
-  workers.push((message as { worker: Worker }).worker)
-})
 
 function frameName(node: ProfileNode): string {
   const { functionName, url, lineNumber } = node.callFrame
@@ -93,13 +78,7 @@ function print(title: string, sizes: Map<string, number>, skip: (name: string) =
 const { startServer } = (await import(
   join(resolve(values.root), 'src', 'main', 'server.ts')
 )) as typeof import('../../src/main/server.ts')
-const server = await startServer({
-  workers: 1,
-  listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0 }],
-  admin: { enabled: false },
-  persistence: false,
-  log: { level: 'warn' },
-})
+const server = await startServer(inProcessConfig)
 const dir = mkdtempSync(join(tmpdir(), 'mqttd-alloc-'))
 try {
   const port = server.listeners[0]!.port
@@ -122,8 +101,10 @@ try {
   }
   await run(warmup)
   await sleep(1000)
-  const handle = await (workers[0] as unknown as HeapProfiling).startHeapProfile({
+  const handle = await startedWorkers[0]!.startHeapProfile({
     sampleInterval: 256,
+    // deep enough for the connect path's stacks (V8's default is 16), so "with what each calls" adds up
+    stackDepth: 64,
     includeObjectsCollectedByMinorGC: true,
     includeObjectsCollectedByMajorGC: true,
   })

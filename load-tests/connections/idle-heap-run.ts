@@ -6,18 +6,12 @@
  * tool reads the snapshots its own way (`read`).
  */
 import { spawn } from 'node:child_process'
-import diagnostics from 'node:diagnostics_channel'
 import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { getHeapSnapshot } from 'node:v8'
-import type { Worker } from 'node:worker_threads'
 import { startServer } from '../../src/main/server.ts'
-
-const workers: Worker[] = []
-diagnostics.subscribe('worker_threads', (message) => {
-  workers.push((message as { worker: Worker }).worker)
-})
+import { inProcessConfig, startedWorkers } from './in-process-server.ts'
 
 /** What `read` made of each thread's snapshot, without clients and with them. */
 export interface IdleHeaps<T> {
@@ -33,15 +27,9 @@ export async function idleHeaps<T>(
 ): Promise<IdleHeaps<T>> {
   const snapshots = async () => ({
     main: await read(getHeapSnapshot()),
-    worker: await read((await workers[0]!.getHeapSnapshot()) as Readable),
+    worker: await read((await startedWorkers[0]!.getHeapSnapshot()) as Readable),
   })
-  const server = await startServer({
-    workers: 1,
-    listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0 }],
-    admin: { enabled: false },
-    persistence: false,
-    log: { level: 'warn' },
-  })
+  const server = await startServer(inProcessConfig)
   await sleep(500)
   const before = await snapshots()
   const client = spawn(
