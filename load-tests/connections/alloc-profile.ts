@@ -18,12 +18,10 @@
  * `--root` profiles another checkout's server (its src/main/server.ts) with this
  * file's generator, to compare two builds. Loopback only; bounded in count and time.
  */
-import { execFile } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { parseArgs, promisify } from 'node:util'
+import { parseArgs } from 'node:util'
+import { generate } from '../compare/measure.ts'
 import { inProcessConfig, startedWorkers } from './in-process-server.ts'
 
 const { values } = parseArgs({
@@ -37,7 +35,6 @@ const { values } = parseArgs({
 const count = Number(values.count)
 const warmup = Number(values.warmup)
 const top = Number(values.top)
-const generator = new URL('../generator/cli.ts', import.meta.url).pathname
 
 /** The parts of a sampling heap profile (V8's `SamplingHeapProfile`) read here. */
 interface ProfileNode {
@@ -79,23 +76,27 @@ const { startServer } = (await import(
   join(resolve(values.root), 'src', 'main', 'server.ts')
 )) as typeof import('../../src/main/server.ts')
 const server = await startServer(inProcessConfig)
-const dir = mkdtempSync(join(tmpdir(), 'mqttd-alloc-'))
 try {
-  const port = server.listeners[0]!.port
-  const out = join(dir, 'result.json')
-  // in runs of at most 5,000: the generator holds a run's connections to its end
-  // asynchronously: this thread is the server's main thread, which accepts and hands off
+  const ctx = { port: server.listeners[0]!.port, pid: process.pid, cpus: null, quick: false, log: () => {} }
+  // in runs of at most 5,000: the generator holds a run's connections to its end. A child process
+  // awaited, never a synchronous one: this thread is also the server's main thread, which accepts
   const run = async (n: number): Promise<void> => {
     for (let left = n; left > 0; left -= 5000) {
-      await promisify(execFile)(
-        process.execPath,
-        [generator, 'conn', '--transport', 'tcp', '--connections', String(Math.min(left, 5000))]
-          .concat(['--concurrency', '100', '--timeout', '30000', '--duration', '120'])
-          .concat(['--port', String(port), '--out', out, '--quiet']),
-      )
-      const result = JSON.parse(readFileSync(out, 'utf8')) as { failed: number; errors: unknown[] }
-      if (result.failed > 0) {
-        throw new Error(`${result.failed} connections failed: ${JSON.stringify(result.errors.slice(0, 3))}`)
+      const result = await generate(ctx, [
+        'conn',
+        '--transport',
+        'tcp',
+        '--connections',
+        String(Math.min(left, 5000)),
+        '--concurrency',
+        '100',
+        '--timeout',
+        '30000',
+        '--duration',
+        '120',
+      ])
+      if ((result.failed as number) > 0) {
+        throw new Error(`${result.failed} connections failed: ${JSON.stringify(result.errors)}`)
       }
     }
   }
@@ -120,6 +121,5 @@ try {
   print('own allocations, by function', own, () => false)
   print('with what each calls', inclusive, (name) => name.startsWith('(root)'))
 } finally {
-  rmSync(dir, { recursive: true, force: true })
   await server.close()
 }

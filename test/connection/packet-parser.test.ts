@@ -90,7 +90,7 @@ test('PacketParser reads a fixed header as mqtt-packet does: type, flags, and th
     const errors: string[] = []
     parser.on('error', (e: Error) => errors.push(e.message))
     parser._list.append(Buffer.from([zero]))
-    const result = (parser as unknown as { _parseHeader(): unknown })._parseHeader()
+    const result = parser._parseHeader()
     const { cmd, retain, qos, dup } = parser.packet
     return { result: result === true, errors, cmd, retain, qos, dup, left: parser._list.length }
   }
