@@ -72,7 +72,8 @@ function settles(outcome: ChainOutcome, value: unknown): boolean {
 
 /** What a notification whose hooks all answered synchronously returns (shared, settled). */
 const DONE: Promise<void> = Promise.resolve()
-const NO_FAILURES: Promise<readonly HookError[]> = Promise.resolve(Object.freeze([]))
+const NONE: readonly HookError[] = Object.freeze([])
+const NO_FAILURES: Promise<readonly HookError[]> = Promise.resolve(NONE)
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
@@ -187,8 +188,20 @@ export class HandlerChain {
    * is a shared settled promise: no async frame or promise per call.
    */
   notify<H extends NotifyHook>(hook: H, ...args: HookArgs<H>): Promise<void> {
+    return this.#notify(hook, args) ?? DONE
+  }
+
+  /**
+   * {@link notify}, but `undefined` when every hook answered synchronously: the per-connection
+   * paths (CONNECT, PINGREQ) go on in the same turn instead of awaiting a settled promise.
+   */
+  notifyNow<H extends NotifyHook>(hook: H, ...args: HookArgs<H>): Promise<void> | undefined {
+    return this.#notify(hook, args)
+  }
+
+  #notify(hook: HookName, args: unknown[]): Promise<void> | undefined {
     const entries = this.#byHook.get(hook)
-    if (entries === undefined) return DONE
+    if (entries === undefined) return undefined
     for (let i = 0; i < entries.length; i++) {
       let value: unknown
       try {
@@ -198,7 +211,7 @@ export class HandlerChain {
       }
       if (isThenable(value)) return this.#notifyRest(hook, entries, i, value, args)
     }
-    return DONE
+    return undefined
   }
 
   /** The rest of {@link notify} once entry `i` answered with a promise. */
@@ -215,8 +228,25 @@ export class HandlerChain {
 
   /** Like {@link notify} but runs every handler even when one fails; returns the failures. */
   notifyAll<H extends NotifyHook>(hook: H, ...args: HookArgs<H>): Promise<readonly HookError[]> {
+    const result = this.#notifyAll(hook, args)
+    if (result === NONE) return NO_FAILURES
+    return Array.isArray(result) ? Promise.resolve(result) : (result as Promise<readonly HookError[]>)
+  }
+
+  /**
+   * {@link notifyAll}, with the failures as a value when every hook answered synchronously (an
+   * empty list when none failed): the close of each connection goes on in the same turn.
+   */
+  notifyAllNow<H extends NotifyHook>(
+    hook: H,
+    ...args: HookArgs<H>
+  ): readonly HookError[] | Promise<readonly HookError[]> {
+    return this.#notifyAll(hook, args)
+  }
+
+  #notifyAll(hook: HookName, args: unknown[]): readonly HookError[] | Promise<readonly HookError[]> {
     const entries = this.#byHook.get(hook)
-    if (entries === undefined) return NO_FAILURES
+    if (entries === undefined) return NONE
     let failures: HookError[] | undefined
     for (let i = 0; i < entries.length; i++) {
       let value: unknown
@@ -229,7 +259,7 @@ export class HandlerChain {
       }
       if (isThenable(value)) return this.#notifyAllRest(hook, entries, i, value, args, failures ?? [])
     }
-    return failures === undefined ? NO_FAILURES : Promise.resolve(failures)
+    return failures ?? NONE
   }
 
   /** The rest of {@link notifyAll} once entry `i` answered with a promise. */

@@ -267,3 +267,34 @@ test('notifyAll goes on past failures, early or late, and returns each; an ackno
     ],
   )
 })
+
+test('notifyNow and notifyAllNow answer with values while every hook answers synchronously, else with promises', async () => {
+  const calls: string[] = []
+  const sync = chainOf(
+    { onPing: () => void calls.push('a'), onClose: () => void calls.push('c') },
+    { onPing: () => void calls.push('b') },
+  )
+  assert.equal(sync.notifyNow('onPing', ctx, { cmd: 'pingreq' }), undefined)
+  assert.equal(sync.notifyNow('onConnected', ctx), undefined, 'no handler has the hook')
+  assert.deepEqual(sync.notifyAllNow('onClose', ctx, { reason: 'socket-closed', wasConnected: true }), [])
+  assert.deepEqual(calls, ['a', 'b', 'c'])
+  const failing = chainOf({
+    onClose: () => {
+      throw new Error('boom')
+    },
+  })
+  const failures = failing.notifyAllNow('onClose', ctx, { reason: 'socket-closed', wasConnected: true })
+  assert.ok(Array.isArray(failures))
+  assert.equal((failures as HookError[])[0]?.code, 'MQTTD_ERR_HOOK_FAILED')
+  const later = chainOf(
+    { onPing: async () => void calls.push('d') },
+    { onPing: () => void calls.push('e'), onClose: async () => void calls.push('f') },
+  )
+  const pending = later.notifyNow('onPing', ctx, { cmd: 'pingreq' })
+  assert.ok(pending instanceof Promise)
+  await pending
+  const all = later.notifyAllNow('onClose', ctx, { reason: 'socket-closed', wasConnected: true })
+  assert.ok(all instanceof Promise)
+  assert.deepEqual(await all, [])
+  assert.deepEqual(calls.slice(3), ['d', 'e', 'f'])
+})
