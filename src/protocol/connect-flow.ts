@@ -15,7 +15,12 @@ let assignedIds = 0
 // what a chain without hooks decides (never modified)
 const noOutcome: ChainOutcome = Object.freeze({ reason: undefined, continueAuth: undefined })
 
-export async function handleConnect(r: ProtocolHost, packet: ConnectPacket): Promise<void> {
+/**
+ * Not async, nor is the rest of the flow: with hooks that decide at once (the broker's, for a
+ * session this worker holds or none) the CONNACK is written in the turn the CONNECT was read, with
+ * no promise or async frame per connection; a promise comes back only while a hook's answer waits.
+ */
+export function handleConnect(r: ProtocolHost, packet: ConnectPacket): void | Promise<void> {
   r.clearConnectTimer()
   const ctx = r.ctx
   ctx.protocolVersion = packet.protocolVersion as ProtocolVersion
@@ -53,19 +58,25 @@ export async function handleConnect(r: ProtocolHost, packet: ConnectPacket): Pro
     return refuse(r, problem(r, ReasonCode.topicNameInvalid, 'Will topic invalid'))
   }
   if (!r.chain.has('onConnect')) return afterAuthStep(r, noOutcome)
-  return afterAuthStep(r, await r.chain.decide('onConnect', ctx, packet))
+  return decided(r, r.chain.decide('onConnect', ctx, packet))
+}
+
+/** Goes on with a decision: in this turn when it is a value, else once it settled. */
+function decided(r: ProtocolHost, outcome: ChainOutcome | Promise<ChainOutcome>): void | Promise<void> {
+  if (!(outcome instanceof Promise)) return afterAuthStep(r, outcome)
+  return outcome.then((value) => afterAuthStep(r, value))
 }
 
 /** AUTH from the client: the next step of enhanced authentication, or re-authentication (v5 only). */
-export async function handleAuth(r: ProtocolHost, packet: AuthPacket): Promise<void> {
+export function handleAuth(r: ProtocolHost, packet: AuthPacket): void | Promise<void> {
   if (!r.v5) return r.protocolError('AUTH on a protocol version before 5')
   if (r.state.phase === 'connected' && packet.reasonCode !== ReasonCode.reAuthenticate) {
     return r.protocolError('AUTH without re-authentication reason code')
   }
-  return afterAuthStep(r, await r.chain.decide('onAuth', r.ctx, packet))
+  return decided(r, r.chain.decide('onAuth', r.ctx, packet))
 }
 
-async function afterAuthStep(r: ProtocolHost, outcome: ChainOutcome): Promise<void> {
+function afterAuthStep(r: ProtocolHost, outcome: ChainOutcome): void | Promise<void> {
   if (r.state.ending) return
   const refused = (outcome.reason?.reasonCode ?? 0) >= 0x80
   if (outcome.continueAuth !== undefined) {
@@ -84,7 +95,7 @@ async function afterAuthStep(r: ProtocolHost, outcome: ChainOutcome): Promise<vo
   return accept(r, outcome.reason)
 }
 
-async function accept(r: ProtocolHost, reason: ReasonResult | undefined): Promise<void> {
+function accept(r: ProtocolHost, reason: ReasonResult | undefined): void | Promise<void> {
   const ctx = r.ctx
   const packet = ctx.connectPacket!
   // [3.1.1 MQTT-3.2.2-1] [5.0 MQTT-3.2.2-1] [3.1.1 MQTT-3.2.2-2] [5.0 MQTT-3.2.2-2] a clean start never has a session present
@@ -127,7 +138,7 @@ async function accept(r: ProtocolHost, reason: ReasonResult | undefined): Promis
     )
   }
   r.armKeepalive()
-  if (r.chain.has('onConnected')) await r.chain.notify('onConnected', ctx)
+  if (r.chain.has('onConnected')) return r.chain.notifyNow('onConnected', ctx)
 }
 
 /** A refusal with its reason string unless the v5 client asked for none [5.0 MQTT-3.1.2-29]. */

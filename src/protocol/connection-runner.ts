@@ -162,7 +162,7 @@ export class ConnectionRunner implements ProtocolHost {
   }
 
   static readonly #onClose = function (this: Connection): void {
-    void (this as OwnedConnection)[kRunner].#finish()
+    ;(this as OwnedConnection)[kRunner].#finish()
   }
 
   /**
@@ -233,28 +233,69 @@ export class ConnectionRunner implements ProtocolHost {
       this.#paused = true
       this.connection.stream.pause()
     }
-    if (!this.#processing) void this.#drainQueue()
+    if (!this.#processing) this.#drainQueue()
   }
 
-  async #drainQueue(): Promise<void> {
+  /**
+   * Handles the queued packets in this turn for as long as each is handled at once (CONNECT and
+   * PINGREQ with hooks that answer synchronously); the first that waits hands the rest to
+   * {@link #drainAfter}. No promise or async frame for a packet that needs none: most connections
+   * are a CONNECT, some PINGREQs and a close.
+   */
+  #drainQueue(): void {
     this.#processing = true
-    if (this.#setup !== undefined) await this.#setup
+    if (this.#setup !== undefined) {
+      void this.#drainAfter(this.#setup)
+      return
+    }
     while (this.#queue.length > 0 && this.state.phase !== 'closed') {
-      const packet = this.#queue.shift()!
-      try {
-        await this.#handle(packet)
-      } catch (err) {
-        this.#hookFailed(err)
+      const pending = this.#handleNow(this.#queue.shift()!)
+      if (pending !== undefined) {
+        void this.#drainAfter(pending)
+        return
       }
-      if (this.#paused && this.#queue.length < backlogPause / 2) {
-        this.#paused = false
-        this.connection.stream.resume()
-      }
+      this.#resumeWhenShort()
     }
     this.#processing = false
   }
 
-  async #handle(packet: Packet): Promise<void> {
+  /** {@link #handle}, with a hook's synchronous failure handled. */
+  #handleNow(packet: Packet): void | Promise<void> {
+    try {
+      return this.#handle(packet)
+    } catch (err) {
+      this.#hookFailed(err)
+    }
+  }
+
+  /** The rest of {@link #drainQueue} once `pending` (a packet's handling, or setup) settled. */
+  async #drainAfter(pending: Promise<void>): Promise<void> {
+    try {
+      await pending
+    } catch (err) {
+      this.#hookFailed(err)
+    }
+    this.#resumeWhenShort()
+    while (this.#queue.length > 0 && this.state.phase !== 'closed') {
+      try {
+        await this.#handle(this.#queue.shift()!)
+      } catch (err) {
+        this.#hookFailed(err)
+      }
+      this.#resumeWhenShort()
+    }
+    this.#processing = false
+  }
+
+  #resumeWhenShort(): void {
+    if (this.#paused && this.#queue.length < backlogPause / 2) {
+      this.#paused = false
+      this.connection.stream.resume()
+    }
+  }
+
+  /** Handles one packet: `undefined` when it is done, else a promise of its end. */
+  #handle(packet: Packet): void | Promise<void> {
     if (this.state.ending) return
     if (this.state.phase === 'awaiting-connect') {
       if (packet.cmd !== 'connect') return this.protocolError(`${packet.cmd} before CONNECT`) // [3.1.1 MQTT-3.1.0-1] [5.0 MQTT-3.1.0-1]
@@ -272,25 +313,35 @@ export class ConnectionRunner implements ProtocolHost {
       case 'puback':
       case 'pubrec':
       case 'pubcomp':
-        return this.chain.notify('onAck', this.ctx, packet)
+        return this.chain.notifyNow('onAck', this.ctx, packet)
       case 'subscribe':
         return handleSubscribe(this, packet)
       case 'unsubscribe':
         return handleUnsubscribe(this, packet)
       case 'pingreq':
         this.ack({ cmd: 'pingresp' }) // [3.1.1 MQTT-3.12.4-1] [5.0 MQTT-3.12.4-1]
-        return this.chain.notify('onPing', this.ctx, packet)
+        return this.chain.notifyNow('onPing', this.ctx, packet)
       case 'disconnect':
-        // what was published before DISCONNECT is acknowledged first, as when each PUBLISH was awaited
-        if (this.#acks !== undefined && this.#acks.size > 0) await this.#acks.idle()
-        this.#disconnectPacket = packet
-        await this.chain.notify('onDisconnect', this.ctx, packet)
-        return this.terminate('client-disconnect')
+        return this.#handleDisconnect(packet)
       case 'auth':
         return handleAuth(this, packet)
       default:
         return this.protocolError(`unexpected ${packet.cmd} from a client`)
     }
+  }
+
+  #handleDisconnect(packet: DisconnectPacket): void | Promise<void> {
+    // what was published before DISCONNECT is acknowledged first, as when each PUBLISH was awaited
+    if (this.#acks !== undefined && this.#acks.size > 0)
+      return this.#acks.idle().then(() => this.#disconnected(packet))
+    return this.#disconnected(packet)
+  }
+
+  #disconnected(packet: DisconnectPacket): void | Promise<void> {
+    this.#disconnectPacket = packet
+    const told = this.chain.notifyNow('onDisconnect', this.ctx, packet)
+    if (told === undefined) return this.terminate('client-disconnect')
+    return told.then(() => this.terminate('client-disconnect'))
   }
 
   /** Whether the client speaks MQTT 5 (known once CONNECT arrived). */
@@ -537,7 +588,8 @@ export class ConnectionRunner implements ProtocolHost {
     this.#acks?.close()
   }
 
-  async #finish(): Promise<void> {
+  /** The connection closed: onClose, then the close is told (closed, onEnded); in this turn unless a hook waits. */
+  #finish(): void {
     if (this.state.phase === 'closed') return
     this.state.phase = 'closed'
     this.#clearTimers()
@@ -551,7 +603,24 @@ export class ConnectionRunner implements ProtocolHost {
     if (this.#disconnectPacket !== undefined) info.disconnect = this.#disconnectPacket
     if (this.state.closeError !== undefined) info.error = this.state.closeError
     this.#logClose(info)
-    if (this.chain.has('onClose')) this.#logFailures(await this.chain.notifyAll('onClose', this.ctx, info))
+    if (!this.chain.has('onClose')) {
+      this.#ended(info)
+      return
+    }
+    // notifyAll never rejects: failures come back as values
+    const failures = this.chain.notifyAllNow('onClose', this.ctx, info)
+    if (failures instanceof Promise) {
+      void failures.then((list) => {
+        this.#logFailures(list)
+        this.#ended(info)
+      })
+    } else {
+      this.#logFailures(failures)
+      this.#ended(info)
+    }
+  }
+
+  #ended(info: CloseInfo): void {
     this.#closeInfo = info
     this.#resolveClosed?.(info)
     try {

@@ -126,6 +126,82 @@ test('a runner keeps no closure per connection on its Connection, and no promise
   two.client.destroy()
 })
 
+const connect5 = {
+  cmd: 'connect',
+  protocolId: 'MQTT',
+  protocolVersion: 5,
+  clientId: 'turn',
+  clean: true,
+  keepalive: 30,
+} as const
+
+/**
+ * What the runner made of each packet by the time its Connection's `data` event returned: a
+ * listener added after the runner's runs right after it, in the same emit.
+ */
+function phasesSeen(runner: ConnectionRunner): string[] {
+  const seen: string[] = []
+  runner.connection.on('data', (packet) => seen.push(`${packet.cmd}: ${runner.phase}`))
+  return seen
+}
+
+test('hooks that answer at once: CONNECT, PINGREQ, DISCONNECT and the close are handled in the turn they arrive', async () => {
+  const hooks: string[] = []
+  const ended: ConnectionRunner[] = []
+  const { runner, client, next } = pair(
+    {
+      onConnect: () => void hooks.push('onConnect'),
+      onConnected: () => void hooks.push('onConnected'),
+      onPing: () => void hooks.push('onPing'),
+      onDisconnect: () => void hooks.push('onDisconnect'),
+      onClose: () => void hooks.push('onClose'),
+    },
+    (r) => ended.push(r),
+  )
+  await runner.start()
+  const phases = phasesSeen(runner)
+  // the end is reported within the Connection's 'close' (a listener after the runner's sees it)
+  const endedAtClose = new Promise<number>((resolve) =>
+    runner.connection.on('close', () => resolve(ended.length)),
+  )
+  client.connect(connect5)
+  await next('connack')
+  // no promise, no microtask between the CONNECT and its CONNACK (#15: the connect path's allocations)
+  assert.deepEqual(phases, ['connect: connected'])
+  client.pingreq()
+  await next('pingresp')
+  client.disconnect({ cmd: 'disconnect', reasonCode: 0 })
+  assert.equal(await endedAtClose, 1)
+  assert.deepEqual(phases, ['connect: connected', 'pingreq: connected', 'disconnect: closing'])
+  assert.deepEqual(hooks, ['onConnect', 'onConnected', 'onPing', 'onDisconnect', 'onClose'])
+  assert.equal((await runner.closed).reason, 'client-disconnect')
+  client.destroy()
+})
+
+test('a hook that answers with a promise: the packets after its CONNECT wait for it, in order', async () => {
+  let release: () => void = () => {}
+  const hooks: string[] = []
+  const { runner, client, next } = pair({
+    onConnect: () => new Promise<undefined>((resolve) => (release = () => resolve(undefined))),
+    onPing: () => void hooks.push('onPing'),
+  })
+  await runner.start()
+  const phases = phasesSeen(runner)
+  client.connect(connect5)
+  client.pingreq()
+  while (phases.length < 2) await new Promise((resolve) => setImmediate(resolve))
+  assert.deepEqual(phases, ['connect: connecting', 'pingreq: connecting'])
+  assert.deepEqual(hooks, [])
+  release()
+  await next('connack')
+  await next('pingresp')
+  assert.deepEqual(hooks, ['onPing'])
+  assert.equal(runner.phase, 'connected')
+  runner.connection.stream.destroy()
+  await runner.closed
+  client.destroy()
+})
+
 test('[5.0 MQTT-3.1.0-2] a second CONNECT on the in-memory pair is a protocol error: DISCONNECT 0x82', async () => {
   const { runner, client, next } = pair({})
   await runner.start()
