@@ -102,7 +102,8 @@ export class ConnectionRunner implements ProtocolHost {
   readonly state = new ConnectionState()
   #closeReason: CloseReason | undefined
   #disconnectPacket: DisconnectPacket | undefined
-  #queue: Packet[] = []
+  /** Packets that arrived while one was being handled; made at the first (most connections never wait). */
+  #queue: Packet[] | undefined
   #processing = false
   #paused = false
   #connectTimer: NodeJS.Timeout | undefined
@@ -228,8 +229,17 @@ export class ConnectionRunner implements ProtocolHost {
     if (this.#logTrace) this.ctx.log.trace({ packet: packetSummary(packet, this.#logPayloads) }, 'packet in')
     this.metrics.packetReceived(packet.cmd)
     if (packet.cmd === 'publish' && packet.qos > 0) noteArrival(this, packet)
-    this.#queue.push(packet)
-    if (this.#queue.length >= backlogPause && !this.#paused) {
+    if (!this.#processing && this.#setup === undefined) {
+      // nothing waits: handled now, through no queue (what follows it in this turn queues behind it)
+      this.#processing = true
+      const pending = this.#handleNow(packet)
+      if (pending !== undefined) void this.#drainAfter(pending)
+      else this.#drainQueue()
+      return
+    }
+    const queue = (this.#queue ??= [])
+    queue.push(packet)
+    if (queue.length >= backlogPause && !this.#paused) {
       this.#paused = true
       this.connection.stream.pause()
     }
@@ -248,8 +258,10 @@ export class ConnectionRunner implements ProtocolHost {
       void this.#drainAfter(this.#setup)
       return
     }
-    while (this.#queue.length > 0 && this.state.phase !== 'closed') {
-      const pending = this.#handleNow(this.#queue.shift()!)
+    while (this.state.phase !== 'closed') {
+      const packet = this.#queue?.shift()
+      if (packet === undefined) break
+      const pending = this.#handleNow(packet)
       if (pending !== undefined) {
         void this.#drainAfter(pending)
         return
@@ -276,9 +288,11 @@ export class ConnectionRunner implements ProtocolHost {
       this.#hookFailed(err)
     }
     this.#resumeWhenShort()
-    while (this.#queue.length > 0 && this.state.phase !== 'closed') {
+    while (this.state.phase !== 'closed') {
+      const packet = this.#queue?.shift()
+      if (packet === undefined) break
       try {
-        await this.#handle(this.#queue.shift()!)
+        await this.#handle(packet)
       } catch (err) {
         this.#hookFailed(err)
       }
@@ -288,7 +302,7 @@ export class ConnectionRunner implements ProtocolHost {
   }
 
   #resumeWhenShort(): void {
-    if (this.#paused && this.#queue.length < backlogPause / 2) {
+    if (this.#paused && (this.#queue?.length ?? 0) < backlogPause / 2) {
       this.#paused = false
       this.connection.stream.resume()
     }
@@ -498,7 +512,7 @@ export class ConnectionRunner implements ProtocolHost {
     this.state.phase = 'closing'
     this.#closeReason ??= reason
     this.#clearTimers()
-    this.#queue.length = 0
+    if (this.#queue !== undefined) this.#queue.length = 0
     const connection = this.connection
     if (connection.destroyed) return
     if (!this.#finalPending) {
@@ -594,7 +608,7 @@ export class ConnectionRunner implements ProtocolHost {
     this.state.phase = 'closed'
     this.#clearTimers()
     clearTimeout(this.#destroyTimer)
-    this.#queue.length = 0
+    if (this.#queue !== undefined) this.#queue.length = 0
     this.metrics.untrackBytes(this.connection)
     const info: CloseInfo = {
       reason: this.#closeReason ?? 'socket-closed',
