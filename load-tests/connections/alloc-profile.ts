@@ -21,8 +21,7 @@
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import { generate } from '../compare/measure.ts'
-import { inProcessConfig, startedWorkers } from './in-process-server.ts'
+import { connectionRuns, inProcessConfig, startedWorkers } from './in-process-server.ts'
 
 const { values } = parseArgs({
   options: {
@@ -77,29 +76,7 @@ const { startServer } = (await import(
 )) as typeof import('../../src/main/server.ts')
 const server = await startServer(inProcessConfig)
 try {
-  const ctx = { port: server.listeners[0]!.port, pid: process.pid, cpus: null, quick: false, log: () => {} }
-  // in runs of at most 5,000: the generator holds a run's connections to its end. A child process
-  // awaited, never a synchronous one: this thread is also the server's main thread, which accepts
-  const run = async (n: number): Promise<void> => {
-    for (let left = n; left > 0; left -= 5000) {
-      const result = await generate(ctx, [
-        'conn',
-        '--transport',
-        'tcp',
-        '--connections',
-        String(Math.min(left, 5000)),
-        '--concurrency',
-        '100',
-        '--timeout',
-        '30000',
-        '--duration',
-        '120',
-      ])
-      if ((result.failed as number) > 0) {
-        throw new Error(`${result.failed} connections failed: ${JSON.stringify(result.errors)}`)
-      }
-    }
-  }
+  const run = (n: number) => connectionRuns(server.listeners[0]!.port, n)
   await run(warmup)
   await sleep(1000)
   const handle = await startedWorkers[0]!.startHeapProfile({

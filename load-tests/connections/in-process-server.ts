@@ -7,6 +7,7 @@
 import diagnostics from 'node:diagnostics_channel'
 import type { Worker } from 'node:worker_threads'
 import type { MqttdConfigInput } from '../../src/config/schema.ts'
+import { generate } from '../compare/measure.ts'
 
 /** The config every heap tool measures. */
 export const inProcessConfig: MqttdConfigInput = {
@@ -22,3 +23,31 @@ export const startedWorkers: Worker[] = []
 diagnostics.subscribe('worker_threads', (message) => {
   startedWorkers.push((message as { worker: Worker }).worker)
 })
+
+/**
+ * `n` connections from the load generator (`conn`: CONNECT, CONNACK, close at the run's end, 100 in
+ * flight) to the in-process server on `port`, in runs of at most 5,000: the generator holds a run's
+ * connections to its end. A child process awaited, never a synchronous one: this thread is also the
+ * server's main thread, which accepts.
+ */
+export async function connectionRuns(port: number, n: number): Promise<void> {
+  const ctx = { port, pid: process.pid, cpus: null, quick: false, log: () => {} }
+  for (let left = n; left > 0; left -= 5000) {
+    const result = await generate(ctx, [
+      'conn',
+      '--transport',
+      'tcp',
+      '--connections',
+      String(Math.min(left, 5000)),
+      '--concurrency',
+      '100',
+      '--timeout',
+      '30000',
+      '--duration',
+      '120',
+    ])
+    if ((result.failed as number) > 0) {
+      throw new Error(`${result.failed} connections failed: ${JSON.stringify(result.errors)}`)
+    }
+  }
+}
