@@ -237,7 +237,8 @@ export class ConnectionRunner implements ProtocolHost {
       else this.#drainQueue()
       return
     }
-    const queue = (this.#queue ??= [])
+    this.#queue ??= []
+    const queue = this.#queue
     queue.push(packet)
     if (queue.length >= backlogPause && !this.#paused) {
       this.#paused = true
