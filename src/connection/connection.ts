@@ -44,6 +44,8 @@ class ConnectionImpl extends Duplex {
   #connectCb: (() => void) | undefined
   #configuredVersion: ProtocolVersion | undefined
   #rawPaused = false
+  /** The raw stream's `'data'` listener when it is not the shared {@link #rawData} (a second Connection on the stream). */
+  #ownData: ((chunk: Buffer) => void) | undefined
 
   /** The reader's way back to its connection: one small object, not three closures (and their context) per connection. */
   static readonly #ReaderHost = class implements ReaderHost {
@@ -82,8 +84,8 @@ class ConnectionImpl extends Duplex {
 
     const owned = duplex as OwnedDuplex
     if (owned[kConnection] === undefined) {
-      // the stream points back to its connection, so the four listeners are shared functions, not four
-      // closures (and their context) per connection
+      // the stream points back to its connection, so its listeners (these four, and `data` from the
+      // next tick) are shared functions, not closures (and their context) per connection
       owned[kConnection] = this
       duplex.on('error', ConnectionImpl.#rawError)
       duplex.on('close', ConnectionImpl.#rawClose)
@@ -91,6 +93,7 @@ class ConnectionImpl extends Duplex {
       duplex.on('drain', ConnectionImpl.#rawDrain)
     } else {
       // a second Connection on a stream another one points from: its own closures
+      this.#ownData = (chunk: Buffer) => this.#reader.read(chunk)
       duplex.on('error', (err: Error) => this.#onRawError(err))
       duplex.on('close', () => this.destroy())
       duplex.on('end', () => this.#onRawEnd())
@@ -105,7 +108,7 @@ class ConnectionImpl extends Duplex {
   }
 
   static #startReading(connection: ConnectionImpl, duplex: Duplex): void {
-    if (!connection.#closed) duplex.on('data', connection.#reader.read)
+    if (!connection.#closed) duplex.on('data', connection.#ownData ?? ConnectionImpl.#rawData)
   }
 
   /** Protocol version used for parsing and generating (set by CONNECT/CONNACK or `setOptions`). */
@@ -236,6 +239,10 @@ class ConnectionImpl extends Duplex {
   }
 
   // listeners of the raw stream (`this` is it): plain functions, where a method would see the class
+  static readonly #rawData = function (this: Duplex, chunk: Buffer): void {
+    ;(this as OwnedDuplex)[kConnection]!.#reader.read(chunk)
+  }
+
   static readonly #rawError = function (this: Duplex, err: Error): void {
     ;(this as OwnedDuplex)[kConnection]!.#onRawError(err)
   }
@@ -344,7 +351,7 @@ class ConnectionImpl extends Duplex {
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.#closed = true
     const raw = this.stream
-    raw.removeListener('data', this.#reader.read)
+    raw.removeListener('data', this.#ownData ?? ConnectionImpl.#rawData)
     // hand over what is batched (a DISCONNECT sent just before destroy()), then close
     if (!raw.destroyed) {
       this.#writer.flush()

@@ -67,8 +67,8 @@ export class PacketReader implements PacketSink {
     if (this.#parser !== undefined) this.#parser.settings = settings
   }
 
-  /** Reads one chunk of the raw stream (a `'data'` listener). */
-  read = (chunk: Buffer): void => {
+  /** Reads one chunk of the raw stream (from the Connection's `'data'` listener). */
+  read(chunk: Buffer): void {
     this.bytesReceived += chunk.length
     const host = this.#host
     const end = chunk.length
