@@ -7,7 +7,7 @@
  * Options: see options.ts (`broker:` in the config). Design and costs:
  * docs/broker-design.md.
  */
-import type { IConnectPacket } from 'mqtt-packet'
+import type { IConnectPacket, Packet } from 'mqtt-packet'
 import type { ClusterConfig } from '../cluster/schema.ts'
 import { currentControlServer } from '../control/control-channel.ts'
 import { ackWait } from '../handlers/ack-wait.ts'
@@ -72,16 +72,28 @@ function refuseUnstored(ctx: HookContext, store: WorkerStore | undefined): HookR
   return { stop: true }
 }
 
-function linkFor(ctx: HookContext, packet: IConnectPacket, options: BrokerOptions): SessionLink {
-  const v5 = ctx.protocolVersion === 5
-  const props = packet.properties
-  return {
-    send: (p) => ctx.send(p),
-    protocolVersion: ctx.protocolVersion,
-    receiveMaximum: Math.min(v5 ? (props?.receiveMaximum ?? 65535) : 65535, options.maxInflightMessages),
-    topicAliasMaximum: v5 ? (props?.topicAliasMaximum ?? 0) : 0,
-    maximumPacketSize: v5 ? props?.maximumPacketSize : undefined,
-    mayRead: readFilterOf(ctx),
+/** A session's way to its client's connection: the hook context's `send` as a method, no closure per connection. */
+class ContextLink implements SessionLink {
+  readonly #ctx: HookContext
+  readonly protocolVersion: number
+  readonly receiveMaximum: number
+  readonly topicAliasMaximum: number
+  readonly maximumPacketSize: number | undefined
+  readonly mayRead: ((topic: string) => boolean) | undefined
+
+  constructor(ctx: HookContext, packet: IConnectPacket, options: BrokerOptions) {
+    const v5 = ctx.protocolVersion === 5
+    const props = packet.properties
+    this.#ctx = ctx
+    this.protocolVersion = ctx.protocolVersion
+    this.receiveMaximum = Math.min(v5 ? (props?.receiveMaximum ?? 65535) : 65535, options.maxInflightMessages)
+    this.topicAliasMaximum = v5 ? (props?.topicAliasMaximum ?? 0) : 0
+    this.maximumPacketSize = v5 ? props?.maximumPacketSize : undefined
+    this.mayRead = readFilterOf(ctx)
+  }
+
+  send(packet: Packet): Promise<boolean> {
+    return this.#ctx.send(packet)
   }
 }
 
@@ -279,7 +291,7 @@ export async function createBrokerHandler(
     if (snapshot !== undefined) broker.installFromNode(snapshot)
     // same turn: the session catches up from where the old node's worker stood in the stream
     bridge.arrived(ctx.clientId)
-    return connected(ctx, await broker.connect(ctx, packet, linkFor(ctx, packet, options), expiry))
+    return connected(ctx, await broker.connect(ctx, packet, new ContextLink(ctx, packet, options), expiry))
   }
 
   /** The CONNACK's part of a bound (or refused) session. */
@@ -344,7 +356,7 @@ export async function createBrokerHandler(
       // In a cluster: the node that held the session hands it over (its connection gets 0x8E)
       if (bridge !== undefined && broker.session(ctx.clientId) === undefined)
         return fromNode(bridge, ctx, packet, clean, expiry)
-      const present = broker.connect(ctx, packet, linkFor(ctx, packet, options), expiry)
+      const present = broker.connect(ctx, packet, new ContextLink(ctx, packet, options), expiry)
       return typeof present === 'object' ? present.then((p) => connected(ctx, p)) : connected(ctx, present)
     },
 
