@@ -118,6 +118,7 @@ function accept(r: ProtocolHost, reason: ReasonResult | undefined): void | Promi
   // The resumed session's QoS 2 ids awaiting PUBREL stay exactly-once across connections [3.1.1 MQTT-4.3.3-2] [5.0 MQTT-4.3.3-10]
   const restored = ctx.restoredAwaitingRelease
   if (sessionPresent && restored !== undefined) r.flow.restore(restored)
+  ctx.handshakeDone()
   // never the password: the connect packet is summarised field by field; its fields are built only
   // when the line is written (the level can change at a reload)
   if (r.rootLog.isLevelEnabled('info')) {

@@ -107,6 +107,15 @@ export class ConnectionContext implements ConnectContext {
     return this.#connack !== undefined
   }
 
+  /**
+   * The CONNACK is out: the handshake's scratch (the CONNACK's shape, the restored QoS 2 ids) is let
+   * go rather than held for the connection's life. A hook that asks for it later gets a fresh one.
+   */
+  handshakeDone(): void {
+    this.#connack = undefined
+    this.#awaitingRelease = undefined
+  }
+
   get log(): Logger {
     // rebind once the client id is known (or changed by a handler)
     if (this.#log === undefined || this.#logClientId !== this.clientId) {

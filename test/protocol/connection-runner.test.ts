@@ -224,3 +224,31 @@ test('[5.0 MQTT-3.1.0-2] a second CONNECT on the in-memory pair is a protocol er
   // an in-memory pair does not carry the server's destroy to the client side (a socket would)
   client.destroy()
 })
+
+test('[5.0 MQTT-4.3.3-10] the handshake scratch is let go after CONNACK: its shape was sent, the restored QoS 2 ids moved to the flow', async () => {
+  const { runner, client, next } = pair({
+    onConnect(ctx) {
+      ctx.connack.sessionPresent = true
+      ctx.connack.properties.reasonString = 'shaped'
+      ctx.awaitingRelease.add(7)
+    },
+  })
+  await runner.start()
+  client.connect({ ...connect5, clean: false })
+  const connack = (await next('connack')) as {
+    sessionPresent?: boolean
+    properties?: Record<string, unknown>
+  }
+  assert.equal(connack.sessionPresent, true)
+  assert.equal(connack.properties?.reasonString, 'shaped')
+  // an idle connection holds neither for its life
+  assert.equal(runner.ctx.connackShaped, false)
+  assert.equal(runner.ctx.restoredAwaitingRelease, undefined)
+  // the restored id is still awaiting release: PUBCOMP 0x00, not 0x92 (packet identifier not found)
+  client.pubrel({ cmd: 'pubrel', messageId: 7 })
+  const pubcomp = (await next('pubcomp')) as { reasonCode?: number }
+  assert.equal(pubcomp.reasonCode ?? 0, 0)
+  runner.connection.stream.destroy()
+  await runner.closed
+  client.destroy()
+})
