@@ -25,6 +25,7 @@ import type { WorkerMetrics } from '../metrics/worker-metrics.ts'
 import { ReasonCode } from '../mqtt/reason-codes.ts'
 import { handleAuth, handleConnect, sendConnackFailure } from './connect-flow.ts'
 import { ConnectionState, type Phase } from './connection-state.ts'
+import { type DeadlineOwner, DeadlineWheel } from './deadline-wheel.ts'
 import { ConnectionContext } from './hook-context.ts'
 import type { OutgoingPacket, ProtocolHost, RunnerLimits } from './host.ts'
 import { InboundFlow } from './inbound-flow.ts'
@@ -72,16 +73,13 @@ const backlogPause = 64
 const kRunner = Symbol('mqttd.runner')
 type OwnedConnection = Connection & { [kRunner]: ConnectionRunner }
 
-// module functions, not a closure (and its context) per connection
-function connectTimedOut(runner: ConnectionRunner): void {
-  runner.connectTimedOut()
-}
+/**
+ * The connect and keepalive deadlines of this thread's connections: one interval, no `Timeout` held
+ * per connection. A quarter second wide: a deadline fires up to that late.
+ */
+const deadlines = new DeadlineWheel(250)
 
-function keepaliveCheck(runner: ConnectionRunner): void {
-  runner.checkKeepalive()
-}
-
-export class ConnectionRunner implements ProtocolHost {
+export class ConnectionRunner implements ProtocolHost, DeadlineOwner {
   readonly ctx: ConnectionContext
   readonly connection: Connection
   readonly seq: number
@@ -106,8 +104,8 @@ export class ConnectionRunner implements ProtocolHost {
   #queue: Packet[] | undefined
   #processing = false
   #paused = false
-  #connectTimer: NodeJS.Timeout | undefined
-  #keepaliveTimer: NodeJS.Timeout | undefined
+  /** The deadline wheel's slot this connection waits in (connect, then keepalive); 0: none. */
+  #deadline = 0
   #lastActivity = Date.now()
   #destroyTimer: NodeJS.Timeout | undefined
   #finalPending = false
@@ -150,7 +148,7 @@ export class ConnectionRunner implements ProtocolHost {
     connection.on('error', ConnectionRunner.#onConnectionError)
     connection.on('close', ConnectionRunner.#onClose)
     // [3.1.1 MQTT-3.1.0-1] [5.0 MQTT-3.1.0-1] CONNECT must come first, within connectTimeoutMs
-    this.#connectTimer = setTimeout(connectTimedOut, options.limits.connectTimeoutMs, this)
+    this.#deadline = deadlines.add(this, options.limits.connectTimeoutMs)
   }
 
   // listeners of the Connection (`this` is it): plain functions, where a method would see the class
@@ -365,15 +363,27 @@ export class ConnectionRunner implements ProtocolHost {
   }
 
   clearConnectTimer(): void {
-    clearTimeout(this.#connectTimer)
-    this.#connectTimer = undefined
+    this.#cancelDeadline()
+  }
+
+  #cancelDeadline(): void {
+    if (this.#deadline === 0) return
+    deadlines.cancel(this, this.#deadline)
+    this.#deadline = 0
+  }
+
+  /** The wheel's call: no CONNECT in time, or a keepalive to check. */
+  deadlineReached(): void {
+    this.#deadline = 0
+    if (this.state.phase === 'awaiting-connect') this.connectTimedOut()
+    else this.checkKeepalive()
   }
 
   // ---- keepalive --------------------------------------------------------
 
   armKeepalive(): void {
     if (this.state.keepaliveMs <= 0) return
-    this.#keepaliveTimer = setTimeout(keepaliveCheck, this.state.keepaliveMs * 1.5, this)
+    this.#deadline = deadlines.add(this, this.state.keepaliveMs * 1.5)
   }
 
   /** The keepalive timer fired: closes after 1.5 × keepalive without a packet, else waits for the rest. */
@@ -384,7 +394,7 @@ export class ConnectionRunner implements ProtocolHost {
       this.state.closeError = mqttdError('MQTTD_ERR_KEEPALIVE_TIMEOUT', this.state.keepaliveMs / 1000)
       this.disconnectWith({ reasonCode: ReasonCode.keepAliveTimeout }, 'keepalive-timeout')
     } else {
-      this.#keepaliveTimer = setTimeout(keepaliveCheck, limit - idle, this)
+      this.#deadline = deadlines.add(this, limit - idle)
     }
   }
 
@@ -596,10 +606,7 @@ export class ConnectionRunner implements ProtocolHost {
   }
 
   #clearTimers(): void {
-    clearTimeout(this.#connectTimer)
-    clearTimeout(this.#keepaliveTimer)
-    this.#connectTimer = undefined
-    this.#keepaliveTimer = undefined
+    this.#cancelDeadline()
     this.#acks?.close()
   }
 

@@ -252,3 +252,21 @@ test('[5.0 MQTT-4.3.3-10] the handshake scratch is let go after CONNACK: its sha
   await runner.closed
   client.destroy()
 })
+
+test('idle connections hold no timer each: their connect and keepalive deadlines share one', async () => {
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+  const before = timers()
+  const pairs = Array.from({ length: 20 }, () => pair({}))
+  await Promise.all(pairs.map(({ runner }) => runner.start()))
+  // waiting for CONNECT: the connect deadline of each
+  assert.ok(timers() - before <= 1, `${timers() - before} timers for 20 connections awaiting CONNECT`)
+  for (const { client } of pairs) client.connect({ ...connect5, keepalive: 60 })
+  await Promise.all(pairs.map(({ next }) => next('connack')))
+  // connected, keepalive 60 s: the keepalive deadline of each
+  assert.ok(timers() - before <= 1, `${timers() - before} timers for 20 idle connections`)
+  for (const { runner, client } of pairs) {
+    runner.connection.stream.destroy()
+    await runner.closed
+    client.destroy()
+  }
+})
