@@ -198,7 +198,8 @@ export const ConfigSchema = Type.Object(
         connectTimeoutMs: Type.Integer({
           minimum: 1,
           default: 10000,
-          description: 'Time allowed to send CONNECT.',
+          description:
+            'Time allowed to send CONNECT. Checked in quarter seconds with the keepalive deadlines: a connection is closed up to 250 ms after it.',
         }),
         maxKeepaliveSeconds: Type.Integer({
           minimum: 0,
