@@ -79,6 +79,12 @@ export async function runConn(cfg: ConnConfig, runId: string) {
     await sleep(Math.min(cfg.holdS * 1000, Math.max(0, deadline - performance.now())))
   }
   const closedByServer = await shards.release()
+  // A connection's cost includes its close. With nothing held, read the server's CPU again once it
+  // has handled the closes: when its CPU time stops moving (it is read in 10 ms ticks), at most 3 s.
+  const withClose =
+    cfg.scenario === 'conn' && cfg.holdS === 0 && cfg.serverPid !== undefined
+      ? await untilServerQuiet(cpu)
+      : null
   progress.stop()
   const errors = results.flatMap((r) => r.errors)
   return {
@@ -97,10 +103,25 @@ export async function runConn(cfg: ConnConfig, runId: string) {
       serverPct: connectUsage.serverPct,
       generatorSeconds: connectUsage.generatorSeconds,
       serverSeconds: connectUsage.serverSeconds,
+      /** From the first connect to the server's last close (conn without --hold), else null. */
+      serverSecondsWithClose: withClose,
     },
     idle,
     errors: errors.slice(0, 20),
   }
+}
+
+/** The server's CPU seconds since `cpu`'s start, read once two reads 100 ms apart agree. */
+async function untilServerQuiet(cpu: CpuMeter): Promise<number | null> {
+  const until = performance.now() + 3000
+  let last = cpu.read().serverSeconds
+  while (performance.now() < until) {
+    await sleep(100)
+    const now = cpu.read().serverSeconds
+    if (now === last) break
+    last = now
+  }
+  return last
 }
 
 function mb(bytes: number): string {
