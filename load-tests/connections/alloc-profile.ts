@@ -18,10 +18,8 @@
  * `--root` profiles another checkout's server (its src/main/server.ts) with this
  * file's generator, to compare two builds. Loopback only; bounded in count and time.
  */
-import { join, resolve } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import { connectionRuns, inProcessConfig, startedWorkers } from './in-process-server.ts'
+import { profileWorker } from './in-process-server.ts'
 
 const { values } = parseArgs({
   options: {
@@ -71,32 +69,19 @@ function print(title: string, sizes: Map<string, number>, skip: (name: string) =
   }
 }
 
-const { startServer } = (await import(
-  join(resolve(values.root), 'src', 'main', 'server.ts')
-)) as typeof import('../../src/main/server.ts')
-const server = await startServer(inProcessConfig)
-try {
-  const run = (n: number) => connectionRuns(server.listeners[0]!.port, n)
-  await run(warmup)
-  await sleep(1000)
-  const handle = await startedWorkers[0]!.startHeapProfile({
+const text = await profileWorker(values.root, warmup, count, (worker) =>
+  worker.startHeapProfile({
     sampleInterval: 256,
     // deep enough for the connect path's stacks (V8's default is 16), so "with what each calls" adds up
     stackDepth: 64,
     includeObjectsCollectedByMinorGC: true,
     includeObjectsCollectedByMajorGC: true,
-  })
-  await run(count)
-  // the generator closes its connections at its end: the worker's close path is part of the cost
-  await sleep(1000)
-  const profile = JSON.parse(await handle.stop()) as { head: ProfileNode }
-  const { own, inclusive } = tally(profile.head)
-  const total = [...own.values()].reduce((a, b) => a + b, 0)
-  process.stdout.write(
-    `worker thread: ${(total / count).toFixed(0)} B allocated per connection (${count} connections after ${warmup}; root ${values.root})\n`,
-  )
-  print('own allocations, by function', own, () => false)
-  print('with what each calls', inclusive, (name) => name.startsWith('(root)'))
-} finally {
-  await server.close()
-}
+  }),
+)
+const { own, inclusive } = tally((JSON.parse(text) as { head: ProfileNode }).head)
+const total = [...own.values()].reduce((a, b) => a + b, 0)
+process.stdout.write(
+  `worker thread: ${(total / count).toFixed(0)} B allocated per connection (${count} connections after ${warmup}; root ${values.root})\n`,
+)
+print('own allocations, by function', own, () => false)
+print('with what each calls', inclusive, (name) => name.startsWith('(root)'))

@@ -22,10 +22,8 @@
  * profile (`.cpuprofile`, for Chrome DevTools). Loopback only; bounded in count and time.
  */
 import { writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import { connectionRuns, inProcessConfig, startedWorkers } from './in-process-server.ts'
+import { profileWorker } from './in-process-server.ts'
 
 const { values } = parseArgs({
   options: {
@@ -93,26 +91,11 @@ function print(title: string, times: Map<string, number>, skip: (name: string) =
   }
 }
 
-const { startServer } = (await import(
-  join(resolve(values.root), 'src', 'main', 'server.ts')
-)) as typeof import('../../src/main/server.ts')
-const server = await startServer(inProcessConfig)
-try {
-  const run = (n: number) => connectionRuns(server.listeners[0]!.port, n)
-  await run(warmup)
-  await sleep(1000)
-  const handle = await startedWorkers[0]!.startCpuProfile()
-  await run(count)
-  // the generator closes its connections at each run's end: the worker's close path is part of the cost
-  await sleep(1000)
-  const text = await handle.stop()
-  if (values.out !== undefined) writeFileSync(values.out, text)
-  const { busy, own, inclusive } = tally(JSON.parse(text) as CpuProfile)
-  process.stdout.write(
-    `worker thread: ${(busy / count).toFixed(1)} µs busy per connection (${count} connections after ${warmup}; root ${values.root})\n`,
-  )
-  print('own time, by function', own, () => false)
-  print('with what each calls', inclusive, (name) => name.startsWith('(root)'))
-} finally {
-  await server.close()
-}
+const text = await profileWorker(values.root, warmup, count, (worker) => worker.startCpuProfile())
+if (values.out !== undefined) writeFileSync(values.out, text)
+const { busy, own, inclusive } = tally(JSON.parse(text) as CpuProfile)
+process.stdout.write(
+  `worker thread: ${(busy / count).toFixed(1)} µs busy per connection (${count} connections after ${warmup}; root ${values.root})\n`,
+)
+print('own time, by function', own, () => false)
+print('with what each calls', inclusive, (name) => name.startsWith('(root)'))

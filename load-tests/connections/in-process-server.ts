@@ -5,6 +5,8 @@
  * this process starts, whose heaps the tools read.
  */
 import diagnostics from 'node:diagnostics_channel'
+import { join, resolve } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Worker } from 'node:worker_threads'
 import type { MqttdConfigInput } from '../../src/config/schema.ts'
 import { generate } from '../compare/measure.ts'
@@ -49,5 +51,34 @@ export async function connectionRuns(port: number, n: number): Promise<void> {
     if ((result.failed as number) > 0) {
       throw new Error(`${result.failed} connections failed: ${JSON.stringify(result.errors)}`)
     }
+  }
+}
+
+/**
+ * The profiling tools' run (alloc-profile.ts, cpu-profile.ts): `root`'s server in this process,
+ * `warmup` connections, then `start` on its worker, `count` connections and a second for their
+ * closes (the generator closes at each run's end: the close path is part of the cost), and the
+ * profile `stop` returned.
+ */
+export async function profileWorker(
+  root: string,
+  warmup: number,
+  count: number,
+  start: (worker: Worker) => Promise<{ stop(): Promise<string> }>,
+): Promise<string> {
+  const { startServer } = (await import(
+    join(resolve(root), 'src', 'main', 'server.ts')
+  )) as typeof import('../../src/main/server.ts')
+  const server = await startServer(inProcessConfig)
+  try {
+    const run = (n: number) => connectionRuns(server.listeners[0]!.port, n)
+    await run(warmup)
+    await sleep(1000)
+    const handle = await start(startedWorkers[0]!)
+    await run(count)
+    await sleep(1000)
+    return await handle.stop()
+  } finally {
+    await server.close()
   }
 }
