@@ -255,9 +255,9 @@ export async function qos1Throughput(ctx: MeasureContext): Promise<Figure> {
  */
 export async function connectRate(ctx: MeasureContext): Promise<Figure> {
   const n = ctx.quick ? 1000 : 5000
-  // 16 source addresses (~450k ports): with 4, the TIME_WAIT ports of the targets measured
-  // before (60,000 connections each with the warm-up and the idle figure, repeated) left a bind
-  // before connect searching for a free port, and a later target ran at a tenth of its rate
+  // 16 source addresses (~450k ports): with 4, the targets measured last (after 60,000 connections
+  // to each one before, with the warm-up and the idle figure, repeated) ran at a tenth of their
+  // rate; our reading (not measured): a bind before connect finding its ports still in TIME_WAIT
   const round = () =>
     generate(ctx, [
       'conn',
@@ -282,7 +282,7 @@ export async function connectRate(ctx: MeasureContext): Promise<Figure> {
     unit: 'conn/s',
     limitedBy:
       failed > 0
-        ? `${failed} failed: ${((r.failed as number) > 0 ? (r.errors as string[]) : (cold.errors as string[]))[0]}`
+        ? `${failed} failed: ${[...(r.errors as string[]), ...(cold.errors as string[])][0]}`
         : bottleneck(r.cpu as Cpu, 'handshake latency'),
     extras: [
       {
